@@ -1,0 +1,89 @@
+"""The Payter emulator node: Payter's OCPI peer, the CPS API and the virtual terminals."""
+
+from __future__ import annotations
+
+from emulator.node import Node
+from emulator.ocpi.platforms import Platform
+from emulator.ocpi.registration import Need, parse_needs
+from emulator.ocpi.transport import Identity
+from emulator.runtime import Runtime, build_runtime
+from emulator.settings import EmulatorSettings, version_key
+
+# What a CPO exposes to Payter, and with which interface role (checklist 5.2 #14).
+CPO_ROLES = {
+    "locations": "SENDER",
+    "sessions": "SENDER",
+    "cdrs": "SENDER",
+    "tariffs": "SENDER",
+    "commands": "RECEIVER",
+    "tokens": "RECEIVER",
+    "payments": "RECEIVER",
+}
+
+# Payter's documentation lists these modules as required before end-to-end tests
+# (payter.md §2.3); registration itself needs only credentials (Payter's "Platform
+# Registration" milestone), so a missing one is a warning, not a 3003.
+PAYTER_MODULES = {
+    "ptp": [
+        Need("locations", "SENDER"),
+        Need("tariffs", "SENDER"),
+        Need("sessions", "SENDER"),
+        Need("cdrs", "SENDER"),
+        Need("commands", "RECEIVER"),
+        Need("tokens", "RECEIVER"),
+        Need("payments", "RECEIVER", since="2.3.0"),
+    ],
+    "emsp": [
+        Need("locations", "SENDER"),
+        Need("tariffs", "SENDER"),
+        Need("sessions", "SENDER"),
+        Need("cdrs", "SENDER"),
+        Need("commands", "RECEIVER"),
+        Need("tokens", "RECEIVER"),
+    ],
+}
+
+
+class EmulatorNode(Node):
+    name = "payter-emulator"
+    has_cps = True
+
+    def __init__(self, rt: Runtime) -> None:
+        settings = rt.settings
+        assert isinstance(settings, EmulatorSettings)
+        self.settings = settings
+        identity = Identity(
+            country_code=settings.country_code.upper(),
+            party_id=settings.party_id.upper(),
+            role=settings.role,
+            business_name=settings.business_name,
+            website=settings.business_website,
+        )
+        needs = parse_needs(settings.required_modules or "credentials")
+        super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
+        self.registration.on_registered.append(self._check_payter_modules)
+
+    def _check_payter_modules(self, platform: Platform) -> None:
+        version = platform.version or "2.3.0"
+        modern = version_key(version) >= (2, 2)
+        missing = [
+            str(need)
+            for need in PAYTER_MODULES[self.settings.profile]
+            if need.applies(version)
+            and not any(
+                ep.get("identifier") == need.module and (not modern or ep.get("role") == need.role)
+                for ep in platform.endpoints
+            )
+        ]
+        if missing:
+            self.rt.findings.record(
+                "PAYTER-01",
+                f"OCPI {version} endpoints lack {', '.join(missing)}; Payter needs them before "
+                "an end-to-end test",
+                platform_id=platform.id,
+            )
+
+
+def build_emulator(settings: EmulatorSettings, **runtime_kwargs: object) -> EmulatorNode:
+    rt = build_runtime(settings, **runtime_kwargs)  # type: ignore[arg-type]
+    return EmulatorNode(rt)

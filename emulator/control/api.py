@@ -1,0 +1,326 @@
+"""Control API routes every node has: platforms, tokens A, reset, clock, findings, report,
+traffic journal, event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from emulator import jsonio
+from emulator.clock import ManualClock
+from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.findings import report_text
+from emulator.ocpi.registration import RegistrationFailed
+from emulator.ocpi.types import parse_datetime
+
+if TYPE_CHECKING:
+    from emulator.node import Node
+
+
+def add_routes(app: web.Application, node: Node) -> None:
+    r = app.router
+    p = ADMIN_PREFIX
+    h = _Handlers(node)
+    r.add_get(f"{p}/", h.index)
+    r.add_get(f"{p}/platforms", h.platforms)
+    r.add_post(f"{p}/platforms/register", h.register)
+    r.add_get(f"{p}/platforms/{{id}}", h.platform)
+    r.add_post(f"{p}/platforms/{{id}}/update", h.update)
+    r.add_delete(f"{p}/platforms/{{id}}", h.unregister)
+    r.add_post(f"{p}/tokens-a", h.mint_token_a)
+    r.add_get(f"{p}/tokens-a", h.tokens_a)
+    r.add_post(f"{p}/reset", h.reset)
+    r.add_get(f"{p}/clock", h.clock)
+    r.add_post(f"{p}/clock/advance", h.advance)
+    r.add_post(f"{p}/clock/set", h.set_clock)
+    r.add_get(f"{p}/findings", h.findings)
+    r.add_get(f"{p}/report", h.report)
+    r.add_get(f"{p}/journal", h.journal)
+    r.add_get(f"{p}/journal/{{id}}", h.exchange)
+    r.add_get(f"{p}/events", h.events)
+    r.add_get(f"{p}/settings", h.settings)
+
+
+class _Handlers:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.rt = node.rt
+
+    async def index(self, request: web.Request) -> web.Response:
+        routes = sorted(
+            {
+                f"{route.method} {route.resource.canonical}"
+                for route in request.app.router.routes()
+                if route.resource is not None
+                and route.resource.canonical.startswith(ADMIN_PREFIX)
+                and route.method != "HEAD"
+            }
+        )
+        return ok({"service": self.node.name, "routes": routes, **self.node.listening()})
+
+    def _platform(self, request: web.Request) -> Any:
+        try:
+            platform_id = int(request.match_info["id"])
+        except ValueError:
+            raise ControlError(400, "invalid_id", "platform id must be an integer") from None
+        platform = self.node.platforms.get(platform_id)
+        if platform is None:
+            raise ControlError(404, "not_found", f"no platform {platform_id}")
+        return platform
+
+    async def platforms(self, request: web.Request) -> web.Response:
+        return ok([p.public() for p in self.node.platforms.all()])
+
+    async def platform(self, request: web.Request) -> web.Response:
+        return ok(self._platform(request).public())
+
+    async def register(self, request: web.Request) -> web.Response:
+        body = await json_body(request, required=True)
+        versions_url = field(body, "versions_url", str)
+        token = field(body, "token", str)
+        version = field(body, "version", str, required=False)
+        if not versions_url.startswith(("http://", "https://")):
+            raise ControlError(400, "invalid_field", "'versions_url' must be an http(s) URL")
+        try:
+            platform = await self.node.registration.register_with(versions_url, token, version)
+        except RegistrationFailed as exc:
+            status = 409 if exc.ocpi_status == 2000 else 502
+            return ok({"error": exc.as_json()}, status=status)
+        return ok(platform.public(), status=201)
+
+    async def update(self, request: web.Request) -> web.Response:
+        platform = self._platform(request)
+        body = await json_body(request)
+        version = field(body, "version", str, required=False)
+        try:
+            platform = await self.node.registration.update(platform, version)
+        except RegistrationFailed as exc:
+            return ok({"error": exc.as_json()}, status=502)
+        return ok(platform.public())
+
+    async def unregister(self, request: web.Request) -> web.Response:
+        platform = self._platform(request)
+        platform, warning = await self.node.registration.unregister(platform)
+        result = platform.public()
+        if warning:
+            result["warning"] = warning
+        return ok(result)
+
+    async def mint_token_a(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        label = field(body, "label", str, required=False)
+        token = self.node.platforms.mint_token_a(label)
+        return ok({"token": token, "versions_url": self.node.server.versions_url}, status=201)
+
+    async def tokens_a(self, request: web.Request) -> web.Response:
+        from emulator.redact import redact_secret
+
+        rows = self.rt.store.rows("tokens_a", order_by="created_at")
+        return ok(
+            [
+                {
+                    "token": r["token"] if r["fixed"] else redact_secret(r["token"]),
+                    "label": r["label"],
+                    "fixed": bool(r["fixed"]),
+                    "created_at": r["created_at"],
+                    "used_at": r["used_at"],
+                    "platform_id": r["platform_id"],
+                }
+                for r in rows
+            ]
+        )
+
+    async def reset(self, request: web.Request) -> web.Response:
+        await self.node.reset()
+        return ok({"reset": True})
+
+    async def clock(self, request: web.Request) -> web.Response:
+        clock = self.rt.clock
+        info = clock.describe()
+        if isinstance(clock, ManualClock):
+            info["pending_timers"] = clock.pending_timers
+            due = clock.next_due()
+            info["next_timer_at"] = due and jsonio.plain(due)
+        return ok(info)
+
+    def _manual(self) -> ManualClock:
+        clock = self.rt.clock
+        if not isinstance(clock, ManualClock):
+            raise ControlError(
+                409,
+                "clock_not_manual",
+                "the clock follows the wall clock; start with --clock manual to move it",
+            )
+        return clock
+
+    async def advance(self, request: web.Request) -> web.Response:
+        clock = self._manual()
+        body = await json_body(request)
+        seconds: Any = request.query.get("seconds", body.get("seconds"))
+        if seconds is None:
+            raise ControlError(400, "missing_field", "'seconds' is required")
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise ControlError(400, "invalid_field", "'seconds' must be a number") from None
+        if seconds < 0:
+            raise ControlError(400, "invalid_field", "the clock only moves forwards")
+        fired = await clock.advance(seconds)
+        info = clock.describe()
+        info["timers_fired"] = fired
+        return ok(info)
+
+    async def set_clock(self, request: web.Request) -> web.Response:
+        clock = self._manual()
+        body = await json_body(request, required=True)
+        at = field(body, "at", str)
+        try:
+            when = parse_datetime(at)
+        except ValueError as exc:
+            raise ControlError(400, "invalid_field", f"'at': {exc}") from None
+        if when < clock.now():
+            raise ControlError(400, "invalid_field", "the clock only moves forwards")
+        fired = await clock.advance_to(when)
+        info = clock.describe()
+        info["timers_fired"] = fired
+        return ok(info)
+
+    async def findings(self, request: web.Request) -> web.Response:
+        q = request.query
+        rows = self.rt.findings.list(
+            platform_id=query_int(request, "platform_id"),
+            rule=q.get("rule"),
+            severity=q.get("severity"),
+            axis=q.get("axis"),
+            exchange_id=query_int(request, "exchange_id"),
+            since_id=query_int(request, "since", 0) or 0,
+            limit=query_int(request, "limit", 1000) or 1000,
+        )
+        return ok(rows)
+
+    async def report(self, request: web.Request) -> web.StreamResponse:
+        report = self.rt.findings.report(query_int(request, "platform_id"))
+        wants_text = request.query.get("format") == "text" or (
+            "text/plain" in request.headers.get("Accept", "")
+            and "json" not in request.headers.get("Accept", "")
+        )
+        if wants_text:
+            return web.Response(text=report_text(report), content_type="text/plain")
+        return ok(report)
+
+    async def journal(self, request: web.Request) -> web.Response:
+        q = request.query
+        rows = self.rt.journal.list(
+            platform_id=query_int(request, "platform_id"),
+            protocol=q.get("protocol"),
+            direction=q.get("direction"),
+            since_id=query_int(request, "since", 0) or 0,
+            limit=query_int(request, "limit", 200) or 200,
+        )
+        return ok(rows)
+
+    async def exchange(self, request: web.Request) -> web.Response:
+        exchange_id = query_int_match(request, "id")
+        row = self.rt.journal.get(exchange_id)
+        if row is None:
+            raise ControlError(404, "not_found", f"no exchange {exchange_id}")
+        row["findings"] = self.rt.findings.list(exchange_id=exchange_id)
+        return ok(row)
+
+    async def settings(self, request: web.Request) -> web.Response:
+        data = self.rt.settings.model_dump(mode="json")
+        for secret in ("admin_token", "token_a"):
+            if data.get(secret):
+                data[secret] = data[secret][:4] + "…"
+        return ok(data)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Event stream: WebSocket, Server-Sent Events, or a JSON (long-)poll."""
+        kinds = {k for k in request.query.get("kinds", "").split(",") if k} or None
+        since = query_int(request, "since", 0) or 0
+        bus = self.rt.bus
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, since, kinds)
+        if (
+            "text/event-stream" in request.headers.get("Accept", "")
+            or request.query.get("stream") == "sse"
+        ):
+            return await self._sse(request, since, kinds)
+        wait = float(request.query.get("wait", "0") or 0)
+        events = bus.recent(since, kinds)
+        if not events and wait > 0:
+            with bus.subscribe() as sub:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    # Long poll: real seconds, not the emulated clock (it is network time).
+                    async with asyncio.timeout(min(wait, 60)):
+                        while True:
+                            event = await sub.get()
+                            if event.id > since and (
+                                not kinds
+                                or event.kind in kinds
+                                or event.kind.split(".")[0] in kinds
+                            ):
+                                break
+            events = bus.recent(since, kinds)
+        return ok([e.as_json() for e in events])
+
+    async def _sse(
+        self, request: web.Request, since: int, kinds: set[str] | None
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await resp.prepare(request)
+        with self.rt.bus.subscribe() as sub:
+            for event in self.rt.bus.recent(since, kinds):
+                await resp.write(_sse_frame(event.as_json()))
+            while True:
+                event = await sub.get()
+                if kinds and event.kind not in kinds and event.kind.split(".")[0] not in kinds:
+                    continue
+                try:
+                    await resp.write(_sse_frame(event.as_json()))
+                except (ConnectionResetError, RuntimeError):
+                    break
+        return resp
+
+    async def _websocket(
+        self, request: web.Request, since: int, kinds: set[str] | None
+    ) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        with self.rt.bus.subscribe() as sub:
+            for event in self.rt.bus.recent(since, kinds):
+                await ws.send_str(jsonio.dumps(event.as_json()))
+
+            async def pump() -> None:
+                while True:
+                    event = await sub.get()
+                    if kinds and event.kind not in kinds and event.kind.split(".")[0] not in kinds:
+                        continue
+                    await ws.send_str(jsonio.dumps(event.as_json()))
+
+            task = asyncio.create_task(pump())
+            try:
+                async for msg in ws:
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                        break
+            finally:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        return ws
+
+
+def _sse_frame(data: dict[str, Any]) -> bytes:
+    return f"id: {data['id']}\nevent: {data['kind']}\ndata: {jsonio.dumps(data)}\n\n".encode()
+
+
+def query_int_match(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise ControlError(400, "invalid_id", f"'{name}' must be an integer") from None

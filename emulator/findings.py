@@ -1,0 +1,158 @@
+"""The findings ledger: what the CPO did wrong, by which rule, on which axis.
+
+A finding names a rule of :mod:`emulator.rules`, the exchange of the traffic journal it came
+from, a one-line explanation and, where it applies, the JSON pointer of the offending value.
+The report sums findings up per axis (``spec`` and ``payter``) into a verdict.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from emulator.events import EventBus
+from emulator.ocpi.types import format_datetime
+from emulator.rules import RULES, Rule
+from emulator.store import Store, TableSpec
+
+FINDINGS = TableSpec(
+    name="findings",
+    columns={
+        "id": int,
+        "at": str,
+        "rule": str,
+        "severity": str,
+        "axis": str,
+        "title": str,
+        "message": str,
+        "pointer": str,
+        "reference": str,
+        "platform_id": int,
+        "exchange_id": int,
+        "context": str,
+    },
+    json_columns=frozenset({"context"}),
+    indexes=(("rule",), ("platform_id",), ("severity",)),
+)
+
+
+class Findings:
+    def __init__(self, store: Store, bus: EventBus, now: Any, *, strict: bool = False) -> None:
+        self.store = store
+        self.bus = bus
+        self.now = now
+        self.strict = strict
+        store.register(FINDINGS)
+
+    def record(
+        self,
+        rule_id: str,
+        message: str,
+        *,
+        platform_id: int | None = None,
+        exchange_id: int | None = None,
+        pointer: str | None = None,
+        severity: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        rule: Rule = RULES[rule_id]
+        row = {
+            "at": format_datetime(self.now()),
+            "rule": rule.id,
+            "severity": severity or rule.severity,
+            "axis": rule.axis,
+            "title": rule.title,
+            "message": message,
+            "pointer": pointer,
+            "reference": rule.reference,
+            "platform_id": platform_id,
+            "exchange_id": exchange_id,
+            "context": context,
+        }
+        row["id"] = self.store.insert("findings", row)
+        self.bus.publish("finding", **{k: v for k, v in row.items() if k != "context"})
+        return row
+
+    def list(
+        self,
+        *,
+        platform_id: int | None = None,
+        rule: str | None = None,
+        severity: str | None = None,
+        axis: str | None = None,
+        exchange_id: int | None = None,
+        since_id: int = 0,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        clauses, params = ["id > ?"], [since_id]
+        if platform_id is not None:
+            clauses.append("platform_id = ?")
+            params.append(platform_id)
+        if rule:
+            clauses.append("rule = ?")
+            params.append(rule)
+        if severity:
+            clauses.append("severity = ?")
+            params.append(severity)
+        if axis:
+            clauses.append("axis = ?")
+            params.append(axis)
+        if exchange_id is not None:
+            clauses.append("exchange_id = ?")
+            params.append(exchange_id)
+        return self.store.rows(
+            "findings", " and ".join(clauses), params, order_by="id", limit=limit
+        )
+
+    def report(self, platform_id: int | None = None) -> dict[str, Any]:
+        rows = self.list(platform_id=platform_id, limit=1_000_000)
+        axes: dict[str, Any] = {}
+        for axis in ("spec", "payter"):
+            mine = [r for r in rows if r["axis"] == axis]
+            errors = sum(1 for r in mine if r["severity"] == "error")
+            warnings = sum(1 for r in mine if r["severity"] == "warning")
+            failed = errors > 0 or (self.strict and warnings > 0)
+            by_rule = Counter(r["rule"] for r in mine)
+            axes[axis] = {
+                "verdict": "FAIL" if failed else "PASS",
+                "errors": errors,
+                "warnings": warnings,
+                "rules": [
+                    {
+                        "rule": rule_id,
+                        "count": count,
+                        "severity": RULES[rule_id].severity,
+                        "title": RULES[rule_id].title,
+                        "reference": RULES[rule_id].reference,
+                        "example": next(r["message"] for r in mine if r["rule"] == rule_id),
+                    }
+                    for rule_id, count in sorted(by_rule.items())
+                ],
+            }
+        overall = "FAIL" if any(a["verdict"] == "FAIL" for a in axes.values()) else "PASS"
+        return {
+            "verdict": overall,
+            "strict": self.strict,
+            "platform_id": platform_id,
+            "generated_at": format_datetime(self.now()),
+            "axes": axes,
+        }
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """The report as a person reads it in a terminal or a CI log."""
+    lines = [
+        f"Verdict: {report['verdict']}" + (" (strict)" if report.get("strict") else ""),
+        "",
+    ]
+    for axis, label in (("spec", "OCPI specification"), ("payter", "Payter's solution")):
+        part = report["axes"][axis]
+        lines.append(
+            f"{label}: {part['verdict']} ({part['errors']} errors, {part['warnings']} warnings)"
+        )
+        for item in part["rules"]:
+            lines.append(f"  [{item['severity']}] {item['rule']} x{item['count']}: {item['title']}")
+            lines.append(f"      e.g. {item['example']}")
+            lines.append(f"      see {item['reference']}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

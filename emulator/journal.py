@@ -1,0 +1,154 @@
+"""The traffic journal: every exchange in and out (OCPI, CPS, webhooks), redacted on write.
+
+Bounded by ``journal_retention`` rows; pruning is amortised (every 1% of the limit) so a
+request costs O(1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator import jsonio
+from emulator.events import EventBus
+from emulator.ocpi.types import format_datetime
+from emulator.redact import redact_body, redact_headers
+from emulator.store import Store, TableSpec
+
+JOURNAL = TableSpec(
+    name="journal",
+    columns={
+        "id": int,
+        "at": str,
+        "direction": str,  # "in" (peer called us) or "out" (we called the peer)
+        "protocol": str,  # ocpi | cps | webhook | admin
+        "platform_id": int,
+        "module": str,
+        "method": str,
+        "url": str,
+        "request_headers": str,
+        "request_body": str,
+        "status": int,
+        "ocpi_status": int,
+        "response_headers": str,
+        "response_body": str,
+        "duration_ms": float,
+        "error": str,
+    },
+    json_columns=frozenset({"request_headers", "response_headers"}),
+    indexes=(("platform_id",), ("protocol",)),
+)
+
+
+class Journal:
+    def __init__(self, store: Store, bus: EventBus, now: Any, *, retention: int, body_bytes: int):
+        self.store = store
+        self.bus = bus
+        self.now = now
+        self.retention = retention
+        self.body_bytes = body_bytes
+        self._since_prune = 0
+        store.register(JOURNAL)
+
+    def _body(self, body: Any) -> str | None:
+        if body is None or body == b"" or body == "":
+            return None
+        if isinstance(body, bytes):
+            try:
+                parsed = jsonio.loads(body)
+            except ValueError:
+                text = body.decode("utf-8", "replace")
+            else:
+                text = jsonio.dumps(redact_body(parsed))
+        elif isinstance(body, str):
+            try:
+                text = jsonio.dumps(redact_body(jsonio.loads(body)))
+            except ValueError:
+                text = body
+        else:
+            text = jsonio.dumps(redact_body(jsonio.plain(body)))
+        if len(text) > self.body_bytes:
+            text = text[: self.body_bytes] + f"… [truncated, {len(text)} characters]"
+        return text
+
+    def record(
+        self,
+        *,
+        direction: str,
+        protocol: str,
+        method: str,
+        url: str,
+        request_headers: Any = None,
+        request_body: Any = None,
+        status: int | None = None,
+        ocpi_status: int | None = None,
+        response_headers: Any = None,
+        response_body: Any = None,
+        duration_ms: float | None = None,
+        platform_id: int | None = None,
+        module: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        row = {
+            "at": format_datetime(self.now()),
+            "direction": direction,
+            "protocol": protocol,
+            "platform_id": platform_id,
+            "module": module,
+            "method": method,
+            "url": url,
+            "request_headers": redact_headers(request_headers or {}),
+            "request_body": self._body(request_body),
+            "status": status,
+            "ocpi_status": ocpi_status,
+            "response_headers": redact_headers(response_headers or {}),
+            "response_body": self._body(response_body),
+            "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
+            "error": error,
+        }
+        exchange_id = self.store.insert("journal", row)
+        assert exchange_id is not None
+        self.bus.publish(
+            "traffic",
+            id=exchange_id,
+            direction=direction,
+            protocol=protocol,
+            method=method,
+            url=url,
+            status=status,
+            ocpi_status=ocpi_status,
+            platform_id=platform_id,
+            module=module,
+            error=error,
+        )
+        self._since_prune += 1
+        if self._since_prune >= max(1, self.retention // 100):
+            self._since_prune = 0
+            self.store.execute("delete from journal where id <= ?", [exchange_id - self.retention])
+        return exchange_id
+
+    def update_error(self, exchange_id: int, error: str) -> None:
+        self.store.update("journal", exchange_id, {"error": error})
+
+    def list(
+        self,
+        *,
+        platform_id: int | None = None,
+        protocol: str | None = None,
+        direction: str | None = None,
+        since_id: int = 0,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        clauses, params = ["id > ?"], [since_id]
+        if platform_id is not None:
+            clauses.append("platform_id = ?")
+            params.append(platform_id)
+        if protocol:
+            clauses.append("protocol = ?")
+            params.append(protocol)
+        if direction:
+            clauses.append("direction = ?")
+            params.append(direction)
+        return self.store.rows("journal", " and ".join(clauses), params, order_by="id", limit=limit)
+
+    def get(self, exchange_id: int) -> dict[str, Any] | None:
+        return self.store.get("journal", exchange_id)

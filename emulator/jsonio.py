@@ -1,0 +1,47 @@
+"""JSON in and out, one way for the whole code base.
+
+Numbers are read as :class:`~decimal.Decimal` so that money is never a float inside the
+emulator, and written back as JSON numbers. Datetimes are written in the OCPI format.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from emulator.ocpi.types import format_datetime
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and abs(value) < 10**15:
+            return int(value)
+        return float(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False, indent=indent)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON; numbers with a fraction become Decimal. Raises ValueError on bad JSON."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-shaped copy of ``value`` (models dumped, Decimals as numbers)."""
+    return json.loads(dumps(value), parse_float=Decimal)

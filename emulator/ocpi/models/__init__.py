@@ -1,0 +1,1 @@
+"""pydantic models of the OCPI objects, per version where the shapes differ."""

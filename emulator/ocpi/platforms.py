@@ -1,0 +1,273 @@
+"""Registered peer platforms and the credentials tokens that identify them.
+
+Per platform, two tokens (credentials.asciidoc):
+
+* ``peer_token``: the token *we* present when calling the peer (token B when the peer
+  registered with us, token C when we registered with the peer; token A while a handshake we
+  started is under way).
+* ``issued_token``: the token the *peer* presents when calling us (the one we generated).
+
+Look-ups go by a SHA-256 of the presented token (indexed, O(1)) and the final comparison is
+constant-time (:func:`hmac.compare_digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.ocpi.types import format_datetime
+from emulator.runtime import Runtime
+from emulator.store import TableSpec
+
+PLATFORMS = TableSpec(
+    name="platforms",
+    columns={
+        "id": int,
+        "name": str,
+        "status": str,  # PENDING | REGISTERED | UNREGISTERED | FAILED
+        "version": str,
+        "versions_url": str,
+        "peer_token": str,
+        "issued_token": str,
+        "issued_token_hash": str,
+        "previous_token_hash": str,
+        "roles": str,
+        "endpoints": str,
+        "hub_party_id": str,
+        "auth_encoding": str,  # how we encode peer_token: base64 | raw
+        "peer_auth_seen": str,  # how the peer encoded its last request to us
+        "registered_by": str,  # "peer" (it POSTed to us) | "us" (we POSTed to it)
+        "created_at": str,
+        "updated_at": str,
+    },
+    json_columns=frozenset({"roles", "endpoints"}),
+    indexes=(("issued_token_hash",), ("previous_token_hash",)),
+)
+
+TOKENS_A = TableSpec(
+    name="tokens_a",
+    columns={
+        "token_hash": str,
+        "token": str,
+        "label": str,
+        "fixed": int,
+        "created_at": str,
+        "used_at": str,
+        "platform_id": int,
+    },
+    pk="token_hash",
+)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Platform:
+    id: int
+    name: str | None
+    status: str
+    version: str | None
+    versions_url: str | None
+    peer_token: str | None
+    issued_token: str | None
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+    hub_party_id: str | None = None
+    auth_encoding: str = "base64"
+    peer_auth_seen: str | None = None
+    registered_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Platform:
+        return cls(
+            id=row["id"],
+            name=row.get("name"),
+            status=row["status"],
+            version=row.get("version"),
+            versions_url=row.get("versions_url"),
+            peer_token=row.get("peer_token"),
+            issued_token=row.get("issued_token"),
+            roles=row.get("roles") or [],
+            endpoints=row.get("endpoints") or [],
+            hub_party_id=row.get("hub_party_id"),
+            auth_encoding=row.get("auth_encoding") or "base64",
+            peer_auth_seen=row.get("peer_auth_seen"),
+            registered_by=row.get("registered_by"),
+            created_at=row.get("created_at"),
+            updated_at=row.get("updated_at"),
+        )
+
+    @property
+    def registered(self) -> bool:
+        return self.status == "REGISTERED"
+
+    def endpoint(self, module: str, role: str | None = None) -> str | None:
+        """URL of the peer's ``module`` endpoint (with the given interface role if 2.2+)."""
+        for ep in self.endpoints:
+            if ep.get("identifier") != module:
+                continue
+            if role is None or ep.get("role") is None or ep.get("role") == role:
+                return str(ep["url"])
+        return None
+
+    def owns(self, country_code: str | None, party_id: str | None) -> bool:
+        """Whether (country_code, party_id) is one of the peer's CredentialsRoles."""
+        if country_code is None or party_id is None:
+            return False
+        return any(
+            str(r.get("country_code", "")).upper() == country_code.upper()
+            and str(r.get("party_id", "")).upper() == party_id.upper()
+            for r in self.roles
+        )
+
+    def primary_role(self, prefer: str | None = None) -> dict[str, Any] | None:
+        if prefer:
+            for r in self.roles:
+                if r.get("role") == prefer:
+                    return r
+        return self.roles[0] if self.roles else None
+
+    def public(self) -> dict[str, Any]:
+        """What the control API shows: tokens redacted to their first characters."""
+        from emulator.redact import redact_secret
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "versions_url": self.versions_url,
+            "roles": self.roles,
+            "endpoints": self.endpoints,
+            "hub_party_id": self.hub_party_id,
+            "registered_by": self.registered_by,
+            "auth_encoding": self.auth_encoding,
+            "peer_auth_seen": self.peer_auth_seen,
+            "peer_token": redact_secret(self.peer_token) if self.peer_token else None,
+            "issued_token": redact_secret(self.issued_token) if self.issued_token else None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class Platforms:
+    def __init__(self, rt: Runtime, fixed_token_a: str | None) -> None:
+        self.rt = rt
+        self.store = rt.store
+        self.fixed_token_a = fixed_token_a
+        self.store.register(PLATFORMS, TOKENS_A)
+        self.ensure_fixed_token_a()
+
+    def _now(self) -> str:
+        return format_datetime(self.rt.now())
+
+    # --- tokens A --------------------------------------------------------------------------
+
+    def ensure_fixed_token_a(self) -> None:
+        if (
+            self.fixed_token_a
+            and self.store.get("tokens_a", token_hash(self.fixed_token_a)) is None
+        ):
+            self.store.insert(
+                "tokens_a",
+                {
+                    "token_hash": token_hash(self.fixed_token_a),
+                    "token": self.fixed_token_a,
+                    "label": "fixed (settings)",
+                    "fixed": 1,
+                    "created_at": self._now(),
+                },
+            )
+
+    def mint_token_a(self, label: str | None = None) -> str:
+        token = self.rt.ids.token()
+        self.store.insert(
+            "tokens_a",
+            {
+                "token_hash": token_hash(token),
+                "token": token,
+                "label": label,
+                "fixed": 0,
+                "created_at": self._now(),
+            },
+        )
+        return token
+
+    def token_a(self, presented: str) -> dict[str, Any] | None:
+        """The unused token A matching ``presented``, if any (constant-time compare)."""
+        row = self.store.get("tokens_a", token_hash(presented))
+        if row is None or row.get("used_at"):
+            return None
+        if not hmac.compare_digest(row["token"].encode(), presented.encode()):
+            return None
+        return row
+
+    def consume_token_a(self, presented: str, platform_id: int) -> None:
+        self.store.update(
+            "tokens_a",
+            token_hash(presented),
+            {"used_at": self._now(), "platform_id": platform_id},
+        )
+
+    def release_tokens_a(self, platform_id: int) -> None:
+        """Re-arm the fixed token A when the platform that used it is unregistered."""
+        for row in self.store.rows("tokens_a", "platform_id = ? and fixed = 1", [platform_id]):
+            self.store.update("tokens_a", row["token_hash"], {"used_at": None, "platform_id": None})
+
+    # --- platforms -------------------------------------------------------------------------
+
+    def by_issued_token(self, presented: str) -> Platform | None:
+        digest = token_hash(presented)
+        row = self.store.first("platforms", "issued_token_hash = ?", [digest])
+        if (
+            row is not None
+            and row.get("issued_token")
+            and hmac.compare_digest(row["issued_token"].encode(), presented.encode())
+        ):
+            return Platform.from_row(row)
+        return None
+
+    def by_previous_token(self, presented: str) -> Platform | None:
+        row = self.store.first("platforms", "previous_token_hash = ?", [token_hash(presented)])
+        return Platform.from_row(row) if row else None
+
+    def get(self, platform_id: int) -> Platform | None:
+        row = self.store.get("platforms", platform_id)
+        return Platform.from_row(row) if row else None
+
+    def all(self) -> list[Platform]:
+        return [Platform.from_row(r) for r in self.store.rows("platforms", order_by="id")]
+
+    def registered(self) -> list[Platform]:
+        return [p for p in self.all() if p.registered]
+
+    def create(self, **fields: Any) -> Platform:
+        now = self._now()
+        row = {"created_at": now, "updated_at": now, **fields}
+        if row.get("issued_token"):
+            row["issued_token_hash"] = token_hash(row["issued_token"])
+        platform_id = self.store.insert("platforms", row)
+        assert platform_id is not None
+        platform = self.get(platform_id)
+        assert platform is not None
+        return platform
+
+    def update(self, platform_id: int, **fields: Any) -> Platform:
+        if "issued_token" in fields:
+            token = fields["issued_token"]
+            fields["issued_token_hash"] = token_hash(token) if token else None
+        fields["updated_at"] = self._now()
+        self.store.update("platforms", platform_id, fields)
+        platform = self.get(platform_id)
+        assert platform is not None
+        return platform
+
+    def delete(self, platform_id: int) -> None:
+        self.store.delete("platforms", platform_id)

@@ -1,0 +1,710 @@
+"""Credentials and registration, in both directions (credentials.asciidoc).
+
+*Receiver* of the credentials POST: the peer calls us with a token A we minted, we fetch its
+versions and version details with its token B, answer with token C.
+
+*Sender*: the operator gives us the peer's versions URL and its token A; we fetch, negotiate
+the highest mutual version, POST our credentials with a fresh token B and keep the peer's
+token C.
+
+PUT (update, version switch, token rotation) and DELETE (unregister) work both ways too.
+Every check on what the peer sends or answers becomes a finding (rules OCPI-13 to OCPI-19).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.ocpi import status
+from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
+from emulator.ocpi.models.versions import CREDENTIALS_MODEL, DETAILS_MODEL
+from emulator.ocpi.platforms import Platform, Platforms
+from emulator.ocpi.status import OcpiError
+from emulator.ocpi.transport import OcpiRequest, OcpiResult, OcpiServer, default_encoding
+from emulator.ocpi.types import collect_notes
+from emulator.settings import OCPI_VERSIONS, version_key
+
+
+@dataclass(frozen=True)
+class Need:
+    """An endpoint the peer must expose: module, and its interface role (2.2+)."""
+
+    module: str
+    role: str | None = None
+    since: str = "2.1.1"
+
+    def applies(self, version: str) -> bool:
+        return version_key(version) >= version_key(self.since)
+
+    def __str__(self) -> str:
+        return f"{self.module}" + (f" ({self.role})" if self.role else "")
+
+
+def parse_needs(text: str) -> list[Need]:
+    """``"credentials,locations:SENDER,payments:RECEIVER@2.3.0"`` → needs."""
+    needs = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        since = "2.1.1"
+        if "@" in item:
+            item, since = item.split("@", 1)
+        module, _, role = item.partition(":")
+        needs.append(Need(module.strip(), role.strip().upper() or None, since.strip()))
+    return needs
+
+
+class RegistrationFailed(Exception):
+    def __init__(
+        self,
+        message: str,
+        ocpi_status: int,
+        exchange_id: int | None = None,
+        platform_id: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ocpi_status = ocpi_status
+        self.exchange_id = exchange_id
+        self.platform_id = platform_id
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": "registration_failed",
+            "message": self.message,
+            "ocpi_status_code": self.ocpi_status,
+            "ocpi_status_meaning": status.MEANING.get(self.ocpi_status, ""),
+            "exchange_id": self.exchange_id,
+        }
+
+
+class Registration:
+    def __init__(
+        self,
+        server: OcpiServer,
+        platforms: Platforms,
+        client: OcpiClient,
+        *,
+        needs: Sequence[Need],
+        expected_roles: dict[str, str] | None = None,
+    ) -> None:
+        self.server = server
+        self.platforms = platforms
+        self.client = client
+        self.rt = server.rt
+        self.needs = list(needs)
+        # The interface role each module should have on the peer (checklist 5.2 #14).
+        self.expected_roles = expected_roles or {}
+        # Hooks run after a platform is registered or updated (pollers, terminal push...).
+        self.on_registered: list[Any] = []
+        self.on_unregistered: list[Any] = []
+
+    # --- fetching the peer's versions -----------------------------------------------------------
+
+    async def _get(
+        self,
+        platform: Platform,
+        url: str,
+        module: str,
+        token: str,
+        version: str | None,
+        expect: str,
+    ) -> OcpiReply:
+        """GET with the platform's token encoding; on 401 try the other encoding once."""
+        encoding = platform.auth_encoding or default_encoding(version)
+        reply = await self.client.request(
+            "GET",
+            url,
+            token=token,
+            version=version,
+            module=module,
+            platform=platform,
+            encoding=encoding,
+            expect=expect,
+        )
+        if reply.http_status == 401:
+            other = "raw" if encoding == "base64" else "base64"
+            retry = await self.client.request(
+                "GET",
+                url,
+                token=token,
+                version=version,
+                module=module,
+                platform=platform,
+                encoding=other,
+                expect=expect,
+            )
+            if retry.ok:
+                self.platforms.update(platform.id, auth_encoding=other)
+                platform.auth_encoding = other
+                if other == "raw" and (version is None or version_key(version) >= (2, 2)):
+                    self.rt.findings.record(
+                        "OCPI-01",
+                        "the peer refused 'Token <base64>' and accepted the raw token; OCPI "
+                        "2.2.1/2.3.0 require Base64",
+                        platform_id=platform.id,
+                        exchange_id=retry.exchange_id,
+                    )
+                return retry
+        return reply
+
+    async def fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
+        assert platform.versions_url
+        try:
+            reply = await self._get(
+                platform, platform.versions_url, "versions", token, None, "list"
+            )
+        except PeerError as exc:
+            raise RegistrationFailed(
+                f"cannot read the peer's versions at {platform.versions_url}: {exc.message}",
+                status.UNABLE_TO_USE_CLIENT_API,
+                exc.exchange_id,
+                platform.id,
+            ) from None
+        if not reply.ok:
+            raise RegistrationFailed(
+                f"GET {platform.versions_url} answered {reply.describe()}",
+                status.UNABLE_TO_USE_CLIENT_API,
+                reply.exchange_id,
+                platform.id,
+            )
+        data = reply.data
+        pid, ex = platform.id, reply.exchange_id
+        if not isinstance(data, list) or not data:
+            self.rt.findings.record(
+                "OCPI-13",
+                "the versions list is empty or not a list",
+                platform_id=pid,
+                exchange_id=ex,
+                pointer="/data",
+            )
+            raise RegistrationFailed(
+                "the peer's versions list is empty or not a list",
+                status.UNABLE_TO_USE_CLIENT_API,
+                ex,
+                pid,
+            )
+        out = []
+        for i, entry in enumerate(data):
+            if not isinstance(entry, dict) or "version" not in entry or "url" not in entry:
+                self.rt.findings.record(
+                    "OCPI-13",
+                    f"versions entry {i} lacks version or url",
+                    platform_id=pid,
+                    exchange_id=ex,
+                    pointer=f"/data/{i}",
+                )
+                continue
+            version, url = str(entry["version"]), str(entry["url"])
+            if version not in ("2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0"):
+                hint = " (2.3.0 is written '2.3.0')" if version.startswith("2.3") else ""
+                self.rt.findings.record(
+                    "OCPI-13",
+                    f"unknown version string {version!r}{hint}",
+                    platform_id=pid,
+                    exchange_id=ex,
+                    pointer=f"/data/{i}/version",
+                )
+            if not url.startswith(("http://", "https://")):
+                self.rt.findings.record(
+                    "OCPI-13",
+                    f"version {version} URL {url!r} is not absolute",
+                    platform_id=pid,
+                    exchange_id=ex,
+                    pointer=f"/data/{i}/url",
+                )
+            out.append({"version": version, "url": url})
+        return out
+
+    async def fetch_details(
+        self, platform: Platform, token: str, version: str, url: str
+    ) -> list[dict[str, Any]]:
+        try:
+            reply = await self._get(platform, url, "versions", token, version, "object")
+        except PeerError as exc:
+            raise RegistrationFailed(
+                f"cannot read the peer's {version} version details at {url}: {exc.message}",
+                status.UNABLE_TO_USE_CLIENT_API,
+                exc.exchange_id,
+                platform.id,
+            ) from None
+        if not reply.ok:
+            raise RegistrationFailed(
+                f"GET {url} answered {reply.describe()}",
+                status.UNABLE_TO_USE_CLIENT_API,
+                reply.exchange_id,
+                platform.id,
+            )
+        pid, ex = platform.id, reply.exchange_id
+        model = DETAILS_MODEL[version]
+        with collect_notes() as notes:
+            try:
+                details = model.model_validate(reply.data)
+            except Exception as exc:
+                self.rt.findings.record(
+                    "OCPI-14",
+                    f"version details invalid: {exc}",
+                    platform_id=pid,
+                    exchange_id=ex,
+                    pointer="/data",
+                )
+                raise RegistrationFailed(
+                    f"the peer's {version} version details are invalid",
+                    status.UNABLE_TO_USE_CLIENT_API,
+                    ex,
+                    pid,
+                ) from None
+        for n in notes:
+            self.rt.findings.record(
+                n.rule, f"version details: {n.message}", platform_id=pid, exchange_id=ex
+            )
+        dumped = details.dump()
+        if dumped.get("version") != version:
+            self.rt.findings.record(
+                "OCPI-14",
+                f"version details say version "
+                f"{dumped.get('version')!r} at the URL listed for {version}",
+                platform_id=pid,
+                exchange_id=ex,
+                pointer="/data/version",
+            )
+        endpoints = [
+            {k: ep[k] for k in ("identifier", "role", "url") if k in ep}
+            for ep in dumped["endpoints"]
+        ]
+        if not any(ep["identifier"] == "credentials" for ep in endpoints):
+            self.rt.findings.record(
+                "OCPI-14",
+                "version details list no credentials endpoint",
+                platform_id=pid,
+                exchange_id=ex,
+                pointer="/data/endpoints",
+            )
+        if version_key(version) >= (2, 2):
+            for i, ep in enumerate(endpoints):
+                want = self.expected_roles.get(ep["identifier"])
+                if (
+                    want
+                    and ep.get("role") != want
+                    and not any(
+                        e["identifier"] == ep["identifier"] and e.get("role") == want
+                        for e in endpoints
+                    )
+                ):
+                    self.rt.findings.record(
+                        "OCPI-14b",
+                        f"{ep['identifier']} is exposed as {ep.get('role')}; for "
+                        f"this peer it should be {want}",
+                        platform_id=pid,
+                        exchange_id=ex,
+                        pointer=f"/data/endpoints/{i}/role",
+                    )
+        return endpoints
+
+    def missing_needs(self, version: str, endpoints: list[dict[str, Any]]) -> list[Need]:
+        modern = version_key(version) >= (2, 2)
+        missing = []
+        for need in self.needs:
+            if not need.applies(version):
+                continue
+            found = any(
+                ep["identifier"] == need.module
+                and (not modern or need.role is None or ep.get("role") == need.role)
+                for ep in endpoints
+            )
+            if not found:
+                missing.append(need)
+        return missing
+
+    async def _discover(
+        self,
+        platform: Platform,
+        token: str,
+        version: str | None,
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Versions → (chosen version, its endpoints), checking what we need."""
+        theirs = await self.fetch_versions(platform, token)
+        by_version = {v["version"]: v["url"] for v in theirs}
+        if version is not None:
+            if version not in by_version:
+                raise RegistrationFailed(
+                    f"the peer does not offer OCPI {version} (it offers "
+                    f"{', '.join(by_version) or 'nothing'})",
+                    status.UNSUPPORTED_VERSION,
+                    None,
+                    platform.id,
+                )
+            chosen = version
+        else:
+            mutual = [v for v in self.server.versions if v in by_version]
+            if not mutual:
+                raise RegistrationFailed(
+                    f"no mutual OCPI version: the peer offers {', '.join(by_version) or 'none'}, "
+                    f"we offer {', '.join(self.server.versions)}",
+                    status.UNSUPPORTED_VERSION,
+                    None,
+                    platform.id,
+                )
+            chosen = mutual[0]
+        endpoints = await self.fetch_details(platform, token, chosen, by_version[chosen])
+        missing = self.missing_needs(chosen, endpoints)
+        if missing:
+            raise RegistrationFailed(
+                f"the peer's {chosen} endpoints lack " + ", ".join(str(m) for m in missing),
+                status.NO_MATCHING_ENDPOINTS,
+                None,
+                platform.id,
+            )
+        return chosen, endpoints
+
+    # --- we are the Receiver of the credentials exchange ----------------------------------------
+
+    def _check_peer_credentials(
+        self,
+        req: OcpiRequest | None,
+        creds: dict[str, Any],
+        platform_id: int | None,
+        exchange_id: int | None,
+        version: str,
+    ) -> None:
+        def find(rule: str, message: str, pointer: str | None = None) -> None:
+            if req is not None:
+                req.finding(rule, message, pointer=pointer)
+            else:
+                self.rt.findings.record(
+                    rule, message, platform_id=platform_id, exchange_id=exchange_id, pointer=pointer
+                )
+
+        roles = creds.get("roles") or []
+        seen = set()
+        for i, role in enumerate(roles):
+            key = (
+                role.get("role"),
+                str(role.get("party_id", "")).upper(),
+                str(role.get("country_code", "")).upper(),
+            )
+            if key in seen:
+                find("OCPI-18", f"duplicate CredentialsRole {key}", f"/roles/{i}")
+            seen.add(key)
+        hub = creds.get("hub_party_id")
+        if hub is not None and len(hub) != 5:
+            find(
+                "OCPI-18",
+                f"hub_party_id {hub!r} is not 5 characters (country code + party id)",
+                "/hub_party_id",
+            )
+
+    def _peer_name(self, creds: dict[str, Any]) -> str | None:
+        if "business_details" in creds:
+            return creds["business_details"].get("name")
+        for role in creds.get("roles") or []:
+            name = (role.get("business_details") or {}).get("name")
+            if name:
+                return str(name)
+        return None
+
+    def _roles(self, creds: dict[str, Any]) -> list[dict[str, Any]]:
+        if "roles" in creds:
+            return list(creds["roles"])
+        # 2.1.1: one role, implied by who the peer is to us.
+        return [
+            {
+                "role": "CPO",
+                "business_details": creds.get("business_details"),
+                "party_id": creds.get("party_id"),
+                "country_code": creds.get("country_code"),
+            }
+        ]
+
+    async def receive_post(self, req: OcpiRequest) -> OcpiResult:
+        version = req.version
+        assert version is not None
+        if req.platform is not None:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "this platform is already registered: use PUT to update the "
+                "credentials, or DELETE to unregister",
+                http_status=405,
+            )
+        if req.token_a is None:
+            raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
+        creds_model = CREDENTIALS_MODEL[version]
+        creds = req.parse(creds_model, what="Credentials").dump()
+        self._check_peer_credentials(req, creds, None, None, version)
+        if creds["token"] == req.token_a:
+            req.finding(
+                "OCPI-15",
+                "the Credentials token B equals token A; the sender must generate a new token",
+            )
+        platform = self.platforms.create(
+            status="PENDING",
+            versions_url=creds["url"],
+            peer_token=creds["token"],
+            registered_by="peer",
+            auth_encoding=default_encoding(version),
+            roles=self._roles(creds),
+            name=self._peer_name(creds),
+            hub_party_id=creds.get("hub_party_id"),
+        )
+        req.journal_platform_id = platform.id
+        try:
+            chosen, endpoints = await self._discover(platform, creds["token"], version)
+        except RegistrationFailed as exc:
+            self.platforms.delete(platform.id)
+            raise OcpiError(exc.ocpi_status, exc.message) from None
+        token_c = self.rt.ids.token()
+        platform = self.platforms.update(
+            platform.id,
+            status="REGISTERED",
+            version=chosen,
+            endpoints=endpoints,
+            issued_token=token_c,
+        )
+        self.platforms.consume_token_a(req.token_a, platform.id)
+        self.rt.bus.publish("platform.registered", platform=platform.public())
+        await self._run_hooks(self.on_registered, platform)
+        return OcpiResult(data=self.server.credentials(chosen, token_c))
+
+    async def receive_put(self, req: OcpiRequest) -> OcpiResult:
+        version = req.version
+        assert version is not None
+        platform = req.platform
+        if platform is None or not platform.registered:
+            raise OcpiError(
+                status.CLIENT_ERROR, "not registered: POST the credentials first", http_status=405
+            )
+        creds = req.parse(CREDENTIALS_MODEL[version], what="Credentials").dump()
+        self._check_peer_credentials(req, creds, platform.id, None, version)
+        probe = Platform(
+            **{
+                **platform.__dict__,
+                "versions_url": creds["url"],
+                "auth_encoding": default_encoding(version),
+            }
+        )
+        try:
+            chosen, endpoints = await self._discover(probe, creds["token"], version)
+        except RegistrationFailed as exc:
+            raise OcpiError(exc.ocpi_status, exc.message) from None
+        token_c = self.rt.ids.token()
+        platform = self.platforms.update(
+            platform.id,
+            versions_url=creds["url"],
+            peer_token=creds["token"],
+            version=chosen,
+            endpoints=endpoints,
+            issued_token=token_c,
+            roles=self._roles(creds),
+            name=self._peer_name(creds) or platform.name,
+            auth_encoding=probe.auth_encoding,
+            hub_party_id=creds.get("hub_party_id"),
+        )
+        self.rt.bus.publish("platform.updated", platform=platform.public())
+        await self._run_hooks(self.on_registered, platform)
+        return OcpiResult(data=self.server.credentials(chosen, token_c))
+
+    async def receive_delete(self, req: OcpiRequest) -> OcpiResult:
+        platform = req.platform
+        if platform is None or not platform.registered:
+            raise OcpiError(status.CLIENT_ERROR, "not registered", http_status=405)
+        self._unregister_locally(platform)
+        return OcpiResult(omit_data=True)
+
+    async def receive_get(self, req: OcpiRequest) -> OcpiResult:
+        version = req.version
+        assert version is not None
+        if req.platform is not None and req.platform.issued_token:
+            return OcpiResult(data=self.server.credentials(version, req.platform.issued_token))
+        assert req.token_a is not None
+        return OcpiResult(data=self.server.credentials(version, req.token_a))
+
+    def _unregister_locally(self, platform: Platform) -> None:
+        self.platforms.update(platform.id, status="UNREGISTERED", issued_token=None)
+        self.platforms.release_tokens_a(platform.id)
+        self.rt.bus.publish("platform.unregistered", platform_id=platform.id)
+        for hook in self.on_unregistered:
+            hook(platform)
+
+    async def _run_hooks(self, hooks: list[Any], platform: Platform) -> None:
+        for hook in hooks:
+            result = hook(platform)
+            if result is not None and hasattr(result, "__await__"):
+                await result
+
+    # --- we are the Sender -----------------------------------------------------------------------
+
+    async def register_with(
+        self, versions_url: str, token_a: str, version: str | None = None
+    ) -> Platform:
+        if version is not None and version not in OCPI_VERSIONS:
+            raise RegistrationFailed(
+                f"unknown OCPI version {version!r}", status.UNSUPPORTED_VERSION
+            )
+        for existing in self.platforms.registered():
+            if existing.versions_url == versions_url:
+                raise RegistrationFailed(
+                    f"already registered with {versions_url} (platform {existing.id}); update or "
+                    "unregister it first",
+                    status.CLIENT_ERROR,
+                    platform_id=existing.id,
+                )
+        platform = self.platforms.create(
+            status="PENDING",
+            versions_url=versions_url,
+            peer_token=token_a,
+            registered_by="us",
+            auth_encoding="base64",
+        )
+        try:
+            chosen, endpoints = await self._discover(platform, token_a, version)
+            token_b = self.rt.ids.token()
+            platform = self.platforms.update(
+                platform.id, version=chosen, endpoints=endpoints, issued_token=token_b
+            )
+            creds_url = platform.endpoint("credentials")
+            assert creds_url is not None
+            reply = await self._send_credentials(
+                platform, "POST", creds_url, token_a, chosen, token_b
+            )
+            theirs = self._accept_credentials(platform, reply, chosen, {token_a, token_b})
+        except RegistrationFailed:
+            self.platforms.delete(platform.id)
+            raise
+        platform = self.platforms.update(
+            platform.id,
+            status="REGISTERED",
+            peer_token=theirs["token"],
+            roles=self._roles(theirs),
+            name=self._peer_name(theirs),
+            hub_party_id=theirs.get("hub_party_id"),
+        )
+        self.rt.bus.publish("platform.registered", platform=platform.public())
+        await self._run_hooks(self.on_registered, platform)
+        return platform
+
+    async def _send_credentials(
+        self, platform: Platform, method: str, url: str, token: str, version: str, our_token: str
+    ) -> OcpiReply:
+        try:
+            reply = await self.client.request(
+                method,
+                url,
+                token=token,
+                version=version,
+                module="credentials",
+                platform=platform,
+                body=self.server.credentials(version, our_token),
+                expect="object",
+            )
+        except PeerUnreachable as exc:
+            raise RegistrationFailed(
+                exc.message, status.UNABLE_TO_USE_CLIENT_API, exc.exchange_id, platform.id
+            ) from None
+        except PeerError as exc:
+            raise RegistrationFailed(
+                exc.message, status.UNABLE_TO_USE_CLIENT_API, exc.exchange_id, platform.id
+            ) from None
+        if not reply.ok:
+            code = reply.status_code or status.UNABLE_TO_USE_CLIENT_API
+            raise RegistrationFailed(
+                f"{method} {url} answered {reply.describe()}", code, reply.exchange_id, platform.id
+            )
+        return reply
+
+    def _accept_credentials(
+        self, platform: Platform, reply: OcpiReply, version: str, not_equal: set[str]
+    ) -> dict[str, Any]:
+        model = CREDENTIALS_MODEL[version]
+        pid, ex = platform.id, reply.exchange_id
+        with collect_notes() as notes:
+            try:
+                creds = model.model_validate(reply.data).dump()
+            except Exception as exc:
+                self.rt.findings.record(
+                    "OCPI-15",
+                    f"credentials answer is not a valid {version} Credentials object: {exc}",
+                    platform_id=pid,
+                    exchange_id=ex,
+                    pointer="/data",
+                )
+                raise RegistrationFailed(
+                    "the peer answered with invalid Credentials",
+                    status.UNABLE_TO_USE_CLIENT_API,
+                    ex,
+                    pid,
+                ) from None
+        for n in notes:
+            self.rt.findings.record(
+                n.rule, f"Credentials: {n.message}", platform_id=pid, exchange_id=ex
+            )
+        if creds["token"] in not_equal:
+            self.rt.findings.record(
+                "OCPI-15",
+                "the returned token C equals a token already "
+                "exchanged; the receiver must generate a new one",
+                platform_id=pid,
+                exchange_id=ex,
+                pointer="/data/token",
+            )
+        self._check_peer_credentials(None, creds, pid, ex, version)
+        return creds
+
+    async def update(self, platform: Platform, version: str | None = None) -> Platform:
+        """PUT our credentials to the peer: re-read its endpoints, rotate both tokens."""
+        if not platform.registered or not platform.peer_token:
+            raise RegistrationFailed(
+                f"platform {platform.id} is not registered",
+                status.CLIENT_ERROR,
+                platform_id=platform.id,
+            )
+        chosen, endpoints = await self._discover(platform, platform.peer_token, version)
+        new_b = self.rt.ids.token()
+        old_issued = platform.issued_token
+        platform = self.platforms.update(platform.id, issued_token=new_b)
+        creds_url = next(ep["url"] for ep in endpoints if ep["identifier"] == "credentials")
+        try:
+            reply = await self._send_credentials(
+                platform, "PUT", creds_url, platform.peer_token or "", chosen, new_b
+            )
+            theirs = self._accept_credentials(
+                platform, reply, chosen, {platform.peer_token or "", new_b}
+            )
+        except RegistrationFailed:
+            self.platforms.update(platform.id, issued_token=old_issued)
+            raise
+        platform = self.platforms.update(
+            platform.id,
+            version=chosen,
+            endpoints=endpoints,
+            peer_token=theirs["token"],
+            roles=self._roles(theirs),
+            name=self._peer_name(theirs) or platform.name,
+        )
+        self.rt.bus.publish("platform.updated", platform=platform.public())
+        await self._run_hooks(self.on_registered, platform)
+        return platform
+
+    async def unregister(self, platform: Platform) -> tuple[Platform, str | None]:
+        """DELETE our credentials at the peer, then forget it. Returns a warning if any."""
+        warning = None
+        url = platform.endpoint("credentials")
+        if platform.registered and url and platform.peer_token:
+            try:
+                reply = await self.client.request(
+                    "DELETE",
+                    url,
+                    token=platform.peer_token,
+                    version=platform.version,
+                    module="credentials",
+                    platform=platform,
+                )
+                if not reply.ok:
+                    warning = f"the peer answered the DELETE with {reply.describe()}"
+            except PeerError as exc:
+                warning = f"the peer could not be told: {exc.message}"
+        self._unregister_locally(platform)
+        updated = self.platforms.get(platform.id)
+        assert updated is not None
+        return updated, warning

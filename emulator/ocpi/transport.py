@@ -1,0 +1,777 @@
+"""The OCPI transport layer, in one place (transport_and_format.asciidoc).
+
+Every OCPI request the server receives goes through :meth:`OcpiServer.dispatch`: request size,
+authentication (token A / issued tokens, Base64 or raw), JSON parsing, header checks
+(X-Request-ID, X-Correlation-ID, routing headers, Content-Type), the handler, the response
+envelope, echoed headers, the traffic journal and the findings. A module handler only sees an
+:class:`OcpiRequest` and returns data or an :class:`OcpiResult`; it never builds an envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from emulator import jsonio
+from emulator.ocpi import status
+from emulator.ocpi.platforms import Platform, Platforms
+from emulator.ocpi.status import OcpiError
+from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
+from emulator.settings import version_key
+
+if TYPE_CHECKING:
+    from emulator.runtime import Runtime
+
+log = structlog.get_logger("emulator.ocpi")
+
+CONFIGURATION_MODULES = frozenset({"credentials", "versions", "hubclientinfo"})
+ROUTING_HEADERS = (
+    "OCPI-from-country-code",
+    "OCPI-from-party-id",
+    "OCPI-to-country-code",
+    "OCPI-to-party-id",
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def encode_token(token: str, encoding: str) -> str:
+    """The value after ``Token `` in the Authorization header."""
+    if encoding == "raw":
+        return token
+    return base64.b64encode(token.encode("utf-8")).decode("ascii")
+
+
+def default_encoding(version: str | None) -> str:
+    """Base64 for 2.2+ (2.2.1-d2 and 2.3.0 wording), the raw token for 2.1.1."""
+    if version and version_key(version) < (2, 2):
+        return "raw"
+    return "base64"
+
+
+def decode_token(value: str) -> str | None:
+    """Base64 (RFC 4648 §4, with padding) to the UTF-8 token, or None if it is not Base64."""
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+
+
+# --- request / result -----------------------------------------------------------------------
+
+
+@dataclass
+class PendingFinding:
+    rule: str
+    message: str
+    pointer: str | None = None
+    severity: str | None = None
+    context: dict[str, Any] | None = None
+
+
+@dataclass
+class OcpiRequest:
+    http: web.Request
+    server: OcpiServer
+    version: str | None
+    module: str
+    platform: Platform | None
+    token_a: str | None
+    token_encoding: str | None
+    params: dict[str, str]
+    body: Any
+    raw_body: bytes
+    request_id: str
+    correlation_id: str
+    findings: list[PendingFinding] = field(default_factory=list)
+    # The platform the request concerns if it was not authenticated by one (e.g. a
+    # registration POST made with token A creates it during the handshake).
+    journal_platform_id: int | None = None
+
+    @property
+    def rt(self) -> Runtime:
+        return self.server.rt
+
+    @property
+    def query(self) -> Any:
+        return self.http.query
+
+    def finding(
+        self,
+        rule: str,
+        message: str,
+        *,
+        pointer: str | None = None,
+        severity: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        self.findings.append(PendingFinding(rule, message, pointer, severity, context))
+
+    def add_notes(self, notes: Sequence[ParseNote], where: str = "") -> None:
+        for n in notes:
+            self.finding(n.rule, f"{where}{n.message}")
+
+    def require_platform(self) -> Platform:
+        if self.platform is None or not self.platform.registered:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "this call needs a registered platform's token",
+                http_status=401,
+            )
+        return self.platform
+
+    def parse(self, model: type[M], data: Any = None, *, what: str | None = None) -> M:
+        """Validate ``data`` (the body by default); invalid → findings + OCPI 2001."""
+        payload = self.body if data is None else data
+        name = what or model.__name__
+        if payload is None:
+            self.finding("OCPI-30", f"{name}: the request has no JSON body")
+            raise OcpiError(status.INVALID_PARAMETERS, f"{name}: a JSON body is required")
+        with collect_notes() as notes:
+            try:
+                obj = model.model_validate(payload)
+            except ValidationError as exc:
+                problems = validation_findings(exc)
+                for rule, pointer, message in problems:
+                    self.finding(rule, f"{name}: {message}", pointer=pointer)
+                summary = "; ".join(f"{p or '/'}: {m}" for _, p, m in problems[:5])
+                if len(problems) > 5:
+                    summary += f"; and {len(problems) - 5} more"
+                raise OcpiError(status.INVALID_PARAMETERS, f"invalid {name}: {summary}") from None
+        self.add_notes(notes, f"{name}: ")
+        return obj
+
+
+@dataclass
+class OcpiResult:
+    data: Any = None
+    status_code: int = status.SUCCESS
+    message: str | None = None
+    http_status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    # For responses where the spec leaves ``data`` unspecified: leave it out.
+    omit_data: bool = False
+
+
+Handler = Callable[[OcpiRequest], Awaitable[Any]]
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    # Token A may be used on credentials and versions only.
+    token_a: bool = False
+    # Registered platforms only (everything but the registration handshake itself).
+    registered_only: bool = True
+
+
+class Module:
+    """An OCPI module this server hosts. Subclasses list their routes."""
+
+    id: str = ""
+    # Our interface role for this module (None for credentials, where it is meaningless).
+    interface: str | None = None
+    versions: tuple[str, ...] = ("2.1.1", "2.2.1", "2.3.0")
+
+    def hosted(self, version: str) -> bool:
+        return version in self.versions
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+
+def pointer_of(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p.startswith("function-"))]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def validation_findings(exc: ValidationError) -> list[tuple[str, str, str]]:
+    """(rule, JSON pointer, message) for each pydantic error."""
+    out = []
+    for err in exc.errors(include_url=False):
+        kind = err.get("type", "")
+        pointer = pointer_of(err.get("loc", ()))
+        msg = err.get("msg", "invalid value")
+        if kind == "missing":
+            rule, msg = "OCPI-30", "required field is missing"
+        elif kind in ("literal_error", "enum"):
+            rule = "OCPI-11"
+        elif "datetime" in msg.lower() or "date-time" in msg.lower():
+            rule = "OCPI-08"
+        else:
+            rule = "OCPI-10"
+        value = err.get("input")
+        if kind != "missing" and isinstance(value, (str, int, float)) and len(str(value)) <= 60:
+            msg = f"{msg} (got {value!r})"
+        out.append((rule, pointer, msg))
+    return out
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    offset: int
+    limit: int
+    requested_limit: int | None
+    date_from: datetime | None
+    date_to: datetime | None
+
+
+def parse_paging(req: OcpiRequest, max_limit: int) -> Page:
+    q = req.http.query
+
+    def as_int(name: str) -> int | None:
+        value = q.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            raise OcpiError(
+                status.INVALID_PARAMETERS, f"{name} must be an integer, got {value!r}"
+            ) from None
+        if number < 0:
+            raise OcpiError(status.INVALID_PARAMETERS, f"{name} must not be negative")
+        return number
+
+    def as_dt(name: str) -> datetime | None:
+        value = q.get(name)
+        if not value:
+            return None
+        with collect_notes() as notes:
+            try:
+                parsed = parse_datetime(value)
+            except ValueError as exc:
+                raise OcpiError(status.INVALID_PARAMETERS, f"{name}: {exc}") from None
+        req.add_notes(notes, f"query parameter {name}: ")
+        return parsed
+
+    offset = as_int("offset") or 0
+    requested = as_int("limit")
+    limit = max_limit if requested is None else min(requested, max_limit)
+    return Page(offset, limit, requested, as_dt("date_from"), as_dt("date_to"))
+
+
+def paged(req: OcpiRequest, page: Page, total: int, items: list[Any]) -> OcpiResult:
+    """A page of a list, with X-Total-Count, X-Limit and (if more follow) Link."""
+    headers = {"X-Total-Count": str(total), "X-Limit": str(req.server.page_limit)}
+    next_offset = page.offset + len(items)
+    if next_offset < total and items:
+        query = [(k, v) for k, v in req.http.query.items() if k not in ("offset", "limit")]
+        query.append(("offset", str(next_offset)))
+        query.append(("limit", str(page.limit)))
+        url = f"{req.rt.base_url}{req.http.path}?{urlencode(query)}"
+        headers["Link"] = f'<{url}>; rel="next"'
+    return OcpiResult(data=items, headers=headers)
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+@dataclass
+class Identity:
+    """Who this server is in OCPI terms."""
+
+    country_code: str
+    party_id: str
+    role: str
+    business_name: str
+    website: str | None = None
+    hub_party_id: str | None = None
+
+    def business_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"name": self.business_name}
+        if self.website:
+            details["website"] = self.website
+        return details
+
+
+class OcpiServer:
+    def __init__(
+        self,
+        rt: Runtime,
+        platforms: Platforms,
+        identity: Identity,
+        *,
+        prefix: str = "/ocpi",
+        versions: Sequence[str] = ("2.3.0", "2.2.1", "2.1.1"),
+        page_limit: int = 50,
+        strict: bool = False,
+    ) -> None:
+        self.rt = rt
+        self.platforms = platforms
+        self.identity = identity
+        self.prefix = prefix.rstrip("/")
+        self.versions = sorted(versions, key=version_key, reverse=True)
+        self.page_limit = page_limit
+        self.strict = strict
+        self.modules: list[Module] = []
+        # Called for every finished inbound exchange (used by conformance checks).
+        self.observers: list[Callable[[OcpiRequest, OcpiResult], None]] = []
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def add_module(self, module: Module) -> None:
+        self.modules.append(module)
+
+    def module(self, module_id: str) -> Module | None:
+        return next((m for m in self.modules if m.id == module_id), None)
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.rt.base_url}{self.prefix}/versions"
+
+    def version_url(self, version: str) -> str:
+        return f"{self.rt.base_url}{self.prefix}/{version}"
+
+    def endpoint_url(self, version: str, module_id: str) -> str:
+        return f"{self.rt.base_url}{self.prefix}/{version}/{module_id}"
+
+    def endpoints(self, version: str) -> list[dict[str, Any]]:
+        out = []
+        for m in self.modules:
+            if m.id == "versions" or not m.hosted(version):
+                continue
+            ep: dict[str, Any] = {"identifier": m.id, "url": self.endpoint_url(version, m.id)}
+            if version_key(version) >= (2, 2):
+                # For credentials the role is meaningless; 2.2.1-d2 advises SENDER.
+                ep["role"] = m.interface or "SENDER"
+            out.append(ep)
+        return out
+
+    def credentials(self, version: str, token: str) -> dict[str, Any]:
+        """Our Credentials object for ``version`` carrying ``token``."""
+        ident = self.identity
+        if version_key(version) < (2, 2):
+            return {
+                "token": token,
+                "url": self.versions_url,
+                "business_details": ident.business_details(),
+                "party_id": ident.party_id,
+                "country_code": ident.country_code,
+            }
+        creds: dict[str, Any] = {
+            "token": token,
+            "url": self.versions_url,
+            "roles": [
+                {
+                    "role": ident.role,
+                    "business_details": ident.business_details(),
+                    "party_id": ident.party_id,
+                    "country_code": ident.country_code,
+                }
+            ],
+        }
+        if version_key(version) >= (2, 3) and ident.hub_party_id:
+            creds["hub_party_id"] = ident.hub_party_id
+        return creds
+
+    def mount(self, app: web.Application) -> None:
+        for m in self.modules:
+            for route in m.routes():
+                if m.id == "versions" and "{version}" not in route.path:
+                    # The versions list is the same whatever the version: mounted once.
+                    self._add(app, f"{self.prefix}{route.path}", m, route, None)
+                    continue
+                for version in self.versions:
+                    if not m.hosted(version):
+                        continue
+                    if m.id == "versions":
+                        path = f"{self.prefix}{route.path}".replace("{version}", version)
+                    else:
+                        path = f"{self.prefix}/{version}/{m.id}{route.path}"
+                    self._add(app, path, m, route, version)
+        app.router.add_route("*", self.prefix + "/{tail:.*}", self._not_found)
+
+    def _add(
+        self, app: web.Application, path: str, module: Module, route: Route, version: str | None
+    ) -> None:
+        handler = self._handler(module, route, version)
+        app.router.add_route(route.method, path, handler)
+        # Tolerate a trailing slash (the spec's own example URLs end with one).
+        if not path.endswith("/"):
+            app.router.add_route(route.method, path + "/", handler)
+
+    def _handler(
+        self, module: Module, route: Route, version: str | None
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self.dispatch(request, module, route, version)
+
+        return handle
+
+    async def _not_found(self, request: web.Request) -> web.StreamResponse:
+        """Unknown OCPI path (404) or a method the interface does not have (405)."""
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is request.match_info.route.resource:
+                continue
+            match, methods = await resource.resolve(request)
+            if match is None and methods:
+                allowed |= methods
+        parts = request.path[len(self.prefix) :].strip("/").split("/")
+        version = parts[0] if parts and parts[0] in self.versions else None
+        module_id = parts[1] if version and len(parts) > 1 else "versions"
+
+        async def refuse(req: OcpiRequest) -> Any:
+            if allowed:
+                req.finding(
+                    "OCPI-32",
+                    f"{request.method} is not part of the {module_id} interface here "
+                    f"(allowed: {', '.join(sorted(allowed))})",
+                )
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    f"method {request.method} is not supported on {request.path}",
+                    http_status=405,
+                    headers={"Allow": ", ".join(sorted(allowed))},
+                )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"no OCPI endpoint at {request.path}", http_status=404
+            )
+
+        fallback = Module()
+        fallback.id = module_id
+        return await self.dispatch(
+            request, fallback, Route(request.method, request.path, refuse, token_a=True), version
+        )
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    async def dispatch(
+        self, request: web.Request, module: Module, route: Route, version: str | None
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        module_id = module.id
+        functional = module_id not in CONFIGURATION_MODULES
+        request_id = request.headers.get("X-Request-ID")
+        correlation_id = request.headers.get("X-Correlation-ID")
+        req = OcpiRequest(
+            http=request,
+            server=self,
+            version=version,
+            module=module_id,
+            platform=None,
+            token_a=None,
+            token_encoding=None,
+            params=dict(request.match_info),
+            body=None,
+            raw_body=b"",
+            request_id=request_id or self.rt.ids.uuid(),
+            correlation_id=correlation_id or self.rt.ids.uuid(),
+        )
+        result: OcpiResult
+        try:
+            self._authenticate(req, route)
+            effective = version or (req.platform.version if req.platform else None)
+            modern = effective is None or version_key(effective) >= (2, 2)
+            if modern:
+                self._check_request_headers(req, functional, request_id, correlation_id)
+            await self._read_body(req)
+            value = await route.handler(req)
+            result = value if isinstance(value, OcpiResult) else OcpiResult(data=value)
+        except OcpiError as exc:
+            result = OcpiResult(
+                data=exc.data,
+                status_code=exc.status_code,
+                message=exc.message,
+                http_status=exc.http_status,
+                headers=exc.headers,
+            )
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            log.exception("OCPI handler failed", path=request.path)
+            result = OcpiResult(
+                status_code=status.SERVER_ERROR,
+                message=f"internal error in the emulator: {type(exc).__name__}: {exc}",
+                http_status=500,
+            )
+        response = self._build_response(req, result, functional)
+        elapsed = (time.perf_counter() - started) * 1000
+        platform_id = req.platform.id if req.platform else req.journal_platform_id
+        exchange_id = self.rt.journal.record(
+            direction="in",
+            protocol="ocpi",
+            method=request.method,
+            url=str(request.rel_url),
+            request_headers=request.headers,
+            request_body=req.raw_body,
+            status=response.status,
+            ocpi_status=result.status_code,
+            response_headers=response.headers,
+            response_body=response.body if isinstance(response.body, bytes) else None,
+            duration_ms=elapsed,
+            platform_id=platform_id,
+            module=module_id,
+        )
+        for f in req.findings:
+            self.rt.findings.record(
+                f.rule,
+                f.message,
+                platform_id=platform_id,
+                exchange_id=exchange_id,
+                pointer=f.pointer,
+                severity=f.severity,
+                context=f.context,
+            )
+        for observer in self.observers:
+            observer(req, result)
+        log.info(
+            "ocpi request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ocpi_status=result.status_code,
+            platform=platform_id,
+            ms=round(elapsed, 2),
+        )
+        return response
+
+    def _authenticate(self, req: OcpiRequest, route: Route) -> None:
+        header = req.http.headers.get("Authorization")
+        if not header:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "missing Authorization header (expected 'Token <base64 token>')",
+                http_status=401,
+            )
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme != "Token" or not value:
+            if scheme.lower() == "token" and value:
+                req.finding(
+                    "OCPI-01", f"Authorization scheme is {scheme!r}; the spec writes 'Token'"
+                )
+            else:
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "Authorization header must be 'Token <base64 token>'",
+                    http_status=401,
+                )
+        decoded = decode_token(value)
+        # A token sent Base64-encoded, as 2.2.1-d2 / 2.3.0 say.
+        candidates: list[tuple[str, str]] = []
+        if decoded is not None:
+            candidates.append((decoded, "base64"))
+        candidates.append((value, "raw"))
+        for token, encoding in candidates:
+            platform = self.platforms.by_issued_token(token)
+            if platform is None or platform.status not in ("REGISTERED", "PENDING"):
+                continue
+            if platform.status == "PENDING" and req.module not in ("versions", "credentials"):
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "registration is not complete: only versions and credentials may be called",
+                    http_status=401,
+                )
+            self._note_encoding(req, platform, encoding)
+            req.platform = platform
+            req.token_encoding = encoding
+            return
+        for token, encoding in candidates:
+            row = self.platforms.token_a(token)
+            if row is None:
+                continue
+            if not route.token_a:
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    f"CREDENTIALS_TOKEN_A may only be used on versions and credentials, not "
+                    f"on {req.module}",
+                    http_status=401,
+                )
+            if encoding == "raw" and (req.version is None or version_key(req.version) >= (2, 2)):
+                req.finding(
+                    "OCPI-01",
+                    "token A sent raw in the Authorization header; OCPI 2.2.1/2.3.0 require "
+                    "it Base64-encoded",
+                )
+            req.token_a = token
+            req.token_encoding = encoding
+            return
+        used = any(
+            self.platforms.store.get("tokens_a", _hash(t)) is not None for t, _ in candidates
+        )
+        if used:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "this CREDENTIALS_TOKEN_A was already used for a registration and is no longer "
+                "valid; use the token returned by the credentials exchange",
+                http_status=401,
+            )
+        raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
+
+    def _note_encoding(self, req: OcpiRequest, platform: Platform, encoding: str) -> None:
+        version = req.version or platform.version
+        modern = version is None or version_key(version) >= (2, 2)
+        if encoding == "raw" and modern:
+            if self.strict:
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "raw token refused (strict mode): OCPI 2.2.1/2.3.0 want it Base64-encoded",
+                    http_status=401,
+                )
+            if platform.peer_auth_seen != "raw":
+                req.finding(
+                    "OCPI-01",
+                    "token sent raw in the Authorization header; OCPI 2.2.1/2.3.0 require "
+                    "'Token ' + Base64(token)",
+                )
+        if platform.peer_auth_seen != encoding:
+            self.platforms.update(platform.id, peer_auth_seen=encoding)
+
+    def _check_request_headers(
+        self,
+        req: OcpiRequest,
+        functional: bool,
+        request_id: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        h = req.http.headers
+        missing = [
+            n
+            for n, v in (("X-Request-ID", request_id), ("X-Correlation-ID", correlation_id))
+            if not v
+        ]
+        if missing:
+            req.finding("OCPI-03", f"request without {' and '.join(missing)}")
+        present = [n for n in ROUTING_HEADERS if h.get(n)]
+        if not functional:
+            if present:
+                req.finding(
+                    "OCPI-04",
+                    f"routing headers ({', '.join(present)}) on the configuration module "
+                    f"{req.module}; they SHALL NOT be used there",
+                )
+            return
+        absent = [n for n in ROUTING_HEADERS if not h.get(n)]
+        if absent:
+            req.finding("OCPI-04", f"functional-module request without {', '.join(absent)}")
+        to_cc, to_pid = h.get("OCPI-to-country-code"), h.get("OCPI-to-party-id")
+        if (
+            to_cc
+            and to_pid
+            and (
+                to_cc.upper() != self.identity.country_code.upper()
+                or to_pid.upper() != self.identity.party_id.upper()
+            )
+        ):
+            req.finding(
+                "OCPI-04",
+                f"OCPI-to is {to_cc}/{to_pid}; this platform is "
+                f"{self.identity.country_code}/{self.identity.party_id}",
+            )
+        from_cc, from_pid = h.get("OCPI-from-country-code"), h.get("OCPI-from-party-id")
+        if from_cc and from_pid and req.platform and not req.platform.owns(from_cc, from_pid):
+            req.finding(
+                "OCPI-04",
+                f"OCPI-from is {from_cc}/{from_pid}, which is not among the platform's "
+                "CredentialsRoles",
+            )
+
+    async def _read_body(self, req: OcpiRequest) -> None:
+        if req.http.method in ("GET", "DELETE", "HEAD") and not req.http.can_read_body:
+            return
+        limit = self.rt.settings.max_body_bytes
+        if req.http.content_length is not None and req.http.content_length > limit:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                f"request body of {req.http.content_length} bytes is over the limit of {limit}",
+                http_status=413,
+            )
+        try:
+            raw = await req.http.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                f"request body is over the limit of {limit} bytes",
+                http_status=413,
+            ) from None
+        req.raw_body = raw
+        if not raw.strip():
+            return
+        ctype = req.http.headers.get("Content-Type", "")
+        if "application/json" not in ctype.lower():
+            req.finding("OCPI-05", f"request body sent with Content-Type {ctype or '(none)'!r}")
+        try:
+            req.body = jsonio.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OcpiError(
+                status.CLIENT_ERROR, f"request body is not valid JSON: {exc}", http_status=400
+            ) from None
+
+    def _build_response(
+        self, req: OcpiRequest, result: OcpiResult, functional: bool
+    ) -> web.Response:
+        response = self._envelope_response(
+            req.http,
+            result.data,
+            result.status_code,
+            result.message,
+            http_status=result.http_status,
+            omit_data=result.omit_data,
+        )
+        response.headers["X-Request-ID"] = req.request_id
+        response.headers["X-Correlation-ID"] = req.correlation_id
+        version = req.version or (req.platform.version if req.platform else None)
+        if functional and (version is None or version_key(version) >= (2, 2)):
+            response.headers["OCPI-from-country-code"] = self.identity.country_code
+            response.headers["OCPI-from-party-id"] = self.identity.party_id
+            to_cc = req.http.headers.get("OCPI-from-country-code")
+            to_pid = req.http.headers.get("OCPI-from-party-id")
+            if not (to_cc and to_pid) and req.platform:
+                role = req.platform.primary_role()
+                if role:
+                    to_cc, to_pid = role.get("country_code"), role.get("party_id")
+            if to_cc and to_pid:
+                response.headers["OCPI-to-country-code"] = to_cc
+                response.headers["OCPI-to-party-id"] = to_pid
+        for key, value in result.headers.items():
+            response.headers[key] = value
+        return response
+
+    def _envelope_response(
+        self,
+        request: web.Request,
+        data: Any,
+        status_code: int,
+        message: str | None,
+        *,
+        http_status: int = 200,
+        omit_data: bool = False,
+    ) -> web.Response:
+        envelope: dict[str, Any] = {}
+        if not omit_data and data is not None:
+            envelope["data"] = data
+        envelope["status_code"] = status_code
+        envelope["status_message"] = message or status.MEANING.get(status_code, "")
+        envelope["timestamp"] = format_datetime(self.rt.now())
+        return web.Response(
+            status=http_status,
+            body=jsonio.dumps(envelope).encode("utf-8"),
+            content_type="application/json",
+        )
+
+
+def _hash(token: str) -> str:
+    from emulator.ocpi.platforms import token_hash
+
+    return token_hash(token)

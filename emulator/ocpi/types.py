@@ -1,0 +1,170 @@
+"""OCPI primitive types shared by every version (types.asciidoc).
+
+One DateTime type for the whole code base: UTC, ``Z``, at most 25 characters. Parsing is
+permissive where the value can still be understood (an explicit ``+00:00`` offset, a date-time
+without designator); each leniency is noted in the current :func:`notes` collector so that the
+caller can turn it into a finding instead of refusing the message.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+
+# --- notes: leniencies found while parsing -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParseNote:
+    """Something accepted while parsing that a strict reading of the spec would not accept."""
+
+    rule: str
+    message: str
+
+
+_notes: contextvars.ContextVar[list[ParseNote] | None] = contextvars.ContextVar(
+    "ocpi_parse_notes", default=None
+)
+
+
+class collect_notes:
+    """Collect the :class:`ParseNote` s raised while validating inside the ``with`` block."""
+
+    def __enter__(self) -> list[ParseNote]:
+        self.notes: list[ParseNote] = []
+        self._token = _notes.set(self.notes)
+        return self.notes
+
+    def __exit__(self, *exc: object) -> None:
+        _notes.reset(self._token)
+
+
+def note(rule: str, message: str) -> None:
+    bucket = _notes.get()
+    if bucket is not None:
+        bucket.append(ParseNote(rule, message))
+
+
+# --- DateTime -------------------------------------------------------------------------------
+
+_DT_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?"
+    r"(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an OCPI DateTime into an aware UTC datetime.
+
+    Accepted as the spec says: ``Z`` or no designator (implies UTC), optional fractional
+    seconds. Accepted with a note (checklist rule 8): an explicit offset, more than 25
+    characters.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    if not isinstance(value, str):
+        raise ValueError("a DateTime must be a string")
+    m = _DT_RE.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ss[.f]Z)")
+    frac = m.group("frac") or ""
+    micro = int((frac[1:] + "000000")[:6]) if frac else 0
+    try:
+        base = datetime.fromisoformat(f"{m.group('date')}T{m.group('time')}")
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid date-time: {exc}") from None
+    base = base.replace(microsecond=micro, tzinfo=UTC)
+    tz = m.group("tz")
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        base = base - sign * offset
+        note(
+            "OCPI-08",
+            f"DateTime {value!r} carries an offset; OCPI DateTimes are UTC with 'Z' or no "
+            "designator ('+00:00 is not the same as UTC')",
+        )
+    if len(value) > 25:
+        note("OCPI-08", f"DateTime {value!r} is longer than 25 characters")
+    return base
+
+
+def format_datetime(value: datetime) -> str:
+    """Serialise as OCPI wants: UTC, ``Z``, milliseconds only when present (max 24 chars)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+DateTime = Annotated[
+    datetime,
+    BeforeValidator(parse_datetime),
+    PlainSerializer(format_datetime, return_type=str, when_used="always"),
+]
+
+# --- strings ---------------------------------------------------------------------------------
+
+_CI_RE = re.compile(r"^[\x20-\x7e]*$")
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_cistring(value: str) -> str:
+    if not _CI_RE.match(value):
+        raise ValueError("a CiString holds printable ASCII characters only")
+    return value
+
+
+def _check_string(value: str) -> str:
+    if _CTRL_RE.search(value):
+        raise ValueError("an OCPI string must not contain control characters (CR, LF, TAB...)")
+    return value
+
+
+def CiString(max_length: int) -> Any:
+    """``CiString(n)``: case-insensitive, printable ASCII, at most ``n`` characters."""
+    return Annotated[str, Field(max_length=max_length), AfterValidator(_check_cistring)]
+
+
+def String(max_length: int | None = None) -> Any:
+    """``string(n)``: case-sensitive printable UTF-8, no control characters."""
+    if max_length is None:
+        return Annotated[str, AfterValidator(_check_string)]
+    return Annotated[str, Field(max_length=max_length), AfterValidator(_check_string)]
+
+
+URL = Annotated[str, Field(max_length=255), AfterValidator(_check_string)]
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def _decimal_json(value: Decimal) -> int | float:
+    # JSON has no decimal type; 4-decimal amounts round-trip exactly through float repr.
+    if value == value.to_integral_value() and abs(value) < 10**15:
+        return int(value)
+    return float(value)
+
+
+Number = Annotated[
+    Decimal,
+    PlainSerializer(_decimal_json, when_used="json"),
+]
+
+
+def ci_equal(a: str | None, b: str | None) -> bool:
+    """Compare two CiString values the way the spec wants (case-insensitively)."""
+    if a is None or b is None:
+        return a is b
+    return a.casefold() == b.casefold()

@@ -1,0 +1,57 @@
+"""Secrets never reach a log, the journal or the event stream in full."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SECRET_KEYS = {"token", "apikey", "api_key", "admin_token", "token_a"}
+_HEADER_RE = re.compile(r"^(?P<scheme>\S+)(?P<sep>\s+)(?P<rest>.+)$")
+_QUOTED_RE = re.compile(r'(?P<key>\w+)="(?P<value>[^"]*)"')
+
+
+def redact_secret(value: str) -> str:
+    """Keep the first four characters so a person can tell two tokens apart."""
+    if len(value) <= 4:
+        return "…"
+    return f"{value[:4]}…"
+
+
+def redact_authorization(value: str) -> str:
+    m = _HEADER_RE.match(value.strip())
+    if not m:
+        return redact_secret(value)
+    rest = m.group("rest")
+    if _QUOTED_RE.search(rest):
+        rest = _QUOTED_RE.sub(
+            lambda q: f'{q.group("key")}="{redact_secret(q.group("value"))}"', rest
+        )
+    else:
+        rest = redact_secret(rest)
+    return f"{m.group('scheme')} {rest}"
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        if key.lower() in ("authorization", "proxy-authorization", "x-admin-token"):
+            out[key] = redact_authorization(str(value))
+        else:
+            out[key] = str(value)
+    return out
+
+
+def redact_body(value: Any) -> Any:
+    """Replace string values of secret-named keys, recursively."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                redact_secret(v)
+                if k.lower() in _SECRET_KEYS and isinstance(v, str)
+                else redact_body(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_body(v) for v in value]
+    return value

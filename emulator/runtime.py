@@ -1,0 +1,111 @@
+"""The services one server (the emulator, or the simulated CPO) runs on.
+
+Everything that touches time, randomness, storage or the network is here and injected, so a
+test can build a runtime with a manual clock, a seeded id generator and an in-memory store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from emulator.background import Background
+from emulator.clock import Clock, make_clock
+from emulator.events import EventBus
+from emulator.findings import Findings
+from emulator.ids import Ids
+from emulator.journal import Journal
+from emulator.ocpi.types import parse_datetime
+from emulator.settings import ServerSettings
+from emulator.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: ServerSettings
+    clock: Clock
+    background: Background
+    bus: EventBus
+    ids: Ids
+    store: Store
+    journal: Journal
+    findings: Findings
+    base_url: str = ""
+    _http: aiohttp.ClientSession | None = None
+    # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
+    reset_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # Called when the server stops.
+    close_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.http_timeout),
+                # The emulator talks to whatever the user points it at; never to a proxy
+                # picked up from the environment.
+                trust_env=False,
+            )
+        return self._http
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def close(self) -> None:
+        for hook in self.close_hooks:
+            result = hook()
+            if result is not None:
+                await result
+        await self.background.close()
+        if self._http is not None and not self._http.closed:
+            await self._http.close()
+        self.store.close()
+
+
+def build_runtime(
+    settings: ServerSettings,
+    *,
+    clock: Clock | None = None,
+    background: Background | None = None,
+    store: Store | None = None,
+) -> Runtime:
+    background = background or (clock.background if clock else Background())
+    if clock is None:
+        start = parse_datetime(settings.clock_start) if settings.clock_start else None
+        clock = make_clock(settings.clock, background, start)
+    store = store or Store(settings.db)
+    bus = EventBus(clock.now)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        background=background,
+        bus=bus,
+        ids=Ids(settings.seed),
+        store=store,
+        journal=Journal(
+            store,
+            bus,
+            clock.now,
+            retention=settings.journal_retention,
+            body_bytes=settings.journal_body_bytes,
+        ),
+        findings=Findings(store, bus, clock.now, strict=settings.strict),
+    )
+
+
+def listening_info(
+    base_url: str, *, ocpi_prefix: str = "/ocpi", cps: bool = True
+) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "event": "listening",
+        "url": base_url,
+        "ocpi_versions_url": f"{base_url}{ocpi_prefix}/versions",
+    }
+    if cps:
+        info["cps_base_url"] = f"{base_url}/cps/"
+    info["admin_url"] = f"{base_url}/__admin/"
+    return info

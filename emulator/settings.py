@@ -1,0 +1,178 @@
+"""Every setting of the emulator, in one place.
+
+Each field is a CLI flag (``--max-body-bytes``) and an environment variable with the
+``EMULATOR_`` prefix (``EMULATOR_MAX_BODY_BYTES``); the flag wins over the variable, the variable
+over the default. ``--help`` and the README table are generated from these fields, so the
+description under each one is what the user reads.
+
+Decisions that the specifications leave open (``../shared/DESIGN.md``) are settings here with
+the documented default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OCPI_VERSIONS = ("2.3.0", "2.2.1", "2.1.1")
+
+
+class ServerSettings(BaseSettings):
+    """Settings shared by every server this package starts (emulator, simulated CPO)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMULATOR_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to listen on. Loopback by default.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free port.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL peers use to reach this server (default: http://HOST:PORT). "
+        "Set it when running behind Docker or a proxy.",
+    )
+    db: str = Field(
+        "payter-emulator.db", description="SQLite file for all state; ':memory:' keeps nothing."
+    )
+    ready_file: Path | None = Field(
+        None, description="Write the JSON 'listening' object to this file once ready."
+    )
+    clock: Literal["real", "manual"] = Field(
+        "real", description="'real' follows the wall clock; 'manual' moves only when advanced."
+    )
+    clock_start: str | None = Field(
+        None, description="Start time of the manual clock (RFC 3339, UTC)."
+    )
+    seed: int | None = Field(
+        None, description="Seed for ids, tokens and EFT data; set it for repeatable runs."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="Log lines as JSON (default when stderr is not a terminal) or text."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level written to the log."
+    )
+    admin_token: str | None = Field(
+        None,
+        description="Bearer token for /__admin/. Without it the control API answers loopback "
+        "clients only.",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
+    )
+    journal_retention: int = Field(
+        20000, ge=100, description="Traffic journal rows kept; older exchanges are pruned."
+    )
+    journal_body_bytes: int = Field(
+        64 * 1024, ge=256, description="Bodies longer than this are truncated in the journal."
+    )
+    http_timeout: float = Field(
+        10.0, gt=0, description="Seconds an outbound OCPI/CPS/webhook request may take."
+    )
+    strict: bool = Field(
+        False,
+        description="Strict mode: refuse raw (non-Base64) tokens from 2.2.1+ peers and count "
+        "warnings as failures in the report.",
+    )
+
+    # --- OCPI identity and behaviour ------------------------------------------------------
+    country_code: str = Field(
+        "NL", min_length=2, max_length=2, description="Own OCPI country code."
+    )
+    party_id: str = Field("PAY", min_length=3, max_length=3, description="Own OCPI party id.")
+    business_name: str = Field("Payter", max_length=100, description="BusinessDetails.name.")
+    business_website: str | None = Field(
+        "https://www.payter.com", description="BusinessDetails.website."
+    )
+    versions: str = Field(
+        ",".join(OCPI_VERSIONS),
+        description="OCPI versions offered, highest first (comma-separated).",
+    )
+    token_a: str = Field(
+        "payter-emulator-token-a",
+        min_length=1,
+        max_length=64,
+        description="Fixed CREDENTIALS_TOKEN_A a CPO can use to register (more via "
+        "POST /__admin/tokens-a).",
+    )
+    ocpi_page_limit: int = Field(
+        50, ge=1, le=1000, description="X-Limit: the largest page this server returns."
+    )
+    crawl_max_pages: int = Field(
+        500, ge=1, description="Pages an outbound paginated GET follows before giving up."
+    )
+    required_modules: str | None = Field(
+        None,
+        description="Modules a peer must expose at registration, as 'module:ROLE' "
+        "(comma-separated); default depends on the profile.",
+    )
+
+    @field_validator("versions")
+    @classmethod
+    def _known_versions(cls, value: str) -> str:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [v for v in items if v not in OCPI_VERSIONS]
+        if unknown or not items:
+            raise ValueError(f"versions must be among {', '.join(OCPI_VERSIONS)}")
+        return ",".join(sorted(items, key=_version_key, reverse=True))
+
+    @property
+    def version_list(self) -> list[str]:
+        return self.versions.split(",")
+
+    def base_url(self, bound_port: int) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{bound_port}"
+
+
+class EmulatorSettings(ServerSettings):
+    """The Payter emulator (``payter-emulator serve``)."""
+
+    profile: Literal["ptp", "emsp"] = Field(
+        "ptp",
+        description="'ptp': Payter as Payment Terminal Provider over OCPI 2.3.0 with Payments; "
+        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments.",
+    )
+    role: Literal["PTP", "OTHER", "EMSP"] = Field(
+        "PTP",
+        description="Role sent in Credentials (2.3.0's Role enum has no PTP; OTHER or EMSP are "
+        "the alternatives).",
+    )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    try:
+        return _version_key(version)
+    except ValueError:
+        return (0,)
+
+
+def settings_fields(cls: type[BaseSettings]) -> list[tuple[str, Any]]:
+    return list(cls.model_fields.items())
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    prefix = cls.model_config.get("env_prefix", "")
+    return f"{prefix}{field}".upper()
+
+
+def markdown_table(cls: type[BaseSettings]) -> str:
+    """The README table of settings: flag, environment variable, default, meaning."""
+    rows = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for name, info in settings_fields(cls):
+        flag = "--" + name.replace("_", "-")
+        default = info.default
+        shown = "" if default is None else f"`{default}`"
+        rows.append(f"| `{flag}` | `{env_name(cls, name)}` | {shown} | {info.description} |")
+    return "\n".join(rows)
