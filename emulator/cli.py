@@ -128,5 +128,13 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+@main.command("settings-table", hidden=True)
+def settings_table() -> None:
+    """Print the README table of settings (Markdown)."""
+    from emulator.settings import markdown_table
+
+    click.echo(markdown_table(EmulatorSettings))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

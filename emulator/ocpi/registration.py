@@ -421,7 +421,7 @@ class Registration:
     async def receive_post(self, req: OcpiRequest) -> OcpiResult:
         version = req.version
         assert version is not None
-        if req.platform is not None:
+        if req.platform is not None and req.platform.status in ("REGISTERED", "PENDING"):
             raise OcpiError(
                 status.CLIENT_ERROR,
                 "this platform is already registered: use PUT to update the "
@@ -515,13 +515,15 @@ class Registration:
     async def receive_get(self, req: OcpiRequest) -> OcpiResult:
         version = req.version
         assert version is not None
-        if req.platform is not None and req.platform.issued_token:
+        if req.platform is not None:
+            if not req.platform.registered or not req.platform.issued_token:
+                raise OcpiError(status.CLIENT_ERROR, "not registered", http_status=405)
             return OcpiResult(data=self.server.credentials(version, req.platform.issued_token))
         assert req.token_a is not None
         return OcpiResult(data=self.server.credentials(version, req.token_a))
 
     def _unregister_locally(self, platform: Platform) -> None:
-        self.platforms.update(platform.id, status="UNREGISTERED", issued_token=None)
+        self.platforms.update(platform.id, status="UNREGISTERED")
         self.platforms.release_tokens_a(platform.id)
         self.rt.bus.publish("platform.unregistered", platform_id=platform.id)
         for hook in self.on_unregistered:

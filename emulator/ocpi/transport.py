@@ -450,8 +450,9 @@ class OcpiServer:
 
         fallback = Module()
         fallback.id = module_id
+        token_a = module_id in ("versions", "credentials")
         return await self.dispatch(
-            request, fallback, Route(request.method, request.path, refuse, token_a=True), version
+            request, fallback, Route(request.method, request.path, refuse, token_a=token_a), version
         )
 
     # --- dispatch --------------------------------------------------------------------------
@@ -575,7 +576,20 @@ class OcpiServer:
         candidates.append((value, "raw"))
         for token, encoding in candidates:
             platform = self.platforms.by_issued_token(token)
-            if platform is None or platform.status not in ("REGISTERED", "PENDING"):
+            if platform is None:
+                continue
+            if platform.status == "UNREGISTERED":
+                if req.module == "credentials" and req.http.method != "POST":
+                    # Known, but unregistered: the credentials module answers 405.
+                    req.platform = platform
+                    req.token_encoding = encoding
+                    return
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "this platform was unregistered; register again with a new token A",
+                    http_status=401,
+                )
+            if platform.status not in ("REGISTERED", "PENDING"):
                 continue
             if platform.status == "PENDING" and req.module not in ("versions", "credentials"):
                 raise OcpiError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from emulator.ocpi.models.base import OcpiModel, OpenEnum
 from emulator.ocpi.models.common import BusinessDetails, CountryCode, InterfaceRole, PartyId
@@ -71,7 +72,11 @@ def _role_checker(allowed: tuple[str, ...], version: str):  # type: ignore[no-un
             # terminology.asciidoc names the PTP role; the Role enum has no such value.
             note("OCPI-19", f"role 'PTP' is not in the {version} Role enum (accepted)")
             return value
-        raise ValueError(f"role must be one of {', '.join(allowed)} in OCPI {version}")
+        raise PydanticCustomError(
+            "enum",
+            "role must be one of {allowed} in OCPI {version}",
+            {"allowed": ", ".join(allowed), "version": version},
+        )
 
     return check
 

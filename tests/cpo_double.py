@@ -1,0 +1,234 @@
+"""A hand-written test double of a CPO's OCPI configuration modules.
+
+Deliberately independent of the emulator's own transport code (plain aiohttp, plain dicts),
+so that a mistake shared by both sides of the handshake cannot hide itself. Behaviour knobs
+let a test make the CPO misbehave in one precise way.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+def b64(token: str) -> str:
+    return base64.b64encode(token.encode()).decode()
+
+
+def stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class CpoDouble:
+    versions: tuple[str, ...] = ("2.3.0", "2.2.1")
+    modules: tuple[tuple[str, str], ...] = (
+        ("credentials", "SENDER"),
+        ("locations", "SENDER"),
+        ("tariffs", "SENDER"),
+        ("sessions", "SENDER"),
+        ("cdrs", "SENDER"),
+        ("commands", "RECEIVER"),
+        ("tokens", "RECEIVER"),
+        ("payments", "RECEIVER"),
+    )
+    party_id: str = "CPO"
+    country_code: str = "NL"
+    token_a: str = "cpo-token-a"
+    # Misbehaviour knobs.
+    accept_raw_only: bool = False
+    post_error: dict[str, Any] | None = None
+    return_token: str | None = None
+    # State.
+    seen: list[Seen] = field(default_factory=list)
+    valid_tokens: set[str] = field(default_factory=set)
+    emulator_token: str | None = None  # the token we use to call the emulator
+    emulator_versions_url: str | None = None
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    # --- server -------------------------------------------------------------------------------
+
+    async def start(self) -> CpoDouble:
+        app = web.Application()
+        app.router.add_route("*", "/cpo/{tail:.*}", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/cpo"
+        self.valid_tokens.add(self.token_a)
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/versions"
+
+    def envelope(
+        self,
+        data: Any = None,
+        code: int = 1000,
+        http: int = 200,
+        request: web.Request | None = None,
+    ) -> web.Response:
+        body: dict[str, Any] = {"status_code": code, "timestamp": stamp()}
+        if data is not None:
+            body["data"] = data
+        headers = {}
+        if request is not None:
+            for h in ("X-Request-ID", "X-Correlation-ID"):
+                if h in request.headers:
+                    headers[h] = request.headers[h]
+        return web.json_response(body, status=http, headers=headers)
+
+    def token_of(self, request: web.Request) -> str | None:
+        value = request.headers.get("Authorization", "")
+        if not value.startswith("Token "):
+            return None
+        raw = value[len("Token ") :]
+        if self.accept_raw_only:
+            return raw if raw in self.valid_tokens else None
+        try:
+            decoded = base64.b64decode(raw, validate=True).decode()
+        except Exception:
+            return None
+        return decoded if decoded in self.valid_tokens else None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        text = await request.text()
+        body = json.loads(text) if text else None
+        self.seen.append(Seen(request.method, request.path, dict(request.headers), body))
+        token = self.token_of(request)
+        if token is None:
+            return self.envelope(code=2000, http=401, request=request)
+        tail = request.match_info["tail"].strip("/")
+        if tail == "versions":
+            return self.envelope(
+                [{"version": v, "url": f"{self.base_url}/{v}"} for v in self.versions],
+                request=request,
+            )
+        if tail in self.versions:
+            endpoints = []
+            for module, role in self.modules:
+                ep = {"identifier": module, "url": f"{self.base_url}/{tail}/{module}"}
+                if tail != "2.1.1":
+                    ep["role"] = role
+                endpoints.append(ep)
+            return self.envelope({"version": tail, "endpoints": endpoints}, request=request)
+        version, _, module = tail.partition("/")
+        if module == "credentials":
+            return await self.credentials(request, version, token, body)
+        return self.envelope(code=2000, http=404, request=request)
+
+    def my_credentials(self, version: str, token: str) -> dict[str, Any]:
+        if version == "2.1.1":
+            return {
+                "token": token,
+                "url": self.versions_url,
+                "business_details": {"name": "Test CPO"},
+                "party_id": self.party_id,
+                "country_code": self.country_code,
+            }
+        return {
+            "token": token,
+            "url": self.versions_url,
+            "roles": [
+                {
+                    "role": "CPO",
+                    "business_details": {"name": "Test CPO"},
+                    "party_id": self.party_id,
+                    "country_code": self.country_code,
+                }
+            ],
+        }
+
+    async def credentials(
+        self, request: web.Request, version: str, token: str, body: Any
+    ) -> web.Response:
+        if request.method == "POST":
+            if self.post_error:
+                return self.envelope(
+                    code=self.post_error["code"],
+                    http=self.post_error.get("http", 200),
+                    request=request,
+                )
+            if token != self.token_a:
+                return self.envelope(code=2000, http=405, request=request)
+            # Receiver of the registration: fetch the emulator's versions with token B.
+            self.emulator_token = body["token"]
+            self.emulator_versions_url = body["url"]
+            async with aiohttp.ClientSession() as s:
+                async with s.get(body["url"], headers=self.auth(version)) as r:
+                    if r.status != 200:
+                        return self.envelope(code=3001, request=request)
+            new_token = self.return_token or secrets.token_hex(16)
+            self.valid_tokens.discard(self.token_a)
+            self.valid_tokens.add(new_token)
+            return self.envelope(self.my_credentials(version, new_token), request=request)
+        if request.method == "PUT":
+            self.emulator_token = body["token"]
+            new_token = secrets.token_hex(16)
+            self.valid_tokens = {new_token}
+            return self.envelope(self.my_credentials(version, new_token), request=request)
+        if request.method == "DELETE":
+            self.valid_tokens = set()
+            return self.envelope(request=request)
+        return self.envelope(self.my_credentials(version, token), request=request)
+
+    # --- client -------------------------------------------------------------------------------
+
+    def auth(self, version: str = "2.2.1", token: str | None = None) -> dict[str, str]:
+        token = token or self.emulator_token or ""
+        value = token if version == "2.1.1" else b64(token)
+        headers = {"Authorization": f"Token {value}"}
+        if version != "2.1.1":
+            headers["X-Request-ID"] = secrets.token_hex(8)
+            headers["X-Correlation-ID"] = secrets.token_hex(8)
+        return headers
+
+    async def register_with(
+        self, versions_url: str, token_a: str, version: str = "2.3.0"
+    ) -> dict[str, Any]:
+        """Be the Sender: POST our credentials to the emulator with its token A."""
+        async with aiohttp.ClientSession() as s:
+            async with s.get(versions_url, headers=self.auth(version, token_a)) as r:
+                versions = (await r.json())["data"]
+            url = next(v["url"] for v in versions if v["version"] == version)
+            async with s.get(url, headers=self.auth(version, token_a)) as r:
+                details = (await r.json())["data"]
+            creds_url = next(
+                e["url"] for e in details["endpoints"] if e["identifier"] == "credentials"
+            )
+            token_b = "cpo-token-b-" + secrets.token_hex(6)
+            self.valid_tokens.add(token_b)
+            async with s.post(
+                creds_url,
+                json=self.my_credentials(version, token_b),
+                headers=self.auth(version, token_a),
+            ) as r:
+                answer = await r.json()
+                answer["_http"] = r.status
+        if answer.get("status_code") == 1000:
+            self.emulator_token = answer["data"]["token"]
+            self.emulator_versions_url = versions_url
+        return answer

@@ -1,0 +1,51 @@
+"""Small helpers for tests that talk to a running node over HTTP."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import aiohttp
+
+from emulator.node import Node
+
+
+def token_header(token: str, *, raw: bool = False, ids: bool = True) -> dict[str, str]:
+    value = token if raw else base64.b64encode(token.encode()).decode()
+    headers = {"Authorization": f"Token {value}"}
+    if ids:
+        headers["X-Request-ID"] = "req-1"
+        headers["X-Correlation-ID"] = "corr-1"
+    return headers
+
+
+async def ocpi(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    token: str | None = None,
+    *,
+    raw: bool = False,
+    json: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], Any]:
+    h = token_header(token, raw=raw) if token is not None else {}
+    h.update(headers or {})
+    async with http.request(method, url, headers=h, json=json, data=data) as resp:
+        body = await resp.json(content_type=None)
+        return resp.status, dict(resp.headers), body
+
+
+async def admin(
+    http: aiohttp.ClientSession, node: Node, method: str, path: str, json: Any = None, **kw: Any
+) -> tuple[int, Any]:
+    async with http.request(
+        method, f"{node.rt.base_url}/__admin/{path.lstrip('/')}", json=json, **kw
+    ) as resp:
+        body = await resp.json(content_type=None)
+        return resp.status, body
+
+
+def findings(node: Node, rule: str | None = None) -> list[dict[str, Any]]:
+    return node.rt.findings.list(rule=rule)

@@ -1,0 +1,450 @@
+"""Credentials handshake in both directions (credentials.asciidoc; checklist 5.2)."""
+
+from __future__ import annotations
+
+import pytest
+from cpo_double import CpoDouble, b64
+from helpers import admin, findings, ocpi
+
+from emulator.app import EmulatorNode
+
+TOKEN_A = "payter-emulator-token-a"
+
+
+# --- the CPO registers with the emulator (emulator = Receiver) -----------------------------
+
+
+@pytest.mark.parametrize("version", ["2.3.0", "2.2.1"])
+async def test_cpo_registers_with_emulator(
+    emulator: EmulatorNode, cpo: CpoDouble, http, version: str
+) -> None:
+    answer = await cpo.register_with(emulator.server.versions_url, TOKEN_A, version)
+    assert answer["_http"] == 200 and answer["status_code"] == 1000, answer
+    creds = answer["data"]
+    token_c = creds["token"]
+    # Token C is new: neither token A nor the CPO's token B.
+    assert token_c not in (TOKEN_A,) and not token_c.startswith("cpo-token-b")
+    assert creds["url"] == emulator.server.versions_url
+    assert creds["roles"] == [
+        {
+            "role": "PTP",
+            "business_details": {"name": "Payter", "website": "https://www.payter.com"},
+            "party_id": "PAY",
+            "country_code": "NL",
+        }
+    ]
+    # Before answering, the emulator read the CPO's versions and details with token B, Base64.
+    fetches = [s for s in cpo.seen if s.method == "GET"]
+    assert [s.path for s in fetches] == ["/cpo/versions", f"/cpo/{version}"]
+    token_b = next(t for t in cpo.valid_tokens if t.startswith("cpo-token-b"))
+    assert all(s.headers["Authorization"] == f"Token {b64(token_b)}" for s in fetches)
+    # Configuration modules carry no routing headers.
+    assert all("OCPI-from-party-id" not in s.headers for s in fetches)
+    [platform] = emulator.platforms.registered()
+    assert platform.version == version
+    assert platform.peer_token == token_b and platform.issued_token == token_c
+    assert platform.owns("nl", "cpo")
+    assert {e["identifier"] for e in platform.endpoints} >= {"credentials", "locations"}
+    # Token C now works; token A is spent (checklist 5.2 #16).
+    status, _, body = await ocpi(
+        http, "GET", f"{emulator.server.version_url(version)}/credentials", token_c
+    )
+    assert status == 200 and body["data"]["token"] == token_c
+    status, _, body = await ocpi(http, "GET", emulator.server.versions_url, TOKEN_A)
+    assert status == 401 and "already used" in body["status_message"]
+
+
+async def test_second_post_is_405_and_put_rotates(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    answer = await cpo.register_with(emulator.server.versions_url, TOKEN_A)
+    token_c = answer["data"]["token"]
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    body = cpo.my_credentials("2.3.0", "cpo-token-b-again")
+    status, _, env = await ocpi(http, "POST", url, token_c, json=body)
+    assert status == 405 and env["status_code"] == 2000 and "timestamp" in env
+    # PUT: the emulator re-reads the CPO's endpoints with the new token and issues a new one.
+    cpo.valid_tokens.add("cpo-token-b-rotated")
+    before = len(cpo.seen)
+    status, _, env = await ocpi(
+        http, "PUT", url, token_c, json=cpo.my_credentials("2.3.0", "cpo-token-b-rotated")
+    )
+    assert status == 200 and env["status_code"] == 1000
+    new_c = env["data"]["token"]
+    assert new_c != token_c
+    refetch = cpo.seen[before:]
+    assert [s.path for s in refetch] == ["/cpo/versions", "/cpo/2.3.0"]
+    assert refetch[0].headers["Authorization"] == f"Token {b64('cpo-token-b-rotated')}"
+    [platform] = emulator.platforms.registered()
+    assert platform.peer_token == "cpo-token-b-rotated"
+    # The old token C is no longer accepted.
+    status, _, _ = await ocpi(http, "GET", url, token_c)
+    assert status == 401
+    status, _, env = await ocpi(http, "GET", url, new_c)
+    assert status == 200
+
+
+async def test_delete_unregisters_then_put_and_delete_are_405(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    token_c = (await cpo.register_with(emulator.server.versions_url, TOKEN_A))["data"]["token"]
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    status, _, env = await ocpi(http, "DELETE", url, token_c)
+    assert status == 200 and env["status_code"] == 1000
+    assert emulator.platforms.registered() == []
+    status, _, _ = await ocpi(http, "DELETE", url, token_c)
+    assert status == 405
+    status, _, _ = await ocpi(http, "PUT", url, token_c, json=cpo.my_credentials("2.3.0", "x"))
+    assert status == 405
+    # The unregistered platform cannot use other modules any more.
+    status, _, _ = await ocpi(http, "GET", emulator.server.version_url("2.3.0"), token_c)
+    assert status == 401
+    # The fixed token A is re-armed for a new registration.
+    status, _, _ = await ocpi(http, "GET", emulator.server.versions_url, TOKEN_A)
+    assert status == 200
+
+
+async def test_put_and_delete_with_token_a_are_405(emulator: EmulatorNode, http) -> None:
+    url = emulator.server.endpoint_url("2.2.1", "credentials")
+    status, _, env = await ocpi(http, "PUT", url, TOKEN_A, json={"token": "x"})
+    assert status == 405 and env["status_code"] == 2000
+    status, _, _ = await ocpi(http, "DELETE", url, TOKEN_A)
+    assert status == 405
+
+
+async def test_peer_versions_unreachable_is_3001(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    body = cpo.my_credentials("2.3.0", "tok-b")
+    body["url"] = "http://127.0.0.1:9/nothing-listens-here/versions"
+    status, _, env = await ocpi(http, "POST", url, TOKEN_A, json=body)
+    assert status == 200 and env["status_code"] == 3001
+    assert "cannot read the peer's versions" in env["status_message"]
+    assert emulator.platforms.all() == []
+    # Nothing was consumed: token A still works.
+    status, _, _ = await ocpi(http, "GET", emulator.server.versions_url, TOKEN_A)
+    assert status == 200
+
+
+async def test_peer_without_the_version_is_3002(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(versions=("2.2.1",)).start()
+    try:
+        cpo.valid_tokens.add("tok-b")
+        url = emulator.server.endpoint_url("2.3.0", "credentials")
+        status, _, env = await ocpi(
+            http, "POST", url, TOKEN_A, json=cpo.my_credentials("2.3.0", "tok-b")
+        )
+        assert status == 200 and env["status_code"] == 3002
+    finally:
+        await cpo.stop()
+
+
+async def test_peer_without_credentials_endpoint_is_3003(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(modules=(("locations", "SENDER"),)).start()
+    try:
+        cpo.valid_tokens.add("tok-b")
+        url = emulator.server.endpoint_url("2.3.0", "credentials")
+        status, _, env = await ocpi(
+            http, "POST", url, TOKEN_A, json=cpo.my_credentials("2.3.0", "tok-b")
+        )
+        assert status == 200 and env["status_code"] == 3003
+        assert "credentials" in env["status_message"]
+        assert findings(emulator, "OCPI-14")
+    finally:
+        await cpo.stop()
+
+
+async def test_required_modules_setting(start_emulator, http) -> None:
+    emulator = await start_emulator(required_modules="credentials,payments:RECEIVER@2.3.0")
+    cpo = await CpoDouble(modules=(("credentials", "SENDER"), ("payments", "SENDER"))).start()
+    try:
+        cpo.valid_tokens.add("tok-b")
+        url = emulator.server.endpoint_url("2.3.0", "credentials")
+        status, _, env = await ocpi(
+            http, "POST", url, TOKEN_A, json=cpo.my_credentials("2.3.0", "tok-b")
+        )
+        assert env["status_code"] == 3003 and "payments (RECEIVER)" in env["status_message"]
+        # The role mismatch was reported as well.
+        assert findings(emulator, "OCPI-14b")
+    finally:
+        await cpo.stop()
+
+
+async def test_invalid_json_and_invalid_credentials(emulator: EmulatorNode, http) -> None:
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    status, _, env = await ocpi(
+        http, "POST", url, TOKEN_A, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and env["status_code"] == 2000
+    bad = {
+        "token": "has space",
+        "url": "http://x/versions",
+        "roles": [
+            {
+                "role": "HUB",
+                "business_details": {"name": "X"},
+                "party_id": "TOOLONG",
+                "country_code": "NL",
+            }
+        ],
+    }
+    status, _, env = await ocpi(http, "POST", url, TOKEN_A, json=bad)
+    assert status == 200 and env["status_code"] == 2001
+    pointers = {f["pointer"] for f in findings(emulator)}
+    assert {"/token", "/roles/0/role", "/roles/0/party_id"} <= pointers
+    # HUB is a 2.2.1 role but not a 2.3.0 one.
+    assert any(
+        f["rule"] == "OCPI-11" and f["pointer"] == "/roles/0/role" for f in findings(emulator)
+    )
+
+
+async def test_raw_token_from_221_peer_is_a_finding_and_strict_refuses(
+    start_emulator, http
+) -> None:
+    lenient = await start_emulator()
+    status, _, _ = await ocpi(http, "GET", lenient.server.versions_url, TOKEN_A, raw=True)
+    assert status == 200
+    assert findings(lenient, "OCPI-01")
+    strict = await start_emulator(strict=True)
+    cpo = await CpoDouble().start()
+    try:
+        token_c = (await cpo.register_with(strict.server.versions_url, TOKEN_A))["data"]["token"]
+        status, _, env = await ocpi(http, "GET", strict.server.versions_url, token_c, raw=True)
+        assert status == 401 and "strict" in env["status_message"]
+        status, _, _ = await ocpi(http, "GET", strict.server.versions_url, token_c)
+        assert status == 200
+    finally:
+        await cpo.stop()
+
+
+async def test_211_registration_uses_raw_token(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(versions=("2.1.1",), accept_raw_only=True).start()
+    try:
+        answer = await cpo.register_with(emulator.server.versions_url, TOKEN_A, "2.1.1")
+        assert answer["status_code"] == 1000, answer
+        creds = answer["data"]
+        assert creds["party_id"] == "PAY" and "roles" not in creds
+        # The emulator called the 2.1.1 CPO with the raw token (2.1.1 has no Base64).
+        fetches = [s for s in cpo.seen if s.method == "GET"]
+        token_b = next(t for t in cpo.valid_tokens if t.startswith("cpo-token-b"))
+        assert fetches and all(s.headers["Authorization"] == f"Token {token_b}" for s in fetches)
+        [platform] = emulator.platforms.registered()
+        assert platform.version == "2.1.1" and platform.auth_encoding == "raw"
+        assert platform.roles[0]["role"] == "CPO" and platform.roles[0]["party_id"] == "CPO"
+    finally:
+        await cpo.stop()
+
+
+async def test_several_platforms_at_once(emulator: EmulatorNode, http) -> None:
+    status, minted = await admin(http, emulator, "POST", "tokens-a", json={"label": "second"})
+    assert status == 201 and minted["versions_url"] == emulator.server.versions_url
+    first = await CpoDouble(party_id="AAA").start()
+    second = await CpoDouble(party_id="BBB").start()
+    try:
+        c1 = (await first.register_with(emulator.server.versions_url, TOKEN_A))["data"]["token"]
+        c2 = (await second.register_with(emulator.server.versions_url, minted["token"], "2.2.1"))[
+            "data"
+        ]["token"]
+        assert c1 != c2
+        platforms = {p.roles[0]["party_id"]: p for p in emulator.platforms.registered()}
+        assert set(platforms) == {"AAA", "BBB"}
+        assert platforms["BBB"].version == "2.2.1" and platforms["AAA"].version == "2.3.0"
+        status, listed = await admin(http, emulator, "GET", "platforms")
+        assert status == 200 and len(listed) == 2
+        # Tokens are never shown in full by the control API.
+        assert all(c1 not in str(p) and c2 not in str(p) for p in listed)
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+# --- the emulator registers with the CPO (emulator = Sender) --------------------------------
+
+
+async def test_emulator_registers_with_cpo(emulator: EmulatorNode, cpo: CpoDouble, http) -> None:
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+    )
+    assert status == 201, body
+    assert body["status"] == "REGISTERED" and body["version"] == "2.3.0"
+    assert body["registered_by"] == "us" and body["roles"][0]["party_id"] == "CPO"
+    # Handshake: GET versions and details with token A, then POST with token A.
+    calls = [(s.method, s.path) for s in cpo.seen]
+    assert calls[:3] == [
+        ("GET", "/cpo/versions"),
+        ("GET", "/cpo/2.3.0"),
+        ("POST", "/cpo/2.3.0/credentials"),
+    ]
+    assert all(s.headers["Authorization"] == f"Token {b64(cpo.token_a)}" for s in cpo.seen[:3])
+    post = cpo.seen[2]
+    token_b = post.body["token"]
+    assert (
+        post.body["roles"][0]["role"] == "PTP" and post.body["url"] == emulator.server.versions_url
+    )
+    # The CPO could read our versions with token B while answering the POST.
+    assert cpo.emulator_token == token_b
+    [platform] = emulator.platforms.registered()
+    assert platform.issued_token == token_b
+    assert platform.peer_token in cpo.valid_tokens and platform.peer_token != cpo.token_a
+    # Token B keeps working for the CPO afterwards.
+    status, _, _ = await ocpi(http, "GET", emulator.server.versions_url, token_b)
+    assert status == 200
+
+
+async def test_emulator_picks_highest_mutual_version(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(versions=("2.1.1", "2.2.1")).start()
+    try:
+        status, body = await admin(
+            http,
+            emulator,
+            "POST",
+            "platforms/register",
+            json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+        )
+        assert status == 201 and body["version"] == "2.2.1"
+    finally:
+        await cpo.stop()
+
+
+async def test_sender_errors(start_emulator, http) -> None:
+    emulator = await start_emulator(versions="2.3.0")
+    # Unreachable peer → 3001.
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": "http://127.0.0.1:9/versions", "token": "a"},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+    # No mutual version → 3002.
+    old = await CpoDouble(versions=("2.2.1",)).start()
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": old.versions_url, "token": old.token_a},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 3002
+    assert not any(s.method == "POST" for s in old.seen)
+    await old.stop()
+    # Missing credentials endpoint → 3003, and no POST is made.
+    bare = await CpoDouble(modules=(("locations", "SENDER"),)).start()
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": bare.versions_url, "token": bare.token_a},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 3003
+    assert not any(s.method == "POST" for s in bare.seen)
+    await bare.stop()
+    # The CPO refuses the POST: its OCPI error is passed on.
+    refusing = await CpoDouble(post_error={"code": 2001}).start()
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": refusing.versions_url, "token": refusing.token_a},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 2001
+    await refusing.stop()
+    assert emulator.platforms.all() == []
+    # Bad control-API input.
+    status, body = await admin(http, emulator, "POST", "platforms/register", json={"token": "x"})
+    assert status == 400 and body["error"]["code"] == "missing_field"
+
+
+async def test_token_c_equal_to_b_is_a_finding(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(return_token="same-as-token-a").start()
+    cpo.token_a = "same-as-token-a"
+    cpo.valid_tokens = {"same-as-token-a"}
+    try:
+        status, _ = await admin(
+            http,
+            emulator,
+            "POST",
+            "platforms/register",
+            json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+        )
+        assert status == 201
+        assert any(
+            "equals a token already exchanged" in f["message"]
+            for f in findings(emulator, "OCPI-15")
+        )
+    finally:
+        await cpo.stop()
+
+
+async def test_sender_update_and_unregister(emulator: EmulatorNode, cpo: CpoDouble, http) -> None:
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+    )
+    pid = body["id"]
+    old_b = cpo.emulator_token
+    status, body = await admin(
+        http, emulator, "POST", f"platforms/{pid}/update", json={"version": "2.2.1"}
+    )
+    assert status == 200 and body["version"] == "2.2.1"
+    put = [s for s in cpo.seen if s.method == "PUT"]
+    assert put and put[-1].path == "/cpo/2.2.1/credentials"
+    assert cpo.emulator_token != old_b
+    platform = emulator.platforms.get(pid)
+    assert platform is not None and platform.peer_token in cpo.valid_tokens
+    status, body = await admin(http, emulator, "DELETE", f"platforms/{pid}")
+    assert status == 200 and body["status"] == "UNREGISTERED" and "warning" not in body
+    assert any(s.method == "DELETE" for s in cpo.seen)
+    status, body = await admin(http, emulator, "DELETE", "platforms/999")
+    assert status == 404
+
+
+async def test_peer_that_only_takes_raw_tokens(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(accept_raw_only=True, versions=("2.2.1",)).start()
+    try:
+        status, body = await admin(
+            http,
+            emulator,
+            "POST",
+            "platforms/register",
+            json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+        )
+        assert status == 201, body
+        assert body["auth_encoding"] == "raw"
+        assert any("accepted the raw token" in f["message"] for f in findings(emulator, "OCPI-01"))
+    finally:
+        await cpo.stop()
+
+
+async def test_restart_keeps_registrations(tmp_path, cpo: CpoDouble, http) -> None:
+    from conftest import make_settings
+
+    from emulator.app import build_emulator
+
+    db = str(tmp_path / "state.db")
+    first = build_emulator(make_settings(db=db))
+    await first.start()
+    token_c = (await cpo.register_with(first.server.versions_url, TOKEN_A))["data"]["token"]
+    await first.stop()
+    second = build_emulator(make_settings(db=db))
+    await second.start()
+    try:
+        [platform] = second.platforms.registered()
+        assert platform.roles[0]["party_id"] == "CPO"
+        status, _, _ = await ocpi(http, "GET", second.server.versions_url, token_c)
+        assert status == 200
+        status, _, _ = await ocpi(http, "GET", second.server.versions_url, TOKEN_A)
+        assert status == 401
+    finally:
+        await second.stop()

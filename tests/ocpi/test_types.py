@@ -1,0 +1,67 @@
+"""OCPI primitive types: DateTime above all (types.asciidoc; checklist 5.1 #8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from emulator import jsonio
+from emulator.ocpi.types import CiString, DateTime, collect_notes, format_datetime, parse_datetime
+
+
+class Stamped(BaseModel):
+    at: DateTime
+    ref: CiString(5) | None = None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2015-06-29T20:39:09Z", datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)),
+        ("2015-06-29T20:39:09", datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)),
+        ("2015-06-29T20:39:09.2Z", datetime(2015, 6, 29, 20, 39, 9, 200000, tzinfo=UTC)),
+        ("2015-06-29T20:39:09.123Z", datetime(2015, 6, 29, 20, 39, 9, 123000, tzinfo=UTC)),
+    ],
+)
+def test_datetime_forms_the_spec_allows(text: str, expected: datetime) -> None:
+    with collect_notes() as notes:
+        assert parse_datetime(text) == expected
+    assert notes == []
+
+
+def test_offset_is_accepted_with_a_note_and_converted() -> None:
+    with collect_notes() as notes:
+        value = parse_datetime("2015-06-29T22:39:09+02:00")
+    assert value == datetime(2015, 6, 29, 20, 39, 9, tzinfo=UTC)
+    assert [n.rule for n in notes] == ["OCPI-08"]
+
+
+@pytest.mark.parametrize("bad", ["29-06-2015", "2015-06-29", "2015-13-01T00:00:00Z", 12, None])
+def test_invalid_datetimes(bad: object) -> None:
+    with pytest.raises(ValidationError):
+        Stamped.model_validate({"at": bad})
+
+
+def test_serialisation_is_utc_z_and_short() -> None:
+    micro = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    assert format_datetime(micro) == "2025-01-02T03:04:05.678Z"
+    assert format_datetime(datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2025-01-02T03:04:05Z"
+    dumped = Stamped(at=micro).model_dump(mode="json")
+    assert dumped["at"] == "2025-01-02T03:04:05.678Z" and len(dumped["at"]) <= 25
+    assert jsonio.dumps({"at": micro}) == '{"at": "2025-01-02T03:04:05.678Z"}'
+
+
+def test_cistring_rules() -> None:
+    Stamped.model_validate({"at": "2025-01-01T00:00:00Z", "ref": "AB12"})
+    for bad in ("TOOLONG", "é"):
+        with pytest.raises(ValidationError):
+            Stamped.model_validate({"at": "2025-01-01T00:00:00Z", "ref": bad})
+
+
+def test_money_stays_decimal_through_json() -> None:
+    parsed = jsonio.loads('{"price": 0.1, "n": 3}')
+    assert parsed["price"] == Decimal("0.1") and isinstance(parsed["price"], Decimal)
+    assert jsonio.dumps({"a": Decimal("0.30"), "b": Decimal("2.00")}) == '{"a": 0.3, "b": 2}'

