@@ -66,7 +66,7 @@ async def test_findings_filters_report_and_reset(
     assert "Verdict: FAIL" in text and "OCPI-01" in text and "see transport_and_format" in text
     await cpo.register_with(emulator.server.versions_url, TOKEN_A)
     assert emulator.platforms.registered()
-    status, body = await admin(http, emulator, "POST", "reset")
+    status, _body = await admin(http, emulator, "POST", "reset")
     assert status == 200
     assert emulator.platforms.all() == [] and emulator.rt.findings.list() == []
     # The fixed token A works again after a reset.

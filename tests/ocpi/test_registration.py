@@ -161,7 +161,7 @@ async def test_required_modules_setting(start_emulator, http) -> None:
     try:
         cpo.valid_tokens.add("tok-b")
         url = emulator.server.endpoint_url("2.3.0", "credentials")
-        status, _, env = await ocpi(
+        _status, _, env = await ocpi(
             http, "POST", url, TOKEN_A, json=cpo.my_credentials("2.3.0", "tok-b")
         )
         assert env["status_code"] == 3003 and "payments (RECEIVER)" in env["status_message"]

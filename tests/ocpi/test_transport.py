@@ -145,7 +145,7 @@ def _b64(token: str) -> str:
 
 async def test_pagination_serving(node, http) -> None:
     url = node.server.endpoint_url("2.3.0", "things")
-    status, headers, env = await ocpi(http, "GET", url, node.token_c)
+    _status, headers, env = await ocpi(http, "GET", url, node.token_c)
     assert [t["id"] for t in env["data"]] == ["T000", "T001", "T002", "T003"]
     assert headers["X-Total-Count"] == "10" and headers["X-Limit"] == "4"
     assert headers["Link"] == f'<{url}?offset=4&limit=4>; rel="next"'
