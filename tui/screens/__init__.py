@@ -1,0 +1,1 @@
+"""The TUI's screens: the main layout and the modal views."""

@@ -1,0 +1,480 @@
+"""The main screen: the terminal on the left, the wallet, charger, traffic, sessions and
+findings on the right, the virtual clock on top.
+
+This screen owns the control-API client. Widgets post messages (:mod:`tui.messages`); the
+screen carries them out over HTTP and refreshes from the emulator's answers and its event
+stream, so what is shown is always what the emulator says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tui.apollo import ApolloScreen
+from tui.client import ControlApiError, ControlClient, StreamStatus
+from tui.messages import (
+    CardPresented,
+    ChargerActionRequested,
+    ClockAdvanceRequested,
+    ExchangeSelected,
+    ScreenKeyPressed,
+    TerminalSwitchRequested,
+)
+from tui.screens.exchange_screen import ExchangeScreen
+from tui.screens.help_screen import HelpScreen
+from tui.widgets.card_wallet import CardWallet
+from tui.widgets.charger_panel import ChargerPanel
+from tui.widgets.clock_bar import ClockBar
+from tui.widgets.findings_panel import FindingsPanel
+from tui.widgets.journeys_table import JourneysTable
+from tui.widgets.terminal_frame import TerminalFrame, frame_width
+from tui.widgets.terminal_switcher import TerminalSwitcher
+from tui.widgets.traffic_log import TrafficLog
+
+# Refreshes triggered by events are coalesced over this many (real) seconds.
+DEBOUNCE = 0.05
+TABS = {
+    "w": "tab-cards",
+    "c": "tab-charger",
+    "l": "tab-traffic",
+    "s": "tab-sessions",
+    "f": "tab-findings",
+}
+# OCPI modules whose traffic changes what the charger and sessions panels show.
+CHARGER_MODULES = {"locations", "sessions", "cdrs", "commands"}
+JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        *(Binding(str(n), f"digit({n})", show=False) for n in range(10)),
+        Binding("enter", "pin('ok')", show=False),
+        Binding("backspace", "pin('clear')", show=False),
+        Binding("escape", "pin('cancel')", show=False),
+        Binding("space", "touch", "Touch", show=False),
+        Binding("t", "present('tap')", "Tap"),
+        Binding("i", "present('insert')", "Insert", show=False),
+        Binding("q", "present('qr')", "QR", show=False),
+        Binding("r", "present('rfid')", "RFID", show=False),
+        Binding("P", "charger('plug_in')", "Plug", show=False),
+        Binding("U", "charger('unplug')", "Unplug", show=False),
+        Binding("E", "charger('ev_full')", "EV full", show=False),
+        Binding("X", "charger('fault')", "Fault", show=False),
+        Binding("m", "advance(60)", "+1 min"),
+        Binding("h", "advance(3600)", "+1 h"),
+        Binding("o", "toggle_online", "On/offline", show=False),
+        Binding("left_square_bracket", "switch(-1)", "Prev", show=False),
+        Binding("right_square_bracket", "switch(1)", "Next", show=False),
+        *(Binding(key, f"tab('{tab}')", show=False) for key, tab in TABS.items()),
+        Binding("g", "reload", "Reload", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+    ]
+
+    def __init__(
+        self, client: ControlClient, *, animate: bool = True, poll_interval: float = 2.0
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.animate = animate
+        self.poll_interval = poll_interval
+        self.serials: list[str] = []
+        self.serial: str | None = None
+        self.terminal: dict[str, Any] = {}
+        self.clock_mode = ""
+        self.last_event_id = 0
+        self._dirty: set[str] = set()
+        self._flush_pending = False
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ClockBar(self.client.base_url)
+        with Horizontal(id="body"):
+            with Vertical(id="terminal-pane"):
+                yield TerminalSwitcher()
+                yield TerminalFrame(animate=self.animate)
+            with TabbedContent(id="side", initial="tab-cards"):
+                with TabPane("Cards", id="tab-cards"):
+                    yield CardWallet()
+                with TabPane("Charger", id="tab-charger"):
+                    yield ChargerPanel()
+                with TabPane("Traffic", id="tab-traffic"):
+                    yield TrafficLog()
+                with TabPane("Sessions", id="tab-sessions"):
+                    yield JourneysTable()
+                with TabPane("Findings", id="tab-findings"):
+                    yield FindingsPanel()
+        yield Footer()
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit_frame()
+
+    def _fit_frame(self) -> None:
+        pane = self.query_one("#terminal-pane")
+        # The switcher takes one row; the frame gets the rest of the body's height.
+        height = max(self.size.height - 2 - 1, 10)
+        width = frame_width(height, self.size.width // 2 + 6)
+        pane.styles.width = width
+        self.query_one(TerminalFrame).styles.height = height
+
+    async def on_mount(self) -> None:
+        self._fit_frame()
+        self.load_all()
+        self.follow_events()
+        if self.poll_interval > 0:
+            self.set_interval(self.poll_interval, self._poll)
+
+    # --- loading -------------------------------------------------------------------------
+
+    @property
+    def frame(self) -> TerminalFrame:
+        return self.query_one(TerminalFrame)
+
+    @property
+    def apollo(self) -> ApolloScreen:
+        return self.frame.screen_shown
+
+    async def _guard(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a control-API call; a failure becomes a notification, never a crash."""
+        try:
+            return await call()
+        except ControlApiError as exc:
+            self.notify(f"{what}: {exc.message or exc.code}", severity="error", timeout=6)
+        except OSError as exc:
+            self.notify(f"{what}: {exc}", severity="error", timeout=6)
+        except Exception as exc:  # an aiohttp error or a malformed answer
+            self.notify(f"{what}: {type(exc).__name__}: {exc}", severity="error", timeout=6)
+        return None
+
+    @work(exclusive=True, group="load")
+    async def load_all(self) -> None:
+        await self.refresh_clock()
+        await self.refresh_terminals()
+        await self.refresh_cards()
+        await self.refresh_traffic()
+        await self.refresh_findings()
+        await self.refresh_journeys()
+        await self.refresh_chargers()
+
+    async def refresh_clock(self) -> None:
+        clock = await self._guard("clock", self.client.clock)
+        if clock:
+            bar = self.query_one(ClockBar)
+            bar.now = str(clock.get("now") or "")
+            self.clock_mode = str(clock.get("mode") or "")
+            bar.mode = self.clock_mode
+
+    async def refresh_terminals(self) -> None:
+        try:
+            terminals = await self.client.terminals()
+        except ControlApiError as exc:
+            if exc.status == 404:
+                terminals = []
+            else:
+                self.notify(f"terminals: {exc.message}", severity="error")
+                return
+        except Exception as exc:
+            self.notify(f"terminals: {exc}", severity="error")
+            return
+        self.serials = [
+            str(t.get("serial_number") or t.get("serial"))
+            for t in terminals
+            if t.get("serial_number") or t.get("serial")
+        ]
+        if self.serial not in self.serials:
+            self.serial = self.serials[0] if self.serials else None
+        self.query_one(TerminalSwitcher).show(self.serials, self.serial)
+        if self.serial is None:
+            await self.frame.show_screen(
+                {
+                    "type": "info",
+                    "id": "tui.no_terminal",
+                    "properties": {
+                        "title": "No terminal",
+                        "subtitle": "Create one: POST /__admin/terminals",
+                    },
+                    "keys": [],
+                }
+            )
+            return
+        await self.refresh_terminal()
+
+    async def refresh_terminal(self) -> None:
+        if self.serial is None:
+            return
+        serial = self.serial
+        terminal = await self._guard("terminal", lambda: self.client.terminal(serial))
+        if terminal and serial == self.serial:
+            self.terminal = terminal
+            await self.frame.show_terminal(terminal)
+
+    async def refresh_cards(self) -> None:
+        try:
+            cards = await self.client.cards()
+        except Exception:
+            cards = []
+        self.query_one(CardWallet).set_cards(cards)
+
+    async def refresh_traffic(self) -> None:
+        log = self.query_one(TrafficLog)
+        since = max(log.seen, default=0)
+        rows = await self._guard("journal", lambda: self.client.journal(since=since))
+        for row in rows or []:
+            log.add(row)
+
+    async def refresh_findings(self) -> None:
+        panel = self.query_one(FindingsPanel)
+        report = await self._guard("report", self.client.report)
+        if report:
+            panel.set_report(report)
+        findings = await self._guard("findings", self.client.findings)
+        if findings is not None:
+            panel.set_findings(findings)
+
+    async def refresh_journeys(self) -> None:
+        table = self.query_one(JourneysTable)
+        try:
+            journeys = await self.client.journeys()
+        except ControlApiError as exc:
+            if exc.status == 404:
+                table.set_unavailable("This emulator does not report journeys (/__admin/journeys).")
+            else:
+                table.set_unavailable(f"journeys: {exc.message}")
+            return
+        except Exception as exc:
+            table.set_unavailable(f"journeys: {exc}")
+            return
+        table.set_journeys(journeys)
+
+    async def refresh_chargers(self) -> None:
+        panel = self.query_one(ChargerPanel)
+        if not self.client.has_cpo_sim:
+            panel.set_unavailable(
+                "No simulated CPO connected. `payter-emulator demo` starts one; "
+                "or pass --cpo-sim URL."
+            )
+            return
+        try:
+            chargers = await self.client.chargers()
+        except ControlApiError as exc:
+            panel.set_unavailable(f"chargers: {exc.message or exc.code}")
+            return
+        except Exception as exc:
+            panel.set_unavailable(f"chargers: {exc}")
+            return
+        panel.set_chargers(chargers)
+
+    async def _poll(self) -> None:
+        # The real clock moves by itself; the virtual one is refreshed by events and advances.
+        if self.clock_mode != "manual":
+            await self.refresh_clock()
+
+    # --- the event stream ----------------------------------------------------------------
+
+    @work(exclusive=True, group="events")
+    async def follow_events(self) -> None:
+        async for item in self.client.events(since=self.last_event_id):
+            if isinstance(item, StreamStatus):
+                self.query_one(ClockBar).connected = item.connected
+                if item.connected:
+                    # Whatever happened while we were away: read it all again.
+                    self._mark("terminals", "findings", "journeys", "chargers", "traffic")
+                continue
+            self.handle_event(item)
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        if isinstance(event.get("id"), int):
+            self.last_event_id = max(self.last_event_id, event["id"])
+        kind = str(event.get("kind") or "")
+        data = event.get("data") or {}
+        if event.get("at") and self.clock_mode == "manual":
+            bar = self.query_one(ClockBar)
+            bar.now = max(bar.now, str(event["at"]))
+        if kind == "traffic":
+            self.query_one(TrafficLog).add(data)
+            module = str(data.get("module") or "")
+            if module in CHARGER_MODULES:
+                self._mark("chargers")
+            if module in JOURNEY_MODULES:
+                self._mark("journeys")
+        elif kind == "finding":
+            self._mark("findings")
+        elif kind.startswith("terminal"):
+            serial = data.get("serial_number") or data.get("serialNumber") or data.get("serial")
+            if serial and serial not in self.serials:
+                self._mark("terminals")
+            elif not serial or serial == self.serial:
+                self._mark("terminal")
+            if kind.endswith("payment"):
+                self._mark("journeys")
+        elif kind.startswith("journey"):
+            self._mark("journeys")
+        elif kind.startswith("clock"):
+            self._mark("clock")
+
+    def _mark(self, *parts: str) -> None:
+        self._dirty.update(parts)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.set_timer(DEBOUNCE, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_pending = False
+        dirty, self._dirty = self._dirty, set()
+        if "terminals" in dirty:
+            await self.refresh_terminals()
+        elif "terminal" in dirty:
+            await self.refresh_terminal()
+        if "clock" in dirty:
+            await self.refresh_clock()
+        if "traffic" in dirty:
+            await self.refresh_traffic()
+        if "findings" in dirty:
+            await self.refresh_findings()
+        if "journeys" in dirty:
+            await self.refresh_journeys()
+        if "chargers" in dirty:
+            await self.refresh_chargers()
+
+    # --- acting --------------------------------------------------------------------------
+
+    @work(group="act")
+    async def press(self, key: str) -> None:
+        serial = self.serial
+        if serial is None:
+            self.notify("No terminal to press on", severity="warning")
+            return
+        await self._guard(f"press {key}", lambda: self.client.press(serial, key))
+        await self.refresh_terminal()
+
+    @on(ScreenKeyPressed)
+    def _on_screen_key(self, message: ScreenKeyPressed) -> None:
+        message.stop()
+        self.press(message.key)
+
+    @on(CardPresented)
+    def _on_card(self, message: CardPresented) -> None:
+        message.stop()
+        self.present_card(message.card, message.medium)
+
+    @work(group="act")
+    async def present_card(self, card: str, medium: str) -> None:
+        serial = self.serial
+        if serial is None:
+            self.notify("No terminal to present the card to", severity="warning")
+            return
+        result = await self._guard(
+            "present card", lambda: self.client.present_card(serial, card, medium)
+        )
+        if isinstance(result, dict) and result.get("ignored"):
+            self.notify(f"Card ignored: {result.get('reason', 'not reading')}", timeout=4)
+        await self.refresh_terminal()
+
+    @on(ClockAdvanceRequested)
+    def _on_advance(self, message: ClockAdvanceRequested) -> None:
+        message.stop()
+        self.advance_clock(message.seconds)
+
+    @work(group="act")
+    async def advance_clock(self, seconds: float) -> None:
+        clock = await self._guard("clock", lambda: self.client.advance(seconds))
+        if clock:
+            self.query_one(ClockBar).now = str(clock.get("now") or "")
+        await self.refresh_terminal()
+
+    @on(ChargerActionRequested)
+    def _on_charger(self, message: ChargerActionRequested) -> None:
+        message.stop()
+        self.charger_action(message.evse_uid, message.action)
+
+    @work(group="act")
+    async def charger_action(self, evse_uid: str, action: str) -> None:
+        await self._guard(
+            action.replace("_", " "), lambda: self.client.charger_action(evse_uid, action)
+        )
+        await self.refresh_chargers()
+
+    @on(TerminalSwitchRequested)
+    def _on_switch(self, message: TerminalSwitchRequested) -> None:
+        message.stop()
+        self.action_switch(message.step)
+
+    @on(ExchangeSelected)
+    def _on_exchange(self, message: ExchangeSelected) -> None:
+        message.stop()
+        self.open_exchange(message.exchange_id)
+
+    @work(group="act")
+    async def open_exchange(self, exchange_id: int) -> None:
+        exchange = await self._guard(
+            f"exchange {exchange_id}", lambda: self.client.exchange(exchange_id)
+        )
+        if exchange:
+            self.app.push_screen(ExchangeScreen(exchange))
+
+    @work(group="act")
+    async def set_online(self, online: bool) -> None:
+        serial = self.serial
+        if serial is None:
+            return
+        await self._guard("online/offline", lambda: self.client.set_online(serial, online))
+        await self.refresh_terminal()
+
+    # --- key actions ---------------------------------------------------------------------
+
+    def action_digit(self, digit: int) -> None:
+        screen = self.apollo
+        if screen.type == "payment":
+            if screen.phase == "pin":
+                self.press(str(digit))
+            return
+        keys = screen.shortcut_keys
+        if 1 <= digit <= len(keys):
+            self.press(keys[digit - 1])
+
+    def action_pin(self, key: str) -> None:
+        if self.apollo.phase == "pin":
+            self.press(key)
+
+    def action_touch(self) -> None:
+        if self.apollo.type == "screensaver":
+            keys = self.apollo.keys
+            self.press(keys[0] if keys else "touch")
+
+    def action_present(self, action: str) -> None:
+        self.query_one(CardWallet).present(action)
+
+    def action_charger(self, action: str) -> None:
+        self.query_one(ChargerPanel).act(action)
+
+    def action_advance(self, seconds: float) -> None:
+        self.advance_clock(seconds)
+
+    def action_toggle_online(self) -> None:
+        self.set_online(not self.terminal.get("online", True))
+
+    async def action_switch(self, step: int) -> None:
+        if not self.serials:
+            return
+        index = self.serials.index(self.serial) if self.serial in self.serials else 0
+        self.serial = self.serials[(index + step) % len(self.serials)]
+        self.query_one(TerminalSwitcher).show(self.serials, self.serial)
+        self.run_worker(self.refresh_terminal(), group="act")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_reload(self) -> None:
+        self.load_all()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())

@@ -1,0 +1,262 @@
+"""The Apollo's display: one screen of any type, drawn from its flat properties.
+
+Every screen type of Payter's Apollo UI set is drawn here (payter.md §4.3): ``carousel``,
+``info``, ``notification``, ``selection``, ``screensaver``, ``message``, ``dispense``, and
+Payter's certified ``payment`` screens (present card, PIN, processing). Buttons and items are
+:class:`ScreenKey` widgets: clickable, focusable, and numbered for the keyboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Digits, Static
+
+from tui.apollo import (
+    CARD_BRANDS,
+    MEDIA_LABELS,
+    ApolloScreen,
+    currency_symbol,
+    format_item_amount,
+)
+from tui.widgets.pin_pad import PinPad
+from tui.widgets.qr_code import QrCode
+from tui.widgets.screen_key import ScreenKey
+from tui.widgets.spinner import Spinner
+
+ICONS = {"approved": "✔", "declined": "✖"}
+
+
+class ApolloScreenView(VerticalScroll):
+    """Draws one :class:`ApolloScreen`; :meth:`show` swaps it for the next one."""
+
+    def __init__(self, screen: ApolloScreen | None = None, *, animate: bool = True) -> None:
+        super().__init__()
+        self.apollo = screen or ApolloScreen.from_json(None)
+        self.animate = animate
+        self.can_focus = False
+
+    async def show(self, screen: ApolloScreen) -> None:
+        if screen == self.apollo:
+            return
+        self.apollo = screen
+        await self.recompose()
+
+    def compose(self) -> ComposeResult:
+        screen = self.apollo
+        for name in list(self.classes):
+            if name.startswith("-type-") or name.startswith("-color-"):
+                self.remove_class(name)
+        self.add_class(f"-type-{screen.type}", f"-color-{screen.color}")
+        builder = {
+            "carousel": self._carousel,
+            "info": self._info,
+            "notification": self._notification,
+            "selection": self._selection,
+            "screensaver": self._screensaver,
+            "message": self._message,
+            "dispense": self._dispense,
+            "payment": self._payment,
+        }.get(screen.type, self._unknown)
+        yield from builder(screen)
+
+    # --- pieces --------------------------------------------------------------------------
+
+    def _title(self, screen: ApolloScreen) -> Iterator[Widget]:
+        if screen.title:
+            yield Static(screen.title, classes="apollo-title", markup=False)
+        if screen.subtitle:
+            yield Static(screen.subtitle, classes="apollo-subtitle", markup=False)
+
+    def _shortcut(self, screen: ApolloScreen, key: str) -> str:
+        keys = screen.shortcut_keys
+        return str(keys.index(key) + 1) if key in keys else ""
+
+    def _buttons(self, screen: ApolloScreen) -> Iterator[Widget]:
+        buttons = screen.buttons()
+        if not buttons:
+            return
+        pressable = set(screen.keys)
+        keys = []
+        for button in buttons:
+            label = ("🌐 " if button.language else "") + button.label
+            keys.append(
+                ScreenKey(
+                    button.name,
+                    label,
+                    shortcut=self._shortcut(screen, button.name),
+                    inactive=button.name not in pressable,
+                    classes="apollo-button" + (" -transparent" if button.transparent else ""),
+                )
+            )
+        yield Horizontal(*keys, classes="apollo-buttons")
+
+    def _spacer(self) -> Widget:
+        return Static("", classes="apollo-spacer")
+
+    # --- screen types --------------------------------------------------------------------
+
+    def _carousel(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield from self._title(screen)
+        yield self._spacer()
+        cards = screen.cards()
+        if cards:
+            text = Text(justify="center")
+            for index, card in enumerate(cards):
+                if index:
+                    text.append(" ")
+                brand = card.logo or ""
+                mark = CARD_BRANDS.get(brand, card.cardholder or card.name)
+                text.append(f" {mark} ", style=f"bold #ffffff on {_brand_colour(brand)}")
+            yield Static(text, classes="apollo-cards")
+        yield from self._buttons(screen)
+
+    def _info(self, screen: ApolloScreen) -> Iterator[Widget]:
+        if screen.qr:
+            yield QrCode(screen.qr, classes="apollo-qr")
+        elif screen.get("logo").lower() == "true":
+            yield Static("PAYTER", classes="apollo-logo")
+        yield from self._title(screen)
+        if screen.message:
+            yield Static(screen.message, classes="apollo-message", markup=False)
+        yield self._spacer()
+        yield from self._buttons(screen)
+
+    def _notification(self, screen: ApolloScreen) -> Iterator[Widget]:
+        if screen.advice:
+            yield Static(screen.advice, classes="apollo-advice", markup=False)
+        icon = screen.icon
+        panel: list[Widget] = []
+        if icon:
+            panel.append(Static(_big_icon(icon), classes=f"apollo-icon -{icon}"))
+        if screen.message:
+            panel.append(Static(screen.message, classes="apollo-result", markup=False))
+        yield Vertical(*panel, classes="apollo-panel")
+        yield from self._title(screen)
+        yield self._spacer()
+        yield from self._buttons(screen)
+
+    def _selection(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield from self._title(screen)
+        kind = screen.selection_type
+        rows: list[Widget] = []
+        for item in screen.items():
+            aside = ""
+            if kind in (0, 1):
+                aside = format_item_amount(item.amount, item.currency)
+            elif kind == 2 and item.value:
+                aside = item.value
+            if item.disabled and not aside:
+                aside = "—"
+            rows.append(
+                ScreenKey(
+                    item.name,
+                    item.label,
+                    aside=aside,
+                    shortcut=self._shortcut(screen, item.name),
+                    inactive=item.disabled or item.name not in screen.keys,
+                    classes=f"apollo-item -selection-{kind}",
+                )
+            )
+        yield Vertical(*rows, classes="apollo-items")
+        yield self._spacer()
+        yield from self._buttons(screen)
+
+    def _screensaver(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield self._spacer()
+        yield from self._title(screen)
+        if screen.qr:
+            yield QrCode(screen.qr, classes="apollo-qr")
+        yield self._spacer()
+        touch = ScreenKey("touch", "Touch the screen", classes="apollo-touch")
+        yield touch
+
+    def _message(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield from self._title(screen)
+        if screen.message:
+            yield Static(screen.message, classes="apollo-message", markup=False)
+        yield self._spacer()
+        yield from self._buttons(screen)
+
+    def _dispense(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield self._spacer()
+        yield Static("▼", classes="apollo-dispense-icon")
+        yield from self._title(screen)
+        yield self._spacer()
+
+    def _payment(self, screen: ApolloScreen) -> Iterator[Widget]:
+        phase = screen.phase
+        yield Static(screen.title or _PHASE_TITLES[phase or "processing"], classes="apollo-title")
+        amount = screen.get("amount")
+        if amount:
+            yield _amount_digits(amount, screen.get("currency"))
+        if phase == "present_card":
+            yield Static(")))", classes="apollo-contactless")
+            media = screen.media
+            if media:
+                text = Text(justify="center")
+                for index, medium in enumerate(media):
+                    if index:
+                        text.append("  ")
+                    text.append(f" {MEDIA_LABELS.get(medium, medium)} ", style="reverse")
+                yield Static(text, classes="apollo-media")
+            if screen.message:
+                yield Static(screen.message, classes="apollo-message", markup=False)
+        elif phase == "pin":
+            digits = screen.pin_digits
+            shown = " ".join(["●"] * digits) if digits else "_ _ _ _"
+            yield Static(shown, classes="apollo-pin")
+            yield PinPad(screen.keys)
+            yield ScreenKey(
+                "cancel",
+                "Cancel",
+                inactive="cancel" not in screen.keys,
+                classes="apollo-button pin-cancel",
+            )
+        else:
+            yield Spinner(
+                screen.message or "Please wait", animate=self.animate, classes="apollo-spinner"
+            )
+        yield self._spacer()
+
+    def _unknown(self, screen: ApolloScreen) -> Iterator[Widget]:
+        yield Static(f"[{screen.type}]", classes="apollo-subtitle", markup=False)
+        yield from self._title(screen)
+        lines = "\n".join(f"{k}: {v}" for k, v in screen.properties.items())
+        yield Static(lines, classes="apollo-message", markup=False)
+        yield from self._buttons(screen)
+
+
+_PHASE_TITLES = {"present_card": "Present card", "pin": "Enter PIN", "processing": "Processing"}
+
+
+def _big_icon(icon: str) -> Text:
+    glyph = ICONS.get(icon, "?")
+    return Text(f"╭───╮\n│ {glyph} │\n╰───╯", justify="center")
+
+
+def _amount_digits(amount: str, currency: str) -> Widget:
+    try:
+        minor = int(amount)
+    except ValueError:
+        return Static(f"{currency_symbol(currency)} {amount}", classes="apollo-amount-text")
+    symbol = currency_symbol(currency)
+    value = f"{minor // 100}.{minor % 100:02d}"
+    if symbol in ("€", "£", "$"):
+        return Digits(f"{symbol}{value}", classes="apollo-amount")
+    return Static(f"{value} {symbol}", classes="apollo-amount-text")
+
+
+def _brand_colour(brand: str) -> str:
+    return {
+        "visa": "#1a1f71",
+        "mastercard": "#eb001b",
+        "maestro": "#0099df",
+        "vpay": "#1a1f71",
+        "amex": "#2e77bc",
+        "discover": "#ff6000",
+    }.get(brand, "grey50")

@@ -1,0 +1,92 @@
+"""The charger panel: the simulated CPO's EVSEs, and the car's side of the journey."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Static
+
+from tui.messages import ChargerActionRequested
+
+ACTIONS = (
+    ("plug_in", "Plug in"),
+    ("unplug", "Unplug"),
+    ("ev_full", "EV full"),
+    ("fault", "Fault"),
+)
+
+
+def evse_uid(charger: dict[str, Any]) -> str:
+    return str(charger.get("evse_uid") or charger.get("uid") or charger.get("id") or "?")
+
+
+class ChargerPanel(Vertical):
+    """EVSEs with status; buttons act on the selected one through the simulated CPO."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chargers: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="charger-note", classes="panel-note")
+        table: DataTable[str] = DataTable(
+            cursor_type="row", zebra_stripes=True, id="chargers-table"
+        )
+        table.add_columns("EVSE", "Status", "Car", "kWh")
+        yield table
+        with Horizontal(classes="charger-actions"):
+            for action, label in ACTIONS:
+                yield Button(label, id=f"charger-{action}", compact=True)
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one("#chargers-table", DataTable)
+
+    def set_unavailable(self, reason: str) -> None:
+        self.query_one("#charger-note", Static).update(reason)
+        self.set_class(True, "-unavailable")
+
+    def set_chargers(self, chargers: list[dict[str, Any]]) -> None:
+        self.set_class(False, "-unavailable")
+        self.query_one("#charger-note", Static).update("")
+        cursor = self.table.cursor_row
+        self.chargers = chargers
+        table = self.table
+        table.clear()
+        for charger in chargers:
+            uid = evse_uid(charger)
+            car = charger.get("car") or charger.get("vehicle") or ""
+            if isinstance(car, dict):
+                car = car.get("state") or ("plugged in" if car else "")
+            kwh = charger.get("kwh")
+            if kwh is None and isinstance(charger.get("session"), dict):
+                kwh = charger["session"].get("kwh")
+            table.add_row(
+                uid,
+                str(charger.get("status") or ""),
+                str(car),
+                "" if kwh is None else f"{float(kwh):.2f}",
+                key=uid,
+            )
+        if chargers:
+            table.move_cursor(row=min(max(cursor, 0), len(chargers) - 1))
+
+    def selected_evse(self) -> str | None:
+        if not self.chargers or self.table.row_count == 0:
+            return None
+        row = min(max(self.table.cursor_row, 0), len(self.chargers) - 1)
+        return evse_uid(self.chargers[row])
+
+    def act(self, action: str) -> None:
+        uid = self.selected_evse()
+        if uid is None:
+            self.notify("No charger selected", severity="warning")
+            return
+        self.post_message(ChargerActionRequested(uid, action))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id and event.button.id.startswith("charger-"):
+            self.act(event.button.id.removeprefix("charger-"))

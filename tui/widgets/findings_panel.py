@@ -1,0 +1,73 @@
+"""The findings: the verdict per axis (OCPI spec, Payter) and every finding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tui.messages import ExchangeSelected
+
+
+def verdict_text(report: dict[str, Any]) -> Text:
+    verdict = str(report.get("verdict") or "?")
+    text = Text("Verdict ")
+    text.append(
+        f" {verdict} ", style="bold white on green" if verdict == "PASS" else "bold white on red"
+    )
+    for axis, label in (("spec", "OCPI spec"), ("payter", "Payter")):
+        part = (report.get("axes") or {}).get(axis)
+        if not isinstance(part, dict):
+            continue
+        style = "green" if part.get("verdict") == "PASS" else "red"
+        text.append(f"   {label}: ")
+        text.append(str(part.get("verdict")), style=f"bold {style}")
+        text.append(f" ({part.get('errors', 0)} errors, {part.get('warnings', 0)} warnings)")
+    return text
+
+
+class FindingsPanel(Vertical):
+    """Verdict line over a table of findings; Enter opens the exchange that caused one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.findings: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Verdict: …", id="verdict")
+        table: DataTable[Any] = DataTable(
+            cursor_type="row", zebra_stripes=True, id="findings-table"
+        )
+        table.add_columns("#", "Severity", "Axis", "Rule", "Message")
+        yield table
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#findings-table", DataTable)
+
+    def set_report(self, report: dict[str, Any]) -> None:
+        self.query_one("#verdict", Static).update(verdict_text(report))
+
+    def set_findings(self, findings: list[dict[str, Any]]) -> None:
+        self.findings = findings
+        table = self.table
+        table.clear()
+        for finding in findings:
+            severity = str(finding.get("severity") or "")
+            table.add_row(
+                str(finding.get("id", "")),
+                Text(severity, style="bold red" if severity == "error" else "yellow"),
+                str(finding.get("axis") or ""),
+                str(finding.get("rule") or ""),
+                str(finding.get("message") or ""),
+                key=str(finding.get("id")),
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        for finding in self.findings:
+            if str(finding.get("id")) == event.row_key.value and finding.get("exchange_id"):
+                self.post_message(ExchangeSelected(int(finding["exchange_id"])))

@@ -1,0 +1,61 @@
+"""The Apollo terminal: a portrait frame proportioned like its 320x480 display."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from tui.apollo import ApolloScreen
+from tui.widgets.apollo_screen_view import ApolloScreenView
+
+# 320x480 px is 2:3. A terminal cell is about twice as tall as it is wide, so in cells the
+# display is 4 columns for every 3 rows.
+COLUMNS_PER_ROW = 4 / 3
+# Narrower than this and a receipt QR code (33 modules with its quiet zone) no longer fits.
+MIN_INNER_WIDTH = 35
+
+
+def frame_width(height: int, available_width: int) -> int:
+    """Outer width of a frame ``height`` rows tall (border included) that keeps 2:3."""
+    inner_height = max(height - 2, 1)
+    inner = max(round(inner_height * COLUMNS_PER_ROW), MIN_INNER_WIDTH)
+    return min(inner + 2, max(available_width, MIN_INNER_WIDTH + 2))
+
+
+class TerminalFrame(Vertical):
+    """Border titled with the terminal's model and serial number, its state underneath."""
+
+    def __init__(self, *, animate: bool = True) -> None:
+        super().__init__()
+        self.animate = animate
+        self.terminal: dict[str, Any] = {}
+        self.border_title = "Payter Apollo"
+        self.border_subtitle = "no terminal"
+
+    def compose(self) -> ComposeResult:
+        yield ApolloScreenView(animate=self.animate)
+
+    @property
+    def view(self) -> ApolloScreenView:
+        return self.query_one(ApolloScreenView)
+
+    @property
+    def screen_shown(self) -> ApolloScreen:
+        return self.view.apollo
+
+    async def show_terminal(self, terminal: dict[str, Any]) -> None:
+        self.terminal = terminal
+        serial = terminal.get("serial_number") or terminal.get("serial") or "?"
+        model = str(terminal.get("model") or "Apollo").title()
+        self.border_title = f"Payter {model} · {serial}"
+        online = terminal.get("online", True)
+        state = terminal.get("state") or ""
+        status = "online" if online else "OFFLINE"
+        self.border_subtitle = f"{status} · {state}" if state else status
+        self.set_class(not online, "-offline")
+        await self.show_screen(terminal.get("screen"))
+
+    async def show_screen(self, screen: dict[str, Any] | None) -> None:
+        await self.view.show(ApolloScreen.from_json(screen))
