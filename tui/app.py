@@ -21,16 +21,27 @@ class PayterTui(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(
-        self, client: ControlClient, *, animate: bool = True, poll_interval: float = 2.0
+        self,
+        client: ControlClient,
+        *,
+        animate: bool = True,
+        poll_interval: float = 2.0,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.animate = animate
         self.poll_interval = poll_interval
+        self.label = label
 
     def on_mount(self) -> None:
         self.push_screen(
-            MainScreen(self.client, animate=self.animate, poll_interval=self.poll_interval)
+            MainScreen(
+                self.client,
+                animate=self.animate,
+                poll_interval=self.poll_interval,
+                label=self.label,
+            )
         )
 
     async def on_unmount(self) -> None:
@@ -45,10 +56,15 @@ def make_app(
     cpo_sim_url: str | None = None,
     animate: bool = True,
     poll_interval: float = 2.0,
+    label: str | None = None,
 ) -> PayterTui:
-    """Build the TUI for the emulator at ``url`` (or over ``client``)."""
+    """Build the TUI for the emulator at ``url`` (or over ``client``).
+
+    ``label`` names the emulator in the top bar (default: its URL); ``animate=False`` and
+    ``poll_interval=0`` make the screen depend on the emulator's answers alone (snapshots).
+    """
     if client is None:
         if url is None:
             raise ValueError("make_app needs the emulator's URL or a client")
         client = ControlClient(url, admin_token=admin_token, cpo_sim_url=cpo_sim_url)
-    return PayterTui(client, animate=animate, poll_interval=poll_interval)
+    return PayterTui(client, animate=animate, poll_interval=poll_interval, label=label)

@@ -80,10 +80,16 @@ class MainScreen(Screen[None]):
     ]
 
     def __init__(
-        self, client: ControlClient, *, animate: bool = True, poll_interval: float = 2.0
+        self,
+        client: ControlClient,
+        *,
+        animate: bool = True,
+        poll_interval: float = 2.0,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        self.label = label or client.base_url
         self.animate = animate
         self.poll_interval = poll_interval
         self.serials: list[str] = []
@@ -97,7 +103,7 @@ class MainScreen(Screen[None]):
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield ClockBar(self.client.base_url)
+        yield ClockBar(self.label)
         with Horizontal(id="body"):
             with Vertical(id="terminal-pane"):
                 yield TerminalSwitcher()

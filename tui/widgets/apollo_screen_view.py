@@ -159,6 +159,7 @@ class ApolloScreenView(VerticalScroll):
                     aside=aside,
                     shortcut=self._shortcut(screen, item.name),
                     inactive=item.disabled or item.name not in screen.keys,
+                    centred=False,
                     classes=f"apollo-item -selection-{kind}",
                 )
             )

@@ -26,10 +26,10 @@ class CardWallet(Vertical):
         table.add_columns("Card", "Outcome", "Media")
         yield table
         with Horizontal(classes="wallet-actions"):
-            yield Button("Tap [t]", id="wallet-tap", compact=True)
-            yield Button("Insert [i]", id="wallet-insert", compact=True)
-            yield Button("QR [q]", id="wallet-qr", compact=True)
-            yield Button("RFID [r]", id="wallet-rfid", compact=True)
+            yield Button("Tap \\[t]", id="wallet-tap", compact=True)
+            yield Button("Insert \\[i]", id="wallet-insert", compact=True)
+            yield Button("QR \\[q]", id="wallet-qr", compact=True)
+            yield Button("RFID \\[r]", id="wallet-rfid", compact=True)
 
     @property
     def table(self) -> DataTable[str]:

@@ -45,12 +45,14 @@ class ChargerPanel(Vertical):
         return self.query_one("#chargers-table", DataTable)
 
     def set_unavailable(self, reason: str) -> None:
-        self.query_one("#charger-note", Static).update(reason)
+        note = self.query_one("#charger-note", Static)
+        note.update(reason)
+        note.display = True
         self.set_class(True, "-unavailable")
 
     def set_chargers(self, chargers: list[dict[str, Any]]) -> None:
         self.set_class(False, "-unavailable")
-        self.query_one("#charger-note", Static).update("")
+        self.query_one("#charger-note", Static).display = False
         cursor = self.table.cursor_row
         self.chargers = chargers
         table = self.table

@@ -25,8 +25,8 @@ class ClockBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="clock-status")
         yield Static(id="clock-time")
-        yield Button("+1 min [m]", id="clock-minute", compact=True)
-        yield Button("+1 h [h]", id="clock-hour", compact=True)
+        yield Button("+1 min \\[m]", id="clock-minute", compact=True)
+        yield Button("+1 h \\[h]", id="clock-hour", compact=True)
 
     def _refresh_text(self) -> None:
         if not self.is_mounted:

@@ -65,11 +65,15 @@ class JourneysTable(Vertical):
         return self.query_one("#journeys-table", DataTable)
 
     def set_unavailable(self, reason: str) -> None:
-        self.query_one("#journeys-note", Static).update(reason)
+        self._note(reason)
+
+    def _note(self, text: str) -> None:
+        note = self.query_one("#journeys-note", Static)
+        note.update(text)
+        note.display = bool(text)
 
     def set_journeys(self, journeys: list[dict[str, Any]]) -> None:
-        note = "" if journeys else "No payment journeys yet."
-        self.query_one("#journeys-note", Static).update(note)
+        self._note("" if journeys else "No payment journeys yet.")
         table = self.table
         table.clear()
         for index, row in enumerate(journeys):

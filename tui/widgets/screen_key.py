@@ -33,6 +33,7 @@ class ScreenKey(Widget, can_focus=True):
         aside: str = "",
         shortcut: str = "",
         inactive: bool = False,
+        centred: bool = True,
         classes: str = "",
     ) -> None:
         super().__init__(classes=classes)
@@ -40,6 +41,7 @@ class ScreenKey(Widget, can_focus=True):
         self.label = label
         self.aside = aside
         self.shortcut = shortcut
+        self.centred = centred
         self.disabled_look = inactive
         self.set_class(inactive, "-inactive")
 
@@ -52,7 +54,7 @@ class ScreenKey(Widget, can_focus=True):
         left.append(self.label)
         right = Text(self.aside)
         gap = width - left.cell_len - right.cell_len
-        if not self.aside:
+        if not self.aside and self.centred:
             # A plain button: label centred, like the terminal's buttons.
             pad = max((width - left.cell_len) // 2, 0)
             return Text(" " * pad) + left
