@@ -200,6 +200,9 @@ class FakeControlApi:
         # What a press turns into: (serial, key) -> screen fixture name.
         self.on_press: dict[tuple[str, str], str] = {}
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._sockets: set[web.WebSocketResponse] = set()
+        # ``since`` of every event-stream connection, in order.
+        self.stream_connections: list[int] = []
         self.server: TestServer | None = None
 
     # --- test helpers ----------------------------------------------------------------------
@@ -220,6 +223,11 @@ class FakeControlApi:
         self.terminals[serial]["screen"] = screen(name)
         if publish:
             self.publish("terminal.screen", serial_number=serial, screen=screen(name))
+
+    async def drop_streams(self) -> None:
+        """Close every event-stream connection from the server side."""
+        for ws in list(self._sockets):
+            await ws.close()
 
     async def start(self) -> FakeControlApi:
         self.server = TestServer(self.app())
@@ -361,6 +369,8 @@ class FakeControlApi:
             return web.json_response([e for e in self.events if e["id"] > since])
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.stream_connections.append(since)
+        self._sockets.add(ws)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._subscribers.add(queue)
         try:
@@ -382,4 +392,5 @@ class FakeControlApi:
                     await task
         finally:
             self._subscribers.discard(queue)
+            self._sockets.discard(ws)
         return ws

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -55,12 +56,15 @@ JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
 
 
 class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#cards-table"
     BINDINGS = [
-        *(Binding(str(n), f"digit({n})", show=False) for n in range(10)),
-        Binding("enter", "pin('ok')", show=False),
-        Binding("backspace", "pin('clear')", show=False),
-        Binding("escape", "pin('cancel')", show=False),
-        Binding("space", "touch", "Touch", show=False),
+        # The terminal's own keys win over the focused table's; an action that does not apply
+        # to the screen shown raises SkipAction and the key goes on to the focused widget.
+        *(Binding(str(n), f"digit({n})", show=False, priority=True) for n in range(10)),
+        Binding("enter", "pin('ok')", show=False, priority=True),
+        Binding("backspace", "pin('clear')", show=False, priority=True),
+        Binding("escape", "pin('cancel')", show=False, priority=True),
+        Binding("space", "touch", "Touch", show=False, priority=True),
         Binding("t", "present('tap')", "Tap"),
         Binding("i", "present('insert')", "Insert", show=False),
         Binding("q", "present('qr')", "QR", show=False),
@@ -440,21 +444,25 @@ class MainScreen(Screen[None]):
     def action_digit(self, digit: int) -> None:
         screen = self.apollo
         if screen.type == "payment":
-            if screen.phase == "pin":
-                self.press(str(digit))
+            if screen.phase != "pin":
+                raise SkipAction()
+            self.press(str(digit))
             return
         keys = screen.shortcut_keys
-        if 1 <= digit <= len(keys):
-            self.press(keys[digit - 1])
+        if not 1 <= digit <= len(keys):
+            raise SkipAction()
+        self.press(keys[digit - 1])
 
     def action_pin(self, key: str) -> None:
-        if self.apollo.phase == "pin":
-            self.press(key)
+        if self.apollo.phase != "pin":
+            raise SkipAction()
+        self.press(key)
 
     def action_touch(self) -> None:
-        if self.apollo.type == "screensaver":
-            keys = self.apollo.keys
-            self.press(keys[0] if keys else "touch")
+        if self.apollo.type != "screensaver":
+            raise SkipAction()
+        keys = self.apollo.keys
+        self.press(keys[0] if keys else "touch")
 
     def action_present(self, action: str) -> None:
         self.query_one(CardWallet).present(action)

@@ -1,0 +1,264 @@
+"""The TUI driven with Pilot against the fake control API: keys, clicks, panes, events."""
+
+from __future__ import annotations
+
+from conftest import wait_for
+from fake_api import FakeControlApi, terminal
+
+from tui.app import PayterTui, make_app
+from tui.screens.exchange_screen import ExchangeScreen
+from tui.screens.help_screen import HelpScreen
+from tui.widgets.clock_bar import ClockBar
+from tui.widgets.screen_key import ScreenKey
+from tui.widgets.terminal_frame import TerminalFrame
+
+SIZE = (100, 36)
+
+
+def _app(api: FakeControlApi, **kwargs: object) -> PayterTui:
+    return make_app(api.url, cpo_sim_url=api.url, animate=False, poll_interval=0, **kwargs)
+
+
+def _frame(app: PayterTui) -> TerminalFrame:
+    return app.screen.query_one(TerminalFrame)
+
+
+async def _ready(pilot, app: PayterTui, screen_id: str) -> None:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: _frame(app).screen_shown.id == screen_id, what=screen_id)
+    await wait_for(pilot, lambda: app.screen.query_one("#cards-table").row_count > 0)
+
+
+async def test_number_key_presses_item_and_event_shows_next_screen(
+    fake_api: FakeControlApi,
+) -> None:
+    fake_api.on_press[("PAY-0001", "start")] = "selection_connectors"
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await wait_for(pilot, lambda: app.screen.query_one(ClockBar).connected, what="stream")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "journey.choose_evse")
+        assert fake_api.presses == [("PAY-0001", "start")]
+        # evse2 is disabled: the second shortcut is evse3, the third Back.
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(fake_api.presses) == 2)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: len(fake_api.presses) == 3)
+        assert fake_api.presses[1:] == [("PAY-0001", "evse3"), ("PAY-0001", "back")]
+
+
+async def test_click_presses_button_and_disabled_item_does_nothing(
+    fake_api: FakeControlApi,
+) -> None:
+    fake_api.set_screen("PAY-0001", "selection_connectors", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.choose_evse")
+        keys = {k.key: k for k in app.screen.query(ScreenKey)}
+        assert keys["evse2"].disabled_look and not keys["evse1"].disabled_look
+        await pilot.click(keys["evse2"])
+        await pilot.click(keys["back"])
+        await wait_for(pilot, lambda: fake_api.presses == [("PAY-0001", "back")])
+
+
+async def test_carousel_buttons_left_and_right(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "carousel", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.idle")
+        buttons = [k for k in app.screen.query(ScreenKey) if "apollo-button" in k.classes]
+        assert [b.key for b in buttons] == ["start", "lang"]
+        assert buttons[0].region.x < buttons[1].region.x
+        await pilot.press("2")
+        await wait_for(pilot, lambda: fake_api.presses == [("PAY-0001", "lang")])
+
+
+async def test_pin_pad_keys(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "payment_pin", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.pin")
+        for key in ("4", "0", "backspace", "enter", "escape"):
+            await pilot.press(key)
+        await wait_for(pilot, lambda: len(fake_api.presses) == 5)
+        assert [k for _, k in fake_api.presses] == ["4", "0", "clear", "ok", "cancel"]
+        ok = next(k for k in app.screen.query(ScreenKey) if k.key == "ok")
+        await pilot.click(ok)
+        await wait_for(pilot, lambda: len(fake_api.presses) == 6)
+
+
+async def test_payment_screen_ignores_digits_outside_pin(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "payment_present_card", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.present_card")
+        await pilot.press("1", "space")
+        await pilot.pause(0.1)
+        assert fake_api.presses == []
+
+
+async def test_screensaver_touch(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "screensaver", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.screensaver")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: fake_api.presses == [("PAY-0001", "touch")])
+
+
+async def test_wallet_taps_inserts_and_scans(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "payment_present_card", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.present_card")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: len(fake_api.cards_presented) == 1)
+        app.screen.query_one("#cards-table").move_cursor(row=1)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: len(fake_api.cards_presented) == 2)
+        app.screen.query_one("#cards-table").move_cursor(row=3)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: len(fake_api.cards_presented) == 3)
+        await pilot.click("#wallet-rfid")
+        await wait_for(pilot, lambda: len(fake_api.cards_presented) == 4)
+        assert fake_api.cards_presented == [
+            ("PAY-0001", "visa-approved", "contactless"),
+            ("PAY-0001", "visa-declined", "chip"),
+            ("PAY-0001", "qr-sample", "qr"),
+            ("PAY-0001", "qr-sample", "rfid"),
+        ]
+
+
+async def test_clock_advance(fake_api: FakeControlApi) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        bar = app.screen.query_one(ClockBar)
+        assert bar.now == "2025-03-01T09:00:00Z" and bar.mode == "manual"
+        await pilot.press("m")
+        await wait_for(pilot, lambda: bar.now == "2025-03-01T09:01:00Z")
+        await pilot.click("#clock-hour")
+        await wait_for(pilot, lambda: bar.now == "2025-03-01T10:01:00Z")
+        assert fake_api.advances == [60, 3600]
+
+
+async def test_charger_panel(fake_api: FakeControlApi) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await pilot.press("c")
+        table = app.screen.query_one("#chargers-table")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await pilot.press("P")
+        table.move_cursor(row=1)
+        await pilot.press("U", "E", "X")
+        await wait_for(pilot, lambda: len(fake_api.charger_actions) == 4)
+        assert fake_api.charger_actions == [
+            ("EVSE-1", "plug-in"),
+            ("EVSE-2", "unplug"),
+            ("EVSE-2", "ev-full"),
+            ("EVSE-2", "fault"),
+        ]
+
+
+async def test_without_cpo_sim_the_charger_panel_says_so(fake_api: FakeControlApi) -> None:
+    app = make_app(fake_api.url, animate=False, poll_interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        note = app.screen.query_one("#charger-note")
+        await wait_for(pilot, lambda: "No simulated CPO" in str(note.render()))
+
+
+async def test_traffic_log_follows_events_and_opens_detail(fake_api: FakeControlApi) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        table = app.screen.query_one("#traffic-table")
+        await wait_for(pilot, lambda: table.row_count == 3)
+        await wait_for(pilot, lambda: app.screen.query_one(ClockBar).connected)
+        fake_api.publish(
+            "traffic",
+            id=4,
+            direction="in",
+            protocol="cps",
+            method="POST",
+            url="http://x/cps/terminals/PAY-0001/ui",
+            status=200,
+        )
+        await wait_for(pilot, lambda: table.row_count == 4, what="new traffic row")
+        await pilot.press("l")
+        table.move_cursor(row=2)
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), what="detail")
+        assert app.screen.exchange["findings"][0]["rule"] == "OCPI-20"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExchangeScreen))
+
+
+async def test_findings_verdict_and_sessions(fake_api: FakeControlApi) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        verdict = app.screen.query_one("#verdict")
+        await wait_for(pilot, lambda: "FAIL" in str(verdict.render()))
+        journeys = app.screen.query_one("#journeys-table")
+        await wait_for(pilot, lambda: journeys.row_count == 1)
+        row = journeys.get_row_at(0)
+        assert row[2] == "AUTH0001" and row[4] == "€ 50.00" and row[10] == "pending"
+
+
+async def test_journeys_missing_on_the_emulator(fake_api: FakeControlApi) -> None:
+    fake_api.journeys = None
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        note = app.screen.query_one("#journeys-note")
+        await wait_for(pilot, lambda: "does not report journeys" in str(note.render()))
+
+
+async def test_switch_terminals_and_offline(fake_api: FakeControlApi) -> None:
+    fake_api.terminals["PAY-0002"] = terminal("PAY-0002", "carousel", state="READING")
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "payter.idle")
+        assert "PAY-0002" in _frame(app).border_title
+        await pilot.press("o")
+        await wait_for(pilot, lambda: fake_api.online_changes == [("PAY-0002", False)])
+        await wait_for(pilot, lambda: "OFFLINE" in _frame(app).border_subtitle)
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "journey.home")
+
+
+async def test_new_terminal_from_event_stream(fake_api: FakeControlApi) -> None:
+    fake_api.terminals.clear()
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "tui.no_terminal")
+        await wait_for(pilot, lambda: app.screen.query_one(ClockBar).connected)
+        fake_api.terminals["PAY-0009"] = terminal("PAY-0009", "carousel")
+        fake_api.publish("terminal.screen", serial_number="PAY-0009")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "payter.idle")
+
+
+async def test_press_refused_by_the_emulator_is_a_notification(
+    fake_api: FakeControlApi,
+) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _ready(pilot, app, "journey.home")
+        app.screen.press("nonsense")
+        await wait_for(pilot, lambda: bool(app._notifications), what="notification")
+        assert "cannot be pressed" in next(iter(app._notifications)).message
+
+
+async def test_help_screen(fake_api: FakeControlApi) -> None:
+    app = _app(fake_api)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
