@@ -46,7 +46,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
@@ -66,6 +66,7 @@ _ADDITIVE = frozenset(
 _TIME_DIMENSIONS = ("TIME", "PARKING_TIME", "RESERVATION_TIME")
 
 TaxMode = Literal["excl", "incl", "none"]
+PriceLimitName = Literal["min_price", "max_price"]
 PriceValue = dict[str, Any] | Decimal
 """A Price in a version's shape: a dict for 2.2.1 and 2.3.0, a number for 2.1.1."""
 
@@ -224,7 +225,7 @@ class CostBreakdown:
     parking: Cost
     reservation: Cost
     total: Cost
-    price_limit: Literal["min_price", "max_price"] | None = None
+    price_limit: PriceLimitName | None = None
     items: tuple[PricedItem, ...] = field(default=(), repr=False)
 
     @property
@@ -632,12 +633,13 @@ def _limit_value(limit: Any, keys: tuple[str, str]) -> Decimal | None:
     return None
 
 
-def _bound(total: _Money, tariff: Mapping[str, Any]) -> tuple[_Money, str | None]:
+def _bound(total: _Money, tariff: Mapping[str, Any]) -> tuple[_Money, PriceLimitName | None]:
     """Apply ``min_price``/``max_price``: both the before- and after-tax bounds hold."""
     before_keys, after_keys = ("before_taxes", "excl_vat"), ("after_taxes", "incl_vat")
-    applied: str | None = None
+    applied: PriceLimitName | None = None
     before, after = total.before, total.after
-    for name, pick in (("max_price", min), ("min_price", max)):
+    bounds: tuple[tuple[PriceLimitName, Any], ...] = (("max_price", min), ("min_price", max))
+    for name, pick in bounds:
         limit = tariff.get(name)
         low_b, low_a = _limit_value(limit, before_keys), _limit_value(limit, after_keys)
         new_b = before if low_b is None else pick(before, low_b)
@@ -716,7 +718,8 @@ def price_session(
     ``time_zone`` is the Location's IANA time zone for the time-of-day, date and weekday
     restrictions; ``start`` is the session start for the duration restrictions.
     ``reservation_expired`` bills reservation time under RESERVATION_EXPIRES elements first.
-    The rules are in the module docstring.
+    The rules are in the module docstring. An unknown ``time_zone`` raises
+    :class:`zoneinfo.ZoneInfoNotFoundError`.
     """
     data = _plain(tariff)
     zone = ZoneInfo(time_zone)
@@ -809,7 +812,7 @@ def price_session(
     total = _Money()
     for part in money.values():
         total += part
-    limit: str | None = None
+    limit: PriceLimitName | None = None
     if apply_price_limits:
         total, limit = _bound(total, data)
 
@@ -833,7 +836,7 @@ def price_session(
         parking=finish(money["parking"]),
         reservation=finish(money["reservation"]),
         total=finish(total),
-        price_limit=limit,  # type: ignore[arg-type]
+        price_limit=limit,
         items=tuple(items),
     )
 
@@ -1256,9 +1259,12 @@ def _check_costs(
         if local:
             return []
         time_zone = "UTC"
-    breakdown = price_session(
-        applied, periods, version=version, time_zone=time_zone, start=start, end=end
-    )
+    try:
+        breakdown = price_session(
+            applied, periods, version=version, time_zone=time_zone, start=start, end=end
+        )
+    except (ZoneInfoNotFoundError, ValueError):
+        return []  # an unusable time zone: the cost cannot be recomputed
     sign = Decimal(-1) if data.get("credit") else Decimal(1)
     fields = [("total_cost", breakdown.total)]
     if breakdown.price_limit is None:
