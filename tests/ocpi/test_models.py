@@ -275,6 +275,12 @@ def test_a_normal_cdr_id_over_36_characters_is_noted() -> None:
     assert rules(notes) == ["OCPI-37"]
 
 
+def test_a_credit_cdr_without_its_reference_is_noted() -> None:
+    _, notes = parse(CDRV230, cdr({"before_taxes": -1}, id="CDR-100-C", credit=True))
+    assert rules(notes) == ["OCPI-37"]
+    assert "credit_reference_id" in notes[0].message
+
+
 def test_a_cistring_refuses_non_ascii() -> None:
     problems = refusal(LocationV230, location(id="LOC-é"))
     assert [(r, p) for r, p, _ in problems] == [("OCPI-10", "/id")]

@@ -112,6 +112,29 @@ def test_time_is_rounded_up_to_a_five_minute_step_when_the_session_ends_charging
     assert cost.total.before_taxes == D("2.25")  # 45 min x 3.00 / h
 
 
+def test_time_and_parking_share_one_step_applied_to_the_last_time_dimension() -> None:
+    t = tariff(
+        element(component("TIME", "2.40", step=600), component("PARKING_TIME", "6.00", step=600)),
+        tax_included="N/A",
+    )
+    periods = [
+        period("2025-03-04T10:00:00Z", TIME=hours(23)),
+        period("2025-03-04T10:23:00Z", PARKING_TIME=hours(14)),
+    ]
+    cost = price_session(
+        t,
+        periods,
+        version="2.3.0",
+        time_zone="UTC",
+        start="2025-03-04T10:00:00Z",
+        end="2025-03-04T10:37:00Z",
+    )
+    # 23 min charging as measured, 14 min parking rounded up to 20 min.
+    assert cost.time.before_taxes == D("0.92")
+    assert cost.parking.before_taxes == D("2.00")
+    assert cost.total.before_taxes == D("2.92")
+
+
 def test_energy_step_applies_once_to_the_session_total_at_the_last_price() -> None:
     t = tariff(
         element(component("ENERGY", "0.40", step=500), start_time="18:00"),
