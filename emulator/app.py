@@ -76,9 +76,14 @@ class EmulatorNode(Node):
         from emulator.ptp.core import Ptp
 
         self.ptp = Ptp(self)
-        for module in (LocationsReceiver(self.ptp), TariffsReceiver(self.ptp),
-                       SessionsReceiver(self.ptp), CdrsReceiver(self.ptp),
-                       CommandsSender(self.ptp), TokensSender(self.ptp)):
+        for module in (
+            LocationsReceiver(self.ptp),
+            TariffsReceiver(self.ptp),
+            SessionsReceiver(self.ptp),
+            CdrsReceiver(self.ptp),
+            CommandsSender(self.ptp),
+            TokensSender(self.ptp),
+        ):
             self.server.add_module(module)
         if self.settings.profile == "ptp":
             # Payments exists in OCPI 2.3.0 only; the 'emsp' profile serves 2.2.1 platforms.

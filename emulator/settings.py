@@ -158,8 +158,10 @@ class EmulatorSettings(ServerSettings):
         "usable timeout.",
     )
     command_result_grace: int = Field(
-        5, ge=0, description="Extra seconds after a CommandResponse timeout before the result "
-        "counts as missing."
+        5,
+        ge=0,
+        description="Extra seconds after a CommandResponse timeout before the result "
+        "counts as missing.",
     )
     payments_terminals_path: str = Field(
         "terminals", description="Sub-path of the Payments endpoint for Terminals."

@@ -55,7 +55,8 @@ class CpoDouble:
     post_error: dict[str, Any] | None = None
     return_token: str | None = None
     command_answer: dict[str, Any] = field(
-        default_factory=lambda: {"result": "ACCEPTED", "timeout": 30})
+        default_factory=lambda: {"result": "ACCEPTED", "timeout": 30}
+    )
     command_status: int = 1000
     refuse_customer_reference_patch: bool = False
     # What the CPO's Receiver interfaces hold.

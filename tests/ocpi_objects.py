@@ -11,7 +11,9 @@ from typing import Any
 STAMP = "2025-03-01T08:00:00Z"
 
 
-def connector(cid: str = "1", tariff_ids: tuple[str, ...] = ("AD-HOC-1",), **kw: Any) -> dict[str, Any]:
+def connector(
+    cid: str = "1", tariff_ids: tuple[str, ...] = ("AD-HOC-1",), **kw: Any
+) -> dict[str, Any]:
     obj = {
         "id": cid,
         "standard": "IEC_62196_T2_COMBO",
@@ -32,8 +34,11 @@ def evse(uid: str = "EVSE-1", status: str = "AVAILABLE", **kw: Any) -> dict[str,
         "uid": uid,
         "evse_id": f"NL*CPO*E{uid[-1]}",
         "status": status,
-        "capabilities": ["REMOTE_START_STOP_CAPABLE", "CONTACTLESS_CARD_SUPPORT",
-                         "CREDIT_CARD_PAYABLE"],
+        "capabilities": [
+            "REMOTE_START_STOP_CAPABLE",
+            "CONTACTLESS_CARD_SUPPORT",
+            "CREDIT_CARD_PAYABLE",
+        ],
         "connectors": [connector()],
         "last_updated": STAMP,
     }
@@ -61,18 +66,22 @@ def location(lid: str = "LOC-1", *, cc: str = "NL", pid: str = "CPO", **kw: Any)
     return obj
 
 
-def tariff(tid: str = "AD-HOC-1", *, version: str = "2.3.0", cc: str = "NL", pid: str = "CPO",
-           **kw: Any) -> dict[str, Any]:
+def tariff(
+    tid: str = "AD-HOC-1", *, version: str = "2.3.0", cc: str = "NL", pid: str = "CPO", **kw: Any
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "country_code": cc,
         "party_id": pid,
         "id": tid,
         "currency": "EUR",
         "type": "AD_HOC_PAYMENT",
-        "tariff_alt_text": [{"language": "en", "text": "0.45 EUR per kWh"},
-                            {"language": "nl", "text": "0,45 EUR per kWh"}],
-        "elements": [{"price_components": [
-            {"type": "ENERGY", "price": 0.45, "vat": 21.0, "step_size": 1}]}],
+        "tariff_alt_text": [
+            {"language": "en", "text": "0.45 EUR per kWh"},
+            {"language": "nl", "text": "0,45 EUR per kWh"},
+        ],
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": 0.45, "vat": 21.0, "step_size": 1}]}
+        ],
         "last_updated": STAMP,
     }
     if version == "2.3.0":
@@ -87,19 +96,33 @@ def tariff(tid: str = "AD-HOC-1", *, version: str = "2.3.0", cc: str = "NL", pid
 
 def price(excl: float, incl: float, version: str = "2.3.0") -> dict[str, Any]:
     if version == "2.3.0":
-        return {"before_taxes": excl, "taxes": [{"name": "VAT", "percentage": 21,
-                                                 "amount": round(incl - excl, 2)}]}
+        return {
+            "before_taxes": excl,
+            "taxes": [{"name": "VAT", "percentage": 21, "amount": round(incl - excl, 2)}],
+        }
     return {"excl_vat": excl, "incl_vat": incl}
 
 
 def cdr_token(uid: str = "TOKEN1", cc: str = "NL", pid: str = "PAY") -> dict[str, Any]:
-    return {"country_code": cc, "party_id": pid, "uid": uid, "type": "AD_HOC_USER",
-            "contract_id": uid}
+    return {
+        "country_code": cc,
+        "party_id": pid,
+        "uid": uid,
+        "type": "AD_HOC_USER",
+        "contract_id": uid,
+    }
 
 
-def session(sid: str = "S1", *, version: str = "2.3.0", status: str = "ACTIVE", kwh: float = 0,
-            token: dict[str, Any] | None = None, ref: str | None = "REF1",
-            **kw: Any) -> dict[str, Any]:
+def session(
+    sid: str = "S1",
+    *,
+    version: str = "2.3.0",
+    status: str = "ACTIVE",
+    kwh: float = 0,
+    token: dict[str, Any] | None = None,
+    ref: str | None = "REF1",
+    **kw: Any,
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "country_code": "NL",
         "party_id": "CPO",
@@ -121,9 +144,16 @@ def session(sid: str = "S1", *, version: str = "2.3.0", status: str = "ACTIVE", 
     return obj
 
 
-def cdr(cid: str = "CDR1", *, version: str = "2.3.0", kwh: float = 10.0,
-        token: dict[str, Any] | None = None, ref: str | None = "REF1",
-        session_id: str | None = "S1", **kw: Any) -> dict[str, Any]:
+def cdr(
+    cid: str = "CDR1",
+    *,
+    version: str = "2.3.0",
+    kwh: float = 10.0,
+    token: dict[str, Any] | None = None,
+    ref: str | None = "REF1",
+    session_id: str | None = "S1",
+    **kw: Any,
+) -> dict[str, Any]:
     excl = round(kwh * 0.45, 2)
     incl = round(excl * 1.21, 2)
     obj: dict[str, Any] = {
@@ -135,18 +165,27 @@ def cdr(cid: str = "CDR1", *, version: str = "2.3.0", kwh: float = 10.0,
         "cdr_token": token or cdr_token(),
         "auth_method": "COMMAND",
         "cdr_location": {
-            "id": "LOC-1", "address": "Kade 1", "city": "Rotterdam", "country": "NLD",
+            "id": "LOC-1",
+            "address": "Kade 1",
+            "city": "Rotterdam",
+            "country": "NLD",
             "coordinates": {"latitude": "51.91000", "longitude": "4.48000"},
-            "evse_uid": "EVSE-1", "evse_id": "NL*CPO*E1", "connector_id": "1",
-            "connector_standard": "IEC_62196_T2_COMBO", "connector_format": "CABLE",
+            "evse_uid": "EVSE-1",
+            "evse_id": "NL*CPO*E1",
+            "connector_id": "1",
+            "connector_standard": "IEC_62196_T2_COMBO",
+            "connector_format": "CABLE",
             "connector_power_type": "DC",
         },
         "currency": "EUR",
         "tariffs": [tariff(version=version)],
-        "charging_periods": [{"start_date_time": "2025-03-01T09:00:00Z",
-                              "dimensions": [{"type": "ENERGY", "volume": kwh},
-                                             {"type": "TIME", "volume": 1}],
-                              "tariff_id": "AD-HOC-1"}],
+        "charging_periods": [
+            {
+                "start_date_time": "2025-03-01T09:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": kwh}, {"type": "TIME", "volume": 1}],
+                "tariff_id": "AD-HOC-1",
+            }
+        ],
         "total_cost": price(excl, incl, version),
         "total_energy": kwh,
         "total_energy_cost": price(excl, incl, version),

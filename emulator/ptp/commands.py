@@ -73,8 +73,9 @@ class Commands:
         return self.rt.store.get("ocpi_commands", command_id)
 
     def list(self, platform_id: int | None = None) -> list[dict[str, Any]]:
-        where, params = (("platform_id = ?", [platform_id]) if platform_id is not None
-                         else (None, []))
+        where, params = (
+            ("platform_id = ?", [platform_id]) if platform_id is not None else (None, [])
+        )
         return self.rt.store.rows("ocpi_commands", where, params, order_by="sent_at")
 
     def response_url(self, platform: Platform, command: str, uid: str) -> str:
@@ -102,8 +103,9 @@ class Commands:
                 platform, "POST", "commands", command, role="RECEIVER", body=body, expect="object"
             )
         except PeerError as exc:
-            return await self._update(uid, state=UNREACHABLE, response={"error": exc.message},
-                                      exchange_id=exc.exchange_id)
+            return await self._update(
+                uid, state=UNREACHABLE, response={"error": exc.message}, exchange_id=exc.exchange_id
+            )
         changes: dict[str, Any] = {
             "response": reply.envelope,
             "response_status": reply.status_code,
@@ -115,52 +117,74 @@ class Commands:
         if isinstance(data, dict):
             response_type = self._check_response(platform, reply.exchange_id, version, data)
         elif status.is_success(reply.status_code):
-            self.rt.findings.record("OCPI-42", f"{command}: the answer has no CommandResponse in "
-                                    "data", platform_id=platform.id,
-                                    exchange_id=reply.exchange_id, pointer="/data")
+            self.rt.findings.record(
+                "OCPI-42",
+                f"{command}: the answer has no CommandResponse in data",
+                platform_id=platform.id,
+                exchange_id=reply.exchange_id,
+                pointer="/data",
+            )
         if reply.status_code == status.UNKNOWN_LOCATION and response_type not in (None, "REJECTED"):
-            self.rt.findings.record("OCPI-42", f"{command} answered 2003 (unknown location) with "
-                                    f"result {response_type}; it should be REJECTED",
-                                    platform_id=platform.id, exchange_id=reply.exchange_id)
+            self.rt.findings.record(
+                "OCPI-42",
+                f"{command} answered 2003 (unknown location) with "
+                f"result {response_type}; it should be REJECTED",
+                platform_id=platform.id,
+                exchange_id=reply.exchange_id,
+            )
         if not status.is_success(reply.status_code) and response_type is None:
             changes["state"] = ERROR
         elif response_type == "ACCEPTED":
             timeout = _int(data.get("timeout")) if isinstance(data, dict) else None
-            wait = (timeout if timeout is not None else self.ptp.settings.command_result_timeout)
+            wait = timeout if timeout is not None else self.ptp.settings.command_result_timeout
             due = now + timedelta(seconds=wait + self.ptp.settings.command_result_grace)
             changes["state"] = WAITING
             changes["timeout_at"] = format_datetime(due)
             self._timers[uid] = self.rt.clock.call_at(
-                due, lambda: self._timed_out(uid), name=f"command-timeout-{uid}")
+                due, lambda: self._timed_out(uid), name=f"command-timeout-{uid}"
+            )
         else:
             changes["state"] = response_type or ERROR
         return await self._update(uid, **changes)
 
-    def _check_response(self, platform: Platform, exchange_id: int, version: str,
-                        data: dict[str, Any]) -> str | None:
+    def _check_response(
+        self, platform: Platform, exchange_id: int, version: str, data: dict[str, Any]
+    ) -> str | None:
         model = model_for(version, "CommandResponse")
         with collect_notes() as notes:
             try:
                 parsed = model.model_validate(data).dump()
             except Exception as exc:
-                self.rt.findings.record("OCPI-42", f"invalid CommandResponse: {_first_line(exc)}",
-                                        platform_id=platform.id, exchange_id=exchange_id,
-                                        pointer="/data")
+                self.rt.findings.record(
+                    "OCPI-42",
+                    f"invalid CommandResponse: {_first_line(exc)}",
+                    platform_id=platform.id,
+                    exchange_id=exchange_id,
+                    pointer="/data",
+                )
                 result = data.get("result")
                 return result if isinstance(result, str) else None
         for n in notes:
-            self.rt.findings.record(n.rule, f"CommandResponse: {n.message}",
-                                    platform_id=platform.id, exchange_id=exchange_id)
+            self.rt.findings.record(
+                n.rule,
+                f"CommandResponse: {n.message}",
+                platform_id=platform.id,
+                exchange_id=exchange_id,
+            )
         return str(parsed.get("result"))
 
     async def _update(self, uid: str, **changes: Any) -> dict[str, Any]:
         self.rt.store.update("ocpi_commands", uid, changes)
         record = self.get(uid)
         assert record is not None
-        self.rt.bus.publish("ocpi.command", id=uid, command=record["command"],
-                            state=record["state"],
-                            authorization_reference=record.get("authorization_reference"),
-                            result=(record.get("result") or {}).get("result"))
+        self.rt.bus.publish(
+            "ocpi.command",
+            id=uid,
+            command=record["command"],
+            state=record["state"],
+            authorization_reference=record.get("authorization_reference"),
+            result=(record.get("result") or {}).get("result"),
+        )
         for listener in self.listeners:
             outcome = listener(record)
             if outcome is not None:
@@ -176,7 +200,8 @@ class Commands:
             "OCPI-43",
             f"{record['command']} was ACCEPTED but no CommandResult reached our response_url "
             f"within the timeout ({record['timeout_at']})",
-            platform_id=record["platform_id"], exchange_id=record.get("exchange_id"),
+            platform_id=record["platform_id"],
+            exchange_id=record.get("exchange_id"),
         )
         await self._update(uid, state=NO_RESULT)
 
@@ -185,25 +210,36 @@ class Commands:
         command, uid = req.params["command"], req.params["uid"]
         record = self.get(uid)
         if record is None or record["command"] != command.upper():
-            req.finding("OCPI-43", f"CommandResult POSTed to {req.http.path}, which is not a "
-                        "response_url we gave out")
+            req.finding(
+                "OCPI-43",
+                f"CommandResult POSTed to {req.http.path}, which is not a response_url we gave out",
+            )
             raise OcpiError(status.CLIENT_ERROR, "unknown response_url", http_status=404)
         version = req.version or record["version"] or "2.2.1"
         name = "CommandResponse" if version == "2.1.1" else "CommandResult"
         result = req.parse(model_for(version, name), what=name).dump()
         now = self.rt.now()
         if record.get("result") is not None:
-            req.finding("OCPI-43", f"a second CommandResult for {command} {uid} (the first said "
-                        f"{record['result'].get('result')})", severity="warning")
+            req.finding(
+                "OCPI-43",
+                f"a second CommandResult for {command} {uid} (the first said "
+                f"{record['result'].get('result')})",
+                severity="warning",
+            )
             return OcpiResult(omit_data=True)
         response_type = ((record.get("response") or {}).get("data") or {}).get("result")
         if response_type and response_type != "ACCEPTED":
-            req.finding("OCPI-43b", f"CommandResult after the command was answered "
-                        f"{response_type}; a result comes only after ACCEPTED")
+            req.finding(
+                "OCPI-43b",
+                f"CommandResult after the command was answered "
+                f"{response_type}; a result comes only after ACCEPTED",
+            )
         late = record.get("timeout_at") and now > parse_datetime(record["timeout_at"])
         if late:
-            req.finding("OCPI-43", f"CommandResult arrived after the command's timeout "
-                        f"({record['timeout_at']})")
+            req.finding(
+                "OCPI-43",
+                f"CommandResult arrived after the command's timeout ({record['timeout_at']})",
+            )
         timer = self._timers.pop(uid, None)
         if timer is not None:
             timer.cancel()
@@ -219,8 +255,10 @@ class Commands:
             if record.get("timeout_at"):
                 uid = record["id"]
                 self._timers[uid] = self.rt.clock.call_at(
-                    parse_datetime(record["timeout_at"]), lambda uid=uid: self._timed_out(uid),
-                    name=f"command-timeout-{uid}")
+                    parse_datetime(record["timeout_at"]),
+                    lambda uid=uid: self._timed_out(uid),
+                    name=f"command-timeout-{uid}",
+                )
 
 
 def _int(value: Any) -> int | None:

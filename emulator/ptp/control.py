@@ -47,8 +47,12 @@ def terminal_view(ptp: Ptp, row: dict[str, Any]) -> dict[str, Any]:
         "push_error": row.get("push_error"),
         "terminal": obj,
         "evses": [
-            {"location_id": loc.get("id"), "evse_uid": evse.get("uid"),
-             "evse_id": evse.get("evse_id"), "status": evse.get("status")}
+            {
+                "location_id": loc.get("id"),
+                "evse_uid": evse.get("uid"),
+                "evse_id": evse.get("evse_id"),
+                "status": evse.get("status"),
+            }
             for loc, evse in ptp.payments.assigned_evses(row)
         ],
     }
@@ -73,17 +77,23 @@ class _Handlers:
         if not serial.strip() or len(serial) > 36:
             raise ControlError(400, "invalid_field", "'serial_number' must be 1-36 characters")
         if model not in MODELS:
-            raise ControlError(400, "invalid_field",
-                               f"'model' must be one of {', '.join(MODELS)} (the P6X family "
-                               "does not support OCPI)")
+            raise ControlError(
+                400,
+                "invalid_field",
+                f"'model' must be one of {', '.join(MODELS)} (the P6X family "
+                "does not support OCPI)",
+            )
         if self.ptp.payments.by_serial(serial) is not None:
             raise ControlError(409, "exists", f"terminal {serial} already exists")
         if platform_id is not None:
             platform = self.ptp.node.platforms.get(platform_id)
             if platform is None or not platform.registered:
                 raise ControlError(404, "not_found", f"no registered platform {platform_id}")
-        extra = {k: body[k] for k in ("customer_reference", "invoice_base_url",
-                                      "invoice_creator") if body.get(k) is not None}
+        extra = {
+            k: body[k]
+            for k in ("customer_reference", "invoice_base_url", "invoice_creator")
+            if body.get(k) is not None
+        }
         row = await self.ptp.create_terminal(serial, model, platform_id=platform_id, extra=extra)
         return ok(terminal_view(self.ptp, row), status=201)
 
@@ -106,8 +116,9 @@ class _Handlers:
             raise ControlError(400, "missing_field", "give 'location_ids' and/or 'evse_uids'")
         platform_id = field(body, "platform_id", int, required=False)
         if platform_id is not None:
-            self.ptp.rt.store.update(TERMINALS.name, row["terminal_id"],
-                                     {"platform_id": platform_id})
+            self.ptp.rt.store.update(
+                TERMINALS.name, row["terminal_id"], {"platform_id": platform_id}
+            )
         row = self.ptp.payments.update_terminal(row["terminal_id"], changes)
         return ok(terminal_view(self.ptp, row))
 
@@ -118,17 +129,23 @@ class _Handlers:
         platform_id = field(body, "platform_id", int, required=False, default=platform_id)
         platform = self.ptp.node.platforms.get(platform_id) if platform_id else None
         if platform is None or not platform.registered:
-            raise ControlError(409, "no_platform", "the terminal has no registered platform; "
-                               "give 'platform_id'")
+            raise ControlError(
+                409, "no_platform", "the terminal has no registered platform; give 'platform_id'"
+            )
         row = await self.ptp.payments.push_terminal(row, platform)
         return ok(terminal_view(self.ptp, row))
 
     def objects(self, kind: str):  # type: ignore[no-untyped-def]
         async def handler(request: web.Request) -> web.Response:
-            repo = {"locations": self.ptp.mirror.locations, "tariffs": self.ptp.mirror.tariffs,
-                    "sessions": self.ptp.sessions, "cdrs": self.ptp.cdrs}[kind]
-            rows = repo.rows(query_int(request, "platform_id"),
-                             valid_only=request.query.get("valid") == "1")
+            repo = {
+                "locations": self.ptp.mirror.locations,
+                "tariffs": self.ptp.mirror.tariffs,
+                "sessions": self.ptp.sessions,
+                "cdrs": self.ptp.cdrs,
+            }[kind]
+            rows = repo.rows(
+                query_int(request, "platform_id"), valid_only=request.query.get("valid") == "1"
+            )
             return ok([{k: v for k, v in r.items() if k != "key"} for r in rows])
 
         return handler
@@ -147,9 +164,11 @@ class _Handlers:
         registered = self.ptp.node.platforms.registered()
         if platform_id is None:
             if len(registered) != 1:
-                raise ControlError(400, "missing_field",
-                                   "'platform_id' is required when not exactly one platform is "
-                                   "registered")
+                raise ControlError(
+                    400,
+                    "missing_field",
+                    "'platform_id' is required when not exactly one platform is registered",
+                )
             return registered[0]
         platform = self.ptp.node.platforms.get(platform_id)
         if platform is None or not platform.registered:
@@ -160,8 +179,11 @@ class _Handlers:
         body = await json_body(request)
         platform = self._platform(body)
         modules = field(body, "modules", list, required=False, default=["tariffs", "locations"])
-        results = [await self.ptp.mirror.poll(platform, str(m)) for m in modules
-                   if m in ("tariffs", "locations")]
+        results = [
+            await self.ptp.mirror.poll(platform, str(m))
+            for m in modules
+            if m in ("tariffs", "locations")
+        ]
         return ok(results)
 
     async def send_command(self, request: web.Request) -> web.Response:
@@ -184,7 +206,8 @@ class _Handlers:
         elif command == "STOP_SESSION":
             payload = {"session_id": field(body, "session_id", str)}
         else:
-            raise ControlError(400, "invalid_command",
-                               "commands sent by hand: START_SESSION, STOP_SESSION")
+            raise ControlError(
+                400, "invalid_command", "commands sent by hand: START_SESSION, STOP_SESSION"
+            )
         record = await self.ptp.commands.send(platform, command, payload)
         return ok(record, status=201)

@@ -66,9 +66,15 @@ class Ptp:
 
     # --- terminals ---------------------------------------------------------------------------------
 
-    async def create_terminal(self, serial_number: str, model: str, *,
-                              platform_id: int | None = None, extra: dict[str, Any] | None = None,
-                              push: bool = True) -> dict[str, Any]:
+    async def create_terminal(
+        self,
+        serial_number: str,
+        model: str,
+        *,
+        platform_id: int | None = None,
+        extra: dict[str, Any] | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
         """A physical terminal (the virtual device) and its OCPI Terminal object.
 
         Pushed to the owning CPO platform (``platform_id``, else the only registered one); if
@@ -88,20 +94,23 @@ class Ptp:
                 if push:
                     row = await self.payments.push_terminal(row, platform)
                 else:
-                    self.rt.store.update("ptp_terminals", row["terminal_id"],
-                                         {"platform_id": platform_id})
+                    self.rt.store.update(
+                        "ptp_terminals", row["terminal_id"], {"platform_id": platform_id}
+                    )
         return self.payments.terminal(row["terminal_id"]) or row
 
     # --- tariffs for an EVSE -----------------------------------------------------------------------
 
-    def tariffs_for(self, platform_id: int | None, evse: dict[str, Any],
-                    connector: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def tariffs_for(
+        self, platform_id: int | None, evse: dict[str, Any], connector: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         ids: list[str] = []
         for conn in [connector] if connector else evse.get("connectors") or []:
             if conn is None:
                 continue
-            ids.extend(conn.get("tariff_ids") or ([conn["tariff_id"]] if conn.get("tariff_id")
-                                                  else []))
+            ids.extend(
+                conn.get("tariff_ids") or ([conn["tariff_id"]] if conn.get("tariff_id") else [])
+            )
         found = []
         for tariff_id in ids:
             tariff = self.mirror.tariff(str(tariff_id), platform_id)
@@ -109,8 +118,9 @@ class Ptp:
                 found.append(tariff)
         return found
 
-    def choose_tariff(self, platform_id: int | None, evse: dict[str, Any],
-                      connector: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def choose_tariff(
+        self, platform_id: int | None, evse: dict[str, Any], connector: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         from emulator.ocpi.pricing import select_tariff
 
         tariffs = self.tariffs_for(platform_id, evse, connector)
@@ -119,25 +129,46 @@ class Ptp:
         ids = [t["id"] for t in tariffs]
         return select_tariff(tariffs, ids, now=self.rt.now())
 
-    def tariff_problems(self, platform: Platform, location: dict[str, Any],
-                        evse: dict[str, Any]) -> list[checks.Problem]:
+    def tariff_problems(
+        self, platform: Platform, location: dict[str, Any], evse: dict[str, Any]
+    ) -> list[checks.Problem]:
         """Checklist 5.7 #54: an assigned EVSE has a usable tariff for card payment."""
         where = f"EVSE {evse.get('uid')} of location {location.get('id')}"
         tariff = self.choose_tariff(platform.id, evse)
         if tariff is None:
-            return [checks.Problem("OCPI-54", f"{where} has no tariff the terminal can show "
-                                   "(no tariff_ids, or the tariffs are not published)")]
+            return [
+                checks.Problem(
+                    "OCPI-54",
+                    f"{where} has no tariff the terminal can show "
+                    "(no tariff_ids, or the tariffs are not published)",
+                )
+            ]
         out = []
         if tariff.get("type") != "AD_HOC_PAYMENT":
-            out.append(checks.Problem("OCPI-54b", f"{where}: tariff {tariff.get('id')} is of type "
-                                      f"{tariff.get('type') or '(none)'}; card payment at the "
-                                      "charger uses AD_HOC_PAYMENT"))
+            out.append(
+                checks.Problem(
+                    "OCPI-54b",
+                    f"{where}: tariff {tariff.get('id')} is of type "
+                    f"{tariff.get('type') or '(none)'}; card payment at the "
+                    "charger uses AD_HOC_PAYMENT",
+                )
+            )
         if tariff.get("preauthorize_amount") is None and tariff.get("max_price") is None:
-            out.append(checks.Problem("OCPI-54b", f"{where}: tariff {tariff.get('id')} has neither "
-                                      "preauthorize_amount nor max_price; the terminal falls "
-                                      "back to the default pre-authorization amount"))
+            out.append(
+                checks.Problem(
+                    "OCPI-54b",
+                    f"{where}: tariff {tariff.get('id')} has neither "
+                    "preauthorize_amount nor max_price; the terminal falls "
+                    "back to the default pre-authorization amount",
+                )
+            )
         if not tariff.get("tariff_alt_text"):
-            out.append(checks.Problem("PAYTER-03", f"{where}: tariff {tariff.get('id')} has no "
-                                      "tariff_alt_text; its languages are the terminal's "
-                                      "languages"))
+            out.append(
+                checks.Problem(
+                    "PAYTER-03",
+                    f"{where}: tariff {tariff.get('id')} has no "
+                    "tariff_alt_text; its languages are the terminal's "
+                    "languages",
+                )
+            )
         return out

@@ -42,8 +42,9 @@ class Mirror:
 
     # --- validation shared by pushes and polls ---------------------------------------------------
 
-    def validate(self, platform: Platform, module: str, obj: Any, exchange_id: int | None,
-                 where: str) -> dict[str, Any] | None:
+    def validate(
+        self, platform: Platform, module: str, obj: Any, exchange_id: int | None, where: str
+    ) -> dict[str, Any] | None:
         """Validate one object from a Sender list; findings for what is wrong."""
         version = platform.version or "2.2.1"
         model = model_for(version, MODEL_NAME[module])
@@ -57,13 +58,18 @@ class Mirror:
 
                 if isinstance(exc, ValidationError):
                     for rule, pointer, message in validation_findings(exc):
-                        self.rt.findings.record(rule, f"{where}: {message}",
-                                                platform_id=platform.id,
-                                                exchange_id=exchange_id, pointer=pointer)
+                        self.rt.findings.record(
+                            rule,
+                            f"{where}: {message}",
+                            platform_id=platform.id,
+                            exchange_id=exchange_id,
+                            pointer=pointer,
+                        )
                 return None
         for n in notes:
-            self.rt.findings.record(n.rule, f"{where}: {n.message}", platform_id=platform.id,
-                                    exchange_id=exchange_id)
+            self.rt.findings.record(
+                n.rule, f"{where}: {n.message}", platform_id=platform.id, exchange_id=exchange_id
+            )
         data: dict[str, Any] = parsed.model_dump(mode="json", exclude_none=True, by_alias=True)
         return data
 
@@ -72,15 +78,19 @@ class Mirror:
     async def poll(self, platform: Platform, module: str) -> dict[str, Any]:
         """Crawl the CPO's Sender list of ``module``; returns a summary."""
         repo = self.repo(module)
-        summary: dict[str, Any] = {"module": module, "platform_id": platform.id,
-                                   "at": format_datetime(self.rt.now())}
+        summary: dict[str, Any] = {
+            "module": module,
+            "platform_id": platform.id,
+            "at": format_datetime(self.rt.now()),
+        }
         if platform.endpoint(module, "SENDER" if platform.version != "2.1.1" else None) is None:
             summary["error"] = f"the platform exposes no {module} Sender"
             self.last_poll[(platform.id, module)] = summary
             return summary
         try:
             crawl = await self.ptp.node.client.get_all(
-                platform, module, role="SENDER" if platform.version != "2.1.1" else None)
+                platform, module, role="SENDER" if platform.version != "2.1.1" else None
+            )
         except PeerError as exc:
             summary["error"] = exc.message
             log.warning("poll failed", module=module, platform=platform.id, error=exc.message)
@@ -90,35 +100,52 @@ class Mirror:
         valid = 0
         last_exchange = crawl.exchange_ids[-1] if crawl.exchange_ids else None
         for i, item in enumerate(crawl.items):
-            where = f"{module} item {i}" + (f" ({item.get('id')})" if isinstance(item, dict)
-                                            else "")
+            where = f"{module} item {i}" + (
+                f" ({item.get('id')})" if isinstance(item, dict) else ""
+            )
             obj = self.validate(platform, module, item, last_exchange, where)
             if obj is None:
                 continue
-            if "country_code" in obj and not platform.owns(obj.get("country_code"),
-                                                            obj.get("party_id")):
+            if "country_code" in obj and not platform.owns(
+                obj.get("country_code"), obj.get("party_id")
+            ):
                 self.rt.findings.record(
-                    "OCPI-24", f"{where} belongs to {obj.get('country_code')}/"
+                    "OCPI-24",
+                    f"{where} belongs to {obj.get('country_code')}/"
                     f"{obj.get('party_id')}, which is not among the platform's "
-                    "CredentialsRoles (ignored)", platform_id=platform.id,
-                    exchange_id=last_exchange)
+                    "CredentialsRoles (ignored)",
+                    platform_id=platform.id,
+                    exchange_id=last_exchange,
+                )
                 continue
             if module == "locations":
                 for p in checks.check_location_tree(obj):
-                    self.rt.findings.record(p.rule, f"{where}: {p.message}",
-                                            platform_id=platform.id, exchange_id=last_exchange,
-                                            pointer=p.pointer, severity=p.severity)
+                    self.rt.findings.record(
+                        p.rule,
+                        f"{where}: {p.message}",
+                        platform_id=platform.id,
+                        exchange_id=last_exchange,
+                        pointer=p.pointer,
+                        severity=p.severity,
+                    )
             role = platform.primary_role("CPO") or {}
-            repo.save(obj, platform_id=platform.id, version=platform.version, source="poll",
-                      now=self.rt.now(), country_code=role.get("country_code"),
-                      party_id=role.get("party_id"))
+            repo.save(
+                obj,
+                platform_id=platform.id,
+                version=platform.version,
+                source="poll",
+                now=self.rt.now(),
+                country_code=role.get("country_code"),
+                party_id=role.get("party_id"),
+            )
             cc = obj.get("country_code", role.get("country_code"))
             pid = obj.get("party_id", role.get("party_id"))
             keep.add(object_key(cc, pid, str(obj["id"])))
             valid += 1
         gone = repo.invalidate_missing(platform.id, keep)
-        summary.update(objects=len(crawl.items), valid=valid, pages=crawl.pages,
-                       no_longer_valid=len(gone))
+        summary.update(
+            objects=len(crawl.items), valid=valid, pages=crawl.pages, no_longer_valid=len(gone)
+        )
         self.last_poll[(platform.id, module)] = summary
         self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
         if module == "locations":
@@ -142,7 +169,8 @@ class Mirror:
                 return
             await self.poll_all(current)
             self._timers[platform.id] = self.rt.clock.call_later(
-                interval, tick, name=f"poll-{platform.id}")
+                interval, tick, name=f"poll-{platform.id}"
+            )
 
         self._timers[platform.id] = self.rt.clock.call_later(0, tick, name=f"poll-{platform.id}")
 
@@ -157,24 +185,36 @@ class Mirror:
         """GET one Location from the CPO's Sender (the journey does this before the tariff
         screen: payment_transaction step 2) and update the mirror."""
         try:
-            reply = await self.ptp.node.client.call(platform, "GET", "locations", location_id,
-                                                    role="SENDER", expect="object")
+            reply = await self.ptp.node.client.call(
+                platform, "GET", "locations", location_id, role="SENDER", expect="object"
+            )
         except PeerError:
             return None
         if not reply.ok or not isinstance(reply.data, dict):
             return None
-        obj = self.validate(platform, "locations", reply.data, reply.exchange_id,
-                            f"location {location_id}")
+        obj = self.validate(
+            platform, "locations", reply.data, reply.exchange_id, f"location {location_id}"
+        )
         if obj is None:
             return None
         role = platform.primary_role("CPO") or {}
-        self.locations.save(obj, platform_id=platform.id, version=platform.version, source="poll",
-                            now=self.rt.now(), country_code=role.get("country_code"),
-                            party_id=role.get("party_id"))
+        self.locations.save(
+            obj,
+            platform_id=platform.id,
+            version=platform.version,
+            source="poll",
+            now=self.rt.now(),
+            country_code=role.get("country_code"),
+            party_id=role.get("party_id"),
+        )
         return obj
 
-    def evse(self, location_id: str, evse_uid: str, platform_id: int | None = None,
-             ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def evse(
+        self,
+        location_id: str,
+        evse_uid: str,
+        platform_id: int | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         row = self.locations.find(location_id, platform_id)
         if row is None:
             return None
@@ -197,10 +237,15 @@ class Mirror:
         for row in self.locations.rows(platform.id, valid_only=True):
             for evse in row["object"].get("evses") or []:
                 for conn in evse.get("connectors") or []:
-                    ids = conn.get("tariff_ids") or ([conn["tariff_id"]] if conn.get("tariff_id")
-                                                     else [])
+                    ids = conn.get("tariff_ids") or (
+                        [conn["tariff_id"]] if conn.get("tariff_id") else []
+                    )
                     missing |= {t for t in ids if str(t).upper() not in known}
         if missing:
             self.rt.findings.record(
-                "OCPI-41", "connectors refer to tariffs the CPO does not publish: "
-                + ", ".join(sorted(missing)), platform_id=platform.id, once=True)
+                "OCPI-41",
+                "connectors refer to tariffs the CPO does not publish: "
+                + ", ".join(sorted(missing)),
+                platform_id=platform.id,
+                once=True,
+            )

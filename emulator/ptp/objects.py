@@ -57,10 +57,14 @@ class OwnedObjects:
         self.table = spec.name
         store.register(spec)
 
-    def get(self, country_code: str | None, party_id: str | None, object_id: str) -> dict[str, Any] | None:
+    def get(
+        self, country_code: str | None, party_id: str | None, object_id: str
+    ) -> dict[str, Any] | None:
         return self.store.get(self.table, object_key(country_code, party_id, object_id))
 
-    def object(self, country_code: str | None, party_id: str | None, object_id: str) -> dict[str, Any] | None:
+    def object(
+        self, country_code: str | None, party_id: str | None, object_id: str
+    ) -> dict[str, Any] | None:
         row = self.get(country_code, party_id, object_id)
         return row["object"] if row else None
 
@@ -108,7 +112,9 @@ class OwnedObjects:
         self.store.upsert(self.table, row)
         return created
 
-    def rows(self, platform_id: int | None = None, *, valid_only: bool = False) -> list[dict[str, Any]]:
+    def rows(
+        self, platform_id: int | None = None, *, valid_only: bool = False
+    ) -> list[dict[str, Any]]:
         clauses, params = [], []
         if platform_id is not None:
             clauses.append("platform_id = ?")

@@ -67,14 +67,17 @@ class Tokens:
                 "whitelist": "NEVER",
                 "last_updated": token["last_updated"],
             }
-        self.rt.store.upsert("ptp_tokens", {
-            "key": f"{token['type']}/{uid}",
-            "uid": uid,
-            "type": token["type"],
-            "authorization_reference": authorization_reference,
-            "last_updated": token["last_updated"],
-            "object": token,
-        })
+        self.rt.store.upsert(
+            "ptp_tokens",
+            {
+                "key": f"{token['type']}/{uid}",
+                "uid": uid,
+                "type": token["type"],
+                "authorization_reference": authorization_reference,
+                "last_updated": token["last_updated"],
+                "object": token,
+            },
+        )
         return token
 
     def find(self, uid: str, token_type: str | None) -> dict[str, Any] | None:
@@ -96,8 +99,14 @@ class Tokens:
             params.append(format_datetime(page.date_to))
         clause = " and ".join(where)
         total = self.rt.store.count("ptp_tokens", clause, params)
-        rows = self.rt.store.rows("ptp_tokens", clause, params, order_by="last_updated, key",
-                                  limit=page.limit, offset=page.offset)
+        rows = self.rt.store.rows(
+            "ptp_tokens",
+            clause,
+            params,
+            order_by="last_updated, key",
+            limit=page.limit,
+            offset=page.offset,
+        )
         return paged(req, page, total, [r["object"] for r in rows])
 
     async def authorize(self, req: OcpiRequest) -> OcpiResult:
@@ -110,22 +119,31 @@ class Tokens:
             # The CPO omitted ?type= for a non-RFID token: 'type' is omitted only for RFID.
             row = self.find(uid, None)
             if row is not None:
-                req.finding("OCPI-48", f"authorize for {row['type']} token {uid} without "
-                            "?type=; the parameter is omitted only for RFID tokens")
+                req.finding(
+                    "OCPI-48",
+                    f"authorize for {row['type']} token {uid} without "
+                    "?type=; the parameter is omitted only for RFID tokens",
+                )
         if row is None:
             raise OcpiError(status.UNKNOWN_TOKEN, f"unknown token {uid}", http_status=404)
         token = row["object"]
         if token.get("type") == "AD_HOC_USER":
-            req.finding("OCPI-45", f"real-time authorization requested for the AD_HOC_USER token "
-                        f"{uid} that came with a START_SESSION; the CPO SHALL NOT do that "
-                        "(mod_commands.asciidoc)")
+            req.finding(
+                "OCPI-45",
+                f"real-time authorization requested for the AD_HOC_USER token "
+                f"{uid} that came with a START_SESSION; the CPO SHALL NOT do that "
+                "(mod_commands.asciidoc)",
+            )
         if req.body is not None:
             with_model = req.body if isinstance(req.body, dict) else None
             if with_model is None or "location_id" not in with_model:
-                req.finding("OCPI-48", "authorize body is not LocationReferences "
-                            "(location_id missing)")
-        info: dict[str, Any] = {"allowed": "ALLOWED" if token.get("valid") else "BLOCKED",
-                                "token": token}
+                req.finding(
+                    "OCPI-48", "authorize body is not LocationReferences (location_id missing)"
+                )
+        info: dict[str, Any] = {
+            "allowed": "ALLOWED" if token.get("valid") else "BLOCKED",
+            "token": token,
+        }
         if row.get("authorization_reference"):
             info["authorization_reference"] = row["authorization_reference"]
         return OcpiResult(data=info)

@@ -49,9 +49,14 @@ class LocationsReceiver(Module):
 
     def routes(self) -> list[Route]:
         return [
-            Route("GET", LOC, self.get), Route("GET", EVSE, self.get), Route("GET", CONN, self.get),
-            Route("PUT", LOC, self.put), Route("PUT", EVSE, self.put), Route("PUT", CONN, self.put),
-            Route("PATCH", LOC, self.patch), Route("PATCH", EVSE, self.patch),
+            Route("GET", LOC, self.get),
+            Route("GET", EVSE, self.get),
+            Route("GET", CONN, self.get),
+            Route("PUT", LOC, self.put),
+            Route("PUT", EVSE, self.put),
+            Route("PUT", CONN, self.put),
+            Route("PATCH", LOC, self.patch),
+            Route("PATCH", EVSE, self.patch),
             Route("PATCH", CONN, self.patch),
         ]
 
@@ -61,10 +66,12 @@ class LocationsReceiver(Module):
         platform = req.require_platform()
         cc, pid = req.params["country_code"], req.params["party_id"]
         if not platform.owns(cc, pid):
-            req.finding("OCPI-28", f"{cc}/{pid} in the URL is not among the platform's "
-                        "CredentialsRoles")
-            raise OcpiError(status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform",
-                            http_status=404)
+            req.finding(
+                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
+            )
         return cc, pid
 
     def _stored(self, req: OcpiRequest, cc: str, pid: str) -> dict[str, Any] | None:
@@ -77,8 +84,9 @@ class LocationsReceiver(Module):
                 return i
         return None
 
-    def _locate(self, req: OcpiRequest, location: dict[str, Any]
-                ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def _locate(
+        self, req: OcpiRequest, location: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         evse = conn = None
         if "evse_uid" in req.params:
             i = self._find(location.get("evses") or [], "uid", req.params["evse_uid"])
@@ -102,13 +110,21 @@ class LocationsReceiver(Module):
     def _save(self, req: OcpiRequest, location: dict[str, Any]) -> bool:
         platform = req.require_platform()
         created = self.ptp.mirror.locations.save(
-            location, platform_id=platform.id, version=req.version, source="push",
-            now=req.rt.now(), country_code=req.params["country_code"],
-            party_id=req.params["party_id"])
+            location,
+            platform_id=platform.id,
+            version=req.version,
+            source="push",
+            now=req.rt.now(),
+            country_code=req.params["country_code"],
+            party_id=req.params["party_id"],
+        )
         req.rt.bus.publish(
-            "ocpi.location", platform_id=platform.id, location_id=location.get("id"),
+            "ocpi.location",
+            platform_id=platform.id,
+            location_id=location.get("id"),
             evses={e.get("uid"): e.get("status") for e in location.get("evses") or []},
-            change=req.http.method)
+            change=req.http.method,
+        )
         return created
 
     # --- handlers ------------------------------------------------------------------------------
@@ -133,12 +149,19 @@ class LocationsReceiver(Module):
         version = req.version or "2.2.1"
         depth = self._depth(req)
         obj = req.parse(model_for(version, depth), what=depth).dump()
-        url_id = {"Location": req.params["location_id"], "EVSE": req.params.get("evse_uid"),
-                  "Connector": req.params.get("connector_id")}[depth]
+        url_id = {
+            "Location": req.params["location_id"],
+            "EVSE": req.params.get("evse_uid"),
+            "Connector": req.params.get("connector_id"),
+        }[depth]
         id_field = "uid" if depth == "EVSE" else "id"
         problems = checks.check_url_matches(
-            obj if depth == "Location" else {id_field: obj.get(id_field)}, cc, pid, str(url_id),
-            id_field)
+            obj if depth == "Location" else {id_field: obj.get(id_field)},
+            cc,
+            pid,
+            str(url_id),
+            id_field,
+        )
         for p in problems:
             req.finding(p.rule, p.message, pointer=p.pointer)
         if problems:
@@ -151,9 +174,10 @@ class LocationsReceiver(Module):
         else:
             stored = self._stored(req, cc, pid)
             if stored is None:
-                raise OcpiError(status.UNKNOWN_LOCATION,
-                                f"unknown location {req.params['location_id']}: PUT the "
-                                "Location first")
+                raise OcpiError(
+                    status.UNKNOWN_LOCATION,
+                    f"unknown location {req.params['location_id']}: PUT the Location first",
+                )
             location = copy.deepcopy(stored)
             evses = location.setdefault("evses", [])
             if depth == "EVSE":
@@ -165,23 +189,28 @@ class LocationsReceiver(Module):
             else:
                 i = self._find(evses, "uid", req.params["evse_uid"])
                 if i is None:
-                    raise OcpiError(status.INVALID_PARAMETERS,
-                                    f"unknown EVSE {req.params['evse_uid']}: PUT the EVSE first")
+                    raise OcpiError(
+                        status.INVALID_PARAMETERS,
+                        f"unknown EVSE {req.params['evse_uid']}: PUT the EVSE first",
+                    )
                 conns = evses[i].setdefault("connectors", [])
                 j = self._find(conns, "id", req.params["connector_id"])
                 if j is None:
                     conns.append(obj)
                 else:
                     conns[j] = obj
-                evses[i]["last_updated"] = _later(evses[i].get("last_updated"),
-                                                  obj.get("last_updated"))
+                evses[i]["last_updated"] = _later(
+                    evses[i].get("last_updated"), obj.get("last_updated")
+                )
             # The receiver SHALL update the parents' last_updated (mod_locations.asciidoc).
-            location["last_updated"] = _later(location.get("last_updated"),
-                                              obj.get("last_updated") or format_datetime(now))
+            location["last_updated"] = _later(
+                location.get("last_updated"), obj.get("last_updated") or format_datetime(now)
+            )
         created = self._save(req, location)
         await self.ptp.notify(self.ptp.location_listeners, location, req.platform)
-        return OcpiResult(http_status=201 if created and depth == "Location" else 200,
-                          omit_data=True)
+        return OcpiResult(
+            http_status=201 if created and depth == "Location" else 200, omit_data=True
+        )
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = self._owner(req)
@@ -194,30 +223,44 @@ class LocationsReceiver(Module):
             raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
         stored = self._stored(req, cc, pid)
         if stored is None:
-            raise OcpiError(status.UNKNOWN_LOCATION,
-                            f"unknown location {req.params['location_id']}: PUT it first")
+            raise OcpiError(
+                status.UNKNOWN_LOCATION,
+                f"unknown location {req.params['location_id']}: PUT it first",
+            )
         location = copy.deepcopy(stored)
         id_field = {"Location": "id", "EVSE": "uid", "Connector": "id"}[depth]
-        url_id = {"Location": req.params["location_id"], "EVSE": req.params.get("evse_uid"),
-                  "Connector": req.params.get("connector_id")}[depth]
+        url_id = {
+            "Location": req.params["location_id"],
+            "EVSE": req.params.get("evse_uid"),
+            "Connector": req.params.get("connector_id"),
+        }[depth]
         if id_field in changes and not ci_equal(str(changes[id_field]), str(url_id)):
-            req.finding("OCPI-29", f"PATCH body {id_field} {changes[id_field]!r} differs from the "
-                        f"URL's {url_id!r}", pointer=f"/{id_field}")
-            raise OcpiError(status.INVALID_PARAMETERS, f"{id_field} in the body differs from the URL")
+            req.finding(
+                "OCPI-29",
+                f"PATCH body {id_field} {changes[id_field]!r} differs from the URL's {url_id!r}",
+                pointer=f"/{id_field}",
+            )
+            raise OcpiError(
+                status.INVALID_PARAMETERS, f"{id_field} in the body differs from the URL"
+            )
         stamp = changes["last_updated"]
         if depth == "Location":
             location.update(changes)
         else:
             evse, conn = self._locate(req, location)
             if evse is None:
-                raise OcpiError(status.INVALID_PARAMETERS,
-                                f"unknown EVSE {req.params['evse_uid']}: PUT it first")
+                raise OcpiError(
+                    status.INVALID_PARAMETERS,
+                    f"unknown EVSE {req.params['evse_uid']}: PUT it first",
+                )
             if depth == "EVSE":
                 evse.update(changes)
             else:
                 if conn is None:
-                    raise OcpiError(status.INVALID_PARAMETERS,
-                                    f"unknown connector {req.params['connector_id']}: PUT it first")
+                    raise OcpiError(
+                        status.INVALID_PARAMETERS,
+                        f"unknown connector {req.params['connector_id']}: PUT it first",
+                    )
                 conn.update(changes)
                 evse["last_updated"] = _later(evse.get("last_updated"), stamp)
             location["last_updated"] = _later(location.get("last_updated"), stamp)

@@ -33,17 +33,22 @@ class SessionsReceiver(Module):
         self.ptp = ptp
 
     def routes(self) -> list[Route]:
-        return [Route("GET", PATH, self.get), Route("PUT", PATH, self.put),
-                Route("PATCH", PATH, self.patch)]
+        return [
+            Route("GET", PATH, self.get),
+            Route("PUT", PATH, self.put),
+            Route("PATCH", PATH, self.patch),
+        ]
 
     def _owner(self, req: OcpiRequest) -> tuple[str, str]:
         platform = req.require_platform()
         cc, pid = req.params["country_code"], req.params["party_id"]
         if not platform.owns(cc, pid):
-            req.finding("OCPI-28", f"{cc}/{pid} in the URL is not among the platform's "
-                        "CredentialsRoles")
-            raise OcpiError(status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform",
-                            http_status=404)
+            req.finding(
+                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
+            )
         return cc, pid
 
     async def get(self, req: OcpiRequest) -> Any:
@@ -58,14 +63,19 @@ class SessionsReceiver(Module):
         ref = session.get("authorization_reference")
         command = None
         if ref:
-            command = req.rt.store.first("ocpi_commands", "upper(authorization_reference) = ? "
-                                         "and command = 'START_SESSION'", [str(ref).upper()])
+            command = req.rt.store.first(
+                "ocpi_commands",
+                "upper(authorization_reference) = ? and command = 'START_SESSION'",
+                [str(ref).upper()],
+            )
         token_uid = (session.get("cdr_token") or {}).get("uid") or session.get("auth_id")
         issued = self.ptp.tokens.find(str(token_uid), None) if token_uid else None
         if command is None and issued is not None and issued.get("authorization_reference"):
             command = req.rt.store.first(
-                "ocpi_commands", "authorization_reference = ? and command = 'START_SESSION'",
-                [issued["authorization_reference"]])
+                "ocpi_commands",
+                "authorization_reference = ? and command = 'START_SESSION'",
+                [issued["authorization_reference"]],
+            )
         if command is None:
             return
         expected_ref = command["authorization_reference"]
@@ -77,18 +87,36 @@ class SessionsReceiver(Module):
             for p in checks.check_token_echo(session, token, "Session"):
                 req.finding(p.rule, p.message, pointer=p.pointer)
 
-    async def _store(self, req: OcpiRequest, session: dict[str, Any],
-                     previous: dict[str, Any] | None, cc: str, pid: str) -> bool:
+    async def _store(
+        self,
+        req: OcpiRequest,
+        session: dict[str, Any],
+        previous: dict[str, Any] | None,
+        cc: str,
+        pid: str,
+    ) -> bool:
         platform = req.require_platform()
         created = self.ptp.sessions.save(
-            session, platform_id=platform.id, version=req.version, source="push",
-            now=req.rt.now(), country_code=cc, party_id=pid, status=session.get("status"),
-            authorization_reference=session.get("authorization_reference"))
+            session,
+            platform_id=platform.id,
+            version=req.version,
+            source="push",
+            now=req.rt.now(),
+            country_code=cc,
+            party_id=pid,
+            status=session.get("status"),
+            authorization_reference=session.get("authorization_reference"),
+        )
         row = self.ptp.sessions.get(cc, pid, str(session["id"]))
-        req.rt.bus.publish("ocpi.session", platform_id=platform.id, session_id=session["id"],
-                           status=session.get("status"), kwh=session.get("kwh"),
-                           authorization_reference=session.get("authorization_reference"),
-                           total_cost=session.get("total_cost"))
+        req.rt.bus.publish(
+            "ocpi.session",
+            platform_id=platform.id,
+            session_id=session["id"],
+            status=session.get("status"),
+            kwh=session.get("kwh"),
+            authorization_reference=session.get("authorization_reference"),
+            total_cost=session.get("total_cost"),
+        )
         await self.ptp.notify(self.ptp.session_listeners, row, previous)
         return created
 
@@ -111,14 +139,17 @@ class SessionsReceiver(Module):
         cc, pid = self._owner(req)
         model = partial_model(model_for(req.version or "2.2.1", "Session"))
         changes = req.parse(model, what="Session PATCH").model_dump(
-            mode="json", exclude_unset=True, by_alias=True)
+            mode="json", exclude_unset=True, by_alias=True
+        )
         if "last_updated" not in changes:
             req.finding("OCPI-31", "Session PATCH without last_updated", pointer="/last_updated")
             raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
         previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
         if previous is None:
-            raise OcpiError(status.INVALID_PARAMETERS,
-                            f"unknown session {req.params['session_id']}: PUT it first")
+            raise OcpiError(
+                status.INVALID_PARAMETERS,
+                f"unknown session {req.params['session_id']}: PUT it first",
+            )
         if "id" in changes and str(changes["id"]).upper() != req.params["session_id"].upper():
             req.finding("OCPI-29", "PATCH body id differs from the URL", pointer="/id")
             raise OcpiError(status.INVALID_PARAMETERS, "id in the body differs from the URL")

@@ -28,17 +28,22 @@ class TariffsReceiver(Module):
         self.ptp = ptp
 
     def routes(self) -> list[Route]:
-        return [Route("GET", PATH, self.get), Route("PUT", PATH, self.put),
-                Route("DELETE", PATH, self.delete)]
+        return [
+            Route("GET", PATH, self.get),
+            Route("PUT", PATH, self.put),
+            Route("DELETE", PATH, self.delete),
+        ]
 
     def _owner(self, req: OcpiRequest) -> tuple[str, str]:
         platform = req.require_platform()
         cc, pid = req.params["country_code"], req.params["party_id"]
         if not platform.owns(cc, pid):
-            req.finding("OCPI-28", f"{cc}/{pid} in the URL is not among the platform's "
-                        "CredentialsRoles")
-            raise OcpiError(status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform",
-                            http_status=404)
+            req.finding(
+                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
+            )
         return cc, pid
 
     async def get(self, req: OcpiRequest) -> Any:
@@ -57,14 +62,24 @@ class TariffsReceiver(Module):
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
         if not tariff.get("tariff_alt_text"):
-            req.finding("PAYTER-03", f"tariff {tariff['id']} has no tariff_alt_text: Payter's "
-                        "terminal offers the languages of the tariff texts")
+            req.finding(
+                "PAYTER-03",
+                f"tariff {tariff['id']} has no tariff_alt_text: Payter's "
+                "terminal offers the languages of the tariff texts",
+            )
         platform = req.require_platform()
         created = self.ptp.mirror.tariffs.save(
-            tariff, platform_id=platform.id, version=req.version, source="push", now=req.rt.now(),
-            country_code=cc, party_id=pid)
-        req.rt.bus.publish("ocpi.tariff", platform_id=platform.id, tariff_id=tariff["id"],
-                           change="PUT")
+            tariff,
+            platform_id=platform.id,
+            version=req.version,
+            source="push",
+            now=req.rt.now(),
+            country_code=cc,
+            party_id=pid,
+        )
+        req.rt.bus.publish(
+            "ocpi.tariff", platform_id=platform.id, tariff_id=tariff["id"], change="PUT"
+        )
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def delete(self, req: OcpiRequest) -> OcpiResult:
@@ -78,9 +93,12 @@ class TariffsReceiver(Module):
             for evse in loc["object"].get("evses") or []:
                 for conn in evse.get("connectors") or []:
                     if tariff_id in {str(t).upper() for t in conn.get("tariff_ids") or []}:
-                        req.finding("OCPI-41", f"tariff {row['id']} deleted while connector "
-                                    f"{evse.get('uid')}/{conn.get('id')} still refers to it",
-                                    severity="warning")
+                        req.finding(
+                            "OCPI-41",
+                            f"tariff {row['id']} deleted while connector "
+                            f"{evse.get('uid')}/{conn.get('id')} still refers to it",
+                            severity="warning",
+                        )
         self.ptp.mirror.tariffs.mark_invalid(object_key(cc, pid, req.params["tariff_id"]))
         req.rt.bus.publish("ocpi.tariff", tariff_id=row["id"], change="DELETE")
         return OcpiResult(omit_data=True)
