@@ -64,7 +64,7 @@ class Ptp:
             if result is not None:
                 await result
 
-    # --- terminals ---------------------------------------------------------------------------------
+    # --- terminals ---
 
     async def create_terminal(
         self,
@@ -99,7 +99,7 @@ class Ptp:
                     )
         return self.payments.terminal(row["terminal_id"]) or row
 
-    # --- tariffs for an EVSE -----------------------------------------------------------------------
+    # --- tariffs for an EVSE ---
 
     def tariffs_for(
         self, platform_id: int | None, evse: dict[str, Any], connector: dict[str, Any] | None = None

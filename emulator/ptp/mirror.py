@@ -40,7 +40,7 @@ class Mirror:
     def repo(self, module: str) -> OwnedObjects:
         return self.locations if module == "locations" else self.tariffs
 
-    # --- validation shared by pushes and polls ---------------------------------------------------
+    # --- validation shared by pushes and polls ---
 
     def validate(
         self, platform: Platform, module: str, obj: Any, exchange_id: int | None, where: str
@@ -73,7 +73,7 @@ class Mirror:
         data: dict[str, Any] = parsed.model_dump(mode="json", exclude_none=True, by_alias=True)
         return data
 
-    # --- polling ----------------------------------------------------------------------------------
+    # --- polling ---
 
     async def poll(self, platform: Platform, module: str) -> dict[str, Any]:
         """Crawl the CPO's Sender list of ``module``; returns a summary."""
@@ -179,7 +179,7 @@ class Mirror:
         if timer is not None:
             timer.cancel()
 
-    # --- single objects -----------------------------------------------------------------------
+    # --- single objects ---
 
     async def fetch_location(self, platform: Platform, location_id: str) -> dict[str, Any] | None:
         """GET one Location from the CPO's Sender (the journey does this before the tariff

@@ -108,7 +108,7 @@ class Payments:
     def facs_path(self) -> str:
         return self.ptp.settings.payments_facs_path
 
-    # --- terminals: records ----------------------------------------------------------------------
+    # --- terminals: records ---
 
     def terminal(self, terminal_id: str) -> dict[str, Any] | None:
         row = self.rt.store.get("ptp_terminals", terminal_id)
@@ -215,7 +215,7 @@ class Payments:
                     out.append((loc, evse))
         return out
 
-    # --- terminals: towards the CPO --------------------------------------------------------------
+    # --- terminals: towards the CPO ---
 
     def _receiver_url(self, platform: Platform, sub: str) -> str | None:
         base = platform.endpoint("payments", "RECEIVER")
@@ -350,7 +350,7 @@ class Payments:
             if row.get("platform_id") is None and row["active"]:
                 await self.push_terminal(row, platform)
 
-    # --- terminals: Sender interface (HTTP) ------------------------------------------------------
+    # --- terminals: Sender interface (HTTP) ---
 
     def _own_terminal(self, req: OcpiRequest) -> dict[str, Any]:
         platform = req.require_platform()
@@ -542,7 +542,7 @@ class Payments:
         )
         return OcpiResult(omit_data=True)
 
-    # --- financial advice confirmations ----------------------------------------------------------
+    # --- financial advice confirmations ---
 
     def fac(self, fac_id: str) -> dict[str, Any] | None:
         return self.rt.store.get("ptp_facs", fac_id)

@@ -85,7 +85,7 @@ class Tokens:
             return self.rt.store.get("ptp_tokens", f"{token_type}/{uid}")
         return self.rt.store.first("ptp_tokens", "upper(uid) = ?", [uid.upper()])
 
-    # --- Tokens Sender interface (HTTP handlers) ------------------------------------------------
+    # --- Tokens Sender interface (HTTP handlers) ---
 
     async def list(self, req: OcpiRequest) -> OcpiResult:
         req.require_platform()
