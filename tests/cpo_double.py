@@ -73,12 +73,12 @@ class CpoDouble:
 
     # --- server -------------------------------------------------------------------------------
 
-    async def start(self) -> CpoDouble:
+    async def start(self, port: int = 0) -> CpoDouble:
         app = web.Application()
         app.router.add_route("*", "/cpo/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}/cpo"
@@ -88,6 +88,11 @@ class CpoDouble:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def start_on(self, base_url: str) -> None:
+        """Come back on the same port (the CPO was down for a while)."""
+        await self.start(int(base_url.rsplit(":", 1)[1].split("/")[0]))
 
     @property
     def versions_url(self) -> str:
