@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from emulator.node import Node
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.registration import Need, parse_needs
 from emulator.ocpi.transport import Identity
 from emulator.runtime import Runtime, build_runtime
 from emulator.settings import EmulatorSettings, version_key
+from emulator.terminal import control as terminal_control
+from emulator.terminal.host import TerminalHost
 
 # What a CPO exposes to Payter, and with which interface role (checklist 5.2 #14).
 CPO_ROLES = {
@@ -62,6 +66,12 @@ class EmulatorNode(Node):
         needs = parse_needs(settings.required_modules or "credentials")
         super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
         self.registration.on_registered.append(self._check_payter_modules)
+
+    def setup(self) -> None:
+        self.terminals = TerminalHost(self.rt)
+
+    def add_routes(self, app: web.Application) -> None:
+        terminal_control.add_routes(app, self.terminals)
 
     def _check_payter_modules(self, platform: Platform) -> None:
         version = platform.version or "2.3.0"

@@ -130,9 +130,10 @@ class Timeouts:
         if not data:
             return cls()
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(
-            **{k: (float(v) if v is not None else None) for k, v in data.items() if k in names}
-        )
+        values: dict[str, Any] = {
+            k: float(v) if v is not None else None for k, v in data.items() if k in names
+        }
+        return cls(**values)
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -328,6 +329,7 @@ class ReadingRequest:
     def from_dict(cls, data: Mapping[str, Any]) -> ReadingRequest:
         values = dict(data)
         values["methods"] = tuple(values.get("methods") or DEFAULT_METHODS)
+        values["timeout"] = _seconds(values.get("timeout"))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -367,7 +369,7 @@ class PendingAuthorization:
             authorization=Authorization.from_dict(data["authorization"]),
             phase=data["phase"],
             message=data.get("message"),
-            message_timeout=data.get("message_timeout"),
+            message_timeout=_seconds(data.get("message_timeout")),
             pin_digits=int(data.get("pin_digits") or 0),
         )
 
@@ -967,7 +969,7 @@ class Device:
         return session
 
     def _set_timer(self, name: str, seconds: float, now: datetime) -> None:
-        self.timers[name] = (now + timedelta(seconds=seconds)).isoformat()
+        self.timers[name] = (now + timedelta(seconds=float(seconds))).isoformat()
 
     def _show_message(self, screen: Screen, timeout: float | None) -> None:
         self.message = screen
@@ -1218,7 +1220,7 @@ class Device:
         device.app_screen = Screen.from_dict(data["app_screen"]) if data.get("app_screen") else None
         device.held = bool(data.get("held"))
         device.message = Screen.from_dict(data["message"]) if data.get("message") else None
-        device.message_timeout = data.get("message_timeout")
+        device.message_timeout = _seconds(data.get("message_timeout"))
         device.screensaver = bool(data.get("screensaver"))
         device.reading = ReadingRequest.from_dict(data["reading"]) if data.get("reading") else None
         device.card = PresentedCard.from_dict(data["card"]) if data.get("card") else None
@@ -1232,3 +1234,8 @@ class Device:
         device.forced_outcome = data.get("forced_outcome")
         device.timers = dict(data.get("timers") or {})
         return device
+
+
+def _seconds(value: Any) -> float | None:
+    """Stored JSON gives numbers back as Decimal (emulator.jsonio); timers want floats."""
+    return float(value) if value is not None else None
