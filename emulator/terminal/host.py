@@ -499,9 +499,8 @@ class TerminalHost:
                 self._disarm(serial_number, effect.name)
             else:
                 observable.append(effect)
-                self.rt.bus.publish(
-                    f"terminal.{effect.kind}", serial_number=serial_number, **effect.as_json()
-                )
+                data = {**effect.as_json(), "serial_number": serial_number}
+                self.rt.bus.publish(f"terminal.{effect.kind}", **data)
                 if isinstance(effect, PaymentStep) and effect.step in ("authorized", "declined"):
                     self._resolve_waiters(serial_number, effect)
         if observable:
