@@ -94,8 +94,9 @@ DEFAULT_METHODS = ("EMV",)
 
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 12
-# Completed sessions kept per terminal for GET …/sessions; open ones are always kept.
-COMPLETED_SESSIONS_KEPT = 50
+# Completed sessions kept in the device state (open ones are always kept). The host files
+# every completed session in its own table, so this only bounds the state written per input.
+COMPLETED_SESSIONS_KEPT = 10
 # MyPayter's "screensaver timeout" value that disables it (§4.3).
 SCREENSAVER_DISABLED = 2147483647
 

@@ -72,6 +72,23 @@ TERMINAL_DEVICES = TableSpec(
     indexes=(("mode",),),
 )
 
+# Every payment session once it has left AUTHORIZED, so that GET …/sessions lists them all and
+# a repeated commit or cancel is still a conflict (CPS 409, §3.7) after the device has let the
+# session go from its own, bounded state.
+TERMINAL_SESSIONS = TableSpec(
+    name="terminal_sessions",
+    columns={
+        "session_id": str,
+        "serial_number": str,
+        "state": str,
+        "session": str,
+        "updated_at": str,
+    },
+    pk="session_id",
+    json_columns=frozenset({"session"}),
+    indexes=(("serial_number",),),
+)
+
 
 class TerminalController(Protocol):
     """What drives terminals of one mode (the CPS API, the OCPI journey).
@@ -97,7 +114,7 @@ class TerminalHost:
         self.cards = cards or default_catalogue()
         self.acquirer = Acquirer(rt.ids)
         self.timeouts = timeouts or Timeouts()
-        rt.store.register(TERMINAL_DEVICES)
+        rt.store.register(TERMINAL_DEVICES, TERMINAL_SESSIONS)
         self._devices: dict[str, Device] = {}
         self._meta: dict[str, dict[str, str]] = {}  # serial -> mode, created_at
         self._timers: dict[tuple[str, str], Timer] = {}
@@ -208,6 +225,7 @@ class TerminalHost:
         self._meta.pop(serial_number, None)
         self._outbox.pop(serial_number, None)
         self.rt.store.delete(TERMINAL_DEVICES.name, serial_number)
+        self.rt.store.delete_where(TERMINAL_SESSIONS.name, "serial_number = ?", [serial_number])
         self.rt.bus.publish("terminal.removed", serial_number=serial_number)
 
     def exists(self, serial_number: str) -> bool:
@@ -411,6 +429,7 @@ class TerminalHost:
         message_timeout: float | None = None,
     ) -> dict[str, Any]:
         device = self._device(serial_number)
+        self._check_filed(serial_number, device, session_id, "commit")
         await self._run(
             serial_number,
             device,
@@ -434,6 +453,7 @@ class TerminalHost:
         message_timeout: float | None = None,
     ) -> dict[str, Any]:
         device = self._device(serial_number)
+        self._check_filed(serial_number, device, session_id, "cancel")
         await self._run(
             serial_number,
             device,
@@ -445,6 +465,7 @@ class TerminalHost:
 
     async def increment(self, serial_number: str, session_id: str, extra: int) -> dict[str, Any]:
         device = self._device(serial_number)
+        self._check_filed(serial_number, device, session_id, "increment")
         effects = await self._run(
             serial_number, device, lambda now: device.increment(session_id, extra, now=now)
         )
@@ -463,20 +484,48 @@ class TerminalHost:
         return self.get(serial_number)
 
     def sessions(self, serial_number: str) -> builtins.list[dict[str, Any]]:
-        """Every session the terminal remembers, open and completed."""
+        """Every session of the terminal, open and completed, oldest first."""
         device = self._device(serial_number)
-        return [s.as_json(serial_number) for s in device.sessions.values()]
+        found = {
+            row["session_id"]: row["session"]
+            for row in self.rt.store.rows(
+                TERMINAL_SESSIONS.name, "serial_number = ?", [serial_number], order_by="rowid"
+            )
+        }
+        for session in device.sessions.values():
+            found[session.session_id] = session.as_json(serial_number)
+        return sorted(found.values(), key=lambda s: s["created_at"])
 
     def session(self, serial_number: str, session_id: str) -> dict[str, Any]:
         device = self._device(serial_number)
         session = device.sessions.get(session_id)
-        if session is None:
+        if session is not None:
+            return session.as_json(serial_number)
+        row = self._filed(serial_number, session_id)
+        if row is None:
             raise TerminalError(
                 ErrorKind.NOT_FOUND,
                 "unknown_session",
                 f"no session {session_id!r} on terminal {serial_number}",
             )
-        return session.as_json(serial_number)
+        return dict(row["session"])
+
+    def _filed(self, serial_number: str, session_id: str) -> dict[str, Any] | None:
+        row = self.rt.store.get(TERMINAL_SESSIONS.name, session_id)
+        return row if row and row["serial_number"] == serial_number else None
+
+    def _check_filed(self, serial_number: str, device: Device, session_id: str, what: str) -> None:
+        """A session the device no longer holds but the table does was completed long ago."""
+        if session_id in device.sessions:
+            return
+        row = self._filed(serial_number, session_id)
+        if row is not None:
+            raise TerminalError(
+                ErrorKind.CONFLICT,
+                "session_completed",
+                f"cannot {what} session {session_id}: it is already {row['state']}",
+                session_state=row["state"],
+            )
 
     # --- carrying out effects ----------------------------------------------------------------
 
@@ -501,10 +550,27 @@ class TerminalHost:
                 observable.append(effect)
                 data = {**effect.as_json(), "serial_number": serial_number}
                 self.rt.bus.publish(f"terminal.{effect.kind}", **data)
-                if isinstance(effect, PaymentStep) and effect.step in ("authorized", "declined"):
-                    self._resolve_waiters(serial_number, effect)
+                if isinstance(effect, PaymentStep):
+                    self._file_session(serial_number, device, effect)
+                    if effect.step in ("authorized", "declined"):
+                        self._resolve_waiters(serial_number, effect)
         if observable:
             await self._deliver(serial_number, observable)
+
+    def _file_session(self, serial_number: str, device: Device, step: PaymentStep) -> None:
+        session = device.sessions.get(step.session_id)
+        if session is None or session.is_open:
+            return
+        self.rt.store.upsert(
+            TERMINAL_SESSIONS.name,
+            {
+                "session_id": session.session_id,
+                "serial_number": serial_number,
+                "state": session.state.value,
+                "session": session.as_json(serial_number),
+                "updated_at": session.updated_at,
+            },
+        )
 
     def _persist(self, serial_number: str, device: Device) -> None:
         self.rt.store.update(
@@ -620,4 +686,11 @@ class TerminalHost:
         return device
 
 
-__all__ = ["MODELS", "MODES", "TERMINAL_DEVICES", "TerminalController", "TerminalHost"]
+__all__ = [
+    "MODELS",
+    "MODES",
+    "TERMINAL_DEVICES",
+    "TERMINAL_SESSIONS",
+    "TerminalController",
+    "TerminalHost",
+]

@@ -518,12 +518,21 @@ def test_several_sessions_at_once(device: Device, present: Present) -> None:
     assert card.sessions == (second,)
 
 
-def test_completed_sessions_are_bounded(device: Device, present: Present) -> None:
-    for _ in range(55):
-        device.cancel(authorized(device, present), now=T0)
-    open_one = authorized(device, present)
-    assert len(device.sessions) == 51
-    assert open_one in device.sessions
+def test_completed_sessions_are_bounded_but_queued_ones_are_kept(
+    device: Device, present: Present
+) -> None:
+    ids = [authorized(device, present) for _ in range(13)]
+    for n, session_id in enumerate(ids[:11]):
+        device.commit(session_id, 1, now=at(10 + n))
+    assert ids[0] not in device.sessions  # the oldest completed one is forgotten
+    assert len(device.sessions) == 12  # ten completed, two open
+    device.go_offline(now=at(30))
+    device.cancel(ids[11], now=at(31))
+    device.cancel(ids[12], now=at(32))
+    assert ids[1] not in device.sessions
+    assert {ids[11], ids[12]} <= set(device.sessions)  # queued: never forgotten
+    effects = device.go_online(now=at(40))
+    assert [s.session_id for s in of(effects, PaymentStep)] == ids[11:]
 
 
 # --- forced outcome -----------------------------------------------------------------------------

@@ -378,3 +378,34 @@ async def test_per_terminal_timeouts(node: EmulatorNode) -> None:
     await clock_of(node).advance(5)
     assert host.get("APO1")["state"] == "IDLE"
     assert host.get("APO1")["timers"] == {}
+
+
+async def test_completed_sessions_outlive_the_device_state(node: EmulatorNode) -> None:
+    host = node.terminals
+    await host.create("APO1")
+    ids = []
+    for _ in range(12):
+        await host.start_reading("APO1", amount=500)
+        await host.present_card("APO1", "visa-approved")
+        ids.append((await host.authorize("APO1"))["session_id"])
+        await clock_of(node).advance(1)
+    for session_id in ids:
+        await host.commit("APO1", session_id, 100)
+    assert ids[0] not in host.device("APO1").sessions
+    assert [s["session_id"] for s in host.sessions("APO1")] == ids
+    assert host.session("APO1", ids[0])["capture_status"] == "SUCCESS"
+    for again in (
+        host.commit("APO1", ids[0], 100),
+        host.cancel("APO1", ids[0]),
+        host.increment("APO1", ids[0], 100),
+    ):
+        with pytest.raises(TerminalError) as err:
+            await again
+        assert (err.value.kind, err.value.code) == (ErrorKind.CONFLICT, "session_completed")
+    with pytest.raises(TerminalError) as err:
+        await host.commit("APO1", "unknown", 1)
+    assert err.value.kind is ErrorKind.NOT_FOUND
+    await host.create("APO2")
+    with pytest.raises(TerminalError) as err:
+        host.session("APO2", ids[0])  # another terminal's session is not found here
+    assert err.value.kind is ErrorKind.NOT_FOUND
