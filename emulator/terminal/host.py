@@ -5,12 +5,14 @@ one command interface both drivers use (DESIGN.md "One terminal, two drivers"): 
 for an outside CSMS, and Payter's built-in OCPI journey. After every input it carries out the
 device's effects, in order:
 
-1. the device state is written to SQLite (``terminal_devices``), so a journey survives a restart;
+1. the device state is written to SQLite (``terminal_devices``; completed payment sessions
+   also go to ``terminal_sessions``), so a journey survives a restart;
 2. timers are started or cancelled on the injected clock (their due times are part of the device
    state and are re-armed when the host starts again);
 3. an event is published on the bus (``terminal.screen``, ``terminal.state``, ``terminal.card``,
    ``terminal.card_ignored``, ``terminal.ui_event``, ``terminal.reading``,
-   ``terminal.payment``), each with ``serial_number`` and the effect's data;
+   ``terminal.payment``), each with ``serial_number`` and the effect's data (the host itself
+   adds ``terminal.created``, ``terminal.removed`` and ``terminal.outcome``);
 4. the effects are handed to the controller registered for the terminal's mode (``ocpi`` or
    ``cps``). Batches reach a controller one at a time and in order per terminal: a batch
    produced while the controller is still handling an earlier one (it called back into the
