@@ -10,6 +10,8 @@ from emulator.ocpi.registration import Need, parse_needs
 from emulator.ocpi.transport import Identity
 from emulator.runtime import Runtime, build_runtime
 from emulator.settings import EmulatorSettings, version_key
+from emulator.terminal import control as terminal_control
+from emulator.terminal.host import TerminalHost
 
 # What a CPO exposes to Payter, and with which interface role (checklist 5.2 #14).
 CPO_ROLES = {
@@ -75,6 +77,7 @@ class EmulatorNode(Node):
         from emulator.ocpi.modules.tokens import TokensSender
         from emulator.ptp.core import Ptp
 
+        self.terminals = TerminalHost(self.rt)
         self.ptp = Ptp(self)
         for module in (
             LocationsReceiver(self.ptp),
@@ -93,9 +96,11 @@ class EmulatorNode(Node):
     def add_routes(self, app: web.Application) -> None:
         from emulator.ptp import control as ptp_control
 
+        terminal_control.add_routes(app, self.terminals)
         ptp_control.add_routes(app, self.ptp)
 
     async def on_started(self) -> None:
+        await self.terminals.start()
         await self.ptp.start()
         await self._seed()
 

@@ -81,7 +81,7 @@ class Ptp:
         no platform is registered yet it is pushed when one registers.
         """
         host = getattr(self.node, "terminals", None)
-        if host is not None and host.get(serial_number) is None:
+        if host is not None and not host.exists(serial_number):
             await host.create(serial_number, model, mode="ocpi")
         if platform_id is None:
             registered = self.node.platforms.registered()

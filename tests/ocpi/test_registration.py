@@ -428,7 +428,7 @@ async def test_peer_that_only_takes_raw_tokens(emulator: EmulatorNode, http) -> 
 
 
 async def test_restart_keeps_registrations(tmp_path, cpo: CpoDouble, http) -> None:
-    from conftest import make_settings
+    from helpers import make_settings
 
     from emulator.app import build_emulator
 
