@@ -35,9 +35,26 @@ def add_routes(app: web.Application, ptp: Ptp) -> None:
     r.add_post(f"{p}/ocpi/commands/{{command}}", h.send_command)
 
 
+def cps_view(ptp: Ptp, serial: str) -> dict[str, Any]:
+    device = ptp.node.terminals.get(serial)
+    return {
+        "serial_number": serial,
+        "model": device.get("model"),
+        "mode": device.get("mode"),
+        "terminal_id": None,
+        "online": device.get("online"),
+        "state": device.get("state"),
+    }
+
+
 def terminal_view(ptp: Ptp, row: dict[str, Any]) -> dict[str, Any]:
     obj = row["object"]
+    host = ptp.node.terminals
+    device = host.get(row["serial_number"]) if host.exists(row["serial_number"]) else {}
     return {
+        "mode": device.get("mode", "ocpi"),
+        "online": device.get("online"),
+        "state": device.get("state"),
         "serial_number": row["serial_number"],
         "model": row["model"],
         "terminal_id": row["terminal_id"],
@@ -83,8 +100,17 @@ class _Handlers:
                 f"'model' must be one of {', '.join(MODELS)} (the P6X family "
                 "does not support OCPI)",
             )
-        if self.ptp.payments.by_serial(serial) is not None:
+        mode = field(body, "mode", str, required=False, default="ocpi")
+        if mode not in ("ocpi", "cps"):
+            raise ControlError(400, "invalid_field", "'mode' must be 'ocpi' or 'cps'")
+        if self.ptp.payments.by_serial(serial) is not None or self.ptp.node.terminals.exists(
+            serial
+        ):
             raise ControlError(409, "exists", f"terminal {serial} already exists")
+        if mode == "cps":
+            # A terminal driven through the Cloud Payment Service: no OCPI Terminal object.
+            await self.ptp.node.terminals.create(serial, model, mode="cps")
+            return ok(cps_view(self.ptp, serial), status=201)
         if platform_id is not None:
             platform = self.ptp.node.platforms.get(platform_id)
             if platform is None or not platform.registered:
@@ -99,7 +125,12 @@ class _Handlers:
 
     async def list_terminals(self, request: web.Request) -> web.Response:
         rows = self.ptp.payments.terminals()
-        return ok([terminal_view(self.ptp, r) for r in rows])
+        listed = [terminal_view(self.ptp, r) for r in rows]
+        ocpi_serials = {r["serial_number"] for r in rows}
+        for device in self.ptp.node.terminals.list():
+            if device["serial_number"] not in ocpi_serials:
+                listed.append(cps_view(self.ptp, device["serial_number"]))
+        return ok(listed)
 
     async def assign(self, request: web.Request) -> web.Response:
         """Assign EVSEs by hand (OCPI 2.2.1 has no Payments module to do it)."""
