@@ -190,6 +190,10 @@ class ControlClient:
         """Sessions, CDRs and financial advice confirmations, one row per journey."""
         return _as_list(await self.get("journeys"), "journeys")
 
+    async def ocpi_objects(self, kind: str) -> list[dict[str, Any]]:
+        """What the emulator holds of OCPI ``sessions``, ``cdrs`` or ``facs``."""
+        return _as_list(await self.get(f"ocpi/{kind}"), kind)
+
     async def recent_events(
         self, since: int = 0, kinds: Iterable[str] | None = None, wait: float = 0
     ) -> list[dict[str, Any]]:

@@ -214,7 +214,7 @@ async def test_journeys_missing_on_the_emulator(fake_api: FakeControlApi) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app, "journey.home")
         note = app.screen.query_one("#journeys-note")
-        await wait_for(pilot, lambda: "does not report journeys" in str(note.render()))
+        await wait_for(pilot, lambda: "reports no journeys" in str(note.render()))
 
 
 async def test_switch_terminals_and_offline(fake_api: FakeControlApi) -> None:

@@ -36,7 +36,7 @@ from tui.widgets.card_wallet import CardWallet
 from tui.widgets.charger_panel import ChargerPanel
 from tui.widgets.clock_bar import ClockBar
 from tui.widgets.findings_panel import FindingsPanel
-from tui.widgets.journeys_table import JourneysTable
+from tui.widgets.journeys_table import JourneysTable, journeys_from_ocpi
 from tui.widgets.terminal_frame import TerminalFrame, frame_width
 from tui.widgets.terminal_switcher import TerminalSwitcher
 from tui.widgets.traffic_log import TrafficLog
@@ -255,15 +255,29 @@ class MainScreen(Screen[None]):
         try:
             journeys = await self.client.journeys()
         except ControlApiError as exc:
-            if exc.status == 404:
-                table.set_unavailable("This emulator does not report journeys (/__admin/journeys).")
-            else:
+            if exc.status != 404:
                 table.set_unavailable(f"journeys: {exc.message}")
-            return
+                return
+            journeys = await self._journeys_from_ocpi()
+            if journeys is None:
+                table.set_unavailable(
+                    "This emulator reports no journeys (/__admin/journeys) "
+                    "and no OCPI sessions (/__admin/ocpi/sessions)."
+                )
+                return
         except Exception as exc:
             table.set_unavailable(f"journeys: {exc}")
             return
         table.set_journeys(journeys)
+
+    async def _journeys_from_ocpi(self) -> list[dict[str, Any]] | None:
+        try:
+            sessions = await self.client.ocpi_objects("sessions")
+            cdrs = await self.client.ocpi_objects("cdrs")
+            facs = await self.client.ocpi_objects("facs")
+        except ControlApiError:
+            return None
+        return journeys_from_ocpi(sessions, cdrs, facs)
 
     async def refresh_chargers(self) -> None:
         panel = self.query_one(ChargerPanel)
@@ -326,7 +340,7 @@ class MainScreen(Screen[None]):
                 self._mark("terminal")
             if kind.endswith("payment"):
                 self._mark("journeys")
-        elif kind.startswith("journey"):
+        elif kind.startswith(("journey", "payments", "ocpi.sessions", "ocpi.cdrs")):
             self._mark("journeys")
         elif kind.startswith("clock"):
             self._mark("clock")
@@ -385,8 +399,11 @@ class MainScreen(Screen[None]):
         result = await self._guard(
             "present card", lambda: self.client.present_card(serial, card, medium)
         )
-        if isinstance(result, dict) and result.get("ignored"):
-            self.notify(f"Card ignored: {result.get('reason', 'not reading')}", timeout=4)
+        if isinstance(result, dict) and (
+            result.get("result") == "ignored" or result.get("ignored")
+        ):
+            reason = str(result.get("reason") or "not reading").replace("_", " ")
+            self.notify(f"Card ignored: {reason}", timeout=4)
         await self.refresh_terminal()
 
     @on(ClockAdvanceRequested)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from tui.apollo import format_minor
+from tui.apollo import currency_symbol, format_minor
 
 
 def _first(row: dict[str, Any], *names: str) -> Any:
@@ -23,7 +24,69 @@ def _money(row: dict[str, Any], *names: str) -> str:
     value = _first(row, *names)
     if value is None:
         return ""
+    if isinstance(value, dict):
+        return price_text(value, row.get("currency"))
+    if isinstance(value, str) and "." in value:
+        return f"{currency_symbol(row.get('currency'))} {value}".strip()
     return format_minor(value, row.get("currency"))
+
+
+def price_text(price: Any, currency: Any = None) -> str:
+    """An OCPI Price (2.2.1 ``excl_vat``/``incl_vat``, 2.3.0 ``before_taxes``/``taxes``)."""
+    if not isinstance(price, dict):
+        return "" if price is None else str(price)
+    total = price.get("incl_vat")
+    if total is None and price.get("before_taxes") is not None:
+        total = Decimal(str(price["before_taxes"]))
+        for tax in price.get("taxes") or []:
+            if isinstance(tax, dict) and tax.get("amount") is not None:
+                total += Decimal(str(tax["amount"]))
+    if total is None:
+        total = price.get("excl_vat")
+    if total is None:
+        return ""
+    return (
+        f"{currency_symbol(str(currency) if currency else None)} {Decimal(str(total)):.2f}".strip()
+    )
+
+
+def journeys_from_ocpi(
+    sessions: list[dict[str, Any]], cdrs: list[dict[str, Any]], facs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per ``authorization_reference`` from the OCPI objects the emulator received
+    (sessions, CDRs) and sent (financial advice confirmations), for emulators without
+    ``/__admin/journeys``."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row_for(obj: dict[str, Any]) -> dict[str, Any]:
+        ref = str(obj.get("authorization_reference") or obj.get("id") or len(rows))
+        return rows.setdefault(ref, {"id": ref, "authorization_reference": ref})
+
+    for record in sessions:
+        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        row = row_for(obj)
+        row.update(
+            session_id=obj.get("id"),
+            state=obj.get("status"),
+            evse_uid=obj.get("evse_uid"),
+            currency=obj.get("currency"),
+            kwh=obj.get("kwh"),
+            authorized_amount=None,
+        )
+    for record in cdrs:
+        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        row = row_for(obj)
+        row.update(cdr_id=obj.get("id"), currency=row.get("currency") or obj.get("currency"))
+        row["captured_amount"] = obj.get("total_cost")
+    for record in facs:
+        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        row = row_for(obj)
+        row["capture_status"] = obj.get("capture_status_code")
+        row["captured_amount"] = obj.get("total_costs") or row.get("captured_amount")
+        row["currency"] = row.get("currency") or obj.get("currency")
+        row["terminal"] = record.get("terminal_id") or obj.get("terminal_id")
+        row["fac_delivered"] = bool(record.get("delivered"))
+    return list(rows.values())
 
 
 def _fac(row: dict[str, Any]) -> str:
