@@ -20,13 +20,14 @@ import aiohttp
 
 ADMIN = "/__admin"
 
-# The simulated CPO's charger control (issue 3: "plug a car in, unplug, set an EVSE out of
-# order, end a session, through /__admin/ on its port"): action name → path under the EVSE.
+# The simulated CPO's charger control (``/__admin/evses/{uid}/...`` on its port): the car's
+# side of the journey and the operator's faults. Action name → path under the EVSE.
 CHARGER_ACTIONS = {
     "plug_in": "plug-in",
     "unplug": "unplug",
     "ev_full": "ev-full",
-    "fault": "fault",
+    "fault": "out-of-order",
+    "offline": "offline",
     "repair": "repair",
 }
 
@@ -264,12 +265,12 @@ class ControlClient:
         )
 
     async def chargers(self) -> list[dict[str, Any]]:
-        return _as_list(await self._cpo("GET", "chargers"), "chargers", "evses")
+        return _as_list(await self._cpo("GET", "evses"), "evses")
 
     async def charger_action(self, evse_uid: str, action: str, body: Any = None) -> Any:
         if action not in CHARGER_ACTIONS:
             raise ValueError(f"unknown charger action {action!r}")
-        path = f"chargers/{quote(evse_uid, safe='')}/{CHARGER_ACTIONS[action]}"
+        path = f"evses/{quote(evse_uid, safe='')}/{CHARGER_ACTIONS[action]}"
         return await self._cpo("POST", path, body)
 
 

@@ -174,8 +174,26 @@ JOURNEYS = [
 ]
 
 CHARGERS = [
-    {"evse_uid": "EVSE-1", "status": "AVAILABLE", "car": "", "kwh": None},
-    {"evse_uid": "EVSE-2", "status": "CHARGING", "car": "charging", "kwh": 3.5},
+    {
+        "evse_uid": "EVSE-1",
+        "location_id": "LOC1",
+        "status": "AVAILABLE",
+        "online": True,
+        "out_of_order": False,
+        "car": None,
+        "session_id": None,
+        "max_power_kw": 150,
+    },
+    {
+        "evse_uid": "EVSE-2",
+        "location_id": "LOC1",
+        "status": "CHARGING",
+        "online": True,
+        "out_of_order": False,
+        "car": {"battery_kwh": 60, "soc": 42.5, "max_power_kw": 50, "connector_id": "1"},
+        "session_id": "S-1",
+        "max_power_kw": 22,
+    },
 ]
 
 
@@ -260,8 +278,8 @@ class FakeControlApi:
         r.add_get(f"{p}/report", self._report)
         r.add_get(f"{p}/journeys", self._journeys)
         r.add_get(f"{p}/events", self._events)
-        r.add_get(f"{p}/chargers", self._chargers)
-        r.add_post(f"{p}/chargers/{{uid}}/{{action}}", self._charger_action)
+        r.add_get(f"{p}/evses", self._chargers)
+        r.add_post(f"{p}/evses/{{uid}}/{{action}}", self._charger_action)
         return app
 
     def _serial(self, request: web.Request) -> str:

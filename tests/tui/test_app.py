@@ -157,7 +157,7 @@ async def test_charger_panel(fake_api: FakeControlApi) -> None:
             ("EVSE-1", "plug-in"),
             ("EVSE-2", "unplug"),
             ("EVSE-2", "ev-full"),
-            ("EVSE-2", "fault"),
+            ("EVSE-2", "out-of-order"),
         ]
 
 

@@ -15,7 +15,18 @@ ACTIONS = (
     ("unplug", "Unplug"),
     ("ev_full", "EV full"),
     ("fault", "Fault"),
+    ("repair", "Repair"),
 )
+
+
+def car_text(car: Any) -> str:
+    """The car at the EVSE: nothing, or its state of charge."""
+    if not car:
+        return ""
+    if isinstance(car, dict):
+        soc = car.get("soc")
+        return f"{float(soc):.0f} %" if soc is not None else "plugged in"
+    return str(car)
 
 
 def evse_uid(charger: dict[str, Any]) -> str:
@@ -34,7 +45,7 @@ class ChargerPanel(Vertical):
         table: DataTable[str] = DataTable(
             cursor_type="row", zebra_stripes=True, id="chargers-table"
         )
-        table.add_columns("EVSE", "Status", "Car", "kWh")
+        table.add_columns("EVSE", "Status", "Car", "kW", "Session")
         yield table
         with Horizontal(classes="charger-actions"):
             for action, label in ACTIONS:
@@ -59,17 +70,16 @@ class ChargerPanel(Vertical):
         table.clear()
         for charger in chargers:
             uid = evse_uid(charger)
-            car = charger.get("car") or charger.get("vehicle") or ""
-            if isinstance(car, dict):
-                car = car.get("state") or ("plugged in" if car else "")
-            kwh = charger.get("kwh")
-            if kwh is None and isinstance(charger.get("session"), dict):
-                kwh = charger["session"].get("kwh")
+            status = str(charger.get("status") or "")
+            if charger.get("online") is False:
+                status += " (offline)"
+            power = charger.get("max_power_kw")
             table.add_row(
                 uid,
-                str(charger.get("status") or ""),
-                str(car),
-                "" if kwh is None else f"{float(kwh):.2f}",
+                status,
+                car_text(charger.get("car")),
+                "" if power is None else f"{float(power):g}",
+                str(charger.get("session_id") or ""),
                 key=uid,
             )
         if chargers:
