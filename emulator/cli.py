@@ -128,6 +128,162 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+@main.command()
+@click.option(
+    "--connect",
+    "url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    envvar="EMULATOR_TUI_CONNECT",
+    show_envvar=True,
+    help="Base URL of the emulator to attach to.",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="EMULATOR_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of the emulator's control API (when it has one).",
+)
+@click.option(
+    "--cpo-sim",
+    "cpo_sim",
+    default=None,
+    envvar="EMULATOR_TUI_CPO_SIM",
+    show_envvar=True,
+    help="Base URL of a simulated CPO, for the charger panel.",
+)
+def tui(url: str, admin_token: str | None, cpo_sim: str | None) -> None:
+    """Terminal UI attached to a running emulator through its control API and event stream."""
+    from tui.app import make_app
+
+    make_app(url, admin_token=admin_token, cpo_sim_url=cpo_sim).run()
+
+
+@main.command("tui-serve")
+@click.option(
+    "--connect",
+    "url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    envvar="EMULATOR_TUI_CONNECT",
+    show_envvar=True,
+    help="Base URL of the emulator every browser tab attaches to.",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="EMULATOR_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of the emulator's control API (passed to the TUI processes through "
+    "the environment, never on their command line).",
+)
+@click.option(
+    "--cpo-sim",
+    "cpo_sim",
+    default=None,
+    envvar="EMULATOR_TUI_CPO_SIM",
+    show_envvar=True,
+    help="Base URL of a simulated CPO, for the charger panel.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to serve on.")
+@click.option("--public-url", default=None, help="URL browsers use (behind a proxy).")
+def tui_serve(
+    url: str,
+    admin_token: str | None,
+    cpo_sim: str | None,
+    host: str,
+    port: int,
+    public_url: str | None,
+) -> None:
+    """The terminal UI in a browser (textual-serve; one TUI process per browser tab)."""
+    import os
+    import shlex
+
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise click.ClickException(
+            "textual-serve is not installed: pip install 'payter-emulator[serve]'"
+        ) from None
+    if admin_token:
+        os.environ["EMULATOR_ADMIN_TOKEN"] = admin_token
+    argv = [sys.executable, "-m", "tui", "--connect", url]
+    if cpo_sim:
+        argv += ["--cpo-sim", cpo_sim]
+    Server(
+        shlex.join(argv), host=host, port=port, title="Payter emulator", public_url=public_url
+    ).serve()
+
+
+@main.command()
+@click.option("--headless", is_flag=True, help="No TUI: run the servers until stopped (CI).")
+@click.option(
+    "--ready-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Once everything is registered, write one JSON object here: the emulator's and the "
+    "simulated CPO's listening objects and the terminal serial numbers.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface of both servers.")
+@click.option("--port", "emulator_port", default=0, show_default=True, help="Emulator port.")
+@click.option("--cpo-sim-port", default=0, show_default=True, help="Simulated CPO port.")
+@click.option(
+    "--terminals", default=1, show_default=True, type=click.IntRange(1, 50), help="Terminals."
+)
+@click.option(
+    "--ocpi-version",
+    "ocpi_version",
+    type=click.Choice(["2.3.0", "2.2.1"]),
+    default="2.3.0",
+    show_default=True,
+    help="OCPI version the two register with.",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["paced", "manual"]),
+    default="paced",
+    show_default=True,
+    help="'paced' follows the wall clock and can be advanced; 'manual' moves only when "
+    "advanced (POST /__admin/clock/advance).",
+)
+@click.option("--clock-start", default=None, help="Start time of the clock (RFC 3339, UTC).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed for ids and tokens.")
+@click.option("--preset", default=None, help="Behaviour preset of the simulated CPO.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Log level (headless only: with the TUI nothing is logged).",
+)
+def demo(**given: Any) -> None:
+    """The emulator, a simulated CPO and the TUI in one process, registered over OCPI.
+
+    Creates a terminal assigned to the simulated CPO's chargers and shows it. Headless, it
+    prints the ready object (as one JSON line) and runs until SIGINT/SIGTERM. Exit codes: 0
+    normal stop, 1 the demo could not be set up.
+    """
+    from emulator.demo import DemoOptions, run
+
+    options = DemoOptions(
+        headless=given["headless"],
+        ready_file=given["ready_file"],
+        host=given["host"],
+        emulator_port=given["emulator_port"],
+        cpo_sim_port=given["cpo_sim_port"],
+        terminals=given["terminals"],
+        version=given["ocpi_version"],
+        seed=given["seed"],
+        clock=given["clock"],
+        clock_start=given["clock_start"],
+        preset=given["preset"],
+        log_level=given["log_level"],
+    )
+    sys.exit(asyncio.run(run(options)))
+
+
 @main.command("settings-table", hidden=True)
 @click.option(
     "--write",

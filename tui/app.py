@@ -27,8 +27,10 @@ class PayterTui(App[None]):
         animate: bool = True,
         poll_interval: float = 2.0,
         label: str | None = None,
+        initial_serial: str | None = None,
     ) -> None:
         super().__init__()
+        self.initial_serial = initial_serial
         self.client = client
         self.animate = animate
         self.poll_interval = poll_interval
@@ -41,6 +43,7 @@ class PayterTui(App[None]):
                 animate=self.animate,
                 poll_interval=self.poll_interval,
                 label=self.label,
+                initial_serial=self.initial_serial,
             )
         )
 
@@ -57,14 +60,22 @@ def make_app(
     animate: bool = True,
     poll_interval: float = 2.0,
     label: str | None = None,
+    initial_serial: str | None = None,
 ) -> PayterTui:
     """Build the TUI for the emulator at ``url`` (or over ``client``).
 
-    ``label`` names the emulator in the top bar (default: its URL); ``animate=False`` and
+    ``label`` names the emulator in the top bar (default: its URL); ``initial_serial`` is the
+    terminal shown first (default: the first one listed); ``animate=False`` and
     ``poll_interval=0`` make the screen depend on the emulator's answers alone (snapshots).
     """
     if client is None:
         if url is None:
             raise ValueError("make_app needs the emulator's URL or a client")
         client = ControlClient(url, admin_token=admin_token, cpo_sim_url=cpo_sim_url)
-    return PayterTui(client, animate=animate, poll_interval=poll_interval, label=label)
+    return PayterTui(
+        client,
+        animate=animate,
+        poll_interval=poll_interval,
+        label=label,
+        initial_serial=initial_serial,
+    )

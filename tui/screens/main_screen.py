@@ -90,6 +90,7 @@ class MainScreen(Screen[None]):
         animate: bool = True,
         poll_interval: float = 2.0,
         label: str | None = None,
+        initial_serial: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -97,7 +98,7 @@ class MainScreen(Screen[None]):
         self.animate = animate
         self.poll_interval = poll_interval
         self.serials: list[str] = []
-        self.serial: str | None = None
+        self.serial: str | None = initial_serial
         self.terminal: dict[str, Any] = {}
         self.clock_mode = ""
         self.last_event_id = 0
@@ -298,9 +299,8 @@ class MainScreen(Screen[None]):
         panel.set_chargers(chargers)
 
     async def _poll(self) -> None:
-        # The real clock moves by itself; the virtual one is refreshed by events and advances.
-        if self.clock_mode != "manual":
-            await self.refresh_clock()
+        # A real (or paced) clock moves by itself; read it now and then.
+        await self.refresh_clock()
 
     # --- the event stream ----------------------------------------------------------------
 
