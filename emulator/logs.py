@@ -46,8 +46,15 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
 
 def silence() -> None:
     """Drop every log line (the TUI owns the terminal)."""
+
+    def drop(logger: Any, method: str, event: Any) -> Any:
+        raise structlog.DropEvent
+
+    # structlog has no filtering logger above CRITICAL: drop in a processor instead.
     structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL + 10),
-        logger_factory=structlog.PrintLoggerFactory(),
+        processors=[drop],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+        logger_factory=structlog.ReturnLoggerFactory(),
+        cache_logger_on_first_use=False,
     )
     logging.disable(logging.CRITICAL)

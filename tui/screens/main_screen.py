@@ -324,7 +324,7 @@ class MainScreen(Screen[None]):
             bar = self.query_one(ClockBar)
             bar.now = max(bar.now, str(event["at"]))
         if kind == "traffic":
-            self.query_one(TrafficLog).add(data)
+            self.query_one(TrafficLog).add({"at": event.get("at"), **data})
             module = str(data.get("module") or "")
             if module in CHARGER_MODULES:
                 self._mark("chargers")

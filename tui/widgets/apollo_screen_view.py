@@ -29,6 +29,9 @@ from tui.widgets.screen_key import ScreenKey
 from tui.widgets.spinner import Spinner
 
 ICONS = {"approved": "✔", "declined": "✖"}
+# Card brand badges are packed into lines of at most this many cells, so that a badge never
+# breaks inside itself at the narrowest frame.
+BADGE_LINE_WIDTH = 31
 
 
 class ApolloScreenView(VerticalScroll):
@@ -105,13 +108,10 @@ class ApolloScreenView(VerticalScroll):
         yield self._spacer()
         cards = screen.cards()
         if cards:
-            text = Text(justify="center")
-            for index, card in enumerate(cards):
-                if index:
-                    text.append(" ")
-                brand = card.logo or ""
-                mark = CARD_BRANDS.get(brand, card.cardholder or card.name)
-                text.append(f" {mark} ", style=f"bold #ffffff on {_brand_colour(brand)}")
+            marks = [
+                (CARD_BRANDS.get(c.logo or "", c.cardholder or c.name), c.logo or "") for c in cards
+            ]
+            text = _badge_lines(marks, BADGE_LINE_WIDTH)
             yield Static(text, classes="apollo-cards")
         yield from self._buttons(screen)
 
@@ -250,6 +250,28 @@ def _amount_digits(amount: str, currency: str) -> Widget:
     if symbol in ("€", "£", "$"):
         return Digits(f"{symbol}{value}", classes="apollo-amount")
     return Static(f"{value} {symbol}", classes="apollo-amount-text")
+
+
+def _badge_lines(marks: list[tuple[str, str]], width: int) -> Text:
+    """Brand badges, greedily packed into centred lines no wider than ``width``."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for mark, brand in marks:
+        size = len(mark) + 2
+        if lines[-1] and used + 1 + size > width:
+            lines.append([])
+            used = 0
+        used += size + (1 if lines[-1] else 0)
+        lines[-1].append((mark, brand))
+    text = Text(justify="center", no_wrap=True)
+    for number, line in enumerate(lines):
+        if number:
+            text.append("\n")
+        for index, (mark, brand) in enumerate(line):
+            if index:
+                text.append(" ")
+            text.append(f" {mark} ", style=f"bold #ffffff on {_brand_colour(brand)}")
+    return text
 
 
 def _brand_colour(brand: str) -> str:

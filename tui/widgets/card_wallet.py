@@ -23,7 +23,7 @@ class CardWallet(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True, id="cards-table")
-        table.add_columns("Card", "Outcome", "Media")
+        table.add_columns("Outcome", "Card", "Media")
         yield table
         with Horizontal(classes="wallet-actions"):
             yield Button("Tap \\[t]", id="wallet-tap", compact=True)
@@ -43,8 +43,8 @@ class CardWallet(Vertical):
             card_id = str(card.get("id") or card.get("pan") or card.get("uid") or "?")
             media = card.get("media") or []
             table.add_row(
-                str(card.get("label") or card_id),
                 str(card.get("outcome") or ""),
+                str(card.get("label") or card_id),
                 ", ".join(str(m) for m in media) if isinstance(media, list) else str(media),
                 key=card_id,
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -9,6 +11,12 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from tui.messages import ClockAdvanceRequested
+
+
+def display_time(stamp: str) -> str:
+    """``2025-03-01T09:00:04.329Z`` → ``2025-03-01 09:00:04 UTC``."""
+    text = re.sub(r"\.\d+", "", stamp)
+    return text.replace("T", " ").replace("Z", " UTC").replace("+00:00", " UTC")
 
 
 class ClockBar(Horizontal):
@@ -36,7 +44,7 @@ class ClockBar(Horizontal):
         status.append(self.url, style="bold")
         self.query_one("#clock-status", Static).update(status)
         time = Text()
-        shown = self.now.replace("T", " ").replace("Z", " UTC") if self.now else "—"
+        shown = display_time(self.now) if self.now else "—"
         time.append("⏱ ")
         time.append(shown, style="bold")
         if self.mode:
