@@ -23,6 +23,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +37,9 @@ from emulator.ocpi.types import parse_datetime
 # these are HTTP round trips on loopback).
 SETUP_TIMEOUT = 30.0
 PACE_INTERVAL = 0.25
+# With the manual clock, setup may move it this far: the simulated CPO assigns EVSEs to a new
+# terminal after a (virtual) delay.
+SETUP_CLOCK_ALLOWANCE = timedelta(seconds=30)
 
 
 class DemoError(RuntimeError):
@@ -213,6 +217,7 @@ class Demo:
     async def _wait_for_assignment(self, serials: list[str]) -> dict[str, list[str]]:
         """Until the simulated CPO has assigned EVSEs to every demo terminal."""
         assert self.clock is not None
+        limit = self.clock.now() + SETUP_CLOCK_ALLOWANCE
         while True:
             listed = await self._admin(self.emulator.rt.base_url, "GET", "terminals")
             evses = {
@@ -222,8 +227,13 @@ class Demo:
             }
             if all(evses.get(s) for s in serials):
                 return evses
-            # Work the simulated CPO schedules "now" runs when the manual clock moves.
-            await self.clock.advance(0)
+            # The simulated CPO assigns after a short virtual delay: move the manual clock to
+            # its next timer (the paced clock gets there by itself).
+            due = self.clock.next_due()
+            if self.options.clock == "manual" and due is not None and due <= limit:
+                await self.clock.advance_to(due)
+            else:
+                await self.clock.advance(0)
             await asyncio.sleep(0.05)
 
 

@@ -1,0 +1,110 @@
+"""``payter-emulator demo``: the emulator and the simulated CPO in one process, registered over
+OCPI 2.3.0, a terminal assigned to the simulated CPO's EVSEs, and the TUI on top.
+
+These need the simulated CPO (``emulator/cpo_sim``); they are skipped in a build without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+
+from emulator.demo import Demo, DemoOptions
+from tui.app import make_app
+from tui.widgets.terminal_frame import TerminalFrame
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("emulator.cpo_sim.node", reason="the simulated CPO is not in this build")
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[Demo]:
+    running = Demo(DemoOptions(clock="manual", clock_start="2025-03-01T09:00:00Z"))
+    await running.start()
+    yield running
+    await running.stop()
+
+
+async def test_ready_object_and_assignment(demo: Demo) -> None:
+    ready = demo.ready
+    assert ready["event"] == "ready"
+    assert ready["emulator"]["event"] == "listening" and ready["cpo_sim"]["event"] == "listening"
+    assert ready["terminals"] == ["PAY-DEMO-0001"]
+    assert ready["ocpi_version"] == "2.3.0"
+    assert ready["evses"]["PAY-DEMO-0001"], "the simulated CPO assigned no EVSE"
+    # One clock: advancing the emulator's moves the simulated CPO's.
+    assert demo.emulator.rt.clock is demo.cpo_sim.rt.clock
+
+
+async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
+    ready = demo.ready
+    app = make_app(
+        ready["emulator"]["url"],
+        cpo_sim_url=ready["cpo_sim"]["url"],
+        initial_serial="PAY-DEMO-0001",
+        animate=False,
+        poll_interval=0,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        frame = app.screen.query_one(TerminalFrame)
+        await wait_for(pilot, lambda: "PAY-DEMO-0001" in frame.border_title, what="terminal")
+        await pilot.press("c")
+        table = app.screen.query_one("#chargers-table")
+        evses = ready["evses"]["PAY-DEMO-0001"]
+        await wait_for(pilot, lambda: table.row_count >= len(evses), what="chargers")
+        await pilot.press("P")
+        await wait_for(
+            pilot, lambda: str(table.get_row_at(0)[2]).endswith("%"), what="car plugged in"
+        )
+        traffic = app.screen.query_one("#traffic-table")
+        await wait_for(pilot, lambda: traffic.row_count > 0, what="OCPI traffic")
+
+
+def test_headless_demo_writes_the_ready_file(tmp_path: Path) -> None:
+    ready_file = tmp_path / "ready.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "demo",
+            "--headless",
+            "--clock",
+            "manual",
+            "--ready-file",
+            str(ready_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = json.loads(proc.stdout.readline())
+        deadline = time.monotonic() + 10
+        while not ready_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ready = json.loads(ready_file.read_text())
+        assert ready == line
+        assert set(ready) >= {"emulator", "cpo_sim", "terminals"}
+        url = ready["emulator"]["url"] + "/__admin/terminals/" + ready["terminals"][0]
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert json.load(resp)["screen"]["type"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
