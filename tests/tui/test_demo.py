@@ -13,27 +13,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from conftest import wait_for
+from conftest import skip_unless_built, wait_for
 
-from emulator.demo import Demo, DemoOptions
+from emulator.demo import Demo
 from tui.app import make_app
 from tui.widgets.terminal_frame import TerminalFrame
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("emulator.cpo_sim.node", reason="the simulated CPO is not in this build")
-
-
-@pytest.fixture
-async def demo() -> AsyncIterator[Demo]:
-    running = Demo(DemoOptions(clock="manual", clock_start="2025-03-01T09:00:00Z"))
-    await running.start()
-    yield running
-    await running.stop()
+skip_unless_built("emulator.cpo_sim.node", "the simulated CPO is not in this build")
 
 
 async def test_ready_object_and_assignment(demo: Demo) -> None:
