@@ -346,7 +346,7 @@ class JourneyController:
                 "choose.item",
                 number=number,
                 standard=STANDARDS.get(conn.get("standard"), conn.get("standard")),
-                power=f"{int(power) // 1000} kW" if power else "–",
+                power=f"{int(power) // 1000} kW" if power else "-",
                 status=self.t(serial, f"status.{status}"),
             )
             props[f"items.{key}"] = ""
@@ -529,7 +529,7 @@ class JourneyController:
         if journey.get("session_id"):
             row = self.ptp.sessions.find(journey["session_id"], journey.get("platform_id"))
             session = row["object"] if row else None
-        duration = "–"
+        duration = "-"
         if session and session.get("start_date_time") and session.get("end_date_time"):
             seconds = (
                 parse_datetime(session["end_date_time"])

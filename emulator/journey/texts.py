@@ -52,7 +52,7 @@ def has_texts(language: str) -> bool:
 def money(minor: int | None, currency: str) -> str:
     """Minor units to what a driver reads: ``€50.00``."""
     if minor is None:
-        return "–"
+        return "-"
     value = (Decimal(minor) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
     symbol = SYMBOLS.get(currency.upper(), currency.upper() + " ")
     return f"{symbol}{value}"
