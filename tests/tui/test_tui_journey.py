@@ -33,18 +33,26 @@ def _shown(app: PayterTui) -> ApolloScreen:
 
 
 async def _on(pilot: Any, app: PayterTui, screen_id: str) -> ApolloScreen:
-    await wait_for(pilot, lambda: _shown(app).id == screen_id, what=screen_id, tries=300)
+    try:
+        await wait_for(pilot, lambda: _shown(app).id == screen_id, what=screen_id, tries=300)
+    except AssertionError as exc:
+        shown = _shown(app)
+        raise AssertionError(f"{exc}; shown: {shown.id} {shown.properties}") from None
     return _shown(app)
 
 
 async def _home(pilot: Any, app: PayterTui) -> None:
     """Back on the home screen, waking the screensaver (30 s idle) with a touch if it is on."""
-    await wait_for(
-        pilot,
-        lambda: _shown(app).id == "journey.home" or _shown(app).type == "screensaver",
-        what="home or screensaver",
-        tries=300,
-    )
+    try:
+        await wait_for(
+            pilot,
+            lambda: _shown(app).id == "journey.home" or _shown(app).type == "screensaver",
+            what="home or screensaver",
+            tries=300,
+        )
+    except AssertionError as exc:
+        shown = _shown(app)
+        raise AssertionError(f"{exc}; shown: {shown.id} {shown.properties}") from None
     if _shown(app).type == "screensaver":
         await pilot.press("space")
     await _on(pilot, app, "journey.home")
@@ -165,14 +173,24 @@ async def test_full_journey_with_the_simulated_cpo(demo: Any) -> None:
         await pilot.press("w", "t")
         await wait_for(pilot, lambda: _shown(app).icon == "approved", what="approved")
         await pilot.press("m")
-        await wait_for(pilot, lambda: _shown(app).id == "journey.home", what="back home", tries=300)
+        await _home(pilot, app)
         await pilot.press("h")
+        await _home(pilot, app)
         await pilot.press(await _number_of(app, "stop"))
         stop = await _on(pilot, app, "journey.stop")
         await pilot.press(await _number_of(app, stop.shortcut_keys[0]))
         await _on(pilot, app, "journey.stop_confirm")
         await pilot.press(await _number_of(app, "yes"))
-        await wait_for(pilot, lambda: _shown(app).title == "Charging stopped", tries=300)
+        # 14 Stopping…, then stopped once the simulated CPO's result arrives on the clock.
+        await wait_for(
+            pilot,
+            lambda: _shown(app).title in ("Stopping…", "Charging stopped"),
+            what="stopping",
+            tries=300,
+        )
+        await pilot.press("m")
+        await _home(pilot, app)
         await pilot.press("s")
         table = app.screen.query_one("#journeys-table")
         await wait_for(pilot, lambda: table.row_count == 1, what="journey row")
+        assert table.get_row_at(0)[3] != "CHARGING"
