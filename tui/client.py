@@ -148,8 +148,14 @@ class ControlClient:
     async def terminal(self, serial: str) -> dict[str, Any]:
         return dict(await self.get(f"terminals/{quote(serial, safe='')}"))
 
-    async def create_terminal(self, serial: str, model: str = "APOLLO") -> dict[str, Any]:
-        return dict(await self.post("terminals", {"serial_number": serial, "model": model}))
+    async def create_terminal(
+        self, serial: str, model: str = "Apollo", *, mode: str | None = None
+    ) -> dict[str, Any]:
+        """A new terminal; ``mode`` ``ocpi`` (Payter's journey) or ``cps`` (driven over CPS)."""
+        body = {"serial_number": serial, "model": model}
+        if mode:
+            body["mode"] = mode
+        return dict(await self.post("terminals", body))
 
     async def press(self, serial: str, key: str) -> Any:
         return await self.post(f"terminals/{quote(serial, safe='')}/press", {"key": key})

@@ -22,11 +22,12 @@ def _frame(app: PayterTui) -> TerminalFrame:
 async def test_idle_screensaver_touch_offline(emulator) -> None:  # type: ignore[no-untyped-def]
     base = emulator.rt.base_url
     async with ControlClient(base) as setup:
-        await setup.create_terminal("TUI-0001", "Apollo")
+        # A CPS terminal: nobody drives its screens, so it shows the terminal's own idle
+        # carousel (an OCPI terminal would show Payter's journey).
+        await setup.create_terminal("TUI-0001", "Apollo", mode="cps")
     app = make_app(base, animate=False, poll_interval=0)
     async with app.run_test(size=(100, 36), notifications=True) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "payter.idle", what="idle")
         await wait_for(pilot, lambda: screen.query_one(ClockBar).connected, what="stream")
         serials = screen.serials  # type: ignore[attr-defined]
         assert "TUI-0001" in serials
@@ -34,6 +35,7 @@ async def test_idle_screensaver_touch_offline(emulator) -> None:  # type: ignore
             await pilot.press("right_square_bracket")
             await pilot.pause()
         await wait_for(pilot, lambda: "TUI-0001" in _frame(app).border_title)
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "payter.idle", what="idle")
         assert _frame(app).screen_shown.title == "Welcome"
 
         # 30 s without a touch: the screensaver (journey-screens.md screen 2).
