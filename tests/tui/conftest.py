@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -55,14 +56,18 @@ async def demo() -> AsyncIterator[Any]:
 
 
 async def wait_for(
-    pilot: Pilot[object], condition: Callable[[], bool], *, tries: int = 200, what: str = ""
+    pilot: Pilot[object], condition: Callable[[], bool], *, timeout: float = 15.0, what: str = ""
 ) -> None:
-    """Let the app run until ``condition()`` holds (HTTP round trips take a few loop turns)."""
-    for _ in range(tries):
-        if condition():
-            return
+    """Let the app run until ``condition()`` holds (HTTP round trips take a few loop turns).
+
+    The deadline is generous because a loaded CI machine is slow; a passing test never waits
+    for it.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 def assert_snapshot(app: App[object], name: str) -> None:

@@ -34,7 +34,7 @@ def _shown(app: PayterTui) -> ApolloScreen:
 
 async def _on(pilot: Any, app: PayterTui, screen_id: str) -> ApolloScreen:
     try:
-        await wait_for(pilot, lambda: _shown(app).id == screen_id, what=screen_id, tries=300)
+        await wait_for(pilot, lambda: _shown(app).id == screen_id, what=screen_id)
     except AssertionError as exc:
         shown = _shown(app)
         raise AssertionError(f"{exc}; shown: {shown.id} {shown.properties}") from None
@@ -48,7 +48,6 @@ async def _home(pilot: Any, app: PayterTui) -> None:
             pilot,
             lambda: _shown(app).id == "journey.home" or _shown(app).type == "screensaver",
             what="home or screensaver",
-            tries=300,
         )
     except AssertionError as exc:
         shown = _shown(app)
@@ -186,7 +185,6 @@ async def test_full_journey_with_the_simulated_cpo(demo: Any) -> None:
             pilot,
             lambda: _shown(app).title in ("Stopping…", "Charging stopped"),
             what="stopping",
-            tries=300,
         )
         await pilot.press("m")
         await _home(pilot, app)
