@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
