@@ -23,7 +23,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +100,9 @@ class Demo:
         build_cpo_sim, cpo_settings_cls = _load_cpo_sim()
         opts = self.options
         start = parse_datetime(opts.clock_start) if opts.clock_start else None
+        if start is None and opts.clock == "paced":
+            # A paced demo starts at the wall-clock time a person expects to see.
+            start = datetime.now(UTC).replace(microsecond=0)
         self.clock = ManualClock(Background(), start)
         common = {
             "host": opts.host,
