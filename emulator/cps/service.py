@@ -262,6 +262,10 @@ class CloudPaymentService:
             if not waiters:
                 self._card_waiters.pop(serial, None)
 
+    def polls_waiting(self, serial_number: str) -> int:
+        """How many ``GET .../card`` long polls wait for a card on this terminal."""
+        return len(self._card_waiters.get(serial_number, ()))
+
     def card_json(self, effect: CardRead) -> dict[str, Any]:
         return Card(
             serialNumber=effect.serial_number,
