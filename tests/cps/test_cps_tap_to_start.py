@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from conftest import CpsClient
 
@@ -137,6 +138,13 @@ class Csms:
         raise AssertionError("the CSMS and the emulator keep calling each other")
 
 
+@pytest.fixture
+async def node(start_emulator: Callable[..., Any]) -> EmulatorNode:
+    # Read for 10 minutes after each start: the CSMS re-arms from the state webhook 12 times
+    # in the two hours of charging below (with Payter's 30 s it would be 240 times).
+    return await start_emulator(cps_read_timeout=600)
+
+
 async def test_tap_to_start_tap_to_stop(
     node: EmulatorNode,
     clock: ManualClock,
@@ -163,6 +171,8 @@ async def test_tap_to_start_tap_to_stop(
         await clock.advance(3600)
         await csms.settle(node)
         assert (await csms.cps.get("terminals/APO-CPS"))[1]["state"] == "READING"
+        # At start, after the tap (by the CSMS and from the IDLE state event), 12 timeouts.
+        assert csms.log.count("armed") == 3 + 12
 
         # Driver 2 taps a card that is declined; nothing starts.
         await present("APO-CPS", "discover-declined")
