@@ -187,7 +187,7 @@ class Deliveries:
         self.rt.bus.publish(
             "cps.webhook",
             delivery_id=delivery_id,
-            kind=row["kind"],
+            webhook=row["kind"],
             serial_number=row["serial_number"],
             url=url,
             attempt=attempts,

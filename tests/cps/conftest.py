@@ -4,7 +4,7 @@ the fixed API key, and a webhook receiver whose answers a test scripts. Nothing 
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +106,28 @@ class WebhookServer:
 
     def bodies(self, path: str | None = None) -> list[Any]:
         return [r.body for r in self.received if path is None or r.path == path]
+
+
+@pytest.fixture(autouse=True)
+def _background_failures_fail_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A webhook delivery or a timer runs as a background task, whose exception is only
+    logged; here it fails the test instead."""
+    import emulator.background
+
+    failures: list[dict[str, Any]] = []
+    real = emulator.background.log
+
+    class Recorder:
+        def error(self, event: str, **kw: Any) -> None:
+            failures.append({"event": event, **kw})
+            real.error(event, **kw)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(emulator.background, "log", Recorder())
+    yield
+    assert failures == []
 
 
 @pytest.fixture

@@ -60,6 +60,13 @@ async def test_card_webhook_to_the_start_callback(
         1,
         200,
     )
+    [event] = [e.data for e in node.rt.bus.recent(kinds={"cps.webhook"})]
+    assert (event["webhook"], event["state"], event["status"], event["attempt"]) == (
+        "card",
+        "delivered",
+        200,
+        1,
+    )
 
     # A start without callbackUrl sends no card webhook.
     await cps.post("terminals/CPS-1/start")
@@ -311,3 +318,17 @@ async def test_reset_forgets_deliveries(
     await clock.advance(3600)
     assert len(hooks.received) == 1
     assert node.cps.deliveries.list() == []
+
+
+async def test_finished_deliveries_are_pruned(node: EmulatorNode, monkeypatch: Any) -> None:
+    import emulator.cps.webhooks as webhooks
+
+    monkeypatch.setattr(webhooks, "FINISHED_KEPT", 2)
+    store = node.rt.store
+    for state in ("delivered", "pending", "failed", "rejected", "delivered", "delivered"):
+        store.insert("cps_deliveries", {"kind": "state", "url": "http://x/", "state": state})
+    deliveries = node.cps.deliveries
+    deliveries._finished = 99  # the 100th finished delivery prunes
+    deliveries._prune()
+    kept = [(d["id"], d["state"]) for d in reversed(deliveries.list())]
+    assert kept == [(2, "pending"), (4, "rejected"), (5, "delivered"), (6, "delivered")]
