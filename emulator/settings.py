@@ -102,6 +102,12 @@ class ServerSettings(BaseSettings):
     crawl_max_pages: int = Field(
         500, ge=1, description="Pages an outbound paginated GET follows before giving up."
     )
+    registration_followup_delay: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds after answering a peer's credentials POST/PUT before pushing to it "
+        "(terminals, first crawl): the peer completes its side when it reads the answer.",
+    )
     required_modules: str | None = Field(
         None,
         description="Modules a peer must expose at registration, as 'module:ROLE' "
