@@ -21,6 +21,7 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.settings import EmulatorSettings, env_name
 
 
@@ -105,10 +106,35 @@ def serve(**given: Any) -> None:
 
 async def _serve(settings: EmulatorSettings) -> int:
     from emulator.app import build_emulator
+
+    return await _run(build_emulator, settings)
+
+
+@main.command("cpo-sim")
+@settings_options(CpoSimSettings)
+def cpo_sim(**given: Any) -> None:
+    """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+
+    Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
+    """
+    settings = load_settings(CpoSimSettings, given)
+    from emulator import logs
+
+    logs.configure(settings.log_format, settings.log_level)
+    sys.exit(asyncio.run(_cpo_sim(settings)))
+
+
+async def _cpo_sim(settings: CpoSimSettings) -> int:
+    from emulator.cpo_sim.node import build_cpo_sim
+
+    return await _run(build_cpo_sim, settings)
+
+
+async def _run(build: Callable[[Any], Any], settings: Any) -> int:
     from emulator.node import print_listening
 
     try:
-        node = build_emulator(settings)
+        node = build(settings)
         info = await node.start()
     except OSError as exc:
         click.echo(f"cannot start: {exc}", err=True)
@@ -129,11 +155,12 @@ async def _wait_for_signal() -> None:
 
 
 @main.command("settings-table", hidden=True)
-def settings_table() -> None:
+@click.option("--command", "command", type=click.Choice(["serve", "cpo-sim"]), default="serve")
+def settings_table(command: str) -> None:
     """Print the README table of settings (Markdown)."""
     from emulator.settings import markdown_table
 
-    click.echo(markdown_table(EmulatorSettings))
+    click.echo(markdown_table(CpoSimSettings if command == "cpo-sim" else EmulatorSettings))
 
 
 if __name__ == "__main__":  # pragma: no cover
