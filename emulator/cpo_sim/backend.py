@@ -130,7 +130,8 @@ class SessionRun:
 
     @property
     def wh(self) -> int:
-        return int(self.energy_wh)
+        # The meter counts whole Wh; the epsilon absorbs float sums such as 999.9999999.
+        return int(self.energy_wh + 1e-6)
 
     @property
     def time_s(self) -> int:
