@@ -12,8 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from emulator.ocpi.models.base import OcpiModel, OpenEnum
-from emulator.ocpi.models.common import CountryCode, DisplayText, Id36, PartyId
+from emulator.ocpi.models.base import OcpiModel
+from emulator.ocpi.models.common import (
+    CountryCode,
+    Id36,
+    PartyId,
+    PriceV221,
+    PriceV230,
+)
 from emulator.ocpi.types import URL, CiString, DateTime, String, note
 
 TOKEN_TYPES_221 = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
@@ -151,7 +157,7 @@ class FinancialAdviceConfirmation(OcpiModel):
 
     id: Id36
     authorization_reference: Id36
-    total_costs: dict[str, Any]
+    total_costs: PriceV230 | PriceV221
     currency: CiString(3)
     eft_data: Annotated[list[Annotated[CiString(255), Field(min_length=1)]], Field(min_length=1)]
     capture_status_code: Literal["SUCCESS", "PARTIAL_SUCCESS", "FAILED"]
@@ -160,29 +166,7 @@ class FinancialAdviceConfirmation(OcpiModel):
 
     @field_validator("total_costs")
     @classmethod
-    def _price(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if "before_taxes" in value:
-            return value
-        if "excl_vat" in value:
+    def _price(cls, value: PriceV230 | PriceV221) -> PriceV230 | PriceV221:
+        if isinstance(value, PriceV221):
             note("OCPI-40", "total_costs uses the 2.2.1 Price shape (excl_vat/incl_vat)")
-            return value
-        raise ValueError("total_costs must be a Price (before_taxes, or excl_vat)")
-
-
-CommandTypeName = OpenEnum("CommandType", *COMMAND_TYPES)
-
-__all__ = [
-    "COMMAND_MODELS",
-    "CancelReservation",
-    "CommandTypeName",
-    "DisplayText",
-    "FinancialAdviceConfirmation",
-    "ReserveNow",
-    "StartSession",
-    "StopSession",
-    "Terminal",
-    "Token",
-    "TokenPatch",
-    "UnlockConnector",
-    "token_type_ok",
-]
+        return value
