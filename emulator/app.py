@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from emulator.node import Node
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.registration import Need, parse_needs
 from emulator.ocpi.transport import Identity
 from emulator.runtime import Runtime, build_runtime
 from emulator.settings import EmulatorSettings, version_key
+from emulator.terminal import control as terminal_control
+from emulator.terminal.host import TerminalHost
 
 # What a CPO exposes to Payter, and with which interface role (checklist 5.2 #14).
 CPO_ROLES = {
@@ -62,6 +66,49 @@ class EmulatorNode(Node):
         needs = parse_needs(settings.required_modules or "credentials")
         super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
         self.registration.on_registered.append(self._check_payter_modules)
+
+    def setup(self) -> None:
+        from emulator.ocpi.modules.cdrs import CdrsReceiver
+        from emulator.ocpi.modules.commands import CommandsSender
+        from emulator.ocpi.modules.locations import LocationsReceiver
+        from emulator.ocpi.modules.payments import PaymentsSender
+        from emulator.ocpi.modules.sessions import SessionsReceiver
+        from emulator.ocpi.modules.tariffs import TariffsReceiver
+        from emulator.ocpi.modules.tokens import TokensSender
+        from emulator.ptp.core import Ptp
+
+        self.terminals = TerminalHost(self.rt)
+        self.ptp = Ptp(self)
+        for module in (
+            LocationsReceiver(self.ptp),
+            TariffsReceiver(self.ptp),
+            SessionsReceiver(self.ptp),
+            CdrsReceiver(self.ptp),
+            CommandsSender(self.ptp),
+            TokensSender(self.ptp),
+        ):
+            self.server.add_module(module)
+        if self.settings.profile == "ptp":
+            # Payments exists in OCPI 2.3.0 only; the 'emsp' profile serves 2.2.1 platforms.
+            self.server.add_module(PaymentsSender(self.ptp))
+        self.rt.reset_hooks.append(self._seed)
+
+    def add_routes(self, app: web.Application) -> None:
+        from emulator.ptp import control as ptp_control
+
+        terminal_control.add_routes(app, self.terminals)
+        ptp_control.add_routes(app, self.ptp)
+
+    async def on_started(self) -> None:
+        await self.terminals.start()
+        await self.ptp.start()
+        await self._seed()
+
+    async def _seed(self) -> None:
+        """A fresh start has one terminal to show (settings: default_terminal)."""
+        serial = self.settings.default_terminal
+        if serial and not self.ptp.payments.terminals():
+            await self.ptp.create_terminal(serial, "Apollo")
 
     def _check_payter_modules(self, platform: Platform) -> None:
         version = platform.version or "2.3.0"

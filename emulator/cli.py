@@ -156,11 +156,32 @@ async def _wait_for_signal() -> None:
 
 @main.command("settings-table", hidden=True)
 @click.option("--command", "command", type=click.Choice(["serve", "cpo-sim"]), default="serve")
-def settings_table(command: str) -> None:
-    """Print the README table of settings (Markdown)."""
+@click.option(
+    "--write",
+    "target",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Replace the table between the settings markers of this file (README.md).",
+)
+def settings_table(command: str, target: Path | None) -> None:
+    """Print (or write into the README) the Markdown table of settings."""
     from emulator.settings import markdown_table
 
-    click.echo(markdown_table(CpoSimSettings if command == "cpo-sim" else EmulatorSettings))
+    if command == "cpo-sim":
+        table = markdown_table(CpoSimSettings)
+        start, end = "<!-- cpo-sim-settings:start -->", "<!-- cpo-sim-settings:end -->"
+    else:
+        table = markdown_table(EmulatorSettings)
+        start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+    if target is None:
+        click.echo(table)
+        return
+    text = target.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise click.UsageError(f"{target} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    target.write_text(f"{head}{start}\n{table}\n{end}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":  # pragma: no cover

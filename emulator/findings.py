@@ -54,8 +54,17 @@ class Findings:
         pointer: str | None = None,
         severity: str | None = None,
         context: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        once: bool = False,
+    ) -> dict[str, Any] | None:
+        """Record a finding. With ``once``, an identical one (rule, platform, message) already
+        in the ledger is not repeated (used by periodic checks such as polls)."""
         rule: Rule = RULES[rule_id]
+        if once and self.store.count(
+            "findings",
+            "rule = ? and coalesce(platform_id, -1) = ? and message = ?",
+            [rule_id, platform_id if platform_id is not None else -1, message],
+        ):
+            return None
         row = {
             "at": format_datetime(self.now()),
             "rule": rule.id,

@@ -145,6 +145,46 @@ class EmulatorSettings(ServerSettings):
         description="Role sent in Credentials (2.3.0's Role enum has no PTP; OTHER or EMSP are "
         "the alternatives).",
     )
+    poll_interval: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds between crawls of the CPO's Locations and Tariffs (0: only at "
+        "registration and on demand). Payter's own interval is not published.",
+    )
+    command_result_timeout: int = Field(
+        60,
+        ge=1,
+        description="Seconds to wait for a CommandResult when the CommandResponse gives no "
+        "usable timeout.",
+    )
+    command_result_grace: int = Field(
+        5,
+        ge=0,
+        description="Extra seconds after a CommandResponse timeout before the result "
+        "counts as missing.",
+    )
+    payments_terminals_path: str = Field(
+        "terminals", description="Sub-path of the Payments endpoint for Terminals."
+    )
+    payments_facs_path: str = Field(
+        "financial-advice-confirmations",
+        description="Sub-path of the Payments endpoint for Financial Advice Confirmations.",
+    )
+    customer_reference: str | None = Field(
+        None,
+        max_length=36,
+        description="customer_reference put on new Terminals (links a terminal to the CPO's "
+        "contract with Payter).",
+    )
+    payter_customer_reference_patch: bool = Field(
+        True,
+        description="Payter-specific step: PATCH the customer_reference to the CPO's Terminal "
+        "after creating it (the spec's CPO Receiver has no PATCH; off for a strict spec peer).",
+    )
+    default_terminal: str | None = Field(
+        "APO-0001",
+        description="Serial number of the terminal created on a fresh start (empty: none).",
+    )
 
 
 def _version_key(version: str) -> tuple[int, ...]:

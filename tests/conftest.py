@@ -18,7 +18,7 @@ from emulator import logs
 from emulator.app import EmulatorNode, build_emulator
 
 logs.configure("console", "warning")
-from emulator.settings import EmulatorSettings  # noqa: E402
+from helpers import make_settings  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,20 +29,6 @@ def _no_emulator_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("EMULATOR_"):
             monkeypatch.delenv(key)
-
-
-def make_settings(**overrides: Any) -> EmulatorSettings:
-    """Settings for tests: in-memory database, manual clock, fixed seed, ephemeral port."""
-    base: dict[str, Any] = {
-        "db": ":memory:",
-        "port": 0,
-        "clock": "manual",
-        "clock_start": "2025-03-01T09:00:00Z",
-        "seed": 7,
-        "log_level": "warning",
-    }
-    base.update(overrides)
-    return EmulatorSettings(**base)
 
 
 @pytest.fixture

@@ -54,6 +54,15 @@ class CpoDouble:
     accept_raw_only: bool = False
     post_error: dict[str, Any] | None = None
     return_token: str | None = None
+    command_answer: dict[str, Any] = field(
+        default_factory=lambda: {"result": "ACCEPTED", "timeout": 30}
+    )
+    command_status: int = 1000
+    refuse_customer_reference_patch: bool = False
+    # What the CPO's Receiver interfaces hold.
+    terminals: dict[str, Any] = field(default_factory=dict)
+    facs: dict[str, Any] = field(default_factory=dict)
+    commands: list[dict[str, Any]] = field(default_factory=list)
     # State.
     seen: list[Seen] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
@@ -64,12 +73,12 @@ class CpoDouble:
 
     # --- server -------------------------------------------------------------------------------
 
-    async def start(self) -> CpoDouble:
+    async def start(self, port: int = 0) -> CpoDouble:
         app = web.Application()
         app.router.add_route("*", "/cpo/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}/cpo"
@@ -79,6 +88,11 @@ class CpoDouble:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def start_on(self, base_url: str) -> None:
+        """Come back on the same port (the CPO was down for a while)."""
+        await self.start(int(base_url.rsplit(":", 1)[1].split("/")[0]))
 
     @property
     def versions_url(self) -> str:
@@ -99,6 +113,12 @@ class CpoDouble:
             for h in ("X-Request-ID", "X-Correlation-ID"):
                 if h in request.headers:
                     headers[h] = request.headers[h]
+            if "OCPI-from-party-id" in request.headers:
+                # Functional module: the response swaps the routing headers.
+                headers["OCPI-from-country-code"] = self.country_code
+                headers["OCPI-from-party-id"] = self.party_id
+                headers["OCPI-to-country-code"] = request.headers["OCPI-from-country-code"]
+                headers["OCPI-to-party-id"] = request.headers["OCPI-from-party-id"]
         return web.json_response(body, status=http, headers=headers)
 
     def token_of(self, request: web.Request) -> str | None:
@@ -138,6 +158,27 @@ class CpoDouble:
         version, _, module = tail.partition("/")
         if module == "credentials":
             return await self.credentials(request, version, token, body)
+        if module.startswith("commands/") and request.method == "POST":
+            self.commands.append({"command": module.split("/", 1)[1], "body": body})
+            return self.envelope(self.command_answer, code=self.command_status, request=request)
+        if module.startswith("payments/"):
+            return self.payments(request, module.split("/", 1)[1], body)
+        return self.envelope(code=2000, http=404, request=request)
+
+    def payments(self, request: web.Request, sub: str, body: Any) -> web.Response:
+        kind, _, object_id = sub.partition("/")
+        store = self.terminals if kind == "terminals" else self.facs
+        key = "terminal_id" if kind == "terminals" else "id"
+        if request.method == "POST" and not object_id:
+            store[body[key]] = body
+            return self.envelope(request=request)
+        if request.method == "PATCH" and object_id in store:
+            if self.refuse_customer_reference_patch:
+                return self.envelope(code=2000, http=405, request=request)
+            store[object_id].update(body)
+            return self.envelope(request=request)
+        if request.method == "GET" and object_id in store:
+            return self.envelope(store[object_id], request=request)
         return self.envelope(code=2000, http=404, request=request)
 
     def my_credentials(self, version: str, token: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from emulator.node import Node
+from emulator.settings import EmulatorSettings
 
 
 def token_header(token: str, *, raw: bool = False, ids: bool = True) -> dict[str, str]:
@@ -49,3 +50,17 @@ async def admin(
 
 def findings(node: Node, rule: str | None = None) -> list[dict[str, Any]]:
     return node.rt.findings.list(rule=rule)
+
+
+def make_settings(**overrides: Any) -> EmulatorSettings:
+    """Settings for tests: in-memory database, manual clock, fixed seed, ephemeral port."""
+    base: dict[str, Any] = {
+        "db": ":memory:",
+        "port": 0,
+        "clock": "manual",
+        "clock_start": "2025-03-01T09:00:00Z",
+        "seed": 7,
+        "log_level": "warning",
+    }
+    base.update(overrides)
+    return EmulatorSettings(**base)

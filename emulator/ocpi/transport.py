@@ -208,7 +208,11 @@ def validation_findings(exc: ValidationError) -> list[tuple[str, str, str]]:
         kind = err.get("type", "")
         pointer = pointer_of(err.get("loc", ()))
         msg = err.get("msg", "invalid value")
-        if kind == "missing":
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("rule"), str):
+            # A model validator that knows which checklist rule was broken (models.base.refuse).
+            rule = ctx["rule"]
+        elif kind == "missing":
             rule, msg = "OCPI-30", "required field is missing"
         elif kind in ("literal_error", "enum"):
             rule = "OCPI-11"

@@ -133,8 +133,10 @@ def _check_string(value: str) -> str:
     return value
 
 
-def CiString(max_length: int) -> Any:
+def CiString(max_length: int | None = None) -> Any:
     """``CiString(n)``: case-insensitive, printable ASCII, at most ``n`` characters."""
+    if max_length is None:
+        return Annotated[str, AfterValidator(_check_cistring)]
     return Annotated[str, Field(max_length=max_length), AfterValidator(_check_cistring)]
 
 
@@ -143,6 +145,25 @@ def String(max_length: int | None = None) -> Any:
     if max_length is None:
         return Annotated[str, AfterValidator(_check_string)]
     return Annotated[str, Field(max_length=max_length), AfterValidator(_check_string)]
+
+
+def TolerantString(max_length: int, tolerated: int, why: str) -> Any:
+    """``string(max_length)`` accepted up to ``tolerated`` characters, noted (OCPI-10) beyond.
+
+    For limits that the spec errata raised in one place but not in a copy of the same value
+    (``why`` says which), where refusing the whole message would help nobody.
+    """
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            note(
+                "OCPI-10", f"{len(value)} characters where string({max_length}) is allowed ({why})"
+            )
+        return value
+
+    return Annotated[
+        str, Field(max_length=tolerated), AfterValidator(_check_string), AfterValidator(check)
+    ]
 
 
 URL = Annotated[str, Field(max_length=255), AfterValidator(_check_string)]

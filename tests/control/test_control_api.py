@@ -15,7 +15,8 @@ from emulator.control.http import admin_middleware
 TOKEN_A = "payter-emulator-token-a"
 
 
-async def test_clock_advance_and_set(emulator: EmulatorNode, http) -> None:
+async def test_clock_advance_and_set(start_emulator, http) -> None:
+    emulator = await start_emulator(default_terminal="")  # no terminal: no screensaver timer
     status, body = await admin(http, emulator, "GET", "clock")
     assert status == 200 and body == {
         "mode": "manual",
@@ -80,7 +81,8 @@ def _b64(token: str) -> str:
     return base64.b64encode(token.encode()).decode()
 
 
-async def test_event_stream_poll_sse_and_websocket(emulator: EmulatorNode, http) -> None:
+async def test_event_stream_poll_sse_and_websocket(start_emulator, http) -> None:
+    emulator = await start_emulator(default_terminal="")
     emulator.rt.bus.publish("terminal.screen", serial_number="T1")
     status, events = await admin(http, emulator, "GET", "events?kinds=terminal")
     assert status == 200 and [e["kind"] for e in events] == ["terminal.screen"]

@@ -34,7 +34,7 @@ async def test_cpo_registers_with_emulator(
         }
     ]
     # Before answering, the emulator read the CPO's versions and details with token B, Base64.
-    fetches = [s for s in cpo.seen if s.method == "GET"]
+    fetches = [s for s in cpo.seen if s.method == "GET"][:2]
     assert [s.path for s in fetches] == ["/cpo/versions", f"/cpo/{version}"]
     token_b = next(t for t in cpo.valid_tokens if t.startswith("cpo-token-b"))
     assert all(s.headers["Authorization"] == f"Token {b64(token_b)}" for s in fetches)
@@ -428,7 +428,7 @@ async def test_peer_that_only_takes_raw_tokens(emulator: EmulatorNode, http) -> 
 
 
 async def test_restart_keeps_registrations(tmp_path, cpo: CpoDouble, http) -> None:
-    from conftest import make_settings
+    from helpers import make_settings
 
     from emulator.app import build_emulator
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_settings
 from cpo_double import CpoDouble
-from helpers import findings, ocpi
+from helpers import findings, make_settings, ocpi
 
 from emulator.app import EmulatorNode
 from emulator.ocpi.transport import Module, OcpiRequest, Route, paged, parse_paging

@@ -4,14 +4,24 @@
   older versions), so a stored object re-serialises with what the peer sent.
 * Closed enums are ``Literal`` types: a value outside them fails validation (OCPI 2001).
 * OpenEnums accept any string; a value outside the listed ones is noted (rule OCPI-11b).
+* The enums that 2.3.0 opened up (Capability, ConnectorType, TokenType, ...) are closed in 2.1.1
+  and 2.2.1. Their older variants are :func:`LenientEnum` s: an unknown value is accepted but
+  noted as rule OCPI-11 (an error), so that one odd capability does not make a whole Location
+  unusable while the report still says the peer broke the enum.
 * Optional fields are ``None`` by default and left out when serialised.
+* A validator that knows which checklist rule a failure breaks raises a
+  :class:`~pydantic_core.PydanticCustomError` whose context carries ``rule``; the transport
+  reports the failure under that rule (see :func:`refuse`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, NoReturn
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from emulator.ocpi.types import note
 
@@ -24,12 +34,64 @@ class OcpiModel(BaseModel):
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def OpenEnum(name: str, *values: str) -> Any:
+def _enum_checker(name: str, values: tuple[str, ...], rule: str, why: str) -> Any:
     known = frozenset(values)
 
     def check(value: str) -> str:
         if value not in known:
-            note("OCPI-11b", f"{value!r} is not a listed {name} value (accepted: OpenEnum)")
+            note(rule, f"{value!r} is not a listed {name} value ({why})")
         return value
 
+    return check
+
+
+def OpenEnum(name: str, *values: str) -> Any:
+    """An OpenEnum (types.asciidoc, 2.3.0): any string is legal; unknown values are noted."""
+    check = _enum_checker(name, values, "OCPI-11b", "accepted: OpenEnum")
     return Annotated[str, AfterValidator(check)]
+
+
+def LenientEnum(name: str, *values: str) -> Any:
+    """A closed enum of 2.1.1/2.2.1 that 2.3.0 turned into an OpenEnum.
+
+    An unknown value is a spec violation in these versions (rule OCPI-11) but is accepted,
+    with a note, so that the object stays usable.
+    """
+    check = _enum_checker(name, values, "OCPI-11", f"{name} is a closed enum in this version")
+    return Annotated[str, AfterValidator(check)]
+
+
+def refuse(kind: str, message: str, rule: str) -> NoReturn:
+    """Fail validation with ``message``, reported under checklist ``rule``."""
+    raise PydanticCustomError(kind, message, {"rule": rule})
+
+
+# --- PATCH bodies -----------------------------------------------------------------------------
+
+
+@cache
+def partial_model(model: type[BaseModel]) -> type[BaseModel]:
+    """The PATCH variant of ``model``: every field may be left out, nothing else changes.
+
+    A PATCH carries only the fields that change (transport_and_format §PATCH), so each field
+    gets a ``None`` default; types, lengths, patterns and enums stay as they are and nested
+    objects stay complete. A field that the full model requires still refuses an explicit
+    ``null``: a PATCH cannot remove data. Cross-field checks (model validators) are left out,
+    as they judge whole objects. Unknown fields are kept, as in the full model.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, default=None))
+    base = OcpiModel if issubclass(model, OcpiModel) else BaseModel
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{model.__name__}Patch",
+        __base__=base,
+        __module__=model.__module__,
+        __doc__=f"PATCH body of {model.__name__}: all fields optional.",
+        **fields,
+    )
+
+
+def validate_patch(model: type[BaseModel], data: Any) -> BaseModel:
+    """Validate a PATCH body against ``model``; ``model_fields_set`` says what it changes."""
+    return partial_model(model).model_validate(data)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from emulator.ocpi.models.base import OcpiModel, OpenEnum
-from emulator.ocpi.types import URL, CiString, Number, String
+from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum, refuse
+from emulator.ocpi.types import URL, CiString, Number, String, note
 
 CountryCode = CiString(2)
 PartyId = CiString(3)
@@ -28,9 +28,8 @@ class GeoLocation(OcpiModel):
     ]
 
 
-ImageCategory = OpenEnum(
-    "ImageCategory", "CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER"
-)
+IMAGE_CATEGORIES = ("CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER")
+ImageCategory = OpenEnum("ImageCategory", *IMAGE_CATEGORIES)
 
 
 class Image(OcpiModel):
@@ -48,11 +47,53 @@ class BusinessDetails(OcpiModel):
     logo: Image | None = None
 
 
+class ImageV221(Image):
+    """Image of 2.1.1/2.2.1, where ImageCategory is still a closed enum."""
+
+    category: LenientEnum("ImageCategory", *IMAGE_CATEGORIES)
+
+
+class BusinessDetailsV221(BusinessDetails):
+    logo: ImageV221 | None = None
+
+
+_PRICE_V221_FIELDS = ("excl_vat", "incl_vat")
+_PRICE_V230_FIELDS = ("before_taxes", "taxes")
+
+
+def _check_price_shape(data: Any, *, own: str, foreign: tuple[str, ...], what: str) -> Any:
+    """Refuse a Price of the other version's shape (types.asciidoc §Price; checklist #40).
+
+    2.2.1 has ``excl_vat``/``incl_vat``, 2.3.0 ``before_taxes``/``taxes``: a breaking change,
+    so an object of one version carrying the other's shape is invalid. An object that has its
+    own version's amount plus stray fields of the other shape is accepted with a note.
+    """
+    if isinstance(data, dict):
+        strays = [key for key in foreign if key in data]
+        if strays and own not in data:
+            refuse(
+                "price_shape",
+                f"{what} has the shape of the other OCPI version ({', '.join(strays)} "
+                f"instead of {own})",
+                "OCPI-40",
+            )
+        if strays:
+            note("OCPI-40", f"{what} mixes both Price shapes ({own} and {', '.join(strays)})")
+    return data
+
+
 class PriceV221(OcpiModel):
     """2.2.1 Price: amounts excluding and including VAT."""
 
     excl_vat: Number
     incl_vat: Number | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        return _check_price_shape(
+            data, own="excl_vat", foreign=_PRICE_V230_FIELDS, what="a 2.2.1 Price"
+        )
 
 
 class TaxAmount(OcpiModel):
@@ -68,6 +109,13 @@ class PriceV230(OcpiModel):
     before_taxes: Number
     taxes: list[TaxAmount] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        return _check_price_shape(
+            data, own="before_taxes", foreign=_PRICE_V221_FIELDS, what="a 2.3.0 Price"
+        )
+
 
 class PriceLimit(OcpiModel):
     """2.3.0 Tariff min_price / max_price."""
@@ -75,5 +123,26 @@ class PriceLimit(OcpiModel):
     before_taxes: Number
     after_taxes: Number | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        return _check_price_shape(
+            data, own="before_taxes", foreign=_PRICE_V221_FIELDS, what="a 2.3.0 PriceLimit"
+        )
+
+
+def _check_hour_minute(value: str) -> str:
+    # "24:00" is a common way to write the end of the day; the regex only allows 00:00.
+    if value == "24:00":
+        note("OCPI-10", "'24:00' is not a valid time of day (the spec writes 00:00)")
+    return value
+
+
+HourMinute = Annotated[
+    str,
+    StringConstraints(max_length=5, pattern=r"^(([0-1][0-9]|2[0-3]):[0-5][0-9]|24:00)$"),
+    AfterValidator(_check_hour_minute),
+]
+"""``string(5)`` time of day ``HH:MM`` (RegularHours, TariffRestrictions)."""
 
 InterfaceRole = Literal["SENDER", "RECEIVER"]

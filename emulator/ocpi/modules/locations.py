@@ -1,0 +1,269 @@
+"""Locations Receiver (mod_locations.asciidoc): the CPO pushes Locations, EVSEs, Connectors.
+
+``{locations}/{country_code}/{party_id}/{location_id}[/{evse_uid}[/{connector_id}]]``: GET,
+PUT (create or replace at that depth) and PATCH (partial, ``last_updated`` required). A change
+to an EVSE or Connector updates the parents' ``last_updated``. POST and DELETE are not part of
+the interface (an EVSE is removed with status REMOVED).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from emulator.ocpi import status
+from emulator.ocpi.models.base import partial_model
+from emulator.ocpi.models.registry import model_for
+from emulator.ocpi.status import OcpiError
+from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ptp import checks
+
+if TYPE_CHECKING:
+    from emulator.ptp.core import Ptp
+
+LOC = "/{country_code}/{party_id}/{location_id}"
+EVSE = LOC + "/{evse_uid}"
+CONN = EVSE + "/{connector_id}"
+
+
+def _later(a: Any, b: Any) -> Any:
+    """The later of two OCPI DateTimes (as given)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    try:
+        return a if parse_datetime(a) >= parse_datetime(b) else b
+    except ValueError:
+        return a
+
+
+class LocationsReceiver(Module):
+    id = "locations"
+    interface = "RECEIVER"
+    versions = ("2.1.1", "2.2.1", "2.3.0")
+
+    def __init__(self, ptp: Ptp) -> None:
+        self.ptp = ptp
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", LOC, self.get),
+            Route("GET", EVSE, self.get),
+            Route("GET", CONN, self.get),
+            Route("PUT", LOC, self.put),
+            Route("PUT", EVSE, self.put),
+            Route("PUT", CONN, self.put),
+            Route("PATCH", LOC, self.patch),
+            Route("PATCH", EVSE, self.patch),
+            Route("PATCH", CONN, self.patch),
+        ]
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _owner(self, req: OcpiRequest) -> tuple[str, str]:
+        platform = req.require_platform()
+        cc, pid = req.params["country_code"], req.params["party_id"]
+        if not platform.owns(cc, pid):
+            req.finding(
+                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
+            )
+        return cc, pid
+
+    def _stored(self, req: OcpiRequest, cc: str, pid: str) -> dict[str, Any] | None:
+        return self.ptp.mirror.locations.object(cc, pid, req.params["location_id"])
+
+    @staticmethod
+    def _find(items: list[dict[str, Any]], key: str, value: str) -> int | None:
+        for i, item in enumerate(items):
+            if ci_equal(str(item.get(key)), value):
+                return i
+        return None
+
+    def _locate(
+        self, req: OcpiRequest, location: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        evse = conn = None
+        if "evse_uid" in req.params:
+            i = self._find(location.get("evses") or [], "uid", req.params["evse_uid"])
+            if i is None:
+                return None, None
+            evse = location["evses"][i]
+            if "connector_id" in req.params:
+                j = self._find(evse.get("connectors") or [], "id", req.params["connector_id"])
+                if j is None:
+                    return evse, None
+                conn = evse["connectors"][j]
+        return evse, conn
+
+    def _depth(self, req: OcpiRequest) -> str:
+        if "connector_id" in req.params:
+            return "Connector"
+        if "evse_uid" in req.params:
+            return "EVSE"
+        return "Location"
+
+    def _save(self, req: OcpiRequest, location: dict[str, Any]) -> bool:
+        platform = req.require_platform()
+        created = self.ptp.mirror.locations.save(
+            location,
+            platform_id=platform.id,
+            version=req.version,
+            source="push",
+            now=req.rt.now(),
+            country_code=req.params["country_code"],
+            party_id=req.params["party_id"],
+        )
+        req.rt.bus.publish(
+            "ocpi.location",
+            platform_id=platform.id,
+            location_id=location.get("id"),
+            evses={e.get("uid"): e.get("status") for e in location.get("evses") or []},
+            change=req.http.method,
+        )
+        return created
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    async def get(self, req: OcpiRequest) -> Any:
+        cc, pid = self._owner(req)
+        location = self._stored(req, cc, pid)
+        if location is None:
+            raise OcpiError(status.UNKNOWN_LOCATION, "unknown location", http_status=404)
+        evse, conn = self._locate(req, location)
+        depth = self._depth(req)
+        if depth == "Location":
+            return location
+        if depth == "EVSE" and evse is not None:
+            return evse
+        if conn is not None:
+            return conn
+        raise OcpiError(status.CLIENT_ERROR, f"unknown {depth}", http_status=404)
+
+    async def put(self, req: OcpiRequest) -> OcpiResult:
+        cc, pid = self._owner(req)
+        version = req.version or "2.2.1"
+        depth = self._depth(req)
+        obj = req.parse(model_for(version, depth), what=depth).dump()
+        url_id = {
+            "Location": req.params["location_id"],
+            "EVSE": req.params.get("evse_uid"),
+            "Connector": req.params.get("connector_id"),
+        }[depth]
+        id_field = "uid" if depth == "EVSE" else "id"
+        problems = checks.check_url_matches(
+            obj if depth == "Location" else {id_field: obj.get(id_field)},
+            cc,
+            pid,
+            str(url_id),
+            id_field,
+        )
+        for p in problems:
+            req.finding(p.rule, p.message, pointer=p.pointer)
+        if problems:
+            raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
+        now = req.rt.now()
+        if depth == "Location":
+            location = obj
+            for p in checks.check_location_tree(location):
+                req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+        else:
+            stored = self._stored(req, cc, pid)
+            if stored is None:
+                raise OcpiError(
+                    status.UNKNOWN_LOCATION,
+                    f"unknown location {req.params['location_id']}: PUT the Location first",
+                )
+            location = copy.deepcopy(stored)
+            evses = location.setdefault("evses", [])
+            if depth == "EVSE":
+                i = self._find(evses, "uid", req.params["evse_uid"])
+                if i is None:
+                    evses.append(obj)
+                else:
+                    evses[i] = obj
+            else:
+                i = self._find(evses, "uid", req.params["evse_uid"])
+                if i is None:
+                    raise OcpiError(
+                        status.INVALID_PARAMETERS,
+                        f"unknown EVSE {req.params['evse_uid']}: PUT the EVSE first",
+                    )
+                conns = evses[i].setdefault("connectors", [])
+                j = self._find(conns, "id", req.params["connector_id"])
+                if j is None:
+                    conns.append(obj)
+                else:
+                    conns[j] = obj
+                evses[i]["last_updated"] = _later(
+                    evses[i].get("last_updated"), obj.get("last_updated")
+                )
+            # The receiver SHALL update the parents' last_updated (mod_locations.asciidoc).
+            location["last_updated"] = _later(
+                location.get("last_updated"), obj.get("last_updated") or format_datetime(now)
+            )
+        created = self._save(req, location)
+        await self.ptp.notify(self.ptp.location_listeners, location, req.platform)
+        return OcpiResult(
+            http_status=201 if created and depth == "Location" else 200, omit_data=True
+        )
+
+    async def patch(self, req: OcpiRequest) -> OcpiResult:
+        cc, pid = self._owner(req)
+        version = req.version or "2.2.1"
+        depth = self._depth(req)
+        body = req.parse(partial_model(model_for(version, depth)), what=f"{depth} PATCH")
+        changes = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        if "last_updated" not in changes:
+            req.finding("OCPI-31", f"{depth} PATCH without last_updated", pointer="/last_updated")
+            raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
+        stored = self._stored(req, cc, pid)
+        if stored is None:
+            raise OcpiError(
+                status.UNKNOWN_LOCATION,
+                f"unknown location {req.params['location_id']}: PUT it first",
+            )
+        location = copy.deepcopy(stored)
+        id_field = {"Location": "id", "EVSE": "uid", "Connector": "id"}[depth]
+        url_id = {
+            "Location": req.params["location_id"],
+            "EVSE": req.params.get("evse_uid"),
+            "Connector": req.params.get("connector_id"),
+        }[depth]
+        if id_field in changes and not ci_equal(str(changes[id_field]), str(url_id)):
+            req.finding(
+                "OCPI-29",
+                f"PATCH body {id_field} {changes[id_field]!r} differs from the URL's {url_id!r}",
+                pointer=f"/{id_field}",
+            )
+            raise OcpiError(
+                status.INVALID_PARAMETERS, f"{id_field} in the body differs from the URL"
+            )
+        stamp = changes["last_updated"]
+        if depth == "Location":
+            location.update(changes)
+        else:
+            evse, conn = self._locate(req, location)
+            if evse is None:
+                raise OcpiError(
+                    status.INVALID_PARAMETERS,
+                    f"unknown EVSE {req.params['evse_uid']}: PUT it first",
+                )
+            if depth == "EVSE":
+                evse.update(changes)
+            else:
+                if conn is None:
+                    raise OcpiError(
+                        status.INVALID_PARAMETERS,
+                        f"unknown connector {req.params['connector_id']}: PUT it first",
+                    )
+                conn.update(changes)
+                evse["last_updated"] = _later(evse.get("last_updated"), stamp)
+            location["last_updated"] = _later(location.get("last_updated"), stamp)
+        self._save(req, location)
+        await self.ptp.notify(self.ptp.location_listeners, location, req.platform)
+        return OcpiResult(omit_data=True)

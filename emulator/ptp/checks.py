@@ -1,0 +1,250 @@
+"""Conformance checks on what a CPO pushes or returns (checklist 5.3-5.4 of spec/ocpi.md).
+
+Each check returns :class:`Problem` s; the caller records them as findings (on the exchange
+they came from) and decides whether the message is refused. Checks never raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from emulator.ocpi.types import ci_equal, parse_datetime
+
+SESSION_TRANSITIONS = {
+    "PENDING": {"PENDING", "ACTIVE", "COMPLETED", "INVALID", "RESERVATION"},
+    "RESERVATION": {"RESERVATION", "ACTIVE", "COMPLETED", "INVALID"},
+    "ACTIVE": {"ACTIVE", "COMPLETED", "INVALID"},
+    "COMPLETED": {"COMPLETED", "INVALID"},
+    "INVALID": {"INVALID"},
+}
+
+CARD_PAYMENT_CAPABILITIES = (
+    "CHIP_CARD_SUPPORT",
+    "CONTACTLESS_CARD_SUPPORT",
+    "CREDIT_CARD_PAYABLE",
+    "DEBIT_CARD_PAYABLE",
+    "PED_TERMINAL",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    message: str
+    pointer: str | None = None
+    severity: str | None = None
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# --- ownership and ids (5.4 #28, #29) -------------------------------------------------------
+
+
+def check_url_matches(
+    body: dict[str, Any], url_cc: str, url_pid: str, url_id: str, id_field: str = "id"
+) -> list[Problem]:
+    out = []
+    if "country_code" in body and not ci_equal(str(body["country_code"]), url_cc):
+        out.append(
+            Problem(
+                "OCPI-28",
+                f"URL country_code {url_cc!r} differs from the object's {body['country_code']!r}",
+                "/country_code",
+            )
+        )
+    if "party_id" in body and not ci_equal(str(body["party_id"]), url_pid):
+        out.append(
+            Problem(
+                "OCPI-28",
+                f"URL party_id {url_pid!r} differs from the object's {body['party_id']!r}",
+                "/party_id",
+            )
+        )
+    if id_field in body and not ci_equal(str(body[id_field]), url_id):
+        out.append(
+            Problem(
+                "OCPI-29",
+                f"URL id {url_id!r} differs from the object's {id_field} {body[id_field]!r}",
+                f"/{id_field}",
+            )
+        )
+    return out
+
+
+# --- locations (5.3 #25, 5.1 #12) ------------------------------------------------------------
+
+
+def check_location_tree(location: dict[str, Any]) -> list[Problem]:
+    """Children's last_updated never later than their parent's (changes bump parents)."""
+    out = []
+    loc_lu = _dt(location.get("last_updated"))
+    for i, evse in enumerate(location.get("evses") or []):
+        evse_lu = _dt(evse.get("last_updated"))
+        if loc_lu and evse_lu and evse_lu > loc_lu:
+            out.append(
+                Problem(
+                    "OCPI-25",
+                    f"EVSE {evse.get('uid')} last_updated is later than "
+                    "its Location's: an EVSE change must bump the Location",
+                    f"/evses/{i}/last_updated",
+                )
+            )
+        for j, conn in enumerate(evse.get("connectors") or []):
+            conn_lu = _dt(conn.get("last_updated"))
+            if evse_lu and conn_lu and conn_lu > evse_lu:
+                out.append(
+                    Problem(
+                        "OCPI-25",
+                        f"Connector {evse.get('uid')}/{conn.get('id')} "
+                        "last_updated is later than its EVSE's",
+                        f"/evses/{i}/connectors/{j}/last_updated",
+                    )
+                )
+        for field in ("evse_id", "uid"):
+            if evse.get(field) == "#NA":
+                out.append(
+                    Problem(
+                        "OCPI-12",
+                        f"EVSE {field} is '#NA'; only allowed where the spec says so",
+                        f"/evses/{i}/{field}",
+                    )
+                )
+    return out
+
+
+def check_card_payment_evse(evse: dict[str, Any], where: str) -> list[Problem]:
+    """What Payter's terminal needs of an assigned EVSE (checklist 5.7 #54)."""
+    caps = set(evse.get("capabilities") or [])
+    out = []
+    if "REMOTE_START_STOP_CAPABLE" not in caps:
+        out.append(
+            Problem(
+                "OCPI-54b",
+                f"{where} lacks capability REMOTE_START_STOP_CAPABLE: the "
+                "terminal starts sessions with START_SESSION",
+            )
+        )
+    if not caps & set(CARD_PAYMENT_CAPABILITIES):
+        out.append(
+            Problem(
+                "OCPI-54b",
+                f"{where} has none of the card-payment capabilities "
+                f"({', '.join(CARD_PAYMENT_CAPABILITIES)})",
+            )
+        )
+    return out
+
+
+# --- sessions (5.4 #33-#36) -----------------------------------------------------------------
+
+
+def check_session_change(
+    old: dict[str, Any] | None, new: dict[str, Any], *, patch: dict[str, Any] | None = None
+) -> list[Problem]:
+    out = []
+    if old is not None:
+        before, after = old.get("status"), new.get("status")
+        if before in SESSION_TRANSITIONS and after and after not in SESSION_TRANSITIONS[before]:
+            out.append(
+                Problem(
+                    "OCPI-34",
+                    f"session status {before} → {after} is not a valid transition",
+                    "/status",
+                )
+            )
+        if patch is not None and "kwh" in patch:
+            try:
+                if float(new.get("kwh") or 0) < float(old.get("kwh") or 0):
+                    out.append(
+                        Problem(
+                            "OCPI-34",
+                            f"kwh decreased from {old.get('kwh')} to {new.get('kwh')} in a PATCH",
+                            "/kwh",
+                        )
+                    )
+            except (TypeError, ValueError):
+                pass
+        if (
+            before == "PENDING"
+            and after == "ACTIVE"
+            and old.get("start_date_time") == new.get("start_date_time")
+            and patch is not None
+            and "start_date_time" not in patch
+        ):
+            out.append(
+                Problem(
+                    "OCPI-34",
+                    "start_date_time was not updated when the session became ACTIVE",
+                    "/start_date_time",
+                    severity="warning",
+                )
+            )
+    out.extend(check_periods(new.get("charging_periods") or [], "/charging_periods"))
+    return out
+
+
+def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
+    out = []
+    previous: datetime | None = None
+    for i, period in enumerate(periods):
+        start = _dt(period.get("start_date_time"))
+        if start is not None and previous is not None and start <= previous:
+            out.append(
+                Problem(
+                    "OCPI-33",
+                    f"charging period {i} starts at or before the previous "
+                    "one (periods must be chronological, without overlap)",
+                    f"{pointer}/{i}/start_date_time",
+                )
+            )
+        previous = start or previous
+    return out
+
+
+def check_token_echo(obj: dict[str, Any], token: dict[str, Any], what: str) -> list[Problem]:
+    """The Session/CDR cdr_token is the token we sent in START_SESSION (5.4 #35)."""
+    cdr_token = obj.get("cdr_token") or {}
+    out = []
+    for field in ("uid", "type", "contract_id", "country_code", "party_id"):
+        if field not in token:
+            continue
+        theirs = cdr_token.get(field)
+        if theirs is None or not ci_equal(str(theirs), str(token[field])):
+            out.append(
+                Problem(
+                    "OCPI-35",
+                    f"{what} cdr_token.{field} is {theirs!r}; the "
+                    f"START_SESSION token had {token[field]!r}",
+                    f"/cdr_token/{field}",
+                )
+            )
+    if obj.get("auth_method") not in (None, "COMMAND"):
+        out.append(
+            Problem(
+                "OCPI-35",
+                f"{what} auth_method is {obj.get('auth_method')!r}; a "
+                "session started by START_SESSION has COMMAND",
+                "/auth_method",
+            )
+        )
+    return out
+
+
+def check_authorization_reference(obj: dict[str, Any], expected: str, what: str) -> list[Problem]:
+    ref = obj.get("authorization_reference")
+    if ref is None or not ci_equal(str(ref), expected):
+        return [
+            Problem(
+                "OCPI-36",
+                f"{what} authorization_reference is {ref!r}; START_SESSION gave {expected!r}",
+                "/authorization_reference",
+            )
+        ]
+    return []

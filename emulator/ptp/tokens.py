@@ -1,0 +1,149 @@
+"""The tokens Payter owns: one AD_HOC_USER token per card transaction (DESIGN.md).
+
+The Token of a START_SESSION is issued here (type AD_HOC_USER, a unique uid per
+transaction, contract_id = uid, issuer "Payter", our own country_code/party_id, whitelist
+NEVER). The Tokens Sender interface lists them and answers real-time authorization; a CPO
+must not call ``authorize`` for an AD_HOC_USER token it got from a command (rule OCPI-45).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from emulator.ocpi import status
+from emulator.ocpi.status import OcpiError
+from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
+from emulator.ocpi.types import format_datetime
+from emulator.settings import version_key
+from emulator.store import TableSpec
+
+if TYPE_CHECKING:
+    from emulator.ptp.core import Ptp
+
+TOKENS = TableSpec(
+    name="ptp_tokens",
+    columns={
+        "key": str,  # TYPE/UID
+        "uid": str,
+        "type": str,
+        "authorization_reference": str,
+        "last_updated": str,
+        "object": str,
+    },
+    pk="key",
+    json_columns=frozenset({"object"}),
+    indexes=(("last_updated",),),
+)
+
+
+class Tokens:
+    def __init__(self, ptp: Ptp) -> None:
+        self.ptp = ptp
+        self.rt = ptp.rt
+        self.rt.store.register(TOKENS)
+
+    def issue_ad_hoc(self, authorization_reference: str, version: str) -> dict[str, Any]:
+        ident = self.ptp.node.server.identity
+        uid = self.rt.ids.code(20)
+        token: dict[str, Any] = {
+            "country_code": ident.country_code,
+            "party_id": ident.party_id,
+            "uid": uid,
+            "type": "AD_HOC_USER",
+            "contract_id": uid,
+            "issuer": ident.business_name,
+            "valid": True,
+            "whitelist": "NEVER",
+            "last_updated": format_datetime(self.rt.now()),
+        }
+        if version_key(version) < (2, 2):
+            # 2.1.1 Token: auth_id instead of contract_id, no owner ids, type OTHER or RFID.
+            token = {
+                "uid": uid,
+                "type": "OTHER",
+                "auth_id": uid,
+                "issuer": ident.business_name,
+                "valid": True,
+                "whitelist": "NEVER",
+                "last_updated": token["last_updated"],
+            }
+        self.rt.store.upsert(
+            "ptp_tokens",
+            {
+                "key": f"{token['type']}/{uid}",
+                "uid": uid,
+                "type": token["type"],
+                "authorization_reference": authorization_reference,
+                "last_updated": token["last_updated"],
+                "object": token,
+            },
+        )
+        return token
+
+    def find(self, uid: str, token_type: str | None) -> dict[str, Any] | None:
+        if token_type:
+            return self.rt.store.get("ptp_tokens", f"{token_type}/{uid}")
+        return self.rt.store.first("ptp_tokens", "upper(uid) = ?", [uid.upper()])
+
+    # --- Tokens Sender interface (HTTP handlers) ---
+
+    async def list(self, req: OcpiRequest) -> OcpiResult:
+        req.require_platform()
+        page = parse_paging(req, req.server.page_limit)
+        where, params = ["1 = 1"], []
+        if page.date_from:
+            where.append("last_updated >= ?")
+            params.append(format_datetime(page.date_from))
+        if page.date_to:
+            where.append("last_updated < ?")
+            params.append(format_datetime(page.date_to))
+        clause = " and ".join(where)
+        total = self.rt.store.count("ptp_tokens", clause, params)
+        rows = self.rt.store.rows(
+            "ptp_tokens",
+            clause,
+            params,
+            order_by="last_updated, key",
+            limit=page.limit,
+            offset=page.offset,
+        )
+        return paged(req, page, total, [r["object"] for r in rows])
+
+    async def authorize(self, req: OcpiRequest) -> OcpiResult:
+        """POST {tokens}/{uid}/authorize[?type=]: real-time authorization (5.6 #48)."""
+        req.require_platform()
+        uid = req.params["uid"]
+        token_type = req.http.query.get("type")
+        row = self.find(uid, token_type or "RFID")
+        if row is None and token_type is None:
+            # The CPO omitted ?type= for a non-RFID token: 'type' is omitted only for RFID.
+            row = self.find(uid, None)
+            if row is not None:
+                req.finding(
+                    "OCPI-48",
+                    f"authorize for {row['type']} token {uid} without "
+                    "?type=; the parameter is omitted only for RFID tokens",
+                )
+        if row is None:
+            raise OcpiError(status.UNKNOWN_TOKEN, f"unknown token {uid}", http_status=404)
+        token = row["object"]
+        if token.get("type") == "AD_HOC_USER":
+            req.finding(
+                "OCPI-45",
+                f"real-time authorization requested for the AD_HOC_USER token "
+                f"{uid} that came with a START_SESSION; the CPO SHALL NOT do that "
+                "(mod_commands.asciidoc)",
+            )
+        if req.body is not None:
+            with_model = req.body if isinstance(req.body, dict) else None
+            if with_model is None or "location_id" not in with_model:
+                req.finding(
+                    "OCPI-48", "authorize body is not LocationReferences (location_id missing)"
+                )
+        info: dict[str, Any] = {
+            "allowed": "ALLOWED" if token.get("valid") else "BLOCKED",
+            "token": token,
+        }
+        if row.get("authorization_reference"):
+            info["authorization_reference"] = row["authorization_reference"]
+        return OcpiResult(data=info)
