@@ -48,7 +48,7 @@ from emulator.cpo_sim.state import (
     Objects,
     key_of,
 )
-from emulator.ocpi import status
+from emulator.ocpi import pricing, status
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Identity
@@ -113,6 +113,8 @@ class SessionRun:
     session_id: str
     evse: Evse
     tariff: dict[str, Any]
+    start: datetime
+    time_zone: str
     limit_kw: float
     stop_at: Decimal | None
     last_at: datetime
@@ -256,13 +258,13 @@ class CpoBackend:
         assert found is not None
         return location, found
 
-    def _tariffs_by_key(self, connector: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        out = {}
-        for tariff_id in connector.get("tariff_ids") or []:
-            tariff = self.tariff(str(tariff_id))
-            if tariff is not None:
-                out[str(tariff_id).casefold()] = tariff
-        return out
+    def _tariff_of(self, connector: dict[str, Any]) -> dict[str, Any] | None:
+        """The tariff of a card session on this connector, as the PTP chooses it (DESIGN.md:
+        AD_HOC_PAYMENT, then one without type, then REGULAR); a copy, as it is at the start."""
+        ids = [str(t) for t in connector.get("tariff_ids") or []]
+        known = [t for t in (self.tariff(i) for i in ids) if t is not None]
+        chosen = pricing.select_tariff(known, ids, now=self.now())
+        return copy.deepcopy(chosen) if chosen is not None else None
 
     # --- EVSE status -------------------------------------------------------------------------
 
@@ -636,9 +638,8 @@ class CpoBackend:
         # mod_sessions, Reservation: a RESERVE_NOW creates a Session with status RESERVATION.
         _, obj = self._evse_objects(evse)
         connectors = obj.get("connectors") or []
+        tariff = self._tariff_of(connectors[0])
         connector = connectors[0]
-        tariff_id = catalog.pick_tariff_id(connector, self._tariffs_by_key(connector))
-        tariff = self.tariff(tariff_id) if tariff_id else None
         session = self._new_session(
             session_id,
             pending,
@@ -862,8 +863,7 @@ class CpoBackend:
         connector = (
             catalog.find_connector(obj, connector_id) if connector_id else None
         ) or connectors[0]
-        tariff_id = catalog.pick_tariff_id(connector, self._tariffs_by_key(connector))
-        tariff = copy.deepcopy(self.tariff(tariff_id)) if tariff_id else None
+        tariff = self._tariff_of(connector)
         if tariff is None:
             tariff = {"id": "#NA", "currency": "EUR", "elements": []}
         reservation = None
@@ -887,6 +887,8 @@ class CpoBackend:
             session_id=session_id,
             evse=evse,
             tariff=tariff,
+            start=self.now(),
+            time_zone=str(location.get("time_zone") or "UTC"),
             limit_kw=limit_kw,
             stop_at=None
             if self.presets.on("cdr-over-authorization")
@@ -895,7 +897,7 @@ class CpoBackend:
         )
         first = self._bill(run)
         run.last_total = first.total.after_taxes
-        session["total_cost"] = _price(first.total)
+        session["total_cost"] = billing.price(first.total)
         session["_cdr"] = {
             "cdr_location": catalog.cdr_location(location, obj, connector),
             "tariff": tariff,
@@ -912,11 +914,13 @@ class CpoBackend:
         )
 
     def _bill(self, run: SessionRun) -> billing.Bill:
+        """The session's cost so far, from the charging periods as the CDR will carry them."""
         return billing.bill(
             run.tariff,
-            energy_wh=run.wh,
-            time_s=run.time_s,
-            parking_s=run.park_s,
+            run.cdr_periods,
+            start=run.start,
+            end=run.last_at,
+            time_zone=run.time_zone,
             # cdr-over-authorization (PAYTER-06): max_price does not bound the total.
             bounded=not self.presets.on("cdr-over-authorization"),
         )
@@ -1010,7 +1014,7 @@ class CpoBackend:
         periods, run.new_periods = run.new_periods, []
         session["kwh"] = billing.kwh(run.wh)
         session["charging_periods"] = list(session.get("charging_periods") or []) + periods
-        session["total_cost"] = _price(bill.total)
+        session["total_cost"] = billing.price(bill.total)
         session["last_updated"] = stamp
         session.update(final or {})
         self.sessions.save(key_of(run.session_id), session, status=session["status"])
@@ -1082,17 +1086,10 @@ class CpoBackend:
             currency=bill.currency,
             tariffs=[context["tariff"]],
             charging_periods=periods,
-            total_cost=_price(bill.total),
+            total_cost=billing.price(bill.total),
         )
-        for key, dimension in (
-            ("total_fixed_cost", "FLAT"),
-            ("total_energy_cost", "ENERGY"),
-            ("total_time_cost", "TIME"),
-            ("total_parking_cost", "PARKING_TIME"),
-        ):
-            cost = bill.cost(dimension)
-            if cost is not None:
-                cdr[key] = _price(cost)
+        for key, cost in bill.costs.items():
+            cdr[key] = billing.price(cost)
         cdr["total_energy"] = billing.kwh(run.wh)
         cdr["total_time"] = billing.hours(round(run.charging_s + run.parking_s))
         if run.park_s:
@@ -1270,11 +1267,6 @@ class CpoBackend:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _price(cost: billing.Cost) -> dict[str, Any]:
-    """The stored (2.3.0) Price of a cost; :func:`catalog.price_v221` derives 2.2.1's."""
-    return {"before_taxes": cost.before_taxes, "taxes": cost.tax_list()}
 
 
 def _kw(value: float) -> Decimal:

@@ -137,18 +137,6 @@ def takes_cards(evse: dict[str, Any]) -> bool:
     return bool(CARD_PAYMENT & set(evse.get("capabilities") or []))
 
 
-def pick_tariff_id(connector: dict[str, Any], tariffs: dict[str, dict[str, Any]]) -> str | None:
-    """The tariff of a card session on this connector: AD_HOC_PAYMENT first, then one without
-    a type, then REGULAR (the order DESIGN.md gives the PTP; the CPO bills the same one)."""
-    ids = [str(t) for t in connector.get("tariff_ids") or []]
-    known = [t for t in (tariffs.get(i.casefold()) for i in ids) if t is not None]
-    for wanted in ("AD_HOC_PAYMENT", None, "REGULAR"):
-        for tariff in known:
-            if tariff.get("type") == wanted:
-                return str(tariff["id"])
-    return str(known[0]["id"]) if known else None
-
-
 def cdr_location(
     location: dict[str, Any], evse: dict[str, Any], connector: dict[str, Any]
 ) -> dict[str, Any]:

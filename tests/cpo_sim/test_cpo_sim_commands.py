@@ -10,6 +10,7 @@ from conftest import clock_of
 from ptp_double import PtpDouble
 
 from emulator.cpo_sim.node import CpoSimNode
+from emulator.ocpi.pricing import check_cdr_totals
 
 CENT = Decimal("0.01")
 START = {
@@ -133,9 +134,14 @@ async def test_session_patches_grow_and_cdr_adds_up(sim: CpoSimNode, ptp: PtpDou
     assert Decimal(str(cdr["total_time_cost"]["before_taxes"])) == time_cost
     before = Decimal(str(cdr["total_cost"]["before_taxes"]))
     assert before == fixed + energy_cost + time_cost
-    vat = sum((cents(c * Decimal("0.21")) for c in (fixed, energy_cost, time_cost)), Decimal(0))
-    assert cdr["total_cost"]["taxes"] == [{"name": "VAT", "percentage": 21, "amount": float(vat)}]
+    [vat] = cdr["total_cost"]["taxes"]
+    assert vat["name"] == "VAT" and vat["percentage"] == 21
     parts = ("total_fixed_cost", "total_energy_cost", "total_time_cost")
+    assert Decimal(str(vat["amount"])) == sum(
+        (Decimal(str(cdr[p]["taxes"][0]["amount"])) for p in parts), Decimal(0)
+    )
+    # The emulator's own CDR arithmetic agrees (emulator.ocpi.pricing).
+    assert check_cdr_totals(cdr, version="2.3.0", time_zone="Europe/Amsterdam") == []
     assert incl(cdr["total_cost"]) == sum((incl(cdr[p]) for p in parts), Decimal(0))
     # The last PATCH and the CDR agree.
     assert incl(ptp.sessions[session_id]["total_cost"]) == incl(cdr["total_cost"])
@@ -167,6 +173,7 @@ async def test_car_full_starts_a_parking_period(sim: CpoSimNode, ptp: PtpDouble)
     time = volumes(cdr["charging_periods"], "TIME")
     assert abs(time + parking - Decimal(str(cdr["total_time"]))) <= Decimal("0.0001")
     assert Decimal(str(cdr["total_parking_cost"]["before_taxes"])) == cents(Decimal(3) * parking)
+    assert check_cdr_totals(cdr, version="2.3.0", time_zone="Europe/Amsterdam") == []
     # Session-only dimensions stay out of the CDR (mod_cdrs, CdrDimensionType).
     session_kinds = {
         d["type"] for p in ptp.sessions[session_id]["charging_periods"] for d in p["dimensions"]
