@@ -347,8 +347,8 @@ class CpoBackend:
 
     def _result_delay(self) -> float:
         if self.presets.on("late-result"):
-            # OCPI-43: the CommandResult arrives after the announced timeout.
-            return self.settings.command_timeout + max(self.settings.command_result_delay, 5.0)
+            # OCPI-43: the CommandResult arrives well after the announced timeout.
+            return self.settings.command_timeout + 30.0
         return self.settings.command_result_delay
 
     async def command(
@@ -1155,6 +1155,16 @@ class CpoBackend:
                 "terminal assignment",
             )
         return created
+
+    def patch_terminal(self, platform: Platform, terminal_id: str, changes: dict[str, Any]) -> bool:
+        row = self.terminals.get(key_of(terminal_id))
+        if row is None or row.get("platform_id") != platform.id:
+            return False
+        terminal = {**row["object"], **changes}
+        if "last_updated" not in changes:
+            terminal["last_updated"] = self.stamp()
+        self.terminals.save(key_of(terminal_id), terminal, ident=terminal["terminal_id"])
+        return True
 
     def assignment(self) -> dict[str, list[str]]:
         """What a new terminal is assigned to (setting ``terminal_assignment``): EVSEs that

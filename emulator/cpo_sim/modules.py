@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from emulator.cpo_sim import catalog, messages
 from emulator.cpo_sim.state import Objects, key_of
 from emulator.ocpi import status
+from emulator.ocpi.models.base import partial_model
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import (
     Module,
@@ -343,6 +344,7 @@ class PaymentsReceiver(Module):
         return [
             Route("POST", "/terminals", self.post_terminal),
             Route("GET", "/terminals/{terminal_id}", self.get_terminal),
+            Route("PATCH", "/terminals/{terminal_id}", self.patch_terminal),
             Route("POST", "/financial-advice-confirmations", self.post_fac),
             Route("GET", "/financial-advice-confirmations/{fac_id}", self.get_fac),
         ]
@@ -359,6 +361,15 @@ class PaymentsReceiver(Module):
         if terminal is None:
             raise _not_found(f"terminal {req.params['terminal_id']}")
         return terminal
+
+    async def patch_terminal(self, req: OcpiRequest) -> OcpiResult:
+        """Not in the spec's Receiver interface: Payter PATCHes the customer_reference of a
+        terminal it created (payter.md §2.2), and a CPO that works with Payter accepts it."""
+        platform = req.require_platform()
+        changes = _dump(req.parse(partial_model(messages.terminal_model()), what="Terminal"))
+        if not self.backend.patch_terminal(platform, req.params["terminal_id"], changes):
+            raise _not_found(f"terminal {req.params['terminal_id']}")
+        return OcpiResult(omit_data=True)
 
     async def post_fac(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()

@@ -37,6 +37,13 @@ class CpoSimSettings(ServerSettings):
         description="OCPI versions offered, highest first (comma-separated). The CPO modules "
         "exist for 2.2.1 and 2.3.0.",
     )
+    ocpi_page_limit: int = Field(
+        2,
+        ge=1,
+        le=1000,
+        description="X-Limit: the largest page this server returns. Small on purpose, so that "
+        "a peer has to follow the Link headers of the Sender lists.",
+    )
     token_a: str = Field(
         "cpo-sim-token-a",
         min_length=1,

@@ -89,7 +89,7 @@ async def test_late_result(start_sim, ptp_factory) -> None:
     timeout = env["data"]["timeout"]
     await clock_of(sim).advance(timeout)
     assert key not in ptp.results  # nothing within the timeout (OCPI-43)
-    await clock_of(sim).advance(10)
+    await clock_of(sim).advance(30)
     assert ptp.results[key] == [{"result": "ACCEPTED"}]
 
 

@@ -132,13 +132,14 @@ async def test_221_shapes(sim: CpoSimNode, ptp_factory) -> None:
     tariff = env["data"]
     assert "tax_included" not in tariff and "preauthorize_amount" not in tariff
     assert tariff["max_price"] == {"excl_vat": 60, "incl_vat": 72.6}
-    _, _, env = await ptp.call("GET", "tariffs")
-    assert [t["id"] for t in env["data"]] == ["SIM-AC-CARD", "SIM-DC-CARD", "SIM-REGULAR"]
+    pages = await crawl(ptp, "tariffs", {})
+    assert [t["id"] for _, d in pages for t in d] == ["SIM-AC-CARD", "SIM-DC-CARD", "SIM-REGULAR"]
 
 
 async def test_230_tariffs(sim: CpoSimNode, ptp: PtpDouble) -> None:
     _, headers, env = await ptp.call("GET", "tariffs")
-    assert headers["X-Total-Count"] == "3"
+    # The default page is small on purpose: a peer has to follow Link.
+    assert headers["X-Total-Count"] == "3" and headers["X-Limit"] == "2" and "Link" in headers
     tariffs = {t["id"]: t for t in env["data"]}
     card = tariffs["SIM-AC-CARD"]
     assert card["type"] == "AD_HOC_PAYMENT" and card["tax_included"] == "NO"
