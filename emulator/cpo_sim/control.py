@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.control.http import (
+    ADMIN_PREFIX,
+    ControlError,
+    error,
+    field,
+    json_body,
+    ok,
+    query_int,
+)
 from emulator.cpo_sim.backend import ControlFailure
 from emulator.cpo_sim.presets import PRESETS
 from emulator.cpo_sim.state import Objects, key_of
@@ -149,7 +157,7 @@ class _Handlers:
     async def invoice(self, request: web.Request) -> web.Response:
         found = self.backend.invoice(request.match_info["reference"])
         if found is None:
-            raise web.HTTPNotFound(text="no invoice for this authorization_reference")
+            return error(404, "not_found", "no invoice for this authorization_reference")
         return ok(found)
 
 
