@@ -46,6 +46,7 @@ from emulator.cpo_sim.state import (
     TERMINALS,
     TOKENS,
     Objects,
+    SessionPeriods,
     key_of,
 )
 from emulator.ocpi import pricing, status
@@ -127,6 +128,10 @@ class SessionRun:
     rep_parking_s: int = 0
     new_periods: list[dict[str, Any]] = field(default_factory=list)
     cdr_periods: list[dict[str, Any]] = field(default_factory=list)
+    # The stored Session (without its charging periods) and where it is pushed.
+    session: dict[str, Any] = field(default_factory=dict)
+    platform_id: int | None = None
+    periods_stored: int = 0
     last_total: Decimal = Decimal(0)
     timer: Timer | None = None
 
@@ -162,6 +167,7 @@ class CpoBackend:
         self.locations = Objects(store, LOCATIONS)
         self.tariffs = Objects(store, TARIFFS)
         self.sessions = Objects(store, SESSIONS)
+        self.periods = SessionPeriods(store)
         self.cdrs = Objects(store, CDRS)
         self.commands = Objects(store, COMMANDS)
         self.tokens = Objects(store, TOKENS)
@@ -803,7 +809,6 @@ class CpoBackend:
             connector_id=connector_id,
             meter_id=f"SIM-METER-{evse_uid}",
             currency=currency,
-            charging_periods=[],
             status=status_value,
             last_updated=stamp,
         )
@@ -818,16 +823,18 @@ class CpoBackend:
             owner = self.peers.platforms.get(pending.platform_id)
         return owner
 
-    async def _put_session(self, session: dict[str, Any], pending: PendingStart) -> None:
+    async def _put_session(self, session: dict[str, Any], pending: PendingStart) -> int | None:
+        """PUT a new Session to the token owner; a PUT replaces the charging periods too."""
         owner = self._owner(pending)
         delivery: Delivery | None = None
+        self.periods.clear(session["id"])
         if owner is not None and owner.registered and owner.version:
             delivery = await self.peers.send(
                 owner,
                 "PUT",
                 "sessions",
                 f"{self.cc}/{self.pid}/{session['id']}",
-                body=catalog.session_for(session, owner.version),
+                body=catalog.session_for({**session, "charging_periods": []}, owner.version),
             )
         self.sessions.save(
             key_of(session["id"]),
@@ -838,6 +845,11 @@ class CpoBackend:
             delivery=delivery.as_json() if delivery else None,
         )
         self.rt.bus.publish("cpo_sim.session", session_id=session["id"], status=session["status"])
+        return owner.id if owner else None
+
+    def session_view(self, session: dict[str, Any]) -> dict[str, Any]:
+        """A stored Session with its charging periods, as the Sender interface returns it."""
+        return {**session, "charging_periods": self.periods.of(session["id"])}
 
     async def _patch_session(
         self, session: dict[str, Any], platform_id: int | None, body: dict[str, Any]
@@ -905,7 +917,8 @@ class CpoBackend:
         }
         evse.begin(session_id)
         self.runs[session_id] = run
-        await self._put_session(_public(session), pending)
+        run.session = _public(session)
+        run.platform_id = await self._put_session(run.session, pending)
         # Keep the CDR context next to the session (not part of the OCPI object).
         self.sessions.update(key_of(session_id), context=session["_cdr"])
         await self.evse_changed(evse)
@@ -1006,24 +1019,22 @@ class CpoBackend:
     async def _push_progress(
         self, run: SessionRun, bill: billing.Bill, final: dict[str, Any] | None = None
     ) -> None:
-        row = self.sessions.get(key_of(run.session_id))
-        if row is None:
-            return
-        session = row["object"]
+        session = run.session
         stamp = self.stamp()
         periods, run.new_periods = run.new_periods, []
         session["kwh"] = billing.kwh(run.wh)
-        session["charging_periods"] = list(session.get("charging_periods") or []) + periods
         session["total_cost"] = billing.price(bill.total)
         session["last_updated"] = stamp
         session.update(final or {})
         self.sessions.save(key_of(run.session_id), session, status=session["status"])
+        self.periods.append(run.session_id, run.periods_stored, periods)
+        run.periods_stored += len(periods)
         body: dict[str, Any] = dict(final or {})
         body.update(kwh=session["kwh"], total_cost=session["total_cost"], last_updated=stamp)
         if periods:
             # A PATCH appends charging_periods (mod_sessions): only the new ones.
             body["charging_periods"] = periods
-        await self._patch_session(session, row.get("platform_id"), body)
+        await self._patch_session(session, run.platform_id, body)
 
     async def end_session(self, session_id: str, why: str) -> bool:
         """The session ends (remote stop, unplug, fault, limit, CPO): final PATCH, EVSE

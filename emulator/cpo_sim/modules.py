@@ -180,11 +180,12 @@ class SessionsSender(Module):
         if not req.query.get("date_from"):
             # mod_sessions: date_from is required on the Sessions Sender list.
             raise OcpiError(status.INVALID_PARAMETERS, "date_from is required")
+        backend = self.backend
         return page_of(
             req,
-            self.backend.sessions,
+            backend.sessions,
             self.presets,
-            shape=catalog.session_for,
+            shape=lambda s, v: catalog.session_for(backend.session_view(s), v),
             platform_id=platform.id,
         )
 

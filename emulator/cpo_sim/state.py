@@ -65,7 +65,15 @@ TOKENS = _spec("cpo_tokens", {"platform_id": int})
 TERMINALS = _spec("cpo_terminals", {"platform_id": int, "assignment": str}, ("assignment",))
 FACS = _spec("cpo_facs", {"platform_id": int, "auth_ref": str}, (), (("auth_ref",),))
 
-TABLES = (LOCATIONS, TARIFFS, SESSIONS, CDRS, COMMANDS, TOKENS, TERMINALS, FACS)
+# A running session's charging periods grow with every update; they live one per row so that
+# an update appends instead of rewriting the whole Session.
+SESSION_PERIODS = TableSpec(
+    name="cpo_session_periods",
+    columns={"key": str, "session_key": str, "n": int, "period": str},
+    pk="key",
+    json_columns=frozenset({"period"}),
+    indexes=(("session_key", "n"),),
+)
 
 
 def micros(value: datetime | str) -> int:
@@ -150,6 +158,35 @@ class Objects:
 
     def first(self, where: str, params: list[Any]) -> dict[str, Any] | None:
         return self.store.first(self.name, where, params, order_by="seq")
+
+
+class SessionPeriods:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.register(SESSION_PERIODS)
+
+    def append(self, session_id: str, first: int, periods: list[dict[str, Any]]) -> None:
+        session_key = key_of(session_id)
+        with self.store.atomic():
+            for n, period in enumerate(periods, start=first):
+                self.store.insert(
+                    SESSION_PERIODS.name,
+                    {
+                        "key": f"{session_key}#{n:08d}",
+                        "session_key": session_key,
+                        "n": n,
+                        "period": period,
+                    },
+                )
+
+    def of(self, session_id: str) -> list[dict[str, Any]]:
+        rows = self.store.rows(
+            SESSION_PERIODS.name, "session_key = ?", [key_of(session_id)], order_by="n"
+        )
+        return [r["period"] for r in rows]
+
+    def clear(self, session_id: str) -> None:
+        self.store.delete_where(SESSION_PERIODS.name, "session_key = ?", [key_of(session_id)])
 
 
 def _window(date_from: datetime | None, date_to: datetime | None) -> tuple[str | None, list[Any]]:

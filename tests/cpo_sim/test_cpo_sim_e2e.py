@@ -221,7 +221,7 @@ async def test_the_emulator_reports_each_preset(pair, http, preset: str, rules: 
 
 async def test_presets_the_emulator_sees_in_the_journey(pair, http) -> None:
     # reject-start: the command is refused, nothing follows.
-    emu, cpo = await pair(preset="reject-start", auto_plug_in_delay=5)
+    emu, cpo = await pair(preset="reject-start", auto_plug_in_delay=5, session_patch_interval=600)
     await register(http, emu, cpo, "emu->cpo", "2.3.0")
     await journey(http, emu)
     _, commands = await admin(http, emu, "GET", "ocpi/commands")

@@ -133,7 +133,9 @@ async def test_wrong_cdr_token(start_sim, ptp_factory) -> None:
 
 
 async def test_cdr_over_authorization(start_sim, ptp_factory) -> None:
-    sim, ptp = await sim_with(start_sim, ptp_factory, "cdr-over-authorization")
+    sim, ptp = await sim_with(
+        start_sim, ptp_factory, "cdr-over-authorization", session_patch_interval=600
+    )
     session_id = await run_session(sim, ptp, 8 * 3600, battery_kwh=200.0, soc=0.0)
     assert session_id in sim.backend.runs  # not stopped at the limit
     await sim.backend.end_session(session_id, "test")
