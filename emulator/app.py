@@ -68,6 +68,7 @@ class EmulatorNode(Node):
         self.registration.on_registered.append(self._check_payter_modules)
 
     def setup(self) -> None:
+        from emulator.journey.controller import JourneyController
         from emulator.ocpi.modules.cdrs import CdrsReceiver
         from emulator.ocpi.modules.commands import CommandsSender
         from emulator.ocpi.modules.locations import LocationsReceiver
@@ -79,6 +80,7 @@ class EmulatorNode(Node):
 
         self.terminals = TerminalHost(self.rt)
         self.ptp = Ptp(self)
+        self.journey = JourneyController(self)
         for module in (
             LocationsReceiver(self.ptp),
             TariffsReceiver(self.ptp),
@@ -94,15 +96,18 @@ class EmulatorNode(Node):
         self.rt.reset_hooks.append(self._seed)
 
     def add_routes(self, app: web.Application) -> None:
+        from emulator.journey import control as journey_control
         from emulator.ptp import control as ptp_control
 
         terminal_control.add_routes(app, self.terminals)
         ptp_control.add_routes(app, self.ptp)
+        journey_control.add_routes(app, self.journey)
 
     async def on_started(self) -> None:
         await self.terminals.start()
         await self.ptp.start()
         await self._seed()
+        await self.journey.start()
 
     async def _seed(self) -> None:
         """A fresh start has one terminal to show (settings: default_terminal)."""
