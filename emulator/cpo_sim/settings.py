@@ -44,6 +44,11 @@ class CpoSimSettings(ServerSettings):
         description="X-Limit: the largest page this server returns. Small on purpose, so that "
         "a peer has to follow the Link headers of the Sender lists.",
     )
+    required_modules: str | None = Field(
+        None,
+        description="Modules a peer must expose at registration, as 'module:ROLE' "
+        "(comma-separated); default: credentials only.",
+    )
     token_a: str = Field(
         "cpo-sim-token-a",
         min_length=1,
@@ -65,7 +70,10 @@ class CpoSimSettings(ServerSettings):
         "fixtures/cpo_sim).",
     )
     charger_power_kw: float = Field(
-        22.0, gt=0, description="Power an EVSE delivers (kW), capped by the connector and car."
+        50.0,
+        gt=0,
+        description="Highest power an EVSE delivers (kW); the connector's max_electric_power "
+        "and the car cap it further.",
     )
     car_battery_kwh: float = Field(
         60.0, gt=0, description="Battery of a car plugged in without saying otherwise (kWh)."

@@ -223,3 +223,13 @@ def test_cpo_sim_prints_listening_line_and_writes_ready_file(tmp_path: Path) -> 
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_readme_tables_are_current() -> None:
+    from emulator.cpo_sim.presets import markdown_table as presets_table
+    from emulator.cpo_sim.settings import CpoSimSettings
+    from emulator.settings import markdown_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert presets_table() in readme
+    assert markdown_table(CpoSimSettings) in readme
