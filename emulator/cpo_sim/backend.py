@@ -23,6 +23,7 @@ Deviations of the behaviour presets are switched on where the behaviour happens
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -76,6 +77,28 @@ class Answer:
     result: str
     message: str | None = None
     status_code: int = status.SUCCESS
+
+
+class Refused(Exception):
+    """A command answered at once with something other than ACCEPTED."""
+
+    def __init__(self, result: str, message: str, status_code: int = status.SUCCESS) -> None:
+        super().__init__(message)
+        self.answer = Answer(result, message, status_code)
+
+
+# What the charger does once the command reaches it; called with the command's id.
+ChargerAnswer = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Place:
+    """Where a command points, resolved against the Locations."""
+
+    location: dict[str, Any]
+    evse: Evse
+    connector_id: str | None
+    capabilities: list[str]
 
 
 @dataclass
@@ -360,7 +383,8 @@ class CpoBackend:
     async def command(
         self, command: str, platform: Platform, body: dict[str, Any]
     ) -> tuple[Answer, str]:
-        """Answer a command now; its CommandResult follows on the clock."""
+        """Answer a command now (the CommandResponse); the charger's answer, the
+        CommandResult, follows on the clock and only after ACCEPTED (mod_commands)."""
         handler = {
             "START_SESSION": self._start_session,
             "STOP_SESSION": self._stop_session,
@@ -368,110 +392,98 @@ class CpoBackend:
             "CANCEL_RESERVATION": self._cancel_reservation,
             "UNLOCK_CONNECTOR": self._unlock_connector,
         }.get(command)
+        then: ChargerAnswer | None = None
         if handler is None:
             answer = Answer("NOT_SUPPORTED", f"command {command} is not supported")
-            return answer, self._record_command(command, platform, body, answer)
-        answer, then = handler(platform, body)
+        else:
+            try:
+                then = handler(platform, body)
+                answer = Answer("ACCEPTED")
+            except Refused as refused:
+                answer = refused.answer
         command_id = self._record_command(command, platform, body, answer)
-        if answer.result == "ACCEPTED" and then is not None:
-            self.later(self._result_delay(), lambda: then(command_id), command)
+        if then is not None:
+            charger_answer = then
+            self.later(self._result_delay(), lambda: charger_answer(command_id), command)
         return answer, command_id
 
-    def _where(
-        self, body: dict[str, Any], *, need: str | None = None, allow_pick: bool = True
-    ) -> tuple[Answer | None, dict[str, Any] | None, Evse | None, str | None]:
-        """Resolve location_id / evse_uid / connector_id of a command body."""
+    def _place(self, body: dict[str, Any], need: str, *, allow_pick: bool = True) -> Place:
+        """Where a command points: location_id / evse_uid / connector_id, resolved."""
         location = self.location(body["location_id"])
         if location is None:
-            # mod_commands: an unknown Location is 2003 with REJECTED.
-            return (
-                Answer("REJECTED", "unknown location", status.UNKNOWN_LOCATION),
-                None,
-                None,
-                None,
-            )
+            # mod_commands: an unknown Location is 2003 with REJECTED (checklist 5.5 #42).
+            raise Refused("REJECTED", "unknown location", status.UNKNOWN_LOCATION)
         evse_uid, connector_id = body.get("evse_uid"), body.get("connector_id")
         if connector_id and not evse_uid:
-            return (
-                Answer(
-                    "REJECTED",
-                    "evse_uid is required when connector_id is given",
-                    status.INVALID_PARAMETERS,
-                ),
-                location,
-                None,
-                None,
+            # StartSession: evse_uid is required when connector_id is set.
+            raise Refused(
+                "REJECTED",
+                "evse_uid is required when connector_id is given",
+                status.INVALID_PARAMETERS,
             )
         if evse_uid:
             obj = catalog.find_evse(location, evse_uid)
             if obj is None:
-                return Answer("REJECTED", f"unknown EVSE {evse_uid}"), location, None, None
+                raise Refused("REJECTED", f"unknown EVSE {evse_uid}")
         elif allow_pick:
             obj = self._pick_evse(location, need)
             if obj is None:
-                return (
-                    Answer("REJECTED", "no EVSE available at this location"),
-                    location,
-                    None,
-                    None,
-                )
+                raise Refused("REJECTED", "no EVSE available at this location")
         else:
-            return Answer("REJECTED", "evse_uid is required"), location, None, None
+            raise Refused("REJECTED", "evse_uid is required")
         if connector_id and catalog.find_connector(obj, connector_id) is None:
-            return Answer("REJECTED", f"unknown connector {connector_id}"), location, None, None
-        if need and need not in (obj.get("capabilities") or []):
-            return Answer("NOT_SUPPORTED", f"this EVSE is not {need}"), location, None, None
-        return None, location, self.evses[obj["uid"].casefold()], connector_id
+            raise Refused("REJECTED", f"unknown connector {connector_id}")
+        capabilities = obj.get("capabilities") or []
+        if need not in capabilities:
+            raise Refused("NOT_SUPPORTED", f"this EVSE is not {need}")
+        return Place(location, self.evses[obj["uid"].casefold()], connector_id, capabilities)
 
-    def _pick_evse(self, location: dict[str, Any], need: str | None) -> dict[str, Any] | None:
+    def _pick_evse(self, location: dict[str, Any], need: str) -> dict[str, Any] | None:
+        """No evse_uid given: the first free EVSE that can do it without a connector_id."""
         for obj in location.get("evses") or []:
             caps = obj.get("capabilities") or []
             evse = self.evses[obj["uid"].casefold()]
-            if need and need not in caps:
-                continue
-            if "START_SESSION_CONNECTOR_REQUIRED" in caps:
+            if need not in caps or "START_SESSION_CONNECTOR_REQUIRED" in caps:
                 continue
             if evse.status() == "AVAILABLE" and evse.waiting_start is None:
                 return obj
         return None
 
-    def _start_session(self, platform: Platform, body: dict[str, Any]) -> tuple[Answer, Any]:
-        problem, location, evse, connector_id = self._where(body, need="REMOTE_START_STOP_CAPABLE")
-        if problem is not None:
-            return problem, None
-        assert location is not None and evse is not None
-        _, obj = self._evse_objects(evse)
-        if "START_SESSION_CONNECTOR_REQUIRED" in (obj.get("capabilities") or []) and not (
-            connector_id
-        ):
-            # mod_commands, StartSession.connector_id (checklist 5.5 #44).
-            return Answer("REJECTED", "this EVSE needs a connector_id to start a session"), None
-        if self.presets.on("reject-start"):
-            return Answer("REJECTED", "start refused by the CPO"), None
-        pending = PendingStart(
+    def _pending(self, platform: Platform, body: dict[str, Any], place: Place) -> PendingStart:
+        return PendingStart(
             command_id="",
             platform_id=platform.id,
             token=body["token"],
             authorization_reference=body.get("authorization_reference"),
-            location_id=location["id"],
-            evse_uid=evse.uid,
-            connector_id=connector_id,
+            location_id=place.location["id"],
+            evse_uid=place.evse.uid,
+            connector_id=place.connector_id,
             response_url=body["response_url"],
         )
+
+    def _start_session(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
+        place = self._place(body, "REMOTE_START_STOP_CAPABLE")
+        if "START_SESSION_CONNECTOR_REQUIRED" in place.capabilities and not place.connector_id:
+            # mod_commands, StartSession.connector_id (checklist 5.5 #44).
+            raise Refused("REJECTED", "this EVSE needs a connector_id to start a session")
+        if self.presets.on("reject-start"):
+            raise Refused("REJECTED", "start refused by the CPO")
+        pending = self._pending(platform, body, place)
 
         async def then(command_id: str) -> None:
             pending.command_id = command_id
             await self._start_result(pending)
 
-        return Answer("ACCEPTED"), then
+        return then
 
-    def _stop_session(self, platform: Platform, body: dict[str, Any]) -> tuple[Answer, Any]:
+    def _stop_session(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
         row = self.sessions.get(key_of(body["session_id"]))
         if row is None or not self._session_of(platform, row):
-            return Answer("UNKNOWN_SESSION", "no such session for this party"), None
+            # An eMSP may only stop its own sessions; others do not exist for it.
+            raise Refused("UNKNOWN_SESSION", "no such session for this party")
         session_id = row["object"]["id"]
         if session_id not in self.runs:
-            return Answer("REJECTED", f"the session is {row['status']}, not running"), None
+            raise Refused("REJECTED", f"the session is {row['status']}, not running")
 
         async def then(command_id: str) -> None:
             run = self.runs.get(session_id)
@@ -483,7 +495,7 @@ class CpoBackend:
             else:
                 await self._deliver_result(command_id, "REJECTED", "the session already ended")
 
-        return Answer("ACCEPTED"), then
+        return then
 
     def _session_of(self, platform: Platform, row: dict[str, Any]) -> bool:
         token = row["object"].get("cdr_token") or {}
@@ -491,31 +503,19 @@ class CpoBackend:
             token.get("country_code"), token.get("party_id")
         )
 
-    def _reserve_now(self, platform: Platform, body: dict[str, Any]) -> tuple[Answer, Any]:
-        problem, location, evse, _ = self._where(body, need="RESERVABLE")
-        if problem is not None:
-            return problem, None
-        assert location is not None and evse is not None
-        pending = PendingStart(
-            command_id="",
-            platform_id=platform.id,
-            token=body["token"],
-            authorization_reference=body.get("authorization_reference"),
-            location_id=location["id"],
-            evse_uid=evse.uid,
-            connector_id=None,
-            response_url=body["response_url"],
-        )
-        expiry = body["expiry_date"]
+    def _reserve_now(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
+        pending = self._pending(platform, body, self._place(body, "RESERVABLE"))
+        pending.connector_id = None
+        expiry = parse_datetime(body["expiry_date"])
         reservation_id = str(body["reservation_id"])
 
         async def then(command_id: str) -> None:
             pending.command_id = command_id
             await self._reserve_result(pending, reservation_id, expiry)
 
-        return Answer("ACCEPTED"), then
+        return then
 
-    def _cancel_reservation(self, platform: Platform, body: dict[str, Any]) -> tuple[Answer, Any]:
+    def _cancel_reservation(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
         reservation_id = str(body["reservation_id"])
 
         async def then(command_id: str) -> None:
@@ -532,18 +532,15 @@ class CpoBackend:
             )
             await self._end_reservation(reservation, "canceled")
 
-        return Answer("ACCEPTED"), then
+        return then
 
-    def _unlock_connector(self, platform: Platform, body: dict[str, Any]) -> tuple[Answer, Any]:
-        problem, _, evse, _ = self._where(body, need="UNLOCK_CAPABLE", allow_pick=False)
-        if problem is not None:
-            return problem, None
-        assert evse is not None
+    def _unlock_connector(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
+        evse = self._place(body, "UNLOCK_CAPABLE", allow_pick=False).evse
 
         async def then(command_id: str) -> None:
             await self._deliver_result(command_id, "ACCEPTED" if evse.online else "TIMEOUT")
 
-        return Answer("ACCEPTED"), then
+        return then
 
     # --- commands: the charger's answer ------------------------------------------------------
 
@@ -618,10 +615,9 @@ class CpoBackend:
             pending.timers.append(self.later(self.settings.auto_plug_in_delay, driver, "plug-in"))
 
     async def _reserve_result(
-        self, pending: PendingStart, reservation_id: str, expiry: Any
+        self, pending: PendingStart, reservation_id: str, expires: datetime
     ) -> None:
         evse = self.evses[pending.evse_uid.casefold()]
-        expires = parse_datetime(expiry)
         existing = self.reservations.get(reservation_id.casefold())
         if existing is not None and existing.start.location_id == pending.location_id:
             # The same reservation_id for the same location replaces the reservation.
@@ -644,12 +640,13 @@ class CpoBackend:
         # mod_sessions, Reservation: a RESERVE_NOW creates a Session with status RESERVATION.
         _, obj = self._evse_objects(evse)
         connectors = obj.get("connectors") or []
-        tariff = self._tariff_of(connectors[0])
         connector = connectors[0]
+        tariff = self._tariff_of(connector)
         session = self._new_session(
             session_id,
             pending,
             evse.uid,
+            # No connector chosen yet: #NA is allowed for a reservation (mod_sessions).
             str(connector["id"]) if len(connectors) == 1 else "#NA",
             str((tariff or {}).get("currency", "EUR")),
             status_value="RESERVATION",
