@@ -820,7 +820,12 @@ class CpoBackend:
             owner = self.peers.platforms.get(pending.platform_id)
         return owner
 
-    async def _put_session(self, session: dict[str, Any], pending: PendingStart) -> int | None:
+    async def _put_session(
+        self,
+        session: dict[str, Any],
+        pending: PendingStart,
+        context: dict[str, Any] | None = None,
+    ) -> int | None:
         """PUT a new Session to the token owner; a PUT replaces the charging periods too."""
         owner = self._owner(pending)
         delivery: Delivery | None = None
@@ -840,6 +845,7 @@ class CpoBackend:
             platform_id=owner.id if owner else None,
             auth_ref=_fold(session.get("authorization_reference")),
             delivery=delivery.as_json() if delivery else None,
+            context=context,
         )
         self.rt.bus.publish("cpo_sim.session", session_id=session["id"], status=session["status"])
         return owner.id if owner else None
@@ -907,17 +913,16 @@ class CpoBackend:
         first = self._bill(run)
         run.last_total = first.total.after_taxes
         session["total_cost"] = billing.price(first.total)
-        session["_cdr"] = {
+        # What the CDR needs as it was at the start (mod_cdrs), kept next to the Session.
+        context = {
             "cdr_location": catalog.cdr_location(location, obj, connector),
             "tariff": tariff,
             "command_id": pending.command_id,
         }
         evse.begin(session_id)
         self.runs[session_id] = run
-        run.session = _public(session)
-        run.platform_id = await self._put_session(run.session, pending)
-        # Keep the CDR context next to the session (not part of the OCPI object).
-        self.sessions.update(key_of(session_id), context=session["_cdr"])
+        run.session = session
+        run.platform_id = await self._put_session(session, pending, context)
         await self.evse_changed(evse)
         run.timer = self.later(
             self.settings.session_patch_interval, lambda: self._tick(session_id), "session tick"
@@ -1293,10 +1298,6 @@ def _kw(value: float) -> Decimal:
 
 def _fold(value: Any) -> str | None:
     return None if value is None else str(value).casefold()
-
-
-def _public(session: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in session.items() if not k.startswith("_")}
 
 
 def _same_token(a: dict[str, Any], b: dict[str, Any]) -> bool:
