@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,9 @@ def fixtures_dir(path: Path | None) -> Any:
     """The directory to read: the given one, or the packaged ``fixtures/cpo_sim``."""
     if path is not None:
         return path
-    return resources.files("fixtures").joinpath("cpo_sim")
+    from emulator.fixtures import fixtures_dir as bundled
+
+    return bundled() / "cpo_sim"
 
 
 def load(path: Path | None, name: str) -> list[dict[str, Any]]:
