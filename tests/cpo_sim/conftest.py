@@ -12,35 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from helpers import SIM_TOKEN_A, sim_settings
 from ptp_double import PtpDouble
 
-from emulator.clock import ManualClock
 from emulator.cpo_sim.node import CpoSimNode, build_cpo_sim
-from emulator.cpo_sim.settings import CpoSimSettings
-
-SIM_TOKEN_A = "cpo-sim-token-a"
-
-
-def sim_settings(**overrides: Any) -> CpoSimSettings:
-    """In-memory database, manual clock, fixed seed, ephemeral port; no simulated driver
-    unless a test asks for one."""
-    base: dict[str, Any] = {
-        "db": ":memory:",
-        "port": 0,
-        "clock": "manual",
-        "clock_start": "2025-03-01T09:00:00Z",
-        "seed": 11,
-        "log_level": "warning",
-        "auto_plug_in_delay": -1,
-    }
-    base.update(overrides)
-    return CpoSimSettings(**base)
-
-
-def clock_of(node: CpoSimNode) -> ManualClock:
-    clock = node.rt.clock
-    assert isinstance(clock, ManualClock)
-    return clock
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from conftest import clock_of
+from helpers import clock_of
 from ptp_double import PtpDouble
 
 from emulator.cpo_sim.node import CpoSimNode

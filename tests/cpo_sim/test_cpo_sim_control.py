@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from conftest import SIM_TOKEN_A, clock_of
+from helpers import SIM_TOKEN_A, clock_of
 from ptp_double import PtpDouble
 
 from emulator.cli import main

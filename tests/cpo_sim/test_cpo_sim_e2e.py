@@ -13,8 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import sim_settings
-from helpers import make_settings
+from helpers import make_settings, sim_settings
 
 from emulator.app import EmulatorNode, build_emulator
 from emulator.clock import ManualClock

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import clock_of
+from helpers import clock_of
 from ptp_double import PtpDouble
 
 from emulator.cpo_sim.node import CpoSimNode

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from conftest import clock_of
+from helpers import clock_of
 from ptp_double import PtpDouble
 
 from emulator.cpo_sim.node import CpoSimNode

@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import clock_of
+from helpers import clock_of
 from ptp_double import PtpDouble
 
 from emulator.cpo_sim.node import CpoSimNode
