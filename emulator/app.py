@@ -70,6 +70,7 @@ class EmulatorNode(Node):
         self.registration.on_registered.append(self._check_payter_modules)
 
     def setup(self) -> None:
+        from emulator.journey.controller import JourneyController
         from emulator.ocpi.modules.cdrs import CdrsReceiver
         from emulator.ocpi.modules.commands import CommandsSender
         from emulator.ocpi.modules.locations import LocationsReceiver
@@ -82,6 +83,7 @@ class EmulatorNode(Node):
         self.terminals = TerminalHost(self.rt)
         self._setup_cps()
         self.ptp = Ptp(self)
+        self.journey = JourneyController(self)
         for module in (
             LocationsReceiver(self.ptp),
             TariffsReceiver(self.ptp),
@@ -97,10 +99,12 @@ class EmulatorNode(Node):
         self.rt.reset_hooks.append(self._seed)
 
     def add_routes(self, app: web.Application) -> None:
+        from emulator.journey import control as journey_control
         from emulator.ptp import control as ptp_control
 
         terminal_control.add_routes(app, self.terminals)
         ptp_control.add_routes(app, self.ptp)
+        journey_control.add_routes(app, self.journey)
         self._add_cps_routes(app)
 
     async def on_started(self) -> None:
@@ -108,6 +112,7 @@ class EmulatorNode(Node):
         await self._start_cps()
         await self.ptp.start()
         await self._seed()
+        await self.journey.start()
 
     # --- Cloud Payment Service (emulator/cps/) --------------------------------------------------
 

@@ -102,6 +102,12 @@ class ServerSettings(BaseSettings):
     crawl_max_pages: int = Field(
         500, ge=1, description="Pages an outbound paginated GET follows before giving up."
     )
+    registration_followup_delay: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds after answering a peer's credentials POST/PUT before pushing to it "
+        "(terminals, first crawl): the peer completes its side when it reads the answer.",
+    )
     required_modules: str | None = Field(
         None,
         description="Modules a peer must expose at registration, as 'module:ROLE' "
@@ -180,6 +186,47 @@ class EmulatorSettings(ServerSettings):
         True,
         description="Payter-specific step: PATCH the customer_reference to the CPO's Terminal "
         "after creating it (the spec's CPO Receiver has no PATCH; off for a strict spec peer).",
+    )
+    default_preauth_amount: float = Field(
+        50.0,
+        gt=0,
+        description="Pre-authorization amount (tariff currency) when the tariff has neither "
+        "preauthorize_amount nor max_price.",
+    )
+    fac_policy: Literal["invoice_reference_id", "always"] = Field(
+        "invoice_reference_id",
+        description="When to send a Financial Advice Confirmation: when the CDR carries "
+        "invoice_reference_id (the CPO invoices), or after every capture.",
+    )
+    session_start_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds after an ACCEPTED START_SESSION result within which a Session must "
+        "arrive; then the pre-authorization is voided.",
+    )
+    cdr_timeout: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds after the session ends within which the CDR must arrive; then the "
+        "last known session cost is captured.",
+    )
+    receipt_window: float = Field(
+        86400.0, gt=0, description="Seconds back the terminal's Receipt button looks (24 h)."
+    )
+    journey_screen_timeout: float = Field(
+        30.0, gt=0, description="Inactivity timeout of the journey's selection screens (s)."
+    )
+    journey_tariff_timeout: float = Field(
+        60.0, gt=0, description="Inactivity timeout of the tariff screen (s)."
+    )
+    journey_receipt_timeout: float = Field(
+        60.0, gt=0, description="How long a receipt stays on the screen (s)."
+    )
+    journey_notice_seconds: float = Field(
+        3.0, gt=0, description="How long approved/declined/timed-out notices stay (s)."
+    )
+    journey_result_seconds: float = Field(
+        5.0, gt=0, description="How long started/stopped/could-not-start notices stay (s)."
     )
     default_terminal: str | None = Field(
         "APO-0001",

@@ -63,6 +63,9 @@ class CpoDouble:
     terminals: dict[str, Any] = field(default_factory=dict)
     facs: dict[str, Any] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    # What its Sender interfaces serve.
+    locations: list[dict[str, Any]] = field(default_factory=list)
+    tariffs: list[dict[str, Any]] = field(default_factory=list)
     # State.
     seen: list[Seen] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
@@ -163,7 +166,23 @@ class CpoDouble:
             return self.envelope(self.command_answer, code=self.command_status, request=request)
         if module.startswith("payments/"):
             return self.payments(request, module.split("/", 1)[1], body)
+        if request.method == "GET" and module.split("/")[0] in ("locations", "tariffs"):
+            return self.sender(request, module)
         return self.envelope(code=2000, http=404, request=request)
+
+    def sender(self, request: web.Request, module: str) -> web.Response:
+        """Locations / Tariffs Sender: the whole list in one page, or one object by id."""
+        kind, _, object_id = module.partition("/")
+        items = self.locations if kind == "locations" else self.tariffs
+        if object_id:
+            found = [i for i in items if i["id"].upper() == object_id.split("/")[0].upper()]
+            if not found:
+                return self.envelope(code=2003, http=404, request=request)
+            return self.envelope(found[0], request=request)
+        response = self.envelope(items, request=request)
+        response.headers["X-Total-Count"] = str(len(items))
+        response.headers["X-Limit"] = "100"
+        return response
 
     def payments(self, request: web.Request, sub: str, body: Any) -> web.Response:
         kind, _, object_id = sub.partition("/")

@@ -486,6 +486,12 @@ class OcpiServer:
         result: OcpiResult
         try:
             self._authenticate(req, route)
+            if route.registered_only and (req.platform is None or not req.platform.registered):
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    f"{module_id} needs the token of a registered platform",
+                    http_status=401,
+                )
             effective = version or (req.platform.version if req.platform else None)
             modern = effective is None or version_key(effective) >= (2, 2)
             if modern:

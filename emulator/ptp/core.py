@@ -44,6 +44,8 @@ class Ptp:
         self.session_listeners: list[Listener] = []
         self.cdr_listeners: list[Listener] = []
         self.location_listeners: list[Listener] = []
+        # (terminal row,) after an OCPI Terminal is created, changed or deactivated.
+        self.terminal_listeners: list[Listener] = []
         node.registration.on_registered.append(self._on_registered)
         node.registration.on_unregistered.append(lambda p: self.mirror.cancel(p.id))
 

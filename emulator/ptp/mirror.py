@@ -230,9 +230,10 @@ class Mirror:
 
     def check_tariff_references(self, platform: Platform) -> None:
         """Connector.tariff_ids refer to tariffs the CPO published (checklist 5.4 #41)."""
+        polled = self.last_poll.get((platform.id, "tariffs"))
         known = {r["id"].upper() for r in self.tariffs.rows(platform.id, valid_only=True)}
-        if not known and not self.tariffs.rows(platform.id):
-            return
+        if not known and (polled is None or "error" in polled):
+            return  # nothing to compare with: the tariffs were never read
         missing: set[str] = set()
         for row in self.locations.rows(platform.id, valid_only=True):
             for evse in row["object"].get("evses") or []:

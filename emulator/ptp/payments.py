@@ -196,7 +196,16 @@ class Payments:
         )
         updated = self.terminal(row["terminal_id"])
         assert updated is not None
+        self._changed(updated)
         return updated
+
+    def _changed(self, row: dict[str, Any]) -> None:
+        """Tell the journey: its Home may turn into Out of service, or back."""
+        if self.ptp.terminal_listeners:
+            self.rt.background.spawn(
+                self.ptp.notify(self.ptp.terminal_listeners, row),
+                name=f"terminal-changed-{row['terminal_id']}",
+            )
 
     def assigned_evses(self, row: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(location, evse) pairs the terminal may start sessions on: the union of the
@@ -272,6 +281,7 @@ class Payments:
             row["terminal_id"],
             {"platform_id": platform.id, "push_state": "PUSHED", "push_error": None},
         )
+        self._changed(self.terminal(row["terminal_id"]) or row)
         await self._verify_terminal(platform, url, obj["terminal_id"])
         if self.ptp.settings.payter_customer_reference_patch and obj.get("customer_reference"):
             await self._patch_customer_reference(platform, url, obj)

@@ -19,7 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-CARDS_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "cards.json"
+from emulator.fixtures import fixtures_dir
+
+CARDS_FILE = fixtures_dir() / "cards.json"
 
 
 class Medium(StrEnum):

@@ -1,0 +1,23 @@
+"""Where the bundled fixtures are: ``fixtures/`` beside the package in a checkout, or the
+installed ``fixtures`` package."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+@cache
+def fixtures_dir() -> Path:
+    beside = Path(__file__).resolve().parent.parent / "fixtures"
+    if beside.is_dir():
+        return beside
+    import fixtures  # the installed data package
+
+    return Path(next(iter(fixtures.__path__)))
+
+
+def load_json(*parts: str) -> Any:
+    return json.loads(fixtures_dir().joinpath(*parts).read_text(encoding="utf-8"))

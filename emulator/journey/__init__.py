@@ -1,0 +1,1 @@
+"""Payter's fixed driver journey over OCPI, on the virtual terminal."""

@@ -1,0 +1,62 @@
+"""Texts of the journey's screens, from ``fixtures/journey/texts.json`` (data, not code).
+
+A text missing in the driver's language falls back to English; a language without any texts
+(a tariff in Finnish, say) shows English texts but keeps the tariff's own alt text.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from typing import Any
+
+from emulator.fixtures import load_json
+
+SYMBOLS = {
+    "EUR": "€",
+    "GBP": "£",
+    "USD": "$",
+    "CHF": "CHF ",
+    "SEK": "SEK ",
+    "NOK": "NOK ",
+    "DKK": "DKK ",
+    "PLN": "PLN ",
+}
+
+
+@cache
+def _texts() -> dict[str, Any]:
+    data = load_json("journey", "texts.json")
+    assert isinstance(data, dict)
+    return data
+
+
+def text(language: str, key: str, **values: Any) -> str:
+    texts = _texts()
+    table = texts.get(language) or {}
+    template = table.get(key) or texts["en"].get(key) or key
+    try:
+        return str(template).format(**values)
+    except (KeyError, IndexError):
+        return str(template)
+
+
+def language_name(code: str) -> str:
+    return str(_texts()["languages"].get(code, code.upper()))
+
+
+def has_texts(language: str) -> bool:
+    return language in _texts()
+
+
+def money(minor: int | None, currency: str) -> str:
+    """Minor units to what a driver reads: ``€50.00``."""
+    if minor is None:
+        return "-"
+    value = (Decimal(minor) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    symbol = SYMBOLS.get(currency.upper(), currency.upper() + " ")
+    return f"{symbol}{value}"
+
+
+def to_minor(amount: Decimal | int | float | str) -> int:
+    return int((Decimal(str(amount)) * 100).quantize(Decimal("1"), ROUND_HALF_UP))
