@@ -177,7 +177,12 @@ def cps_middleware(service: CloudPaymentService) -> Any:
                     "this is a bug in the emulator, please report it",
                 )
             )
-        body = await request.read() if request.body_exists else None
+        body: bytes | None = None
+        if request.body_exists:
+            try:
+                body = await request.read()
+            except (web.HTTPException, OSError):  # too large, or the client went away
+                body = None
         service.rt.journal.record(
             direction="in",
             protocol="cps",

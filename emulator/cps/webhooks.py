@@ -146,6 +146,8 @@ class Deliveries:
         url = row["url"]
         async with self._lock(url):
             status, error, exchange_id = await self._post(row)
+        if self.get(delivery_id) is None:
+            return  # POST /__admin/reset while the attempt was under way
         # The ladder counts from when this attempt was due, not from when it ended.
         due = parse_datetime(row["next_attempt_at"])
         attempts = int(row["attempts"]) + 1

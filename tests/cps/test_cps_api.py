@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import KEY, CpsClient, WebhookServer
+from cps_client import KEY, CpsClient, WebhookServer
 
 from emulator.app import EmulatorNode
+from emulator.clock import ManualClock
 
 T = "terminals/CPS-1"
 
@@ -598,3 +599,32 @@ async def test_own_port_serves_at_the_root(
 
 async def test_listening_info_names_the_cps_base_url(node: EmulatorNode) -> None:
     assert node.listening()["cps_base_url"] == f"{node.rt.base_url}/cps/"
+
+
+async def test_acquirer_timeout_ends_on_the_clock(
+    cps: CpsClient, terminal: str, present: Callable[..., Any], clock: ManualClock
+) -> None:
+    """authorize answers when the outcome is known; an acquirer that never answers is declined
+    after the authorization timeout (30 s) of the emulator's clock."""
+    await cps.post(f"{T}/start", {"authorizedAmount": 5000})
+    await present("CPS-1", "visa-auth-timeout")
+    pending = asyncio.create_task(cps.post(f"{T}/authorize"))
+    await _until_state(cps, "AUTHORIZING")
+    await clock.advance(29)
+    assert not pending.done()
+    await clock.advance(1)
+    status, body = await pending
+    assert_error(body, 402, "declined", responseCode="68")
+
+
+async def test_body_too_large(
+    start_emulator: Callable[..., Any], http: aiohttp.ClientSession
+) -> None:
+    node = await start_emulator(max_body_bytes=1024)
+    await node.terminals.create("CPS-1", mode="cps")
+    cps = CpsClient(http, node.cps.base_url)
+    screen = {"id": "big", "type": "info", "properties": {"title": "x" * 4096}}
+    status, body = await cps.post(f"{T}/ui", json=screen)
+    assert_error(body, 413, "body_too_large")
+    [row] = node.rt.journal.list(protocol="cps")
+    assert (row["status"], row["request_body"]) == (413, None)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import CpsClient
+from cps_client import CpsClient
 
 from emulator.app import EmulatorNode
 

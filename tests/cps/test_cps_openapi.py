@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
-from conftest import CpsClient
+from cps_client import CpsClient
 from openapi_spec_validator import validate
 
 from emulator.app import EmulatorNode

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from conftest import CpsClient
+from cps_client import CpsClient
 from helpers import make_settings
 
 from emulator.app import EmulatorNode, build_emulator

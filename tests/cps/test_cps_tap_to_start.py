@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import CpsClient
+from cps_client import CpsClient
 
 from emulator.app import EmulatorNode
 from emulator.clock import ManualClock

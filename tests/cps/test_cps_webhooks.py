@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from conftest import CpsClient, WebhookServer
+from cps_client import CpsClient, WebhookServer
 from helpers import make_settings
 
 from emulator.app import EmulatorNode, build_emulator
