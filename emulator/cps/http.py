@@ -294,7 +294,6 @@ class Handlers:
     async def set_webhook(self, request: web.Request) -> web.Response:
         query = Query(request)
         url: Any = query.text("url") or query.text("callbackUrl")
-        name = "url"
         if url is None:
             body = await json_body(request)
             if isinstance(body, dict):
@@ -302,8 +301,8 @@ class Handlers:
             elif isinstance(body, str):
                 url = body
         if url is None:
-            raise missing_parameter(name, 'give ?url= or the body {"url": "..."}')
-        check_url(url, name)
+            raise missing_parameter("url", 'give ?url= or the body {"url": "..."}')
+        check_url(url, "url")
         return json_response(self.service.set_webhook(self._key(request), url).dump())
 
     async def delete_webhook(self, request: web.Request) -> web.Response:
