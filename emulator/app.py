@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from emulator.node import Node
@@ -79,6 +81,7 @@ class EmulatorNode(Node):
         from emulator.ptp.core import Ptp
 
         self.terminals = TerminalHost(self.rt)
+        self._setup_cps()
         self.ptp = Ptp(self)
         self.journey = JourneyController(self)
         for module in (
@@ -102,12 +105,48 @@ class EmulatorNode(Node):
         terminal_control.add_routes(app, self.terminals)
         ptp_control.add_routes(app, self.ptp)
         journey_control.add_routes(app, self.journey)
+        self._add_cps_routes(app)
 
     async def on_started(self) -> None:
         await self.terminals.start()
+        await self._start_cps()
         await self.ptp.start()
         await self._seed()
         await self.journey.start()
+
+    # --- Cloud Payment Service (emulator/cps/) --------------------------------------------------
+
+    def _setup_cps(self) -> None:
+        from emulator.cps.service import CloudPaymentService
+
+        self.cps = CloudPaymentService(self.rt, self.terminals, self.settings)
+        self.cps_own_port: Any = None
+
+    def _add_cps_routes(self, app: web.Application) -> None:
+        from emulator.cps import control as cps_control
+        from emulator.cps import routes as cps_routes
+
+        cps_routes.mount(app, self.cps, self.settings.cps_path)
+        cps_control.add_routes(app, self.cps)
+
+    async def _start_cps(self) -> None:
+        from emulator.cps.routes import OwnPort
+
+        await self.cps.start()
+        self.cps.base_url = f"{self.rt.base_url}{self.settings.cps_path.rstrip('/')}/"
+        if self.settings.cps_port is not None:
+            self.cps_own_port = OwnPort(self.cps, self.settings.host, self.settings.cps_port)
+            port = await self.cps_own_port.start()
+            self.rt.close_hooks.insert(0, self.cps_own_port.stop)
+            # The public URL names the main port; this one is reached on the host itself.
+            local = self.settings.model_copy(update={"public_url": None})
+            self.cps.base_url = local.base_url(port) + "/"
+
+    def listening(self) -> dict[str, Any]:
+        info = super().listening()
+        if self.cps.base_url:
+            info["cps_base_url"] = self.cps.base_url
+        return info
 
     async def _seed(self) -> None:
         """A fresh start has one terminal to show (settings: default_terminal)."""

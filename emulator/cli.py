@@ -21,6 +21,7 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.settings import EmulatorSettings, env_name
 
 
@@ -105,10 +106,35 @@ def serve(**given: Any) -> None:
 
 async def _serve(settings: EmulatorSettings) -> int:
     from emulator.app import build_emulator
+
+    return await _run(build_emulator, settings)
+
+
+@main.command("cpo-sim")
+@settings_options(CpoSimSettings)
+def cpo_sim(**given: Any) -> None:
+    """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+
+    Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
+    """
+    settings = load_settings(CpoSimSettings, given)
+    from emulator import logs
+
+    logs.configure(settings.log_format, settings.log_level)
+    sys.exit(asyncio.run(_cpo_sim(settings)))
+
+
+async def _cpo_sim(settings: CpoSimSettings) -> int:
+    from emulator.cpo_sim.node import build_cpo_sim
+
+    return await _run(build_cpo_sim, settings)
+
+
+async def _run(build: Callable[[Any], Any], settings: Any) -> int:
     from emulator.node import print_listening
 
     try:
-        node = build_emulator(settings)
+        node = build(settings)
         info = await node.start()
     except OSError as exc:
         click.echo(f"cannot start: {exc}", err=True)
@@ -285,6 +311,7 @@ def demo(**given: Any) -> None:
 
 
 @main.command("settings-table", hidden=True)
+@click.option("--command", "command", type=click.Choice(["serve", "cpo-sim"]), default="serve")
 @click.option(
     "--write",
     "target",
@@ -292,16 +319,20 @@ def demo(**given: Any) -> None:
     default=None,
     help="Replace the table between the settings markers of this file (README.md).",
 )
-def settings_table(target: Path | None) -> None:
+def settings_table(command: str, target: Path | None) -> None:
     """Print (or write into the README) the Markdown table of settings."""
     from emulator.settings import markdown_table
 
-    table = markdown_table(EmulatorSettings)
+    if command == "cpo-sim":
+        table = markdown_table(CpoSimSettings)
+        start, end = "<!-- cpo-sim-settings:start -->", "<!-- cpo-sim-settings:end -->"
+    else:
+        table = markdown_table(EmulatorSettings)
+        start, end = "<!-- settings:start -->", "<!-- settings:end -->"
     if target is None:
         click.echo(table)
         return
     text = target.read_text(encoding="utf-8")
-    start, end = "<!-- settings:start -->", "<!-- settings:end -->"
     if start not in text or end not in text:
         raise click.UsageError(f"{target} has no {start} ... {end} markers")
     head, rest = text.split(start, 1)

@@ -8,6 +8,7 @@ The report sums findings up per axis (``spec`` and ``payter``) into a verdict.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from emulator.events import EventBus
@@ -42,6 +43,8 @@ class Findings:
         self.bus = bus
         self.now = now
         self.strict = strict
+        # Checks that only make sense when a report is asked for (sessions still open, ...).
+        self.before_report: list[Callable[[], None]] = []
         store.register(FINDINGS)
 
     def record(
@@ -114,6 +117,8 @@ class Findings:
         )
 
     def report(self, platform_id: int | None = None) -> dict[str, Any]:
+        for check in self.before_report:
+            check()
         rows = self.list(platform_id=platform_id, limit=1_000_000)
         axes: dict[str, Any] = {}
         for axis in ("spec", "payter"):

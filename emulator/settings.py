@@ -102,6 +102,12 @@ class ServerSettings(BaseSettings):
     crawl_max_pages: int = Field(
         500, ge=1, description="Pages an outbound paginated GET follows before giving up."
     )
+    registration_followup_delay: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds after answering a peer's credentials POST/PUT before pushing to it "
+        "(terminals, first crawl): the peer completes its side when it reads the answer.",
+    )
     required_modules: str | None = Field(
         None,
         description="Modules a peer must expose at registration, as 'module:ROLE' "
@@ -226,6 +232,107 @@ class EmulatorSettings(ServerSettings):
         "APO-0001",
         description="Serial number of the terminal created on a fresh start (empty: none).",
     )
+
+    # --- Cloud Payment Service (CPS) -------------------------------------------------------
+    cps_path: str = Field(
+        "/cps",
+        pattern=r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$",
+        description="Path under which the CPS API is served on the emulator's port.",
+    )
+    cps_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Also serve the CPS API at the root of this port (0 picks a free port), "
+        "so a CSMS's CPS base URL needs no path.",
+    )
+    cps_api_key: str | None = Field(
+        "payter-emulator-cps-key",
+        max_length=128,
+        description='Fixed CPS API key (Authorization: CPS apikey="...") that sees every '
+        "CPS terminal; more keys via POST /__admin/cps/api-keys (empty: none).",
+    )
+    cps_apikey_token: str | None = Field(
+        "payter-emulator-cps-token",
+        max_length=128,
+        description="Token that GET /cps/apikey?token= exchanges for the fixed API key "
+        "(the emulator's shape of Payter's ApiKey endpoint; empty: none).",
+    )
+    cps_read_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a terminal reads after CPS start before it returns to IDLE "
+        "(0: reads until stopped, Payter's 'always reading').",
+    )
+    cps_payment_methods: str = Field(
+        "EMV,RFID",
+        description="What a terminal reads when start gives no supportedPaymentMethods "
+        "(comma-separated: EMV, CONTACTLESS, CHIP, QR_CODE, RFID, MIFARE).",
+    )
+    cps_max_wait_time: float = Field(
+        60.0,
+        gt=0,
+        description="Longest waitTime (seconds) a GET .../card long poll is held.",
+    )
+    cps_session_timeout: float = Field(
+        86400.0,
+        ge=0,
+        description="Seconds after authorization when a CPS session neither committed nor "
+        "cancelled is closed with the session timeout action (0: never; Payter's PSP "
+        "'session timeout').",
+    )
+    cps_session_timeout_action: Literal["void", "commit"] = Field(
+        "void",
+        description="What the session timeout does: 'void' the authorization or 'commit' the "
+        "full authorized amount (PSP Setup's two actions).",
+    )
+    cps_webhook_timeout: float = Field(
+        10.0, gt=0, description="Seconds a CPS webhook delivery attempt may take."
+    )
+    cps_webhook_retries: str = Field(
+        "60x5,3600x24,86400x7",
+        description="Delays between webhook delivery attempts as 'SECONDSxCOUNT' steps: every "
+        "minute 5 times, hourly for 24 h, daily for 7 days. Retries stop on HTTP 200 or 409.",
+    )
+
+    @field_validator("cps_webhook_retries")
+    @classmethod
+    def _retry_ladder(cls, value: str) -> str:
+        parse_retry_ladder(value)
+        return value
+
+    @field_validator("cps_payment_methods")
+    @classmethod
+    def _payment_methods(cls, value: str) -> str:
+        methods = [m.strip().upper() for m in value.split(",") if m.strip()]
+        known = ("EMV", "CONTACTLESS", "CHIP", "QR_CODE", "RFID", "MIFARE")
+        unknown = [m for m in methods if m not in known]
+        if unknown or not methods:
+            raise ValueError(f"payment methods must be among {', '.join(known)}")
+        return ",".join(methods)
+
+    @property
+    def cps_retry_delays(self) -> list[float]:
+        return parse_retry_ladder(self.cps_webhook_retries)
+
+
+def parse_retry_ladder(text: str) -> list[float]:
+    """``"60x5,3600x24"`` → the delay before each retry, in seconds (empty text: no retry)."""
+    delays: list[float] = []
+    for step in (s.strip() for s in text.split(",")):
+        if not step:
+            continue
+        seconds, _, count = step.partition("x")
+        try:
+            value, times = float(seconds), int(count or "1")
+        except ValueError:
+            raise ValueError(f"retry step {step!r} is not SECONDSxCOUNT") from None
+        if value <= 0 or times < 1:
+            raise ValueError(f"retry step {step!r}: seconds and count must be positive")
+        delays.extend([value] * times)
+    if len(delays) > 1000:
+        raise ValueError("at most 1000 retries")
+    return delays
 
 
 def _version_key(version: str) -> tuple[int, ...]:

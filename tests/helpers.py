@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from emulator.clock import ManualClock
+from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.node import Node
 from emulator.settings import EmulatorSettings
 
@@ -64,3 +66,29 @@ def make_settings(**overrides: Any) -> EmulatorSettings:
     }
     base.update(overrides)
     return EmulatorSettings(**base)
+
+
+def sim_settings(**overrides: Any) -> CpoSimSettings:
+    """In-memory database, manual clock, fixed seed, ephemeral port; no simulated driver
+    unless a test asks for one."""
+    base: dict[str, Any] = {
+        "db": ":memory:",
+        "port": 0,
+        "clock": "manual",
+        "clock_start": "2025-03-01T09:00:00Z",
+        "seed": 11,
+        "log_level": "warning",
+        "auto_plug_in_delay": -1,
+    }
+    base.update(overrides)
+    return CpoSimSettings(**base)
+
+
+SIM_TOKEN_A = "cpo-sim-token-a"
+
+
+def clock_of(node: Node) -> ManualClock:
+    """The node's manual clock (tests run on it)."""
+    clock = node.rt.clock
+    assert isinstance(clock, ManualClock)
+    return clock

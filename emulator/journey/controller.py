@@ -925,23 +925,15 @@ class JourneyController:
     # --- sessions, stopping ---------------------------------------------------------------------
 
     def _journey_of_object(self, platform_id: int, obj: dict[str, Any]) -> dict[str, Any] | None:
-        ref = obj.get("authorization_reference")
-        if ref:
-            journey = self.records.by_reference(str(ref))
+        """The journey a Session or CDR belongs to: through its START_SESSION (reference or
+        token), else through the session id."""
+        command = self.ptp.commands.start_for(obj)
+        if command is not None and command.get("authorization_reference"):
+            journey = self.records.by_reference(command["authorization_reference"])
             if journey is not None:
                 return journey
-        if obj.get("session_id") or obj.get("id"):
-            journey = self.records.by_session(
-                platform_id, str(obj.get("session_id") or obj.get("id"))
-            )
-            if journey is not None:
-                return journey
-        uid = (obj.get("cdr_token") or {}).get("uid") or obj.get("auth_id")
-        if uid:
-            token = self.ptp.tokens.find(str(uid), None)
-            if token and token.get("authorization_reference"):
-                return self.records.by_reference(token["authorization_reference"])
-        return None
+        session_id = obj.get("session_id") or obj.get("id")
+        return self.records.by_session(platform_id, str(session_id)) if session_id else None
 
     async def _on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
         session = row["object"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -110,6 +110,9 @@ class OcpiClient:
     def __init__(self, rt: Runtime, server: OcpiServer) -> None:
         self.rt = rt
         self.server = server
+        # Last word on the headers of every request, given (headers, module, token). Only
+        # a node that misbehaves on purpose sets it (the simulated CPO's presets).
+        self.adjust_headers: Callable[[dict[str, str], str, str], dict[str, str]] | None = None
 
     # --- single request ----------------------------------------------------------------------
 
@@ -154,6 +157,8 @@ class OcpiClient:
         if body is not None:
             payload = jsonio.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
+        if self.adjust_headers is not None:
+            headers = self.adjust_headers(headers, module, token)
         platform_id = platform.id if platform else None
         started = time.perf_counter()
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.rt.settings.http_timeout)

@@ -99,6 +99,7 @@ class Registration:
         self.expected_roles = expected_roles or {}
         # Hooks run after a platform is registered or updated (pollers, terminal push...).
         self.on_registered: list[Any] = []
+        self.followup_delay = float(getattr(server.rt.settings, "registration_followup_delay", 1.0))
         self.on_unregistered: list[Any] = []
 
     # --- fetching the peer's versions -----------------------------------------------------------
@@ -464,7 +465,7 @@ class Registration:
         )
         self.platforms.consume_token_a(req.token_a, platform.id)
         self.rt.bus.publish("platform.registered", platform=platform.public())
-        await self._run_hooks(self.on_registered, platform)
+        self._follow_up(platform)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
 
     async def receive_put(self, req: OcpiRequest) -> OcpiResult:
@@ -502,7 +503,7 @@ class Registration:
             hub_party_id=creds.get("hub_party_id"),
         )
         self.rt.bus.publish("platform.updated", platform=platform.public())
-        await self._run_hooks(self.on_registered, platform)
+        self._follow_up(platform)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
 
     async def receive_delete(self, req: OcpiRequest) -> OcpiResult:
@@ -528,6 +529,23 @@ class Registration:
         self.rt.bus.publish("platform.unregistered", platform_id=platform.id)
         for hook in self.on_unregistered:
             hook(platform)
+
+    def _follow_up(self, platform: Platform) -> None:
+        """Run the registration hooks a moment after answering the credentials POST/PUT.
+
+        The peer (the Sender) only finishes its side of the handshake when it reads our
+        answer; until then token B is good for versions and credentials only
+        (credentials.asciidoc), so pushes (terminals, polls) wait ``followup_delay`` seconds on
+        the clock.
+        """
+        platform_id = platform.id
+
+        async def run() -> None:
+            current = self.platforms.get(platform_id)
+            if current is not None and current.registered:
+                await self._run_hooks(self.on_registered, current)
+
+        self.rt.clock.call_later(self.followup_delay, run, name=f"registered-{platform_id}")
 
     async def _run_hooks(self, hooks: list[Any], platform: Platform) -> None:
         for hook in hooks:

@@ -134,6 +134,20 @@ class OcpiRequest:
             )
         return self.platform
 
+    def require_owner(self) -> tuple[str, str]:
+        """``{country_code}/{party_id}`` of a client-owned object URL, which must be one of the
+        platform's CredentialsRoles (transport_and_format.asciidoc; checklist 5.4 #28)."""
+        platform = self.require_platform()
+        cc, pid = self.params["country_code"], self.params["party_id"]
+        if not platform.owns(cc, pid):
+            self.finding(
+                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
+            )
+        return cc, pid
+
     def parse(self, model: type[M], data: Any = None, *, what: str | None = None) -> M:
         """Validate ``data`` (the body by default); invalid → findings + OCPI 2001."""
         payload = self.body if data is None else data

@@ -248,3 +248,14 @@ def check_authorization_reference(obj: dict[str, Any], expected: str, what: str)
             )
         ]
     return []
+
+
+def check_against_start(obj: dict[str, Any], command: dict[str, Any], what: str) -> list[Problem]:
+    """A Session or CDR of a session we started: the START_SESSION's authorization_reference
+    and token echoed (checklist 5.4 #35, #36)."""
+    out: list[Problem] = []
+    if command.get("authorization_reference"):
+        out.extend(check_authorization_reference(obj, command["authorization_reference"], what))
+    token = (command.get("request") or {}).get("token") or {}
+    out.extend(check_token_echo(obj, token, what))
+    return out

@@ -78,6 +78,28 @@ class Commands:
         )
         return self.rt.store.rows("ocpi_commands", where, params, order_by="sent_at")
 
+    def start_for(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The START_SESSION a Session or CDR belongs to: by authorization_reference, else by
+        the AD_HOC_USER token we issued for it."""
+        ref = obj.get("authorization_reference")
+        if ref:
+            found = self.rt.store.first(
+                "ocpi_commands",
+                "upper(authorization_reference) = ? and command = 'START_SESSION'",
+                [str(ref).upper()],
+            )
+            if found is not None:
+                return found
+        uid = (obj.get("cdr_token") or {}).get("uid") or obj.get("auth_id")
+        issued = self.ptp.tokens.find(str(uid), None) if uid else None
+        if issued is None or not issued.get("authorization_reference"):
+            return None
+        return self.rt.store.first(
+            "ocpi_commands",
+            "authorization_reference = ? and command = 'START_SESSION'",
+            [issued["authorization_reference"]],
+        )
+
     def response_url(self, platform: Platform, command: str, uid: str) -> str:
         version = platform.version or "2.2.1"
         return f"{self.ptp.node.server.endpoint_url(version, 'commands')}/{command}/{uid}"

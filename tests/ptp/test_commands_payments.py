@@ -21,6 +21,8 @@ ROUTING = {
 async def setup(emulator: EmulatorNode):
     double = await CpoDouble().start()
     answer = await double.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+    # Pushes to a platform that registered with us wait a moment on the clock.
+    await emulator.rt.clock.advance(1)
     yield emulator, double, answer["data"]["token"]
     await double.stop()
 
@@ -171,6 +173,8 @@ async def test_authorize_of_command_token_is_a_finding(setup, http) -> None:
 
 async def test_default_terminal_is_pushed_on_registration(setup, http) -> None:
     node, cpo, _ = setup
+    # The push came after the handshake was answered (registration_followup_delay).
+    assert [s.method for s in cpo.seen][:3] == ["GET", "GET", "POST"]
     [terminal] = node.ptp.payments.terminals()
     assert terminal["serial_number"] == "APO-0001" and terminal["push_state"] == "PUSHED"
     assert terminal["terminal_id"] in cpo.terminals
@@ -305,7 +309,7 @@ async def test_fac_delivery_retries_until_the_cpo_answers(setup, http) -> None:
     await cpo.stop()
     assert await node.ptp.payments.deliver_fac(fac["id"]) is False
     row = node.ptp.payments.fac(fac["id"])
-    assert row["attempts"] == 1 and row["next_attempt_at"] == "2025-03-01T09:01:00Z"
+    assert row["attempts"] == 1 and row["next_attempt_at"] == "2025-03-01T09:01:01Z"
     await cpo.start_on(port)
     await admin(http, node, "POST", "clock/advance", json={"seconds": 60})
     row = node.ptp.payments.fac(fac["id"])

@@ -11,12 +11,16 @@ from emulator.app import EmulatorNode
 TOKEN_A = "payter-emulator-token-a"
 
 
-async def test_crawl_builds_the_mirror_and_drops_what_disappears(emulator: EmulatorNode,
-                                                                  http) -> None:
+async def test_crawl_builds_the_mirror_and_drops_what_disappears(
+    emulator: EmulatorNode, http
+) -> None:
     cpo = await CpoDouble().start()
     try:
-        cpo.locations = [obj.location("LOC-1"), obj.location("LOC-2"),
-                         obj.location("LOC-X", cc="DE", pid="ABC")]
+        cpo.locations = [
+            obj.location("LOC-1"),
+            obj.location("LOC-2"),
+            obj.location("LOC-X", cc="DE", pid="ABC"),
+        ]
         cpo.tariffs = [obj.tariff()]
         await cpo.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
         # The first crawl is scheduled on the clock right after registration.

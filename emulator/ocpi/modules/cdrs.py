@@ -119,29 +119,8 @@ class CdrsReceiver(Module):
         return OcpiResult(http_status=201, headers={"Location": location}, omit_data=True)
 
     def _check_against_command(self, req: OcpiRequest, cdr: dict[str, Any], modern: bool) -> None:
-        ref = cdr.get("authorization_reference")
-        command = None
-        if ref:
-            command = req.rt.store.first(
-                "ocpi_commands",
-                "upper(authorization_reference) = ? and command = 'START_SESSION'",
-                [str(ref).upper()],
-            )
-        token_uid = (cdr.get("cdr_token") or {}).get("uid") or cdr.get("auth_id")
-        issued = self.ptp.tokens.find(str(token_uid), None) if token_uid else None
-        if command is None and issued is not None and issued.get("authorization_reference"):
-            command = req.rt.store.first(
-                "ocpi_commands",
-                "authorization_reference = ? and command = 'START_SESSION'",
-                [issued["authorization_reference"]],
-            )
+        command = self.ptp.commands.start_for(cdr)
         if command is None or not modern:
             return
-        if command["authorization_reference"]:
-            for p in checks.check_authorization_reference(
-                cdr, command["authorization_reference"], "CDR"
-            ):
-                req.finding(p.rule, p.message, pointer=p.pointer)
-        token = (command.get("request") or {}).get("token") or {}
-        for p in checks.check_token_echo(cdr, token, "CDR"):
+        for p in checks.check_against_start(cdr, command, "CDR"):
             req.finding(p.rule, p.message, pointer=p.pointer)

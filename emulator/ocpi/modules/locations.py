@@ -62,18 +62,6 @@ class LocationsReceiver(Module):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _owner(self, req: OcpiRequest) -> tuple[str, str]:
-        platform = req.require_platform()
-        cc, pid = req.params["country_code"], req.params["party_id"]
-        if not platform.owns(cc, pid):
-            req.finding(
-                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
-            )
-            raise OcpiError(
-                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
-            )
-        return cc, pid
-
     def _stored(self, req: OcpiRequest, cc: str, pid: str) -> dict[str, Any] | None:
         return self.ptp.mirror.locations.object(cc, pid, req.params["location_id"])
 
@@ -130,7 +118,7 @@ class LocationsReceiver(Module):
     # --- handlers ------------------------------------------------------------------------------
 
     async def get(self, req: OcpiRequest) -> Any:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         location = self._stored(req, cc, pid)
         if location is None:
             raise OcpiError(status.UNKNOWN_LOCATION, "unknown location", http_status=404)
@@ -145,7 +133,7 @@ class LocationsReceiver(Module):
         raise OcpiError(status.CLIENT_ERROR, f"unknown {depth}", http_status=404)
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         version = req.version or "2.2.1"
         depth = self._depth(req)
         obj = req.parse(model_for(version, depth), what=depth).dump()
@@ -213,7 +201,7 @@ class LocationsReceiver(Module):
         )
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         version = req.version or "2.2.1"
         depth = self._depth(req)
         body = req.parse(partial_model(model_for(version, depth)), what=f"{depth} PATCH")

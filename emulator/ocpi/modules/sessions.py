@@ -39,20 +39,8 @@ class SessionsReceiver(Module):
             Route("PATCH", PATH, self.patch),
         ]
 
-    def _owner(self, req: OcpiRequest) -> tuple[str, str]:
-        platform = req.require_platform()
-        cc, pid = req.params["country_code"], req.params["party_id"]
-        if not platform.owns(cc, pid):
-            req.finding(
-                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
-            )
-            raise OcpiError(
-                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
-            )
-        return cc, pid
-
     async def get(self, req: OcpiRequest) -> Any:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         obj = self.ptp.sessions.object(cc, pid, req.params["session_id"])
         if obj is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
@@ -60,32 +48,11 @@ class SessionsReceiver(Module):
 
     def _check_against_command(self, req: OcpiRequest, session: dict[str, Any]) -> None:
         """Sessions we started: token and authorization_reference echoed (5.4 #35, #36)."""
-        ref = session.get("authorization_reference")
-        command = None
-        if ref:
-            command = req.rt.store.first(
-                "ocpi_commands",
-                "upper(authorization_reference) = ? and command = 'START_SESSION'",
-                [str(ref).upper()],
-            )
-        token_uid = (session.get("cdr_token") or {}).get("uid") or session.get("auth_id")
-        issued = self.ptp.tokens.find(str(token_uid), None) if token_uid else None
-        if command is None and issued is not None and issued.get("authorization_reference"):
-            command = req.rt.store.first(
-                "ocpi_commands",
-                "authorization_reference = ? and command = 'START_SESSION'",
-                [issued["authorization_reference"]],
-            )
-        if command is None:
+        command = self.ptp.commands.start_for(session)
+        if command is None or version_key(req.version or "2.2.1") < (2, 2):
             return
-        expected_ref = command["authorization_reference"]
-        if expected_ref and version_key(req.version or "2.2.1") >= (2, 2):
-            for p in checks.check_authorization_reference(session, expected_ref, "Session"):
-                req.finding(p.rule, p.message, pointer=p.pointer)
-        token = (command.get("request") or {}).get("token") or {}
-        if version_key(req.version or "2.2.1") >= (2, 2):
-            for p in checks.check_token_echo(session, token, "Session"):
-                req.finding(p.rule, p.message, pointer=p.pointer)
+        for p in checks.check_against_start(session, command, "Session"):
+            req.finding(p.rule, p.message, pointer=p.pointer)
 
     async def _store(
         self,
@@ -121,7 +88,7 @@ class SessionsReceiver(Module):
         return created
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         session = req.parse(model_for(req.version or "2.2.1", "Session"), what="Session").dump()
         problems = checks.check_url_matches(session, cc, pid, req.params["session_id"])
         for p in problems:
@@ -136,7 +103,7 @@ class SessionsReceiver(Module):
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         model = partial_model(model_for(req.version or "2.2.1", "Session"))
         changes = req.parse(model, what="Session PATCH").model_dump(
             mode="json", exclude_unset=True, by_alias=True

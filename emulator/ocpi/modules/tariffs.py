@@ -34,27 +34,15 @@ class TariffsReceiver(Module):
             Route("DELETE", PATH, self.delete),
         ]
 
-    def _owner(self, req: OcpiRequest) -> tuple[str, str]:
-        platform = req.require_platform()
-        cc, pid = req.params["country_code"], req.params["party_id"]
-        if not platform.owns(cc, pid):
-            req.finding(
-                "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
-            )
-            raise OcpiError(
-                status.CLIENT_ERROR, f"{cc}/{pid} is not a party of this platform", http_status=404
-            )
-        return cc, pid
-
     async def get(self, req: OcpiRequest) -> Any:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         row = self.ptp.mirror.tariffs.get(cc, pid, req.params["tariff_id"])
         if row is None or not row["valid"]:
             raise OcpiError(status.CLIENT_ERROR, "unknown tariff", http_status=404)
         return row["object"]
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         tariff = req.parse(model_for(req.version or "2.2.1", "Tariff"), what="Tariff").dump()
         problems = checks.check_url_matches(tariff, cc, pid, req.params["tariff_id"])
         for p in problems:
@@ -83,7 +71,7 @@ class TariffsReceiver(Module):
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def delete(self, req: OcpiRequest) -> OcpiResult:
-        cc, pid = self._owner(req)
+        cc, pid = req.require_owner()
         row = self.ptp.mirror.tariffs.get(cc, pid, req.params["tariff_id"])
         if row is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown tariff", http_status=404)

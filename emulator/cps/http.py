@@ -1,0 +1,440 @@
+"""HTTP of the CPS API: authenticate, parse the query, call the service, serialise.
+
+All command parameters are query parameters (payter.md §3.4); POST bodies are ignored except for
+``/ui`` (the screen) and ``/webhook`` (``{"url"}`` as an alternative to ``?url=``), and an empty
+or ``null`` body is always accepted (Payter's clients send either). One middleware does what
+every call needs: the API key (``Authorization: CPS apikey="<key>"``, §3.2), the error body
+(:mod:`emulator.cps.errors`; never an unexplained 500), and the traffic journal entry.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from yarl import URL
+
+from emulator import jsonio
+from emulator.cps.errors import CpsError, invalid_parameter, missing_parameter
+from emulator.cps.keys import ApiKey
+from emulator.cps.service import CloudPaymentService
+from emulator.redact import redact_secret
+
+log = structlog.get_logger("emulator.cps.http")
+
+API_KEY = web.RequestKey("cps_api_key", ApiKey)
+# Routes that need no API key: the OpenAPI document, the key exchange, the index.
+PUBLIC_ROUTES = frozenset({"cps-index", "cps-openapi", "cps-apikey"})
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=jsonio.dumps(data).encode("utf-8"), content_type="application/json"
+    )
+
+
+def error_response(exc: CpsError) -> web.Response:
+    response = json_response(exc.body(), exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'CPS realm="cps", apikey'
+    return response
+
+
+# --- query parameters ----------------------------------------------------------------------------
+
+
+class Query:
+    """Typed access to the query string; a bad value is a 400 naming the parameter."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.query = request.query
+
+    def text(self, name: str) -> str | None:
+        value = self.query.get(name)
+        return value if value not in (None, "") else None
+
+    def texts(self, name: str) -> list[str]:
+        """A repeatable parameter (``?a=1&a=2``); comma-separated values are split too."""
+        out: list[str] = []
+        for value in self.query.getall(name, []):
+            out.extend(v.strip() for v in value.split(",") if v.strip())
+        return out
+
+    def integer(self, name: str, *, minimum: int | None = None) -> int:
+        """A required integer (amounts are integers in minor units)."""
+        number = self.optional_integer(name, minimum=minimum)
+        if number is None:
+            raise missing_parameter(name, "an integer amount in minor units")
+        return number
+
+    def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise invalid_parameter(
+                name, f"must be an integer in minor units (cents), got {value!r}"
+            ) from None
+        if minimum is not None and number < minimum:
+            raise invalid_parameter(name, f"must be at least {minimum}, got {number}")
+        return number
+
+    def seconds(self, name: str) -> float | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise invalid_parameter(name, f"must be a number of seconds >= 0, got {value!r}")
+        return number
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise invalid_parameter(name, f"must be true or false, got {value!r}")
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        check_url(value, name)
+        return value
+
+
+def check_url(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise invalid_parameter(name, "must be an absolute http(s) URL")
+    try:
+        url = URL(value)
+    except (ValueError, TypeError):
+        raise invalid_parameter(name, f"must be an absolute http(s) URL, got {value!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise invalid_parameter(name, f"must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+async def json_body(request: web.Request) -> Any:
+    """The JSON body, or None when it is empty or ``null``."""
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return jsonio.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CpsError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+
+
+# --- middleware ----------------------------------------------------------------------------------
+
+
+def _journal_url(request: web.Request) -> str:
+    url = request.url
+    if "token" in url.query:  # GET /apikey?token=: a secret in the query
+        url = url.update_query(token=redact_secret(url.query["token"]))
+    return str(url)
+
+
+def cps_middleware(service: CloudPaymentService) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response: web.StreamResponse
+        try:
+            response = await _handle(service, request, handler)
+        except CpsError as exc:
+            response = error_response(exc)
+        except web.HTTPRequestEntityTooLarge as exc:
+            response = error_response(CpsError(413, "body_too_large", exc.text or exc.reason))
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = error_response(_http_error(request, exc))
+        except Exception as exc:
+            log.exception("CPS handler failed", path=request.path)
+            response = error_response(
+                CpsError(
+                    500,
+                    "internal_error",
+                    f"the emulator failed on this request ({type(exc).__name__}: {exc}); "
+                    "this is a bug in the emulator, please report it",
+                )
+            )
+        body: bytes | None = None
+        if request.body_exists:
+            try:
+                body = await request.read()
+            except (web.HTTPException, OSError):  # too large, or the client went away
+                body = None
+        service.rt.journal.record(
+            direction="in",
+            protocol="cps",
+            module=_module(request),
+            method=request.method,
+            url=_journal_url(request),
+            request_headers=request.headers,
+            request_body=body,
+            status=response.status,
+            response_headers=response.headers,
+            response_body=response.body if isinstance(response, web.Response) else None,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    return middleware
+
+
+async def _handle(
+    service: CloudPaymentService, request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    match = request.match_info
+    if match.http_exception is not None:
+        raise match.http_exception
+    route = match.route.name
+    if route not in PUBLIC_ROUTES:
+        key = service.keys.authenticate(request.headers.get("Authorization"))
+        if key is None:
+            raise CpsError(
+                401,
+                "unauthorized",
+                "a valid API key is required: 'Authorization: CPS apikey=\"<key>\"'"
+                if request.headers.get("Authorization")
+                else "missing 'Authorization: CPS apikey=\"<key>\"' header",
+            )
+        request[API_KEY] = key
+    return await handler(request)
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> CpsError:
+    if exc.status == 404:
+        return CpsError(404, "not_found", f"no CPS endpoint {request.method} {request.path}")
+    if exc.status == 405:
+        allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+        return CpsError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path}",
+            allowed=allowed,
+        )
+    return CpsError(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+
+
+def _module(request: web.Request) -> str:
+    route = request.match_info.route.name or ""
+    return route.removeprefix("cps-") or "unknown"
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+class Handlers:
+    """One per endpoint: parse → call the service → serialise (payter.md §3.4)."""
+
+    def __init__(self, service: CloudPaymentService) -> None:
+        self.service = service
+
+    @staticmethod
+    def _key(request: web.Request) -> ApiKey:
+        return request[API_KEY]
+
+    @staticmethod
+    def _serial(request: web.Request) -> str:
+        return request.match_info["serialNumber"]
+
+    # --- public --------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.Response:
+        base = str(request.url.with_query(None)).rstrip("/")
+        return json_response(
+            {
+                "service": "Payter Cloud Payments Service (emulated)",
+                "openapi": f"{base}/openapi.json",
+                "authentication": 'Authorization: CPS apikey="<key>"',
+            }
+        )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        from emulator.cps.openapi import openapi_document
+
+        server = str(request.url.with_query(None))
+        server = server[: -len("openapi.json")] if server.endswith("openapi.json") else server
+        return json_response(openapi_document(server.rstrip("/") or "/"))
+
+    async def apikey(self, request: web.Request) -> web.Response:
+        token = Query(request).text("token")
+        if token is None:
+            raise missing_parameter("token")
+        apikey = self.service.keys.exchange(token)
+        if apikey is None:
+            raise CpsError(401, "unknown_token", "this token does not stand for an API key")
+        return json_response({"apikey": apikey})
+
+    # --- webhook -------------------------------------------------------------------------
+
+    async def get_webhook(self, request: web.Request) -> web.Response:
+        return json_response(self.service.webhook(self._key(request)).dump())
+
+    async def set_webhook(self, request: web.Request) -> web.Response:
+        query = Query(request)
+        url: Any = query.text("url") or query.text("callbackUrl")
+        if url is None:
+            body = await json_body(request)
+            if isinstance(body, dict):
+                url = body.get("url", body.get("callbackUrl"))
+            elif isinstance(body, str):
+                url = body
+        if url is None:
+            raise missing_parameter("url", 'give ?url= or the body {"url": "..."}')
+        check_url(url, "url")
+        return json_response(self.service.set_webhook(self._key(request), url).dump())
+
+    async def delete_webhook(self, request: web.Request) -> web.Response:
+        return json_response(self.service.delete_webhook(self._key(request)).dump())
+
+    # --- terminals and card reading ---------------------------------------------------------
+
+    async def terminals(self, request: web.Request) -> web.Response:
+        return json_response([t.dump() for t in self.service.terminals(self._key(request))])
+
+    async def terminal(self, request: web.Request) -> web.Response:
+        terminal = self.service.terminal(self._key(request), self._serial(request))
+        return json_response(terminal.dump())
+
+    async def start(self, request: web.Request) -> web.Response:
+        q = Query(request)
+        # uiMessageTimeout is accepted and checked; how long the terminal reads is the
+        # cps_read_timeout setting (Payter's card-detect timeout is terminal configuration).
+        q.seconds("uiMessageTimeout")
+        terminal = await self.service.start_reading(
+            self._key(request),
+            self._serial(request),
+            amount=q.optional_integer("authorizedAmount", minimum=0),
+            callback_url=q.url("callbackUrl"),
+            message=q.text("uiMessage"),
+            title=q.text("uiMessageTitle"),
+            hide_amount=q.boolean("hideAmount"),
+            methods=self._methods(q),
+            language=q.text("language"),
+        )
+        return json_response(terminal.dump())
+
+    @staticmethod
+    def _methods(q: Query) -> list[str]:
+        from emulator.terminal.device import PAYMENT_METHODS
+
+        methods = [m.upper() for m in q.texts("supportedPaymentMethods")]
+        unknown = [m for m in methods if m not in PAYMENT_METHODS]
+        if unknown:
+            raise invalid_parameter(
+                "supportedPaymentMethods",
+                f"has unknown value(s) {', '.join(unknown)}; known: {', '.join(PAYMENT_METHODS)}",
+            )
+        return methods
+
+    async def card(self, request: web.Request) -> web.Response:
+        wait = Query(request).seconds("waitTime") or 0.0
+        card = await self.service.card(self._key(request), self._serial(request), wait)
+        if card is None:
+            return web.Response(status=204)
+        return json_response(card.dump(exclude_none=True))
+
+    async def stop(self, request: web.Request) -> web.Response:
+        q = Query(request)
+        terminal = await self.service.stop_reading(
+            self._key(request),
+            self._serial(request),
+            message=q.text("uiMessage"),
+            message_timeout=q.seconds("uiMessageTimeout"),
+        )
+        return json_response(terminal.dump())
+
+    # --- sessions ------------------------------------------------------------------------
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        q = Query(request)
+        session = await self.service.authorize(
+            self._key(request),
+            self._serial(request),
+            amount=q.optional_integer("authorizedAmount", minimum=1),
+            message=q.text("uiMessage"),
+            message_timeout=q.seconds("uiMessageTimeout"),
+            receipt_lines=q.query.getall("receiptLine", []),
+        )
+        return json_response(session.dump())
+
+    async def sessions(self, request: web.Request) -> web.Response:
+        sessions = self.service.sessions(self._key(request), self._serial(request))
+        return json_response([s.dump() for s in sessions])
+
+    async def session(self, request: web.Request) -> web.Response:
+        session = self.service.session(
+            self._key(request), self._serial(request), request.match_info["sessionId"]
+        )
+        return json_response(session.dump())
+
+    async def commit(self, request: web.Request) -> web.Response:
+        q = Query(request)
+        session = await self.service.commit(
+            self._key(request),
+            self._serial(request),
+            request.match_info["sessionId"],
+            q.integer("commitAmount", minimum=0),
+            message=q.text("uiMessage"),
+            message_timeout=q.seconds("uiMessageTimeout"),
+            receipt_lines=q.query.getall("receiptLine", []),
+        )
+        return json_response(session.dump())
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        q = Query(request)
+        session = await self.service.cancel(
+            self._key(request),
+            self._serial(request),
+            request.match_info["sessionId"],
+            message=q.text("uiMessage"),
+            message_timeout=q.seconds("uiMessageTimeout"),
+            receipt_lines=q.query.getall("receiptLine", []),
+        )
+        return json_response(session.dump())
+
+    async def increment(self, request: web.Request) -> web.Response:
+        result = await self.service.increment(
+            self._key(request),
+            self._serial(request),
+            request.match_info["sessionId"],
+            Query(request).integer("amount", minimum=1),
+        )
+        return json_response(result.dump())
+
+    # --- UI ------------------------------------------------------------------------------
+
+    async def ui(self, request: web.Request) -> web.Response:
+        callback_url = Query(request).url("callbackUrl")
+        body = await json_body(request)
+        if body is None:
+            raise CpsError(
+                400,
+                "missing_body",
+                'the screen is required as the JSON body {"id", "type", "properties"}',
+            )
+        result = await self.service.show(
+            self._key(request), self._serial(request), body, callback_url
+        )
+        return json_response(result.dump())

@@ -1,0 +1,244 @@
+"""The simulated CPO and the emulator, over real HTTP on loopback, on one manual clock.
+
+Registration in both directions for OCPI 2.2.1 and 2.3.0 (each through the other side's
+``/__admin/tokens-a`` and ``/__admin/platforms/register``), then the emulator's own checks on
+what the simulated CPO serves and pushes: a correct CPO leaves no error findings, and each
+preset shows up under its rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import make_settings, sim_settings
+
+from emulator.app import EmulatorNode, build_emulator
+from emulator.clock import ManualClock
+from emulator.cpo_sim.node import CpoSimNode, build_cpo_sim
+from emulator.node import Node
+
+Pair = tuple[EmulatorNode, CpoSimNode]
+
+
+async def admin(
+    http: aiohttp.ClientSession, node: Node, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    url = f"{node.rt.base_url}/__admin/{path}"
+    async with http.request(method, url, json=body) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[Callable[..., Any]]:
+    """An emulator and a simulated CPO that share the emulator's manual clock."""
+    started: list[Node] = []
+
+    async def start(emulator: dict[str, Any] | None = None, **sim: Any) -> Pair:
+        emu = build_emulator(make_settings(**(emulator or {})))
+        cpo = build_cpo_sim(sim_settings(**sim), clock=emu.rt.clock)
+        await emu.start()
+        await cpo.start()
+        started.extend([cpo, emu])
+        return emu, cpo
+
+    yield start
+    for node in started:
+        await node.stop()
+
+
+def clock(emu: EmulatorNode) -> ManualClock:
+    assert isinstance(emu.rt.clock, ManualClock)
+    return emu.rt.clock
+
+
+async def register(
+    http: aiohttp.ClientSession, emu: EmulatorNode, cpo: CpoSimNode, direction: str, version: str
+) -> None:
+    """``cpo->emu``: the CPO registers with the emulator; ``emu->cpo``: the other way."""
+    sender, receiver = (cpo, emu) if direction == "cpo->emu" else (emu, cpo)
+    status, minted = await admin(http, receiver, "POST", "tokens-a", {"label": "e2e"})
+    assert status == 201
+    status, body = await admin(
+        http,
+        sender,
+        "POST",
+        "platforms/register",
+        {"versions_url": minted["versions_url"], "token": minted["token"], "version": version},
+    )
+    assert status == 201, body
+    assert body["status"] == "REGISTERED" and body["version"] == version
+
+
+def errors(node: Node) -> list[dict[str, Any]]:
+    return [f for f in node.rt.findings.list() if f["severity"] == "error"]
+
+
+@pytest.mark.parametrize("version", ["2.3.0", "2.2.1"])
+@pytest.mark.parametrize("direction", ["cpo->emu", "emu->cpo"])
+async def test_registration_both_directions(pair, http, direction: str, version: str) -> None:
+    emu, cpo = await pair()
+    await register(http, emu, cpo, direction, version)
+    [seen_by_cpo] = cpo.platforms.registered()
+    [seen_by_emu] = emu.platforms.registered()
+    assert seen_by_cpo.version == seen_by_emu.version == version
+    assert seen_by_cpo.owns("NL", "PAY") and seen_by_emu.owns("NL", "SIM")
+    assert seen_by_cpo.registered_by == ("us" if direction == "cpo->emu" else "peer")
+    # Each side reaches the other's modules with the tokens of the handshake.
+    modules = {e["identifier"] for e in seen_by_emu.endpoints}
+    expected = {"credentials", "locations", "tariffs", "sessions", "cdrs", "commands", "tokens"}
+    assert modules == expected | ({"payments"} if version == "2.3.0" else set())
+    assert {e["role"] for e in seen_by_emu.endpoints if e["identifier"] == "locations"} == {
+        "SENDER"
+    }
+    # At registration the emulator crawls the CPO's Locations and Tariffs (its mirror); when
+    # the CPO registered with the emulator, that (and the terminal push) waits a moment after
+    # the credentials answer (registration_followup_delay), so the CPO has completed its side.
+    await clock(emu).advance(1)
+    status, locations = await admin(http, emu, "GET", "ocpi/locations")
+    assert status == 200
+    assert {loc["object"]["id"] for loc in locations} == {
+        "SIM-AMS-STATION",
+        "SIM-UTR-GARAGE",
+        "SIM-DH-DEPOT",
+    }
+    _, tariffs = await admin(http, emu, "GET", "ocpi/tariffs")
+    assert len(tariffs) == 3
+    found = errors(emu)
+    if version == "2.3.0":
+        [terminal] = emu.ptp.payments.terminals()
+        assert terminal["push_state"] == "PUSHED"
+        assert len(cpo.backend.terminals.rows()) == 1
+    # Nothing the CPO did broke a rule the emulator checks.
+    assert found == []
+
+
+async def test_terminal_assignment_with_the_emulator(pair, http) -> None:
+    emu, cpo = await pair()
+    await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    # The emulator POSTed its terminal to the CPO's Payments Receiver at registration...
+    [terminal] = cpo.backend.terminals.rows()
+    terminal_id = terminal["object"]["terminal_id"]
+    await clock(emu).advance(1)
+    # ... and the CPO assigned it by PATCHing the emulator's Terminal.
+    _, terminals = await admin(http, emu, "GET", "terminals")
+    [mine] = [t for t in terminals if t.get("terminal_id") == terminal_id]
+    assert mine["terminal"]["location_ids"] == ["SIM-AMS-STATION", "SIM-UTR-GARAGE"]
+    assert {e["evse_uid"] for e in mine["evses"]} == {
+        "SIM-AMS-1",
+        "SIM-AMS-2",
+        "SIM-AMS-3",
+        "SIM-UTR-1",
+    }
+    assert cpo.backend.terminals.rows()[0]["assignment"]["ok"] is True
+    assert errors(emu) == []
+
+
+async def test_card_journey_with_the_emulator(pair, http) -> None:
+    emu, cpo = await pair(auto_plug_in_delay=5, session_patch_interval=300)
+    await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    status, command = await admin(
+        http,
+        emu,
+        "POST",
+        "ocpi/commands/START_SESSION",
+        {"location_id": "SIM-AMS-STATION", "evse_uid": "SIM-AMS-1", "connector_id": "1"},
+    )
+    assert status in (200, 201), command
+    await clock(emu).advance(10)
+    _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
+    [session] = sessions
+    assert session["object"]["status"] == "ACTIVE"
+    await clock(emu).advance(1800)
+    session_id = session["object"]["id"]
+    status, _ = await admin(
+        http, emu, "POST", "ocpi/commands/STOP_SESSION", {"session_id": session_id}
+    )
+    await clock(emu).advance(10)
+    _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
+    assert sessions[0]["object"]["status"] == "COMPLETED"
+    _, cdrs = await admin(http, emu, "GET", "ocpi/cdrs")
+    [cdr] = cdrs
+    token = session["object"]["cdr_token"]
+    assert cdr["object"]["cdr_token"] == token and token["type"] == "AD_HOC_USER"
+    assert cdr["object"]["authorization_reference"] == session["object"]["authorization_reference"]
+    # The emulator found nothing wrong with the CPO.
+    assert errors(emu) == [], errors(emu)
+    _, commands = await admin(http, emu, "GET", "ocpi/commands")
+    assert all("ACCEPTED" in c["state"] for c in commands), commands
+
+
+async def journey(http: aiohttp.ClientSession, emu: EmulatorNode, hours: float = 1.0) -> None:
+    """The emulator starts a session at SIM-AMS-1, lets it run, stops it, re-reads Locations."""
+    await admin(
+        http,
+        emu,
+        "POST",
+        "ocpi/commands/START_SESSION",
+        {"location_id": "SIM-AMS-STATION", "evse_uid": "SIM-AMS-1", "connector_id": "1"},
+    )
+    await clock(emu).advance(70)
+    await clock(emu).advance(hours * 3600)
+    _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
+    for session in sessions:
+        if session["object"]["status"] == "ACTIVE":
+            await admin(
+                http,
+                emu,
+                "POST",
+                "ocpi/commands/STOP_SESSION",
+                {"session_id": session["object"]["id"]},
+            )
+    await clock(emu).advance(70)
+    await admin(http, emu, "POST", "ocpi/poll", {})
+    await clock(emu).advance(1)
+
+
+@pytest.mark.parametrize(
+    ("preset", "rules"),
+    [
+        ("correct", set()),
+        ("sloppy-headers", {"OCPI-03", "OCPI-04"}),
+        ("late-result", {"OCPI-43"}),
+        ("patch-without-last-updated", {"OCPI-31"}),
+        ("wrong-cdr-token", {"OCPI-35"}),
+        ("bad-paging", {"OCPI-21"}),
+        ("raw-token", {"OCPI-01"}),
+    ],
+)
+async def test_the_emulator_reports_each_preset(pair, http, preset: str, rules: set[str]) -> None:
+    emu, cpo = await pair(preset=preset, auto_plug_in_delay=5, session_patch_interval=300)
+    await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    await journey(http, emu)
+    assert {f["rule"] for f in errors(emu)} == rules
+
+
+async def test_presets_the_emulator_sees_in_the_journey(pair, http) -> None:
+    # reject-start: the command is refused, nothing follows.
+    emu, cpo = await pair(preset="reject-start", auto_plug_in_delay=5, session_patch_interval=600)
+    await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    await journey(http, emu)
+    _, commands = await admin(http, emu, "GET", "ocpi/commands")
+    assert [c["state"] for c in commands] == ["REJECTED"]
+    # no-session-after-accept: ACCEPTED, then silence.
+    status, _ = await admin(http, cpo, "PUT", "preset", {"preset": "no-session-after-accept"})
+    assert status == 200
+    await journey(http, emu)
+    _, commands = await admin(http, emu, "GET", "ocpi/commands")
+    assert commands[-1]["state"] == "RESULT_ACCEPTED"
+    _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
+    assert sessions == []
+    # cdr-over-authorization: a big battery charges past the 50.00 the terminal authorized.
+    await admin(http, cpo, "PUT", "preset", {"preset": "cdr-over-authorization"})
+    status, _ = await admin(
+        http, cpo, "POST", "evses/SIM-AMS-1/plug-in", {"battery_kwh": 150, "soc": 0}
+    )
+    assert status == 200
+    await journey(http, emu, hours=6)
+    _, cdrs = await admin(http, emu, "GET", "ocpi/cdrs")
+    [cdr] = cdrs
+    price = cdr["object"]["total_cost"]
+    total = price["before_taxes"] + sum(t["amount"] for t in price["taxes"])
+    assert total > 72.60  # above the pre-authorized 50.00 and the max_price

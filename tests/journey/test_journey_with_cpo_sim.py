@@ -1,0 +1,185 @@
+"""The driver's journey end to end: the emulator's terminal against the simulated CPO, over
+real HTTP on loopback, both on one manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from helpers import admin, clock_of, make_settings, sim_settings
+
+from emulator.app import EmulatorNode, build_emulator
+from emulator.cpo_sim.node import CpoSimNode, build_cpo_sim
+
+SERIAL = "APO-0001"
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[Callable[..., Any]]:
+    started: list[Any] = []
+
+    async def start(**sim: Any) -> tuple[EmulatorNode, CpoSimNode]:
+        emu = build_emulator(make_settings())
+        cpo = build_cpo_sim(sim_settings(**sim), clock=emu.rt.clock)
+        await emu.start()
+        await cpo.start()
+        started.extend([cpo, emu])
+        return emu, cpo
+
+    yield start
+    for node in started:
+        await node.stop()
+
+
+class Driver:
+    def __init__(self, emu: EmulatorNode, cpo: CpoSimNode, http: Any) -> None:
+        self.emu, self.cpo, self.http = emu, cpo, http
+
+    async def screen(self) -> dict[str, Any]:
+        _, terminal = await admin(self.http, self.emu, "GET", f"terminals/{SERIAL}")
+        return terminal["screen"]
+
+    async def press(self, key: str) -> dict[str, Any]:
+        """Press ``key``; a screensaver on the display is woken with a touch first."""
+        if key != "touch" and (await self.screen())["type"] == "screensaver":
+            await self.press("touch")
+        status, body = await admin(
+            self.http, self.emu, "POST", f"terminals/{SERIAL}/press", json={"key": key}
+        )
+        assert status == 200, body
+        return await self.screen()
+
+    async def tap(self, card: str) -> dict[str, Any]:
+        status, body = await admin(
+            self.http, self.emu, "POST", f"terminals/{SERIAL}/present-card", json={"card": card}
+        )
+        assert status == 200, body
+        return await self.screen()
+
+    async def advance(self, seconds: float) -> None:
+        await clock_of(self.emu).advance(seconds)
+
+    def journey(self) -> dict[str, Any]:
+        return self.emu.journey.view(self.emu.journey.records.all()[-1])
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [f for f in self.emu.rt.findings.list() if f["severity"] == "error"]
+
+    async def start_charging(self, card: str = "visa-approved") -> None:
+        assert (await self.screen())["id"] == "journey.home"
+        choose = await self.press("start")
+        assert choose["keys"][0] == "evse1", choose
+        tariff = await self.press("evse1")
+        assert tariff["id"] == "journey.tariff", tariff
+        await self.press("accept")
+        await self.tap(card)
+
+
+async def connected(pair: Callable[..., Any], http: Any, **sim: Any) -> Driver:
+    emu, cpo = await pair(**sim)
+    status, body = await admin(
+        http,
+        emu,
+        "POST",
+        "platforms/register",
+        json={
+            "versions_url": cpo.server.versions_url,
+            "token": "cpo-sim-token-a",
+            "version": "2.3.0",
+        },
+    )
+    assert status == 201, body
+    driver = Driver(emu, cpo, http)
+    # The terminal went to the CPO at registration; the CPO assigns it a moment later, and
+    # the emulator's first crawl of Locations and Tariffs runs on the clock.
+    await driver.advance(5)
+    assert emu.ptp.payments.terminals()[0]["object"].get("location_ids"), "not assigned"
+    assert (await driver.screen())["id"] == "journey.home"
+    return driver
+
+
+async def test_full_journey_against_the_simulated_cpo(pair, http) -> None:
+    d = await connected(
+        pair, http, invoicing=True, auto_plug_in_delay=10, session_patch_interval=300
+    )
+    await d.start_charging("visa-approved")
+    assert d.journey()["money"] == "AUTHORIZED" and d.journey()["state"] == "STARTING"
+    await d.advance(3)  # the charger's CommandResult comes after 2 s
+    assert (await d.screen())["properties"]["title"] == "Charging started"
+    await d.advance(15)  # the car is plugged in: the Session arrives
+    assert d.journey()["state"] == "CHARGING"
+    await d.advance(1800)
+    journey = d.journey()
+    assert journey["kwh"] > 5 and journey["session_cost"] > 0
+    # The driver stops on the terminal.
+    stop = await d.press("stop")
+    assert stop["id"] == "journey.stop"
+    await d.press("s1")
+    await d.press("yes")
+    await d.advance(5)
+    assert (await d.screen())["properties"]["title"] == "Charging stopped"
+    await d.advance(60)
+    journey = d.journey()
+    assert journey["state"] == "COMPLETED", journey
+    assert journey["money"] == "CAPTURED" and journey["capture_status"] == "SUCCESS"
+    assert journey["captured_amount"] == journey["cdr_total"] > 0
+    assert journey["invoice_reference_id"] and journey["fac_delivered"] is True
+    # The CPO holds a FAC with the same authorization_reference and the captured amount.
+    _, facs = await admin(http, d.cpo, "GET", "financial-advice-confirmations")
+    [fac] = facs
+    fac_obj = fac.get("object", fac)
+    assert fac_obj["authorization_reference"] == journey["authorization_reference"]
+    total = fac_obj["total_costs"]
+    captured = float(total["before_taxes"]) + sum(float(t["amount"]) for t in total["taxes"])
+    assert round(captured * 100) == journey["captured_amount"]
+    assert d.errors() == [], d.errors()
+    # The receipt shows the invoice QR (the CPO invoices: invoice_base_url + reference).
+    await d.advance(10)
+    await d.press("receipt")
+    receipt = await d.press("r1")
+    assert receipt["properties"]["qr"].endswith(journey["authorization_reference"])
+
+
+async def test_start_rejected_by_the_cpo(pair, http) -> None:
+    d = await connected(pair, http, preset="reject-start")
+    await d.start_charging()
+    journey = d.journey()
+    assert journey["state"] == "START_FAILED" and journey["money"] == "VOIDED"
+    assert (await d.screen())["properties"]["title"] == "Could not start"
+
+
+async def test_no_session_after_accept(pair, http) -> None:
+    d = await connected(pair, http, preset="no-session-after-accept")
+    await d.start_charging()
+    await d.advance(3)
+    assert d.journey()["state"] == "STARTED"
+    await d.advance(300)
+    assert d.journey()["money"] == "VOIDED"
+    assert {f["rule"] for f in d.emu.rt.findings.list()} >= {"OCPI-46"}
+
+
+async def test_cdr_over_authorization(pair, http) -> None:
+    d = await connected(
+        pair,
+        http,
+        preset="cdr-over-authorization",
+        auto_plug_in_delay=5,
+        session_patch_interval=600,
+        car_battery_kwh=200,
+        car_soc=0,
+        charger_power_kw=150,
+        car_max_power_kw=150,
+    )
+    await d.start_charging()
+    await d.advance(5 * 3600)  # 22 kW AC: the €50 pre-authorization is used up after ~4 h
+    journey = d.journey()
+    # The emulator stopped the session at the limit; the CPO billed above it anyway.
+    assert journey["stop_reason"] == "pre-authorized amount reached"
+    await d.advance(600)
+    journey = d.journey()
+    assert journey["money"] == "CAPTURED", journey
+    assert journey["cdr_total"] > journey["preauth_amount"]
+    assert journey["captured_amount"] == journey["preauth_amount"]
+    assert journey["capture_status"] == "PARTIAL_SUCCESS"
+    assert "PAYTER-06" in {f["rule"] for f in d.emu.rt.findings.list()}
