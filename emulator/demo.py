@@ -111,8 +111,14 @@ class Demo:
             "seed": opts.seed,
             "log_level": opts.log_level,
         }
+        # The demo creates its own terminals (PAY-DEMO-…): no default one beside them.
         emulator_settings = EmulatorSettings(
-            **{**common, "port": opts.emulator_port, **opts.emulator_settings}
+            **{
+                **common,
+                "port": opts.emulator_port,
+                "default_terminal": "",
+                **opts.emulator_settings,
+            }
         )
         cpo_extra = {"preset": opts.preset} if opts.preset else {}
         cpo_settings = cpo_settings_cls(
