@@ -13,7 +13,7 @@ The clock is a manual clock that the demo "paces": it follows the wall clock, an
 +1 min / +1 h (``POST /__admin/clock/advance``) jump it forwards on top. ``--clock manual``
 leaves it still until advanced, for scripts.
 
-Nothing here imports Textual unless the TUI is shown (``tests/tui/test_import_hygiene.py``).
+Nothing here imports Textual unless the TUI is shown (``tests/tui/test_tui_import_hygiene.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ PACE_INTERVAL = 0.25
 # With the manual clock, setup may move it this far: the simulated CPO assigns EVSEs to a new
 # terminal after a (virtual) delay.
 SETUP_CLOCK_ALLOWANCE = timedelta(seconds=30)
+
+
+class PacedClock(ManualClock):
+    """The manual clock the demo moves along with the wall clock (``GET /__admin/clock``
+    reports its mode as ``paced``); it can still be advanced."""
+
+    kind = "paced"
 
 
 class DemoError(RuntimeError):
@@ -103,7 +110,7 @@ class Demo:
         if start is None and opts.clock == "paced":
             # A paced demo starts at the wall-clock time a person expects to see.
             start = datetime.now(UTC).replace(microsecond=0)
-        self.clock = ManualClock(Background(), start)
+        self.clock = (PacedClock if opts.clock == "paced" else ManualClock)(Background(), start)
         common = {
             "host": opts.host,
             "db": ":memory:",
@@ -121,8 +128,16 @@ class Demo:
             }
         )
         cpo_extra = {"preset": opts.preset} if opts.preset else {}
+        # The simulated CPO issues the invoices: the receipt shows the invoice's QR code and
+        # the capture is followed by a financial advice confirmation, the whole journey.
         cpo_settings = cpo_settings_cls(
-            **{**common, "port": opts.cpo_sim_port, **cpo_extra, **opts.cpo_sim_settings}
+            **{
+                **common,
+                "port": opts.cpo_sim_port,
+                "invoicing": True,
+                **cpo_extra,
+                **opts.cpo_sim_settings,
+            }
         )
         self.emulator = build_emulator(emulator_settings, clock=self.clock)
         self.cpo_sim = build_cpo_sim(cpo_settings, clock=self.clock)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from conftest import skip_unless_built, wait_for
 
-from emulator.demo import Demo
+from emulator.demo import Demo, DemoOptions
 from tui.app import make_app
+from tui.client import ControlClient
 from tui.widgets.terminal_frame import TerminalFrame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,20 @@ async def test_ready_object_and_assignment(demo: Demo) -> None:
     assert ready["evses"]["PAY-DEMO-0001"], "the simulated CPO assigned no EVSE"
     # One clock: advancing the emulator's moves the simulated CPO's.
     assert demo.emulator.rt.clock is demo.cpo_sim.rt.clock
+
+
+async def test_the_paced_clock_says_so_and_can_be_advanced() -> None:
+    """The demo's default clock follows the wall clock; the control API (and so the TUI's top
+    bar) names it "paced", and +1 h still jumps it forwards."""
+    demo = Demo(DemoOptions(clock="paced", clock_start="2025-03-01T09:00:00Z"))
+    ready = await demo.start()
+    try:
+        async with ControlClient(ready["emulator"]["url"]) as client:
+            assert (await client.clock())["mode"] == "paced"
+            advanced = await client.advance(3600)
+        assert advanced["mode"] == "paced" and advanced["now"] >= "2025-03-01T10:00:00Z"
+    finally:
+        await demo.stop()
 
 
 async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
