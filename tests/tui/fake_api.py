@@ -155,22 +155,42 @@ REPORT = {
     },
 }
 
+# The shape of ``GET /__admin/journeys`` (amounts in minor units).
 JOURNEYS = [
     {
         "id": "j1",
-        "terminal": "PAY-0001",
+        "serial_number": "PAY-0001",
         "evse_uid": "EVSE-1",
         "authorization_reference": "AUTH0001",
         "state": "CHARGING",
+        "money": "AUTHORIZED",
         "currency": "EUR",
-        "authorized_amount": 5000,
+        "preauth_amount": 5000,
         "captured_amount": None,
-        "voided_amount": None,
         "capture_status": None,
+        "voided_amount": None,
         "session_id": "S-1",
         "cdr_id": None,
+        "fac_id": None,
         "fac_delivered": False,
-    }
+    },
+    {
+        "id": "j2",
+        "serial_number": "PAY-0001",
+        "evse_uid": "EVSE-2",
+        "authorization_reference": "AUTH0002",
+        "state": "COMPLETED",
+        "money": "CAPTURED",
+        "currency": "EUR",
+        "preauth_amount": 5000,
+        "captured_amount": 1344,
+        "capture_status": "SUCCESS",
+        "voided_amount": None,
+        "session_id": "S-2",
+        "cdr_id": "CDR-2",
+        "fac_id": "FAC-2",
+        "fac_delivered": True,
+    },
 ]
 
 CHARGERS = [
@@ -215,6 +235,10 @@ class FakeControlApi:
         self.online_changes: list[tuple[str, bool]] = []
         self.charger_actions: list[tuple[str, str]] = []
         self.advances: list[float] = []
+        # Every action in the order the fake finished it, and a gate that holds an advance.
+        self.order: list[str] = []
+        self.advance_gate: asyncio.Event | None = None
+        self.advance_started = asyncio.Event()
         # What a press turns into: (serial, key) -> screen fixture name.
         self.on_press: dict[tuple[str, str], str] = {}
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -310,6 +334,7 @@ class FakeControlApi:
                 status=409,
             )
         self.presses.append((serial, key))
+        self.order.append(f"press {key}")
         following = self.on_press.get((serial, key))
         if following:
             self.set_screen(serial, following)
@@ -345,7 +370,11 @@ class FakeControlApi:
 
     async def _advance(self, request: web.Request) -> web.Response:
         seconds = float((await request.json())["seconds"])
+        self.advance_started.set()
+        if self.advance_gate is not None:
+            await self.advance_gate.wait()
         self.advances.append(seconds)
+        self.order.append(f"advance {seconds:g}")
         from datetime import datetime, timedelta
 
         now = datetime.fromisoformat(self.clock["now"].replace("Z", "+00:00"))

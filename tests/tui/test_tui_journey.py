@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from conftest import skip_unless_built, wait_for
+from fake_api import JOURNEYS
 
 from tui.apollo import ApolloScreen
 from tui.app import PayterTui, make_app
+from tui.client import ControlClient
+from tui.widgets.journeys_table import COLUMNS
 from tui.widgets.terminal_frame import TerminalFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "journey"))
@@ -26,6 +29,10 @@ from helpers import ocpi
 from test_journey import ROUTING, SERIAL, make_rig
 
 SIZE = (120, 40)
+
+
+def _row(table: Any, index: int = 0) -> dict[str, Any]:
+    return dict(zip(COLUMNS, table.get_row_at(index), strict=True))
 
 
 def _shown(app: PayterTui) -> ApolloScreen:
@@ -138,9 +145,15 @@ async def test_full_journey_through_the_tui(emulator, http) -> None:  # type: ig
             await pilot.press("s")
             table = app.screen.query_one("#journeys-table")
             await wait_for(pilot, lambda: table.row_count == 1, what="journey row")
-            await wait_for(pilot, lambda: table.get_row_at(0)[5] == "€ 5.45", what="captured")
-            row = table.get_row_at(0)
-            assert row[2] == ref and row[7] == "SUCCESS" and row[10] == "✔ sent"
+            await wait_for(pilot, lambda: _row(table)["Captured"] == "€ 5.45", what="captured")
+            row = _row(table)
+            assert row["Terminal"] == SERIAL and row["Reference"] == ref
+            assert row["Authorized"] == "€ 50.00" and row["Capture"] == "SUCCESS"
+            assert row["FAC"] == "✔ sent"
+        # The fake control API of the other TUI tests speaks the emulator's journey shape.
+        async with ControlClient(emulator.rt.base_url) as client:
+            [journey] = await client.journeys()
+        assert set(JOURNEYS[0]) <= set(journey)
     finally:
         await rig.cpo.stop()
 
@@ -188,7 +201,17 @@ async def test_full_journey_with_the_simulated_cpo(demo: Any) -> None:
         )
         await pilot.press("m")
         await _home(pilot, app)
+        # The demo's simulated CPO issues invoices: the CDR carries an invoice reference, the
+        # capture is confirmed with a FAC and the receipt has the invoice's QR code.
         await pilot.press("s")
         table = app.screen.query_one("#journeys-table")
         await wait_for(pilot, lambda: table.row_count == 1, what="journey row")
-        assert table.get_row_at(0)[3] != "CHARGING"
+        await wait_for(pilot, lambda: _row(table)["FAC"] == "✔ sent", what="FAC sent")
+        row = _row(table)
+        assert row["State"] == "COMPLETED" and row["Capture"] == "SUCCESS"
+        assert row["Authorized"] and row["Captured"]
+        await pilot.press(await _number_of(app, "receipt"))
+        receipts = await _on(pilot, app, "journey.receipts")
+        await pilot.press(await _number_of(app, receipts.shortcut_keys[0]))
+        await wait_for(pilot, lambda: bool(_shown(app).qr), what="receipt QR")
+        assert _shown(app).qr == f"{ready['cpo_sim']['url']}/invoices/{row['Reference']}"

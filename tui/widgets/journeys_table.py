@@ -11,6 +11,20 @@ from textual.widgets import DataTable, Static
 
 from tui.apollo import currency_symbol, format_minor
 
+COLUMNS = (
+    "Terminal",
+    "EVSE",
+    "State",
+    "Authorized",
+    "Captured",
+    "Voided",
+    "Capture",
+    "FAC",
+    "Reference",
+    "Session",
+    "CDR",
+)
+
 
 def _first(row: dict[str, Any], *names: str) -> Any:
     for name in names:
@@ -90,6 +104,9 @@ def journeys_from_ocpi(
 
 
 def _fac(row: dict[str, Any]) -> str:
+    """The financial advice confirmation: none (no invoice reference), pending or sent."""
+    if "fac_id" in row and not row["fac_id"]:
+        return ""
     value = _first(row, "fac_delivered", "financial_advice_confirmation", "fac")
     if isinstance(value, dict):
         value = value.get("delivered", value.get("status"))
@@ -101,26 +118,20 @@ def _fac(row: dict[str, Any]) -> str:
 
 
 class JourneysTable(Vertical):
-    """Terminal, EVSE, authorization reference, state, money, OCPI session / CDR, FAC."""
+    """One row per journey: where, its state and its money first (what fits a narrow pane),
+    then the references that tie it to the OCPI session, CDR and FAC.
+
+    The fields are those of ``GET /__admin/journeys`` (``serial_number``, ``preauth_amount``,
+    ``captured_amount``, ... in minor units); the other names are those of
+    :func:`journeys_from_ocpi`.
+    """
 
     def compose(self) -> ComposeResult:
         yield Static("", id="journeys-note", classes="panel-note")
         table: DataTable[str] = DataTable(
             cursor_type="row", zebra_stripes=True, id="journeys-table"
         )
-        table.add_columns(
-            "Terminal",
-            "EVSE",
-            "Reference",
-            "State",
-            "Authorized",
-            "Captured",
-            "Voided",
-            "Capture",
-            "Session",
-            "CDR",
-            "FAC",
-        )
+        table.add_columns(*COLUMNS)
         yield table
 
     @property
@@ -142,16 +153,16 @@ class JourneysTable(Vertical):
         for index, row in enumerate(journeys):
             key = str(_first(row, "id", "authorization_reference") or index)
             table.add_row(
-                str(_first(row, "terminal", "serial_number", "terminal_serial") or ""),
-                str(_first(row, "evse_uid", "evse") or ""),
-                str(_first(row, "authorization_reference") or ""),
-                str(_first(row, "state", "status") or ""),
-                _money(row, "authorized_amount", "preauthorized_amount", "pre_authorized_amount"),
+                str(_first(row, "serial_number", "terminal") or ""),
+                str(_first(row, "evse_uid") or ""),
+                str(_first(row, "state") or ""),
+                _money(row, "preauth_amount", "authorized_amount"),
                 _money(row, "captured_amount"),
                 _money(row, "voided_amount"),
                 str(_first(row, "capture_status") or ""),
-                str(_first(row, "session_id", "ocpi_session_id") or ""),
-                str(_first(row, "cdr_id", "ocpi_cdr_id") or ""),
                 _fac(row),
+                str(_first(row, "authorization_reference") or ""),
+                str(_first(row, "session_id") or ""),
+                str(_first(row, "cdr_id") or ""),
                 key=key,
             )
