@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from conftest import wait_for
 from fake_api import FakeControlApi, terminal
 
 from tui.app import PayterTui, make_app
 from tui.screens.exchange_screen import ExchangeScreen
-from tui.screens.help_screen import HelpScreen
+from tui.screens.help_screen import KEYS, HelpScreen
+from tui.screens.main_screen import MainScreen
 from tui.widgets.clock_bar import ClockBar
+from tui.widgets.journeys_table import COLUMNS
 from tui.widgets.screen_key import ScreenKey
 from tui.widgets.terminal_frame import TerminalFrame
 
@@ -142,6 +146,26 @@ async def test_clock_advance(fake_api: FakeControlApi) -> None:
         assert fake_api.advances == [60, 3600]
 
 
+async def test_actions_reach_the_emulator_in_the_order_they_were_made(
+    fake_api: FakeControlApi,
+) -> None:
+    """A touch right after "+1 h" waits for the hour to pass: otherwise it lands in the middle
+    of the advance and the terminal falls asleep again before the hour is over."""
+    fake_api.set_screen("PAY-0001", "screensaver", publish=False)
+    fake_api.advance_gate = asyncio.Event()
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.screensaver")
+        await pilot.press("h")
+        await wait_for(pilot, fake_api.advance_started.is_set, what="advance sent")
+        await pilot.press("space")
+        await pilot.pause()
+        assert fake_api.order == []
+        fake_api.advance_gate.set()
+        await wait_for(pilot, lambda: len(fake_api.order) == 2, what="both actions")
+        assert fake_api.order == ["advance 3600", "press touch"]
+
+
 async def test_charger_panel(fake_api: FakeControlApi) -> None:
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
@@ -151,13 +175,14 @@ async def test_charger_panel(fake_api: FakeControlApi) -> None:
         await wait_for(pilot, lambda: table.row_count == 2)
         await pilot.press("P")
         table.move_cursor(row=1)
-        await pilot.press("U", "E", "X")
-        await wait_for(pilot, lambda: len(fake_api.charger_actions) == 4)
+        await pilot.press("U", "E", "X", "R")
+        await wait_for(pilot, lambda: len(fake_api.charger_actions) == 5)
         assert fake_api.charger_actions == [
             ("EVSE-1", "plug-in"),
             ("EVSE-2", "unplug"),
             ("EVSE-2", "ev-full"),
             ("EVSE-2", "out-of-order"),
+            ("EVSE-2", "repair"),
         ]
 
 
@@ -186,9 +211,9 @@ async def test_traffic_log_follows_events_and_opens_detail(fake_api: FakeControl
             status=200,
         )
         await wait_for(pilot, lambda: table.row_count == 4, what="new traffic row")
+        # "l" shows the traffic log and gives it the focus: arrows and Enter act on it.
         await pilot.press("l")
-        table.move_cursor(row=2)
-        table.focus()
+        await pilot.press("up")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), what="detail")
         assert app.screen.exchange["findings"][0]["rule"] == "OCPI-20"
@@ -202,10 +227,26 @@ async def test_findings_verdict_and_sessions(fake_api: FakeControlApi) -> None:
         await _ready(pilot, app, "journey.home")
         verdict = app.screen.query_one("#verdict")
         await wait_for(pilot, lambda: "FAIL" in str(verdict.render()))
+        text = str(verdict.render())
+        assert "OCPI spec: FAIL (1 error, 0 warnings)" in text
+        assert "Payter: PASS (0 errors, 1 warning)" in text
+        # Enter on a finding opens the exchange that caused it.
+        findings = app.screen.query_one("#findings-table")
+        await wait_for(pilot, lambda: findings.row_count == 2)
+        await pilot.press("f", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), what="exchange")
+        assert app.screen.exchange["id"] == 3
+        await pilot.press("escape")
         journeys = app.screen.query_one("#journeys-table")
-        await wait_for(pilot, lambda: journeys.row_count == 1)
-        row = journeys.get_row_at(0)
-        assert row[2] == "AUTH0001" and row[4] == "€ 50.00" and row[10] == "pending"
+        await wait_for(pilot, lambda: journeys.row_count == 2)
+        rows = [dict(zip(COLUMNS, journeys.get_row_at(i), strict=True)) for i in range(2)]
+        # Charging: authorized, nothing captured, no FAC (no CDR with an invoice reference).
+        assert rows[0]["Terminal"] == "PAY-0001" and rows[0]["Reference"] == "AUTH0001"
+        assert rows[0]["Authorized"] == "€ 50.00" and rows[0]["Captured"] == ""
+        assert rows[0]["FAC"] == ""
+        # Completed: captured from the CDR, FAC delivered.
+        assert rows[1]["Captured"] == "€ 13.44" and rows[1]["Capture"] == "SUCCESS"
+        assert rows[1]["FAC"] == "✔ sent" and rows[1]["CDR"] == "CDR-2"
 
 
 async def test_journeys_missing_on_the_emulator(fake_api: FakeControlApi) -> None:
@@ -262,3 +303,32 @@ async def test_help_screen(fake_api: FakeControlApi) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+def test_help_lists_every_key() -> None:
+    """Each key bound on the main screen (and the app's quit) is on the help screen."""
+    names = {
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "question_mark": "?",
+        "f1": "F1",
+        "space": "Space",
+        "enter": "Enter",
+        "backspace": "Backspace",
+        "escape": "Esc",
+        "ctrl+q": "Ctrl+Q",
+    }
+    listed = {
+        token
+        for _, rows in KEYS
+        for keys, _ in rows
+        for token in keys.replace(",", " ").replace("/", " ").split()
+    }
+    bound = [*MainScreen.BINDINGS, *PayterTui.BINDINGS]
+    missing = [
+        key
+        for binding in bound
+        for key in binding.key.split(",")
+        if not key.isdigit() and names.get(key, key) not in listed
+    ]
+    assert missing == []

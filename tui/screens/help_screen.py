@@ -36,7 +36,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("P", "plug the car in"),
             ("U", "unplug"),
             ("E", "the car is full"),
-            ("X", "fault: the EVSE goes out of order (Repair button undoes it)"),
+            ("X", "fault: the EVSE goes out of order"),
+            ("R", "repair: the EVSE is back in service"),
         ),
     ),
     (

@@ -8,6 +8,7 @@ stream, so what is shown is always what the emulator says.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from tui.apollo import ApolloScreen
 from tui.client import ControlApiError, ControlClient, StreamStatus
@@ -50,6 +51,8 @@ TABS = {
     "s": "tab-sessions",
     "f": "tab-findings",
 }
+# Below this width the side pane's tabs lose their padding (see ``-narrow`` in tui.tcss).
+NARROW_SIDE = 46
 # OCPI modules whose traffic changes what the charger and sessions panels show.
 CHARGER_MODULES = {"locations", "sessions", "cdrs", "commands"}
 JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
@@ -73,6 +76,7 @@ class MainScreen(Screen[None]):
         Binding("U", "charger('unplug')", "Unplug", show=False),
         Binding("E", "charger('ev_full')", "EV full", show=False),
         Binding("X", "charger('fault')", "Fault", show=False),
+        Binding("R", "charger('repair')", "Repair", show=False),
         Binding("m", "advance(60)", "+1 min"),
         Binding("h", "advance(3600)", "+1 h"),
         Binding("o", "toggle_online", "On/offline", show=False),
@@ -104,6 +108,7 @@ class MainScreen(Screen[None]):
         self.last_event_id = 0
         self._dirty: set[str] = set()
         self._flush_pending = False
+        self._in_order = asyncio.Lock()
 
     # --- layout --------------------------------------------------------------------------
 
@@ -136,6 +141,8 @@ class MainScreen(Screen[None]):
         width = frame_width(height, self.size.width // 2 + 6)
         pane.styles.width = width
         self.query_one(TerminalFrame).styles.height = height
+        # At 80 columns the five tab labels only fit with less padding (tui.tcss).
+        self.set_class(self.size.width - width < NARROW_SIDE, "-narrow")
 
     async def on_mount(self) -> None:
         self._fit_frame()
@@ -165,6 +172,13 @@ class MainScreen(Screen[None]):
         except Exception as exc:  # an aiohttp error or a malformed answer
             self.notify(f"{what}: {type(exc).__name__}: {exc}", severity="error", timeout=6)
         return None
+
+    async def _act(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A person's action (press, card, clock, charger, online), one at a time and in the
+        order they came: a touch right after "+1 h" reaches the terminal after the hour, not
+        in the middle of it."""
+        async with self._in_order:
+            return await self._guard(what, call)
 
     @work(exclusive=True, group="load")
     async def load_all(self) -> None:
@@ -320,7 +334,9 @@ class MainScreen(Screen[None]):
             self.last_event_id = max(self.last_event_id, event["id"])
         kind = str(event.get("kind") or "")
         data = event.get("data") or {}
-        if event.get("at") and self.clock_mode == "manual":
+        # A clock that does not follow the wall clock (manual, or the demo's paced one) is at
+        # least as late as its latest event.
+        if event.get("at") and self.clock_mode not in ("", "real"):
             bar = self.query_one(ClockBar)
             bar.now = max(bar.now, str(event["at"]))
         if kind == "traffic":
@@ -377,7 +393,7 @@ class MainScreen(Screen[None]):
         if serial is None:
             self.notify("No terminal to press on", severity="warning")
             return
-        await self._guard(f"press {key}", lambda: self.client.press(serial, key))
+        await self._act(f"press {key}", lambda: self.client.press(serial, key))
         await self.refresh_terminal()
 
     @on(ScreenKeyPressed)
@@ -396,7 +412,7 @@ class MainScreen(Screen[None]):
         if serial is None:
             self.notify("No terminal to present the card to", severity="warning")
             return
-        result = await self._guard(
+        result = await self._act(
             "present card", lambda: self.client.present_card(serial, card, medium)
         )
         if isinstance(result, dict) and (
@@ -413,7 +429,7 @@ class MainScreen(Screen[None]):
 
     @work(group="act")
     async def advance_clock(self, seconds: float) -> None:
-        clock = await self._guard("clock", lambda: self.client.advance(seconds))
+        clock = await self._act("clock", lambda: self.client.advance(seconds))
         if clock:
             self.query_one(ClockBar).now = str(clock.get("now") or "")
         await self.refresh_terminal()
@@ -425,7 +441,7 @@ class MainScreen(Screen[None]):
 
     @work(group="act")
     async def charger_action(self, evse_uid: str, action: str) -> None:
-        await self._guard(
+        await self._act(
             action.replace("_", " "), lambda: self.client.charger_action(evse_uid, action)
         )
         await self.refresh_chargers()
@@ -453,7 +469,7 @@ class MainScreen(Screen[None]):
         serial = self.serial
         if serial is None:
             return
-        await self._guard("online/offline", lambda: self.client.set_online(serial, online))
+        await self._act("online/offline", lambda: self.client.set_online(serial, online))
         await self.refresh_terminal()
 
     # --- key actions ---------------------------------------------------------------------
@@ -502,7 +518,12 @@ class MainScreen(Screen[None]):
         self.run_worker(self.refresh_terminal(), group="act")
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        # The pane's table takes the focus: arrows move its cursor and Enter opens a row.
+        table = tabs.get_pane(tab).query(DataTable).first()
+        if table.display:
+            table.focus()
 
     def action_reload(self) -> None:
         self.load_all()

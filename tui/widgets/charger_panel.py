@@ -10,12 +10,13 @@ from textual.widgets import Button, DataTable, Static
 
 from tui.messages import ChargerActionRequested
 
+# Action, button label, and its key (MainScreen.BINDINGS).
 ACTIONS = (
-    ("plug_in", "Plug in"),
-    ("unplug", "Unplug"),
-    ("ev_full", "EV full"),
-    ("fault", "Fault"),
-    ("repair", "Repair"),
+    ("plug_in", "Plug in", "P"),
+    ("unplug", "Unplug", "U"),
+    ("ev_full", "EV full", "E"),
+    ("fault", "Fault", "X"),
+    ("repair", "Repair", "R"),
 )
 
 
@@ -48,8 +49,8 @@ class ChargerPanel(Vertical):
         table.add_columns("EVSE", "Status", "Car", "kW", "Session")
         yield table
         with Horizontal(classes="charger-actions"):
-            for action, label in ACTIONS:
-                yield Button(label, id=f"charger-{action}", compact=True)
+            for action, label, key in ACTIONS:
+                yield Button(f"{label} \\[{key}]", id=f"charger-{action}", compact=True)
 
     @property
     def table(self) -> DataTable[str]:
