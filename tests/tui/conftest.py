@@ -34,6 +34,13 @@ def skip_unless_built(module: str, reason: str) -> None:
         pytest.skip(reason, allow_module_level=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_color_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual reads ``NO_COLOR`` when an app is built: a developer who sets it would get
+    monochrome screenshots and every snapshot would differ."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture
 async def fake_api() -> AsyncIterator[FakeControlApi]:
     """A fake emulator control API on loopback, seeded with fixtures."""

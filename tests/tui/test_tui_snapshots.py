@@ -1,7 +1,10 @@
 """SVG snapshots of the whole TUI showing every screen type of the terminal, at fixed sizes.
 
 The fake control API serves seeded data at a frozen virtual time; the spinner does not turn
-and nothing polls, so each screenshot depends on the fixtures alone.
+and nothing polls, so each screenshot depends on the fixtures alone. The size is given to
+``run_test`` and the SVG names its fonts rather than measuring them, so neither the terminal
+nor the fonts of the machine matter; ``NO_COLOR`` (conftest) and ``TEXTUAL_THEME`` (``THEME``)
+are neutralised.
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ SCREENS = [
 ]
 
 
+# TEXTUAL_THEME in the environment changes Textual's default theme: name the one the
+# snapshots were taken with.
+THEME = "textual-dark"
+
+
 def _app(api: FakeControlApi):  # type: ignore[no-untyped-def]
-    return make_app(api.url, cpo_sim_url=api.url, animate=False, poll_interval=0, label="emulator")
+    app = make_app(api.url, cpo_sim_url=api.url, animate=False, poll_interval=0, label="emulator")
+    app.theme = THEME
+    return app
 
 
 @pytest.mark.parametrize("name", SCREENS)
@@ -61,3 +71,20 @@ async def test_layout_sizes(fake_api: FakeControlApi, size: tuple[int, int]) -> 
         await wait_for(pilot, lambda: app.screen.query_one("#findings-table").row_count == 2)
         await pilot.pause()
         assert_snapshot(app, f"layout_{size[0]}x{size[1]}")
+
+
+@pytest.mark.parametrize("key", ["c", "l", "s", "f", "question_mark"])
+async def test_panes_at_80x24(fake_api: FakeControlApi, key: str) -> None:
+    """Each side pane (and the help) in a plain 80x24 terminal: tab labels, columns, buttons."""
+    app = _app(fake_api)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one(TerminalFrame).screen_shown.id != "none")
+        await wait_for(pilot, lambda: screen.query_one("#findings-table").row_count == 2)
+        await wait_for(pilot, lambda: screen.query_one("#traffic-table").row_count == 3)
+        await wait_for(pilot, lambda: screen.query_one("#journeys-table").row_count == 2)
+        await wait_for(pilot, lambda: screen.query_one("#chargers-table").row_count == 2)
+        await pilot.press(key)
+        await pilot.pause()
+        name = {"c": "charger", "l": "traffic", "s": "sessions", "f": "findings"}.get(key, "help")
+        assert_snapshot(app, f"pane_{name}_80x24")

@@ -127,16 +127,18 @@ class ApolloScreenView(VerticalScroll):
         yield from self._buttons(screen)
 
     def _notification(self, screen: ApolloScreen) -> Iterator[Widget]:
-        if screen.advice:
-            yield Static(screen.advice, classes="apollo-advice", markup=False)
+        # §4.3: the attention panel has the advice (small text) at its top and the result
+        # message under the icon; the title and subtitle head the screen like on any other.
+        yield from self._title(screen)
         icon = screen.icon
         panel: list[Widget] = []
+        if screen.advice:
+            panel.append(Static(screen.advice, classes="apollo-advice", markup=False))
         if icon:
             panel.append(Static(_big_icon(icon), classes=f"apollo-icon -{icon}"))
         if screen.message:
             panel.append(Static(screen.message, classes="apollo-result", markup=False))
         yield Vertical(*panel, classes="apollo-panel")
-        yield from self._title(screen)
         yield self._spacer()
         yield from self._buttons(screen)
 

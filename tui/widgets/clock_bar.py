@@ -45,7 +45,6 @@ class ClockBar(Horizontal):
         self.query_one("#clock-status", Static).update(status)
         time = Text()
         shown = display_time(self.now) if self.now else "—"
-        time.append("⏱ ")
         time.append(shown, style="bold")
         if self.mode:
             time.append(f" ({self.mode})", style="dim")

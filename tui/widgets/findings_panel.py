@@ -23,10 +23,16 @@ def verdict_text(report: dict[str, Any]) -> Text:
         if not isinstance(part, dict):
             continue
         style = "green" if part.get("verdict") == "PASS" else "red"
-        text.append(f"   {label}: ")
+        # One line per axis: the two verdicts stay readable in a narrow pane.
+        text.append(f"\n{label}: ")
         text.append(str(part.get("verdict")), style=f"bold {style}")
-        text.append(f" ({part.get('errors', 0)} errors, {part.get('warnings', 0)} warnings)")
+        errors, warnings = part.get("errors", 0), part.get("warnings", 0)
+        text.append(f" ({_count(errors, 'error')}, {_count(warnings, 'warning')})")
     return text
+
+
+def _count(number: object, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 class FindingsPanel(Vertical):

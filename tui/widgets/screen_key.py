@@ -10,6 +10,9 @@ from textual.widget import Widget
 
 from tui.messages import ScreenKeyPressed
 
+# Cells between a label and its amount, so that "… · 1 € 13.44" does not read as one text.
+MIN_GAP = 2
+
 
 class ScreenKey(Widget, can_focus=True):
     """A one-line touch target: shortcut, label on the left, amount or note on the right.
@@ -58,8 +61,9 @@ class ScreenKey(Widget, can_focus=True):
             # A plain button: label centred, like the terminal's buttons.
             pad = max((width - left.cell_len) // 2, 0)
             return Text(" " * pad) + left
-        if gap < 1:
-            left.truncate(max(width - right.cell_len - 2, 1), overflow="ellipsis")
+        if gap < MIN_GAP:
+            # The amount stays whole and apart from the label; the label gives way.
+            left.truncate(max(width - right.cell_len - MIN_GAP, 1), overflow="ellipsis")
             gap = max(width - left.cell_len - right.cell_len, 1)
         return left + Text(" " * gap) + right
 

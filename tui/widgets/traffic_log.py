@@ -34,7 +34,8 @@ class TrafficLog(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="traffic-table")
-        table.add_columns("#", "Time", "", "Proto", "Method", "Path", "Status")
+        # Status before the path: a long path is cut off at the pane's edge, the status is not.
+        table.add_columns("#", "Time", "", "Proto", "Method", "Status", "Path")
         yield table
 
     @property
@@ -58,8 +59,8 @@ class TrafficLog(Vertical):
             direction,
             str(exchange.get("protocol") or ""),
             str(exchange.get("method") or ""),
-            path,
             status_text(exchange.get("status"), exchange.get("error")),
+            path,
             key=str(exchange_id),
         )
         if table.row_count > MAX_ROWS:
