@@ -246,6 +246,8 @@ class FakeControlApi:
         # ``since`` of every event-stream connection, in order.
         self.stream_connections: list[int] = []
         self.server: TestServer | None = None
+        # When set, every route wants "Authorization: Bearer <admin_token>" (as --admin-token).
+        self.admin_token: str | None = None
 
     # --- test helpers ----------------------------------------------------------------------
 
@@ -282,8 +284,19 @@ class FakeControlApi:
 
     # --- routes --------------------------------------------------------------------------
 
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.admin_token and request.headers.get("Authorization") != (
+            f"Bearer {self.admin_token}"
+        ):
+            message = "the control API needs 'Authorization: Bearer <admin token>'"
+            return web.json_response(
+                {"error": {"code": "unauthorized", "message": message}}, status=401
+            )
+        return await handler(request)
+
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth])
         p = "/__admin"
         r = app.router
         r.add_get(f"{p}/", self._index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from conftest import wait_for
 from fake_api import FakeControlApi, terminal
@@ -293,6 +294,39 @@ async def test_press_refused_by_the_emulator_is_a_notification(
         app.screen.press("nonsense")
         await wait_for(pilot, lambda: bool(app._notifications), what="notification")
         assert "cannot be pressed" in next(iter(app._notifications)).message
+
+
+async def test_a_refused_admin_token_is_said_once(fake_api: FakeControlApi) -> None:
+    fake_api.admin_token = "right"
+    app = make_app(fake_api.url, admin_token="wrong", animate=False, poll_interval=0.05)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: bool(app._notifications), what="notification")
+        for _ in range(10):  # polls of the clock, each refused
+            await pilot.pause(0.05)
+        messages = [n.message for n in app._notifications]
+        assert len(messages) == 1 and "--admin-token" in messages[0]
+
+
+async def test_the_right_admin_token_is_sent(fake_api: FakeControlApi) -> None:
+    fake_api.admin_token = "right"
+    app = make_app(fake_api.url, admin_token="right", animate=False, poll_interval=0)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await wait_for(pilot, lambda: app.screen.query_one(ClockBar).connected, what="stream")
+        assert not app._notifications
+
+
+async def test_an_unreachable_emulator_is_said_once() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    app = make_app(url, animate=False, poll_interval=0.05)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: bool(app._notifications), what="notification")
+        for _ in range(10):
+            await pilot.pause(0.05)
+        messages = [n.message for n in app._notifications]
+        assert messages == [f"Cannot reach the emulator at {url}"]
 
 
 async def test_help_screen(fake_api: FakeControlApi) -> None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -109,6 +110,8 @@ class MainScreen(Screen[None]):
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._in_order = asyncio.Lock()
+        # Problems already told (see _failed).
+        self._problems: set[str] = set()
 
     # --- layout --------------------------------------------------------------------------
 
@@ -165,13 +168,30 @@ class MainScreen(Screen[None]):
         """Run a control-API call; a failure becomes a notification, never a crash."""
         try:
             return await call()
-        except ControlApiError as exc:
-            self.notify(f"{what}: {exc.message or exc.code}", severity="error", timeout=6)
-        except OSError as exc:
-            self.notify(f"{what}: {exc}", severity="error", timeout=6)
-        except Exception as exc:  # an aiohttp error or a malformed answer
-            self.notify(f"{what}: {type(exc).__name__}: {exc}", severity="error", timeout=6)
+        except Exception as exc:
+            self._failed(what, exc)
         return None
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Say what went wrong. A refused token or an unreachable emulator fails every call
+        alike: that is said once (until the event stream is back), not once per call."""
+        if isinstance(exc, ControlApiError) and exc.status in (401, 403):
+            self._say_once(
+                "refused",
+                f"The emulator refused the control API call ({exc.message or exc.code}). "
+                "Start the TUI with --admin-token TOKEN (or EMULATOR_ADMIN_TOKEN).",
+            )
+        elif isinstance(exc, aiohttp.ClientConnectionError | OSError):
+            self._say_once("unreachable", f"Cannot reach the emulator at {self.client.base_url}")
+        elif isinstance(exc, ControlApiError):
+            self.notify(f"{what}: {exc.message or exc.code}", severity="error", timeout=6)
+        else:  # a malformed answer
+            self.notify(f"{what}: {type(exc).__name__}: {exc}", severity="error", timeout=6)
+
+    def _say_once(self, problem: str, message: str) -> None:
+        if problem not in self._problems:
+            self._problems.add(problem)
+            self.notify(message, severity="error", timeout=30)
 
     async def _act(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """A person's action (press, card, clock, charger, online), one at a time and in the
@@ -202,13 +222,12 @@ class MainScreen(Screen[None]):
         try:
             terminals = await self.client.terminals()
         except ControlApiError as exc:
-            if exc.status == 404:
-                terminals = []
-            else:
-                self.notify(f"terminals: {exc.message}", severity="error")
+            if exc.status != 404:
+                self._failed("terminals", exc)
                 return
+            terminals = []
         except Exception as exc:
-            self.notify(f"terminals: {exc}", severity="error")
+            self._failed("terminals", exc)
             return
         self.serials = [
             str(t.get("serial_number") or t.get("serial"))
@@ -324,6 +343,7 @@ class MainScreen(Screen[None]):
             if isinstance(item, StreamStatus):
                 self.query_one(ClockBar).connected = item.connected
                 if item.connected:
+                    self._problems.clear()
                     # Whatever happened while we were away: read it all again.
                     self._mark("terminals", "findings", "journeys", "chargers", "traffic")
                 continue

@@ -41,7 +41,8 @@ class ClockBar(Horizontal):
             return
         status = Text()
         status.append("● " if self.connected else "○ ", style="green" if self.connected else "red")
-        status.append(self.url, style="bold")
+        # Without "http://" the host and port still fit at 80 columns.
+        status.append(self.url.removeprefix("http://"), style="bold")
         self.query_one("#clock-status", Static).update(status)
         time = Text()
         shown = display_time(self.now) if self.now else "—"
