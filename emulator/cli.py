@@ -179,11 +179,18 @@ async def _wait_for_signal() -> None:
     show_envvar=True,
     help="Base URL of a simulated CPO, for the charger panel.",
 )
-def tui(url: str, admin_token: str | None, cpo_sim: str | None) -> None:
+@click.option(
+    "--cpo-sim-token",
+    default=None,
+    envvar="EMULATOR_CPO_SIM_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of the simulated CPO's control API (default: the --admin-token).",
+)
+def tui(url: str, admin_token: str | None, cpo_sim: str | None, cpo_sim_token: str | None) -> None:
     """Terminal UI attached to a running emulator through its control API and event stream."""
     from tui.app import make_app
 
-    make_app(url, admin_token=admin_token, cpo_sim_url=cpo_sim).run()
+    make_app(url, admin_token=admin_token, cpo_sim_url=cpo_sim, cpo_sim_token=cpo_sim_token).run()
 
 
 @main.command("tui-serve")
@@ -212,6 +219,14 @@ def tui(url: str, admin_token: str | None, cpo_sim: str | None) -> None:
     show_envvar=True,
     help="Base URL of a simulated CPO, for the charger panel.",
 )
+@click.option(
+    "--cpo-sim-token",
+    default=None,
+    envvar="EMULATOR_CPO_SIM_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of the simulated CPO's control API (default: the --admin-token; "
+    "passed through the environment too).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to serve on.")
 @click.option("--public-url", default=None, help="URL browsers use (behind a proxy).")
@@ -219,6 +234,7 @@ def tui_serve(
     url: str,
     admin_token: str | None,
     cpo_sim: str | None,
+    cpo_sim_token: str | None,
     host: str,
     port: int,
     public_url: str | None,
@@ -233,8 +249,12 @@ def tui_serve(
         raise click.ClickException(
             "textual-serve is not installed: pip install 'payter-emulator[serve]'"
         ) from None
+    # Tokens reach the TUI processes through their environment, never their command line
+    # (which any local user can read).
     if admin_token:
         os.environ["EMULATOR_ADMIN_TOKEN"] = admin_token
+    if cpo_sim_token:
+        os.environ["EMULATOR_CPO_SIM_ADMIN_TOKEN"] = cpo_sim_token
     argv = [sys.executable, "-m", "tui", "--connect", url]
     if cpo_sim:
         argv += ["--cpo-sim", cpo_sim]

@@ -31,8 +31,19 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("EMULATOR_TUI_CPO_SIM"),
         help="base URL of the simulated CPO, for the charger panel [env: EMULATOR_TUI_CPO_SIM]",
     )
+    parser.add_argument(
+        "--cpo-sim-token",
+        default=os.environ.get("EMULATOR_CPO_SIM_ADMIN_TOKEN"),
+        help="bearer token of the simulated CPO's control API (default: the admin token) "
+        "[env: EMULATOR_CPO_SIM_ADMIN_TOKEN]",
+    )
     args = parser.parse_args(argv)
-    make_app(args.connect, admin_token=args.admin_token, cpo_sim_url=args.cpo_sim).run()
+    make_app(
+        args.connect,
+        admin_token=args.admin_token,
+        cpo_sim_url=args.cpo_sim,
+        cpo_sim_token=args.cpo_sim_token,
+    ).run()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,7 @@ def make_app(
     client: ControlClient | None = None,
     admin_token: str | None = None,
     cpo_sim_url: str | None = None,
+    cpo_sim_token: str | None = None,
     animate: bool = True,
     poll_interval: float = 2.0,
     label: str | None = None,
@@ -71,7 +72,9 @@ def make_app(
     if client is None:
         if url is None:
             raise ValueError("make_app needs the emulator's URL or a client")
-        client = ControlClient(url, admin_token=admin_token, cpo_sim_url=cpo_sim_url)
+        client = ControlClient(
+            url, admin_token=admin_token, cpo_sim_url=cpo_sim_url, cpo_sim_token=cpo_sim_token
+        )
     return PayterTui(
         client,
         animate=animate,
