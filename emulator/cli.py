@@ -264,19 +264,55 @@ def tui_serve(
 
 
 @main.command()
-@click.option("--headless", is_flag=True, help="No TUI: run the servers until stopped (CI).")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No TUI: run the servers until stopped (CI).",
+    envvar="EMULATOR_DEMO_HEADLESS",
+    show_envvar=True,
+)
 @click.option(
     "--ready-file",
     type=click.Path(path_type=Path),
     default=None,
     help="Once everything is registered, write one JSON object here: the emulator's and the "
     "simulated CPO's listening objects and the terminal serial numbers.",
+    envvar="EMULATOR_DEMO_READY_FILE",
+    show_envvar=True,
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface of both servers.")
-@click.option("--port", "emulator_port", default=0, show_default=True, help="Emulator port.")
-@click.option("--cpo-sim-port", default=0, show_default=True, help="Simulated CPO port.")
 @click.option(
-    "--terminals", default=1, show_default=True, type=click.IntRange(1, 50), help="Terminals."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of both servers.",
+    envvar="EMULATOR_DEMO_HOST",
+    show_envvar=True,
+)
+@click.option(
+    "--port",
+    "emulator_port",
+    default=0,
+    show_default=True,
+    help="Emulator port.",
+    envvar="EMULATOR_DEMO_PORT",
+    show_envvar=True,
+)
+@click.option(
+    "--cpo-sim-port",
+    default=0,
+    show_default=True,
+    help="Simulated CPO port.",
+    envvar="EMULATOR_DEMO_CPO_SIM_PORT",
+    show_envvar=True,
+)
+@click.option(
+    "--terminals",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="How many terminals to create (PAY-DEMO-0001, PAY-DEMO-0002, ...).",
+    envvar="EMULATOR_DEMO_TERMINALS",
+    show_envvar=True,
 )
 @click.option(
     "--ocpi-version",
@@ -285,6 +321,8 @@ def tui_serve(
     default="2.3.0",
     show_default=True,
     help="OCPI version the two register with.",
+    envvar="EMULATOR_DEMO_OCPI_VERSION",
+    show_envvar=True,
 )
 @click.option(
     "--clock",
@@ -293,25 +331,49 @@ def tui_serve(
     show_default=True,
     help="'paced' follows the wall clock and can be advanced; 'manual' moves only when "
     "advanced (POST /__admin/clock/advance).",
+    envvar="EMULATOR_DEMO_CLOCK",
+    show_envvar=True,
 )
-@click.option("--clock-start", default=None, help="Start time of the clock (RFC 3339, UTC).")
-@click.option("--seed", default=7, show_default=True, type=int, help="Seed for ids and tokens.")
-@click.option("--preset", default=None, help="Behaviour preset of the simulated CPO.")
+@click.option(
+    "--clock-start",
+    default=None,
+    help="Start time of the clock (RFC 3339, UTC).",
+    envvar="EMULATOR_DEMO_CLOCK_START",
+    show_envvar=True,
+)
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=int,
+    help="Seed for ids and tokens.",
+    envvar="EMULATOR_DEMO_SEED",
+    show_envvar=True,
+)
+@click.option(
+    "--preset",
+    default=None,
+    help="Behaviour preset(s) of the simulated CPO, comma-separated (see its README table).",
+    envvar="EMULATOR_DEMO_PRESET",
+    show_envvar=True,
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
     show_default=True,
     help="Log level (headless only: with the TUI nothing is logged).",
+    envvar="EMULATOR_DEMO_LOG_LEVEL",
+    show_envvar=True,
 )
 def demo(**given: Any) -> None:
     """The emulator, a simulated CPO and the TUI in one process, registered over OCPI.
 
     Creates a terminal assigned to the simulated CPO's chargers and shows it. Headless, it
     prints the ready object (as one JSON line) and runs until SIGINT/SIGTERM. Exit codes: 0
-    normal stop, 1 the demo could not be set up.
+    normal stop, 1 the demo could not be set up, 2 invalid command line or settings.
     """
-    from emulator.demo import DemoOptions, run
+    from emulator.demo import Demo, DemoOptions, run
 
     options = DemoOptions(
         headless=given["headless"],
@@ -327,6 +389,16 @@ def demo(**given: Any) -> None:
         preset=given["preset"],
         log_level=given["log_level"],
     )
+    try:
+        Demo(options).settings()
+    except ValidationError as exc:
+        lines = [
+            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        ]
+        raise click.UsageError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     sys.exit(asyncio.run(run(options)))
 
 

@@ -96,21 +96,27 @@ class Demo:
         self.clock: ManualClock | None = None
         self.ready: dict[str, Any] = {}
         self._pacer: asyncio.Task[None] | None = None
+        self.admin_token: str | None = None
+        self.cpo_sim_admin_token: str | None = None
         self._http: aiohttp.ClientSession | None = None
 
     # --- start / stop ---------------------------------------------------------------------
 
-    async def start(self) -> dict[str, Any]:
-        from emulator.app import build_emulator
+    def settings(self) -> tuple[datetime | None, Any, Any]:
+        """The clock's start and the settings of the two servers; raises ``ValueError`` (a
+        pydantic ``ValidationError`` among them) for a bad option, before anything starts.
+
+        Settings the demo does not fix come from the ``EMULATOR_*`` and
+        ``EMULATOR_CPO_SIM_*`` variables as for ``serve`` and ``cpo-sim`` (an admin token, a
+        strict mode, ...)."""
         from emulator.settings import EmulatorSettings
 
-        build_cpo_sim, cpo_settings_cls = _load_cpo_sim()
+        _, cpo_settings_cls = _load_cpo_sim()
         opts = self.options
-        start = parse_datetime(opts.clock_start) if opts.clock_start else None
-        if start is None and opts.clock == "paced":
-            # A paced demo starts at the wall-clock time a person expects to see.
-            start = datetime.now(UTC).replace(microsecond=0)
-        self.clock = (PacedClock if opts.clock == "paced" else ManualClock)(Background(), start)
+        try:
+            start = parse_datetime(opts.clock_start) if opts.clock_start else None
+        except ValueError as exc:
+            raise ValueError(f"--clock-start: {exc}") from None
         common = {
             "host": opts.host,
             "db": ":memory:",
@@ -139,6 +145,22 @@ class Demo:
                 **opts.cpo_sim_settings,
             }
         )
+        return start, emulator_settings, cpo_settings
+
+    async def start(self) -> dict[str, Any]:
+        from emulator.app import build_emulator
+
+        build_cpo_sim, _ = _load_cpo_sim()
+        opts = self.options
+        start, emulator_settings, cpo_settings = self.settings()
+        if start is None and opts.clock == "paced":
+            # A paced demo starts at the wall-clock time a person expects to see.
+            start = datetime.now(UTC).replace(microsecond=0)
+        self.clock = (PacedClock if opts.clock == "paced" else ManualClock)(Background(), start)
+        # With EMULATOR_ADMIN_TOKEN / EMULATOR_CPO_SIM_ADMIN_TOKEN set, the control APIs want
+        # them, from the demo's own calls and from its TUI alike. Never in the ready object.
+        self.admin_token = emulator_settings.admin_token
+        self.cpo_sim_admin_token = cpo_settings.admin_token
         self.emulator = build_emulator(emulator_settings, clock=self.clock)
         self.cpo_sim = build_cpo_sim(cpo_settings, clock=self.clock)
         self._http = aiohttp.ClientSession(
@@ -203,7 +225,10 @@ class Demo:
     ) -> Any:
         assert self._http is not None
         url = f"{base_url}/__admin/{path}"
-        async with self._http.request(method, url, json=body) as resp:
+        own = base_url == self.emulator.rt.base_url
+        token = self.admin_token if own else self.cpo_sim_admin_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self._http.request(method, url, json=body, headers=headers) as resp:
             data = await resp.json(content_type=None)
             if resp.status != expect and not (expect == 200 and resp.status == 201):
                 raise DemoError(f"{method} {url} answered {resp.status}: {data}")
@@ -299,7 +324,9 @@ async def run(options: DemoOptions) -> int:
 
             app = make_app(
                 ready["emulator"]["url"],
+                admin_token=demo.admin_token,
                 cpo_sim_url=ready["cpo_sim"]["url"],
+                cpo_sim_token=demo.cpo_sim_admin_token,
                 initial_serial=ready["terminals"][0] if ready["terminals"] else None,
                 poll_interval=1.0,
             )

@@ -156,3 +156,26 @@ def test_tui_serve_serves_the_page() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_demo_options_come_from_flags_or_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    import emulator.demo
+
+    seen: list[Any] = []
+
+    async def run(options: Any) -> int:
+        seen.append(options)
+        return 0
+
+    monkeypatch.setattr(emulator.demo, "run", run)
+    result = CliRunner().invoke(
+        main,
+        ["demo", "--ready-file", "ready.json", "--clock", "manual"],
+        env={"EMULATOR_DEMO_HEADLESS": "1", "EMULATOR_DEMO_TERMINALS": "3"},
+    )
+    assert result.exit_code == 0, result.output
+    [options] = seen
+    assert options.headless and options.terminals == 3 and options.clock == "manual"
+    assert str(options.ready_file) == "ready.json"
+    help_text = CliRunner().invoke(main, ["demo", "--help"]).output
+    assert "EMULATOR_DEMO_READY_FILE" in help_text

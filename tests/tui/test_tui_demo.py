@@ -15,11 +15,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from conftest import skip_unless_built, wait_for
 
+from emulator.cli import main
 from emulator.demo import Demo, DemoOptions
 from tui.app import make_app
-from tui.client import ControlClient
+from tui.client import ControlApiError, ControlClient
 from tui.widgets.terminal_frame import TerminalFrame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +53,35 @@ async def test_the_paced_clock_says_so_and_can_be_advanced() -> None:
         assert advanced["mode"] == "paced" and advanced["now"] >= "2025-03-01T10:00:00Z"
     finally:
         await demo.stop()
+
+
+async def test_admin_tokens_from_the_environment_are_used_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With EMULATOR_ADMIN_TOKEN / EMULATOR_CPO_SIM_ADMIN_TOKEN exported (as for a TUI against
+    Docker), the demo's own setup calls and its TUI send them; the ready object has neither."""
+    monkeypatch.setenv("EMULATOR_ADMIN_TOKEN", "tok-emulator")
+    monkeypatch.setenv("EMULATOR_CPO_SIM_ADMIN_TOKEN", "tok-cpo-sim")
+    demo = Demo(DemoOptions(clock="manual", clock_start="2025-03-01T09:00:00Z"))
+    ready = await demo.start()
+    try:
+        assert "tok-" not in json.dumps(ready)
+        assert (demo.admin_token, demo.cpo_sim_admin_token) == ("tok-emulator", "tok-cpo-sim")
+        async with ControlClient(ready["emulator"]["url"]) as anonymous:
+            with pytest.raises(ControlApiError) as refused:
+                await anonymous.terminals()
+        assert refused.value.status == 401
+    finally:
+        await demo.stop()
+
+
+def test_bad_options_are_a_usage_error() -> None:
+    for args, flag in (
+        (["--preset", "bogus"], "--preset"),
+        (["--clock-start", "yesterday"], "--clock-start"),
+    ):
+        result = CliRunner().invoke(main, ["demo", "--headless", *args])
+        assert result.exit_code == 2 and flag in result.output
 
 
 async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
