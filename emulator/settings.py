@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OCPI_VERSIONS = ("2.3.0", "2.2.1", "2.1.1")
@@ -144,12 +144,18 @@ class EmulatorSettings(ServerSettings):
     profile: Literal["ptp", "emsp"] = Field(
         "ptp",
         description="'ptp': Payter as Payment Terminal Provider over OCPI 2.3.0 with Payments; "
-        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments.",
+        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments (offers 2.2.1 and 2.1.1 "
+        "and the role EMSP unless --versions / --role say otherwise).",
+    )
+    versions: str = Field(
+        ",".join(OCPI_VERSIONS),
+        description="OCPI versions offered, highest first (comma-separated); profile 'emsp': "
+        "2.2.1,2.1.1.",
     )
     role: Literal["PTP", "OTHER", "EMSP"] = Field(
         "PTP",
         description="Role sent in Credentials (2.3.0's Role enum has no PTP; OTHER or EMSP are "
-        "the alternatives).",
+        "the alternatives); profile 'emsp': EMSP.",
     )
     poll_interval: float = Field(
         600.0,
@@ -310,6 +316,17 @@ class EmulatorSettings(ServerSettings):
         if unknown or not methods:
             raise ValueError(f"payment methods must be among {', '.join(known)}")
         return ",".join(methods)
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> EmulatorSettings:
+        # The 'emsp' profile is for platforms not yet on 2.3.0 (Payments is a 2.3.0 module),
+        # and 2.2.1's Role enum has no PTP: its defaults differ where not given explicitly.
+        if self.profile == "emsp":
+            if "versions" not in self.model_fields_set:
+                self.versions = "2.2.1,2.1.1"
+            if "role" not in self.model_fields_set:
+                self.role = "EMSP"
+        return self
 
     @property
     def cps_retry_delays(self) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("emulator.ocpi")
 
 CONFIGURATION_MODULES = frozenset({"credentials", "versions", "hubclientinfo"})
+_VERSION_RE = re.compile(r"\d+(\.\d+)+")
 ROUTING_HEADERS = (
     "OCPI-from-country-code",
     "OCPI-from-party-id",
@@ -462,6 +464,12 @@ class OcpiServer:
                     http_status=405,
                     headers={"Allow": ", ".join(sorted(allowed))},
                 )
+            if version is None and _VERSION_RE.fullmatch(parts[0]):
+                raise OcpiError(
+                    status.UNSUPPORTED_VERSION,
+                    f"OCPI {parts[0]} is not offered here (offered: {', '.join(self.versions)})",
+                    http_status=404,
+                )
             raise OcpiError(
                 status.CLIENT_ERROR, f"no OCPI endpoint at {request.path}", http_status=404
             )
@@ -469,9 +477,10 @@ class OcpiServer:
         fallback = Module()
         fallback.id = module_id
         token_a = module_id in ("versions", "credentials")
-        return await self.dispatch(
-            request, fallback, Route(request.method, request.path, refuse, token_a=token_a), version
-        )
+        # Nothing is served here whoever asks: an unregistered (token A) caller learns that
+        # too, instead of a 401 about registration.
+        route = Route(request.method, request.path, refuse, token_a=token_a, registered_only=False)
+        return await self.dispatch(request, fallback, route, version)
 
     # --- dispatch --------------------------------------------------------------------------
 
