@@ -45,8 +45,14 @@ def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
 
 LOCATIONS = _owned("ocpi_locations")
 TARIFFS = _owned("ocpi_tariffs")
-SESSIONS = _owned("ocpi_sessions", ("status", str), ("authorization_reference", str))
-CDRS = _owned("ocpi_cdrs", ("authorization_reference", str), ("session_id", str))
+# Sessions and CDRs are found by the START_SESSION they belong to: authorization_reference,
+# else the uid of the token we issued for it.
+SESSIONS = _owned(
+    "ocpi_sessions", ("status", str), ("authorization_reference", str), ("token_uid", str)
+)
+CDRS = _owned(
+    "ocpi_cdrs", ("authorization_reference", str), ("session_id", str), ("token_uid", str)
+)
 
 
 class OwnedObjects:

@@ -8,12 +8,14 @@ must not call ``authorize`` for an AD_HOC_USER token it got from a command (rule
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi import status
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import format_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ptp.checks import Problem
 from emulator.settings import version_key
 from emulator.store import TableSpec
 
@@ -85,6 +87,49 @@ class Tokens:
             return self.rt.store.get("ptp_tokens", f"{token_type}/{uid}")
         return self.rt.store.first("ptp_tokens", "upper(uid) = ?", [uid.upper()])
 
+    def check_use(self, obj: dict[str, Any], what: str) -> list[Problem]:
+        """A Session or CDR charged to one of our tokens honours its ``whitelist`` and
+        ``valid`` (checklist 5.6 #49): a NEVER token is never accepted from a whitelist, and
+        an invalidated token not at all."""
+        token = obj.get("cdr_token") or {}
+        uid = token.get("uid")
+        if not uid:
+            return []
+        ident = self.ptp.node.server.identity
+        if not (
+            ci_equal(str(token.get("country_code")), ident.country_code)
+            and ci_equal(str(token.get("party_id")), ident.party_id)
+        ):
+            return []
+        row = self.find(str(uid), token.get("type"))
+        if row is None:
+            return []
+        ours = row["object"]
+        out = []
+        method = obj.get("auth_method")
+        if ours.get("whitelist") == "NEVER" and method == "WHITELIST":
+            out.append(
+                Problem(
+                    "OCPI-49",
+                    f"{what} for token {uid} was authorized from the whitelist, but the token's "
+                    "whitelist is NEVER: real-time authorization is required",
+                    "/auth_method",
+                )
+            )
+        if ours.get("valid") is False:
+            invalid_since = _dt(ours.get("last_updated"))
+            started = _dt(obj.get("start_date_time"))
+            if invalid_since is not None and started is not None and started >= invalid_since:
+                out.append(
+                    Problem(
+                        "OCPI-49",
+                        f"{what} for token {uid}, which we made invalid "
+                        f"({ours.get('last_updated')}) before the session started",
+                        "/cdr_token/uid",
+                    )
+                )
+        return out
+
     # --- Tokens Sender interface (HTTP handlers) ---
 
     async def list(self, req: OcpiRequest) -> OcpiResult:
@@ -147,3 +192,10 @@ class Tokens:
         if row.get("authorization_reference"):
             info["authorization_reference"] = row["authorization_reference"]
         return OcpiResult(data=info)
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value) if value else None
+    except ValueError:
+        return None
