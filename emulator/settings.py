@@ -163,6 +163,12 @@ class EmulatorSettings(ServerSettings):
         description="Seconds between crawls of the CPO's Locations and Tariffs (0: only at "
         "registration and on demand). Payter's own interval is not published.",
     )
+    sender_checks: bool = Field(
+        True,
+        description="After the first crawl of a CPO's Locations, check its Sender further: one "
+        "Location and EVSE by id in changed case, an unknown id (404), the first page again "
+        "(stable order), date_from/date_to boundaries.",
+    )
     command_result_timeout: int = Field(
         60,
         ge=1,

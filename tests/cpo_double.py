@@ -175,10 +175,23 @@ class CpoDouble:
         kind, _, object_id = module.partition("/")
         items = self.locations if kind == "locations" else self.tariffs
         if object_id:
-            found = [i for i in items if i["id"].upper() == object_id.split("/")[0].upper()]
+            location_id, _, evse_uid = object_id.partition("/")
+            found = [i for i in items if i["id"].upper() == location_id.upper()]
+            if found and evse_uid:
+                found = [
+                    e for e in found[0].get("evses") or [] if e["uid"].upper() == evse_uid.upper()
+                ]
             if not found:
                 return self.envelope(code=2003, http=404, request=request)
             return self.envelope(found[0], request=request)
+        # Date filters on last_updated: from inclusive, to exclusive (same format throughout).
+        since, until = request.query.get("date_from"), request.query.get("date_to")
+        items = [
+            i
+            for i in items
+            if (since is None or i["last_updated"] >= since)
+            and (until is None or i["last_updated"] < until)
+        ]
         response = self.envelope(items, request=request)
         response.headers["X-Total-Count"] = str(len(items))
         response.headers["X-Limit"] = "100"

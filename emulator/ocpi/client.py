@@ -104,6 +104,8 @@ class Crawl:
     pages: int = 0
     total: int | None = None
     exchange_ids: list[int] = field(default_factory=list)
+    # The objects of the first page, in the order the peer sent them (stable ordering).
+    first_page: list[Any] = field(default_factory=list)
 
 
 class OcpiClient:
@@ -474,6 +476,7 @@ class OcpiClient:
         crawl = Crawl()
         seen: set[str] = set()
         first_x_limit: str | None = None
+        x_limit_moved = False
         pid = platform.id
         while url:
             if url in seen:
@@ -510,7 +513,8 @@ class OcpiClient:
             x_limit = _int(limit_h)
             if first_x_limit is None:
                 first_x_limit = limit_h
-            elif limit_h is not None and limit_h != first_x_limit:
+            elif limit_h is not None and limit_h != first_x_limit and not x_limit_moved:
+                x_limit_moved = True  # once per crawl, not on every page
                 self._finding(
                     "OCPI-21",
                     f"X-Limit changed from {first_x_limit} to {limit_h} "
@@ -530,6 +534,8 @@ class OcpiClient:
                     pid,
                     ex,
                 )
+            if crawl.pages == 1:
+                crawl.first_page = list(data)
             crawl.items.extend(data)
             next_url = _next_link(reply.headers.getall("Link", []))
             if next_url is not None:

@@ -212,11 +212,13 @@ class _Handlers:
         body = await json_body(request)
         platform = self._platform(body)
         modules = field(body, "modules", list, required=False, default=["tariffs", "locations"])
-        results = [
-            await self.ptp.mirror.poll(platform, str(m))
-            for m in modules
-            if m in ("tariffs", "locations")
-        ]
+        known = ("tariffs", "locations", "sessions", "cdrs")
+        unknown = [m for m in modules if m not in known]
+        if unknown:
+            raise ControlError(
+                400, "invalid_field", f"'modules' may hold {', '.join(known)}; not {unknown}"
+            )
+        results = [await self.ptp.mirror.poll(platform, str(m)) for m in modules]
         return ok(results)
 
     async def send_command(self, request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from emulator.ptp.commands import Commands
 from emulator.ptp.mirror import Mirror
 from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
 from emulator.ptp.payments import Payments
+from emulator.ptp.probes import SenderProbes
 from emulator.ptp.tokens import Tokens
 from emulator.settings import EmulatorSettings, version_key
 
@@ -42,6 +43,7 @@ class Ptp:
         self.commands = Commands(self)
         self.tokens = Tokens(self)
         self.payments = Payments(self)
+        self.probes = SenderProbes(self)
         # (session row, previous object or None) / (cdr row,) / (location object, platform)
         self.session_listeners: list[Listener] = []
         self.cdr_listeners: list[Listener] = []

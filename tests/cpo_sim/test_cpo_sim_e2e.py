@@ -18,6 +18,7 @@ from helpers import make_settings, sim_settings
 from emulator.app import EmulatorNode, build_emulator
 from emulator.clock import ManualClock
 from emulator.cpo_sim.node import CpoSimNode, build_cpo_sim
+from emulator.cpo_sim.presets import PRESETS
 from emulator.node import Node
 
 Pair = tuple[EmulatorNode, CpoSimNode]
@@ -171,7 +172,8 @@ async def test_card_journey_with_the_emulator(pair, http) -> None:
 
 
 async def journey(http: aiohttp.ClientSession, emu: EmulatorNode, hours: float = 1.0) -> None:
-    """The emulator starts a session at SIM-AMS-1, lets it run, stops it, re-reads Locations."""
+    """The emulator starts a session at SIM-AMS-1, lets it run, stops it, re-reads Locations;
+    a day later whatever was still expected (a Session, a CDR) is overdue."""
     await admin(
         http,
         emu,
@@ -193,32 +195,74 @@ async def journey(http: aiohttp.ClientSession, emu: EmulatorNode, hours: float =
             )
     await clock(emu).advance(70)
     await admin(http, emu, "POST", "ocpi/poll", {})
-    await clock(emu).advance(1)
+    await clock(emu).advance(emu.settings.cdr_timeout)
 
 
-@pytest.mark.parametrize(
-    ("preset", "rules"),
-    [
-        ("correct", set()),
-        ("sloppy-headers", {"OCPI-03", "OCPI-04"}),
-        ("late-result", {"OCPI-43"}),
-        ("patch-without-last-updated", {"OCPI-31"}),
-        ("wrong-cdr-token", {"OCPI-35"}),
-        ("bad-paging", {"OCPI-21"}),
-        ("raw-token", {"OCPI-01"}),
-    ],
-)
-async def test_the_emulator_reports_each_preset(pair, http, preset: str, rules: set[str]) -> None:
-    emu, cpo = await pair(preset=preset, auto_plug_in_delay=5, session_patch_interval=300)
+# What the emulator reports for each preset when it drives a session by hand (no terminal).
+# OCPI-46 and PAYTER-06 are the journey's (tests/journey/test_journey_with_cpo_sim.py).
+REPORTED = {
+    "correct": {},
+    "sloppy-headers": {"OCPI-03": "error", "OCPI-04": "error"},
+    "late-result": {"OCPI-43": "error"},
+    # Legal, but the EVSE is AVAILABLE in the CPO's own Locations.
+    "reject-start": {"OCPI-55": "warning"},
+    "no-session-after-accept": {"OCPI-55": "error"},
+    # The refused EVSE status PATCHes leave the status changes to the crawls.
+    "patch-without-last-updated": {
+        "OCPI-31": "error",
+        "OCPI-52b": "warning",
+        "PAYTER-02": "warning",
+    },
+    "wrong-cdr-token": {"OCPI-35": "error"},
+    # The CDR's total is above what its tariff gives (capped at max_price) and above the
+    # pre-authorized amount.
+    "cdr-over-authorization": {"OCPI-38": "warning", "OCPI-58": "warning"},
+    "bad-paging": {"OCPI-20": "error", "OCPI-21": "error"},
+    "raw-token": {"OCPI-01": "error"},
+}
+JOURNEY_ONLY = {"OCPI-46", "PAYTER-06"}
+# A CDR is overdue 15 minutes after its Session ended, not a day.
+FAST = {"cdr_timeout": 900}
+
+
+def test_every_preset_is_covered() -> None:
+    assert set(REPORTED) == set(PRESETS)
+    for name, preset in PRESETS.items():
+        assert set(preset.rules) - JOURNEY_ONLY <= set(REPORTED[name]), name
+
+
+@pytest.mark.parametrize("preset", list(REPORTED))
+async def test_the_emulator_reports_each_preset(pair, http, preset: str) -> None:
+    emu, cpo = await pair(
+        emulator=FAST, preset=preset, auto_plug_in_delay=5, session_patch_interval=300
+    )
     await register(http, emu, cpo, "emu->cpo", "2.3.0")
-    await journey(http, emu)
-    assert {f["rule"] for f in errors(emu)} == rules
+    await clock(emu).advance(1)  # the first crawl: the emulator knows the CPO's Locations
+    hours = 1.0
+    if preset == "cdr-over-authorization":
+        # A big battery charges past the 50.00 the terminal authorized.
+        status, _ = await admin(
+            http, cpo, "POST", "evses/SIM-AMS-1/plug-in", {"battery_kwh": 150, "soc": 0}
+        )
+        assert status == 200
+        hours = 6
+    await journey(http, emu, hours=hours)
+    found: dict[str, set[str]] = {}
+    for f in emu.rt.findings.list():
+        found.setdefault(f["rule"], set()).add(f["severity"])
+    assert found == {rule: {severity} for rule, severity in REPORTED[preset].items()}, found
+    _, report = await admin(http, emu, "GET", "report")
+    errors = any(s == "error" for s in REPORTED[preset].values())
+    assert report["axes"]["spec"]["verdict"] == ("FAIL" if errors else "PASS")
 
 
-async def test_presets_the_emulator_sees_in_the_journey(pair, http) -> None:
+async def test_what_the_presets_leave_behind(pair, http) -> None:
     # reject-start: the command is refused, nothing follows.
-    emu, cpo = await pair(preset="reject-start", auto_plug_in_delay=5, session_patch_interval=600)
+    emu, cpo = await pair(
+        emulator=FAST, preset="reject-start", auto_plug_in_delay=5, session_patch_interval=600
+    )
     await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    await clock(emu).advance(1)
     await journey(http, emu)
     _, commands = await admin(http, emu, "GET", "ocpi/commands")
     assert [c["state"] for c in commands] == ["REJECTED"]
@@ -230,7 +274,7 @@ async def test_presets_the_emulator_sees_in_the_journey(pair, http) -> None:
     assert commands[-1]["state"] == "RESULT_ACCEPTED"
     _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
     assert sessions == []
-    # cdr-over-authorization: a big battery charges past the 50.00 the terminal authorized.
+    # cdr-over-authorization: the CDR goes past the 50.00 the terminal authorized.
     await admin(http, cpo, "PUT", "preset", {"preset": "cdr-over-authorization"})
     status, _ = await admin(
         http, cpo, "POST", "evses/SIM-AMS-1/plug-in", {"battery_kwh": 150, "soc": 0}
