@@ -59,6 +59,13 @@ class CpoDouble:
     )
     command_status: int = 1000
     refuse_customer_reference_patch: bool = False
+    # Sender lists: ignore date_from/date_to; answer an unknown id with HTTP 200 + 2003;
+    # reverse the order on every other GET; refuse a list without query parameters.
+    ignore_date_filters: bool = False
+    unknown_id_http_200: bool = False
+    unstable_order: bool = False
+    list_needs_parameters: bool = False
+    _lists_served: int = 0
     # What the CPO's Receiver interfaces hold.
     terminals: dict[str, Any] = field(default_factory=dict)
     facs: dict[str, Any] = field(default_factory=dict)
@@ -182,16 +189,25 @@ class CpoDouble:
                     e for e in found[0].get("evses") or [] if e["uid"].upper() == evse_uid.upper()
                 ]
             if not found:
-                return self.envelope(code=2003, http=404, request=request)
+                http = 200 if self.unknown_id_http_200 else 404
+                return self.envelope(code=2003, http=http, request=request)
             return self.envelope(found[0], request=request)
+        if self.list_needs_parameters and not request.query:
+            return self.envelope(code=2001, request=request)
         # Date filters on last_updated: from inclusive, to exclusive (same format throughout).
         since, until = request.query.get("date_from"), request.query.get("date_to")
         items = [
             i
             for i in items
-            if (since is None or i["last_updated"] >= since)
-            and (until is None or i["last_updated"] < until)
+            if self.ignore_date_filters
+            or (
+                (since is None or i["last_updated"] >= since)
+                and (until is None or i["last_updated"] < until)
+            )
         ]
+        self._lists_served += 1
+        if self.unstable_order and self._lists_served % 2 == 0:
+            items = items[::-1]
         response = self.envelope(items, request=request)
         response.headers["X-Total-Count"] = str(len(items))
         response.headers["X-Limit"] = "100"

@@ -81,6 +81,12 @@ class Commands:
         self.ptp = ptp
         self.rt = ptp.rt
         self.rt.store.register(COMMANDS)
+        # Sessions and CDRs find their command by authorization_reference, a CiString: an
+        # index on the upper-cased value keeps that lookup O(log n) per push.
+        self.rt.store.execute(
+            "create index if not exists idx_ocpi_commands_upper_ref "
+            "on ocpi_commands(upper(authorization_reference))"
+        )
         self.listeners: list[Listener] = []
         self._timers: dict[str, Any] = {}
 
@@ -130,8 +136,9 @@ class Commands:
             params.append(str(uid).upper())
         if not clauses:
             return []
-        where = f"platform_id = ? and ({' or '.join(clauses)})"
-        return self.rt.store.rows(table, where, [command["platform_id"], *params])
+        # Without platform_id in the query, SQLite uses the two indexes (OR optimisation).
+        rows = self.rt.store.rows(table, " or ".join(clauses), params)
+        return [r for r in rows if r["platform_id"] == command["platform_id"]]
 
     def response_url(self, platform: Platform, command: str, uid: str) -> str:
         version = platform.version or "2.2.1"

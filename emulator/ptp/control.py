@@ -34,6 +34,7 @@ def add_routes(app: web.Application, ptp: Ptp) -> None:
     r.add_get(f"{p}/ocpi/facs", h.facs)
     r.add_get(f"{p}/ocpi/tokens", h.tokens)
     r.add_post(f"{p}/ocpi/poll", h.poll)
+    r.add_post(f"{p}/ocpi/tokens/check", h.check_tokens)
     r.add_post(f"{p}/ocpi/commands/{{command}}", h.send_command)
 
 
@@ -220,6 +221,14 @@ class _Handlers:
             )
         results = [await self.ptp.mirror.poll(platform, str(m)) for m in modules]
         return ok(results)
+
+    async def check_tokens(self, request: web.Request) -> web.Response:
+        """Round trip through the CPO's Tokens Receiver (checklist 5.6 #49, #50)."""
+        platform = self._platform(await json_body(request))
+        try:
+            return ok(await self.ptp.tokens.check_receiver(platform))
+        except ValueError as exc:
+            raise ControlError(409, "unsupported_version", str(exc)) from None
 
     async def send_command(self, request: web.Request) -> web.Response:
         """Send START_SESSION / STOP_SESSION by hand (what the terminal journey does)."""

@@ -36,6 +36,7 @@ class Mirror:
         self.locations = OwnedObjects(self.rt.store, LOCATIONS)
         self.tariffs = OwnedObjects(self.rt.store, TARIFFS)
         self._timers: dict[int, Any] = {}
+        self._generation: dict[int, int] = {}
         self.last_poll: dict[tuple[int, str], dict[str, Any]] = {}
 
     def repo(self, module: str) -> OwnedObjects:
@@ -329,6 +330,9 @@ class Mirror:
         only now)."""
         interval = self.ptp.settings.poll_interval
         self.cancel(platform.id)
+        # One chain of polls per platform: a tick still crawling when the platform is
+        # scheduled again (a credentials PUT, a restart) does not start a second chain.
+        generation = self._generation[platform.id] = self._generation.get(platform.id, 0) + 1
 
         async def tick() -> None:
             self._timers.pop(platform.id, None)
@@ -336,7 +340,8 @@ class Mirror:
             if current is None or not current.registered:
                 return
             await self.poll_all(current)
-            if interval > 0:  # 0: at registration (and on demand) only
+            if interval > 0 and self._generation.get(platform.id) == generation:
+                # 0: at registration (and on demand) only
                 self._timers[platform.id] = self.rt.clock.call_later(
                     interval, tick, name=f"poll-{platform.id}"
                 )
@@ -344,6 +349,7 @@ class Mirror:
         self._timers[platform.id] = self.rt.clock.call_later(0, tick, name=f"poll-{platform.id}")
 
     def cancel(self, platform_id: int) -> None:
+        self._generation[platform_id] = self._generation.get(platform_id, 0) + 1
         timer = self._timers.pop(platform_id, None)
         if timer is not None:
             timer.cancel()

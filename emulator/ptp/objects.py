@@ -62,6 +62,15 @@ class OwnedObjects:
         self.store = store
         self.table = spec.name
         store.register(spec)
+        if "authorization_reference" in spec.columns:
+            # The START_SESSION's Sessions and CDRs are looked up by these (CiStrings).
+            store.execute(
+                f"create index if not exists idx_{spec.name}_upper_ref "
+                f"on {spec.name}(upper(authorization_reference))"
+            )
+            store.execute(
+                f"create index if not exists idx_{spec.name}_token_uid on {spec.name}(token_uid)"
+            )
 
     def get(
         self, country_code: str | None, party_id: str | None, object_id: str

@@ -9,6 +9,7 @@ preset shows up under its rule.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ from emulator.clock import ManualClock
 from emulator.cpo_sim.node import CpoSimNode, build_cpo_sim
 from emulator.cpo_sim.presets import PRESETS
 from emulator.node import Node
+from emulator.ocpi.types import format_datetime
 
 Pair = tuple[EmulatorNode, CpoSimNode]
 
@@ -286,3 +288,47 @@ async def test_what_the_presets_leave_behind(pair, http) -> None:
     price = cdr["object"]["total_cost"]
     total = price["before_taxes"] + sum(t["amount"] for t in price["taxes"])
     assert total > 72.60  # above the pre-authorized 50.00 and the max_price
+
+
+async def test_pulls_reservations_and_tokens_with_a_correct_cpo(pair, http) -> None:
+    emu, cpo = await pair(emulator=FAST, auto_plug_in_delay=5, session_patch_interval=300)
+    await register(http, emu, cpo, "emu->cpo", "2.3.0")
+    await clock(emu).advance(1)
+    # The Sender checks ran after the first crawl: one location in another case, an unknown
+    # one, the date filters.
+    urls = [e["url"] for e in emu.rt.journal.list(direction="out") if "/locations" in e["url"]]
+    assert any("date_from=" in u for u in urls) and any("date_to=" in u for u in urls)
+    assert any(u.endswith("/sim-ams-station") for u in urls)
+    # A session, pulled as well as pushed: nothing new, nothing wrong.
+    await journey(http, emu)
+    status, pulled = await admin(http, emu, "POST", "ocpi/poll", {"modules": ["sessions", "cdrs"]})
+    assert status == 200, pulled
+    assert [(p["module"], p["objects"], p["new"]) for p in pulled] == [
+        ("sessions", 1, 0),
+        ("cdrs", 1, 0),
+    ]
+    # The first pull looks a receipt window (24 h) back.
+    assert pulled[0]["date_from"] == format_datetime(clock(emu).now() - timedelta(days=1))
+    # Reservations: the Session is RESERVATION; a cancellation reaches the ReserveNow's URL.
+    status, reserve = await admin(
+        http,
+        emu,
+        "POST",
+        "ocpi/commands/RESERVE_NOW",
+        {"location_id": "SIM-AMS-STATION", "evse_uid": "SIM-AMS-2", "reservation_id": "R-1"},
+    )
+    assert status == 201 and reserve["state"] == "WAITING", reserve
+    await clock(emu).advance(5)
+    _, sessions = await admin(http, emu, "GET", "ocpi/sessions")
+    assert "RESERVATION" in {s["object"]["status"] for s in sessions}
+    status, _ = await admin(
+        http, emu, "POST", "ocpi/commands/CANCEL_RESERVATION", {"reservation_id": "R-1"}
+    )
+    await clock(emu).advance(70)
+    _, commands = await admin(http, emu, "GET", "ocpi/commands")
+    [reserved] = [c for c in commands if c["id"] == reserve["id"]]
+    assert reserved["state"] == "RESERVATION_CANCELED_RESERVATION"
+    # The Tokens Receiver: PUT, GET, PATCH valid=false, GET.
+    status, check = await admin(http, emu, "POST", "ocpi/tokens/check", {})
+    assert status == 200 and [s["ok"] for s in check["steps"]] == [True] * 4, check
+    assert emu.rt.findings.list() == []
