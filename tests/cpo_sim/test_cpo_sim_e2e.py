@@ -332,3 +332,29 @@ async def test_pulls_reservations_and_tokens_with_a_correct_cpo(pair, http) -> N
     status, check = await admin(http, emu, "POST", "ocpi/tokens/check", {})
     assert status == 200 and [s["ok"] for s in check["steps"]] == [True] * 4, check
     assert emu.rt.findings.list() == []
+
+
+@pytest.mark.parametrize("direction", ["cpo->emu", "emu->cpo"])
+async def test_emsp_profile_with_the_simulated_cpo(pair, http, direction: str) -> None:
+    emu, cpo = await pair(
+        emulator={"profile": "emsp", **FAST}, auto_plug_in_delay=5, session_patch_interval=300
+    )
+    sender, receiver = (cpo, emu) if direction == "cpo->emu" else (emu, cpo)
+    _, minted = await admin(http, receiver, "POST", "tokens-a", {"label": "e2e"})
+    # No version asked for: the highest mutual one is 2.2.1 (the profile offers no 2.3.0).
+    status, body = await admin(
+        http,
+        sender,
+        "POST",
+        "platforms/register",
+        {"versions_url": minted["versions_url"], "token": minted["token"]},
+    )
+    assert status == 201 and body["version"] == "2.2.1", body
+    [seen_by_cpo] = cpo.platforms.registered()
+    assert [r["role"] for r in seen_by_cpo.roles] == ["EMSP"]
+    await clock(emu).advance(1)
+    assert emu.ptp.payments.terminals()[0]["push_state"] == "NO_ENDPOINT"  # no Payments
+    await journey(http, emu)
+    _, cdrs = await admin(http, emu, "GET", "ocpi/cdrs")
+    assert len(cdrs) == 1 and "excl_vat" in cdrs[0]["object"]["total_cost"]  # 2.2.1 Price
+    assert emu.rt.findings.list() == []
