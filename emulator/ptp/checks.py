@@ -217,8 +217,8 @@ def check_session_energy(session: dict[str, Any]) -> list[Problem]:
             if not isinstance(dim, dict) or dim.get("type") != "ENERGY":
                 continue
             try:
-                volume = float(dim.get("volume"))
-            except (TypeError, ValueError):
+                volume = float(str(dim.get("volume")))
+            except ValueError:
                 continue
             if volume > 1000:
                 out.append(

@@ -74,6 +74,7 @@ EXPECT_CANCELED = "CANCELED_RESERVATION"  # a RESERVE_NOW cancelled: its result 
 STARTING = ("START_SESSION", "RESERVE_NOW")
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
+Rows = list[dict[str, Any]]  # (``Commands.list`` hides the builtin inside the class)
 
 
 class Commands:
@@ -123,7 +124,7 @@ class Commands:
             order_by="sent_at desc",
         )
 
-    def _objects_of(self, table: str, command: dict[str, Any]) -> list[dict[str, Any]]:
+    def _objects_of(self, table: str, command: dict[str, Any]) -> Rows:
         """Sessions or CDRs (``table``) of a START_SESSION: same authorization_reference, or
         charged to the token issued for it."""
         clauses, params = [], []
@@ -452,7 +453,7 @@ class Commands:
         if changes:
             self.rt.store.update("ocpi_commands", command["id"], changes)
 
-    def _pushed_cdrs(self, command: dict[str, Any]) -> list[dict[str, Any]]:
+    def _pushed_cdrs(self, command: dict[str, Any]) -> Rows:
         return [r for r in self._objects_of("ocpi_cdrs", command) if r["source"] == "push"]
 
     async def _expectation_due(self, uid: str) -> None:

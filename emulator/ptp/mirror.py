@@ -91,13 +91,13 @@ class Mirror:
             summary["error"] = f"the platform exposes no {module} Sender"
             self.last_poll[(platform.id, module)] = summary
             return summary
-        role = "SENDER" if platform.version != "2.1.1" else None
+        interface = "SENDER" if platform.version != "2.1.1" else None
         try:
-            crawl = await self.ptp.node.client.get_all(platform, module, role=role)
+            crawl = await self.ptp.node.client.get_all(platform, module, role=interface)
         except PeerError as exc:
             summary["error"] = exc.message
             log.warning("poll failed", module=module, platform=platform.id, error=exc.message)
-            if exc.reply is not None and exc.reply.url == platform.endpoint(module, role):
+            if exc.reply is not None and exc.reply.url == platform.endpoint(module, interface):
                 # Checklist 5.3 #23: only the Sessions list may require parameters.
                 self.rt.findings.record(
                     "OCPI-23",
@@ -246,8 +246,8 @@ class Mirror:
             obj = self.validate(platform, module, item, exchange_id, where)
             if obj is None:
                 continue
-            cc = obj.get("country_code", role_ids.get("country_code"))
-            pid = obj.get("party_id", role_ids.get("party_id"))
+            cc = str(obj.get("country_code") or role_ids.get("country_code") or "")
+            pid = str(obj.get("party_id") or role_ids.get("party_id") or "")
             if "country_code" in obj and not platform.owns(cc, pid):
                 self.rt.findings.record(
                     "OCPI-24",
