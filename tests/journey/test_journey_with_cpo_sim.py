@@ -199,3 +199,25 @@ async def test_cdr_over_authorization(pair, http) -> None:
     # Payter's view (captured less than billed) and the spec's (the CPO should have stopped
     # at the limit).
     assert rules(d) == {"PAYTER-06": "warning", "OCPI-58": "warning"}
+
+
+async def test_cdr_without_invoice_reference_although_the_cpo_invoices(pair, http) -> None:
+    d = await connected(
+        pair, http, invoicing=True, auto_plug_in_delay=10, session_patch_interval=300
+    )
+    [terminal] = d.emu.ptp.payments.terminals()
+    assert terminal["object"]["invoice_creator"] == "CPO"
+    await d.start_charging()
+    await d.advance(20)
+    assert d.journey()["state"] == "CHARGING"
+    d.cpo.backend.settings.invoicing = False  # the CPO's billing forgets the invoice
+    await d.advance(600)
+    await d.press("stop")
+    await d.press("s1")
+    await d.press("yes")
+    await d.advance(60)
+    journey = d.journey()
+    assert journey["money"] == "CAPTURED" and not journey["invoice_reference_id"]
+    [finding] = d.emu.rt.findings.list(rule="OCPI-56")
+    assert finding["severity"] == "error" and "no invoice_reference_id" in finding["message"]
+    assert rules(d) == {"OCPI-56": "error"}
