@@ -53,6 +53,7 @@ PAYTER_MODULES = {
 class EmulatorNode(Node):
     name = "payter-emulator"
     has_cps = True
+    probes_peers = True
 
     def __init__(self, rt: Runtime) -> None:
         settings = rt.settings

@@ -49,7 +49,7 @@ async def test_real_clock_cannot_be_advanced(start_emulator, http) -> None:
 async def test_findings_filters_report_and_reset(
     emulator: EmulatorNode, cpo: CpoDouble, http
 ) -> None:
-    await ocpi(http, "GET", emulator.server.versions_url, TOKEN_A, raw=True)  # OCPI-01
+    await ocpi(http, "GET", emulator.server.version_url("2.3.0"), TOKEN_A, raw=True)  # OCPI-01
     async with http.get(
         emulator.server.versions_url, headers={"Authorization": "Token " + _b64(TOKEN_A)}
     ) as resp:
