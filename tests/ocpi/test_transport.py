@@ -362,8 +362,10 @@ class EchoPeer:
 
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
+        self.bodies: list[Any] = []
         self.answer: dict[str, Any] = {"status": 200, "data": []}
         self.hang = False
+        self.refuse_unknown_fields = False
 
     def app(self):
         import asyncio
@@ -372,9 +374,13 @@ class EchoPeer:
 
         async def handler(request: web.Request) -> web.Response:
             self.seen.append(dict(request.headers))
+            body = await request.json() if request.can_read_body else None
+            self.bodies.append(body)
             if self.hang:
                 await asyncio.Event().wait()  # never answers; the client's timeout ends it
             answer = dict(self.answer)
+            if self.refuse_unknown_fields and set(body or {}) - {"id", "name"}:
+                answer = {"status": 200, "code": 2001}
             headers = {
                 h: request.headers[h]
                 for h in ("X-Request-ID", "X-Correlation-ID")
@@ -389,10 +395,13 @@ class EchoPeer:
                         "OCPI-to-party-id": "PAY",
                     }
                 )
-            body = {"status_code": answer.get("code", 1000), "timestamp": "2025-03-01T09:00:00Z"}
+            envelope = {
+                "status_code": answer.get("code", 1000),
+                "timestamp": "2025-03-01T09:00:00Z",
+            }
             if "data" in answer:
-                body["data"] = answer["data"]
-            return web.json_response(body, status=answer["status"], headers=headers)
+                envelope["data"] = answer["data"]
+            return web.json_response(envelope, status=answer["status"], headers=headers)
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handler)
@@ -492,3 +501,30 @@ async def test_versions_list_checks(emulator: EmulatorNode, aiohttp_server) -> N
     assert "(2.3.0 is written '2.3.0')" in messages["/data/0/version"]
     assert "not absolute" in messages["/data/1/url"]
     assert "lacks version or url" in messages["/data/2"]
+
+
+@pytest.mark.parametrize(
+    ("version", "refuses", "sent", "rule"),
+    [
+        ("2.3.0", True, True, "OCPI-09"),
+        ("2.3.0", False, True, None),
+        ("2.2.1", True, False, None),
+    ],
+)
+async def test_probe_unknown_fields(
+    start_emulator, aiohttp_server, version, refuses, sent, rule
+) -> None:
+    """Checklist 5.1 #9 (2.3.0): a peer must not refuse a message for an unknown field."""
+    from emulator.ocpi.client import UNKNOWN_FIELD
+
+    emulator = await start_emulator(probe_unknown_fields=True)
+    peer = EchoPeer()
+    peer.refuse_unknown_fields = refuses
+    server = await aiohttp_server(peer.app())
+    platform = _platform(emulator, str(server.make_url("")).rstrip("/"), version)
+    reply = await emulator.client.call(platform, "PUT", "locations", "L1", body={"id": "L1"})
+    assert reply.ok
+    assert (UNKNOWN_FIELD in peer.bodies[0]) is sent
+    # Refused with the field: the same request again, without it.
+    assert peer.bodies[1:] == ([{"id": "L1"}] if rule else [])
+    assert [f["rule"] for f in findings(emulator)] == ([rule] if rule else [])
