@@ -102,6 +102,9 @@ class Registration:
         # Whether a new registration is followed by probes of the peer's token checks
         # (:meth:`probe_tokens`): the emulator judges its peer; the simulated CPO does not.
         self.probe_peers = probe_peers
+        # Platforms whose versions list was only readable with a raw token: platform id →
+        # exchange, judged once the version is chosen.
+        self._raw_fallback: dict[int, int] = {}
         # The interface role each module should have on the peer (checklist 5.2 #14).
         self.expected_roles = expected_roles or {}
         # Hooks run after a platform is registered or updated (pollers, terminal push...).
@@ -145,18 +148,31 @@ class Registration:
                 expect=expect,
             )
             if retry.ok:
-                self.platforms.update(platform.id, auth_encoding=other)
-                platform.auth_encoding = other
-                if other == "raw" and (version is None or version_key(version) >= (2, 2)):
-                    self.rt.findings.record(
-                        "OCPI-01",
-                        "the peer refused 'Token <base64>' and accepted the raw token; OCPI "
-                        "2.2.1/2.3.0 require Base64",
-                        platform_id=platform.id,
-                        exchange_id=retry.exchange_id,
-                    )
+                self._set_encoding(platform, other)
+                if other == "raw":
+                    # On the version-less versions list the verdict waits for the version.
+                    self._raw_fallback[platform.id] = retry.exchange_id
+                    if version is not None:
+                        self._judge_raw_fallback(platform, version)
                 return retry
         return reply
+
+    def _set_encoding(self, platform: Platform, encoding: str) -> None:
+        if platform.auth_encoding != encoding:
+            self.platforms.update(platform.id, auth_encoding=encoding)
+            platform.auth_encoding = encoding
+
+    def _judge_raw_fallback(self, platform: Platform, version: str) -> None:
+        """A peer that refused Base64 and took the raw token: right in 2.1.1, OCPI-01 after."""
+        exchange_id = self._raw_fallback.pop(platform.id, None)
+        if exchange_id is not None and version_key(version) >= (2, 2):
+            self.rt.findings.record(
+                "OCPI-01",
+                "the peer refused 'Token <base64>' and accepted the raw token; OCPI "
+                "2.2.1/2.3.0 require Base64",
+                platform_id=platform.id,
+                exchange_id=exchange_id,
+            )
 
     async def fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
         assert platform.versions_url
@@ -333,6 +349,7 @@ class Registration:
         version: str | None,
     ) -> tuple[str, list[dict[str, Any]]]:
         """Versions → (chosen version, its endpoints), checking what we need."""
+        self._raw_fallback.pop(platform.id, None)
         theirs = await self.fetch_versions(platform, token)
         by_version = {v["version"]: v["url"] for v in theirs}
         if version is not None:
@@ -356,6 +373,11 @@ class Registration:
                     platform.id,
                 )
             chosen = mutual[0]
+        if platform.id in self._raw_fallback:
+            self._judge_raw_fallback(platform, chosen)
+        elif version_key(chosen) < (2, 2):
+            # 2.1.1 has no Base64: the raw token from here on (unless the peer refuses it).
+            self._set_encoding(platform, "raw")
         endpoints = await self.fetch_details(platform, token, chosen, by_version[chosen])
         missing = self.missing_needs(chosen, endpoints)
         if missing:

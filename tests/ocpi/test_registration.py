@@ -436,6 +436,26 @@ async def test_sender_update_and_unregister(emulator: EmulatorNode, cpo: CpoDoub
     assert status == 404
 
 
+async def test_emulator_registers_with_a_211_cpo(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(accept_raw_only=True, versions=("2.1.1",)).start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 201, body
+        assert body["version"] == "2.1.1" and body["auth_encoding"] == "raw"
+        # From the version details on, the raw token 2.1.1 wants; nothing to report.
+        details, post = cpo.seen[2], cpo.seen[3]
+        assert (details.path, post.method) == ("/cpo/2.1.1", "POST")
+        assert (
+            details.headers["Authorization"]
+            == post.headers["Authorization"]
+            == (f"Token {cpo.token_a}")
+        )
+        assert post.body["party_id"] == "PAY" and "roles" not in post.body
+        assert findings(emulator, "OCPI-01") == []
+    finally:
+        await cpo.stop()
+
+
 async def test_peer_that_only_takes_raw_tokens(emulator: EmulatorNode, http) -> None:
     cpo = await CpoDouble(accept_raw_only=True, versions=("2.2.1",)).start()
     try:
