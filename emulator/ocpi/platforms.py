@@ -175,6 +175,12 @@ class Platforms:
     # --- tokens A --------------------------------------------------------------------------
 
     def ensure_fixed_token_a(self) -> None:
+        # A fixed token A from an earlier --token-a that no platform used is revoked: changing
+        # the setting must not leave the old value valid in a kept database.
+        current = token_hash(self.fixed_token_a) if self.fixed_token_a else ""
+        self.store.delete_where(
+            "tokens_a", "fixed = 1 and used_at is null and token_hash != ?", [current]
+        )
         if (
             self.fixed_token_a
             and self.store.get("tokens_a", token_hash(self.fixed_token_a)) is None

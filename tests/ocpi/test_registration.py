@@ -494,6 +494,23 @@ async def test_restart_keeps_registrations(tmp_path, cpo: CpoDouble, http) -> No
         assert status == 401
     finally:
         await second.stop()
+    # A new --token-a replaces the old unused one; the spent one stays spent.
+    third = build_emulator(make_settings(db=db, token_a="another-token-a"))
+    await third.start()
+    try:
+        status, _, _ = await ocpi(http, "GET", third.server.versions_url, "another-token-a")
+        assert status == 200
+        status, _, body = await ocpi(http, "GET", third.server.versions_url, TOKEN_A)
+        assert status == 401 and "already used" in body["status_message"]
+    finally:
+        await third.stop()
+    fourth = build_emulator(make_settings(db=db, token_a="a-third-token-a"))
+    await fourth.start()
+    try:
+        status, _, body = await ocpi(http, "GET", fourth.server.versions_url, "another-token-a")
+        assert status == 401 and body["status_message"] == "unknown token"
+    finally:
+        await fourth.stop()
 
 
 # --- how the CPO handles the tokens of the handshake (checklist 5.1 #2, 5.2 #15-#17, #19) -----

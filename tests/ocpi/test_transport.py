@@ -96,10 +96,15 @@ async def test_versions_and_details(emulator: EmulatorNode, http) -> None:
 
 async def test_auth_failures_are_401_with_envelope(emulator: EmulatorNode, http) -> None:
     url = emulator.server.versions_url
+    ids = {"X-Request-ID": "r-401", "X-Correlation-ID": "c-401"}
     for headers in ({}, {"Authorization": "Bearer abc"}, {"Authorization": "Token bm9wZQ=="}):
-        async with http.get(url, headers=headers) as resp:
+        async with http.get(url, headers={**headers, **ids}) as resp:
             env = await resp.json()
             assert resp.status == 401 and env["status_code"] == 2000 and "timestamp" in env
+            # Errors are envelopes too, with the request's ids echoed.
+            assert resp.content_type == "application/json"
+            assert resp.headers["X-Request-ID"] == "r-401"
+            assert resp.headers["X-Correlation-ID"] == "c-401"
 
 
 async def test_token_a_outside_credentials_and_versions(node, http) -> None:
