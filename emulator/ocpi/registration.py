@@ -17,12 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from emulator.ocpi import status
 from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
 from emulator.ocpi.models.versions import CREDENTIALS_MODEL, DETAILS_MODEL, ROLE_ENUM
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
-from emulator.ocpi.transport import OcpiRequest, OcpiResult, OcpiServer, default_encoding
+from emulator.ocpi.transport import (
+    OcpiRequest,
+    OcpiResult,
+    OcpiServer,
+    default_encoding,
+    validation_findings,
+)
 from emulator.ocpi.types import collect_notes
 from emulator.settings import OCPI_VERSIONS, version_key
 
@@ -266,16 +274,10 @@ class Registration:
         with collect_notes() as notes:
             try:
                 details = model.model_validate(reply.data)
-            except Exception as exc:
-                self.rt.findings.record(
-                    "OCPI-14",
-                    f"version details invalid: {exc}",
-                    platform_id=pid,
-                    exchange_id=ex,
-                    pointer="/data",
-                )
+            except ValidationError as exc:
+                summary = self._invalid(exc, "OCPI-14", "version details", pid, ex)
                 raise RegistrationFailed(
-                    f"the peer's {version} version details are invalid",
+                    f"the peer's {version} version details are invalid: {summary}",
                     status.UNABLE_TO_USE_CLIENT_API,
                     ex,
                     pid,
@@ -326,6 +328,23 @@ class Registration:
                         pointer=f"/data/endpoints/{i}/role",
                     )
         return endpoints
+
+    def _invalid(
+        self, exc: ValidationError, rule: str, what: str, platform_id: int, exchange_id: int
+    ) -> str:
+        """One finding per problem of an invalid answer (under ``rule`` unless the check
+        names its own, e.g. OCPI-18); returns a short summary for the operator."""
+        problems = validation_findings(exc)
+        for own, pointer, message in problems:
+            self.rt.findings.record(
+                own if own in ("OCPI-18", "OCPI-19") else rule,
+                f"{what}: {message}",
+                platform_id=platform_id,
+                exchange_id=exchange_id,
+                pointer=f"/data{pointer}".rstrip("/"),
+            )
+        summary = "; ".join(f"{p}: {m}" for _, p, m in problems[:3])
+        return summary + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
 
     def missing_needs(self, version: str, endpoints: list[dict[str, Any]]) -> list[Need]:
         modern = version_key(version) >= (2, 2)
@@ -768,16 +787,10 @@ class Registration:
         with collect_notes() as notes:
             try:
                 creds = model.model_validate(reply.data).dump()
-            except Exception as exc:
-                self.rt.findings.record(
-                    "OCPI-15",
-                    f"credentials answer is not a valid {version} Credentials object: {exc}",
-                    platform_id=pid,
-                    exchange_id=ex,
-                    pointer="/data",
-                )
+            except ValidationError as exc:
+                summary = self._invalid(exc, "OCPI-15", f"{version} Credentials", pid, ex)
                 raise RegistrationFailed(
-                    "the peer answered with invalid Credentials",
+                    f"the peer answered with invalid Credentials: {summary}",
                     status.UNABLE_TO_USE_CLIENT_API,
                     ex,
                     pid,

@@ -27,6 +27,7 @@ from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
+from emulator.redact import is_secret_key, redact_secret
 from emulator.settings import version_key
 
 if TYPE_CHECKING:
@@ -235,6 +236,9 @@ def validation_findings(exc: ValidationError) -> list[tuple[str, str, str]]:
         else:
             rule = "OCPI-10"
         value = err.get("input")
+        last = pointer.rsplit("/", 1)[-1]
+        if isinstance(value, str) and is_secret_key(last):
+            value = redact_secret(value)  # a token, even an invalid one, is never echoed
         if kind != "missing" and isinstance(value, (str, int, float)) and len(str(value)) <= 60:
             msg = f"{msg} (got {value!r})"
         out.append((rule, pointer, msg))

@@ -195,6 +195,9 @@ async def test_invalid_json_and_invalid_credentials(emulator: EmulatorNode, http
     pointers = {f["pointer"] for f in findings(emulator)}
     assert {"/token", "/roles/0/role", "/roles/0/party_id", "/roles/0/country_code"} <= pointers
     assert emulator.platforms.all() == []
+    # Even an invalid token is not echoed in full (answer, findings).
+    assert "has space" not in env["status_message"] and "has …" in env["status_message"]
+    assert not [f for f in findings(emulator) if "has space" in f["message"]]
     # HUB is a 2.2.1 role but not a 2.3.0 one.
     assert any(
         f["rule"] == "OCPI-18" and f["pointer"] == "/roles/0/role" for f in findings(emulator)
@@ -406,6 +409,20 @@ async def test_token_c_equal_to_b_is_a_finding(emulator: EmulatorNode, http) -> 
             "equals a token already exchanged" in f["message"]
             for f in findings(emulator, "OCPI-15")
         )
+    finally:
+        await cpo.stop()
+
+
+async def test_cpo_answering_invalid_credentials(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(return_token="secret with spaces").start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+        assert "invalid Credentials: /token:" in body["error"]["message"]
+        [finding] = findings(emulator, "OCPI-15")
+        assert finding["pointer"] == "/data/token" and finding["exchange_id"]
+        assert "secret with spaces" not in finding["message"] + body["error"]["message"]
+        assert emulator.platforms.all() == []
     finally:
         await cpo.stop()
 

@@ -139,6 +139,12 @@ async def test_functional_headers_echo_and_findings(node, http) -> None:
     # Wrong OCPI-to.
     await ocpi(http, "GET", url, node.token_c, headers={**routing, "OCPI-to-party-id": "XXX"})
     assert any("OCPI-to is NL/XXX" in f["message"] for f in findings(node, "OCPI-04"))
+    # Routing headers on a configuration module: reported, and none in the answer.
+    status, headers, _ = await ocpi(
+        http, "GET", node.server.versions_url, node.token_c, headers=routing
+    )
+    assert status == 200 and not [h for h in headers if h.startswith("OCPI-")]
+    assert any("configuration module versions" in f["message"] for f in findings(node, "OCPI-04"))
 
 
 def _b64(token: str) -> str:
