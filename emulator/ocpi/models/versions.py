@@ -108,8 +108,11 @@ class CredentialsRoleV221(OcpiModel):
         return _role_checker(ROLES_221, "2.2.1")(value)
 
 
-class CredentialsRoleV230(CredentialsRoleV221):
+class CredentialsRoleV230(OcpiModel):
+    role: str
     business_details: BusinessDetails
+    party_id: PartyId
+    country_code: CountryCode
 
     @field_validator("role")
     @classmethod
