@@ -525,8 +525,15 @@ class OcpiServer:
                 http_status=exc.http_status,
                 headers=exc.headers,
             )
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            # Raised by aiohttp (or a handler) below us: still an OCPI envelope.
+            result = OcpiResult(
+                status_code=status.CLIENT_ERROR if exc.status < 500 else status.SERVER_ERROR,
+                message=exc.text or exc.reason,
+                http_status=exc.status,
+            )
         except Exception as exc:
             log.exception("OCPI handler failed", path=request.path)
             result = OcpiResult(

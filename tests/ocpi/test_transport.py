@@ -36,7 +36,15 @@ class Things(Module):
             Route("GET", "", self.list),
             Route("PUT", "/{id}", self.put),
             Route("GET", "/{id}", self.get_one),
+            Route("POST", "/{id}/fail", self.fail),
         ]
+
+    async def fail(self, req: OcpiRequest) -> Any:
+        from aiohttp import web
+
+        if req.params["id"] == "crash":
+            raise RuntimeError("boom")
+        raise web.HTTPUnprocessableEntity(text="aiohttp said no")
 
     async def list(self, req: OcpiRequest) -> Any:
         page = parse_paging(req, req.server.page_limit)
@@ -209,6 +217,23 @@ async def test_unknown_path_and_method(node, http) -> None:
         http, "GET", node.server.prefix.join([node.rt.base_url, "/9.9"]), node.token_c
     )
     assert status == 404
+
+
+async def test_handler_failures_are_envelopes(node, http) -> None:
+    base = node.server.endpoint_url("2.3.0", "things")
+    status, headers, env = await ocpi(http, "POST", f"{base}/x/fail", node.token_c)
+    assert (
+        status == 422
+        and env["status_code"] == 2000
+        and env["status_message"] == ("aiohttp said no")
+    )
+    assert headers["X-Request-ID"] == "req-1"
+    status, _, env = await ocpi(http, "POST", f"{base}/crash/fail", node.token_c)
+    assert (
+        status == 500
+        and env["status_code"] == 3000
+        and "RuntimeError: boom" in (env["status_message"])
+    )
 
 
 async def test_body_limit_and_content_type(node, http) -> None:
