@@ -511,8 +511,9 @@ class OcpiServer:
                     http_status=401,
                 )
             effective = version or (req.platform.version if req.platform else None)
-            modern = effective is None or version_key(effective) >= (2, 2)
-            if modern:
+            # Headers 2.1.1 does not have are judged once the version is known (the
+            # versions list called with token A is the same for 2.1.1 and 2.2+).
+            if effective is not None and version_key(effective) >= (2, 2):
                 self._check_request_headers(req, functional, request_id, correlation_id)
             await self._read_body(req)
             value = await route.handler(req)

@@ -52,7 +52,7 @@ async def test_findings_filters_report_and_reset(
 ) -> None:
     await ocpi(http, "GET", emulator.server.version_url("2.3.0"), TOKEN_A, raw=True)  # OCPI-01
     async with http.get(
-        emulator.server.versions_url, headers={"Authorization": "Token " + _b64(TOKEN_A)}
+        emulator.server.version_url("2.3.0"), headers={"Authorization": "Token " + _b64(TOKEN_A)}
     ) as resp:
         assert resp.status == 200  # OCPI-03: no request ids
     status, rows = await admin(http, emulator, "GET", "findings?rule=OCPI-03")
