@@ -53,7 +53,6 @@ PAYTER_MODULES = {
 class EmulatorNode(Node):
     name = "payter-emulator"
     has_cps = True
-    probes_peers = True
 
     def __init__(self, rt: Runtime) -> None:
         settings = rt.settings
@@ -67,6 +66,7 @@ class EmulatorNode(Node):
             website=settings.business_website,
         )
         needs = parse_needs(settings.required_modules or "credentials")
+        self.probes_peers = settings.probe_tokens
         super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
         self.client.probe_unknown_fields = settings.probe_unknown_fields
         self.registration.on_registered.append(self._check_payter_modules)

@@ -182,6 +182,12 @@ class EmulatorSettings(ServerSettings):
         description="customer_reference put on new Terminals (links a terminal to the CPO's "
         "contract with Payter).",
     )
+    probe_tokens: bool = Field(
+        True,
+        description="After a new registration, call the CPO's versions endpoint once with a "
+        "token nobody issued and, as Sender, once with its spent token A; both must get 401 "
+        "(OCPI-02, OCPI-16).",
+    )
     probe_unknown_fields: bool = Field(
         False,
         description="Add an undocumented field to the JSON objects sent to OCPI 2.3.0 peers; "

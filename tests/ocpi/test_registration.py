@@ -585,6 +585,15 @@ async def test_correct_cpo_passes_the_token_probes(
     assert not rules & {"OCPI-02", "OCPI-15", "OCPI-16", "OCPI-17", "OCPI-19"}, rules
 
 
+async def test_token_probes_can_be_switched_off(start_emulator, cpo: CpoDouble, http) -> None:
+    emulator = await start_emulator(probe_tokens=False)
+    status, _ = await register(emulator, http, cpo)
+    assert status == 201
+    assert not [s for s in cpo.seen if s.headers["Authorization"] == f"Token {b64(PROBE_TOKEN)}"]
+    # The versions list was read once, for the handshake.
+    assert [s.path for s in cpo.seen].count("/cpo/versions") == 1
+
+
 async def test_cpo_that_accepts_any_token_and_skips_our_details(
     emulator: EmulatorNode, http
 ) -> None:
