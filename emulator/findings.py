@@ -96,7 +96,8 @@ class Findings:
         since_id: int = 0,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        clauses, params = ["id > ?"], [since_id]
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [since_id]
         if platform_id is not None:
             clauses.append("platform_id = ?")
             params.append(platform_id)

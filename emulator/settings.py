@@ -194,6 +194,17 @@ class EmulatorSettings(ServerSettings):
         description="customer_reference put on new Terminals (links a terminal to the CPO's "
         "contract with Payter).",
     )
+    probe_tokens: bool = Field(
+        True,
+        description="After a new registration, call the CPO's versions endpoint once with a "
+        "token nobody issued and, as Sender, once with its spent token A; both must get 401 "
+        "(OCPI-02, OCPI-16).",
+    )
+    probe_unknown_fields: bool = Field(
+        False,
+        description="Add an undocumented field to the JSON objects sent to OCPI 2.3.0 peers; "
+        "a peer that refuses them and takes the request without it gets an OCPI-09 finding.",
+    )
     payter_customer_reference_patch: bool = Field(
         True,
         description="Payter-specific step: PATCH the customer_reference to the CPO's Terminal "
