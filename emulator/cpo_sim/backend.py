@@ -1447,12 +1447,19 @@ class CpoBackend:
 
     # --- payments (Receiver) --------------------------------------------------------------------
 
-    def terminal(self, terminal_id: str) -> dict[str, Any] | None:
-        return self.terminals.object(key_of(terminal_id))
+    def terminal(self, terminal_id: str, platform: Platform | None = None) -> dict[str, Any] | None:
+        """A terminal; with ``platform``, only if that platform's (the PTP that created it)."""
+        return _owned(self.terminals.get(key_of(terminal_id)), platform)
 
     def receive_terminal(self, platform: Platform, terminal: dict[str, Any]) -> bool:
         key = key_of(terminal["terminal_id"])
-        created = self.terminals.get(key) is None
+        existing = self.terminals.get(key)
+        if existing is not None and existing.get("platform_id") != platform.id:
+            raise OcpiError(
+                status.INVALID_PARAMETERS,
+                f"terminal {terminal['terminal_id']} belongs to another platform",
+            )
+        created = existing is None
         stored = dict(terminal)
         if not stored.get("last_updated"):
             stored["last_updated"] = self.stamp()
@@ -1538,21 +1545,27 @@ class CpoBackend:
 
     def receive_fac(self, platform: Platform, fac: dict[str, Any]) -> bool:
         reference = str(fac["authorization_reference"])
-        known = self.sessions.first("auth_ref = ?", [reference.casefold()])
+        known = self.sessions.first(
+            "auth_ref = ? and platform_id = ?", [reference.casefold(), platform.id]
+        )
         if known is None:
-            # Checklist 5.7 #57: the FAC names the authorization_reference of a session.
+            # Checklist 5.7 #57: the FAC names the authorization_reference of a session (of
+            # this PTP: the one its START_SESSION carried).
             raise OcpiError(
                 status.INVALID_PARAMETERS,
                 f"no session with authorization_reference {reference!r}",
             )
         key = key_of(fac["id"])
-        created = self.facs.get(key) is None
+        existing = self.facs.get(key)
+        if existing is not None and existing.get("platform_id") != platform.id:
+            raise OcpiError(status.INVALID_PARAMETERS, f"FAC id {fac['id']} is taken")
+        created = existing is None
         self.facs.save(key, fac, platform_id=platform.id, auth_ref=reference.casefold())
         self.rt.bus.publish("cpo_sim.fac", fac_id=fac["id"], authorization_reference=reference)
         return created
 
-    def fac(self, fac_id: str) -> dict[str, Any] | None:
-        return self.facs.object(key_of(fac_id))
+    def fac(self, fac_id: str, platform: Platform | None = None) -> dict[str, Any] | None:
+        return _owned(self.facs.get(key_of(fac_id)), platform)
 
     def invoice(self, authorization_reference: str) -> dict[str, Any] | None:
         """The invoice at invoice_base_url + authorization_reference (mod_payments,
@@ -1591,6 +1604,12 @@ class CpoBackend:
 
 def _kw(value: float) -> Decimal:
     return Decimal(str(round(value, 2)))
+
+
+def _owned(row: dict[str, Any] | None, platform: Platform | None) -> dict[str, Any] | None:
+    if row is None or (platform is not None and row.get("platform_id") != platform.id):
+        return None
+    return row["object"]
 
 
 def _fold(value: Any) -> str | None:
