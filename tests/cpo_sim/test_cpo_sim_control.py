@@ -185,6 +185,13 @@ def test_command_line_help_and_settings_table() -> None:
     assert "`EMULATOR_CPO_SIM_TERMINAL_ASSIGNMENT`" in result.output
 
 
+def test_unusable_database_exits_1(tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "cpo-sim.db"
+    result = CliRunner().invoke(main, ["cpo-sim", "--port", "0", "--db", str(db)])
+    assert result.exit_code == 1
+    assert f"cannot start: database {db}: unable to open database file" in result.output
+
+
 def launch(command: str, tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """``payter-emulator COMMAND`` as its own process on a free port; its listening line."""
     ready = tmp_path / f"{command}.json"
