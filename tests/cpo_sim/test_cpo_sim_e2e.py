@@ -2,8 +2,9 @@
 
 Registration in both directions for OCPI 2.2.1 and 2.3.0 (each through the other side's
 ``/__admin/tokens-a`` and ``/__admin/platforms/register``), then the emulator's own checks on
-what the simulated CPO serves and pushes: a correct CPO leaves no error findings, and each
-preset shows up under its rule.
+what the simulated CPO serves and pushes: with preset ``correct`` the driver's whole card
+journey on the terminal leaves the emulator's strict report PASS on both axes, and each other
+preset shows up under exactly the rules it names.
 """
 
 from __future__ import annotations
@@ -358,3 +359,59 @@ async def test_emsp_profile_with_the_simulated_cpo(pair, http, direction: str) -
     _, cdrs = await admin(http, emu, "GET", "ocpi/cdrs")
     assert len(cdrs) == 1 and "excl_vat" in cdrs[0]["object"]["total_cost"]  # 2.2.1 Price
     assert emu.rt.findings.list() == []
+
+
+async def terminal(http: aiohttp.ClientSession, emu: EmulatorNode, action: str = "", **body: Any):
+    """GET the terminal APO-0001 (its screen), or POST an action to it; a screensaver is
+    woken first."""
+    if not action:
+        _, found = await admin(http, emu, "GET", "terminals/APO-0001")
+        return found["screen"]
+    if body.get("key") not in (None, "touch") and (await terminal(http, emu))["type"] == (
+        "screensaver"
+    ):
+        await terminal(http, emu, "press", key="touch")
+    status, answer = await admin(http, emu, "POST", f"terminals/APO-0001/{action}", body)
+    assert status == 200, answer
+    return await terminal(http, emu)
+
+
+@pytest.mark.parametrize("version", ["2.3.0", "2.2.1"])
+@pytest.mark.parametrize("direction", ["cpo->emu", "emu->cpo"])
+async def test_a_correct_cpo_passes_the_whole_card_journey(
+    pair, http, direction: str, version: str
+) -> None:
+    """The driver's journey on the emulator's terminal against the simulated CPO with preset
+    ``correct``: the emulator's report, strict (warnings fail too), is PASS on both axes."""
+    emu, cpo = await pair(
+        {"strict": True}, invoicing=True, auto_plug_in_delay=10, session_patch_interval=300
+    )
+    await register(http, emu, cpo, direction, version)
+    await clock(emu).advance(5)  # the terminal push, the CPO's assignment, the first crawl
+    if version == "2.2.1":
+        # No Payments module in 2.2.1: the terminal is assigned by hand.
+        status, _ = await admin(
+            http, emu, "POST", "terminals/APO-0001/assign", {"location_ids": ["SIM-AMS-STATION"]}
+        )
+        assert status == 200
+    assert (await terminal(http, emu))["id"] == "journey.home"
+    await terminal(http, emu, "press", key="start")
+    assert (await terminal(http, emu, "press", key="evse1"))["id"] == "journey.tariff"
+    await terminal(http, emu, "press", key="accept")
+    await terminal(http, emu, "present-card", card="visa-approved")
+    await clock(emu).advance(15)  # CommandResult, the car, the Session
+    await clock(emu).advance(1800)
+    await terminal(http, emu, "press", key="stop")
+    await terminal(http, emu, "press", key="s1")
+    await terminal(http, emu, "press", key="yes")
+    await clock(emu).advance(60)
+    _, [journey] = await admin(http, emu, "GET", "journeys")
+    assert journey["state"] == "COMPLETED" and journey["money"] == "CAPTURED", journey
+    assert journey["capture_status"] == "SUCCESS"
+    assert journey["captured_amount"] == journey["cdr_total"] > 0
+    assert journey["fac_delivered"] is (version == "2.3.0")
+    _, report = await admin(http, emu, "GET", "report")
+    assert report["verdict"] == "PASS", emu.rt.findings.list()
+    for axis in ("spec", "payter"):
+        part = report["axes"][axis]
+        assert (part["verdict"], part["errors"], part["warnings"]) == ("PASS", 0, 0), part
