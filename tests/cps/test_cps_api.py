@@ -170,13 +170,35 @@ async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[
     assert status == 204
 
 
-async def test_empty_and_null_bodies_are_accepted(cps: CpsClient, terminal: str) -> None:
+async def test_empty_and_null_bodies_are_accepted(
+    cps: CpsClient, terminal: str, present: Callable[..., Any]
+) -> None:
     json_type = {"Content-Type": "application/json"}
     for data in (b"", b"null", b"{}"):
         status, body = await cps.post(f"{T}/start", data=data, headers=json_type)
         assert status == 200, (data, body)
         status, body = await cps.post(f"{T}/stop", data=data, headers=json_type)
         assert status == 200, (data, body)
+    sessions = []
+    for data in (b"", b"null", b"{}"):
+        await cps.post(f"{T}/start", {"authorizedAmount": 500}, data=data, headers=json_type)
+        await present("CPS-1", "visa-incremental")
+        status, session = await cps.post(f"{T}/authorize", data=data, headers=json_type)
+        assert status == 200, (data, session)
+        sessions.append(session["sessionId"])
+    for sid, data in zip(sessions, (b"", b"null", b"{}"), strict=True):
+        path = f"{T}/sessions/{sid}"
+        status, body = await cps.post(f"{path}/increment?amount=1", data=data, headers=json_type)
+        assert status == 200, (data, body)
+        status, body = await cps.post(f"{path}/commit?commitAmount=1", data=data, headers=json_type)
+        assert (status, body["state"]) == (200, "COMMITTED"), (data, body)
+        status, body = await cps.post(f"{path}/cancel", data=data, headers=json_type)
+        assert status == 409, (data, body)  # completed: the body was not the problem
+    for data in (b"", b"null"):
+        status, body = await cps.post(
+            "webhook?url=http://csms.test/s", data=data, headers=json_type
+        )
+        assert (status, body) == (200, {"url": "http://csms.test/s"}), (data, body)
 
 
 @pytest.mark.parametrize(
@@ -207,6 +229,77 @@ async def test_bad_query_values_are_400_naming_the_parameter(
 async def test_bad_wait_time(cps: CpsClient, terminal: str) -> None:
     status, body = await cps.get(f"{T}/card", {"waitTime": "long"})
     assert_error(body, 400, "invalid_parameter", parameter="waitTime")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameter", "words"),
+    [
+        # Empty numbers, booleans and URLs: a lost value, not "not given".
+        ("start", "authorizedAmount=", "authorizedAmount", "is empty"),
+        ("start", "hideAmount=", "hideAmount", "is empty"),
+        ("start", "callbackUrl=", "callbackUrl", "is empty"),
+        ("start", "supportedPaymentMethods=", "supportedPaymentMethods", "is empty"),
+        ("stop", "uiMessageTimeout=", "uiMessageTimeout", "is empty"),
+        # A parameter that is not repeatable, given twice.
+        ("start", "authorizedAmount=100&authorizedAmount=200", "authorizedAmount", "2 times"),
+        ("start", "uiMessage=a&uiMessage=b", "uiMessage", "2 times"),
+        # Bounds: 4-byte amounts, and no time a timer cannot hold (was a 500).
+        ("start", "authorizedAmount=2147483648", "authorizedAmount", "at most 2147483647"),
+        (
+            "stop",
+            "uiMessage=Bye&uiMessageTimeout=3.1e307",
+            "uiMessageTimeout",
+            "from 0 to 2147483647",
+        ),
+        ("stop", "uiMessageTimeout=inf", "uiMessageTimeout", "from 0 to 2147483647"),
+        # URLs are printable ASCII (RFC 3986).
+        ("start", "callbackUrl=https%3A%2F%2Fa%0Fb.test%2F", "callbackUrl", "printable ASCII"),
+        ("start", "callbackUrl=https%3A%2F%2Fb%C3%BCcher.test%2F", "callbackUrl", "ASCII"),
+        ("start", "callbackUrl=http%3A%2F%2Fa.test%2F+x", "callbackUrl", "ASCII"),
+    ],
+)
+async def test_query_values_that_are_refused(
+    cps: CpsClient, terminal: str, path: str, query: str, parameter: str, words: str
+) -> None:
+    status, body = await cps.post(f"{T}/{path}?{query}")
+    assert status == 400, body
+    assert_error(body, 400, "invalid_parameter", parameter=parameter)
+    assert words in body["error"]["message"]
+    assert (await cps.get(T))[1]["state"] == "IDLE"  # nothing happened
+
+
+async def test_edge_values_that_are_accepted(cps: CpsClient, terminal: str) -> None:
+    status, body = await cps.post(
+        f"{T}/start?authorizedAmount=2147483647&uiMessage=&uiMessageTimeout=2147483647"
+        "&hideAmount=TRUE&callbackUrl=HTTPS%3A%2F%2Fcsms.test%2Fcard%3Fsecret%3Dx"
+    )
+    assert (status, body["state"]) == (200, "READING"), body
+    status, body = await cps.post(f"{T}/stop?uiMessage=Bye&uiMessageTimeout=2147483647")
+    assert (status, body["state"]) == (200, "IDLE"), body
+
+
+async def test_offline_terminal(
+    cps: CpsClient, terminal: str, present: Callable[..., Any], admin_call: Callable[..., Any]
+) -> None:
+    """Offline: reading, authorizing, screens and increments are refused with 503; the terminal
+    and its sessions can still be read, and commit/cancel are queued (§3.7)."""
+    sid = (await _authorized(cps, present, "visa-incremental"))["sessionId"]
+    await admin_call("POST", "terminals/CPS-1/offline", status=200)
+    for path, params, json in [
+        ("start", None, None),
+        ("stop", None, None),
+        ("authorize", None, None),
+        ("ui", None, {"id": "s", "type": "info"}),
+        (f"sessions/{sid}/increment", {"amount": 100}, None),
+    ]:
+        status, body = await cps.post(f"{T}/{path}", params, json=json)
+        assert_error(body, 503, "terminal_offline")
+    status, body = await cps.get(T)
+    assert (status, body["online"], body["state"]) == (200, False, "IDLE")
+    status, body = await cps.get(f"{T}/card", {"waitTime": 0})
+    assert status == 204
+    status, body = await cps.get(f"{T}/sessions/{sid}")
+    assert (status, body["state"], body["authorizedAmount"]) == (200, "AUTHORIZED", 5000)
 
 
 async def test_start_is_busy_during_pin_entry_and_offline(
@@ -279,6 +372,9 @@ async def test_authorize_commit_and_repeat(
     assert one == session
     status, body = await cps.get(f"{T}/sessions/nope")
     assert_error(body, 404, "unknown_session")
+    for call in ("commit?commitAmount=1", "cancel", "increment?amount=1"):
+        status, body = await cps.post(f"{T}/sessions/nope/{call}")
+        assert_error(body, 404, "unknown_session")
 
     status, body = await cps.post(f"{T}/sessions/{sid}/commit", {"commitAmount": 5001})
     assert_error(body, 400, "amount_exceeds_authorization", authorizedAmount=5000)
@@ -543,6 +639,37 @@ async def test_webhook_get_set_delete(cps: CpsClient) -> None:
     assert status == 401
 
 
+async def test_webhook_url_forms(cps: CpsClient) -> None:
+    """?url= wins over the body; callbackUrl is taken too; a URL is checked wherever it is
+    given, and a body that is not an object is refused even when ?url= is there."""
+    status, body = await cps.post(
+        "webhook", {"url": "http://q.test/"}, json={"url": "http://b.test/"}
+    )
+    assert (status, body) == (200, {"url": "http://q.test/"})
+    assert await cps.post("webhook", {"callbackUrl": "http://c.test/"}) == (
+        200,
+        {"url": "http://c.test/"},
+    )
+    assert await cps.post("webhook", json={"callbackUrl": "http://d.test/", "x": 1}) == (
+        200,
+        {"url": "http://d.test/"},
+    )
+    for bad in ([1, 2], 42, True, "http://e.test/"):
+        status, body = await cps.post("webhook", {"url": "http://q.test/"}, json=bad)
+        assert_error(body, 400, "invalid_body")
+    status, body = await cps.post("webhook", {"url": "http://q.test/"}, json={"url": ""})
+    assert_error(body, 400, "invalid_parameter", parameter="url")
+    status, body = await cps.post("webhook", json={"callbackUrl": "ftp://x/"})
+    assert_error(body, 400, "invalid_parameter", parameter="callbackUrl")
+    status, body = await cps.post("webhook", "url=")
+    assert_error(body, 400, "invalid_parameter", parameter="url")
+    status, body = await cps.post(
+        "webhook", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert_error(body, 400, "invalid_json")
+    assert await cps.get("webhook") == (200, {"url": "http://d.test/"})  # unchanged by errors
+
+
 async def test_webhook_is_per_key(cps: CpsClient, admin_call: Callable[..., Any]) -> None:
     other = cps.with_key((await admin_call("POST", "cps/api-keys", {}, status=201))["apikey"])
     await cps.post("webhook", {"url": "http://a.test/"})
@@ -557,6 +684,15 @@ async def test_unknown_path_and_method(cps: CpsClient) -> None:
     assert_error(body, 404, "not_found")
     status, body = await cps.delete("terminals")
     assert_error(body, 405, "method_not_allowed", allowed=["GET", "HEAD"])
+    for method, path, allow in [
+        ("DELETE", "terminals", "GET, HEAD"),
+        ("TRACE", "webhook", "DELETE, GET, HEAD, POST"),
+        ("GET", "terminals/CPS-1/start", "POST"),
+    ]:
+        async with cps.http.request(
+            method, f"{cps.base_url}/{path}", headers=cps.headers()
+        ) as resp:
+            assert (resp.status, resp.headers["Allow"]) == (405, allow)  # RFC 9110 §15.5.6
 
 
 async def test_requests_are_journaled_redacted(
