@@ -19,7 +19,7 @@ from aiohttp import web
 from yarl import URL
 
 from emulator import jsonio
-from emulator.cps.errors import CpsError, invalid_parameter, missing_parameter
+from emulator.cps.errors import CpsError, Finding, invalid_parameter, missing_parameter
 from emulator.cps.keys import ApiKey
 from emulator.cps.models import MAX_AMOUNT, MAX_SECONDS
 from emulator.cps.service import CloudPaymentService
@@ -190,10 +190,12 @@ def cps_middleware(service: CloudPaymentService) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         response: web.StreamResponse
+        findings: list[Finding] = []
         try:
             response = await _handle(service, request, handler)
         except CpsError as exc:
             response = error_response(exc)
+            findings = exc.findings
         except web.HTTPRequestEntityTooLarge as exc:
             response = error_response(CpsError(413, "body_too_large", exc.text or exc.reason))
         except web.HTTPException as exc:
@@ -216,7 +218,8 @@ def cps_middleware(service: CloudPaymentService) -> Any:
                 body = await request.read()
             except (web.HTTPException, OSError):  # too large, or the client went away
                 body = None
-        service.rt.journal.record(
+        elapsed = (time.perf_counter() - started) * 1000
+        exchange_id = service.rt.journal.record(
             direction="in",
             protocol="cps",
             module=_module(request),
@@ -227,7 +230,19 @@ def cps_middleware(service: CloudPaymentService) -> Any:
             status=response.status,
             response_headers=response.headers,
             response_body=response.body if isinstance(response, web.Response) else None,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=elapsed,
+        )
+        for finding in findings:
+            service.rt.findings.record(
+                finding.rule, finding.message, exchange_id=exchange_id, context=finding.context
+            )
+        # One line per request; the path only, since a query may carry a token (/apikey).
+        log.info(
+            "cps request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round(elapsed, 2),
         )
         return response
 

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from emulator.clock import Timer
-from emulator.cps.errors import CpsError
+from emulator.cps.errors import CpsError, Finding
 from emulator.cps.keys import ApiKey, ApiKeys
 from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
 from emulator.cps.webhooks import Deliveries
@@ -396,14 +396,17 @@ class CloudPaymentService:
                 serial, session_id, amount, message=message, message_timeout=message_timeout
             )
         except TerminalError as exc:
+            error = CpsError.from_terminal(exc)
             if exc.code == "amount_exceeds_authorization":
-                self.rt.findings.record(
-                    "CPS-02",
-                    f"commit of {amount} on session {session_id} ({serial}) is above the "
-                    f"authorized {exc.details.get('authorized_amount')}",
-                    context={"serial_number": serial, "session_id": session_id},
+                error.findings.append(
+                    Finding(
+                        "CPS-02",
+                        f"commit of {amount} on session {session_id} ({serial}) is above the "
+                        f"authorized {exc.details.get('authorized_amount')}",
+                        {"serial_number": serial, "session_id": session_id},
+                    )
                 )
-            raise CpsError.from_terminal(exc) from None
+            raise error from None
         if receipt_lines:
             self._add_receipt_lines(session_id, receipt_lines)
         return self.session(key, serial, session_id)

@@ -380,6 +380,11 @@ async def test_authorize_commit_and_repeat(
     assert_error(body, 400, "amount_exceeds_authorization", authorizedAmount=5000)
     [finding] = node.rt.findings.list(rule="CPS-02")
     assert "5001" in finding["message"]
+    assert (finding["axis"], finding["severity"]) == ("payter", "error")
+    exchange = node.rt.journal.get(finding["exchange_id"])
+    assert exchange is not None
+    assert (exchange["module"], exchange["status"]) == ("commit", 400)
+    assert "commitAmount=5001" in exchange["url"]
 
     status, body = await cps.post(f"{T}/sessions/{sid}/commit")
     assert_error(body, 400, "missing_parameter", parameter="commitAmount")
@@ -581,15 +586,90 @@ async def test_ui_screen_and_event(
 
 
 async def test_ui_held_during_payment(
-    cps: CpsClient, terminal: str, present: Callable[..., Any], admin_call: Callable[..., Any]
+    cps: CpsClient,
+    terminal: str,
+    present: Callable[..., Any],
+    admin_call: Callable[..., Any],
+    clock: ManualClock,
 ) -> None:
+    """§4.2: a screen sent while a payment flow owns the display (reading, card read,
+    authorizing) is held, and shown once the flow releases the display (after the
+    authorize's uiMessage has had its time)."""
     await cps.post(f"{T}/start", {"authorizedAmount": 5000})
     status, body = await cps.post(f"{T}/ui", json=CAROUSEL)
-    assert (status, body["shown"], body["held"]) == (200, False, True)
+    assert (status, body) == (200, {"screenId": "welcome", "shown": False, "held": True})
+
+    async def display() -> tuple[str, str | None]:
+        view = await admin_call("GET", "terminals/CPS-1", status=200)
+        held = view["held_screen"]["id"] if view["held_screen"] else None
+        return view["screen"]["id"], held
+
+    assert await display() == ("payter.present_card", "welcome")
     await present("CPS-1")
-    await cps.post(f"{T}/authorize")
+    assert await display() == ("payter.processing", "welcome")
+    status, _ = await cps.post(f"{T}/authorize", {"uiMessage": "Approved", "uiMessageTimeout": 5})
+    assert status == 200
+    screen, held = await display()
+    assert held is None and screen != "welcome"  # released; the uiMessage first
+    await clock.advance(5)
+    assert await display() == ("welcome", None)
+
+    # A stop releases the display too.
+    await cps.post(f"{T}/start", {"authorizedAmount": 5000})
+    info = {"id": "info-1", "type": "info", "properties": {"title": "Tariff"}}
+    assert (await cps.post(f"{T}/ui", json=info))[1]["held"] is True
+    await cps.post(f"{T}/stop")
+    assert await display() == ("info-1", None)
+
+
+SCREENS = [
+    # §4.3, one per Apollo screen type, with the properties Payter documents.
+    ({"title": "Tariff", "subtitle": "0.59 EUR/kWh", "offset": 235, "qr": "https://x.test/t",
+      "logo": True}, "info", []),
+    ({"title": "Charging", "subtitle": "Bay 2", "advice": "Unplug to stop", "message": "Started",
+      "icon": "approved", "color": "1"}, "notification", []),
+    ({"title": "Choose", "type": "0", "items.fast": "", "items.fast.label": "Fast",
+      "items.fast.amount": "0.79", "items.fast.currency": "EUR", "items.slow": "",
+      "items.slow.label": "Slow", "items.slow.disabled": "true"}, "selection", ["fast"]),
+    ({}, "screensaver", ["touch"]),
+    ({"title": "Stop?", "message": "Stop charging on bay 2?", "buttons.yes": "",
+      "buttons.yes.label": "Yes", "buttons.no": "", "buttons.no.label": "No"}, "message",
+     ["yes", "no"]),
+    ({"title": "Welcome", "cards.0": "", "cards.0.logo": "visa", "cards.0.cardholder": "Visa",
+      "buttons.start": "", "buttons.start.label": "Start", "buttons.lang": "",
+      "buttons.lang.language": "true"}, "carousel", ["start", "lang"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("properties", "kind", "keys"), SCREENS, ids=[s[1] for s in SCREENS])
+async def test_ui_screen_types(
+    cps: CpsClient,
+    terminal: str,
+    hooks: WebhookServer,
+    node: EmulatorNode,
+    admin_call: Callable[..., Any],
+    properties: dict[str, Any],
+    kind: str,
+    keys: list[str],
+) -> None:
+    screen = {"id": f"my-{kind}", "type": kind, "properties": properties}
+    status, body = await cps.post(f"{T}/ui", {"callbackUrl": f"{hooks.url}/ui"}, json=screen)
+    assert (status, body) == (200, {"screenId": f"my-{kind}", "shown": True, "held": False})
     view = await admin_call("GET", "terminals/CPS-1", status=200)
-    assert view["screen"]["id"] == "welcome"  # released once the payment flow ended
+    shown = view["screen"]
+    assert (shown["type"], shown["id"], shown["keys"]) == (kind, f"my-{kind}", keys)
+    # Numbers and booleans are kept as their text, as Payter's examples give every value.
+    assert all(isinstance(v, str) for v in shown["properties"].values())
+    for key in keys:
+        if kind == "screensaver":
+            continue  # a touch wakes the screensaver; it is no UI event
+        await admin_call("POST", "terminals/CPS-1/press", {"key": key}, status=200)
+        await admin_call("POST", "terminals/CPS-1/press", {"key": key}, status=200)
+    await node.rt.background.drain()
+    expected = [k for k in keys if kind != "screensaver" for _ in range(2)]
+    assert hooks.bodies("ui") == [
+        {"serialNumber": "CPS-1", "screenId": f"my-{kind}", "response": k} for k in expected
+    ]
 
 
 @pytest.mark.parametrize(
@@ -764,3 +844,26 @@ async def test_body_too_large(
     assert_error(body, 413, "body_too_large")
     [row] = node.rt.journal.list(protocol="cps")
     assert (row["status"], row["request_body"]) == (413, None)
+
+
+async def test_one_log_line_per_request_without_secrets(cps: CpsClient, terminal: str) -> None:
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as logs:
+            await cps.post(f"{T}/start", {"authorizedAmount": 100})
+            await cps.with_key(None).get("apikey", {"token": "payter-emulator-cps-token"})
+    finally:
+        structlog.configure(**saved)
+    lines = [e for e in logs if e["event"] == "cps request"]
+    assert [(e["method"], e["path"], e["status"]) for e in lines] == [
+        ("POST", "/cps/terminals/CPS-1/start", 200),
+        ("GET", "/cps/apikey", 200),
+    ]
+    text = repr(logs)
+    assert "payter-emulator-cps-token" not in text and KEY not in text
