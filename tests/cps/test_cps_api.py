@@ -170,6 +170,25 @@ async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[
     assert status == 204
 
 
+async def test_card_while_not_reading_is_ignored(
+    cps: CpsClient,
+    terminal: str,
+    present: Callable[..., Any],
+    hooks: WebhookServer,
+    node: EmulatorNode,
+) -> None:
+    await cps.post(f"{T}/start", {"callbackUrl": f"{hooks.url}/card"})
+    await cps.post(f"{T}/stop")
+    ignored = await present("CPS-1", "visa-approved")
+    assert (ignored["result"], ignored["reason"]) == ("ignored", "not_reading")
+    assert (await cps.get(T))[1]["state"] == "IDLE"
+    assert await cps.get(f"{T}/card") == (204, None)
+    status, body = await cps.post(f"{T}/authorize")
+    assert_error(body, 409, "no_card", state="IDLE")
+    await node.rt.background.drain()
+    assert hooks.bodies("card") == []
+
+
 async def test_empty_and_null_bodies_are_accepted(
     cps: CpsClient, terminal: str, present: Callable[..., Any]
 ) -> None:
