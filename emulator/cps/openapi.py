@@ -319,7 +319,10 @@ def _paths() -> dict[str, Any]:
                 "Authorize on the read card",
                 {
                     "200": session_answer,
-                    "400": _BAD_REQUEST,
+                    "400": _error(
+                        "A parameter is invalid (error.parameter names it), or there is no "
+                        "amount to authorize (no_amount: give authorizedAmount on start or here)."
+                    ),
                     "402": _error(
                         "Declined: error.responseCode and error.reason say why "
                         "(error.sessionId is the declined attempt)."

@@ -310,11 +310,19 @@ class CloudPaymentService:
                 "possible; use its cardId, then stop or start again",
                 ifd=IFD[medium],
             )
-        result = await self._call(
-            self.host.authorize(
+        try:
+            result = await self.host.authorize(
                 serial, amount=amount, message=message, message_timeout=message_timeout, wait=True
             )
-        )
+        except TerminalError as exc:
+            if exc.code == "no_amount":  # said in the CPS's own parameter names
+                raise CpsError(
+                    400,
+                    "no_amount",
+                    "no amount to authorize: give authorizedAmount on start (or on authorize)",
+                    parameter="authorizedAmount",
+                ) from None
+            raise CpsError.from_terminal(exc) from None
         if result["status"] != "authorized":
             # "Authorize attempts will be declined" (§3.7): an error with the reason.
             code, text = result.get("response_code"), result.get("response_text")

@@ -374,6 +374,19 @@ async def test_authorize_without_a_card(cps: CpsClient, terminal: str) -> None:
     assert_error(body, 409, "no_card", state="READING")
 
 
+async def test_authorize_needs_an_amount(
+    cps: CpsClient, terminal: str, present: Callable[..., Any]
+) -> None:
+    await cps.post(f"{T}/start")  # no authorizedAmount
+    await present("CPS-1", "visa-approved")
+    status, body = await cps.post(f"{T}/authorize")
+    assert_error(body, 400, "no_amount")
+    assert "authorizedAmount" in body["error"]["message"]
+    assert (await cps.get(T))[1]["state"] == "CARD"  # the card still waits
+    status, session = await cps.post(f"{T}/authorize", {"authorizedAmount": 1500})
+    assert (status, session["authorizedAmount"]) == (200, 1500)
+
+
 async def test_authorize_commit_and_repeat(
     cps: CpsClient, terminal: str, present: Callable[..., Any], node: EmulatorNode
 ) -> None:
