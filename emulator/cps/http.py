@@ -380,9 +380,12 @@ class Handlers:
 
     async def start(self, request: web.Request) -> web.Response:
         q = Query(request)
-        # uiMessageTimeout is accepted and checked; how long the terminal reads is the
-        # cps_read_timeout setting (Payter's card-detect timeout is terminal configuration).
+        # Accepted and checked, without effect: uiMessageTimeout (how long the terminal reads is
+        # the cps_read_timeout setting; Payter's card-detect timeout is terminal configuration),
+        # customIdleScreen and qr (named by Payter's clients, meaning not public, payter.md §3.4).
         q.seconds("uiMessageTimeout")
+        q.boolean("customIdleScreen")
+        q.text("qr")
         terminal = await self.service.start_reading(
             self._key(request),
             self._serial(request),

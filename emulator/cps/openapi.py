@@ -256,6 +256,17 @@ def _paths() -> dict[str, Any]:
                     _query("uiMessageTitle", _STR, "Title of the card request."),
                     _query("uiMessageTimeout", _SECONDS, "Accepted; no effect on the reading."),
                     _query("hideAmount", {"type": "boolean"}, "Do not show the amount."),
+                    _query(
+                        "customIdleScreen",
+                        {"type": "boolean"},
+                        "Accepted; no effect (Payter's meaning is not public).",
+                    ),
+                    _query(
+                        "qr",
+                        _STR,
+                        "Accepted; no effect (a QR code to show while reading, seen in a "
+                        "third-party client only).",
+                    ),
                     _query("language", _STR, "Language of the payment screens (e.g. en)."),
                     _query(
                         "supportedPaymentMethods",

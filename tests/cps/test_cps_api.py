@@ -170,6 +170,31 @@ async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[
     assert status == 204
 
 
+async def test_start_parameters_reach_the_terminal(
+    cps: CpsClient, terminal: str, admin_call: Callable[..., Any]
+) -> None:
+    status, _ = await cps.post(
+        f"{T}/start",
+        {
+            "authorizedAmount": 5000,
+            "uiMessage": "Tap to charge",
+            "uiMessageTitle": "Bay 2",
+            "language": "nl",
+            "supportedPaymentMethods": ["CONTACTLESS", "QR_CODE"],
+        },
+    )
+    assert status == 200
+    view = await admin_call("GET", "terminals/CPS-1", status=200)
+    assert view["reading"]["methods"] == ["CONTACTLESS", "QR_CODE"]
+    props = view["screen"]["properties"]
+    assert (props["title"], props["message"], props["language"]) == ("Bay 2", "Tap to charge", "nl")
+    assert (props["amount"], props["currency"], props["media"]) == ("5000", "EUR", "contactless,qr")
+
+    await cps.post(f"{T}/start", {"authorizedAmount": 5000, "hideAmount": "true"})
+    view = await admin_call("GET", "terminals/CPS-1", status=200)
+    assert "amount" not in view["screen"]["properties"]
+
+
 async def test_card_while_not_reading_is_ignored(
     cps: CpsClient,
     terminal: str,
@@ -231,6 +256,7 @@ async def test_empty_and_null_bodies_are_accepted(
         ("start", {"callbackUrl": "not a url"}, "callbackUrl"),
         ("start", {"callbackUrl": "ftp://example.com/x"}, "callbackUrl"),
         ("start", {"uiMessageTimeout": "soon"}, "uiMessageTimeout"),
+        ("start", {"customIdleScreen": "perhaps"}, "customIdleScreen"),
         ("stop", {"uiMessageTimeout": "-3"}, "uiMessageTimeout"),
         ("authorize", {"uiMessageTimeout": "x"}, "uiMessageTimeout"),
         ("authorize", {"authorizedAmount": "0"}, "authorizedAmount"),
@@ -291,6 +317,8 @@ async def test_edge_values_that_are_accepted(cps: CpsClient, terminal: str) -> N
     status, body = await cps.post(
         f"{T}/start?authorizedAmount=2147483647&uiMessage=&uiMessageTimeout=2147483647"
         "&hideAmount=TRUE&callbackUrl=HTTPS%3A%2F%2Fcsms.test%2Fcard%3Fsecret%3Dx"
+        "&customIdleScreen=false&qr=https%3A%2F%2Fapp.test%2Fpay&language=en"
+        "&supportedPaymentMethods=EMV&supportedPaymentMethods=QR_CODE,RFID"
     )
     assert (status, body["state"]) == (200, "READING"), body
     status, body = await cps.post(f"{T}/stop?uiMessage=Bye&uiMessageTimeout=2147483647")
