@@ -356,12 +356,8 @@ class Handlers:
             for name in ("url", "callbackUrl")
             if body and body.get(name) is not None
         }
-        url = (
-            query.url("url")
-            or query.url("callbackUrl")
-            or body_urls.get("url")
-            or body_urls.get("callbackUrl")
-        )
+        given = [query.url("url"), query.url("callbackUrl"), *body_urls.values()]
+        url = next((u for u in given if u is not None), None)
         if url is None:
             raise missing_parameter("url", 'give ?url= or the body {"url": "..."}')
         return json_response(self.service.set_webhook(self._key(request), url).dump())

@@ -803,6 +803,8 @@ async def test_webhook_url_forms(cps: CpsClient) -> None:
     assert_error(body, 400, "invalid_parameter", parameter="callbackUrl")
     status, body = await cps.post("webhook", "url=")
     assert_error(body, 400, "invalid_parameter", parameter="url")
+    status, body = await cps.post("webhook", {"url": "http://q.test/", "callbackUrl": "x"})
+    assert_error(body, 400, "invalid_parameter", parameter="callbackUrl")
     status, body = await cps.post(
         "webhook", data=b"{nope", headers={"Content-Type": "application/json"}
     )
