@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -138,6 +139,9 @@ async def _run(build: Callable[[Any], Any], settings: Any) -> int:
         info = await node.start()
     except OSError as exc:
         click.echo(f"cannot start: {exc}", err=True)
+        return 1
+    except sqlite3.Error as exc:
+        click.echo(f"cannot start: database {settings.db}: {exc}", err=True)
         return 1
     print_listening(info)
     await _wait_for_signal()

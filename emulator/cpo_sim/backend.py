@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,7 @@ from emulator.cpo_sim.presets import Presets
 from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.cpo_sim.state import (
     CDRS,
+    CHARGERS,
     COMMANDS,
     FACS,
     LOCATIONS,
@@ -49,6 +50,7 @@ from emulator.cpo_sim.state import (
     Objects,
     SessionPeriods,
     key_of,
+    micros,
 )
 from emulator.ocpi import pricing, status
 from emulator.ocpi.platforms import Platform
@@ -90,6 +92,21 @@ class Refused(Exception):
 # What the charger does once the command reaches it; called with the command's id.
 ChargerAnswer = Callable[[str], Awaitable[None]]
 
+# CommandResultType (mod_commands).
+COMMAND_RESULTS = frozenset(
+    {
+        "ACCEPTED",
+        "CANCELED_RESERVATION",
+        "EVSE_OCCUPIED",
+        "EVSE_INOPERATIVE",
+        "FAILED",
+        "NOT_SUPPORTED",
+        "REJECTED",
+        "TIMEOUT",
+        "UNKNOWN_RESERVATION",
+    }
+)
+
 
 @dataclass
 class Place:
@@ -99,6 +116,14 @@ class Place:
     evse: Evse
     connector_id: str | None
     capabilities: list[str]
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _at(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
 
 
 @dataclass
@@ -114,11 +139,36 @@ class PendingStart:
     connector_id: str | None
     response_url: str
     timers: list[Timer] = field(default_factory=list)
+    # When the start lapses without a car, and when the simulated driver plugs one in.
+    lapse_at: datetime | None = None
+    plug_in_at: datetime | None = None
 
     def cancel(self) -> None:
         for t in self.timers:
             t.cancel()
         self.timers.clear()
+
+    _KEPT = (
+        "command_id",
+        "platform_id",
+        "token",
+        "authorization_reference",
+        "location_id",
+        "evse_uid",
+        "connector_id",
+        "response_url",
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self._KEPT}
+        out.update(lapse_at=_when(self.lapse_at), plug_in_at=_when(self.plug_in_at))
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingStart:
+        pending = cls(**{name: data[name] for name in cls._KEPT})
+        pending.lapse_at, pending.plug_in_at = _at(data["lapse_at"]), _at(data["plug_in_at"])
+        return pending
 
 
 @dataclass
@@ -128,6 +178,31 @@ class Reservation:
     expiry: datetime
     session_id: str
     timer: Timer | None = None
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return reservation_key(self.start.platform_id, self.reservation_id)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reservation_id": self.reservation_id,
+            "start": self.start.as_json(),
+            "expiry": _when(self.expiry),
+            "session_id": self.session_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reservation:
+        expiry = _at(data["expiry"])
+        assert expiry is not None
+        start = PendingStart.from_json(data["start"])
+        return cls(data["reservation_id"], start, expiry, data["session_id"])
+
+
+def reservation_key(platform_id: int, reservation_id: str) -> tuple[int, str]:
+    """Reservations are the eMSP's ids: unique per platform, not across them (mod_commands,
+    ReserveNow: the CPO maps them to ids unique at the charge point)."""
+    return platform_id, reservation_id.casefold()
 
 
 @dataclass
@@ -157,6 +232,46 @@ class SessionRun:
     periods_stored: int = 0
     last_total: Decimal = Decimal(0)
     timer: Timer | None = None
+
+    # The meter and what is still to be reported survive a restart; the Session is the stored
+    # one and the EVSE the simulated one.
+    _FLOATS = ("limit_kw", "energy_wh", "charging_s", "parking_s")
+    _INTS = ("rep_wh", "rep_charging_s", "rep_parking_s", "periods_stored")
+    _AS_IS = ("session_id", "tariff", "time_zone", "new_periods", "cdr_periods", "platform_id")
+
+    def as_json(self) -> dict[str, Any]:
+        out = {n: getattr(self, n) for n in (*self._FLOATS, *self._INTS, *self._AS_IS)}
+        out.update(
+            start=_when(self.start),
+            last_at=_when(self.last_at),
+            stop_at=None if self.stop_at is None else str(self.stop_at),
+            last_total=str(self.last_total),
+        )
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], evse: Evse, session: dict[str, Any]) -> SessionRun:
+        start, last_at = _at(data["start"]), _at(data["last_at"])
+        assert start is not None and last_at is not None
+        run = cls(
+            session_id=data["session_id"],
+            evse=evse,
+            tariff=data["tariff"],
+            start=start,
+            time_zone=data["time_zone"],
+            limit_kw=float(data["limit_kw"]),
+            stop_at=None if data["stop_at"] is None else Decimal(data["stop_at"]),
+            last_at=last_at,
+            session=session,
+            last_total=Decimal(data["last_total"]),
+        )
+        for name in cls._FLOATS:
+            setattr(run, name, float(data[name]))
+        for name in cls._INTS:
+            setattr(run, name, int(data[name]))
+        run.new_periods, run.cdr_periods = data["new_periods"], data["cdr_periods"]
+        run.platform_id = data["platform_id"]
+        return run
 
     @property
     def wh(self) -> int:
@@ -196,10 +311,12 @@ class CpoBackend:
         self.tokens = Objects(store, TOKENS)
         self.terminals = Objects(store, TERMINALS)
         self.facs = Objects(store, FACS)
+        self.store = store
+        store.register(CHARGERS)
         self.evses: dict[str, Evse] = {}
         self.runs: dict[str, SessionRun] = {}
         self.waiting: dict[str, PendingStart] = {}
-        self.reservations: dict[str, Reservation] = {}
+        self.reservations: dict[tuple[int, str], Reservation] = {}
         self.driven: set[str] = set()  # EVSEs whose car the simulated driver plugged in
         self._timers: list[Timer] = []
 
@@ -216,6 +333,10 @@ class CpoBackend:
         now = self.now()
         self._timers = [t for t in self._timers if not t.cancelled and t.when > now] + [timer]
         return timer
+
+    def at(self, when: datetime, callback: Any, name: str) -> Timer:
+        """``callback`` at ``when``, or at once if that has passed (after a restart)."""
+        return self.later(max((when - self.now()).total_seconds(), 0.0), callback, name)
 
     @property
     def cc(self) -> str:
@@ -251,9 +372,73 @@ class CpoBackend:
                     location_id=location["id"],
                     max_power_kw=max(powers) if any(powers) else self.settings.charger_power_kw,
                 )
-        # A restart forgets what the chargers were doing: the stored statuses follow.
+
+    # --- restarts ----------------------------------------------------------------------------
+
+    def _save(self, evse: Evse) -> None:
+        """Keep what the charger is doing in the store (one row per EVSE), so that a restart
+        resumes it: the car, faults, the running session with its meter, a start waiting for
+        the car, a reservation."""
+        uid = evse.uid.casefold()
+        state = evse.snapshot()
+        state["driven"] = uid in self.driven
+        pending = self.waiting.get(evse.waiting_start or "")
+        state["pending"] = pending.as_json() if pending is not None else None
+        reservation = self._reservation_at(evse)
+        state["reservation"] = reservation.as_json() if reservation is not None else None
+        run = self.runs.get(evse.session_id or "")
+        state["run"] = run.as_json() if run is not None else None
+        self.store.upsert(CHARGERS.name, {"key": uid, "state": state})
+
+    def _reservation_at(self, evse: Evse) -> Reservation | None:
+        uid = evse.uid.casefold()
+        return next(
+            (r for r in self.reservations.values() if r.start.evse_uid.casefold() == uid), None
+        )
+
+    async def resume(self) -> None:
+        """After a (re)start: take the chargers up where they were, on the clock. Timers that
+        fell due while the server was down fire at once; a session's meter catches up with
+        the time that passed (the charger kept charging, as when it was offline)."""
+        for row in self.store.rows(CHARGERS.name):
+            evse = self.evses.get(row["key"])
+            if evse is None:
+                continue  # the fixtures no longer have this EVSE
+            state = row["state"]
+            evse.restore(state)
+            if state.get("driven"):
+                self.driven.add(row["key"])
+            if state.get("pending") and evse.waiting_start:
+                pending = PendingStart.from_json(state["pending"])
+                self.waiting[pending.command_id] = pending
+                self._wait_for_car(evse, pending)
+            if state.get("reservation") and evse.reservation_id:
+                reservation = Reservation.from_json(state["reservation"])
+                self.reservations[reservation.key] = reservation
+                reservation.timer = self._expiry_timer(reservation)
+            stored = self.sessions.object(key_of(evse.session_id or ""))
+            if state.get("run") and stored is not None:
+                run = SessionRun.from_json(state["run"], evse, stored)
+                self.runs[run.session_id] = run
+                self._next_tick(run, run.last_at)
+            elif evse.session_id is not None:
+                evse.end()  # stopped while its last update went out: nothing left to run
+            elif evse.uid.casefold() in self.driven and evse.car and not evse.waiting_start:
+                self._driver_leaves(evse)
+        for row in self.commands.rows("due_at is not null"):
+            self._resume_command(row)
+        if self.settings.terminal_assignment != "none":
+            for row in self.terminals.rows("assignment is null"):
+                terminal_id = row["object"]["terminal_id"]
+                self.later(0, lambda t=terminal_id: self.assign_terminal(t), "terminal assignment")
         for evse in self.evses.values():
-            self._store_status(evse)
+            # Statuses that changed while nobody was told (the fixtures, a lost push) go out.
+            await self.evse_changed(evse)
+
+    def _next_tick(self, run: SessionRun, after: datetime) -> None:
+        interval = timedelta(seconds=self.settings.session_patch_interval)
+        session_id = run.session_id
+        run.timer = self.at(after + interval, lambda: self._tick(session_id), "session tick")
 
     def reset(self) -> None:
         """After POST /__admin/reset: stop every timer, forget the chargers, re-seed."""
@@ -315,7 +500,9 @@ class CpoBackend:
         return True
 
     async def evse_changed(self, evse: Evse) -> list[Delivery]:
-        """Store the EVSE's status and PATCH it to every Locations Receiver."""
+        """Store the charger's state and its status; PATCH a new status to every Locations
+        Receiver."""
+        self._save(evse)
         if not self._store_status(evse):
             return []
         location, obj = self._evse_objects(evse)
@@ -385,13 +572,7 @@ class CpoBackend:
     ) -> tuple[Answer, str]:
         """Answer a command now (the CommandResponse); the charger's answer, the
         CommandResult, follows on the clock and only after ACCEPTED (mod_commands)."""
-        handler = {
-            "START_SESSION": self._start_session,
-            "STOP_SESSION": self._stop_session,
-            "RESERVE_NOW": self._reserve_now,
-            "CANCEL_RESERVATION": self._cancel_reservation,
-            "UNLOCK_CONNECTOR": self._unlock_connector,
-        }.get(command)
+        handler = self._handler(command)
         then: ChargerAnswer | None = None
         if handler is None:
             answer = Answer("NOT_SUPPORTED", f"command {command} is not supported")
@@ -403,9 +584,46 @@ class CpoBackend:
                 answer = refused.answer
         command_id = self._record_command(command, platform, body, answer)
         if then is not None:
-            charger_answer = then
-            self.later(self._result_delay(), lambda: charger_answer(command_id), command)
+            due = self.now() + timedelta(seconds=self._result_delay())
+            self.commands.update(command_id, due_at=micros(due))
+            self._result_at(command, command_id, then, due)
         return answer, command_id
+
+    def _handler(self, command: str) -> Callable[[Platform, dict[str, Any]], ChargerAnswer] | None:
+        return {
+            "START_SESSION": self._start_session,
+            "STOP_SESSION": self._stop_session,
+            "RESERVE_NOW": self._reserve_now,
+            "CANCEL_RESERVATION": self._cancel_reservation,
+            "UNLOCK_CONNECTOR": self._unlock_connector,
+        }.get(command)
+
+    def _result_at(self, command: str, command_id: str, then: ChargerAnswer, due: datetime) -> None:
+        delay = max((due - self.now()).total_seconds(), 0.0)
+        self.later(delay, lambda: then(command_id), command)
+
+    def _resume_command(self, row: dict[str, Any]) -> None:
+        """A restart with an accepted command whose CommandResult was still due: the charger
+        answers it now, as it stands after the restart."""
+        command_id, command = row["key"], row["command"]
+        platform = self.peers.platforms.get(row["platform_id"])
+        handler = self._handler(command)
+        due = datetime.fromtimestamp(row["due_at"] / 1_000_000, tz=UTC)
+        if platform is None or handler is None:
+            self.commands.update(command_id, due_at=None)
+            return
+        try:
+            then = handler(platform, row["object"]["request"])
+        except Refused as refused:
+            # What the charger can no longer do is a failed command (CommandResultType).
+            result = refused.answer.result
+            result = result if result in COMMAND_RESULTS else "FAILED"
+            message = refused.answer.message
+
+            async def then(cid: str) -> None:
+                await self._deliver_result(cid, result, message)
+
+        self._result_at(command, command_id, then, due)
 
     def _place(self, body: dict[str, Any], need: str, *, allow_pick: bool = True) -> Place:
         """Where a command points: location_id / evse_uid / connector_id, resolved."""
@@ -504,9 +722,11 @@ class CpoBackend:
         )
 
     def _reserve_now(self, platform: Platform, body: dict[str, Any]) -> ChargerAnswer:
+        expiry = parse_datetime(body["expiry_date"])
+        if expiry <= self.now():
+            raise Refused("REJECTED", "expiry_date is not in the future", status.INVALID_PARAMETERS)
         pending = self._pending(platform, body, self._place(body, "RESERVABLE"))
         pending.connector_id = None
-        expiry = parse_datetime(body["expiry_date"])
         reservation_id = str(body["reservation_id"])
 
         async def then(command_id: str) -> None:
@@ -519,8 +739,8 @@ class CpoBackend:
         reservation_id = str(body["reservation_id"])
 
         async def then(command_id: str) -> None:
-            reservation = self.reservations.get(reservation_id.casefold())
-            if reservation is None or reservation.start.platform_id != platform.id:
+            reservation = self.reservations.get(reservation_key(platform.id, reservation_id))
+            if reservation is None:
                 await self._deliver_result(command_id, "UNKNOWN_RESERVATION")
                 return
             await self._deliver_result(command_id, "ACCEPTED")
@@ -561,7 +781,7 @@ class CpoBackend:
         else:
             delivery = await self.peers.send(platform, "POST", "commands", url=target, body=body)
         if url is None:
-            self.commands.update(command_id, result=body, delivery=delivery.as_json())
+            self.commands.update(command_id, result=body, delivery=delivery.as_json(), due_at=None)
         self.rt.bus.publish("cpo_sim.command_result", command_id=command_id, result=result)
         return delivery
 
@@ -574,7 +794,7 @@ class CpoBackend:
         if evse.busy or evse.waiting_start is not None:
             return "EVSE_OCCUPIED"
         if evse.reservation_id is not None:
-            reservation = self.reservations.get(evse.reservation_id.casefold())
+            reservation = self._reservation_at(evse)
             if (
                 reservation is None
                 or token is None
@@ -596,37 +816,57 @@ class CpoBackend:
         if evse.car is not None:
             await self._begin_session(evse, pending)
             return
+        now = self.now()
+        pending.lapse_at = now + timedelta(seconds=self.settings.plug_in_timeout)
+        if self.settings.auto_plug_in_delay >= 0:
+            pending.plug_in_at = now + timedelta(seconds=self.settings.auto_plug_in_delay)
+        self._wait_for_car(evse, pending)
+        self._save(evse)
+
+    def _wait_for_car(self, evse: Evse, pending: PendingStart) -> None:
+        """An accepted start waits for a car: it lapses at ``lapse_at``; the simulated driver
+        plugs one in at ``plug_in_at``."""
 
         async def lapse() -> None:
             # No car within the connection timeout: the start lapses without a session
             # (mod_commands sequence "accepted, EV never plugged in").
-            if self.waiting.pop(pending.command_id, None) is not None:
-                evse.waiting_start = None
-                pending.cancel()
-                await self.evse_changed(evse)
+            await self._drop_waiting(evse)
 
-        pending.timers.append(self.later(self.settings.plug_in_timeout, lapse, "plug-in timeout"))
-        if self.settings.auto_plug_in_delay >= 0:
+        assert pending.lapse_at is not None
+        pending.timers.append(self.at(pending.lapse_at, lapse, "plug-in timeout"))
+        if pending.plug_in_at is not None:
 
             async def driver() -> None:
                 if evse.car is None and evse.waiting_start == pending.command_id:
                     await self.plug_in(evse.uid, driven=True)
 
-            pending.timers.append(self.later(self.settings.auto_plug_in_delay, driver, "plug-in"))
+            pending.timers.append(self.at(pending.plug_in_at, driver, "plug-in"))
+
+    async def _drop_waiting(self, evse: Evse) -> None:
+        """The start that waits at this EVSE will not happen (no car came, or a fault)."""
+        pending = self.waiting.pop(evse.waiting_start or "", None)
+        if pending is None:
+            return
+        evse.waiting_start = None
+        pending.cancel()
+        await self.evse_changed(evse)
 
     async def _reserve_result(
         self, pending: PendingStart, reservation_id: str, expires: datetime
     ) -> None:
         evse = self.evses[pending.evse_uid.casefold()]
-        existing = self.reservations.get(reservation_id.casefold())
-        if existing is not None and existing.start.location_id == pending.location_id:
-            # The same reservation_id for the same location replaces the reservation.
-            if existing.timer is not None:
-                existing.timer.cancel()
-            existing.expiry = expires
-            existing.start = pending
-            existing.timer = self._expiry_timer(existing)
-            await self._deliver_result(pending.command_id, "ACCEPTED")
+        key = reservation_key(pending.platform_id, reservation_id)
+        existing = self.reservations.get(key)
+        if existing is not None:
+            if existing.start.location_id.casefold() == pending.location_id.casefold():
+                # The same reservation_id for the same location replaces the reservation.
+                await self._replace_reservation(existing, pending, expires)
+            else:
+                await self._deliver_result(
+                    pending.command_id,
+                    "REJECTED",
+                    f"reservation {reservation_id} is held at another location",
+                )
             return
         refusal = self._refusal(evse)
         await self._deliver_result(pending.command_id, refusal or "ACCEPTED")
@@ -634,7 +874,7 @@ class CpoBackend:
             return
         session_id = self.rt.ids.uuid()
         reservation = Reservation(reservation_id, pending, expires, session_id)
-        self.reservations[reservation_id.casefold()] = reservation
+        self.reservations[key] = reservation
         evse.reservation_id = reservation_id
         reservation.timer = self._expiry_timer(reservation)
         # mod_sessions, Reservation: a RESERVE_NOW creates a Session with status RESERVATION.
@@ -646,8 +886,7 @@ class CpoBackend:
             session_id,
             pending,
             evse.uid,
-            # No connector chosen yet: #NA is allowed for a reservation (mod_sessions).
-            str(connector["id"]) if len(connectors) == 1 else "#NA",
+            self._reserved_connector(evse),
             str((tariff or {}).get("currency", "EUR")),
             status_value="RESERVATION",
         )
@@ -655,16 +894,61 @@ class CpoBackend:
         await self._put_session(session, pending)
         await self.evse_changed(evse)
 
+    async def _replace_reservation(
+        self, existing: Reservation, pending: PendingStart, expires: datetime
+    ) -> None:
+        """A RESERVE_NOW with the reservation_id of a reservation at the same location: the
+        new expiry, EVSE and authorization_reference replace the old (mod_commands,
+        ReserveNow); the Session follows (the last authorization_reference applies)."""
+        old_evse = self.evses[existing.start.evse_uid.casefold()]
+        new_evse = self.evses[pending.evse_uid.casefold()]
+        if new_evse is not old_evse:
+            refusal = self._refusal(new_evse)
+            if refusal is not None:
+                await self._deliver_result(pending.command_id, refusal)
+                return
+        if existing.timer is not None:
+            existing.timer.cancel()
+        existing.expiry, existing.start = expires, pending
+        existing.timer = self._expiry_timer(existing)
+        await self._deliver_result(pending.command_id, "ACCEPTED")
+        old_evse.reservation_id = None
+        new_evse.reservation_id = existing.reservation_id
+        row = self.sessions.get(key_of(existing.session_id))
+        if row is not None and row["object"]["status"] == "RESERVATION":
+            session = row["object"]
+            changes: dict[str, Any] = {}
+            if session["evse_uid"] != new_evse.uid:
+                changes["evse_uid"] = new_evse.uid
+                changes["connector_id"] = self._reserved_connector(new_evse)
+            reference = pending.authorization_reference
+            if reference and reference != session.get("authorization_reference"):
+                changes["authorization_reference"] = reference
+            if changes:
+                changes["last_updated"] = self.stamp()
+                session.update(changes)
+                auth_ref = _fold(session.get("authorization_reference"))
+                self.sessions.save(key_of(session["id"]), session, auth_ref=auth_ref)
+                await self._patch_session(session, row.get("platform_id"), dict(changes))
+        await self.evse_changed(old_evse)
+        await self.evse_changed(new_evse)
+
+    def _reserved_connector(self, evse: Evse) -> str:
+        """No connector is chosen yet: #NA is allowed for a reservation (mod_sessions), unless
+        the EVSE has only one."""
+        _, obj = self._evse_objects(evse)
+        connectors = obj.get("connectors") or []
+        return str(connectors[0]["id"]) if len(connectors) == 1 else "#NA"
+
     def _expiry_timer(self, reservation: Reservation) -> Timer:
         async def expire() -> None:
-            if self.reservations.get(reservation.reservation_id.casefold()) is reservation:
+            if self.reservations.get(reservation.key) is reservation:
                 await self._end_reservation(reservation, "expired")
 
-        delay = max((reservation.expiry - self.now()).total_seconds(), 0.0)
-        return self.later(delay, expire, "reservation expiry")
+        return self.at(reservation.expiry, expire, "reservation expiry")
 
     async def _end_reservation(self, reservation: Reservation, why: str) -> None:
-        self.reservations.pop(reservation.reservation_id.casefold(), None)
+        self.reservations.pop(reservation.key, None)
         if reservation.timer is not None:
             reservation.timer.cancel()
         evse = self.evses[reservation.start.evse_uid.casefold()]
@@ -717,6 +1001,7 @@ class CpoBackend:
         evse.plug_in(car, connector_id)
         if driven:
             self.driven.add(evse.uid.casefold())
+        self._save(evse)
         self.rt.bus.publish("cpo_sim.plug_in", evse_uid=evse.uid, soc=car.soc)
         if evse.waiting_start is not None:
             pending = self.waiting.get(evse.waiting_start)
@@ -747,6 +1032,7 @@ class CpoBackend:
         if evse.session_id in self.runs:
             self._advance(self.runs[evse.session_id])  # charging counted up to now
         evse.car = Car(evse.car.battery_kwh, 100.0, evse.car.max_power_kw)
+        self._save(evse)
         return evse
 
     async def set_fault(self, evse_uid: str, fault: str) -> Evse:
@@ -759,6 +1045,18 @@ class CpoBackend:
             evse.out_of_order = True
             if evse.session_id is not None:
                 await self.end_session(evse.session_id, "the EVSE went out of order")
+            await self._drop_waiting(evse)
+            reservation = self._reservation_at(evse)
+            if reservation is not None:
+                # A CPO-side cancellation: CANCELED_RESERVATION to the ReserveNow's
+                # response_url (mod_commands; checklist 5.5 #47).
+                await self._deliver_result(
+                    reservation.start.command_id,
+                    "CANCELED_RESERVATION",
+                    "the EVSE is out of order",
+                    url=reservation.start.response_url,
+                )
+                await self._end_reservation(reservation, "the EVSE went out of order")
         elif fault == "repair":
             evse.online = True
             evse.out_of_order = False
@@ -881,10 +1179,10 @@ class CpoBackend:
         tariff = self._tariff_of(connector)
         if tariff is None:
             tariff = {"id": "#NA", "currency": "EUR", "elements": []}
-        reservation = None
-        if evse.reservation_id is not None:
-            reservation = self.reservations.pop(evse.reservation_id.casefold(), None)
-            if reservation is not None and reservation.timer is not None:
+        reservation = self._reservation_at(evse)
+        if reservation is not None:
+            self.reservations.pop(reservation.key, None)
+            if reservation.timer is not None:
                 reservation.timer.cancel()
         # A reservation that leads to charging becomes ACTIVE (mod_sessions, Reservation).
         session_id = reservation.session_id if reservation else self.rt.ids.uuid()
@@ -923,10 +1221,8 @@ class CpoBackend:
         self.runs[session_id] = run
         run.session = session
         run.platform_id = await self._put_session(session, pending, context)
+        self._next_tick(run, run.start)
         await self.evse_changed(evse)
-        run.timer = self.later(
-            self.settings.session_patch_interval, lambda: self._tick(session_id), "session tick"
-        )
 
     def _bill(self, run: SessionRun) -> billing.Bill:
         """The session's cost so far, from the charging periods as the CDR will carry them."""
@@ -1014,9 +1310,7 @@ class CpoBackend:
             # An offline charger sends nothing; the periods go with the next update.
             await self._push_progress(run, bill)
         if session_id in self.runs:
-            run.timer = self.later(
-                self.settings.session_patch_interval, lambda: self._tick(session_id), "session tick"
-            )
+            self._next_tick(run, self.now())
 
     async def _push_progress(
         self, run: SessionRun, bill: billing.Bill, final: dict[str, Any] | None = None
@@ -1031,6 +1325,7 @@ class CpoBackend:
         self.sessions.save(key_of(run.session_id), session, status=session["status"])
         self.periods.append(run.session_id, run.periods_stored, periods)
         run.periods_stored += len(periods)
+        self._save(run.evse)
         body: dict[str, Any] = dict(final or {})
         body.update(kwh=session["kwh"], total_cost=session["total_cost"], last_updated=stamp)
         if periods:
@@ -1057,15 +1352,17 @@ class CpoBackend:
         await self.evse_changed(evse)
         await self._send_cdr(run, bill)
         if evse.uid.casefold() in self.driven and evse.car is not None:
-            # The simulated driver comes back and unplugs.
-            delay = max(self.settings.auto_plug_in_delay, 0.0)
-
-            async def leave() -> None:
-                if evse.car is not None and evse.session_id is None:
-                    await self.unplug(evse.uid)
-
-            self.later(delay, leave, "unplug")
+            self._driver_leaves(evse)
         return True
+
+    def _driver_leaves(self, evse: Evse) -> None:
+        """The simulated driver comes back and unplugs."""
+
+        async def leave() -> None:
+            if evse.car is not None and evse.session_id is None:
+                await self.unplug(evse.uid)
+
+        self.later(max(self.settings.auto_plug_in_delay, 0.0), leave, "unplug")
 
     # --- CDRs ----------------------------------------------------------------------------------
 
@@ -1150,12 +1447,19 @@ class CpoBackend:
 
     # --- payments (Receiver) --------------------------------------------------------------------
 
-    def terminal(self, terminal_id: str) -> dict[str, Any] | None:
-        return self.terminals.object(key_of(terminal_id))
+    def terminal(self, terminal_id: str, platform: Platform | None = None) -> dict[str, Any] | None:
+        """A terminal; with ``platform``, only if that platform's (the PTP that created it)."""
+        return _owned(self.terminals.get(key_of(terminal_id)), platform)
 
     def receive_terminal(self, platform: Platform, terminal: dict[str, Any]) -> bool:
         key = key_of(terminal["terminal_id"])
-        created = self.terminals.get(key) is None
+        existing = self.terminals.get(key)
+        if existing is not None and existing.get("platform_id") != platform.id:
+            raise OcpiError(
+                status.INVALID_PARAMETERS,
+                f"terminal {terminal['terminal_id']} belongs to another platform",
+            )
+        created = existing is None
         stored = dict(terminal)
         if not stored.get("last_updated"):
             stored["last_updated"] = self.stamp()
@@ -1241,21 +1545,27 @@ class CpoBackend:
 
     def receive_fac(self, platform: Platform, fac: dict[str, Any]) -> bool:
         reference = str(fac["authorization_reference"])
-        known = self.sessions.first("auth_ref = ?", [reference.casefold()])
+        known = self.sessions.first(
+            "auth_ref = ? and platform_id = ?", [reference.casefold(), platform.id]
+        )
         if known is None:
-            # Checklist 5.7 #57: the FAC names the authorization_reference of a session.
+            # Checklist 5.7 #57: the FAC names the authorization_reference of a session (of
+            # this PTP: the one its START_SESSION carried).
             raise OcpiError(
                 status.INVALID_PARAMETERS,
                 f"no session with authorization_reference {reference!r}",
             )
         key = key_of(fac["id"])
-        created = self.facs.get(key) is None
+        existing = self.facs.get(key)
+        if existing is not None and existing.get("platform_id") != platform.id:
+            raise OcpiError(status.INVALID_PARAMETERS, f"FAC id {fac['id']} is taken")
+        created = existing is None
         self.facs.save(key, fac, platform_id=platform.id, auth_ref=reference.casefold())
         self.rt.bus.publish("cpo_sim.fac", fac_id=fac["id"], authorization_reference=reference)
         return created
 
-    def fac(self, fac_id: str) -> dict[str, Any] | None:
-        return self.facs.object(key_of(fac_id))
+    def fac(self, fac_id: str, platform: Platform | None = None) -> dict[str, Any] | None:
+        return _owned(self.facs.get(key_of(fac_id)), platform)
 
     def invoice(self, authorization_reference: str) -> dict[str, Any] | None:
         """The invoice at invoice_base_url + authorization_reference (mod_payments,
@@ -1294,6 +1604,12 @@ class CpoBackend:
 
 def _kw(value: float) -> Decimal:
     return Decimal(str(round(value, 2)))
+
+
+def _owned(row: dict[str, Any] | None, platform: Platform | None) -> dict[str, Any] | None:
+    if row is None or (platform is not None and row.get("platform_id") != platform.id):
+        return None
+    return row["object"]
 
 
 def _fold(value: Any) -> str | None:

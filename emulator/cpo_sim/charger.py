@@ -18,7 +18,7 @@ ChargingPeriod).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 TAPER_FROM = 80.0  # % state of charge where the curve starts to taper
 TAPER_FLOOR = 0.05  # fraction of the car's maximum power accepted at 100 %
@@ -43,6 +43,13 @@ class Car:
             return self.max_power_kw
         share = (100.0 - self.soc) / (100.0 - TAPER_FROM)
         return self.max_power_kw * (TAPER_FLOOR + (1.0 - TAPER_FLOOR) * share)
+
+    def as_json(self) -> dict[str, float]:
+        return {"battery_kwh": self.battery_kwh, "soc": self.soc, "max_power_kw": self.max_power_kw}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Car:
+        return cls(float(data["battery_kwh"]), float(data["soc"]), float(data["max_power_kw"]))
 
 
 Kind = Literal["charging", "parking"]
@@ -149,6 +156,29 @@ class Evse:
         """The session is over; a car still plugged in keeps the EVSE occupied."""
         self.session_id = None
         self.occupied_after_session = self.car is not None
+
+    # What survives a restart: the physical state (the uid and location come from the
+    # fixtures, the power from the connectors).
+    _KEPT = (
+        "online",
+        "out_of_order",
+        "connector_id",
+        "session_id",
+        "reservation_id",
+        "waiting_start",
+        "occupied_after_session",
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in self._KEPT}
+        state["car"] = None if self.car is None else self.car.as_json()
+        return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name in self._KEPT:
+            if name in state:
+                setattr(self, name, state[name])
+        self.car = None if state.get("car") is None else Car.from_json(state["car"])
 
     def describe(self) -> dict[str, object]:
         return {

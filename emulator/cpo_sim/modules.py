@@ -357,8 +357,8 @@ class PaymentsReceiver(Module):
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def get_terminal(self, req: OcpiRequest) -> Any:
-        req.require_platform()
-        terminal = self.backend.terminal(req.params["terminal_id"])
+        # A PTP sees the terminals it created (others do not exist for it).
+        terminal = self.backend.terminal(req.params["terminal_id"], req.require_platform())
         if terminal is None:
             raise _not_found(f"terminal {req.params['terminal_id']}")
         return terminal
@@ -379,8 +379,7 @@ class PaymentsReceiver(Module):
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def get_fac(self, req: OcpiRequest) -> Any:
-        req.require_platform()
-        fac = self.backend.fac(req.params["fac_id"])
+        fac = self.backend.fac(req.params["fac_id"], req.require_platform())
         if fac is None:
             raise _not_found(f"financial advice confirmation {req.params['fac_id']}")
         return fac

@@ -86,6 +86,10 @@ class CpoSimNode(Node):
     def add_routes(self, app: web.Application) -> None:
         control.add_routes(app, self)
 
+    async def on_started(self) -> None:
+        # State in SQLite: after a restart the chargers carry on where they were.
+        await self.backend.resume()
+
     def build_app(self) -> web.Application:
         app = super().build_app()
         app.middlewares.append(self._response_headers)

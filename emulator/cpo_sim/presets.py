@@ -1,10 +1,11 @@
 """Behaviour presets: the simulated CPO made wrong on purpose, one rule at a time.
 
 ``correct`` is the default and follows the spec. Each other preset switches on one deviation,
-named after what it does and tied to the rule id (:mod:`emulator.rules`) that a strict peer
-such as the emulator reports for it. Presets can be combined (comma-separated). The code
-tests them with :meth:`Presets.on` at the one place where the behaviour happens, so the
-correct path stays the readable default.
+named after what it does and tied to the rule ids (:mod:`emulator.rules`) under which the
+emulator reports it; ``reject-start`` is legal and breaks none (it exercises the PTP's
+"start rejected" path). Presets can be combined (comma-separated). The code tests them with
+:meth:`Presets.on` at the one place where the behaviour happens, so the correct path stays
+the readable default.
 """
 
 from __future__ import annotations
@@ -37,15 +38,15 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "reject-start",
-            "Answers every START_SESSION with REJECTED. Legal, but no session can start: "
-            "exercises the PTP's 'start rejected' path.",
-            ("OCPI-55",),
+            "Answers every START_SESSION with REJECTED. Legal (it breaks no rule), but no "
+            "session can start: exercises the PTP's 'start rejected' path.",
+            (),
         ),
         Preset(
             "no-session-after-accept",
             "Accepts START_SESSION (CommandResult ACCEPTED) but the charger never starts: "
             "no Session and no CDR follow.",
-            ("OCPI-46", "OCPI-55"),
+            ("OCPI-46",),
         ),
         Preset(
             "patch-without-last-updated",
@@ -62,12 +63,13 @@ PRESETS: dict[str, Preset] = {
             "cdr-over-authorization",
             "Neither stops the session at the pre-authorized amount nor caps the cost at "
             "max_price, so the CDR can exceed what the terminal authorized.",
-            ("PAYTER-06", "OCPI-58"),
+            ("PAYTER-06",),
         ),
         Preset(
             "bad-paging",
-            "Sender lists: the Link header drops the date filters and X-Limit is the number "
-            "of objects returned instead of the server's maximum.",
+            "Sender lists: the Link header drops the date filters (seen when a peer filters "
+            "by date) and X-Limit is the number of objects returned instead of the server's "
+            "maximum.",
             ("OCPI-20", "OCPI-21"),
         ),
         Preset(

@@ -56,14 +56,33 @@ CDRS = _spec(
     ("delivery",),
     (("auth_ref",), ("platform_id", "seq")),
 )
+# ``due_at``: when the charger's CommandResult is due (microseconds), until it is sent; a
+# restart schedules what is still due.
 COMMANDS = _spec(
     "cpo_commands",
-    {"command": str, "platform_id": int, "response": str, "result": str, "delivery": str},
+    {
+        "command": str,
+        "platform_id": int,
+        "response": str,
+        "result": str,
+        "delivery": str,
+        "due_at": int,
+    },
     ("response", "result", "delivery"),
+    (("due_at",),),
 )
 TOKENS = _spec("cpo_tokens", {"platform_id": int})
 TERMINALS = _spec("cpo_terminals", {"platform_id": int, "assignment": str}, ("assignment",))
 FACS = _spec("cpo_facs", {"platform_id": int, "auth_ref": str}, (), (("auth_ref",),))
+
+# What each simulated charger is doing (car, faults, the session it runs with its meter, a
+# start waiting for the car, a reservation), one row per EVSE, so that a restart resumes it.
+CHARGERS = TableSpec(
+    name="cpo_chargers",
+    columns={"key": str, "state": str},
+    pk="key",
+    json_columns=frozenset({"state"}),
+)
 
 # A running session's charging periods grow with every update; they live one per row so that
 # an update appends instead of rewriting the whole Session.

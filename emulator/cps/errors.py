@@ -9,6 +9,7 @@ the session's state (a repeated commit/cancel: DESIGN.md), 503 terminal offline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.terminal.device import ErrorKind, TerminalError
@@ -26,6 +27,16 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A finding about the request that failed, recorded by the HTTP layer once the exchange is
+    in the journal, so that the finding names it."""
+
+    rule: str
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
 class CpsError(Exception):
     def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -33,6 +44,7 @@ class CpsError(Exception):
         self.code = code
         self.message = message
         self.details = details
+        self.findings: list[Finding] = []
 
     def body(self) -> dict[str, Any]:
         return {

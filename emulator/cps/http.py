@@ -19,8 +19,9 @@ from aiohttp import web
 from yarl import URL
 
 from emulator import jsonio
-from emulator.cps.errors import CpsError, invalid_parameter, missing_parameter
+from emulator.cps.errors import CpsError, Finding, invalid_parameter, missing_parameter
 from emulator.cps.keys import ApiKey
+from emulator.cps.models import MAX_AMOUNT, MAX_SECONDS
 from emulator.cps.service import CloudPaymentService
 from emulator.redact import redact_secret
 
@@ -45,6 +46,8 @@ def error_response(exc: CpsError) -> web.Response:
     response = json_response(exc.body(), exc.status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'CPS realm="cps", apikey'
+    if exc.status == 405:  # RFC 9110 §15.5.6: a 405 names the allowed methods
+        response.headers["Allow"] = ", ".join(exc.details.get("allowed") or ())
     return response
 
 
@@ -52,19 +55,38 @@ def error_response(exc: CpsError) -> web.Response:
 
 
 class Query:
-    """Typed access to the query string; a bad value is a 400 naming the parameter."""
+    """Typed access to the query string; a bad value is a 400 naming the parameter.
+
+    A parameter that is not repeatable may be given once. An empty string parameter
+    (``uiMessage=``) counts as not given; an empty number, boolean or URL is refused, since a
+    CSMS that sends ``authorizedAmount=`` has most likely lost a value on the way.
+    """
 
     def __init__(self, request: web.Request) -> None:
         self.query = request.query
 
+    def _one(self, name: str) -> str | None:
+        values = self.query.getall(name, [])
+        if len(values) > 1:
+            raise invalid_parameter(name, f"is given {len(values)} times; give it once")
+        return values[0] if values else None
+
+    def _typed(self, name: str, what: str) -> str | None:
+        value = self._one(name)
+        if value is not None and not value.strip():
+            raise invalid_parameter(name, f"is empty: give {what} or leave the parameter out")
+        return value
+
     def text(self, name: str) -> str | None:
-        value = self.query.get(name)
-        return value if value not in (None, "") else None
+        value = self._one(name)
+        return value if value else None
 
     def texts(self, name: str) -> list[str]:
         """A repeatable parameter (``?a=1&a=2``); comma-separated values are split too."""
         out: list[str] = []
         for value in self.query.getall(name, []):
+            if not value.strip():
+                raise invalid_parameter(name, "is empty: give a value or leave the parameter out")
             out.extend(v.strip() for v in value.split(",") if v.strip())
         return out
 
@@ -76,7 +98,7 @@ class Query:
         return number
 
     def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
-        value = self.text(name)
+        value = self._typed(name, "an integer in minor units (cents)")
         if value is None:
             return None
         try:
@@ -87,22 +109,26 @@ class Query:
             ) from None
         if minimum is not None and number < minimum:
             raise invalid_parameter(name, f"must be at least {minimum}, got {number}")
+        if number > MAX_AMOUNT:
+            raise invalid_parameter(name, f"must be at most {MAX_AMOUNT}, got {number}")
         return number
 
     def seconds(self, name: str) -> float | None:
-        value = self.text(name)
+        value = self._typed(name, "a number of seconds")
         if value is None:
             return None
         try:
             number = float(value)
         except ValueError:
             number = math.nan
-        if not math.isfinite(number) or number < 0:
-            raise invalid_parameter(name, f"must be a number of seconds >= 0, got {value!r}")
+        if not math.isfinite(number) or not 0 <= number <= MAX_SECONDS:
+            raise invalid_parameter(
+                name, f"must be a number of seconds from 0 to {MAX_SECONDS}, got {value!r}"
+            )
         return number
 
     def boolean(self, name: str, default: bool = False) -> bool:
-        value = self.text(name)
+        value = self._typed(name, "true or false")
         if value is None:
             return default
         if value.lower() in _TRUE:
@@ -112,7 +138,7 @@ class Query:
         raise invalid_parameter(name, f"must be true or false, got {value!r}")
 
     def url(self, name: str) -> str | None:
-        value = self.text(name)
+        value = self._typed(name, "an absolute http(s) URL")
         if value is None:
             return None
         check_url(value, name)
@@ -122,6 +148,13 @@ class Query:
 def check_url(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise invalid_parameter(name, "must be an absolute http(s) URL")
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        # RFC 3986: a URI is printable ASCII; anything else is percent-encoded (hosts: IDNA).
+        raise invalid_parameter(
+            name,
+            f"must be an absolute http(s) URL in printable ASCII (percent-encode the rest), "
+            f"got {value!r}",
+        )
     try:
         url = URL(value)
     except (ValueError, TypeError):
@@ -157,10 +190,12 @@ def cps_middleware(service: CloudPaymentService) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         response: web.StreamResponse
+        findings: list[Finding] = []
         try:
             response = await _handle(service, request, handler)
         except CpsError as exc:
             response = error_response(exc)
+            findings = exc.findings
         except web.HTTPRequestEntityTooLarge as exc:
             response = error_response(CpsError(413, "body_too_large", exc.text or exc.reason))
         except web.HTTPException as exc:
@@ -183,7 +218,8 @@ def cps_middleware(service: CloudPaymentService) -> Any:
                 body = await request.read()
             except (web.HTTPException, OSError):  # too large, or the client went away
                 body = None
-        service.rt.journal.record(
+        elapsed = (time.perf_counter() - started) * 1000
+        exchange_id = service.rt.journal.record(
             direction="in",
             protocol="cps",
             module=_module(request),
@@ -194,7 +230,19 @@ def cps_middleware(service: CloudPaymentService) -> Any:
             status=response.status,
             response_headers=response.headers,
             response_body=response.body if isinstance(response, web.Response) else None,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=elapsed,
+        )
+        for finding in findings:
+            service.rt.findings.record(
+                finding.rule, finding.message, exchange_id=exchange_id, context=finding.context
+            )
+        # One line per request; the path only, since a query may carry a token (/apikey).
+        log.info(
+            "cps request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round(elapsed, 2),
         )
         return response
 
@@ -293,16 +341,25 @@ class Handlers:
 
     async def set_webhook(self, request: web.Request) -> web.Response:
         query = Query(request)
-        url: Any = query.text("url") or query.text("callbackUrl")
-        if url is None:
-            body = await json_body(request)
-            if isinstance(body, dict):
-                url = body.get("url", body.get("callbackUrl"))
-            elif isinstance(body, str):
-                url = body
+        body = await json_body(request)
+        if body is not None and not isinstance(body, dict):
+            raise CpsError(
+                400,
+                "invalid_body",
+                'the body must be a JSON object {"url": "..."} (or empty, with ?url=)',
+            )
+        # A URL given is checked wherever it is; ?url= wins (CPS command parameters are query
+        # parameters, payter.md §3.4), then the body. callbackUrl, as start and ui name their
+        # URLs, is taken as well.
+        body_urls = {
+            name: check_url(body[name], name)
+            for name in ("url", "callbackUrl")
+            if body and body.get(name) is not None
+        }
+        given = [query.url("url"), query.url("callbackUrl"), *body_urls.values()]
+        url = next((u for u in given if u is not None), None)
         if url is None:
             raise missing_parameter("url", 'give ?url= or the body {"url": "..."}')
-        check_url(url, "url")
         return json_response(self.service.set_webhook(self._key(request), url).dump())
 
     async def delete_webhook(self, request: web.Request) -> web.Response:
@@ -319,9 +376,12 @@ class Handlers:
 
     async def start(self, request: web.Request) -> web.Response:
         q = Query(request)
-        # uiMessageTimeout is accepted and checked; how long the terminal reads is the
-        # cps_read_timeout setting (Payter's card-detect timeout is terminal configuration).
+        # Accepted and checked, without effect: uiMessageTimeout (how long the terminal reads is
+        # the cps_read_timeout setting; Payter's card-detect timeout is terminal configuration),
+        # customIdleScreen and qr (named by Payter's clients, meaning not public, payter.md §3.4).
         q.seconds("uiMessageTimeout")
+        q.boolean("customIdleScreen")
+        q.text("qr")
         terminal = await self.service.start_reading(
             self._key(request),
             self._serial(request),

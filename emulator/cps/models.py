@@ -12,9 +12,18 @@ The same models describe the API in its OpenAPI document (:mod:`emulator.cps.ope
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+# Bounds of numeric query parameters: Payter's amounts are 4-byte integers in minor units (PSP
+# "Money to Reserve", payter.md §3.5), and 2147483647 s is the largest time Payter uses (§4.3:
+# it disables the screensaver). Larger values are refused rather than overflow a timer.
+MAX_AMOUNT = 2**31 - 1
+MAX_SECONDS = 2**31 - 1
+# An absolute http(s) URL (the scheme in any case, as URLs allow): where webhooks go.
+URL_SCHEMA = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"}
+HttpUrl = Annotated[str, WithJsonSchema(URL_SCHEMA)]
 
 TerminalState = Literal["IDLE", "READING", "CARD", "AUTHORIZING"]
 SessionState = Literal["AUTHORIZED", "COMMITTED", "CANCELLED", "EXPIRED"]
@@ -101,19 +110,28 @@ class Session(CpsModel):
     )
 
 
+ScreenProperties = dict[Annotated[str, StringConstraints(min_length=1)], str | float | bool]
+
+
 class ScreenRequest(CpsModel):
     """The ``POST .../ui`` body (Apollo UI screen, §4.3)."""
 
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(description="Screen id; UI events report it as screenId.")
+    id: Annotated[str, StringConstraints(min_length=1, pattern=r"\S")] | int = Field(
+        description="Screen id; UI events report it as screenId (a number is taken as its text)."
+    )
     type: Literal[
         "carousel", "info", "notification", "selection", "screensaver", "message", "dispense"
     ]
-    properties: dict[str, str] = Field(
+    properties: ScreenProperties | None = Field(
         default_factory=dict,
-        description="Every value a string; lists as key prefixes (items.<name>.label, "
-        "buttons.<name>.label, cards.<name>.logo).",
+        description="Absent or null: none. Every value a string (a number or boolean is taken "
+        "as its text: true, false); lists as key prefixes (items.<name>.label, "
+        "buttons.<name>.label, cards.<name>.logo). Checked per §4.3: icon approved|declined, "
+        "color 0|1|2, offset 0-420, cards.<name>.logo one of the card brands, at most two "
+        "carousel buttons, selection type 0-3, boolean attributes (transp, language, disabled) "
+        "true|false; error.message names the property at fault.",
     )
 
 
@@ -150,9 +168,12 @@ class Webhook(CpsModel):
 
 
 class WebhookRequest(CpsModel):
+    """The ``POST /webhook`` body; ``?url=`` wins over it."""
+
     model_config = ConfigDict(extra="allow")
 
-    url: str = Field(description="http(s) URL; may also be given as ?url=.")
+    url: HttpUrl | None = Field(None, description="Or give it as ?url= (which wins).")
+    callbackUrl: HttpUrl | None = Field(None, description="Taken when url is absent.")
 
 
 class ApiKey(CpsModel):

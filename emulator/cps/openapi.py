@@ -65,10 +65,15 @@ def _query(
     return param
 
 
-_INT = {"type": "integer"}
 _STR = {"type": "string"}
-_URL = {"type": "string", "format": "uri"}
-_SECONDS = {"type": "number", "minimum": 0}
+_URL = models.URL_SCHEMA
+_SECONDS = {"type": "number", "minimum": 0, "maximum": models.MAX_SECONDS}
+
+
+def _amount(minimum: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "maximum": models.MAX_AMOUNT}
+
+
 _SERIAL = {
     "name": "serialNumber",
     "in": "path",
@@ -94,7 +99,10 @@ _UNAUTHORIZED = _error("Missing or unknown API key.")
 _NOT_FOUND = _error(
     "No such terminal for this API key (or a terminal in mode ocpi), or no such session."
 )
-_BAD_REQUEST = _error("A query parameter is invalid; error.parameter names it.")
+_BAD_REQUEST = _error(
+    "A query parameter is missing, invalid, empty or given twice; error.parameter names it."
+)
+_TOO_LARGE = _error("The body is larger than the max_body_bytes setting (body_too_large).")
 _OFFLINE = _error("The terminal is offline.")
 _CONFLICT = _error("Conflicts with the terminal's or the session's state.")
 
@@ -142,7 +150,14 @@ def _paths() -> dict[str, Any]:
                 description="Emulator: Payter's ApiKey endpoint is not public; this is the "
                 "emulator's shape. The fixed key's token is the cps_apikey_token setting; "
                 "POST /__admin/cps/api-keys answers a token with each minted key.",
-                parameters=[_query("token", _STR, "Exchange token.", required=True)],
+                parameters=[
+                    _query(
+                        "token",
+                        {"type": "string", "minLength": 1},
+                        "Exchange token.",
+                        required=True,
+                    )
+                ],
                 public=True,
                 operation_id="getApiKey",
             )
@@ -157,13 +172,29 @@ def _paths() -> dict[str, Any]:
             "post": _op(
                 "Web Hook",
                 "Set the state webhook for all terminals of this API key",
-                {"200": _json(_ref("Webhook"), "The new state webhook."), "400": _BAD_REQUEST},
-                description='The URL as ?url= or as the JSON body {"url": ...}. Every online '
+                {
+                    "200": _json(_ref("Webhook"), "The new state webhook."),
+                    "400": _error(
+                        "No URL (neither ?url= nor a body url: missing_parameter), or not an "
+                        "absolute http(s) URL (invalid_parameter); invalid JSON (invalid_json) or "
+                        "a body that is not an object (invalid_body)."
+                    ),
+                    "413": _TOO_LARGE,
+                },
+                description='The URL as ?url= or as the JSON body {"url": ...}; one of the two '
+                "is required (OpenAPI cannot say so: both are optional here). Every online "
                 "or state change of the key's terminals is POSTed there as a StateEvent.",
-                parameters=[_query("url", _URL, "Where to POST state events.")],
+                parameters=[
+                    _query("url", _URL, "Where to POST state events."),
+                    _query("callbackUrl", _URL, "Taken when url is absent."),
+                ],
                 body={
                     "required": False,
-                    "content": {"application/json": {"schema": _ref("WebhookRequest")}},
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [_ref("WebhookRequest"), {"type": "null"}]}
+                        }
+                    },
                 },
                 operation_id="setWebhook",
             ),
@@ -216,7 +247,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[
                     _query(
                         "authorizedAmount",
-                        {"type": "integer", "minimum": 0},
+                        _amount(0),
                         "Amount to authorize (minor units); only used if authorize is called "
                         "after card read. 0: none.",
                     ),
@@ -225,6 +256,17 @@ def _paths() -> dict[str, Any]:
                     _query("uiMessageTitle", _STR, "Title of the card request."),
                     _query("uiMessageTimeout", _SECONDS, "Accepted; no effect on the reading."),
                     _query("hideAmount", {"type": "boolean"}, "Do not show the amount."),
+                    _query(
+                        "customIdleScreen",
+                        {"type": "boolean"},
+                        "Accepted; no effect (Payter's meaning is not public).",
+                    ),
+                    _query(
+                        "qr",
+                        _STR,
+                        "Accepted; no effect (a QR code to show while reading, seen in a "
+                        "third-party client only).",
+                    ),
                     _query("language", _STR, "Language of the payment screens (e.g. en)."),
                     _query(
                         "supportedPaymentMethods",
@@ -288,7 +330,10 @@ def _paths() -> dict[str, Any]:
                 "Authorize on the read card",
                 {
                     "200": session_answer,
-                    "400": _BAD_REQUEST,
+                    "400": _error(
+                        "A parameter is invalid (error.parameter names it), or there is no "
+                        "amount to authorize (no_amount: give authorizedAmount on start or here)."
+                    ),
                     "402": _error(
                         "Declined: error.responseCode and error.reason say why "
                         "(error.sessionId is the declined attempt)."
@@ -309,7 +354,7 @@ def _paths() -> dict[str, Any]:
                     _RECEIPT,
                     _query(
                         "authorizedAmount",
-                        {"type": "integer", "minimum": 1},
+                        _amount(1),
                         "Emulator: overrides the start's authorizedAmount.",
                     ),
                 ],
@@ -345,8 +390,9 @@ def _paths() -> dict[str, Any]:
                 {
                     "200": session_answer,
                     "400": _error(
-                        "commitAmount missing, negative or above the authorized amount "
-                        "(amount_exceeds_authorization)."
+                        "commitAmount missing or invalid, or another parameter invalid "
+                        "(error.parameter names it); or above the authorized amount "
+                        "(amount_exceeds_authorization, error.authorizedAmount)."
                     ),
                     "404": _NOT_FOUND,
                     "409": _error("The session is already committed, cancelled or expired."),
@@ -357,7 +403,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[
                     _query(
                         "commitAmount",
-                        {"type": "integer", "minimum": 0},
+                        _amount(0),
                         "Final amount to commit the transaction (minor units).",
                         required=True,
                     ),
@@ -375,6 +421,7 @@ def _paths() -> dict[str, Any]:
                 "Cancel (void) the session",
                 {
                     "200": session_answer,
+                    "400": _BAD_REQUEST,
                     "404": _NOT_FOUND,
                     "409": _error("The session is already committed, cancelled or expired."),
                 },
@@ -401,7 +448,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[
                     _query(
                         "amount",
-                        {"type": "integer", "minimum": 1},
+                        _amount(1),
                         "Amount to add (minor units).",
                         required=True,
                     )
@@ -416,8 +463,13 @@ def _paths() -> dict[str, Any]:
                 "Set terminal display screen",
                 {
                     "200": _json(_ref("UiResult"), "Shown, or held during a payment."),
-                    "400": _error("Invalid screen; error.message names the property."),
+                    "400": _error(
+                        "No body (missing_body), invalid JSON (invalid_json), an invalid screen "
+                        "(invalid_screen; error.message names the property) or callbackUrl "
+                        "(invalid_parameter)."
+                    ),
                     "404": _NOT_FOUND,
+                    "413": _TOO_LARGE,
                     "503": _OFFLINE,
                 },
                 description="Apollo screen types: carousel, info, notification, selection, "

@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from emulator.clock import Timer
-from emulator.cps.errors import CpsError
+from emulator.cps.errors import CpsError, Finding
 from emulator.cps.keys import ApiKey, ApiKeys
 from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
 from emulator.cps.webhooks import Deliveries
@@ -310,11 +310,19 @@ class CloudPaymentService:
                 "possible; use its cardId, then stop or start again",
                 ifd=IFD[medium],
             )
-        result = await self._call(
-            self.host.authorize(
+        try:
+            result = await self.host.authorize(
                 serial, amount=amount, message=message, message_timeout=message_timeout, wait=True
             )
-        )
+        except TerminalError as exc:
+            if exc.code == "no_amount":  # said in the CPS's own parameter names
+                raise CpsError(
+                    400,
+                    "no_amount",
+                    "no amount to authorize: give authorizedAmount on start (or on authorize)",
+                    parameter="authorizedAmount",
+                ) from None
+            raise CpsError.from_terminal(exc) from None
         if result["status"] != "authorized":
             # "Authorize attempts will be declined" (§3.7): an error with the reason.
             code, text = result.get("response_code"), result.get("response_text")
@@ -396,14 +404,17 @@ class CloudPaymentService:
                 serial, session_id, amount, message=message, message_timeout=message_timeout
             )
         except TerminalError as exc:
+            error = CpsError.from_terminal(exc)
             if exc.code == "amount_exceeds_authorization":
-                self.rt.findings.record(
-                    "CPS-02",
-                    f"commit of {amount} on session {session_id} ({serial}) is above the "
-                    f"authorized {exc.details.get('authorized_amount')}",
-                    context={"serial_number": serial, "session_id": session_id},
+                error.findings.append(
+                    Finding(
+                        "CPS-02",
+                        f"commit of {amount} on session {session_id} ({serial}) is above the "
+                        f"authorized {exc.details.get('authorized_amount')}",
+                        {"serial_number": serial, "session_id": session_id},
+                    )
                 )
-            raise CpsError.from_terminal(exc) from None
+            raise error from None
         if receipt_lines:
             self._add_receipt_lines(session_id, receipt_lines)
         return self.session(key, serial, session_id)

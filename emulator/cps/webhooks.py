@@ -8,7 +8,9 @@ attempt was due (so the times are exact on the manual clock and do not drift on 
 The default ladder is the one Payter gives for commit/cancel retries (§3.7, DESIGN.md): every
 minute 5 times, then hourly for 24 hours, then daily for 7 days; retries stop on HTTP 200 or
 409. Anything else (another status, a timeout, a refused connection) counts as a failure and is
-a CPS-03 finding.
+a CPS-03 finding. That includes the other 2xx: Payter names only 200 and 409 as definitive
+answers and DESIGN.md keeps that literally, so an endpoint that answers 204 gets the webhook
+again, and the finding says why.
 
 Every attempt is in the traffic journal (``protocol="webhook"``, ``direction="out"``).
 Deliveries to one URL are attempted one at a time, in the order they were queued, so a CSMS
@@ -62,6 +64,21 @@ DEFINITIVE = {200: DELIVERED, 409: REJECTED}
 # Finished deliveries kept for GET /__admin/cps/deliveries; the journal keeps every attempt.
 FINISHED_KEPT = 1000
 _RESPONSE_BYTES = 4096
+
+
+def _failure_message(kind: str, url: str, status: int | None, error: str | None) -> str:
+    if status is not None and 200 <= status < 300:
+        # DESIGN.md keeps Payter's rule literally: a 201 or 204 is not an acknowledgement.
+        return (
+            f"{kind} webhook to {url} answered HTTP {status}, which does not end a delivery: "
+            "Payter's retry policy stops only on HTTP 200 or 409, so the emulator retries it; "
+            "answer 200 to acknowledge a webhook"
+        )
+    what = f"HTTP {status}" if status is not None else error
+    return (
+        f"{kind} webhook to {url} failed ({what}); it is retried on Payter's ladder, which "
+        "stops only on HTTP 200 or 409"
+    )
 
 
 class Deliveries:
@@ -161,11 +178,9 @@ class Deliveries:
             changes["state"] = DEFINITIVE[status]
             changes["next_attempt_at"] = None
         else:
-            what = f"HTTP {status}" if status is not None else error
             self.rt.findings.record(
                 "CPS-03",
-                f"{row['kind']} webhook to {url} failed: {what}; Payter's retries stop only on "
-                "HTTP 200 or 409",
+                _failure_message(row["kind"], url, status, error),
                 exchange_id=exchange_id,
                 context={"delivery_id": delivery_id, "serial_number": row["serial_number"]},
                 once=True,

@@ -42,10 +42,13 @@ async def sim(start_sim: Callable[..., Any]) -> CpoSimNode:
 async def ptp_factory() -> AsyncIterator[Callable[..., Any]]:
     started: list[PtpDouble] = []
 
-    async def make(node: CpoSimNode, version: str = "2.3.0", **kw: Any) -> PtpDouble:
+    async def make(
+        node: CpoSimNode, version: str = "2.3.0", *, with_token_a: str | None = None, **kw: Any
+    ) -> PtpDouble:
+        """A PTP double registered with ``node`` (with the fixed token A unless given)."""
         double = await PtpDouble(**kw).start()
         started.append(double)
-        await double.register_with(node.server.versions_url, SIM_TOKEN_A, version)
+        await double.register_with(node.server.versions_url, with_token_a or SIM_TOKEN_A, version)
         return double
 
     yield make

@@ -395,3 +395,69 @@ async def test_peer_errors_do_not_break_the_cpo(sim: CpoSimNode, ptp: PtpDouble)
     assert sim.backend.evse("SIM-AMS-2").status() == "AVAILABLE"
     await sim.backend.set_fault("SIM-AMS-2", "out-of-order")
     assert sim.backend.evse("SIM-AMS-2").status() == "OUTOFORDER"
+
+
+async def test_reservation_rules(sim: CpoSimNode, ptp_factory) -> None:
+    ptp = await ptp_factory(sim)
+    clock = clock_of(sim)
+    reserve = {
+        "token": ptp.token(),
+        "expiry_date": "2025-03-01T09:30:00Z",
+        "reservation_id": "R-1",
+        "location_id": "SIM-AMS-STATION",
+        "evse_uid": "SIM-AMS-1",
+        "authorization_reference": "AUTH-R1",
+    }
+    # An expiry that has passed cannot be reserved: refused at once, no CommandResult.
+    _, env, past = await ptp.command(
+        "RESERVE_NOW", {**reserve, "expiry_date": "2025-03-01T08:00:00Z"}
+    )
+    assert env["status_code"] == 2001 and env["data"]["result"] == "REJECTED"
+    _, _, key = await ptp.command("RESERVE_NOW", reserve)
+    await clock.advance(2)
+    assert past not in ptp.results and ptp.results[key] == [{"result": "ACCEPTED"}]
+    [session_id] = ptp.sessions
+    # The same reservation_id at the same location replaces it: another EVSE, a new
+    # authorization_reference; the Session follows.
+    _, _, again = await ptp.command(
+        "RESERVE_NOW", {**reserve, "evse_uid": "SIM-AMS-2", "authorization_reference": "AUTH-R2"}
+    )
+    await clock.advance(2)
+    assert ptp.results[again] == [{"result": "ACCEPTED"}]
+    assert list(ptp.sessions) == [session_id]
+    session = ptp.sessions[session_id]
+    assert (session["evse_uid"], session["authorization_reference"]) == ("SIM-AMS-2", "AUTH-R2")
+    assert sim.backend.evse("SIM-AMS-1").status() == "AVAILABLE"
+    assert sim.backend.evse("SIM-AMS-2").status() == "RESERVED"
+    # Reservation ids are the eMSP's own: another platform's R-1 is another reservation.
+    minted = sim.platforms.mint_token_a("other")
+    other = await ptp_factory(sim, with_token_a=minted, party_id="OTH")
+    _, _, theirs = await other.command("RESERVE_NOW", {**reserve, "token": other.token()})
+    await clock.advance(2)
+    assert other.results[theirs] == [{"result": "ACCEPTED"}]
+    assert sim.backend.evse("SIM-AMS-1").status() == "RESERVED"
+    _, _, cancel = await other.command("CANCEL_RESERVATION", {"reservation_id": "R-1"})
+    await clock.advance(2)
+    assert other.results[cancel] == [{"result": "ACCEPTED"}]
+    assert sim.backend.evse("SIM-AMS-1").status() == "AVAILABLE"
+    assert sim.backend.evse("SIM-AMS-2").status() == "RESERVED"
+    # The EVSE breaks: the CPO cancels the reservation itself, CANCELED_RESERVATION to the
+    # RESERVE_NOW's response_url (checklist 5.5 #47), and the Session completes.
+    await sim.backend.set_fault("SIM-AMS-2", "out-of-order")
+    assert ptp.results[key] == [{"result": "ACCEPTED"}]
+    assert ptp.results[again][-1]["result"] == "CANCELED_RESERVATION"
+    assert ptp.sessions[session_id]["status"] == "COMPLETED"
+    await sim.backend.set_fault("SIM-AMS-2", "repair")
+    assert sim.backend.evse("SIM-AMS-2").status() == "AVAILABLE"
+
+
+async def test_out_of_order_drops_a_start_waiting_for_its_car(
+    sim: CpoSimNode, ptp: PtpDouble
+) -> None:
+    _, _, key = await ptp.command("START_SESSION", {"token": ptp.token(), **START})
+    await clock_of(sim).advance(2)
+    assert ptp.results[key] == [{"result": "ACCEPTED"}]
+    await sim.backend.set_fault("SIM-AMS-1", "out-of-order")
+    # A car that comes now finds a broken charger: no session.
+    await sim.backend.plug_in("SIM-AMS-1")
+    assert ptp.sessions == {} and sim.backend.evse("SIM-AMS-1").waiting_start is None

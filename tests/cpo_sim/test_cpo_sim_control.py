@@ -185,44 +185,106 @@ def test_command_line_help_and_settings_table() -> None:
     assert "`EMULATOR_CPO_SIM_TERMINAL_ASSIGNMENT`" in result.output
 
 
-def test_cpo_sim_prints_listening_line_and_writes_ready_file(tmp_path: Path) -> None:
-    ready = tmp_path / "ready.json"
+def test_unusable_database_exits_1(tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "cpo-sim.db"
+    result = CliRunner().invoke(main, ["cpo-sim", "--port", "0", "--db", str(db)])
+    assert result.exit_code == 1
+    assert f"cannot start: database {db}: unable to open database file" in result.output
+
+
+def launch(command: str, tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``payter-emulator COMMAND`` as its own process on a free port; its listening line."""
+    ready = tmp_path / f"{command}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
-    env["EMULATOR_CPO_SIM_LOG_LEVEL"] = "warning"
+    env["EMULATOR_LOG_LEVEL"] = env["EMULATOR_CPO_SIM_LOG_LEVEL"] = "warning"
     env["PYTHONPATH"] = str(ROOT)
+    argv = [sys.executable, "-m", "emulator", command, "--port", "0", "--db", ":memory:"]
+    argv += ["--clock", "manual", "--ready-file", str(ready)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "cpo-sim",
-            "--port",
-            "0",
-            "--db",
-            ":memory:",
-            "--ready-file",
-            str(ready),
-        ],
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
         cwd=tmp_path,
         text=True,
     )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    assert json.loads(ready.read_text()) == info
+    return proc, info
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+
+
+def post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return resp.status, json.load(resp)
+
+
+def test_cpo_sim_prints_listening_line_and_writes_ready_file(tmp_path: Path) -> None:
+    proc, info = launch("cpo-sim", tmp_path)
     try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
         assert info["event"] == "listening"
         assert set(info) == {"event", "url", "ocpi_versions_url", "admin_url"}
         assert info["ocpi_versions_url"] == info["url"] + "/ocpi/cpo/versions"
-        assert json.loads(ready.read_text()) == info
         with urllib.request.urlopen(info["url"] + "/readyz", timeout=5) as resp:
             assert json.load(resp)["status"] == "ready"
         with urllib.request.urlopen(info["admin_url"] + "evses", timeout=5) as resp:
             assert len(json.load(resp)) == 5
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        stop(proc)
+
+
+def test_two_processes_register_in_both_directions(tmp_path: Path) -> None:
+    """``payter-emulator serve`` and ``payter-emulator cpo-sim`` as separate processes, the
+    README's calls: the emulator registers with the CPO (2.2.1), and the CPO with the
+    emulator (2.3.0)."""
+    cpo, cpo_info = launch("cpo-sim", tmp_path)
+    try:
+        emu, emu_info = launch("serve", tmp_path)
+        try:
+            status, platform = post(
+                emu_info["admin_url"] + "platforms/register",
+                {
+                    "versions_url": cpo_info["ocpi_versions_url"],
+                    "token": "cpo-sim-token-a",
+                    "version": "2.2.1",
+                },
+            )
+            assert status == 201 and platform["status"] == "REGISTERED"
+            assert platform["version"] == "2.2.1" and platform["registered_by"] == "us"
+            # Unregister (DELETE at the CPO), then the other way round.
+            request = urllib.request.Request(
+                emu_info["admin_url"] + f"platforms/{platform['id']}", method="DELETE"
+            )
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert resp.status == 200
+            _, minted = post(emu_info["admin_url"] + "tokens-a", {})
+            status, platform = post(
+                cpo_info["admin_url"] + "platforms/register",
+                {"versions_url": minted["versions_url"], "token": minted["token"]},
+            )
+            assert status == 201 and platform["status"] == "REGISTERED"
+            assert platform["version"] == "2.3.0" and platform["registered_by"] == "us"
+            with urllib.request.urlopen(cpo_info["admin_url"] + "platforms", timeout=5) as resp:
+                seen = json.load(resp)
+            assert sorted((p["status"], p["version"], p["registered_by"]) for p in seen) == [
+                ("REGISTERED", "2.3.0", "us"),
+                ("UNREGISTERED", "2.2.1", "peer"),
+            ]
+        finally:
+            stop(emu)
+    finally:
+        stop(cpo)
 
 
 def test_readme_tables_are_current() -> None:

@@ -175,3 +175,49 @@ async def test_payments_is_230_only(sim: CpoSimNode, ptp_factory) -> None:
         "POST", "payments", url=sim.server.endpoint_url("2.2.1", "payments") + "/terminals"
     )
     assert status == 404
+
+
+async def test_terminals_and_facs_belong_to_their_ptp(start_sim, ptp_factory) -> None:
+    sim = await start_sim(invoicing=True)
+    ptp = await ptp_factory(sim)
+    other = await ptp_factory(sim, with_token_a=sim.platforms.mint_token_a("x"), party_id="OTH")
+    await ptp.call("POST", "payments", "terminals", json_body={"terminal_id": "T-1"})
+    # Another PTP neither sees nor takes over the terminal.
+    status, _, env = await other.call("GET", "payments", "terminals/T-1")
+    assert status == 404
+    status, _, env = await other.call(
+        "POST", "payments", "terminals", json_body={"terminal_id": "T-1", "reference": "X"}
+    )
+    assert status == 200 and env["status_code"] == 2001
+    [row] = sim.backend.terminals.rows()
+    assert row["object"] == {"terminal_id": "T-1", "last_updated": "2025-03-01T09:00:00Z"}
+    # A FAC names a session of the PTP that sends it.
+    await sim.backend.plug_in("SIM-AMS-1")
+    await ptp.command(
+        "START_SESSION",
+        {
+            "token": ptp.token(),
+            "location_id": "SIM-AMS-STATION",
+            "evse_uid": "SIM-AMS-1",
+            "authorization_reference": "AUTH-1",
+        },
+    )
+    await clock_of(sim).advance(60)
+    [session_id] = ptp.sessions
+    await sim.backend.end_session(session_id, "test")
+    fac = {
+        "id": "FAC-1",
+        "authorization_reference": "AUTH-1",
+        "total_costs": {"before_taxes": 1.0, "taxes": [{"name": "VAT", "amount": 0.21}]},
+        "currency": "EUR",
+        "eft_data": ["Visa"],
+        "capture_status_code": "SUCCESS",
+        "last_updated": "2025-03-01T10:00:00Z",
+    }
+    path = "financial-advice-confirmations"
+    _, _, env = await other.call("POST", "payments", path, json_body=fac)
+    assert env["status_code"] == 2001
+    status, _, env = await ptp.call("POST", "payments", path, json_body=fac)
+    assert status == 201
+    status, _, _ = await other.call("GET", "payments", f"{path}/FAC-1")
+    assert status == 404

@@ -170,13 +170,79 @@ async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[
     assert status == 204
 
 
-async def test_empty_and_null_bodies_are_accepted(cps: CpsClient, terminal: str) -> None:
+async def test_start_parameters_reach_the_terminal(
+    cps: CpsClient, terminal: str, admin_call: Callable[..., Any]
+) -> None:
+    status, _ = await cps.post(
+        f"{T}/start",
+        {
+            "authorizedAmount": 5000,
+            "uiMessage": "Tap to charge",
+            "uiMessageTitle": "Bay 2",
+            "language": "nl",
+            "supportedPaymentMethods": ["CONTACTLESS", "QR_CODE"],
+        },
+    )
+    assert status == 200
+    view = await admin_call("GET", "terminals/CPS-1", status=200)
+    assert view["reading"]["methods"] == ["CONTACTLESS", "QR_CODE"]
+    props = view["screen"]["properties"]
+    assert (props["title"], props["message"], props["language"]) == ("Bay 2", "Tap to charge", "nl")
+    assert (props["amount"], props["currency"], props["media"]) == ("5000", "EUR", "contactless,qr")
+
+    await cps.post(f"{T}/start", {"authorizedAmount": 5000, "hideAmount": "true"})
+    view = await admin_call("GET", "terminals/CPS-1", status=200)
+    assert "amount" not in view["screen"]["properties"]
+
+
+async def test_card_while_not_reading_is_ignored(
+    cps: CpsClient,
+    terminal: str,
+    present: Callable[..., Any],
+    hooks: WebhookServer,
+    node: EmulatorNode,
+) -> None:
+    await cps.post(f"{T}/start", {"callbackUrl": f"{hooks.url}/card"})
+    await cps.post(f"{T}/stop")
+    ignored = await present("CPS-1", "visa-approved")
+    assert (ignored["result"], ignored["reason"]) == ("ignored", "not_reading")
+    assert (await cps.get(T))[1]["state"] == "IDLE"
+    assert await cps.get(f"{T}/card") == (204, None)
+    status, body = await cps.post(f"{T}/authorize")
+    assert_error(body, 409, "no_card", state="IDLE")
+    await node.rt.background.drain()
+    assert hooks.bodies("card") == []
+
+
+async def test_empty_and_null_bodies_are_accepted(
+    cps: CpsClient, terminal: str, present: Callable[..., Any]
+) -> None:
     json_type = {"Content-Type": "application/json"}
     for data in (b"", b"null", b"{}"):
         status, body = await cps.post(f"{T}/start", data=data, headers=json_type)
         assert status == 200, (data, body)
         status, body = await cps.post(f"{T}/stop", data=data, headers=json_type)
         assert status == 200, (data, body)
+    sessions = []
+    for data in (b"", b"null", b"{}"):
+        await cps.post(f"{T}/start", {"authorizedAmount": 500}, data=data, headers=json_type)
+        await present("CPS-1", "visa-incremental")
+        status, session = await cps.post(f"{T}/authorize", data=data, headers=json_type)
+        assert status == 200, (data, session)
+        sessions.append(session["sessionId"])
+    for sid, data in zip(sessions, (b"", b"null", b"{}"), strict=True):
+        path = f"{T}/sessions/{sid}"
+        status, body = await cps.post(f"{path}/increment?amount=1", data=data, headers=json_type)
+        assert status == 200, (data, body)
+        status, body = await cps.post(f"{path}/commit?commitAmount=1", data=data, headers=json_type)
+        assert (status, body["state"]) == (200, "COMMITTED"), (data, body)
+        status, body = await cps.post(f"{path}/cancel", data=data, headers=json_type)
+        assert status == 409, (data, body)  # completed: the body was not the problem
+    for data in (b"", b"null"):
+        status, body = await cps.post(
+            "webhook?url=http://csms.test/s", data=data, headers=json_type
+        )
+        assert (status, body) == (200, {"url": "http://csms.test/s"}), (data, body)
 
 
 @pytest.mark.parametrize(
@@ -190,6 +256,7 @@ async def test_empty_and_null_bodies_are_accepted(cps: CpsClient, terminal: str)
         ("start", {"callbackUrl": "not a url"}, "callbackUrl"),
         ("start", {"callbackUrl": "ftp://example.com/x"}, "callbackUrl"),
         ("start", {"uiMessageTimeout": "soon"}, "uiMessageTimeout"),
+        ("start", {"customIdleScreen": "perhaps"}, "customIdleScreen"),
         ("stop", {"uiMessageTimeout": "-3"}, "uiMessageTimeout"),
         ("authorize", {"uiMessageTimeout": "x"}, "uiMessageTimeout"),
         ("authorize", {"authorizedAmount": "0"}, "authorizedAmount"),
@@ -207,6 +274,79 @@ async def test_bad_query_values_are_400_naming_the_parameter(
 async def test_bad_wait_time(cps: CpsClient, terminal: str) -> None:
     status, body = await cps.get(f"{T}/card", {"waitTime": "long"})
     assert_error(body, 400, "invalid_parameter", parameter="waitTime")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameter", "words"),
+    [
+        # Empty numbers, booleans and URLs: a lost value, not "not given".
+        ("start", "authorizedAmount=", "authorizedAmount", "is empty"),
+        ("start", "hideAmount=", "hideAmount", "is empty"),
+        ("start", "callbackUrl=", "callbackUrl", "is empty"),
+        ("start", "supportedPaymentMethods=", "supportedPaymentMethods", "is empty"),
+        ("stop", "uiMessageTimeout=", "uiMessageTimeout", "is empty"),
+        # A parameter that is not repeatable, given twice.
+        ("start", "authorizedAmount=100&authorizedAmount=200", "authorizedAmount", "2 times"),
+        ("start", "uiMessage=a&uiMessage=b", "uiMessage", "2 times"),
+        # Bounds: 4-byte amounts, and no time a timer cannot hold (was a 500).
+        ("start", "authorizedAmount=2147483648", "authorizedAmount", "at most 2147483647"),
+        (
+            "stop",
+            "uiMessage=Bye&uiMessageTimeout=3.1e307",
+            "uiMessageTimeout",
+            "from 0 to 2147483647",
+        ),
+        ("stop", "uiMessageTimeout=inf", "uiMessageTimeout", "from 0 to 2147483647"),
+        # URLs are printable ASCII (RFC 3986).
+        ("start", "callbackUrl=https%3A%2F%2Fa%0Fb.test%2F", "callbackUrl", "printable ASCII"),
+        ("start", "callbackUrl=https%3A%2F%2Fb%C3%BCcher.test%2F", "callbackUrl", "ASCII"),
+        ("start", "callbackUrl=http%3A%2F%2Fa.test%2F+x", "callbackUrl", "ASCII"),
+    ],
+)
+async def test_query_values_that_are_refused(
+    cps: CpsClient, terminal: str, path: str, query: str, parameter: str, words: str
+) -> None:
+    status, body = await cps.post(f"{T}/{path}?{query}")
+    assert status == 400, body
+    assert_error(body, 400, "invalid_parameter", parameter=parameter)
+    assert words in body["error"]["message"]
+    assert (await cps.get(T))[1]["state"] == "IDLE"  # nothing happened
+
+
+async def test_edge_values_that_are_accepted(cps: CpsClient, terminal: str) -> None:
+    status, body = await cps.post(
+        f"{T}/start?authorizedAmount=2147483647&uiMessage=&uiMessageTimeout=2147483647"
+        "&hideAmount=TRUE&callbackUrl=HTTPS%3A%2F%2Fcsms.test%2Fcard%3Fsecret%3Dx"
+        "&customIdleScreen=false&qr=https%3A%2F%2Fapp.test%2Fpay&language=en"
+        "&supportedPaymentMethods=EMV&supportedPaymentMethods=QR_CODE,RFID"
+    )
+    assert (status, body["state"]) == (200, "READING"), body
+    status, body = await cps.post(f"{T}/stop?uiMessage=Bye&uiMessageTimeout=2147483647")
+    assert (status, body["state"]) == (200, "IDLE"), body
+
+
+async def test_offline_terminal(
+    cps: CpsClient, terminal: str, present: Callable[..., Any], admin_call: Callable[..., Any]
+) -> None:
+    """Offline: reading, authorizing, screens and increments are refused with 503; the terminal
+    and its sessions can still be read, and commit/cancel are queued (§3.7)."""
+    sid = (await _authorized(cps, present, "visa-incremental"))["sessionId"]
+    await admin_call("POST", "terminals/CPS-1/offline", status=200)
+    for path, params, json in [
+        ("start", None, None),
+        ("stop", None, None),
+        ("authorize", None, None),
+        ("ui", None, {"id": "s", "type": "info"}),
+        (f"sessions/{sid}/increment", {"amount": 100}, None),
+    ]:
+        status, body = await cps.post(f"{T}/{path}", params, json=json)
+        assert_error(body, 503, "terminal_offline")
+    status, body = await cps.get(T)
+    assert (status, body["online"], body["state"]) == (200, False, "IDLE")
+    status, body = await cps.get(f"{T}/card", {"waitTime": 0})
+    assert status == 204
+    status, body = await cps.get(f"{T}/sessions/{sid}")
+    assert (status, body["state"], body["authorizedAmount"]) == (200, "AUTHORIZED", 5000)
 
 
 async def test_start_is_busy_during_pin_entry_and_offline(
@@ -262,6 +402,19 @@ async def test_authorize_without_a_card(cps: CpsClient, terminal: str) -> None:
     assert_error(body, 409, "no_card", state="READING")
 
 
+async def test_authorize_needs_an_amount(
+    cps: CpsClient, terminal: str, present: Callable[..., Any]
+) -> None:
+    await cps.post(f"{T}/start")  # no authorizedAmount
+    await present("CPS-1", "visa-approved")
+    status, body = await cps.post(f"{T}/authorize")
+    assert_error(body, 400, "no_amount")
+    assert "authorizedAmount" in body["error"]["message"]
+    assert (await cps.get(T))[1]["state"] == "CARD"  # the card still waits
+    status, session = await cps.post(f"{T}/authorize", {"authorizedAmount": 1500})
+    assert (status, session["authorizedAmount"]) == (200, 1500)
+
+
 async def test_authorize_commit_and_repeat(
     cps: CpsClient, terminal: str, present: Callable[..., Any], node: EmulatorNode
 ) -> None:
@@ -279,11 +432,19 @@ async def test_authorize_commit_and_repeat(
     assert one == session
     status, body = await cps.get(f"{T}/sessions/nope")
     assert_error(body, 404, "unknown_session")
+    for call in ("commit?commitAmount=1", "cancel", "increment?amount=1"):
+        status, body = await cps.post(f"{T}/sessions/nope/{call}")
+        assert_error(body, 404, "unknown_session")
 
     status, body = await cps.post(f"{T}/sessions/{sid}/commit", {"commitAmount": 5001})
     assert_error(body, 400, "amount_exceeds_authorization", authorizedAmount=5000)
     [finding] = node.rt.findings.list(rule="CPS-02")
     assert "5001" in finding["message"]
+    assert (finding["axis"], finding["severity"]) == ("payter", "error")
+    exchange = node.rt.journal.get(finding["exchange_id"])
+    assert exchange is not None
+    assert (exchange["module"], exchange["status"]) == ("commit", 400)
+    assert "commitAmount=5001" in exchange["url"]
 
     status, body = await cps.post(f"{T}/sessions/{sid}/commit")
     assert_error(body, 400, "missing_parameter", parameter="commitAmount")
@@ -485,15 +646,90 @@ async def test_ui_screen_and_event(
 
 
 async def test_ui_held_during_payment(
-    cps: CpsClient, terminal: str, present: Callable[..., Any], admin_call: Callable[..., Any]
+    cps: CpsClient,
+    terminal: str,
+    present: Callable[..., Any],
+    admin_call: Callable[..., Any],
+    clock: ManualClock,
 ) -> None:
+    """§4.2: a screen sent while a payment flow owns the display (reading, card read,
+    authorizing) is held, and shown once the flow releases the display (after the
+    authorize's uiMessage has had its time)."""
     await cps.post(f"{T}/start", {"authorizedAmount": 5000})
     status, body = await cps.post(f"{T}/ui", json=CAROUSEL)
-    assert (status, body["shown"], body["held"]) == (200, False, True)
+    assert (status, body) == (200, {"screenId": "welcome", "shown": False, "held": True})
+
+    async def display() -> tuple[str, str | None]:
+        view = await admin_call("GET", "terminals/CPS-1", status=200)
+        held = view["held_screen"]["id"] if view["held_screen"] else None
+        return view["screen"]["id"], held
+
+    assert await display() == ("payter.present_card", "welcome")
     await present("CPS-1")
-    await cps.post(f"{T}/authorize")
+    assert await display() == ("payter.processing", "welcome")
+    status, _ = await cps.post(f"{T}/authorize", {"uiMessage": "Approved", "uiMessageTimeout": 5})
+    assert status == 200
+    screen, held = await display()
+    assert held is None and screen != "welcome"  # released; the uiMessage first
+    await clock.advance(5)
+    assert await display() == ("welcome", None)
+
+    # A stop releases the display too.
+    await cps.post(f"{T}/start", {"authorizedAmount": 5000})
+    info = {"id": "info-1", "type": "info", "properties": {"title": "Tariff"}}
+    assert (await cps.post(f"{T}/ui", json=info))[1]["held"] is True
+    await cps.post(f"{T}/stop")
+    assert await display() == ("info-1", None)
+
+
+SCREENS = [
+    # §4.3, one per Apollo screen type, with the properties Payter documents.
+    ({"title": "Tariff", "subtitle": "0.59 EUR/kWh", "offset": 235, "qr": "https://x.test/t",
+      "logo": True}, "info", []),
+    ({"title": "Charging", "subtitle": "Bay 2", "advice": "Unplug to stop", "message": "Started",
+      "icon": "approved", "color": "1"}, "notification", []),
+    ({"title": "Choose", "type": "0", "items.fast": "", "items.fast.label": "Fast",
+      "items.fast.amount": "0.79", "items.fast.currency": "EUR", "items.slow": "",
+      "items.slow.label": "Slow", "items.slow.disabled": "true"}, "selection", ["fast"]),
+    ({}, "screensaver", ["touch"]),
+    ({"title": "Stop?", "message": "Stop charging on bay 2?", "buttons.yes": "",
+      "buttons.yes.label": "Yes", "buttons.no": "", "buttons.no.label": "No"}, "message",
+     ["yes", "no"]),
+    ({"title": "Welcome", "cards.0": "", "cards.0.logo": "visa", "cards.0.cardholder": "Visa",
+      "buttons.start": "", "buttons.start.label": "Start", "buttons.lang": "",
+      "buttons.lang.language": "true"}, "carousel", ["start", "lang"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("properties", "kind", "keys"), SCREENS, ids=[s[1] for s in SCREENS])
+async def test_ui_screen_types(
+    cps: CpsClient,
+    terminal: str,
+    hooks: WebhookServer,
+    node: EmulatorNode,
+    admin_call: Callable[..., Any],
+    properties: dict[str, Any],
+    kind: str,
+    keys: list[str],
+) -> None:
+    screen = {"id": f"my-{kind}", "type": kind, "properties": properties}
+    status, body = await cps.post(f"{T}/ui", {"callbackUrl": f"{hooks.url}/ui"}, json=screen)
+    assert (status, body) == (200, {"screenId": f"my-{kind}", "shown": True, "held": False})
     view = await admin_call("GET", "terminals/CPS-1", status=200)
-    assert view["screen"]["id"] == "welcome"  # released once the payment flow ended
+    shown = view["screen"]
+    assert (shown["type"], shown["id"], shown["keys"]) == (kind, f"my-{kind}", keys)
+    # Numbers and booleans are kept as their text, as Payter's examples give every value.
+    assert all(isinstance(v, str) for v in shown["properties"].values())
+    for key in keys:
+        if kind == "screensaver":
+            continue  # a touch wakes the screensaver; it is no UI event
+        await admin_call("POST", "terminals/CPS-1/press", {"key": key}, status=200)
+        await admin_call("POST", "terminals/CPS-1/press", {"key": key}, status=200)
+    await node.rt.background.drain()
+    expected = [k for k in keys if kind != "screensaver" for _ in range(2)]
+    assert hooks.bodies("ui") == [
+        {"serialNumber": "CPS-1", "screenId": f"my-{kind}", "response": k} for k in expected
+    ]
 
 
 @pytest.mark.parametrize(
@@ -543,6 +779,39 @@ async def test_webhook_get_set_delete(cps: CpsClient) -> None:
     assert status == 401
 
 
+async def test_webhook_url_forms(cps: CpsClient) -> None:
+    """?url= wins over the body; callbackUrl is taken too; a URL is checked wherever it is
+    given, and a body that is not an object is refused even when ?url= is there."""
+    status, body = await cps.post(
+        "webhook", {"url": "http://q.test/"}, json={"url": "http://b.test/"}
+    )
+    assert (status, body) == (200, {"url": "http://q.test/"})
+    assert await cps.post("webhook", {"callbackUrl": "http://c.test/"}) == (
+        200,
+        {"url": "http://c.test/"},
+    )
+    assert await cps.post("webhook", json={"callbackUrl": "http://d.test/", "x": 1}) == (
+        200,
+        {"url": "http://d.test/"},
+    )
+    for bad in ([1, 2], 42, True, "http://e.test/"):
+        status, body = await cps.post("webhook", {"url": "http://q.test/"}, json=bad)
+        assert_error(body, 400, "invalid_body")
+    status, body = await cps.post("webhook", {"url": "http://q.test/"}, json={"url": ""})
+    assert_error(body, 400, "invalid_parameter", parameter="url")
+    status, body = await cps.post("webhook", json={"callbackUrl": "ftp://x/"})
+    assert_error(body, 400, "invalid_parameter", parameter="callbackUrl")
+    status, body = await cps.post("webhook", "url=")
+    assert_error(body, 400, "invalid_parameter", parameter="url")
+    status, body = await cps.post("webhook", {"url": "http://q.test/", "callbackUrl": "x"})
+    assert_error(body, 400, "invalid_parameter", parameter="callbackUrl")
+    status, body = await cps.post(
+        "webhook", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert_error(body, 400, "invalid_json")
+    assert await cps.get("webhook") == (200, {"url": "http://d.test/"})  # unchanged by errors
+
+
 async def test_webhook_is_per_key(cps: CpsClient, admin_call: Callable[..., Any]) -> None:
     other = cps.with_key((await admin_call("POST", "cps/api-keys", {}, status=201))["apikey"])
     await cps.post("webhook", {"url": "http://a.test/"})
@@ -557,6 +826,15 @@ async def test_unknown_path_and_method(cps: CpsClient) -> None:
     assert_error(body, 404, "not_found")
     status, body = await cps.delete("terminals")
     assert_error(body, 405, "method_not_allowed", allowed=["GET", "HEAD"])
+    for method, path, allow in [
+        ("DELETE", "terminals", "GET, HEAD"),
+        ("TRACE", "webhook", "DELETE, GET, HEAD, POST"),
+        ("GET", "terminals/CPS-1/start", "POST"),
+    ]:
+        async with cps.http.request(
+            method, f"{cps.base_url}/{path}", headers=cps.headers()
+        ) as resp:
+            assert (resp.status, resp.headers["Allow"]) == (405, allow)  # RFC 9110 §15.5.6
 
 
 async def test_requests_are_journaled_redacted(
@@ -628,3 +906,26 @@ async def test_body_too_large(
     assert_error(body, 413, "body_too_large")
     [row] = node.rt.journal.list(protocol="cps")
     assert (row["status"], row["request_body"]) == (413, None)
+
+
+async def test_one_log_line_per_request_without_secrets(cps: CpsClient, terminal: str) -> None:
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as logs:
+            await cps.post(f"{T}/start", {"authorizedAmount": 100})
+            await cps.with_key(None).get("apikey", {"token": "payter-emulator-cps-token"})
+    finally:
+        structlog.configure(**saved)
+    lines = [e for e in logs if e["event"] == "cps request"]
+    assert [(e["method"], e["path"], e["status"]) for e in lines] == [
+        ("POST", "/cps/terminals/CPS-1/start", 200),
+        ("GET", "/cps/apikey", 200),
+    ]
+    text = repr(logs)
+    assert "payter-emulator-cps-token" not in text and KEY not in text

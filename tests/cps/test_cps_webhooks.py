@@ -158,12 +158,42 @@ async def test_retries_until_200_on_the_clock(
     statuses = [r["status"] for r in node.rt.journal.list(protocol="webhook")]
     assert statuses == [500, 503, 404, 200]
     findings = node.rt.findings.list(rule="CPS-03")
-    assert [f["message"].rsplit(": ", 1)[-1] for f in findings] == [
-        "HTTP 500; Payter's retries stop only on HTTP 200 or 409",
-        "HTTP 503; Payter's retries stop only on HTTP 200 or 409",
-        "HTTP 404; Payter's retries stop only on HTTP 200 or 409",
+    url = f"{hooks.url}/state"
+    assert [f["message"] for f in findings] == [
+        f"state webhook to {url} failed (HTTP {status}); it is retried on Payter's ladder, "
+        "which stops only on HTTP 200 or 409"
+        for status in (500, 503, 404)
     ]
     assert all(f["severity"] == "warning" and f["exchange_id"] for f in findings)
+    assert all(
+        (f["axis"], f["reference"]) == ("payter", "payter.md §3.7 retry policy") for f in findings
+    )
+    journal_ids = [r["id"] for r in node.rt.journal.list(protocol="webhook")]
+    assert [f["exchange_id"] for f in findings] == journal_ids[:3]
+
+
+async def test_other_2xx_answers_are_retried(
+    cps: CpsClient,
+    hooks: WebhookServer,
+    node: EmulatorNode,
+    clock: ManualClock,
+    admin_call: Callable[..., Any],
+) -> None:
+    """Only 200 and 409 end a delivery (DESIGN.md, after Payter's retry policy): a 204 or 201 is
+    retried, and the finding tells the CSMS to answer 200."""
+    hooks.script = [204, 201]  # then 200
+    await _failing_state_delivery(cps, hooks, node, admin_call)
+    await clock.advance(120)
+    assert [r.at for r in hooks.received] == [at(0), at(60), at(120)]
+    [delivery] = node.cps.deliveries.list()
+    assert (delivery["state"], delivery["attempts"]) == ("delivered", 3)
+    messages = [f["message"] for f in node.rt.findings.list(rule="CPS-03")]
+    assert messages == [
+        f"state webhook to {hooks.url}/state answered HTTP {status}, which does not end a "
+        "delivery: Payter's retry policy stops only on HTTP 200 or 409, so the emulator retries "
+        "it; answer 200 to acknowledge a webhook"
+        for status in (204, 201)
+    ]
 
 
 async def test_409_stops_the_retries(
