@@ -23,6 +23,7 @@ from emulator.cli import main
 from emulator.demo import Demo, DemoOptions
 from tui.app import make_app
 from tui.client import ControlApiError, ControlClient
+from tui.screens.exchange_screen import ExchangeScreen
 from tui.widgets.terminal_frame import TerminalFrame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +107,21 @@ async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
         )
         traffic = app.screen.query_one("#traffic-table")
         await wait_for(pilot, lambda: traffic.row_count > 0, what="OCPI traffic")
+        # The registration's credentials exchange, opened from the traffic log: the tokens in
+        # its header and bodies are cut short.
+        await pilot.press("l")
+        row = next(
+            i
+            for i in range(traffic.row_count)
+            if str(traffic.get_row_at(i)[6]).endswith("/credentials")
+        )
+        traffic.move_cursor(row=row)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), what="detail")
+        exchange = app.screen.exchange  # type: ignore[attr-defined]
+        assert exchange["request_headers"]["Authorization"].endswith("…")
+        token = json.loads(exchange["request_body"])["token"]
+        assert token.endswith("…") and len(token) <= 8
 
 
 def test_headless_demo_writes_the_ready_file(tmp_path: Path) -> None:
