@@ -54,7 +54,6 @@ JOURNEYS = TableSpec(
         "capture_status": str,
         "voided_amount": int,
         "fac_id": str,
-        "fac_delivered": int,
         "reason": str,
         "deadline_at": str,
         "deadline_kind": str,

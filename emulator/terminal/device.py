@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Literal
 from emulator.ocpi.types import format_datetime
 from emulator.terminal.acquirer import (
     CANCELLED_BY_CARDHOLDER,
+    PIN_ENTRY_TIMED_OUT,
     TERMINAL_OFFLINE,
     TIMED_OUT,
     Acquirer,
@@ -103,6 +104,7 @@ SCREENSAVER_DISABLED = 2147483647
 CARD_PRESENTATION_TIMER = "card_presentation"
 CARD_READ_TIMER = "card_read"
 AUTHORIZATION_TIMER = "authorization"
+PIN_ENTRY_TIMER = "pin_entry"
 MESSAGE_TIMER = "message"
 SCREENSAVER_TIMER = "screensaver"
 EXPIRY_TIMER_PREFIX = "expiry:"
@@ -116,6 +118,8 @@ class Timeouts:
     card_read: float = 30.0  # a read card waits this long for authorize/stop
     authorization: float = 30.0
     pin_authorization: float = 210.0  # Apollo: 3 min 30 s "allows for 3x PIN entry"
+    # No key on the PIN pad for this long declines (journey-screens.md screen 6: 30 s).
+    pin_entry: float = 30.0
     commit: float = 60.0  # commit/void; for drivers that wait on a commit result
     screensaver: float | None = 30.0  # None (or 2147483647) disables it
     message: float = 3.0  # a uiMessage without uiMessageTimeout
@@ -797,6 +801,8 @@ class Device:
             self.state = State.AUTHORIZING
             limit = self.timeouts.pin_authorization if pin else self.timeouts.authorization
             self._set_timer(AUTHORIZATION_TIMER, limit, now)
+            if pin:
+                self._set_timer(PIN_ENTRY_TIMER, self.timeouts.pin_entry, now)
             batch.add(
                 PaymentStep(
                     "pin_required" if pin else "authorizing",
@@ -922,6 +928,9 @@ class Device:
         elif name == AUTHORIZATION_TIMER and self.pending is not None:
             auth = self.acquirer.decline(self.pending.authorization, TIMED_OUT)
             self._finish_authorization(auth, batch, now)
+        elif name == PIN_ENTRY_TIMER and self.pending is not None and self.pending.phase == "pin":
+            auth = self.acquirer.decline(self.pending.authorization, PIN_ENTRY_TIMED_OUT)
+            self._finish_authorization(auth, batch, now)
         elif name == MESSAGE_TIMER:
             self.message = None
             self.message_timeout = None
@@ -989,6 +998,7 @@ class Device:
     def _pin_key(self, key: str, batch: _Batch, now: datetime) -> None:
         pending = self.pending
         assert pending is not None and self.card is not None
+        self._set_timer(PIN_ENTRY_TIMER, self.timeouts.pin_entry, now)
         if key.isdigit():
             pending.pin_digits = min(pending.pin_digits + 1, PIN_MAX_DIGITS)
         elif key == "clear":
@@ -1016,6 +1026,7 @@ class Device:
         medium = self.card.medium.value if self.card else ""
         self.pending = None
         self.timers.pop(AUTHORIZATION_TIMER, None)
+        self.timers.pop(PIN_ENTRY_TIMER, None)
         self.state = State.IDLE
         self.card = None
         self.reading = None

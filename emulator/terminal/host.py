@@ -37,6 +37,7 @@ import structlog
 from emulator.clock import Timer
 from emulator.ocpi.types import format_datetime
 from emulator.runtime import Runtime
+from emulator.settings import EmulatorSettings
 from emulator.store import TableSpec
 from emulator.terminal.acquirer import Acquirer
 from emulator.terminal.cards import CardCatalogue, CardError, Medium, default_catalogue
@@ -90,6 +91,20 @@ TERMINAL_SESSIONS = TableSpec(
     json_columns=frozenset({"session"}),
     indexes=(("serial_number",),),
 )
+
+
+def terminal_timeouts(settings: EmulatorSettings) -> Timeouts:
+    """The terminal timeouts of the settings (Payter's numbers by default, payter.md §3.8)."""
+    return Timeouts(
+        card_presentation=settings.card_presentation_timeout,
+        card_read=settings.card_read_timeout,
+        authorization=settings.authorization_timeout,
+        pin_authorization=settings.pin_authorization_timeout,
+        pin_entry=settings.pin_entry_timeout,
+        screensaver=settings.screensaver_timeout or None,
+        message=settings.notification_timeout,
+        authorization_validity=settings.authorization_validity,
+    )
 
 
 class TerminalController(Protocol):
@@ -678,6 +693,8 @@ class TerminalHost:
     def _load(self, row: dict[str, Any]) -> Device:
         serial_number = row["serial_number"]
         device = Device.from_dict(row["device"], acquirer=self.acquirer)
+        # The settings of this run apply to every terminal, also to those stored before.
+        device.set_timeouts(self.timeouts)
         self._devices[serial_number] = device
         self._meta[serial_number] = {"mode": row["mode"], "created_at": row["created_at"]}
         now = self.rt.now()
@@ -695,4 +712,5 @@ __all__ = [
     "TERMINAL_SESSIONS",
     "TerminalController",
     "TerminalHost",
+    "terminal_timeouts",
 ]

@@ -70,6 +70,8 @@ class Rig:
             self.http, method, url, self.token, json=body, headers=ROUTING
         )
         assert env["status_code"] == 1000, env
+        # What the push set off after its answer (a FAC, a STOP_SESSION) is done by now.
+        await self.node.rt.background.drain()
         return headers
 
     def start_body(self) -> dict[str, Any]:
@@ -176,7 +178,7 @@ async def test_full_approved_journey(rig: Rig) -> None:
     assert body["connector_id"] == "1" and body["location_id"] == "LOC-1"
     journey = rig.journey()
     assert journey["state"] == "STARTING" and journey["money"] == "AUTHORIZED"
-    assert journey["authorization_reference"] == ref and journey["preauth_amount"] == 5000
+    assert journey["authorization_reference"] == ref and journey["preauthorized_amount"] == 5000
     await rig.advance(3)
     assert (await rig.screen())["id"] == "journey.starting"
     await rig.result("ACCEPTED")
@@ -450,7 +452,7 @@ async def test_journeys_control_api(rig: Rig) -> None:
     await rig.card()
     status, rows = await rig.admin("GET", "journeys")
     assert status == 200 and rows[0]["serial_number"] == SERIAL
-    assert rows[0]["preauth_amount"] == 5000 and rows[0]["currency"] == "EUR"
+    assert rows[0]["preauthorized_amount"] == 5000 and rows[0]["currency"] == "EUR"
     status, one = await rig.admin("GET", f"journeys/{rows[0]['id']}")
     assert one["authorization_reference"] == rows[0]["authorization_reference"]
     assert [h["state"] for h in one["history"]] == ["PRESENTING", "AUTHORIZING", "STARTING"]

@@ -179,7 +179,7 @@ async def test_cdr_over_authorization(pair, http) -> None:
     await d.advance(600)
     journey = d.journey()
     assert journey["money"] == "CAPTURED", journey
-    assert journey["cdr_total"] > journey["preauth_amount"]
-    assert journey["captured_amount"] == journey["preauth_amount"]
+    assert journey["cdr_total"] > journey["preauthorized_amount"]
+    assert journey["captured_amount"] == journey["preauthorized_amount"]
     assert journey["capture_status"] == "PARTIAL_SUCCESS"
     assert "PAYTER-06" in {f["rule"] for f in d.emu.rt.findings.list()}
