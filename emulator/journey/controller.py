@@ -56,6 +56,7 @@ TARIFF = "journey.tariff"
 NOTICE = "journey.notice"
 STARTING_SCREEN = "journey.starting"
 STOPPING_SCREEN = "journey.stopping"
+PAYMENT_SCREEN = "journey.payment"  # held under Payter's own payment screens
 STOP = "journey.stop"
 STOP_CONFIRM = "journey.stop_confirm"
 RECEIPTS = "journey.receipts"
@@ -201,7 +202,7 @@ class JourneyController:
             if waiting:
                 # The present-card or PIN screen is still up, its timers re-armed: go on.
                 ui = self._ui(serial)
-                ui.journey_id, ui.screen = journey["id"], "payment"
+                ui.journey_id, ui.screen = journey["id"], PAYMENT_SCREEN
                 return True
             if state == R.AUTHORIZING and device is not None:
                 self._adopt_authorization(journey, device)
@@ -420,7 +421,9 @@ class JourneyController:
     async def _show(self, serial: str, screen: Screen) -> None:
         self._ui(serial).screen = screen.id
         try:
-            await self.host.show(serial, screen)
+            # journey-screens.md: only Home gives way to the screensaver; every other screen
+            # has its own timeout back to Home.
+            await self.host.show(serial, screen, screensaver=screen.id == HOME)
         except TerminalError as exc:
             log.info("screen not shown", serial=serial, screen=screen.id, error=exc.message)
 
@@ -443,10 +446,13 @@ class JourneyController:
         message: str,
         *,
         icon: str | None = None,
+        advice: str | None = None,
         seconds: float = 5.0,
         then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         props = {"title": self.t(serial, key_title), "message": message}
+        if advice:
+            props["advice"] = advice
         if icon:
             props["icon"] = icon
             props["color"] = "1" if icon == "approved" else "2"
@@ -891,9 +897,14 @@ class JourneyController:
                 payment_session_id=step.session_id,
                 reason=str(data.get("response_text") or data.get("response_code")),
             )
-            # The terminal shows its own red notification; Home comes after it.
-            self._later(
-                serial, "ui", self.settings.journey_notice_seconds, lambda: self.show_home(serial)
+            # Screen 8 in the driver's language, with the acquirer's reason; then Home.
+            await self.notice(
+                serial,
+                "declined",
+                str(data.get("response_text") or ""),
+                icon="declined",
+                advice=self.t(serial, "declined.advice"),
+                seconds=self.settings.journey_notice_seconds,
             )
         elif step.step in ("committed",):
             await self._captured(journey, data)
@@ -945,7 +956,7 @@ class JourneyController:
         self._publish(journey)
         ui = self._ui(serial)
         ui.journey_id = journey["id"]
-        ui.screen = "payment"
+        self._cancel(serial, "ui")
         try:
             await self.host.start_reading(
                 serial,
@@ -958,6 +969,12 @@ class JourneyController:
         except TerminalError as exc:
             await self._end_without_money(journey, R.ABANDONED, exc.message)
             await self._start_refused(serial, "failed.unavailable")
+            return
+        # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
+        # its Accept must not come back when the payment flow hands the display back.
+        await self._show(
+            serial, Screen("info", PAYMENT_SCREEN, {"title": self.t(serial, "processing")})
+        )
 
     async def _approved(self, serial: str, journey: dict[str, Any]) -> None:
         props = {

@@ -86,6 +86,22 @@ CAPTURING = "CAPTURING"  # capture queued on an offline terminal
 COMPLETED = "COMPLETED"  # captured (see capture_status); FAC may follow
 VOIDED = "VOIDED"  # final: voided after it had started (no session, invalid session)
 
+STATES = (
+    PRESENTING,
+    AUTHORIZING,
+    DECLINED,
+    CARD_TIMEOUT,
+    ABANDONED,
+    STARTING,
+    START_FAILED,
+    STARTED,
+    CHARGING,
+    STOPPING,
+    WAITING_CDR,
+    CAPTURING,
+    COMPLETED,
+    VOIDED,
+)
 FINAL = frozenset({DECLINED, CARD_TIMEOUT, ABANDONED, START_FAILED, COMPLETED, VOIDED})
 ACTIVE = frozenset({STARTED, CHARGING, STOPPING})
 

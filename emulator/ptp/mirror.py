@@ -157,20 +157,20 @@ class Mirror:
         await self.poll(platform, "locations")
 
     def schedule(self, platform: Platform) -> None:
-        """Poll now (in the background) and every ``poll_interval`` seconds after."""
+        """Poll now (in the background) and every ``poll_interval`` seconds after (0: once)."""
         interval = self.ptp.settings.poll_interval
         self.cancel(platform.id)
-        if interval <= 0:
-            return
 
         async def tick() -> None:
+            self._timers.pop(platform.id, None)
             current = self.ptp.node.platforms.get(platform.id)
             if current is None or not current.registered:
                 return
             await self.poll_all(current)
-            self._timers[platform.id] = self.rt.clock.call_later(
-                interval, tick, name=f"poll-{platform.id}"
-            )
+            if interval > 0:
+                self._timers[platform.id] = self.rt.clock.call_later(
+                    interval, tick, name=f"poll-{platform.id}"
+                )
 
         self._timers[platform.id] = self.rt.clock.call_later(0, tick, name=f"poll-{platform.id}")
 

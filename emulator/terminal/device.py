@@ -237,6 +237,7 @@ class CardIgnored(Effect):
     card_ref: str
     card_id: str
     reason: Literal["not_reading", "offline", "medium_not_accepted"]
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,7 @@ class Device:
         self.state = State.IDLE
         self.screen: Screen = idle_screen()
         self.app_screen: Screen | None = None  # the controller's last screen
+        self.app_screensaver = True  # the screensaver may replace app_screen after a while
         self.held = False  # app_screen arrived while a payment flow owned the display
         self.message: Screen | None = None  # timed notification (uiMessage, decline)
         self.message_timeout: float | None = None
@@ -574,14 +576,18 @@ class Device:
         self.screensaver = False  # a card wakes the screensaver (journey-screens.md #2)
         card, medium = presented.card, presented.medium
         reason: Literal["not_reading", "offline", "medium_not_accepted"] | None = None
+        message = ""
         if not self.online:
-            reason = "offline"
+            reason, message = "offline", "the terminal is offline"
         elif self.state is not State.READING or self.reading is None:
             reason = "not_reading"
+            message = f"the terminal is not reading cards (screen {self.screen.id!r})"
         elif medium not in self.reading.media:
             reason = "medium_not_accepted"
+            accepted = ", ".join(m.value for m in self.reading.media)
+            message = f"the terminal reads {accepted} now, not {medium.value}"
         if reason is not None:
-            batch.add(CardIgnored(medium.value, card.id, card.card_id, reason))
+            batch.add(CardIgnored(medium.value, card.id, card.card_id, reason, message))
             return self._end(batch, now)
         self.card = presented
         self.state = State.CARD
@@ -741,12 +747,18 @@ class Device:
             self._show_message(notification_screen(message), message_timeout)
         return self._end(batch, now)
 
-    def show(self, screen: Screen, *, now: datetime) -> list[Effect]:
-        """Show an integrator's screen (CPS ``/ui``); held while a payment flow runs (§4.2)."""
+    def show(self, screen: Screen, *, now: datetime, screensaver: bool = True) -> list[Effect]:
+        """Show an integrator's screen (CPS ``/ui``); held while a payment flow runs (§4.2).
+
+        Without ``screensaver`` the screen stays up however long nobody touches it: a
+        controller with its own timeout per screen (Payter's OCPI journey, where only Home
+        gives way to the screensaver) uses that.
+        """
         self._require_online()
         batch = _Batch(self)
         batch.activity = True
         self.app_screen = screen
+        self.app_screensaver = screensaver
         self.held = self.flow_owns_display
         self.message = None
         self.screensaver = False
@@ -1111,6 +1123,7 @@ class Device:
             and self.online
             and not self.flow_owns_display
             and self.message is None
+            and (self.app_screen is None or self.app_screensaver)
         )
 
     def _desired_screen(self) -> Screen:
@@ -1204,6 +1217,7 @@ class Device:
             "state": self.state.value,
             "screen": self.screen.to_dict(),
             "app_screen": self.app_screen.to_dict() if self.app_screen else None,
+            "app_screensaver": self.app_screensaver,
             "held": self.held,
             "message": self.message.to_dict() if self.message else None,
             "message_timeout": self.message_timeout,
@@ -1230,6 +1244,7 @@ class Device:
         device.state = State(data["state"])
         device.screen = Screen.from_dict(data["screen"])
         device.app_screen = Screen.from_dict(data["app_screen"]) if data.get("app_screen") else None
+        device.app_screensaver = bool(data.get("app_screensaver", True))
         device.held = bool(data.get("held"))
         device.message = Screen.from_dict(data["message"]) if data.get("message") else None
         device.message_timeout = _seconds(data.get("message_timeout"))

@@ -371,7 +371,9 @@ class TerminalHost:
         )
         return self.get(serial_number)
 
-    async def show(self, serial_number: str, screen: Screen | dict[str, Any]) -> dict[str, Any]:
+    async def show(
+        self, serial_number: str, screen: Screen | dict[str, Any], *, screensaver: bool = True
+    ) -> dict[str, Any]:
         """Show a screen; a dict is validated like a CPS ``/ui`` body first."""
         device = self._device(serial_number)
         if not isinstance(screen, Screen):
@@ -380,7 +382,9 @@ class TerminalHost:
             except ScreenError as exc:
                 raise TerminalError(ErrorKind.INVALID, "invalid_screen", str(exc)) from None
         parsed = screen
-        await self._run(serial_number, device, lambda now: device.show(parsed, now=now))
+        await self._run(
+            serial_number, device, lambda now: device.show(parsed, now=now, screensaver=screensaver)
+        )
         return {
             "shown": device.screen == parsed,
             "held": device.held,
