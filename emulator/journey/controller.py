@@ -222,6 +222,8 @@ class JourneyController:
             else:
                 await self._after_start_command(record)
             return False
+        if journey["money"] == "AUTHORIZED" and journey["state"] in (R.START_FAILED, R.VOIDED):
+            await self._void(journey)  # the terminal refused the void before the restart
         if journey.get("stop_reason") and not journey.get("stop_command_id"):
             self._request_stop(journey, journey["stop_reason"])
         return False

@@ -67,6 +67,7 @@ JOURNEYS = TableSpec(
         ("authorization_reference",),
         ("payment_session_id",),
         ("state",),
+        ("money",),
     ),
 )
 
@@ -104,6 +105,8 @@ STATES = (
 )
 FINAL = frozenset({DECLINED, CARD_TIMEOUT, ABANDONED, START_FAILED, COMPLETED, VOIDED})
 ACTIVE = frozenset({STARTED, CHARGING, STOPPING})
+# Money states a pre-authorization ends in (NONE: there never was one).
+SETTLED = frozenset({"NONE", "CAPTURED", "VOIDED"})
 
 
 class JourneyRecords:
@@ -203,7 +206,12 @@ class JourneyRecords:
         )
 
     def open(self) -> list[dict[str, Any]]:
-        placeholders = ", ".join("?" for _ in FINAL)
+        """Journeys still under way, or whose money has not reached its final state."""
+        states = ", ".join("?" for _ in FINAL)
+        settled = ", ".join("?" for _ in SETTLED)
         return self.store.rows(
-            "journeys", f"state not in ({placeholders})", sorted(FINAL), order_by="created_at"
+            "journeys",
+            f"state not in ({states}) or money not in ({settled})",
+            [*sorted(FINAL), *sorted(SETTLED)],
+            order_by="created_at",
         )

@@ -63,8 +63,8 @@ class Rig:
         now = self.node.rt.clock.describe()["now"]
         await self.node.stop()
         node = build_emulator(make_settings(db=db, clock_start=now, **settings))
+        self.node = node  # listen from the start: resuming journeys publishes events
         await node.start()
-        self.node = node
         return node
 
     # --- the driver -------------------------------------------------------------------------
@@ -212,14 +212,15 @@ class Rig:
         return body
 
     async def result(
-        self, result: str = "ACCEPTED", *, ref: str | None = None, command: str = "START_SESSION"
+        self, result: str = "ACCEPTED", *, ref: str | None = None, command: str | None = None
     ) -> dict[str, Any]:
-        if command == "START_SESSION":
+        """The CPO's CommandResult: for the START_SESSION of ``ref``, else for the last
+        ``command``, else for the last command it received."""
+        if ref is not None:
             url = self.start_body(ref)["response_url"]
         else:
-            url = [c for c in self.cpo.commands if c["command"] == command][-1]["body"][
-                "response_url"
-            ]
+            sent = [c for c in self.cpo.commands if command in (None, c["command"])]
+            url = sent[-1]["body"]["response_url"]
         status, _, env = await ocpi(
             self.http, "POST", url, self.token, json={"result": result}, headers=ROUTING
         )

@@ -14,13 +14,12 @@ import pytest
 from helpers import findings, ocpi
 from journey_rig import ROUTING, SERIAL, Rig, error_rules, make_rig
 
-from emulator.app import EmulatorNode
 from emulator.journey.controller import JOURNEY_VIEW
 
 
 @pytest.fixture
-async def rig(emulator: EmulatorNode, http: Any):
-    rig = await make_rig(emulator, http)
+async def rig(start_emulator: Any, http: Any):
+    rig = await make_rig(await start_emulator(poll_interval=0), http)
     yield rig
     await rig.cpo.stop()
 
