@@ -66,7 +66,9 @@ class EmulatorNode(Node):
             website=settings.business_website,
         )
         needs = parse_needs(settings.required_modules or "credentials")
+        self.probes_peers = settings.probe_tokens
         super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
+        self.client.probe_unknown_fields = settings.probe_unknown_fields
         self.registration.on_registered.append(self._check_payter_modules)
 
     def setup(self) -> None:

@@ -96,7 +96,8 @@ class Findings:
         since_id: int = 0,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        clauses, params = ["id > ?"], [since_id]
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [since_id]
         if platform_id is not None:
             clauses.append("platform_id = ?")
             params.append(platform_id)
@@ -116,7 +117,12 @@ class Findings:
             "findings", " and ".join(clauses), params, order_by="id", limit=limit
         )
 
-    def report(self, platform_id: int | None = None) -> dict[str, Any]:
+    def report(
+        self, platform_id: int | None = None, *, strict: bool | None = None
+    ) -> dict[str, Any]:
+        """Findings summed up per axis. An axis fails on an error, or in strict mode (the
+        setting, or ``strict`` for this report) on a warning too."""
+        strict = self.strict if strict is None else strict
         for check in self.before_report:
             check()
         rows = self.list(platform_id=platform_id, limit=1_000_000)
@@ -125,8 +131,11 @@ class Findings:
             mine = [r for r in rows if r["axis"] == axis]
             errors = sum(1 for r in mine if r["severity"] == "error")
             warnings = sum(1 for r in mine if r["severity"] == "warning")
-            failed = errors > 0 or (self.strict and warnings > 0)
-            by_rule = Counter(r["rule"] for r in mine)
+            failed = errors > 0 or (strict and warnings > 0)
+            # A rule's findings can differ in severity (a check may record a warning under an
+            # error rule): one line per rule and severity, errors first.
+            by_rule = Counter((r["rule"], r["severity"]) for r in mine)
+            order = sorted(by_rule, key=lambda k: (k[1] != "error", k[0]))
             axes[axis] = {
                 "verdict": "FAIL" if failed else "PASS",
                 "errors": errors,
@@ -134,19 +143,23 @@ class Findings:
                 "rules": [
                     {
                         "rule": rule_id,
-                        "count": count,
-                        "severity": RULES[rule_id].severity,
+                        "count": by_rule[(rule_id, severity)],
+                        "severity": severity,
                         "title": RULES[rule_id].title,
                         "reference": RULES[rule_id].reference,
-                        "example": next(r["message"] for r in mine if r["rule"] == rule_id),
+                        "example": next(
+                            r["message"]
+                            for r in mine
+                            if r["rule"] == rule_id and r["severity"] == severity
+                        ),
                     }
-                    for rule_id, count in sorted(by_rule.items())
+                    for rule_id, severity in order
                 ],
             }
         overall = "FAIL" if any(a["verdict"] == "FAIL" for a in axes.values()) else "PASS"
         return {
             "verdict": overall,
-            "strict": self.strict,
+            "strict": strict,
             "platform_id": platform_id,
             "generated_at": format_datetime(self.now()),
             "axes": axes,

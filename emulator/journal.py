@@ -126,6 +126,11 @@ class Journal:
             self.store.execute("delete from journal where id <= ?", [exchange_id - self.retention])
         return exchange_id
 
+    def last_id(self) -> int:
+        """Id of the latest exchange (0 when the journal is empty)."""
+        rows = self.store.query("select max(id) as last from journal")
+        return int(rows[0]["last"] or 0) if rows else 0
+
     def update_error(self, exchange_id: int, error: str) -> None:
         self.store.update("journal", exchange_id, {"error": error})
 
@@ -138,7 +143,8 @@ class Journal:
         since_id: int = 0,
         limit: int = 200,
     ) -> list[dict[str, Any]]:
-        clauses, params = ["id > ?"], [since_id]
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [since_id]
         if platform_id is not None:
             clauses.append("platform_id = ?")
             params.append(platform_id)

@@ -34,6 +34,8 @@ class Node:
     name = "node"
     ocpi_prefix = "/ocpi"
     has_cps = False
+    # Probe a newly registered peer's token checks (Registration.probe_tokens).
+    probes_peers = False
 
     def __init__(
         self,
@@ -57,7 +59,12 @@ class Node:
         )
         self.client = OcpiClient(rt, self.server)
         self.registration = Registration(
-            self.server, self.platforms, self.client, needs=needs, expected_roles=expected_roles
+            self.server,
+            self.platforms,
+            self.client,
+            needs=needs,
+            expected_roles=expected_roles,
+            probe_peers=self.probes_peers,
         )
         self.server.add_module(VersionsModule())
         self.server.add_module(CredentialsModule(self.registration))

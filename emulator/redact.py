@@ -10,6 +10,11 @@ _HEADER_RE = re.compile(r"^(?P<scheme>\S+)(?P<sep>\s+)(?P<rest>.+)$")
 _QUOTED_RE = re.compile(r'(?P<key>\w+)="(?P<value>[^"]*)"')
 
 
+def is_secret_key(key: str) -> bool:
+    """Whether a JSON field of this name holds a secret (credentials token, API key)."""
+    return key.lower() in _SECRET_KEYS
+
+
 def redact_secret(value: str) -> str:
     """Keep the first four characters so a person can tell two tokens apart."""
     if len(value) <= 4:

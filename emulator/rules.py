@@ -210,8 +210,8 @@ _RULES: list[Rule] = [
     ),
     Rule(
         "OCPI-23",
-        "Sessions GET without date_from",
-        "warning",
+        "Sender lists work without parameters (only Sessions may require date_from)",
+        "error",
         "spec",
         "mod_sessions.asciidoc; checklist 5.3 #23",
     ),

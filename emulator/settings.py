@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OCPI_VERSIONS = ("2.3.0", "2.2.1", "2.1.1")
@@ -144,18 +144,30 @@ class EmulatorSettings(ServerSettings):
     profile: Literal["ptp", "emsp"] = Field(
         "ptp",
         description="'ptp': Payter as Payment Terminal Provider over OCPI 2.3.0 with Payments; "
-        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments.",
+        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments (offers 2.2.1 and 2.1.1 "
+        "and the role EMSP unless --versions / --role say otherwise).",
+    )
+    versions: str = Field(
+        ",".join(OCPI_VERSIONS),
+        description="OCPI versions offered, highest first (comma-separated); profile 'emsp': "
+        "2.2.1,2.1.1.",
     )
     role: Literal["PTP", "OTHER", "EMSP"] = Field(
         "PTP",
         description="Role sent in Credentials (2.3.0's Role enum has no PTP; OTHER or EMSP are "
-        "the alternatives).",
+        "the alternatives); profile 'emsp': EMSP.",
     )
     poll_interval: float = Field(
         600.0,
         ge=0,
         description="Seconds between crawls of the CPO's Locations and Tariffs (0: only at "
         "registration and on demand). Payter's own interval is not published.",
+    )
+    sender_checks: bool = Field(
+        True,
+        description="After the first crawl of a CPO's Locations, check its Sender further: one "
+        "Location and EVSE by id in changed case, an unknown id (404), the first page again "
+        "(stable order), date_from/date_to boundaries.",
     )
     command_result_timeout: int = Field(
         60,
@@ -181,6 +193,17 @@ class EmulatorSettings(ServerSettings):
         max_length=36,
         description="customer_reference put on new Terminals (links a terminal to the CPO's "
         "contract with Payter).",
+    )
+    probe_tokens: bool = Field(
+        True,
+        description="After a new registration, call the CPO's versions endpoint once with a "
+        "token nobody issued and, as Sender, once with its spent token A; both must get 401 "
+        "(OCPI-02, OCPI-16).",
+    )
+    probe_unknown_fields: bool = Field(
+        False,
+        description="Add an undocumented field to the JSON objects sent to OCPI 2.3.0 peers; "
+        "a peer that refuses them and takes the request without it gets an OCPI-09 finding.",
     )
     payter_customer_reference_patch: bool = Field(
         True,
@@ -360,6 +383,17 @@ class EmulatorSettings(ServerSettings):
         if unknown or not methods:
             raise ValueError(f"payment methods must be among {', '.join(known)}")
         return ",".join(methods)
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> EmulatorSettings:
+        # The 'emsp' profile is for platforms not yet on 2.3.0 (Payments is a 2.3.0 module),
+        # and 2.2.1's Role enum has no PTP: its defaults differ where not given explicitly.
+        if self.profile == "emsp":
+            if "versions" not in self.model_fields_set:
+                self.versions = "2.2.1,2.1.1"
+            if "role" not in self.model_fields_set:
+                self.role = "EMSP"
+        return self
 
     @property
     def cps_retry_delays(self) -> list[float]:

@@ -52,13 +52,29 @@ class CpoDouble:
     token_a: str = "cpo-token-a"
     # Misbehaviour knobs.
     accept_raw_only: bool = False
+    # Any token is good (even none of ours): the emulator's probes must notice.
+    accept_any_token: bool = False
+    # While answering a credentials POST/PUT: which token reads the emulator's versions
+    # ("B": the one in the request body, as the spec says; "own": the double's own token A)
+    # and whether the version details are read too.
+    read_with: str = "B"
+    read_details: bool = True
     post_error: dict[str, Any] | None = None
+    put_error: dict[str, Any] | None = None
+    delete_error: dict[str, Any] | None = None
     return_token: str | None = None
     command_answer: dict[str, Any] = field(
         default_factory=lambda: {"result": "ACCEPTED", "timeout": 30}
     )
     command_status: int = 1000
     refuse_customer_reference_patch: bool = False
+    # Sender lists: ignore date_from/date_to; answer an unknown id with HTTP 200 + 2003;
+    # reverse the order on every other GET; refuse a list without query parameters.
+    ignore_date_filters: bool = False
+    unknown_id_http_200: bool = False
+    unstable_order: bool = False
+    list_needs_parameters: bool = False
+    _lists_served: int = 0
     # What the CPO's Receiver interfaces hold.
     terminals: dict[str, Any] = field(default_factory=dict)
     facs: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +145,8 @@ class CpoDouble:
         if not value.startswith("Token "):
             return None
         raw = value[len("Token ") :]
+        if self.accept_any_token:
+            return next(iter(self.valid_tokens), raw)
         if self.accept_raw_only:
             return raw if raw in self.valid_tokens else None
         try:
@@ -175,10 +193,32 @@ class CpoDouble:
         kind, _, object_id = module.partition("/")
         items = self.locations if kind == "locations" else self.tariffs
         if object_id:
-            found = [i for i in items if i["id"].upper() == object_id.split("/")[0].upper()]
+            location_id, _, evse_uid = object_id.partition("/")
+            found = [i for i in items if i["id"].upper() == location_id.upper()]
+            if found and evse_uid:
+                found = [
+                    e for e in found[0].get("evses") or [] if e["uid"].upper() == evse_uid.upper()
+                ]
             if not found:
-                return self.envelope(code=2003, http=404, request=request)
+                http = 200 if self.unknown_id_http_200 else 404
+                return self.envelope(code=2003, http=http, request=request)
             return self.envelope(found[0], request=request)
+        if self.list_needs_parameters and not request.query:
+            return self.envelope(code=2001, request=request)
+        # Date filters on last_updated: from inclusive, to exclusive (same format throughout).
+        since, until = request.query.get("date_from"), request.query.get("date_to")
+        items = [
+            i
+            for i in items
+            if self.ignore_date_filters
+            or (
+                (since is None or i["last_updated"] >= since)
+                and (until is None or i["last_updated"] < until)
+            )
+        ]
+        self._lists_served += 1
+        if self.unstable_order and self._lists_served % 2 == 0:
+            items = items[::-1]
         response = self.envelope(items, request=request)
         response.headers["X-Total-Count"] = str(len(items))
         response.headers["X-Limit"] = "100"
@@ -234,26 +274,54 @@ class CpoDouble:
                 )
             if token != self.token_a:
                 return self.envelope(code=2000, http=405, request=request)
-            # Receiver of the registration: fetch the emulator's versions with token B.
+            # Receiver of the registration: read the emulator's versions with token B.
             self.emulator_token = body["token"]
             self.emulator_versions_url = body["url"]
-            async with aiohttp.ClientSession() as s:
-                async with s.get(body["url"], headers=self.auth(version)) as r:
-                    if r.status != 200:
-                        return self.envelope(code=3001, request=request)
+            if not await self.read_emulator(version, body["url"]):
+                return self.envelope(code=3001, request=request)
             new_token = self.return_token or secrets.token_hex(16)
             self.valid_tokens.discard(self.token_a)
             self.valid_tokens.add(new_token)
             return self.envelope(self.my_credentials(version, new_token), request=request)
         if request.method == "PUT":
+            if self.put_error:
+                return self.envelope(
+                    code=self.put_error["code"],
+                    http=self.put_error.get("http", 200),
+                    request=request,
+                )
             self.emulator_token = body["token"]
-            new_token = secrets.token_hex(16)
+            if not await self.read_emulator(version, body["url"]):
+                return self.envelope(code=3001, request=request)
+            new_token = self.return_token or secrets.token_hex(16)
             self.valid_tokens = {new_token}
             return self.envelope(self.my_credentials(version, new_token), request=request)
         if request.method == "DELETE":
+            if self.delete_error:
+                return self.envelope(
+                    code=self.delete_error["code"],
+                    http=self.delete_error.get("http", 200),
+                    request=request,
+                )
             self.valid_tokens = set()
             return self.envelope(request=request)
         return self.envelope(self.my_credentials(version, token), request=request)
+
+    async def read_emulator(self, version: str, versions_url: str) -> bool:
+        """The Receiver's duty before answering a credentials POST/PUT: read the emulator's
+        versions and version details (with token B unless a knob says otherwise)."""
+        token = self.token_a if self.read_with == "own" else None
+        async with aiohttp.ClientSession() as s:
+            async with s.get(versions_url, headers=self.auth(version, token)) as r:
+                if r.status != 200:
+                    return False
+                versions = (await r.json())["data"]
+            if self.read_details:
+                url = next(v["url"] for v in versions if v["version"] == version)
+                async with s.get(url, headers=self.auth(version, token)) as r:
+                    if r.status != 200:
+                        return False
+        return True
 
     # --- client -------------------------------------------------------------------------------
 

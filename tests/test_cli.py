@@ -132,6 +132,13 @@ def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in EmulatorSettings.model_fields:
         assert f"`{env_name(EmulatorSettings, name)}`" in readme, name
+    # The tables are the generated ones (defaults and descriptions included), not stale copies:
+    # regenerate with `payter-emulator settings-table --write README.md [--command cpo-sim]`.
+    from emulator.cpo_sim.settings import CpoSimSettings
+    from emulator.settings import markdown_table
+
+    for cls in (EmulatorSettings, CpoSimSettings):
+        assert markdown_table(cls) in readme, f"README table of {cls.__name__} is stale"
 
 
 def test_dockerfile_lints_clean() -> None:

@@ -15,6 +15,7 @@ from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, 
 from emulator.findings import report_text
 from emulator.ocpi.registration import RegistrationFailed
 from emulator.ocpi.types import parse_datetime
+from emulator.rules import RULES
 
 if TYPE_CHECKING:
     from emulator.node import Node
@@ -190,9 +191,19 @@ class _Handlers:
 
     async def findings(self, request: web.Request) -> web.Response:
         q = request.query
+        rule = q.get("rule")
+        if rule:
+            rule = rule.upper()
+            if rule not in RULES:
+                raise ControlError(400, "invalid_parameter", f"no rule {q['rule']!r}")
+        for name, allowed in (("severity", ("error", "warning")), ("axis", ("spec", "payter"))):
+            if q.get(name) and q[name] not in allowed:
+                raise ControlError(
+                    400, "invalid_parameter", f"'{name}' must be one of {', '.join(allowed)}"
+                )
         rows = self.rt.findings.list(
             platform_id=query_int(request, "platform_id"),
-            rule=q.get("rule"),
+            rule=rule,
             severity=q.get("severity"),
             axis=q.get("axis"),
             exchange_id=query_int(request, "exchange_id"),
@@ -202,7 +213,13 @@ class _Handlers:
         return ok(rows)
 
     async def report(self, request: web.Request) -> web.StreamResponse:
-        report = self.rt.findings.report(query_int(request, "platform_id"))
+        strict = request.query.get("strict")
+        if strict not in (None, "", "0", "1", "true", "false"):
+            raise ControlError(400, "invalid_parameter", "'strict' must be true or false")
+        report = self.rt.findings.report(
+            query_int(request, "platform_id"),
+            strict=None if not strict else strict in ("1", "true"),
+        )
         wants_text = request.query.get("format") == "text" or (
             "text/plain" in request.headers.get("Accept", "")
             and "json" not in request.headers.get("Accept", "")

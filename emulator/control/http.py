@@ -129,7 +129,11 @@ def admin_middleware(token: str | None) -> Any:
         except ControlError as exc:
             return exc.response()
         except web.HTTPRequestEntityTooLarge as exc:
-            return error(413, "body_too_large", str(exc))
+            return error(
+                413,
+                "body_too_large",
+                f"request body too large: {exc.text or exc.reason} (--max-body-bytes)",
+            )
         except web.HTTPException as exc:
             if exc.status >= 400:
                 return error(

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("emulator.ocpi.client")
 
+# Sent to 2.3.0 peers when probing unknown fields: a meaningful name, no x- prefix
+# (transport_and_format, "Non-specified JSON fields").
+UNKNOWN_FIELD = "emulator_unknown_field_probe"
+UNKNOWN_VALUE = "OCPI 2.3.0: a platform SHALL NOT reject a message for an undocumented field"
+
 _LINK_RE = re.compile(r'<\s*(?P<url>[^>]+)\s*>\s*;\s*rel\s*=\s*"?(?P<rel>[^";]+)"?')
 
 
@@ -104,6 +109,8 @@ class Crawl:
     pages: int = 0
     total: int | None = None
     exchange_ids: list[int] = field(default_factory=list)
+    # The objects of the first page, in the order the peer sent them (stable ordering).
+    first_page: list[Any] = field(default_factory=list)
 
 
 class OcpiClient:
@@ -113,6 +120,8 @@ class OcpiClient:
         # Last word on the headers of every request, given (headers, module, token). Only
         # a node that misbehaves on purpose sets it (the simulated CPO's presets).
         self.adjust_headers: Callable[[dict[str, str], str, str], dict[str, str]] | None = None
+        # Add UNKNOWN_FIELD to the JSON objects sent to 2.3.0 peers (checklist 5.1 #9).
+        self.probe_unknown_fields = False
 
     # --- single request ----------------------------------------------------------------------
 
@@ -134,6 +143,84 @@ class OcpiClient:
         check: bool = True,
     ) -> OcpiReply:
         """Send one OCPI request. ``expect`` is "list" or "object" for the data shape check."""
+        if (
+            self.probe_unknown_fields
+            and isinstance(body, dict)
+            and version is not None
+            and version_key(version) >= (2, 3)
+        ):
+            return await self._probe_unknown_field(
+                method,
+                url,
+                body,
+                token=token,
+                version=version,
+                module=module,
+                platform=platform,
+                encoding=encoding,
+                params=params,
+                correlation_id=correlation_id,
+                expect=expect,
+                timeout=timeout,
+                check=check,
+            )
+        return await self._send(
+            method,
+            url,
+            token=token,
+            version=version,
+            module=module,
+            platform=platform,
+            encoding=encoding,
+            body=body,
+            params=params,
+            correlation_id=correlation_id,
+            expect=expect,
+            timeout=timeout,
+            check=check,
+        )
+
+    async def _probe_unknown_field(
+        self, method: str, url: str, body: dict[str, Any], **kw: Any
+    ) -> OcpiReply:
+        """Send ``body`` with an undocumented field; if the peer refuses it but takes the same
+        request without the field, it rejects unknown fields, which OCPI 2.3.0 forbids."""
+        reply = await self._send(method, url, body={**body, UNKNOWN_FIELD: UNKNOWN_VALUE}, **kw)
+        refused = reply.http_status in (400, 422) or (
+            reply.status_code is not None and 2000 <= reply.status_code < 3000
+        )
+        if not refused:
+            return reply
+        retry = await self._send(method, url, body=body, **kw)
+        if retry.ok:
+            platform = kw.get("platform")
+            self.rt.findings.record(
+                "OCPI-09",
+                f"{method} {url} was refused ({reply.describe()}) with the undocumented field "
+                f"{UNKNOWN_FIELD!r} and accepted without it",
+                platform_id=platform.id if platform else None,
+                exchange_id=reply.exchange_id,
+                pointer=f"/{UNKNOWN_FIELD}",
+            )
+        return retry
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str,
+        version: str | None,
+        module: str,
+        platform: Platform | None = None,
+        encoding: str | None = None,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        expect: str | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> OcpiReply:
         if params:
             url = _with_query(url, params)
         enc = encoding or (platform.auth_encoding if platform else default_encoding(version))
@@ -474,6 +561,7 @@ class OcpiClient:
         crawl = Crawl()
         seen: set[str] = set()
         first_x_limit: str | None = None
+        x_limit_moved = False
         pid = platform.id
         while url:
             if url in seen:
@@ -510,7 +598,8 @@ class OcpiClient:
             x_limit = _int(limit_h)
             if first_x_limit is None:
                 first_x_limit = limit_h
-            elif limit_h is not None and limit_h != first_x_limit:
+            elif limit_h is not None and limit_h != first_x_limit and not x_limit_moved:
+                x_limit_moved = True  # once per crawl, not on every page
                 self._finding(
                     "OCPI-21",
                     f"X-Limit changed from {first_x_limit} to {limit_h} "
@@ -530,6 +619,8 @@ class OcpiClient:
                     pid,
                     ex,
                 )
+            if crawl.pages == 1:
+                crawl.first_page = list(data)
             crawl.items.extend(data)
             next_url = _next_link(reply.headers.getall("Link", []))
             if next_url is not None:

@@ -31,9 +31,13 @@ PLATFORMS = TableSpec(
         "version": str,
         "versions_url": str,
         "peer_token": str,
+        "peer_token_hash": str,
         "issued_token": str,
         "issued_token_hash": str,
+        # The issued token a credentials PUT replaced, and who made that PUT ("peer" | "us"):
+        # a peer still presenting it gets a clear 401 and a finding.
         "previous_token_hash": str,
+        "rotated_by": str,
         "roles": str,
         "endpoints": str,
         "hub_party_id": str,
@@ -44,7 +48,7 @@ PLATFORMS = TableSpec(
         "updated_at": str,
     },
     json_columns=frozenset({"roles", "endpoints"}),
-    indexes=(("issued_token_hash",), ("previous_token_hash",)),
+    indexes=(("issued_token_hash",), ("previous_token_hash",), ("peer_token_hash",)),
 )
 
 TOKENS_A = TableSpec(
@@ -171,6 +175,12 @@ class Platforms:
     # --- tokens A --------------------------------------------------------------------------
 
     def ensure_fixed_token_a(self) -> None:
+        # A fixed token A from an earlier --token-a that no platform used is revoked: changing
+        # the setting must not leave the old value valid in a kept database.
+        current = token_hash(self.fixed_token_a) if self.fixed_token_a else ""
+        self.store.delete_where(
+            "tokens_a", "fixed = 1 and used_at is null and token_hash != ?", [current]
+        )
         if (
             self.fixed_token_a
             and self.store.get("tokens_a", token_hash(self.fixed_token_a)) is None
@@ -234,9 +244,23 @@ class Platforms:
             return Platform.from_row(row)
         return None
 
-    def by_previous_token(self, presented: str) -> Platform | None:
+    def by_previous_token(self, presented: str) -> tuple[Platform, str | None] | None:
+        """The platform whose issued token ``presented`` was before a credentials PUT, and who
+        made that PUT."""
         row = self.store.first("platforms", "previous_token_hash = ?", [token_hash(presented)])
-        return Platform.from_row(row) if row else None
+        return (Platform.from_row(row), row.get("rotated_by")) if row else None
+
+    def by_peer_token(self, presented: str) -> Platform | None:
+        """The platform we call with ``presented``: a peer presenting it to us is using the
+        wrong one of the pair (its own token instead of ours)."""
+        row = self.store.first("platforms", "peer_token_hash = ?", [token_hash(presented)])
+        if (
+            row is not None
+            and row.get("peer_token")
+            and hmac.compare_digest(row["peer_token"].encode(), presented.encode())
+        ):
+            return Platform.from_row(row)
+        return None
 
     def get(self, platform_id: int) -> Platform | None:
         row = self.store.get("platforms", platform_id)
@@ -250,9 +274,7 @@ class Platforms:
 
     def create(self, **fields: Any) -> Platform:
         now = self._now()
-        row = {"created_at": now, "updated_at": now, **fields}
-        if row.get("issued_token"):
-            row["issued_token_hash"] = token_hash(row["issued_token"])
+        row = _with_hashes({"created_at": now, "updated_at": now, **fields})
         platform_id = self.store.insert("platforms", row)
         assert platform_id is not None
         platform = self.get(platform_id)
@@ -260,14 +282,31 @@ class Platforms:
         return platform
 
     def update(self, platform_id: int, **fields: Any) -> Platform:
-        if "issued_token" in fields:
-            token = fields["issued_token"]
-            fields["issued_token_hash"] = token_hash(token) if token else None
+        fields = _with_hashes(fields)
         fields["updated_at"] = self._now()
         self.store.update("platforms", platform_id, fields)
         platform = self.get(platform_id)
         assert platform is not None
         return platform
 
+    def rotate_issued_token(self, platform_id: int, new_token: str, by: str) -> Platform:
+        """Replace the token the peer calls us with (credentials PUT, either side), keeping a
+        hash of the old one to explain a 401 to a peer that still presents it."""
+        current = self.get(platform_id)
+        assert current is not None
+        previous = token_hash(current.issued_token) if current.issued_token else None
+        return self.update(
+            platform_id, issued_token=new_token, previous_token_hash=previous, rotated_by=by
+        )
+
     def delete(self, platform_id: int) -> None:
         self.store.delete("platforms", platform_id)
+
+
+def _with_hashes(fields: dict[str, Any]) -> dict[str, Any]:
+    """Index columns for the tokens among ``fields`` (look-ups never scan the table)."""
+    out = dict(fields)
+    for column in ("issued_token", "peer_token"):
+        if column in out:
+            out[f"{column}_hash"] = token_hash(out[column]) if out[column] else None
+    return out

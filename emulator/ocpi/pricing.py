@@ -1070,6 +1070,13 @@ def _price_amounts(value: Any, version: str) -> tuple[Decimal | None, Decimal | 
     return before, before + sum((t for t in taxes if t is not None), ZERO)
 
 
+def price_with_taxes(value: Any, version: str) -> Decimal | None:
+    """What a Price (as received) comes to with taxes: 2.3.0 ``before_taxes`` plus the
+    ``taxes``, 2.2.1 ``incl_vat`` (else ``excl_vat``), a 2.1.1 number as it is."""
+    before, after = _price_amounts(value, version)
+    return after if after is not None else before
+
+
 def _cdr_tariff(cdr: Mapping[str, Any], tariff: Any) -> Mapping[str, Any] | None:
     if tariff is not None:
         return _plain(tariff)

@@ -17,14 +17,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from emulator.ocpi import status
 from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
-from emulator.ocpi.models.versions import CREDENTIALS_MODEL, DETAILS_MODEL
+from emulator.ocpi.models.versions import CREDENTIALS_MODEL, DETAILS_MODEL, ROLE_ENUM
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
-from emulator.ocpi.transport import OcpiRequest, OcpiResult, OcpiServer, default_encoding
+from emulator.ocpi.transport import (
+    OcpiRequest,
+    OcpiResult,
+    OcpiServer,
+    default_encoding,
+    validation_findings,
+)
 from emulator.ocpi.types import collect_notes
 from emulator.settings import OCPI_VERSIONS, version_key
+
+# Presented to the peer to check that it refuses what it never issued (checklist 5.1 #2).
+PROBE_TOKEN = "payter-emulator-probe-unknown-token"  # noqa: S105 (not a secret)
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,19 @@ class Registration:
         *,
         needs: Sequence[Need],
         expected_roles: dict[str, str] | None = None,
+        probe_peers: bool = False,
     ) -> None:
         self.server = server
         self.platforms = platforms
         self.client = client
         self.rt = server.rt
         self.needs = list(needs)
+        # Whether a new registration is followed by probes of the peer's token checks
+        # (:meth:`probe_tokens`): the emulator judges its peer; the simulated CPO does not.
+        self.probe_peers = probe_peers
+        # Platforms whose versions list was only readable with a raw token: platform id →
+        # exchange, judged once the version is chosen.
+        self._raw_fallback: dict[int, int] = {}
         # The interface role each module should have on the peer (checklist 5.2 #14).
         self.expected_roles = expected_roles or {}
         # Hooks run after a platform is registered or updated (pollers, terminal push...).
@@ -138,18 +156,31 @@ class Registration:
                 expect=expect,
             )
             if retry.ok:
-                self.platforms.update(platform.id, auth_encoding=other)
-                platform.auth_encoding = other
-                if other == "raw" and (version is None or version_key(version) >= (2, 2)):
-                    self.rt.findings.record(
-                        "OCPI-01",
-                        "the peer refused 'Token <base64>' and accepted the raw token; OCPI "
-                        "2.2.1/2.3.0 require Base64",
-                        platform_id=platform.id,
-                        exchange_id=retry.exchange_id,
-                    )
+                self._set_encoding(platform, other)
+                if other == "raw":
+                    # On the version-less versions list the verdict waits for the version.
+                    self._raw_fallback[platform.id] = retry.exchange_id
+                    if version is not None:
+                        self._judge_raw_fallback(platform, version)
                 return retry
         return reply
+
+    def _set_encoding(self, platform: Platform, encoding: str) -> None:
+        if platform.auth_encoding != encoding:
+            self.platforms.update(platform.id, auth_encoding=encoding)
+            platform.auth_encoding = encoding
+
+    def _judge_raw_fallback(self, platform: Platform, version: str) -> None:
+        """A peer that refused Base64 and took the raw token: right in 2.1.1, OCPI-01 after."""
+        exchange_id = self._raw_fallback.pop(platform.id, None)
+        if exchange_id is not None and version_key(version) >= (2, 2):
+            self.rt.findings.record(
+                "OCPI-01",
+                "the peer refused 'Token <base64>' and accepted the raw token; OCPI "
+                "2.2.1/2.3.0 require Base64",
+                platform_id=platform.id,
+                exchange_id=exchange_id,
+            )
 
     async def fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
         assert platform.versions_url
@@ -243,16 +274,10 @@ class Registration:
         with collect_notes() as notes:
             try:
                 details = model.model_validate(reply.data)
-            except Exception as exc:
-                self.rt.findings.record(
-                    "OCPI-14",
-                    f"version details invalid: {exc}",
-                    platform_id=pid,
-                    exchange_id=ex,
-                    pointer="/data",
-                )
+            except ValidationError as exc:
+                summary = self._invalid(exc, "OCPI-14", "version details", pid, ex)
                 raise RegistrationFailed(
-                    f"the peer's {version} version details are invalid",
+                    f"the peer's {version} version details are invalid: {summary}",
                     status.UNABLE_TO_USE_CLIENT_API,
                     ex,
                     pid,
@@ -304,6 +329,23 @@ class Registration:
                     )
         return endpoints
 
+    def _invalid(
+        self, exc: ValidationError, rule: str, what: str, platform_id: int, exchange_id: int
+    ) -> str:
+        """One finding per problem of an invalid answer (under ``rule`` unless the check
+        names its own, e.g. OCPI-18); returns a short summary for the operator."""
+        problems = validation_findings(exc)
+        for own, pointer, message in problems:
+            self.rt.findings.record(
+                own if own in ("OCPI-18", "OCPI-19") else rule,
+                f"{what}: {message}",
+                platform_id=platform_id,
+                exchange_id=exchange_id,
+                pointer=f"/data{pointer}".rstrip("/"),
+            )
+        summary = "; ".join(f"{p}: {m}" for _, p, m in problems[:3])
+        return summary + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+
     def missing_needs(self, version: str, endpoints: list[dict[str, Any]]) -> list[Need]:
         modern = version_key(version) >= (2, 2)
         missing = []
@@ -326,6 +368,7 @@ class Registration:
         version: str | None,
     ) -> tuple[str, list[dict[str, Any]]]:
         """Versions → (chosen version, its endpoints), checking what we need."""
+        self._raw_fallback.pop(platform.id, None)
         theirs = await self.fetch_versions(platform, token)
         by_version = {v["version"]: v["url"] for v in theirs}
         if version is not None:
@@ -349,6 +392,11 @@ class Registration:
                     platform.id,
                 )
             chosen = mutual[0]
+        if platform.id in self._raw_fallback:
+            self._judge_raw_fallback(platform, chosen)
+        elif version_key(chosen) < (2, 2):
+            # 2.1.1 has no Base64: the raw token from here on (unless the peer refuses it).
+            self._set_encoding(platform, "raw")
         endpoints = await self.fetch_details(platform, token, chosen, by_version[chosen])
         missing = self.missing_needs(chosen, endpoints)
         if missing:
@@ -465,7 +513,7 @@ class Registration:
         )
         self.platforms.consume_token_a(req.token_a, platform.id)
         self.rt.bus.publish("platform.registered", platform=platform.public())
-        self._follow_up(platform)
+        self._follow_up(platform, probe=True)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
 
     async def receive_put(self, req: OcpiRequest) -> OcpiResult:
@@ -490,13 +538,13 @@ class Registration:
         except RegistrationFailed as exc:
             raise OcpiError(exc.ocpi_status, exc.message) from None
         token_c = self.rt.ids.token()
+        self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
         platform = self.platforms.update(
             platform.id,
             versions_url=creds["url"],
             peer_token=creds["token"],
             version=chosen,
             endpoints=endpoints,
-            issued_token=token_c,
             roles=self._roles(creds),
             name=self._peer_name(creds) or platform.name,
             auth_encoding=probe.auth_encoding,
@@ -530,19 +578,21 @@ class Registration:
         for hook in self.on_unregistered:
             hook(platform)
 
-    def _follow_up(self, platform: Platform) -> None:
+    def _follow_up(self, platform: Platform, *, probe: bool = False) -> None:
         """Run the registration hooks a moment after answering the credentials POST/PUT.
 
         The peer (the Sender) only finishes its side of the handshake when it reads our
         answer; until then token B is good for versions and credentials only
         (credentials.asciidoc), so pushes (terminals, polls) wait ``followup_delay`` seconds on
-        the clock.
+        the clock. With ``probe`` (a new registration) the peer's token check is probed first.
         """
         platform_id = platform.id
 
         async def run() -> None:
             current = self.platforms.get(platform_id)
             if current is not None and current.registered:
+                if probe and self.probe_peers:
+                    await self.probe_tokens(current)
                 await self._run_hooks(self.on_registered, current)
 
         self.rt.clock.call_later(self.followup_delay, run, name=f"registered-{platform_id}")
@@ -585,9 +635,11 @@ class Registration:
             )
             creds_url = platform.endpoint("credentials")
             assert creds_url is not None
+            before_post = self.rt.journal.last_id()
             reply = await self._send_credentials(
                 platform, "POST", creds_url, token_a, chosen, token_b
             )
+            self._check_read_with_token_b(platform, "POST", chosen, before_post, reply)
             theirs = self._accept_credentials(platform, reply, chosen, {token_a, token_b})
         except RegistrationFailed:
             self.platforms.delete(platform.id)
@@ -601,8 +653,69 @@ class Registration:
             hub_party_id=theirs.get("hub_party_id"),
         )
         self.rt.bus.publish("platform.registered", platform=platform.public())
+        if self.probe_peers:
+            await self.probe_tokens(platform, spent_token_a=token_a)
         await self._run_hooks(self.on_registered, platform)
         return platform
+
+    def _check_read_with_token_b(
+        self, platform: Platform, method: str, version: str, since_exchange: int, reply: OcpiReply
+    ) -> None:
+        """Before answering our credentials POST (checklist 5.2 #15) or PUT (#16), the
+        Receiver reads our versions and version details with the token B of the request; our
+        inbound journal shows whether it did."""
+        prefix = self.server.prefix
+        wanted = {
+            f"{prefix}/versions": "the versions list",
+            f"{prefix}/{version}": f"the {version} version details",
+        }
+        read = {
+            str(row["url"]).split("?")[0].rstrip("/")
+            for row in self.rt.journal.list(
+                platform_id=platform.id, direction="in", since_id=since_exchange, limit=100
+            )
+            if row["module"] == "versions" and row["status"] == 200
+        }
+        missing = [what for path, what in wanted.items() if path not in read]
+        if missing:
+            self.rt.findings.record(
+                "OCPI-15" if method == "POST" else "OCPI-16",
+                f"the peer answered the credentials {method} without reading "
+                f"{' and '.join(missing)} with the token B of the request first",
+                platform_id=platform.id,
+                exchange_id=reply.exchange_id,
+            )
+
+    async def probe_tokens(self, platform: Platform, *, spent_token_a: str | None = None) -> None:
+        """Ask the peer's versions endpoint with an unknown token and, if we registered with
+        it, with its spent token A: both must get HTTP 401 (checklist 5.1 #2, 5.2 #16)."""
+        url = platform.versions_url
+        if not url:
+            return
+        probes = [(PROBE_TOKEN, "OCPI-02", "an unknown token")]
+        if spent_token_a:
+            probes.append(
+                (spent_token_a, "OCPI-16", "its CREDENTIALS_TOKEN_A, spent by the registration")
+            )
+        for token, rule, what in probes:
+            try:
+                reply = await self.client.request(
+                    "GET",
+                    url,
+                    token=token,
+                    version=platform.version,
+                    module="versions",
+                    platform=platform,
+                )
+            except PeerError:
+                continue  # unreachable or no envelope: reported by the client already
+            if reply.http_status != 401:
+                self.rt.findings.record(
+                    rule,
+                    f"GET {url} with {what} was answered {reply.describe()}; expected HTTP 401",
+                    platform_id=platform.id,
+                    exchange_id=reply.exchange_id,
+                )
 
     async def _send_credentials(
         self, platform: Platform, method: str, url: str, token: str, version: str, our_token: str
@@ -627,30 +740,57 @@ class Registration:
                 exc.message, status.UNABLE_TO_USE_CLIENT_API, exc.exchange_id, platform.id
             ) from None
         if not reply.ok:
+            self._note_refusal(platform, method, reply, version)
             code = reply.status_code or status.UNABLE_TO_USE_CLIENT_API
             raise RegistrationFailed(
                 f"{method} {url} answered {reply.describe()}", code, reply.exchange_id, platform.id
             )
         return reply
 
+    def _note_refusal(
+        self, platform: Platform, method: str, reply: OcpiReply, version: str
+    ) -> None:
+        """Findings for a peer that refuses our credentials POST or PUT."""
+        pid, ex = platform.id, reply.exchange_id
+        if method == "PUT":
+            self.rt.findings.record(
+                "OCPI-16",
+                f"the peer refused the credentials PUT of a registered platform "
+                f"({reply.describe()}); a PUT updates the registration and returns a new token",
+                platform_id=pid,
+                exchange_id=ex,
+            )
+        role = self.server.identity.role
+        enum = ROLE_ENUM.get(version)
+        code = reply.status_code
+        if enum and role not in enum and code is not None and 2000 <= code < 3000:
+            # Checklist 5.2 #19: 2.2.1/2.3.0 Role has no PTP; the peer may insist on its enum.
+            self.rt.findings.record(
+                "OCPI-19",
+                f"the peer refused our Credentials ({reply.describe()}); they carry role "
+                f"{role!r}, which the OCPI {version} Role enum does not list (try --role OTHER "
+                "or --role EMSP if the peer insists on the enum)",
+                platform_id=pid,
+                exchange_id=ex,
+            )
+
     def _accept_credentials(
-        self, platform: Platform, reply: OcpiReply, version: str, not_equal: set[str]
+        self,
+        platform: Platform,
+        reply: OcpiReply,
+        version: str,
+        not_equal: set[str],
+        reuse_rule: str = "OCPI-15",
     ) -> dict[str, Any]:
         model = CREDENTIALS_MODEL[version]
         pid, ex = platform.id, reply.exchange_id
         with collect_notes() as notes:
             try:
                 creds = model.model_validate(reply.data).dump()
-            except Exception as exc:
-                self.rt.findings.record(
-                    "OCPI-15",
-                    f"credentials answer is not a valid {version} Credentials object: {exc}",
-                    platform_id=pid,
-                    exchange_id=ex,
-                    pointer="/data",
-                )
+            except ValidationError as exc:
+                summary = self._invalid(exc, "OCPI-15", f"{version} Credentials", pid, ex)
                 raise RegistrationFailed(
-                    "the peer answered with invalid Credentials",
+                    f"the peer answered with invalid Credentials: {summary}",
                     status.UNABLE_TO_USE_CLIENT_API,
                     ex,
                     pid,
@@ -661,7 +801,7 @@ class Registration:
             )
         if creds["token"] in not_equal:
             self.rt.findings.record(
-                "OCPI-15",
+                reuse_rule,
                 "the returned token C equals a token already "
                 "exchanged; the receiver must generate a new one",
                 platform_id=pid,
@@ -681,18 +821,26 @@ class Registration:
             )
         chosen, endpoints = await self._discover(platform, platform.peer_token, version)
         new_b = self.rt.ids.token()
-        old_issued = platform.issued_token
-        platform = self.platforms.update(platform.id, issued_token=new_b)
+        before = self.rt.store.get("platforms", platform.id) or {}
+        # The peer re-reads our endpoints with the new token while it handles the PUT.
+        platform = self.platforms.rotate_issued_token(platform.id, new_b, by="us")
         creds_url = next(ep["url"] for ep in endpoints if ep["identifier"] == "credentials")
         try:
+            before_put = self.rt.journal.last_id()
             reply = await self._send_credentials(
                 platform, "PUT", creds_url, platform.peer_token or "", chosen, new_b
             )
+            self._check_read_with_token_b(platform, "PUT", chosen, before_put, reply)
             theirs = self._accept_credentials(
-                platform, reply, chosen, {platform.peer_token or "", new_b}
+                platform, reply, chosen, {platform.peer_token or "", new_b}, reuse_rule="OCPI-16"
             )
         except RegistrationFailed:
-            self.platforms.update(platform.id, issued_token=old_issued)
+            self.platforms.update(
+                platform.id,
+                issued_token=before.get("issued_token"),
+                previous_token_hash=before.get("previous_token_hash"),
+                rotated_by=before.get("rotated_by"),
+            )
             raise
         platform = self.platforms.update(
             platform.id,
@@ -722,6 +870,13 @@ class Registration:
                 )
                 if not reply.ok:
                     warning = f"the peer answered the DELETE with {reply.describe()}"
+                    self.rt.findings.record(
+                        "OCPI-16",
+                        f"the peer refused the credentials DELETE of a registered platform "
+                        f"({reply.describe()}); DELETE unregisters",
+                        platform_id=platform.id,
+                        exchange_id=reply.exchange_id,
+                    )
             except PeerError as exc:
                 warning = f"the peer could not be told: {exc.message}"
         self._unregister_locally(platform)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
+from emulator.redact import is_secret_key, redact_secret
 from emulator.settings import version_key
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("emulator.ocpi")
 
 CONFIGURATION_MODULES = frozenset({"credentials", "versions", "hubclientinfo"})
+_VERSION_RE = re.compile(r"\d+(\.\d+)+")
 ROUTING_HEADERS = (
     "OCPI-from-country-code",
     "OCPI-from-party-id",
@@ -235,6 +238,9 @@ def validation_findings(exc: ValidationError) -> list[tuple[str, str, str]]:
         else:
             rule = "OCPI-10"
         value = err.get("input")
+        last = pointer.rsplit("/", 1)[-1]
+        if isinstance(value, str) and is_secret_key(last):
+            value = redact_secret(value)  # a token, even an invalid one, is never echoed
         if kind != "missing" and isinstance(value, (str, int, float)) and len(str(value)) <= 60:
             msg = f"{msg} (got {value!r})"
         out.append((rule, pointer, msg))
@@ -462,6 +468,12 @@ class OcpiServer:
                     http_status=405,
                     headers={"Allow": ", ".join(sorted(allowed))},
                 )
+            if version is None and _VERSION_RE.fullmatch(parts[0]):
+                raise OcpiError(
+                    status.UNSUPPORTED_VERSION,
+                    f"OCPI {parts[0]} is not offered here (offered: {', '.join(self.versions)})",
+                    http_status=404,
+                )
             raise OcpiError(
                 status.CLIENT_ERROR, f"no OCPI endpoint at {request.path}", http_status=404
             )
@@ -469,9 +481,10 @@ class OcpiServer:
         fallback = Module()
         fallback.id = module_id
         token_a = module_id in ("versions", "credentials")
-        return await self.dispatch(
-            request, fallback, Route(request.method, request.path, refuse, token_a=token_a), version
-        )
+        # Nothing is served here whoever asks: an unregistered (token A) caller learns that
+        # too, instead of a 401 about registration.
+        route = Route(request.method, request.path, refuse, token_a=token_a, registered_only=False)
+        return await self.dispatch(request, fallback, route, version)
 
     # --- dispatch --------------------------------------------------------------------------
 
@@ -507,8 +520,9 @@ class OcpiServer:
                     http_status=401,
                 )
             effective = version or (req.platform.version if req.platform else None)
-            modern = effective is None or version_key(effective) >= (2, 2)
-            if modern:
+            # Headers 2.1.1 does not have are judged once the version is known (the
+            # versions list called with token A is the same for 2.1.1 and 2.2+).
+            if effective is not None and version_key(effective) >= (2, 2):
                 self._check_request_headers(req, functional, request_id, correlation_id)
             await self._read_body(req)
             value = await route.handler(req)
@@ -521,8 +535,15 @@ class OcpiServer:
                 http_status=exc.http_status,
                 headers=exc.headers,
             )
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            # Raised by aiohttp (or a handler) below us: still an OCPI envelope.
+            result = OcpiResult(
+                status_code=status.CLIENT_ERROR if exc.status < 500 else status.SERVER_ERROR,
+                message=exc.text or exc.reason,
+                http_status=exc.status,
+            )
         except Exception as exc:
             log.exception("OCPI handler failed", path=request.path)
             result = OcpiResult(
@@ -636,42 +657,101 @@ class OcpiServer:
                     f"on {req.module}",
                     http_status=401,
                 )
-            if encoding == "raw" and (req.version is None or version_key(req.version) >= (2, 2)):
+            # The versions list is the same for every version: whether a raw token is
+            # right there is only known from the version of the next calls.
+            if encoding == "raw" and req.version and version_key(req.version) >= (2, 2):
                 req.finding(
                     "OCPI-01",
                     "token A sent raw in the Authorization header; OCPI 2.2.1/2.3.0 require "
                     "it Base64-encoded",
                 )
+                if self.strict:
+                    raise OcpiError(
+                        status.CLIENT_ERROR,
+                        "raw token refused (strict mode): OCPI 2.2.1/2.3.0 want it Base64-encoded",
+                        http_status=401,
+                    )
             req.token_a = token
             req.token_encoding = encoding
             return
-        used = any(
-            self.platforms.store.get("tokens_a", _hash(t)) is not None for t, _ in candidates
-        )
-        if used:
+        for token, _ in candidates:
+            self._explain_refused_token(req, token)
+        raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
+
+    def _explain_refused_token(self, req: OcpiRequest, token: str) -> None:
+        """Raise a 401 that says why ``token`` is refused, if it is one this server knows of
+        (spent token A, the peer's own token, a token replaced by a credentials PUT), with a
+        finding against the platform that presented it."""
+        spent = self.platforms.store.get("tokens_a", _hash(token))
+        if spent is not None:
+            owner = self.platforms.get(spent["platform_id"]) if spent.get("platform_id") else None
+            if owner is not None and owner.registered:
+                # Checklist 5.2 #17: after the POST, the Sender uses the token C it received.
+                req.journal_platform_id = owner.id
+                req.finding(
+                    "OCPI-17",
+                    f"{req.http.method} {req.http.path} with CREDENTIALS_TOKEN_A after the "
+                    "registration; from then on the token C of the credentials answer is used",
+                )
             raise OcpiError(
                 status.CLIENT_ERROR,
                 "this CREDENTIALS_TOKEN_A was already used for a registration and is no longer "
                 "valid; use the token returned by the credentials exchange",
                 http_status=401,
             )
-        raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
+        own = self.platforms.by_peer_token(token)
+        if own is not None and own.status in ("PENDING", "REGISTERED"):
+            req.journal_platform_id = own.id
+            if own.registered_by == "us":
+                # Checklist 5.2 #15: the Receiver calls us with the token B we gave it.
+                rule, ours = "OCPI-15", "token B from our credentials"
+            else:
+                # Checklist 5.2 #17: the Sender calls us with the token C we returned.
+                rule, ours = "OCPI-17", "token C from our credentials answer"
+            req.finding(
+                rule,
+                f"{req.http.method} {req.http.path} with the peer's own token (the one it gave "
+                f"us to call it) instead of {ours}",
+            )
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                f"this is the token you gave us to call you; call us with the {ours}",
+                http_status=401,
+            )
+        replaced = self.platforms.by_previous_token(token)
+        if replaced is not None:
+            platform, rotated_by = replaced
+            if platform.registered:
+                req.journal_platform_id = platform.id
+                if rotated_by == "us":
+                    # Checklist 5.2 #16: the Receiver of our PUT stores the new token B.
+                    rule, why = "OCPI-16", "our credentials PUT gave a new token"
+                else:
+                    # Checklist 5.2 #17: after its PUT, the peer uses the token it got back.
+                    rule, why = "OCPI-17", "the answer to its credentials PUT gave a new token"
+                req.finding(rule, f"{req.http.method} {req.http.path} with a replaced token; {why}")
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "this token was replaced by a credentials update (PUT); use the new one",
+                    http_status=401,
+                )
 
     def _note_encoding(self, req: OcpiRequest, platform: Platform, encoding: str) -> None:
         version = req.version or platform.version
         modern = version is None or version_key(version) >= (2, 2)
         if encoding == "raw" and modern:
-            if self.strict:
-                raise OcpiError(
-                    status.CLIENT_ERROR,
-                    "raw token refused (strict mode): OCPI 2.2.1/2.3.0 want it Base64-encoded",
-                    http_status=401,
-                )
-            if platform.peer_auth_seen != "raw":
+            if platform.peer_auth_seen != "raw" or self.strict:
                 req.finding(
                     "OCPI-01",
                     "token sent raw in the Authorization header; OCPI 2.2.1/2.3.0 require "
                     "'Token ' + Base64(token)",
+                )
+            if self.strict:
+                req.journal_platform_id = platform.id
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    "raw token refused (strict mode): OCPI 2.2.1/2.3.0 want it Base64-encoded",
+                    http_status=401,
                 )
         if platform.peer_auth_seen != encoding:
             self.platforms.update(platform.id, peer_auth_seen=encoding)

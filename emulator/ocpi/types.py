@@ -133,11 +133,14 @@ def _check_string(value: str) -> str:
     return value
 
 
-def CiString(max_length: int | None = None) -> Any:
-    """``CiString(n)``: case-insensitive, printable ASCII, at most ``n`` characters."""
+def CiString(max_length: int | None = None, *, min_length: int | None = None) -> Any:
+    """``CiString(n)``: case-insensitive, printable ASCII, at most ``n`` characters (and at
+    least ``min_length``, for codes of a fixed length)."""
     if max_length is None:
         return Annotated[str, AfterValidator(_check_cistring)]
-    return Annotated[str, Field(max_length=max_length), AfterValidator(_check_cistring)]
+    return Annotated[
+        str, Field(max_length=max_length, min_length=min_length), AfterValidator(_check_cistring)
+    ]
 
 
 def String(max_length: int | None = None) -> Any:

@@ -208,6 +208,54 @@ def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
     return out
 
 
+def check_session_energy(session: dict[str, Any]) -> list[Problem]:
+    """ENERGY volumes that look like Wh (the spec's own session example has them): valid, so
+    accepted, but worth a warning (checklist 5.4 #38)."""
+    out = []
+    for i, period in enumerate(session.get("charging_periods") or []):
+        for j, dim in enumerate(period.get("dimensions") or []):
+            if not isinstance(dim, dict) or dim.get("type") != "ENERGY":
+                continue
+            try:
+                volume = float(str(dim.get("volume")))
+            except ValueError:
+                continue
+            if volume > 1000:
+                out.append(
+                    Problem(
+                        "OCPI-38",
+                        f"Session ENERGY volume {dim.get('volume')} looks like Wh; ENERGY is in "
+                        "kWh",
+                        f"/charging_periods/{i}/dimensions/{j}/volume",
+                        severity="warning",
+                    )
+                )
+    return out
+
+
+def check_cdr_location(cdr: dict[str, Any], session: dict[str, Any]) -> list[Problem]:
+    """The CDR's cdr_location is where its Session took place (checklist 5.4 #39)."""
+    where = cdr.get("cdr_location") or {}
+    out = []
+    for field, theirs in (
+        ("id", "location_id"),
+        ("evse_uid", "evse_uid"),
+        ("connector_id", "connector_id"),
+    ):
+        mine, known = where.get(field), session.get(theirs)
+        if mine is None or known is None or known == "#NA" or ci_equal(str(mine), str(known)):
+            continue
+        out.append(
+            Problem(
+                "OCPI-39",
+                f"CDR cdr_location.{field} is {mine!r}; its Session {session.get('id')} has "
+                f"{theirs} {known!r}",
+                f"/cdr_location/{field}",
+            )
+        )
+    return out
+
+
 def check_token_echo(obj: dict[str, Any], token: dict[str, Any], what: str) -> list[Problem]:
     """The Session/CDR cdr_token is the token we sent in START_SESSION (5.4 #35)."""
     cdr_token = obj.get("cdr_token") or {}

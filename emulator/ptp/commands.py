@@ -46,8 +46,15 @@ COMMANDS = TableSpec(
         "state": str,
         "authorization_reference": str,
         "exchange_id": int,
+        # RESERVE_NOW / CANCEL_RESERVATION: which reservation.
+        "reservation_id": str,
+        # A result after the first (CANCELED_RESERVATION to a ReserveNow's response_url).
+        "later_result": str,
+        # What must still follow the command, and by when (see Commands.expect).
+        "expect": str,
+        "expect_due_at": str,
     },
-    json_columns=frozenset({"request", "response", "result"}),
+    json_columns=frozenset({"request", "response", "result", "later_result"}),
     indexes=(("platform_id",), ("authorization_reference",)),
 )
 
@@ -58,7 +65,16 @@ ERROR = "ERROR"  # OCPI error status on the command POST
 WAITING = "WAITING"  # ACCEPTED, waiting for the CommandResult
 NO_RESULT = "NO_RESULT"  # ACCEPTED, result never came within timeout
 
+# What a command's record can still expect (column ``expect``), each with a deadline:
+EXPECT_SESSION = "SESSION"  # an ACCEPTED START_SESSION: its Session (checklist 5.7 #55)
+EXPECT_CDR = "CDR"  # its Session COMPLETED: the CDR, POSTed to us (5.7 #55)
+EXPECT_CANCELED = "CANCELED_RESERVATION"  # a RESERVE_NOW cancelled: its result (5.5 #47)
+
+# Commands whose Sessions (and CDRs) we follow.
+STARTING = ("START_SESSION", "RESERVE_NOW")
+
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
+Rows = list[dict[str, Any]]  # (``Commands.list`` hides the builtin inside the class)
 
 
 class Commands:
@@ -66,6 +82,12 @@ class Commands:
         self.ptp = ptp
         self.rt = ptp.rt
         self.rt.store.register(COMMANDS)
+        # Sessions and CDRs find their command by authorization_reference, a CiString: an
+        # index on the upper-cased value keeps that lookup O(log n) per push.
+        self.rt.store.execute(
+            "create index if not exists idx_ocpi_commands_upper_ref "
+            "on ocpi_commands(upper(authorization_reference))"
+        )
         self.listeners: list[Listener] = []
         self._timers: dict[str, Any] = {}
 
@@ -79,14 +101,15 @@ class Commands:
         return self.rt.store.rows("ocpi_commands", where, params, order_by="sent_at")
 
     def start_for(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """The START_SESSION a Session or CDR belongs to: by authorization_reference, else by
-        the AD_HOC_USER token we issued for it."""
+        """The START_SESSION (or RESERVE_NOW) a Session or CDR belongs to: by
+        authorization_reference, else by the AD_HOC_USER token we issued for it."""
         ref = obj.get("authorization_reference")
         if ref:
             found = self.rt.store.first(
                 "ocpi_commands",
-                "upper(authorization_reference) = ? and command = 'START_SESSION'",
-                [str(ref).upper()],
+                "upper(authorization_reference) = ? and command in (?, ?)",
+                [str(ref).upper(), *STARTING],
+                order_by="sent_at desc",
             )
             if found is not None:
                 return found
@@ -96,9 +119,27 @@ class Commands:
             return None
         return self.rt.store.first(
             "ocpi_commands",
-            "authorization_reference = ? and command = 'START_SESSION'",
-            [issued["authorization_reference"]],
+            "authorization_reference = ? and command in (?, ?)",
+            [issued["authorization_reference"], *STARTING],
+            order_by="sent_at desc",
         )
+
+    def _objects_of(self, table: str, command: dict[str, Any]) -> Rows:
+        """Sessions or CDRs (``table``) of a START_SESSION: same authorization_reference, or
+        charged to the token issued for it."""
+        clauses, params = [], []
+        if command.get("authorization_reference"):
+            clauses.append("upper(authorization_reference) = ?")
+            params.append(str(command["authorization_reference"]).upper())
+        uid = ((command.get("request") or {}).get("token") or {}).get("uid")
+        if uid:
+            clauses.append("token_uid = ?")
+            params.append(str(uid).upper())
+        if not clauses:
+            return []
+        # Without platform_id in the query, SQLite uses the two indexes (OR optimisation).
+        rows = self.rt.store.rows(table, " or ".join(clauses), params)
+        return [r for r in rows if r["platform_id"] == command["platform_id"]]
 
     def response_url(self, platform: Platform, command: str, uid: str) -> str:
         version = platform.version or "2.2.1"
@@ -118,6 +159,7 @@ class Commands:
             "sent_at": format_datetime(now),
             "state": SENDING,
             "authorization_reference": body.get("authorization_reference"),
+            "reservation_id": body.get("reservation_id"),
         }
         self.rt.store.insert("ocpi_commands", record)
         try:
@@ -154,6 +196,8 @@ class Commands:
                 platform_id=platform.id,
                 exchange_id=reply.exchange_id,
             )
+        if command == "START_SESSION" and response_type is not None:
+            self._check_start_response(platform, reply.exchange_id, body, response_type, data)
         if not status.is_success(reply.status_code) and response_type is None:
             changes["state"] = ERROR
         elif response_type == "ACCEPTED":
@@ -168,6 +212,55 @@ class Commands:
         else:
             changes["state"] = response_type or ERROR
         return await self._update(uid, **changes)
+
+    def _check_start_response(
+        self,
+        platform: Platform,
+        exchange_id: int,
+        body: dict[str, Any],
+        response_type: str,
+        data: Any,
+    ) -> None:
+        """What the CPO answered to a START_SESSION, against what its Locations say
+        (checklist 5.5 #44, 5.7 #55)."""
+        location_id, evse_uid = body.get("location_id"), body.get("evse_uid")
+        found = (
+            self.ptp.mirror.evse(str(location_id), str(evse_uid), platform.id) if evse_uid else None
+        )
+        evse = found[1] if found else {}
+        record = self.rt.findings.record
+        if response_type == "ACCEPTED":
+            if evse and not body.get("connector_id"):
+                if "START_SESSION_CONNECTOR_REQUIRED" in (evse.get("capabilities") or []):
+                    record(
+                        "OCPI-44",
+                        f"START_SESSION without connector_id was ACCEPTED at EVSE {evse_uid}, "
+                        "which has START_SESSION_CONNECTOR_REQUIRED: it should be REJECTED "
+                        "(or answered with a clear message)",
+                        platform_id=platform.id,
+                        exchange_id=exchange_id,
+                    )
+            if body.get("connector_id") and not evse_uid:
+                record(
+                    "OCPI-44",
+                    "START_SESSION with a connector_id but no evse_uid was ACCEPTED; evse_uid "
+                    "is required when connector_id is given",
+                    platform_id=platform.id,
+                    exchange_id=exchange_id,
+                    severity="warning",
+                )
+        elif response_type == "REJECTED" and evse.get("status") == "AVAILABLE":
+            if self.ptp.uses_payments(platform):
+                said = _message_text(data)
+                record(
+                    "OCPI-55",
+                    f"START_SESSION at EVSE {evse_uid}, AVAILABLE in the CPO's Locations, was "
+                    f"REJECTED{f' ({said})' if said else ''}: the driver paid (pre-authorized) "
+                    "and no session can follow",
+                    platform_id=platform.id,
+                    exchange_id=exchange_id,
+                    severity="warning",
+                )
 
     def _check_response(
         self, platform: Platform, exchange_id: int, version: str, data: dict[str, Any]
@@ -242,10 +335,25 @@ class Commands:
         result = req.parse(model_for(version, name), what=name).dump()
         now = self.rt.now()
         if record.get("result") is not None:
+            first = record["result"].get("result")
+            if (
+                record["command"] == "RESERVE_NOW"
+                and first == "ACCEPTED"
+                and record.get("later_result") is None
+            ):
+                # A reservation's end comes to the ReserveNow's response_url, after its
+                # ACCEPTED (mod_commands, CANCELED_RESERVATION).
+                later = {**result, "at": format_datetime(now)}
+                await self._update(
+                    uid,
+                    later_result=later,
+                    state=f"RESERVATION_{result.get('result')}",
+                    **self._met(record, EXPECT_CANCELED),
+                )
+                return OcpiResult(omit_data=True)
             req.finding(
                 "OCPI-43",
-                f"a second CommandResult for {command} {uid} (the first said "
-                f"{record['result'].get('result')})",
+                f"a second CommandResult for {command} {uid} (the first said {first})",
                 severity="warning",
             )
             return OcpiResult(omit_data=True)
@@ -268,11 +376,128 @@ class Commands:
         state = f"RESULT_{result.get('result')}"
         if late:
             state = f"LATE_{result.get('result')}"
-        await self._update(uid, result=result, result_at=format_datetime(now), state=state)
+        changes: dict[str, Any] = {}
+        if result.get("result") == "ACCEPTED":
+            changes = self._expectation_after_result(record)
+        await self._update(
+            uid, result=result, result_at=format_datetime(now), state=state, **changes
+        )
         return OcpiResult(omit_data=True)
 
+    # --- what must follow an accepted command ---
+
+    def _expectation_after_result(self, record: dict[str, Any]) -> dict[str, Any]:
+        platform = self.ptp.node.platforms.get(record["platform_id"])
+        settings = self.ptp.settings
+        if record["command"] == "START_SESSION":
+            if platform is None or not self.ptp.uses_payments(platform):
+                return {}
+            if self._objects_of("ocpi_sessions", record):
+                return {}
+            return self._expect(record["id"], EXPECT_SESSION, settings.session_start_timeout)
+        if record["command"] == "CANCEL_RESERVATION" and record.get("reservation_id"):
+            reservation = self.rt.store.first(
+                "ocpi_commands",
+                "command = 'RESERVE_NOW' and upper(reservation_id) = ? and platform_id = ?",
+                [str(record["reservation_id"]).upper(), record["platform_id"]],
+                order_by="sent_at desc",
+            )
+            if reservation is not None and reservation.get("later_result") is None:
+                wait = settings.command_result_timeout + settings.command_result_grace
+                changes = self._expect(reservation["id"], EXPECT_CANCELED, wait)
+                self.rt.store.update("ocpi_commands", reservation["id"], changes)
+        return {}
+
+    def _expect(self, uid: str, what: str, seconds: float) -> dict[str, Any]:
+        """Arm the deadline of ``what`` for command ``uid``; the changes to store."""
+        due = self.rt.now() + timedelta(seconds=seconds)
+        self._arm_expectation(uid, due)
+        return {"expect": what, "expect_due_at": format_datetime(due)}
+
+    def _arm_expectation(self, uid: str, due: Any) -> None:
+        old = self._timers.pop(f"expect-{uid}", None)
+        if old is not None:
+            old.cancel()
+        self._timers[f"expect-{uid}"] = self.rt.clock.call_at(
+            due, lambda: self._expectation_due(uid), name=f"command-expect-{uid}"
+        )
+
+    def _met(self, record: dict[str, Any], what: str) -> dict[str, Any]:
+        if record.get("expect") != what:
+            return {}
+        timer = self._timers.pop(f"expect-{record['id']}", None)
+        if timer is not None:
+            timer.cancel()
+        return {"expect": None, "expect_due_at": None}
+
+    async def on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        """A Session arrived (pushed or pulled): the START_SESSION it belongs to now expects
+        the CDR once it is COMPLETED (INVALID: it will not be billed)."""
+        session = row["object"]
+        command = self.start_for(session)
+        if command is None or command["command"] != "START_SESSION":
+            return
+        changes = self._met(command, EXPECT_SESSION)
+        status_value = session.get("status")
+        platform = self.ptp.node.platforms.get(row["platform_id"])
+        if status_value == "INVALID":
+            changes = {**changes, **self._met(command, EXPECT_CDR)}
+        elif (
+            status_value == "COMPLETED"
+            and command.get("expect") != EXPECT_CDR
+            and platform is not None
+            and self.ptp.uses_payments(platform)
+            and not self._pushed_cdrs(command)
+        ):
+            changes = self._expect(command["id"], EXPECT_CDR, self.ptp.settings.cdr_timeout)
+        if changes:
+            self.rt.store.update("ocpi_commands", command["id"], changes)
+
+    def _pushed_cdrs(self, command: dict[str, Any]) -> Rows:
+        return [r for r in self._objects_of("ocpi_cdrs", command) if r["source"] == "push"]
+
+    async def _expectation_due(self, uid: str) -> None:
+        self._timers.pop(f"expect-{uid}", None)
+        record = self.get(uid)
+        if record is None or not record.get("expect"):
+            return
+        what = record["expect"]
+        self.rt.store.update("ocpi_commands", uid, {"expect": None, "expect_due_at": None})
+        ref = record.get("authorization_reference")
+        message = None
+        rule = "OCPI-55"
+        if what == EXPECT_SESSION and not self._objects_of("ocpi_sessions", record):
+            message = (
+                f"START_SESSION {ref} was ACCEPTED, but no Session carrying its "
+                f"authorization_reference (or token) arrived within "
+                f"{self.ptp.settings.session_start_timeout:g} s"
+            )
+        elif what == EXPECT_CDR and not self._pushed_cdrs(record):
+            pulled = self._objects_of("ocpi_cdrs", record)
+            message = (
+                f"the CDR of START_SESSION {ref} was found only on the CPO's CDRs Sender "
+                f"({pulled[0]['id']}); a CDR for our token must be POSTed to our CDRs Receiver"
+                if pulled
+                else f"the Session of START_SESSION {ref} is COMPLETED, but no CDR was POSTed "
+                f"to our CDRs Receiver within {self.ptp.settings.cdr_timeout:g} s"
+            )
+        elif what == EXPECT_CANCELED and record.get("later_result") is None:
+            rule = "OCPI-47"
+            message = (
+                f"reservation {record.get('reservation_id')} was cancelled (CANCEL_RESERVATION "
+                "ACCEPTED), but no CANCELED_RESERVATION reached the ReserveNow's response_url"
+            )
+        if message:
+            self.rt.findings.record(
+                rule,
+                message,
+                platform_id=record["platform_id"],
+                exchange_id=record.get("exchange_id"),
+            )
+
     def rearm(self) -> None:
-        """After a restart: wait again for results of commands still WAITING."""
+        """After a restart: wait again for results of commands still WAITING, and for what
+        accepted commands still expect."""
         for record in self.rt.store.rows("ocpi_commands", "state = ?", [WAITING]):
             if record.get("timeout_at"):
                 uid = record["id"]
@@ -281,6 +506,8 @@ class Commands:
                     lambda uid=uid: self._timed_out(uid),
                     name=f"command-timeout-{uid}",
                 )
+        for record in self.rt.store.rows("ocpi_commands", "expect_due_at is not null"):
+            self._arm_expectation(record["id"], parse_datetime(record["expect_due_at"]))
 
 
 def _int(value: Any) -> int | None:
@@ -296,3 +523,11 @@ def _int(value: Any) -> int | None:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _message_text(data: Any) -> str | None:
+    """The text of a CommandResponse's ``message`` (DisplayText list), if any."""
+    if not isinstance(data, dict):
+        return None
+    texts = [m.get("text") for m in data.get("message") or [] if isinstance(m, dict)]
+    return "; ".join(str(t) for t in texts if t) or None

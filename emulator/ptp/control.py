@@ -3,11 +3,13 @@ the CPO, polls on demand and commands sent by hand."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.ocpi.types import format_datetime
 from emulator.ptp.payments import TERMINALS
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ def add_routes(app: web.Application, ptp: Ptp) -> None:
     r.add_get(f"{p}/ocpi/facs", h.facs)
     r.add_get(f"{p}/ocpi/tokens", h.tokens)
     r.add_post(f"{p}/ocpi/poll", h.poll)
+    r.add_post(f"{p}/ocpi/tokens/check", h.check_tokens)
     r.add_post(f"{p}/ocpi/commands/{{command}}", h.send_command)
 
 
@@ -210,12 +213,22 @@ class _Handlers:
         body = await json_body(request)
         platform = self._platform(body)
         modules = field(body, "modules", list, required=False, default=["tariffs", "locations"])
-        results = [
-            await self.ptp.mirror.poll(platform, str(m))
-            for m in modules
-            if m in ("tariffs", "locations")
-        ]
+        known = ("tariffs", "locations", "sessions", "cdrs")
+        unknown = [m for m in modules if m not in known]
+        if unknown:
+            raise ControlError(
+                400, "invalid_field", f"'modules' may hold {', '.join(known)}; not {unknown}"
+            )
+        results = [await self.ptp.mirror.poll(platform, str(m)) for m in modules]
         return ok(results)
+
+    async def check_tokens(self, request: web.Request) -> web.Response:
+        """Round trip through the CPO's Tokens Receiver (checklist 5.6 #49, #50)."""
+        platform = self._platform(await json_body(request))
+        try:
+            return ok(await self.ptp.tokens.check_receiver(platform))
+        except ValueError as exc:
+            raise ControlError(409, "unsupported_version", str(exc)) from None
 
     async def send_command(self, request: web.Request) -> web.Response:
         """Send START_SESSION / STOP_SESSION by hand (what the terminal journey does)."""
@@ -236,9 +249,42 @@ class _Handlers:
                 payload["authorization_reference"] = reference
         elif command == "STOP_SESSION":
             payload = {"session_id": field(body, "session_id", str)}
+        elif command in ("RESERVE_NOW", "CANCEL_RESERVATION"):
+            payload = self._reservation(platform, command, body)
         else:
             raise ControlError(
-                400, "invalid_command", "commands sent by hand: START_SESSION, STOP_SESSION"
+                400,
+                "invalid_command",
+                "commands sent by hand: START_SESSION, STOP_SESSION, RESERVE_NOW, "
+                "CANCEL_RESERVATION",
             )
         record = await self.ptp.commands.send(platform, command, payload)
         return ok(record, status=201)
+
+    def _reservation(self, platform: Any, command: str, body: dict[str, Any]) -> dict[str, Any]:
+        """RESERVE_NOW / CANCEL_RESERVATION (Payter's journey does not reserve; these check
+        the CPO's reservations, checklist 5.5 #47)."""
+        version = platform.version or "2.2.1"
+        if version == "2.1.1":
+            raise ControlError(
+                400, "invalid_command", "reservations by hand need OCPI 2.2.1 or later"
+            )
+        rt = self.ptp.rt
+        if command == "CANCEL_RESERVATION":
+            return {"reservation_id": field(body, "reservation_id", str)}
+        reference = field(body, "authorization_reference", str, required=False)
+        reference = reference or rt.ids.code(20)
+        minutes = field(body, "minutes", int, required=False, default=15)
+        if minutes is None or minutes < 1:
+            raise ControlError(400, "invalid_field", "'minutes' must be a positive integer")
+        payload: dict[str, Any] = {
+            "token": self.ptp.tokens.issue_ad_hoc(reference, version),
+            "expiry_date": format_datetime(rt.now() + timedelta(minutes=minutes)),
+            "reservation_id": field(body, "reservation_id", str, required=False) or rt.ids.code(12),
+            "location_id": field(body, "location_id", str),
+            "authorization_reference": reference,
+        }
+        evse_uid = field(body, "evse_uid", str, required=False)
+        if evse_uid:
+            payload["evse_uid"] = evse_uid
+        return payload

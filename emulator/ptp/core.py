@@ -10,16 +10,19 @@ the driver journey (``emulator/journey/``) listens to it (``session_listeners``,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi.platforms import Platform
+from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
 from emulator.ptp.commands import Commands
 from emulator.ptp.mirror import Mirror
 from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
 from emulator.ptp.payments import Payments
+from emulator.ptp.probes import SenderProbes
 from emulator.ptp.tokens import Tokens
-from emulator.settings import EmulatorSettings
+from emulator.settings import EmulatorSettings, version_key
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorNode
@@ -40,12 +43,16 @@ class Ptp:
         self.commands = Commands(self)
         self.tokens = Tokens(self)
         self.payments = Payments(self)
+        self.probes = SenderProbes(self)
         # (session row, previous object or None) / (cdr row,) / (location object, platform)
         self.session_listeners: list[Listener] = []
         self.cdr_listeners: list[Listener] = []
         self.location_listeners: list[Listener] = []
         # (terminal row,) after an OCPI Terminal is created, changed or deactivated.
         self.terminal_listeners: list[Listener] = []
+        # Ours first: the START_SESSION's expectations (a Session, then a CDR) are updated
+        # before the journey hears of the object.
+        self.session_listeners.append(self.commands.on_session)
         node.registration.on_registered.append(self._on_registered)
         node.registration.on_unregistered.append(lambda p: self.mirror.cancel(p.id))
 
@@ -65,6 +72,228 @@ class Ptp:
             result = listener(*args)
             if result is not None:
                 await result
+
+    def uses_payments(self, platform: Platform) -> bool:
+        """Payments (OCPI 2.3.0, profile 'ptp') is in use with ``platform``: the checklist's
+        section 5.7 applies to it."""
+        return self.settings.profile == "ptp" and version_key(platform.version or "2.2.1") >= (
+            2,
+            3,
+        )
+
+    # --- sessions and CDRs, pushed to our Receivers or pulled from the CPO's Senders ---
+
+    def session_problems(
+        self,
+        version: str,
+        previous: dict[str, Any] | None,
+        session: dict[str, Any],
+        *,
+        patch: dict[str, Any] | None = None,
+    ) -> list[checks.Problem]:
+        """What is wrong with a new state of a Session (checklist 5.4 #33-#36, 5.5 #47,
+        5.6 #49). ``patch``: the changes, when it came as a PATCH."""
+        out = checks.check_session_change(previous, session, patch=patch)
+        out.extend(checks.check_session_energy(session))
+        if version_key(version) < (2, 2):
+            return out  # 2.1.1: no cdr_token, no authorization_reference
+        command = self.commands.start_for(session)
+        if command is not None:
+            out.extend(checks.check_against_start(session, command, "Session"))
+            if (
+                command["command"] == "RESERVE_NOW"
+                and previous is None
+                and session.get("status") != "RESERVATION"
+            ):
+                out.append(
+                    checks.Problem(
+                        "OCPI-47",
+                        f"the Session of RESERVE_NOW {command.get('reservation_id')} arrived "
+                        f"with status {session.get('status')}; a reservation creates a Session "
+                        "with status RESERVATION",
+                        "/status",
+                    )
+                )
+        out.extend(self.tokens.check_use(session, "Session"))
+        return out
+
+    async def store_session(
+        self,
+        platform: Platform,
+        version: str | None,
+        session: dict[str, Any],
+        previous: dict[str, Any] | None,
+        cc: str,
+        pid: str,
+        *,
+        source: str,
+    ) -> bool:
+        created = self.sessions.save(
+            session,
+            platform_id=platform.id,
+            version=version,
+            source=source,
+            now=self.rt.now(),
+            country_code=cc,
+            party_id=pid,
+            status=session.get("status"),
+            authorization_reference=session.get("authorization_reference"),
+            token_uid=_token_uid(session),
+        )
+        row = self.sessions.get(cc, pid, str(session["id"]))
+        self.rt.bus.publish(
+            "ocpi.session",
+            platform_id=platform.id,
+            session_id=session["id"],
+            status=session.get("status"),
+            kwh=session.get("kwh"),
+            authorization_reference=session.get("authorization_reference"),
+            total_cost=session.get("total_cost"),
+        )
+        await self.notify(self.session_listeners, row, previous)
+        return created
+
+    def cdr_problems(
+        self, platform: Platform, version: str, cdr: dict[str, Any], cc: str, pid: str
+    ) -> list[checks.Problem]:
+        """What is wrong with a CDR that is otherwise accepted (checklist 5.4 #37-#39, 5.7
+        #58). Ownership and duplicates are the Receiver's to refuse."""
+        from emulator.ocpi.pricing import check_cdr_totals
+
+        modern = version_key(version) >= (2, 2)
+        out: list[checks.Problem] = []
+        if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
+            out.append(
+                checks.Problem("OCPI-37", "a non-credit CDR id is at most 36 characters", "/id")
+            )
+        if cdr.get("credit"):
+            ref = cdr.get("credit_reference_id")
+            if not ref or self.cdrs.get(cc, pid, str(ref)) is None:
+                out.append(
+                    checks.Problem(
+                        "OCPI-37",
+                        f"credit CDR refers to {ref!r}, not a CDR we received",
+                        "/credit_reference_id",
+                        severity="warning",
+                    )
+                )
+        if cdr.get("session_id"):
+            session = self.sessions.object(cc, pid, str(cdr["session_id"]))
+            if session is None:
+                out.append(
+                    checks.Problem(
+                        "OCPI-39",
+                        f"CDR session_id {cdr['session_id']!r} is not a session we received",
+                        "/session_id",
+                    )
+                )
+            else:
+                out.extend(checks.check_cdr_location(cdr, session))
+        # The CdrLocation has no time zone; the mirrored Location has (tariff restrictions on
+        # the time of day are local time).
+        location_id = (cdr.get("cdr_location") or {}).get("id")
+        found = self.mirror.locations.find(str(location_id), platform.id) if location_id else None
+        time_zone = (found or {}).get("object", {}).get("time_zone")
+        for problem in check_cdr_totals(cdr, version=version, time_zone=time_zone):
+            out.append(
+                checks.Problem(
+                    problem.rule,
+                    problem.message,
+                    problem.pointer,
+                    severity="warning" if problem.rule == "OCPI-38" else None,
+                )
+            )
+        if modern:
+            command = self.commands.start_for(cdr)
+            if command is not None:
+                out.extend(checks.check_against_start(cdr, command, "CDR"))
+                if self.uses_payments(platform):
+                    out.extend(self.limit_problems(platform, version, cdr))
+            out.extend(self.tokens.check_use(cdr, "CDR"))
+        return out
+
+    def limit_problems(
+        self, platform: Platform, version: str, cdr: dict[str, Any]
+    ) -> list[checks.Problem]:
+        """Checklist 5.7 #58: the CPO stops the session at the tariff's preauthorize_amount
+        (else max_price), or accepts our STOP_SESSION there, so the CDR stays within it."""
+        from emulator.ocpi.pricing import preauthorization_amount, price_with_taxes
+
+        where = cdr.get("cdr_location") or {}
+        tariff = None
+        found = self.mirror.evse(
+            str(where.get("id") or ""), str(where.get("evse_uid") or ""), platform.id
+        )
+        if found is not None:
+            _, evse = found
+            connector = next(
+                (
+                    c
+                    for c in evse.get("connectors") or []
+                    if ci_equal(str(c.get("id")), str(where.get("connector_id")))
+                ),
+                None,
+            )
+            tariff = self.choose_tariff(platform.id, evse, connector)
+        embedded = cdr.get("tariffs") or []
+        if tariff is None and len(embedded) == 1:
+            tariff = embedded[0]
+        if tariff is None or (
+            tariff.get("preauthorize_amount") is None and tariff.get("max_price") is None
+        ):
+            return []  # no limit the CPO knows of
+        limit = preauthorization_amount(tariff, default=Decimal(0))
+        total = price_with_taxes(cdr.get("total_cost"), version)
+        if total is None or total <= limit + Decimal("0.01"):
+            return []
+        name = (
+            "preauthorize_amount" if tariff.get("preauthorize_amount") is not None else "max_price"
+        )
+        return [
+            checks.Problem(
+                "OCPI-58",
+                f"CDR {cdr['id']} totals {total} {cdr.get('currency', '')}, past the "
+                f"{name} {limit} of tariff {tariff.get('id')}: the card was pre-authorized "
+                "for that much; the CPO should stop the session there (or accept the PTP's "
+                "STOP_SESSION)",
+                "/total_cost",
+            )
+        ]
+
+    async def store_cdr(
+        self,
+        platform: Platform,
+        version: str,
+        cdr: dict[str, Any],
+        cc: str,
+        pid: str,
+        *,
+        source: str,
+    ) -> dict[str, Any]:
+        self.cdrs.save(
+            cdr,
+            platform_id=platform.id,
+            version=version,
+            source=source,
+            now=self.rt.now(),
+            country_code=cc,
+            party_id=pid,
+            authorization_reference=cdr.get("authorization_reference"),
+            session_id=cdr.get("session_id"),
+            token_uid=_token_uid(cdr),
+        )
+        self.rt.bus.publish(
+            "ocpi.cdr",
+            platform_id=platform.id,
+            cdr_id=cdr["id"],
+            authorization_reference=cdr.get("authorization_reference"),
+            total_cost=cdr.get("total_cost"),
+            session_id=cdr.get("session_id"),
+        )
+        row = self.cdrs.get(cc, pid, str(cdr["id"]))
+        assert row is not None
+        await self.notify(self.cdr_listeners, row)
+        return row
 
     # --- terminals ---
 
@@ -174,3 +403,8 @@ class Ptp:
                 )
             )
         return out
+
+
+def _token_uid(obj: dict[str, Any]) -> str | None:
+    uid = (obj.get("cdr_token") or {}).get("uid") or obj.get("auth_id")
+    return str(uid).upper() if uid else None

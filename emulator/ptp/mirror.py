@@ -9,6 +9,7 @@ truth: objects it no longer returns are marked invalid.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -16,7 +17,7 @@ import structlog
 from emulator.ocpi.client import PeerError
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import ci_equal, collect_notes, format_datetime
+from emulator.ocpi.types import ci_equal, collect_notes, format_datetime, parse_datetime
 from emulator.ptp import checks
 from emulator.ptp.objects import LOCATIONS, TARIFFS, OwnedObjects, object_key
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("emulator.ptp.mirror")
 
-MODEL_NAME = {"locations": "Location", "tariffs": "Tariff"}
+MODEL_NAME = {"locations": "Location", "tariffs": "Tariff", "sessions": "Session", "cdrs": "CDR"}
 
 
 class Mirror:
@@ -35,6 +36,7 @@ class Mirror:
         self.locations = OwnedObjects(self.rt.store, LOCATIONS)
         self.tariffs = OwnedObjects(self.rt.store, TARIFFS)
         self._timers: dict[int, Any] = {}
+        self._generation: dict[int, int] = {}
         self.last_poll: dict[tuple[int, str], dict[str, Any]] = {}
 
     def repo(self, module: str) -> OwnedObjects:
@@ -77,6 +79,8 @@ class Mirror:
 
     async def poll(self, platform: Platform, module: str) -> dict[str, Any]:
         """Crawl the CPO's Sender list of ``module``; returns a summary."""
+        if module in ("sessions", "cdrs"):
+            return await self.pull(platform, module)
         repo = self.repo(module)
         summary: dict[str, Any] = {
             "module": module,
@@ -87,13 +91,22 @@ class Mirror:
             summary["error"] = f"the platform exposes no {module} Sender"
             self.last_poll[(platform.id, module)] = summary
             return summary
+        interface = "SENDER" if platform.version != "2.1.1" else None
         try:
-            crawl = await self.ptp.node.client.get_all(
-                platform, module, role="SENDER" if platform.version != "2.1.1" else None
-            )
+            crawl = await self.ptp.node.client.get_all(platform, module, role=interface)
         except PeerError as exc:
             summary["error"] = exc.message
             log.warning("poll failed", module=module, platform=platform.id, error=exc.message)
+            if exc.reply is not None and exc.reply.url == platform.endpoint(module, interface):
+                # Checklist 5.3 #23: only the Sessions list may require parameters.
+                self.rt.findings.record(
+                    "OCPI-23",
+                    f"GET {module} without parameters answered {exc.reply.describe()}; every "
+                    "Sender list but Sessions works without parameters",
+                    platform_id=platform.id,
+                    exchange_id=exc.reply.exchange_id,
+                    once=True,
+                )
             self.last_poll[(platform.id, module)] = summary
             return summary
         keep: set[str] = set()
@@ -129,6 +142,10 @@ class Mirror:
                         severity=p.severity,
                     )
             role = platform.primary_role("CPO") or {}
+            cc = obj.get("country_code", role.get("country_code"))
+            pid = obj.get("party_id", role.get("party_id"))
+            if module == "locations":
+                self._check_pushed(platform, repo.get(cc, pid, str(obj["id"])), obj, last_exchange)
             repo.save(
                 obj,
                 platform_id=platform.id,
@@ -138,8 +155,6 @@ class Mirror:
                 country_code=role.get("country_code"),
                 party_id=role.get("party_id"),
             )
-            cc = obj.get("country_code", role.get("country_code"))
-            pid = obj.get("party_id", role.get("party_id"))
             keep.add(object_key(cc, pid, str(obj["id"])))
             valid += 1
         gone = repo.invalidate_missing(platform.id, keep)
@@ -150,16 +165,174 @@ class Mirror:
         self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
         if module == "locations":
             self.check_tariff_references(platform)
+            if self.ptp.probes.due(platform):
+                await self.ptp.probes.run(platform, crawl)
         return summary
+
+    def _check_pushed(
+        self,
+        platform: Platform,
+        stored: dict[str, Any] | None,
+        polled: dict[str, Any],
+        exchange_id: int | None,
+    ) -> None:
+        """PAYTER-02: Payter shows the chargers' status from the CPO's pushes. An EVSE whose
+        status changed (a newer last_updated) without a push shows up only in a crawl."""
+        if stored is None or not stored["valid"]:
+            return
+        before = {
+            str(e.get("uid")).upper(): e
+            for e in stored["object"].get("evses") or []
+            if e.get("uid")
+        }
+        for evse in polled.get("evses") or []:
+            old = before.get(str(evse.get("uid")).upper())
+            if old is None or old.get("status") == evse.get("status"):
+                continue
+            then, now = _dt(old.get("last_updated")), _dt(evse.get("last_updated"))
+            if then is None or now is None or now <= then:
+                continue
+            self.rt.findings.record(
+                "PAYTER-02",
+                f"EVSE {evse.get('uid')} of location {polled.get('id')} went from "
+                f"{old.get('status')} to {evse.get('status')} ({evse.get('last_updated')}) "
+                "without a push; the terminal shows it only after the next crawl",
+                platform_id=platform.id,
+                exchange_id=exchange_id,
+                once=True,
+            )
+
+    # --- Sessions and CDRs, for CPOs that do not (only) push them ---
+
+    async def pull(self, platform: Platform, module: str) -> dict[str, Any]:
+        """GET the CPO's Sessions or CDRs changed since the last pull (the first one looks
+        back ``receipt_window``). Sessions "can be GET from the CPO system, or pushed"
+        (payter.md §2.3); the Sessions list needs ``date_from`` (mod_sessions.asciidoc).
+        New objects go through the same checks as pushed ones."""
+        now = self.rt.now()
+        summary: dict[str, Any] = {
+            "module": module,
+            "platform_id": platform.id,
+            "at": format_datetime(now),
+        }
+        role = "SENDER" if platform.version != "2.1.1" else None
+        if platform.endpoint(module, role) is None:
+            summary["error"] = f"the platform exposes no {module} Sender"
+            self.last_poll[(platform.id, module)] = summary
+            return summary
+        last = self.last_poll.get((platform.id, module))
+        since = (
+            parse_datetime(last["at"])
+            if last and "error" not in last
+            else now - timedelta(seconds=self.ptp.settings.receipt_window)
+        )
+        date_from = format_datetime(since)
+        try:
+            crawl = await self.ptp.node.client.get_all(
+                platform, module, role=role, params={"date_from": date_from}
+            )
+        except PeerError as exc:
+            summary["error"] = exc.message
+            self.last_poll[(platform.id, module)] = summary
+            return summary
+        exchange_id = crawl.exchange_ids[-1] if crawl.exchange_ids else None
+        version = platform.version or "2.2.1"
+        role_ids = platform.primary_role("CPO") or {}
+        new = 0
+        for i, item in enumerate(crawl.items):
+            where = f"{module} item {i}" + (
+                f" ({item.get('id')})" if isinstance(item, dict) else ""
+            )
+            obj = self.validate(platform, module, item, exchange_id, where)
+            if obj is None:
+                continue
+            cc = str(obj.get("country_code") or role_ids.get("country_code") or "")
+            pid = str(obj.get("party_id") or role_ids.get("party_id") or "")
+            if "country_code" in obj and not platform.owns(cc, pid):
+                self.rt.findings.record(
+                    "OCPI-24",
+                    f"{where} belongs to {cc}/{pid}, which is not among the platform's "
+                    "CredentialsRoles (ignored)",
+                    platform_id=platform.id,
+                    exchange_id=exchange_id,
+                )
+                continue
+            stamp = _dt(obj.get("last_updated"))
+            if stamp is not None and stamp < since:
+                self.rt.findings.record(
+                    "OCPI-22",
+                    f"GET {module}?date_from={date_from} returned {where}, last_updated "
+                    f"{obj.get('last_updated')}: date_from means last_updated ≥ {date_from}",
+                    platform_id=platform.id,
+                    exchange_id=exchange_id,
+                )
+            if await self._ingest(platform, version, module, obj, cc, pid, exchange_id):
+                new += 1
+        summary.update(objects=len(crawl.items), new=new, pages=crawl.pages, date_from=date_from)
+        self.last_poll[(platform.id, module)] = summary
+        self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
+        return summary
+
+    async def _ingest(
+        self,
+        platform: Platform,
+        version: str,
+        module: str,
+        obj: dict[str, Any],
+        cc: str,
+        pid: str,
+        exchange_id: int | None,
+    ) -> bool:
+        """A pulled Session or CDR that is new (or, for a Session, newer): checked as a push
+        would be, then stored. Returns whether it was taken."""
+        ptp = self.ptp
+        if module == "cdrs":
+            if ptp.cdrs.get(cc, pid, str(obj["id"])) is not None:
+                return False  # CDRs are final: the one we have is the one
+            problems = ptp.cdr_problems(platform, version, obj, cc, pid)
+        else:
+            previous = ptp.sessions.get(cc, pid, str(obj["id"]))
+            if previous is not None:
+                then, now = _dt(previous["last_updated"]), _dt(obj.get("last_updated"))
+                if then is not None and now is not None and now <= then:
+                    return False
+            problems = ptp.session_problems(version, previous["object"] if previous else None, obj)
+        where = f"{module[:-1]} {obj['id']} (pulled)"
+        for p in problems:
+            self.rt.findings.record(
+                p.rule,
+                f"{where}: {p.message}",
+                platform_id=platform.id,
+                exchange_id=exchange_id,
+                pointer=p.pointer,
+                severity=p.severity,
+            )
+        if module == "cdrs":
+            await ptp.store_cdr(platform, version, obj, cc, pid, source="poll")
+        else:
+            await ptp.store_session(
+                platform,
+                platform.version,
+                obj,
+                previous["object"] if previous else None,
+                cc,
+                pid,
+                source="poll",
+            )
+        return True
 
     async def poll_all(self, platform: Platform) -> None:
         await self.poll(platform, "tariffs")
         await self.poll(platform, "locations")
 
     def schedule(self, platform: Platform) -> None:
-        """Poll now (in the background) and every ``poll_interval`` seconds after (0: once)."""
+        """Poll now (in the background) and every ``poll_interval`` seconds after (with 0:
+        only now)."""
         interval = self.ptp.settings.poll_interval
         self.cancel(platform.id)
+        # One chain of polls per platform: a tick still crawling when the platform is
+        # scheduled again (a credentials PUT, a restart) does not start a second chain.
+        generation = self._generation[platform.id] = self._generation.get(platform.id, 0) + 1
 
         async def tick() -> None:
             self._timers.pop(platform.id, None)
@@ -167,7 +340,8 @@ class Mirror:
             if current is None or not current.registered:
                 return
             await self.poll_all(current)
-            if interval > 0:
+            if interval > 0 and self._generation.get(platform.id) == generation:
+                # 0: at registration (and on demand) only
                 self._timers[platform.id] = self.rt.clock.call_later(
                     interval, tick, name=f"poll-{platform.id}"
                 )
@@ -175,6 +349,7 @@ class Mirror:
         self._timers[platform.id] = self.rt.clock.call_later(0, tick, name=f"poll-{platform.id}")
 
     def cancel(self, platform_id: int) -> None:
+        self._generation[platform_id] = self._generation.get(platform_id, 0) + 1
         timer = self._timers.pop(platform_id, None)
         if timer is not None:
             timer.cancel()
@@ -250,3 +425,10 @@ class Mirror:
                 platform_id=platform.id,
                 once=True,
             )
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

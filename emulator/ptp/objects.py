@@ -45,8 +45,14 @@ def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
 
 LOCATIONS = _owned("ocpi_locations")
 TARIFFS = _owned("ocpi_tariffs")
-SESSIONS = _owned("ocpi_sessions", ("status", str), ("authorization_reference", str))
-CDRS = _owned("ocpi_cdrs", ("authorization_reference", str), ("session_id", str))
+# Sessions and CDRs are found by the START_SESSION they belong to: authorization_reference,
+# else the uid of the token we issued for it.
+SESSIONS = _owned(
+    "ocpi_sessions", ("status", str), ("authorization_reference", str), ("token_uid", str)
+)
+CDRS = _owned(
+    "ocpi_cdrs", ("authorization_reference", str), ("session_id", str), ("token_uid", str)
+)
 
 
 class OwnedObjects:
@@ -56,6 +62,15 @@ class OwnedObjects:
         self.store = store
         self.table = spec.name
         store.register(spec)
+        if "authorization_reference" in spec.columns:
+            # The START_SESSION's Sessions and CDRs are looked up by these (CiStrings).
+            store.execute(
+                f"create index if not exists idx_{spec.name}_upper_ref "
+                f"on {spec.name}(upper(authorization_reference))"
+            )
+            store.execute(
+                f"create index if not exists idx_{spec.name}_token_uid on {spec.name}(token_uid)"
+            )
 
     def get(
         self, country_code: str | None, party_id: str | None, object_id: str

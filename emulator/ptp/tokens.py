@@ -8,12 +8,16 @@ must not call ``authorize`` for an AD_HOC_USER token it got from a command (rule
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi import status
+from emulator.ocpi.client import PeerError
+from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import format_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ptp.checks import Problem
 from emulator.settings import version_key
 from emulator.store import TableSpec
 
@@ -67,23 +71,154 @@ class Tokens:
                 "whitelist": "NEVER",
                 "last_updated": token["last_updated"],
             }
-        self.rt.store.upsert(
-            "ptp_tokens",
-            {
-                "key": f"{token['type']}/{uid}",
-                "uid": uid,
-                "type": token["type"],
-                "authorization_reference": authorization_reference,
-                "last_updated": token["last_updated"],
-                "object": token,
-            },
-        )
+        self._keep(token, authorization_reference)
         return token
 
     def find(self, uid: str, token_type: str | None) -> dict[str, Any] | None:
         if token_type:
             return self.rt.store.get("ptp_tokens", f"{token_type}/{uid}")
         return self.rt.store.first("ptp_tokens", "upper(uid) = ?", [uid.upper()])
+
+    def check_use(self, obj: dict[str, Any], what: str) -> list[Problem]:
+        """A Session or CDR charged to one of our tokens honours its ``whitelist`` and
+        ``valid`` (checklist 5.6 #49): a NEVER token is never accepted from a whitelist, and
+        an invalidated token not at all."""
+        token = obj.get("cdr_token") or {}
+        uid = token.get("uid")
+        if not uid:
+            return []
+        ident = self.ptp.node.server.identity
+        if not (
+            ci_equal(str(token.get("country_code")), ident.country_code)
+            and ci_equal(str(token.get("party_id")), ident.party_id)
+        ):
+            return []
+        row = self.find(str(uid), token.get("type"))
+        if row is None:
+            return []
+        ours = row["object"]
+        out = []
+        method = obj.get("auth_method")
+        if ours.get("whitelist") == "NEVER" and method == "WHITELIST":
+            out.append(
+                Problem(
+                    "OCPI-49",
+                    f"{what} for token {uid} was authorized from the whitelist, but the token's "
+                    "whitelist is NEVER: real-time authorization is required",
+                    "/auth_method",
+                )
+            )
+        if ours.get("valid") is False:
+            invalid_since = _dt(ours.get("last_updated"))
+            started = _dt(obj.get("start_date_time"))
+            if invalid_since is not None and started is not None and started >= invalid_since:
+                out.append(
+                    Problem(
+                        "OCPI-49",
+                        f"{what} for token {uid}, which we made invalid "
+                        f"({ours.get('last_updated')}) before the session started",
+                        "/cdr_token/uid",
+                    )
+                )
+        return out
+
+    async def check_receiver(self, platform: Platform) -> dict[str, Any]:
+        """Checklist 5.6 #50 (and #49's ``valid``), on demand: PUT a test RFID token of ours
+        to the CPO's Tokens Receiver without ``?type=`` (RFID is the default), GET it back,
+        PATCH it ``valid: false`` and GET it again. Returns the steps and what they showed."""
+        version = platform.version or "2.2.1"
+        if version_key(version) < (2, 2):
+            raise ValueError("the Tokens Receiver check needs OCPI 2.2.1 or later")
+        ident = self.ptp.node.server.identity
+        uid = f"PAYTER-CHECK-{self.rt.ids.code(10)}"
+        now = format_datetime(self.rt.now())
+        token: dict[str, Any] = {
+            "country_code": ident.country_code,
+            "party_id": ident.party_id,
+            "uid": uid,
+            "type": "RFID",
+            "contract_id": uid,
+            "issuer": ident.business_name,
+            "valid": True,
+            "whitelist": "ALLOWED",
+            "last_updated": now,
+        }
+        self._keep(token, None)
+        path = f"{ident.country_code}/{ident.party_id}/{uid}"
+        client = self.ptp.node.client
+        steps: list[dict[str, Any]] = []
+
+        async def step(name: str, method: str, body: Any = None) -> Any:
+            try:
+                reply = await client.call(
+                    platform,
+                    method,
+                    "tokens",
+                    path,
+                    role="RECEIVER",
+                    body=body,
+                    expect="object" if method == "GET" else None,
+                )
+            except PeerError as exc:
+                steps.append({"step": name, "ok": False, "answer": exc.message})
+                self._finding("OCPI-50", f"{name}: {exc.message}", platform, exc.exchange_id)
+                return None
+            steps.append({"step": name, "ok": reply.ok, "answer": reply.describe()})
+            if not reply.ok:
+                self._finding(
+                    "OCPI-50", f"{name}: answered {reply.describe()}", platform, reply.exchange_id
+                )
+                return None
+            return reply
+
+        if await step("PUT the token (no ?type=: RFID)", "PUT", token) is None:
+            return {"token": uid, "steps": steps}
+        reply = await step("GET it back (no ?type=)", "GET")
+        data = reply.data if reply is not None and isinstance(reply.data, dict) else None
+        if reply is not None and (
+            data is None or not ci_equal(str(data.get("uid")), uid) or data.get("type") != "RFID"
+        ):
+            self._finding(
+                "OCPI-50",
+                f"GET of token {uid} (RFID by default) did not return it: data "
+                f"{'uid ' + repr(data.get('uid')) if data else 'missing'}",
+                platform,
+                reply.exchange_id,
+            )
+        later = format_datetime(self.rt.now())
+        changes = {"valid": False, "last_updated": later}
+        if await step("PATCH valid false", "PATCH", changes) is None:
+            return {"token": uid, "steps": steps}
+        self._keep({**token, **changes}, None)
+        reply = await step("GET it after the PATCH", "GET")
+        data = reply.data if reply is not None and isinstance(reply.data, dict) else None
+        if reply is not None and (data is None or data.get("valid") is not False):
+            self._finding(
+                "OCPI-49",
+                f"after PATCH valid=false, GET of token {uid} still says valid "
+                f"{(data or {}).get('valid')!r}: the CPO must respect valid = false",
+                platform,
+                reply.exchange_id,
+            )
+        return {"token": uid, "steps": steps}
+
+    def _keep(self, token: dict[str, Any], authorization_reference: str | None) -> None:
+        self.rt.store.upsert(
+            "ptp_tokens",
+            {
+                "key": f"{token['type']}/{token['uid']}",
+                "uid": token["uid"],
+                "type": token["type"],
+                "authorization_reference": authorization_reference,
+                "last_updated": token["last_updated"],
+                "object": token,
+            },
+        )
+
+    def _finding(
+        self, rule: str, message: str, platform: Platform, exchange_id: int | None
+    ) -> None:
+        self.rt.findings.record(rule, message, platform_id=platform.id, exchange_id=exchange_id)
 
     # --- Tokens Sender interface (HTTP handlers) ---
 
@@ -147,3 +282,10 @@ class Tokens:
         if row.get("authorization_reference"):
             info["authorization_reference"] = row["authorization_reference"]
         return OcpiResult(data=info)
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value) if value else None
+    except ValueError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
@@ -49,9 +50,9 @@ async def test_real_clock_cannot_be_advanced(start_emulator, http) -> None:
 async def test_findings_filters_report_and_reset(
     emulator: EmulatorNode, cpo: CpoDouble, http
 ) -> None:
-    await ocpi(http, "GET", emulator.server.versions_url, TOKEN_A, raw=True)  # OCPI-01
+    await ocpi(http, "GET", emulator.server.version_url("2.3.0"), TOKEN_A, raw=True)  # OCPI-01
     async with http.get(
-        emulator.server.versions_url, headers={"Authorization": "Token " + _b64(TOKEN_A)}
+        emulator.server.version_url("2.3.0"), headers={"Authorization": "Token " + _b64(TOKEN_A)}
     ) as resp:
         assert resp.status == 200  # OCPI-03: no request ids
     status, rows = await admin(http, emulator, "GET", "findings?rule=OCPI-03")
@@ -151,3 +152,18 @@ async def test_control_api_errors_are_plain_json(emulator: EmulatorNode, http) -
     assert status == 404 and "error" in body
     status, body = await admin(http, emulator, "GET", "platforms/abc")
     assert status == 400
+    # Control API errors never carry an OCPI envelope.
+    assert "status_code" not in body
+    big = io.BytesIO(b'{"label": "' + b"x" * 2_000_000 + b'"}')
+    status, body = await admin(
+        http, emulator, "POST", "tokens-a", data=big, headers={"Content-Type": "application/json"}
+    )
+    assert status == 413 and body["error"]["code"] == "body_too_large"
+    assert "--max-body-bytes" in body["error"]["message"]
+    # Wrong types are named.
+    status, body = await admin(http, emulator, "POST", "tokens-a", json={"label": 5})
+    assert status == 400 and body["error"]["message"] == "'label' must be of type str"
+    status, body = await admin(
+        http, emulator, "POST", "platforms/register", json={"versions_url": "ftp://x", "token": "a"}
+    )
+    assert status == 400 and "http(s) URL" in body["error"]["message"]

@@ -7,6 +7,7 @@ from cpo_double import CpoDouble, b64
 from helpers import admin, findings, ocpi
 
 from emulator.app import EmulatorNode
+from emulator.ocpi.registration import PROBE_TOKEN
 
 TOKEN_A = "payter-emulator-token-a"
 
@@ -185,33 +186,59 @@ async def test_invalid_json_and_invalid_credentials(emulator: EmulatorNode, http
                 "role": "HUB",
                 "business_details": {"name": "X"},
                 "party_id": "TOOLONG",
-                "country_code": "NL",
+                "country_code": "N",
             }
         ],
     }
     status, _, env = await ocpi(http, "POST", url, TOKEN_A, json=bad)
     assert status == 200 and env["status_code"] == 2001
     pointers = {f["pointer"] for f in findings(emulator)}
-    assert {"/token", "/roles/0/role", "/roles/0/party_id"} <= pointers
+    assert {"/token", "/roles/0/role", "/roles/0/party_id", "/roles/0/country_code"} <= pointers
+    assert emulator.platforms.all() == []
+    # Even an invalid token is not echoed in full (answer, findings).
+    assert "has space" not in env["status_message"] and "has …" in env["status_message"]
+    assert not [f for f in findings(emulator) if "has space" in f["message"]]
     # HUB is a 2.2.1 role but not a 2.3.0 one.
     assert any(
-        f["rule"] == "OCPI-11" and f["pointer"] == "/roles/0/role" for f in findings(emulator)
+        f["rule"] == "OCPI-18" and f["pointer"] == "/roles/0/role" for f in findings(emulator)
     )
+
+
+async def test_credentials_roles_checks(emulator: EmulatorNode, cpo: CpoDouble, http) -> None:
+    """Checklist 5.2 #18: unique roles, hub_party_id of 5 characters; accepted, reported."""
+    cpo.valid_tokens.add("tok-b")
+    body = cpo.my_credentials("2.3.0", "tok-b")
+    body["hub_party_id"] = "NLH"
+    body["roles"].append(dict(body["roles"][0]))
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    status, _, env = await ocpi(http, "POST", url, TOKEN_A, json=body)
+    assert status == 200 and env["status_code"] == 1000, env
+    pointers = {f["pointer"] for f in findings(emulator, "OCPI-18")}
+    assert pointers == {"/hub_party_id", "/roles/1"}
 
 
 async def test_raw_token_from_221_peer_is_a_finding_and_strict_refuses(
     start_emulator, http
 ) -> None:
     lenient = await start_emulator()
+    # The versions list is the same for 2.1.1 (raw tokens) and 2.2.1+: no verdict there yet.
     status, _, _ = await ocpi(http, "GET", lenient.server.versions_url, TOKEN_A, raw=True)
+    assert status == 200 and findings(lenient, "OCPI-01") == []
+    status, _, _ = await ocpi(http, "GET", lenient.server.version_url("2.2.1"), TOKEN_A, raw=True)
     assert status == 200
-    assert findings(lenient, "OCPI-01")
+    [finding] = findings(lenient, "OCPI-01")
+    assert "Base64" in finding["message"] and finding["exchange_id"]
     strict = await start_emulator(strict=True)
+    status, _, env = await ocpi(http, "GET", strict.server.version_url("2.3.0"), TOKEN_A, raw=True)
+    assert status == 401 and "strict" in env["status_message"]
     cpo = await CpoDouble().start()
     try:
         token_c = (await cpo.register_with(strict.server.versions_url, TOKEN_A))["data"]["token"]
+        [platform] = strict.platforms.registered()
         status, _, env = await ocpi(http, "GET", strict.server.versions_url, token_c, raw=True)
         assert status == 401 and "strict" in env["status_message"]
+        # The refusal is explained in the report, against the platform that sent it.
+        assert any(f["platform_id"] == platform.id for f in findings(strict, "OCPI-01"))
         status, _, _ = await ocpi(http, "GET", strict.server.versions_url, token_c)
         assert status == 200
     finally:
@@ -232,6 +259,8 @@ async def test_211_registration_uses_raw_token(emulator: EmulatorNode, http) -> 
         [platform] = emulator.platforms.registered()
         assert platform.version == "2.1.1" and platform.auth_encoding == "raw"
         assert platform.roles[0]["role"] == "CPO" and platform.roles[0]["party_id"] == "CPO"
+        # Raw tokens and no request ids are right in 2.1.1: nothing to report.
+        assert findings(emulator) == []
     finally:
         await cpo.stop()
 
@@ -384,6 +413,20 @@ async def test_token_c_equal_to_b_is_a_finding(emulator: EmulatorNode, http) -> 
         await cpo.stop()
 
 
+async def test_cpo_answering_invalid_credentials(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(return_token="secret with spaces").start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+        assert "invalid Credentials: /token:" in body["error"]["message"]
+        [finding] = findings(emulator, "OCPI-15")
+        assert finding["pointer"] == "/data/token" and finding["exchange_id"]
+        assert "secret with spaces" not in finding["message"] + body["error"]["message"]
+        assert emulator.platforms.all() == []
+    finally:
+        await cpo.stop()
+
+
 async def test_sender_update_and_unregister(emulator: EmulatorNode, cpo: CpoDouble, http) -> None:
     status, body = await admin(
         http,
@@ -408,6 +451,26 @@ async def test_sender_update_and_unregister(emulator: EmulatorNode, cpo: CpoDoub
     assert any(s.method == "DELETE" for s in cpo.seen)
     status, body = await admin(http, emulator, "DELETE", "platforms/999")
     assert status == 404
+
+
+async def test_emulator_registers_with_a_211_cpo(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(accept_raw_only=True, versions=("2.1.1",)).start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 201, body
+        assert body["version"] == "2.1.1" and body["auth_encoding"] == "raw"
+        # From the version details on, the raw token 2.1.1 wants; nothing to report.
+        details, post = cpo.seen[2], cpo.seen[3]
+        assert (details.path, post.method) == ("/cpo/2.1.1", "POST")
+        assert (
+            details.headers["Authorization"]
+            == post.headers["Authorization"]
+            == (f"Token {cpo.token_a}")
+        )
+        assert post.body["party_id"] == "PAY" and "roles" not in post.body
+        assert findings(emulator, "OCPI-01") == []
+    finally:
+        await cpo.stop()
 
 
 async def test_peer_that_only_takes_raw_tokens(emulator: EmulatorNode, http) -> None:
@@ -448,3 +511,162 @@ async def test_restart_keeps_registrations(tmp_path, cpo: CpoDouble, http) -> No
         assert status == 401
     finally:
         await second.stop()
+    # A new --token-a replaces the old unused one; the spent one stays spent.
+    third = build_emulator(make_settings(db=db, token_a="another-token-a"))
+    await third.start()
+    try:
+        status, _, _ = await ocpi(http, "GET", third.server.versions_url, "another-token-a")
+        assert status == 200
+        status, _, body = await ocpi(http, "GET", third.server.versions_url, TOKEN_A)
+        assert status == 401 and "already used" in body["status_message"]
+    finally:
+        await third.stop()
+    fourth = build_emulator(make_settings(db=db, token_a="a-third-token-a"))
+    await fourth.start()
+    try:
+        status, _, body = await ocpi(http, "GET", fourth.server.versions_url, "another-token-a")
+        assert status == 401 and body["status_message"] == "unknown token"
+    finally:
+        await fourth.stop()
+
+
+# --- how the CPO handles the tokens of the handshake (checklist 5.1 #2, 5.2 #15-#17, #19) -----
+
+
+async def register(emulator: EmulatorNode, http, cpo: CpoDouble) -> tuple[int, dict]:
+    return await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": cpo.versions_url, "token": cpo.token_a},
+    )
+
+
+async def test_cpo_presenting_the_wrong_token_gets_401_and_a_finding(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    token_c = (await cpo.register_with(emulator.server.versions_url, TOKEN_A))["data"]["token"]
+    [platform] = emulator.platforms.registered()
+    details = emulator.server.version_url("2.3.0")
+    # Token A after the registration: the Sender switches to token C.
+    status, _, env = await ocpi(http, "GET", details, TOKEN_A)
+    assert status == 401 and "already used" in env["status_message"]
+    # Its own token B, the one it gave the emulator.
+    status, _, env = await ocpi(http, "GET", details, platform.peer_token)
+    assert status == 401 and "the token you gave us" in env["status_message"]
+    # After its PUT, the token C that the PUT replaced.
+    cpo.valid_tokens.add("cpo-token-b-rotated")
+    url = emulator.server.endpoint_url("2.3.0", "credentials")
+    body = cpo.my_credentials("2.3.0", "cpo-token-b-rotated")
+    status, _, env = await ocpi(http, "PUT", url, token_c, json=body)
+    assert status == 200 and env["status_code"] == 1000
+    status, _, env = await ocpi(http, "GET", details, token_c)
+    assert status == 401 and "replaced by a credentials update" in env["status_message"]
+    found = findings(emulator, "OCPI-17")
+    assert len(found) == 3 and {f["platform_id"] for f in found} == {platform.id}
+    assert all(f["exchange_id"] for f in found)
+    # A token nobody issued is just unknown.
+    status, _, env = await ocpi(http, "GET", details, "never-issued")
+    assert status == 401 and env["status_message"] == "unknown token"
+    assert len(findings(emulator, "OCPI-17")) == 3
+
+
+async def test_correct_cpo_passes_the_token_probes(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    status, body = await register(emulator, http, cpo)
+    assert status == 201, body
+    # After the handshake: the CPO must refuse a token it never issued and its spent token A.
+    probes = [s.headers["Authorization"] for s in cpo.seen[3:5]]
+    assert probes == [f"Token {b64(PROBE_TOKEN)}", f"Token {b64(cpo.token_a)}"]
+    assert [s.path for s in cpo.seen[3:5]] == ["/cpo/versions", "/cpo/versions"]
+    rules = {f["rule"] for f in findings(emulator)}
+    assert not rules & {"OCPI-02", "OCPI-15", "OCPI-16", "OCPI-17", "OCPI-19"}, rules
+
+
+async def test_token_probes_can_be_switched_off(start_emulator, cpo: CpoDouble, http) -> None:
+    emulator = await start_emulator(probe_tokens=False)
+    status, _ = await register(emulator, http, cpo)
+    assert status == 201
+    assert not [s for s in cpo.seen if s.headers["Authorization"] == f"Token {b64(PROBE_TOKEN)}"]
+    # The versions list was read once, for the handshake.
+    assert [s.path for s in cpo.seen].count("/cpo/versions") == 1
+
+
+async def test_cpo_that_accepts_any_token_and_skips_our_details(
+    emulator: EmulatorNode, http
+) -> None:
+    cpo = await CpoDouble(accept_any_token=True, read_details=False).start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 201, body
+        [unknown] = findings(emulator, "OCPI-02")
+        assert "unknown token" in unknown["message"] and "expected HTTP 401" in unknown["message"]
+        [spent] = findings(emulator, "OCPI-16")
+        assert "CREDENTIALS_TOKEN_A" in spent["message"]
+        [unread] = findings(emulator, "OCPI-15")
+        assert "without reading the 2.3.0 version details" in unread["message"]
+        assert {unknown["platform_id"], spent["platform_id"]} == {body["id"]}
+    finally:
+        await cpo.stop()
+
+
+async def test_cpo_reading_our_versions_with_its_own_token(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(read_with="own").start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        # Refused with 401, the CPO answered the POST with 3001.
+        assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+        assert any("peer's own token" in f["message"] for f in findings(emulator, "OCPI-15"))
+    finally:
+        await cpo.stop()
+
+
+async def test_cpo_mishandling_put_and_delete(emulator: EmulatorNode, http) -> None:
+    cpo = await CpoDouble(return_token="cpo-token-c").start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 201 and findings(emulator, "OCPI-16") == []
+        pid, old_b = body["id"], cpo.emulator_token
+        # The PUT: same token C again and no re-read of our version details.
+        cpo.read_details = False
+        status, body = await admin(http, emulator, "POST", f"platforms/{pid}/update", json={})
+        assert status == 200, body
+        messages = [f["message"] for f in findings(emulator, "OCPI-16")]
+        assert any("equals a token already exchanged" in m for m in messages)
+        assert any("PUT without reading the 2.3.0 version details" in m for m in messages)
+        # The CPO keeps calling with the token B that the PUT replaced.
+        status, _, env = await ocpi(http, "GET", emulator.server.versions_url, old_b)
+        assert status == 401 and "replaced" in env["status_message"]
+        assert any("replaced token" in f["message"] for f in findings(emulator, "OCPI-16"))
+        # A refused PUT: reported, and the current token B stays valid.
+        cpo.put_error = {"code": 2001}
+        status, body = await admin(http, emulator, "POST", f"platforms/{pid}/update", json={})
+        assert status == 502 and body["error"]["ocpi_status_code"] == 2001
+        assert any("refused the credentials PUT" in f["message"] for f in findings(emulator))
+        status, _, _ = await ocpi(http, "GET", emulator.server.versions_url, cpo.emulator_token)
+        assert status == 200
+        # A refused DELETE: the emulator unregisters anyway, with a warning and a finding.
+        cpo.delete_error = {"code": 2000, "http": 405}
+        status, body = await admin(http, emulator, "DELETE", f"platforms/{pid}")
+        assert status == 200 and body["status"] == "UNREGISTERED" and "405" in body["warning"]
+        assert any("refused the credentials DELETE" in f["message"] for f in findings(emulator))
+    finally:
+        await cpo.stop()
+
+
+@pytest.mark.parametrize(("role", "reported"), [("PTP", True), ("OTHER", False)])
+async def test_cpo_refusing_our_role_value(start_emulator, http, role: str, reported: bool) -> None:
+    emulator = await start_emulator(role=role)
+    cpo = await CpoDouble(post_error={"code": 2001}).start()
+    try:
+        status, body = await register(emulator, http, cpo)
+        assert status == 502 and body["error"]["ocpi_status_code"] == 2001
+        assert cpo.seen[2].body["roles"][0]["role"] == role
+        found = findings(emulator, "OCPI-19")
+        assert bool(found) is reported
+        if reported:
+            assert "--role OTHER" in found[0]["message"]
+    finally:
+        await cpo.stop()

@@ -36,7 +36,15 @@ class Things(Module):
             Route("GET", "", self.list),
             Route("PUT", "/{id}", self.put),
             Route("GET", "/{id}", self.get_one),
+            Route("POST", "/{id}/fail", self.fail),
         ]
+
+    async def fail(self, req: OcpiRequest) -> Any:
+        from aiohttp import web
+
+        if req.params["id"] == "crash":
+            raise RuntimeError("boom")
+        raise web.HTTPUnprocessableEntity(text="aiohttp said no")
 
     async def list(self, req: OcpiRequest) -> Any:
         page = parse_paging(req, req.server.page_limit)
@@ -96,10 +104,15 @@ async def test_versions_and_details(emulator: EmulatorNode, http) -> None:
 
 async def test_auth_failures_are_401_with_envelope(emulator: EmulatorNode, http) -> None:
     url = emulator.server.versions_url
+    ids = {"X-Request-ID": "r-401", "X-Correlation-ID": "c-401"}
     for headers in ({}, {"Authorization": "Bearer abc"}, {"Authorization": "Token bm9wZQ=="}):
-        async with http.get(url, headers=headers) as resp:
+        async with http.get(url, headers={**headers, **ids}) as resp:
             env = await resp.json()
             assert resp.status == 401 and env["status_code"] == 2000 and "timestamp" in env
+            # Errors are envelopes too, with the request's ids echoed.
+            assert resp.content_type == "application/json"
+            assert resp.headers["X-Request-ID"] == "r-401"
+            assert resp.headers["X-Correlation-ID"] == "c-401"
 
 
 async def test_token_a_outside_credentials_and_versions(node, http) -> None:
@@ -134,6 +147,12 @@ async def test_functional_headers_echo_and_findings(node, http) -> None:
     # Wrong OCPI-to.
     await ocpi(http, "GET", url, node.token_c, headers={**routing, "OCPI-to-party-id": "XXX"})
     assert any("OCPI-to is NL/XXX" in f["message"] for f in findings(node, "OCPI-04"))
+    # Routing headers on a configuration module: reported, and none in the answer.
+    status, headers, _ = await ocpi(
+        http, "GET", node.server.versions_url, node.token_c, headers=routing
+    )
+    assert status == 200 and not [h for h in headers if h.startswith("OCPI-")]
+    assert any("configuration module versions" in f["message"] for f in findings(node, "OCPI-04"))
 
 
 def _b64(token: str) -> str:
@@ -198,6 +217,23 @@ async def test_unknown_path_and_method(node, http) -> None:
         http, "GET", node.server.prefix.join([node.rt.base_url, "/9.9"]), node.token_c
     )
     assert status == 404
+
+
+async def test_handler_failures_are_envelopes(node, http) -> None:
+    base = node.server.endpoint_url("2.3.0", "things")
+    status, headers, env = await ocpi(http, "POST", f"{base}/x/fail", node.token_c)
+    assert (
+        status == 422
+        and env["status_code"] == 2000
+        and env["status_message"] == ("aiohttp said no")
+    )
+    assert headers["X-Request-ID"] == "req-1"
+    status, _, env = await ocpi(http, "POST", f"{base}/crash/fail", node.token_c)
+    assert (
+        status == 500
+        and env["status_code"] == 3000
+        and "RuntimeError: boom" in (env["status_message"])
+    )
 
 
 async def test_body_limit_and_content_type(node, http) -> None:
@@ -352,3 +388,179 @@ async def test_malformed_peer_answer_is_a_finding_not_a_crash(
             "GET", str(server.make_url("/x")), token="t", version="2.2.1", module="locations"
         )
     assert findings(emulator, "OCPI-06")
+
+
+# --- the outbound client: headers it sets, answers it judges --------------------------------
+
+
+class EchoPeer:
+    """Records what the client sent; answers with whatever the test puts in ``answer``."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+        self.bodies: list[Any] = []
+        self.answer: dict[str, Any] = {"status": 200, "data": []}
+        self.hang = False
+        self.refuse_unknown_fields = False
+
+    def app(self):
+        import asyncio
+
+        from aiohttp import web
+
+        async def handler(request: web.Request) -> web.Response:
+            self.seen.append(dict(request.headers))
+            body = await request.json() if request.can_read_body else None
+            self.bodies.append(body)
+            if self.hang:
+                await asyncio.Event().wait()  # never answers; the client's timeout ends it
+            answer = dict(self.answer)
+            if self.refuse_unknown_fields and set(body or {}) - {"id", "name"}:
+                answer = {"status": 200, "code": 2001}
+            headers = {
+                h: request.headers[h]
+                for h in ("X-Request-ID", "X-Correlation-ID")
+                if h in request.headers
+            }
+            if "OCPI-from-party-id" in request.headers:
+                headers.update(
+                    {
+                        "OCPI-from-country-code": "NL",
+                        "OCPI-from-party-id": "CPO",
+                        "OCPI-to-country-code": "NL",
+                        "OCPI-to-party-id": "PAY",
+                    }
+                )
+            envelope = {
+                "status_code": answer.get("code", 1000),
+                "timestamp": "2025-03-01T09:00:00Z",
+            }
+            if "data" in answer:
+                envelope["data"] = answer["data"]
+            return web.json_response(envelope, status=answer["status"], headers=headers)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        return app
+
+
+def _platform(node: EmulatorNode, url: str, version: str = "2.3.0") -> Any:
+    endpoints = [{"identifier": "locations", "role": "SENDER", "url": f"{url}/locations"}]
+    return node.platforms.create(
+        status="REGISTERED",
+        version=version,
+        versions_url=f"{url}/versions",
+        peer_token="the-cpo-token",
+        issued_token=f"issued-{version}",
+        auth_encoding="raw" if version == "2.1.1" else "base64",
+        roles=[{"role": "CPO", "party_id": "CPO", "country_code": "NL"}],
+        endpoints=endpoints,
+    )
+
+
+async def test_client_sets_auth_ids_and_routing_headers(
+    emulator: EmulatorNode, aiohttp_server
+) -> None:
+    peer = EchoPeer()
+    server = await aiohttp_server(peer.app())
+    base = str(server.make_url("")).rstrip("/")
+    modern, old = _platform(emulator, base), _platform(emulator, base, "2.1.1")
+    await emulator.client.call(modern, "GET", "locations", expect="list")
+    await emulator.client.request(
+        "GET", f"{base}/versions", token="tok", version="2.3.0", module="versions"
+    )
+    await emulator.client.call(old, "GET", "locations", expect="list")
+    functional, configuration, v211 = peer.seen
+    assert functional["Authorization"] == f"Token {_b64('the-cpo-token')}"
+    assert functional["X-Request-ID"] and functional["X-Correlation-ID"]
+    assert (functional["OCPI-from-country-code"], functional["OCPI-from-party-id"]) == ("NL", "PAY")
+    assert (functional["OCPI-to-country-code"], functional["OCPI-to-party-id"]) == ("NL", "CPO")
+    assert not [h for h in configuration if h.startswith("OCPI-")]
+    # 2.1.1: the raw token, and none of the headers 2.1.1 does not have.
+    assert v211["Authorization"] == "Token the-cpo-token"
+    assert not [h for h in v211 if h.startswith(("OCPI-", "X-Request", "X-Correlation"))]
+    assert findings(emulator) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expect", "rule"),
+    [
+        ({"status": 500, "code": 1000, "data": []}, "list", "OCPI-07"),
+        ({"status": 200, "data": {"id": "x"}}, "list", "OCPI-06b"),
+        ({"status": 200, "data": [1]}, "object", "OCPI-06b"),
+        ({"status": 200, "code": 99, "data": []}, "list", "OCPI-06"),
+    ],
+)
+async def test_client_judges_the_answer(
+    emulator: EmulatorNode, aiohttp_server, answer, expect, rule
+) -> None:
+    peer = EchoPeer()
+    peer.answer = answer
+    server = await aiohttp_server(peer.app())
+    platform = _platform(emulator, str(server.make_url("")).rstrip("/"))
+    reply = await emulator.client.call(platform, "GET", "locations", expect=expect)
+    [finding] = findings(emulator)
+    assert finding["rule"] == rule and finding["exchange_id"] == reply.exchange_id
+    assert finding["platform_id"] == platform.id
+
+
+async def test_client_times_out(start_emulator, aiohttp_server) -> None:
+    from emulator.ocpi.client import PeerUnreachable
+
+    emulator = await start_emulator(http_timeout=0.2)
+    peer = EchoPeer()
+    peer.hang = True
+    server = await aiohttp_server(peer.app())
+    platform = _platform(emulator, str(server.make_url("")).rstrip("/"))
+    with pytest.raises(PeerUnreachable, match=r"no answer within 0.2 s") as caught:
+        await emulator.client.call(platform, "GET", "locations")
+    row = emulator.rt.journal.get(caught.value.exchange_id or 0)
+    assert row is not None and row["error"] == "no answer within 0.2 s" and row["status"] is None
+
+
+async def test_versions_list_checks(emulator: EmulatorNode, aiohttp_server) -> None:
+    """Checklist 5.2 #13: known version strings, absolute URLs."""
+    peer = EchoPeer()
+    peer.answer = {
+        "status": 200,
+        "data": [
+            {"version": "2.3", "url": "http://cpo.example.com/ocpi/2.3"},
+            {"version": "2.2.1", "url": "/ocpi/2.2.1"},
+            {"url": "http://cpo.example.com/ocpi/x"},
+        ],
+    }
+    server = await aiohttp_server(peer.app())
+    platform = _platform(emulator, str(server.make_url("")).rstrip("/"))
+    versions = await emulator.registration.fetch_versions(platform, "the-cpo-token")
+    assert [v["version"] for v in versions] == ["2.3", "2.2.1"]
+    messages = {f["pointer"]: f["message"] for f in findings(emulator, "OCPI-13")}
+    assert "(2.3.0 is written '2.3.0')" in messages["/data/0/version"]
+    assert "not absolute" in messages["/data/1/url"]
+    assert "lacks version or url" in messages["/data/2"]
+
+
+@pytest.mark.parametrize(
+    ("version", "refuses", "sent", "rule"),
+    [
+        ("2.3.0", True, True, "OCPI-09"),
+        ("2.3.0", False, True, None),
+        ("2.2.1", True, False, None),
+    ],
+)
+async def test_probe_unknown_fields(
+    start_emulator, aiohttp_server, version, refuses, sent, rule
+) -> None:
+    """Checklist 5.1 #9 (2.3.0): a peer must not refuse a message for an unknown field."""
+    from emulator.ocpi.client import UNKNOWN_FIELD
+
+    emulator = await start_emulator(probe_unknown_fields=True)
+    peer = EchoPeer()
+    peer.refuse_unknown_fields = refuses
+    server = await aiohttp_server(peer.app())
+    platform = _platform(emulator, str(server.make_url("")).rstrip("/"), version)
+    reply = await emulator.client.call(platform, "PUT", "locations", "L1", body={"id": "L1"})
+    assert reply.ok
+    assert (UNKNOWN_FIELD in peer.bodies[0]) is sent
+    # Refused with the field: the same request again, without it.
+    assert peer.bodies[1:] == ([{"id": "L1"}] if rule else [])
+    assert [f["rule"] for f in findings(emulator)] == ([rule] if rule else [])

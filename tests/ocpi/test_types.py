@@ -39,6 +39,18 @@ def test_offset_is_accepted_with_a_note_and_converted() -> None:
     assert [n.rule for n in notes] == ["OCPI-08"]
 
 
+def test_over_25_characters_is_accepted_with_a_note() -> None:
+    text = "2015-06-29T20:39:09.123456789Z"
+    with collect_notes() as notes:
+        value = parse_datetime(text)
+    assert value == datetime(2015, 6, 29, 20, 39, 9, 123456, tzinfo=UTC)
+    assert [n.rule for n in notes] == ["OCPI-08"] and "25 characters" in notes[0].message
+    # Written back in at most 25 characters, whatever came in.
+    assert Stamped.model_validate({"at": text}).model_dump(mode="json")["at"] == (
+        "2015-06-29T20:39:09.123Z"
+    )
+
+
 @pytest.mark.parametrize("bad", ["29-06-2015", "2015-06-29", "2015-13-01T00:00:00Z", 12, None])
 def test_invalid_datetimes(bad: object) -> None:
     with pytest.raises(ValidationError):

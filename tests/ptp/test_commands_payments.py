@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cpo_double import CpoDouble
+from cpo_double import CpoDouble, b64
 from helpers import admin, findings, ocpi
 
 from emulator.app import EmulatorNode
+from emulator.ocpi.registration import PROBE_TOKEN
 
 TOKEN_A = "payter-emulator-token-a"
 ROUTING = {
@@ -174,7 +175,12 @@ async def test_authorize_of_command_token_is_a_finding(setup, http) -> None:
 async def test_default_terminal_is_pushed_on_registration(setup, http) -> None:
     node, cpo, _ = setup
     # The push came after the handshake was answered (registration_followup_delay).
-    assert [s.method for s in cpo.seen][:3] == ["GET", "GET", "POST"]
+    probe = f"Token {b64(PROBE_TOKEN)}"
+    assert [s.method for s in cpo.seen if s.headers["Authorization"] != probe][:3] == [
+        "GET",
+        "GET",
+        "POST",
+    ]
     [terminal] = node.ptp.payments.terminals()
     assert terminal["serial_number"] == "APO-0001" and terminal["push_state"] == "PUSHED"
     assert terminal["terminal_id"] in cpo.terminals

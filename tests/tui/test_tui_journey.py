@@ -11,6 +11,7 @@ this build).
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,18 @@ async def _home(pilot: Any, app: PayterTui) -> None:
     if _shown(app).type == "screensaver":
         await pilot.press("space")
     await _on(pilot, app, "journey.home")
+
+
+async def _advanced(pilot: Any, demo: Any, key: str, seconds: float) -> None:
+    """Press a clock key (+1 min, +1 h) and wait until the clock has finished moving: a touch
+    in the middle of the advance would wake a screensaver that the rest of it brings back."""
+    target = demo.clock.now() + timedelta(seconds=seconds)
+    await pilot.press(key)
+    await wait_for(
+        pilot,
+        lambda: demo.clock.now() >= target and not demo.clock._lock.locked(),
+        what=f"the clock at {target}",
+    )
 
 
 async def _number_of(app: PayterTui, key: str) -> str:
@@ -171,10 +184,9 @@ async def test_full_journey_with_the_simulated_cpo(demo: Any) -> None:
         await wait_for(pilot, lambda: _shown(app).phase == "present_card")
         await pilot.press("w", "t")
         await wait_for(pilot, lambda: _shown(app).icon == "approved", what="approved")
-        await pilot.press("m")
-        await _home(pilot, app)
-        await pilot.press("h")
-        await _home(pilot, app)
+        for key, seconds in (("m", 60), ("h", 3600)):
+            await _advanced(pilot, demo, key, seconds)
+            await _home(pilot, app)
         await pilot.press(await _number_of(app, "stop"))
         stop = await _on(pilot, app, "journey.stop")
         await pilot.press(await _number_of(app, stop.shortcut_keys[0]))

@@ -9,8 +9,9 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum, refuse
 from emulator.ocpi.types import URL, CiString, Number, String, note
 
-CountryCode = CiString(2)
-PartyId = CiString(3)
+# ISO 3166-1 alpha-2 and the ISO 15118 party id: exactly 2 and 3 characters (checklist #10).
+CountryCode = CiString(2, min_length=2)
+PartyId = CiString(3, min_length=3)
 Id36 = CiString(36)
 
 

@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from emulator.ocpi.models.base import OcpiModel, OpenEnum
-from emulator.ocpi.models.common import BusinessDetails, CountryCode, InterfaceRole, PartyId
+from emulator.ocpi.models.base import OcpiModel, OpenEnum, refuse
+from emulator.ocpi.models.common import (
+    BusinessDetails,
+    BusinessDetailsV221,
+    CountryCode,
+    InterfaceRole,
+    PartyId,
+)
 from emulator.ocpi.types import URL, CiString, note
 
 VersionNumber = OpenEnum("VersionNumber", "2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0")
@@ -62,6 +68,7 @@ class VersionDetailsV211(OcpiModel):
 
 ROLES_221 = ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP")
 ROLES_230 = ("CPO", "EMSP", "NAP", "NSP", "OTHER", "SCSP")
+ROLE_ENUM = {"2.2.1": ROLES_221, "2.3.0": ROLES_230}
 
 
 def _role_checker(allowed: tuple[str, ...], version: str):  # type: ignore[no-untyped-def]
@@ -72,6 +79,14 @@ def _role_checker(allowed: tuple[str, ...], version: str):  # type: ignore[no-un
             # terminology.asciidoc names the PTP role; the Role enum has no such value.
             note("OCPI-19", f"role 'PTP' is not in the {version} Role enum (accepted)")
             return value
+        if value == "HUB":
+            # 2.3.0 removed HUB: a hub sets hub_party_id and lists the parties it reaches.
+            refuse(
+                "enum",
+                f"role 'HUB' does not exist in OCPI {version}: a hub sets hub_party_id and "
+                "lists the parties it reaches as roles",
+                "OCPI-18",
+            )
         raise PydanticCustomError(
             "enum",
             "role must be one of {allowed} in OCPI {version}",
@@ -83,7 +98,7 @@ def _role_checker(allowed: tuple[str, ...], version: str):  # type: ignore[no-un
 
 class CredentialsRoleV221(OcpiModel):
     role: str
-    business_details: BusinessDetails
+    business_details: BusinessDetailsV221
     party_id: PartyId
     country_code: CountryCode
 
@@ -93,7 +108,12 @@ class CredentialsRoleV221(OcpiModel):
         return _role_checker(ROLES_221, "2.2.1")(value)
 
 
-class CredentialsRoleV230(CredentialsRoleV221):
+class CredentialsRoleV230(OcpiModel):
+    role: str
+    business_details: BusinessDetails
+    party_id: PartyId
+    country_code: CountryCode
+
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
@@ -116,7 +136,7 @@ class CredentialsV230(OcpiModel):
 class CredentialsV211(OcpiModel):
     token: CredentialsToken
     url: URL
-    business_details: BusinessDetails
+    business_details: BusinessDetailsV221
     party_id: PartyId
     country_code: CountryCode
 

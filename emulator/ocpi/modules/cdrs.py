@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi import status
 from emulator.ocpi.models.registry import model_for
-from emulator.ocpi.pricing import check_cdr_totals
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
-from emulator.ptp import checks
-from emulator.settings import version_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -64,63 +61,8 @@ class CdrsReceiver(Module):
                 pointer="/id",
             )
             raise OcpiError(status.INVALID_PARAMETERS, f"CDR {cdr['id']} already received")
-        modern = version_key(version) >= (2, 2)
-        if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
-            req.finding("OCPI-37", "a non-credit CDR id is at most 36 characters", pointer="/id")
-        if cdr.get("credit"):
-            ref = cdr.get("credit_reference_id")
-            if not ref or self.ptp.cdrs.get(cc, pid, str(ref)) is None:
-                req.finding(
-                    "OCPI-37",
-                    f"credit CDR refers to {ref!r}, not a CDR we received",
-                    pointer="/credit_reference_id",
-                    severity="warning",
-                )
-        session = None
-        if cdr.get("session_id"):
-            session = self.ptp.sessions.object(cc, pid, str(cdr["session_id"]))
-            if session is None:
-                req.finding(
-                    "OCPI-39",
-                    f"CDR session_id {cdr['session_id']!r} is not a session we received",
-                    pointer="/session_id",
-                )
-        tariff = None
-        for problem in check_cdr_totals(cdr, version=version, tariff=tariff):
-            req.finding(
-                problem.rule,
-                problem.message,
-                pointer=problem.pointer,
-                severity="warning" if problem.rule == "OCPI-38" else None,
-            )
-        self._check_against_command(req, cdr, modern)
-        self.ptp.cdrs.save(
-            cdr,
-            platform_id=platform.id,
-            version=version,
-            source="push",
-            now=req.rt.now(),
-            country_code=cc,
-            party_id=pid,
-            authorization_reference=cdr.get("authorization_reference"),
-            session_id=cdr.get("session_id"),
-        )
+        for p in self.ptp.cdr_problems(platform, version, cdr, cc, pid):
+            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+        await self.ptp.store_cdr(platform, version, cdr, cc, pid, source="push")
         location = f"{req.server.endpoint_url(version, 'cdrs')}/{cc}/{pid}/{cdr['id']}"
-        req.rt.bus.publish(
-            "ocpi.cdr",
-            platform_id=platform.id,
-            cdr_id=cdr["id"],
-            authorization_reference=cdr.get("authorization_reference"),
-            total_cost=cdr.get("total_cost"),
-            session_id=cdr.get("session_id"),
-        )
-        row = self.ptp.cdrs.get(cc, pid, str(cdr["id"]))
-        await self.ptp.notify(self.ptp.cdr_listeners, row)
         return OcpiResult(http_status=201, headers={"Location": location}, omit_data=True)
-
-    def _check_against_command(self, req: OcpiRequest, cdr: dict[str, Any], modern: bool) -> None:
-        command = self.ptp.commands.start_for(cdr)
-        if command is None or not modern:
-            return
-        for p in checks.check_against_start(cdr, command, "CDR"):
-            req.finding(p.rule, p.message, pointer=p.pointer)

@@ -16,7 +16,6 @@ from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
 from emulator.ptp import checks
-from emulator.settings import version_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -46,46 +45,9 @@ class SessionsReceiver(Module):
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
         return obj
 
-    def _check_against_command(self, req: OcpiRequest, session: dict[str, Any]) -> None:
-        """Sessions we started: token and authorization_reference echoed (5.4 #35, #36)."""
-        command = self.ptp.commands.start_for(session)
-        if command is None or version_key(req.version or "2.2.1") < (2, 2):
-            return
-        for p in checks.check_against_start(session, command, "Session"):
-            req.finding(p.rule, p.message, pointer=p.pointer)
-
-    async def _store(
-        self,
-        req: OcpiRequest,
-        session: dict[str, Any],
-        previous: dict[str, Any] | None,
-        cc: str,
-        pid: str,
-    ) -> bool:
-        platform = req.require_platform()
-        created = self.ptp.sessions.save(
-            session,
-            platform_id=platform.id,
-            version=req.version,
-            source="push",
-            now=req.rt.now(),
-            country_code=cc,
-            party_id=pid,
-            status=session.get("status"),
-            authorization_reference=session.get("authorization_reference"),
-        )
-        row = self.ptp.sessions.get(cc, pid, str(session["id"]))
-        req.rt.bus.publish(
-            "ocpi.session",
-            platform_id=platform.id,
-            session_id=session["id"],
-            status=session.get("status"),
-            kwh=session.get("kwh"),
-            authorization_reference=session.get("authorization_reference"),
-            total_cost=session.get("total_cost"),
-        )
-        await self.ptp.notify(self.ptp.session_listeners, row, previous)
-        return created
+    def _report(self, req: OcpiRequest, problems: list[checks.Problem]) -> None:
+        for p in problems:
+            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
@@ -96,10 +58,11 @@ class SessionsReceiver(Module):
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
         previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
-        for p in checks.check_session_change(previous, session):
-            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
-        self._check_against_command(req, session)
-        created = await self._store(req, session, previous, cc, pid)
+        version = req.version or "2.2.1"
+        self._report(req, self.ptp.session_problems(version, previous, session))
+        created = await self.ptp.store_session(
+            req.require_platform(), req.version, session, previous, cc, pid, source="push"
+        )
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
@@ -125,8 +88,9 @@ class SessionsReceiver(Module):
         session.update(changes)
         # PATCH appends charging periods; an empty or absent list changes nothing.
         session["charging_periods"] = list(previous.get("charging_periods") or []) + periods
-        for p in checks.check_session_change(previous, session, patch=changes):
-            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
-        self._check_against_command(req, session)
-        await self._store(req, session, previous, cc, pid)
+        version = req.version or "2.2.1"
+        self._report(req, self.ptp.session_problems(version, previous, session, patch=changes))
+        await self.ptp.store_session(
+            req.require_platform(), req.version, session, previous, cc, pid, source="push"
+        )
         return OcpiResult(omit_data=True)

@@ -1,0 +1,101 @@
+"""The findings ledger over the control API: filters, and the report with a verdict per axis
+(JSON and text), in normal and strict mode."""
+
+from __future__ import annotations
+
+from helpers import admin
+
+from emulator.app import EmulatorNode
+
+
+def seed(node: EmulatorNode) -> None:
+    record = node.rt.findings.record
+    record("OCPI-31", "Session PATCH without last_updated", platform_id=1, pointer="/last_updated")
+    record("OCPI-31", "EVSE PATCH without last_updated", platform_id=2)
+    # A check may record a warning under an error rule (OCPI-43: a second CommandResult).
+    record("OCPI-43", "a second CommandResult", platform_id=1, severity="warning")
+    record("PAYTER-03", "tariff T1 has no tariff_alt_text", platform_id=1)
+
+
+async def test_findings_filters(emulator: EmulatorNode, http) -> None:
+    seed(emulator)
+    status, rows = await admin(http, emulator, "GET", "findings")
+    assert status == 200 and len(rows) == 4
+    first = rows[0]
+    assert first["rule"] == "OCPI-31" and first["severity"] == "error" and first["axis"] == "spec"
+    assert first["pointer"] == "/last_updated" and "checklist 5.4 #31" in first["reference"]
+    assert first["title"] and first["message"] == "Session PATCH without last_updated"
+    for query, expected in (
+        ("platform_id=2", ["OCPI-31"]),
+        ("rule=ocpi-31", ["OCPI-31", "OCPI-31"]),  # rule ids in any case
+        ("severity=warning", ["OCPI-43", "PAYTER-03"]),
+        ("axis=payter", ["PAYTER-03"]),
+        ("platform_id=1&severity=error", ["OCPI-31"]),
+        (f"since={first['id']}&limit=1", ["OCPI-31"]),
+    ):
+        status, rows = await admin(http, emulator, "GET", f"findings?{query}")
+        assert status == 200 and [r["rule"] for r in rows] == expected, query
+    for query in ("rule=OCPI-999", "severity=fatal", "axis=cps", "platform_id=x"):
+        status, body = await admin(http, emulator, "GET", f"findings?{query}")
+        assert status == 400 and body["error"]["code"] == "invalid_parameter", query
+
+
+async def test_report_verdict_per_axis(emulator: EmulatorNode, http) -> None:
+    status, report = await admin(http, emulator, "GET", "report")
+    assert status == 200 and report["verdict"] == "PASS" and not report["strict"]
+    seed(emulator)
+    status, report = await admin(http, emulator, "GET", "report")
+    spec, payter = report["axes"]["spec"], report["axes"]["payter"]
+    assert report["verdict"] == "FAIL"
+    assert (spec["verdict"], spec["errors"], spec["warnings"]) == ("FAIL", 2, 1)
+    # Warnings alone do not fail an axis...
+    assert (payter["verdict"], payter["errors"], payter["warnings"]) == ("PASS", 0, 1)
+    # ... and each rule is listed with the severity its findings had.
+    assert [(r["rule"], r["severity"], r["count"]) for r in spec["rules"]] == [
+        ("OCPI-31", "error", 2),
+        ("OCPI-43", "warning", 1),
+    ]
+    assert spec["rules"][1]["example"] == "a second CommandResult"
+    # Per platform.
+    _, only2 = await admin(http, emulator, "GET", "report?platform_id=2")
+    assert only2["platform_id"] == 2 and only2["axes"]["spec"]["errors"] == 1
+    assert only2["axes"]["payter"]["verdict"] == "PASS"
+    # Strict for one report: warnings fail too.
+    _, strict = await admin(http, emulator, "GET", "report?strict=true")
+    assert strict["strict"] and strict["axes"]["payter"]["verdict"] == "FAIL"
+    status, body = await admin(http, emulator, "GET", "report?strict=maybe")
+    assert status == 400 and body["error"]["code"] == "invalid_parameter"
+
+
+async def test_report_as_text(emulator: EmulatorNode, http) -> None:
+    seed(emulator)
+    for suffix, headers in (("?format=text", {}), ("", {"Accept": "text/plain"})):
+        async with http.get(
+            f"{emulator.rt.base_url}/__admin/report{suffix}", headers=headers
+        ) as resp:
+            assert resp.status == 200 and resp.content_type == "text/plain"
+            text = await resp.text()
+        lines = text.splitlines()
+        assert lines[0] == "Verdict: FAIL"
+        assert "OCPI specification: FAIL (2 errors, 1 warnings)" in lines
+        assert "Payter's solution: PASS (0 errors, 1 warnings)" in lines
+        assert "  [error] OCPI-31 x2: PATCH carries last_updated" in lines
+        assert (
+            "  [warning] OCPI-43 x1: CommandResult to our response_url, iff ACCEPTED, "
+            "within timeout" in lines
+        )
+        assert any(line.strip().startswith("see payter.md") for line in lines)
+
+
+async def test_strict_setting_fails_on_warnings(start_emulator, http) -> None:
+    node = await start_emulator(strict=True)
+    node.rt.findings.record("PAYTER-03", "tariff T1 has no tariff_alt_text", platform_id=1)
+    _, report = await admin(http, node, "GET", "report")
+    assert report["strict"] and report["verdict"] == "FAIL"
+    assert report["axes"]["payter"]["verdict"] == "FAIL"
+    assert report["axes"]["spec"]["verdict"] == "PASS"
+    async with http.get(f"{node.rt.base_url}/__admin/report?format=text") as resp:
+        assert (await resp.text()).startswith("Verdict: FAIL (strict)")
+    # ?strict=false asks for the lenient verdict of the same findings.
+    _, lenient = await admin(http, node, "GET", "report?strict=false")
+    assert lenient["verdict"] == "PASS" and not lenient["strict"]
