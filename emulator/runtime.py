@@ -83,15 +83,15 @@ def build_runtime(
         clock = make_clock(settings.clock, background, start)
     store = store or Store(settings.db)
     store.register(STARTS)
-    start = store.count(STARTS.name)
-    store.insert(STARTS.name, {"id": start})
+    earlier_starts = store.count(STARTS.name)
+    store.insert(STARTS.name, {"id": earlier_starts})
     bus = EventBus(clock.now)
     return Runtime(
         settings=settings,
         clock=clock,
         background=background,
         bus=bus,
-        ids=Ids(settings.seed, start=start),
+        ids=Ids(settings.seed, start=earlier_starts),
         store=store,
         journal=Journal(
             store,

@@ -515,7 +515,7 @@ class JourneyController:
                 serial,
                 "choose.item",
                 number=number,
-                standard=STANDARDS.get(conn.get("standard"), conn.get("standard")),
+                standard=STANDARDS.get(str(conn.get("standard")), conn.get("standard")),
                 power=f"{int(power) // 1000} kW" if power else "-",
                 status=self.t(serial, f"status.{status}"),
             )
