@@ -316,3 +316,23 @@ async def test_language_from_tariff_texts(rig: Rig) -> None:
     assert tariff["properties"]["buttons.accept.label"] != "Accept"
     present = await rig.press("accept")
     assert present["properties"]["language"] == "nl"
+
+
+# --- the financial advice confirmation ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("policy", "facs"), [("invoice_reference_id", 0), ("always", 1)])
+async def test_fac_policy_when_the_cdr_has_no_invoice_reference(
+    start_emulator: Any, http: Any, policy: str, facs: int
+) -> None:
+    rig = await make_rig(await start_emulator(poll_interval=0, fac_policy=policy), http)
+    try:
+        ref = await rig.start_charging()
+        await rig.session("COMPLETED", kwh=10, ref=ref)
+        await rig.cdr(ref=ref)  # no invoice_reference_id: the CPO does not invoice
+        journey = rig.journey()
+        assert (journey["money"], journey["captured_amount"]) == ("CAPTURED", 545)
+        assert len(rig.cpo.facs) == facs and journey["fac_delivered"] is bool(facs)
+        assert (journey["fac_id"] is not None) is bool(facs)
+    finally:
+        await rig.cpo.stop()
