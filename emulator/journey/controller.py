@@ -29,6 +29,7 @@ from emulator.journey import records as R
 from emulator.journey.records import JourneyRecords
 from emulator.journey.texts import has_texts, language_name, money, text, to_minor
 from emulator.ocpi import pricing
+from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import format_datetime, parse_datetime
 from emulator.settings import version_key
@@ -541,7 +542,12 @@ class JourneyController:
             return
         # The PTP pulls the Location to get the applicable tariff and status
         # (payment_transaction, step 2).
-        await self.ptp.mirror.fetch_location(platform, choice["location_id"])
+        try:
+            await self.ptp.mirror.fetch_location(platform, choice["location_id"])
+        except PeerUnreachable:
+            # No card is taken for a charger that cannot be started (screen 10, no money).
+            await self._start_refused(serial, "failed.unreachable")
+            return
         found = self.ptp.mirror.evse(choice["location_id"], choice["evse_uid"], platform.id)
         evse = found[1] if found else None
         conn = next(

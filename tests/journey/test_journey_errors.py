@@ -235,6 +235,17 @@ async def test_cpo_unreachable(rig: Rig) -> None:
     assert rig.sent() == []
 
 
+async def test_cpo_unreachable_before_the_tariff(rig: Rig) -> None:
+    await rig.press("start")
+    await rig.cpo.stop()
+    screen = await rig.press("evse1")
+    assert screen["properties"]["title"] == "Could not start"
+    assert screen["properties"]["message"] == "The charging network cannot be reached."
+    assert rig.journeys() == [] and rig.payment_sessions() == []
+    await rig.advance(5)
+    assert (await rig.screen())["id"] == "journey.home"
+
+
 async def test_cpo_answers_start_session_with_an_error(rig: Rig) -> None:
     rig.cpo.command_status = 3000
     rig.cpo.command_answer = {}

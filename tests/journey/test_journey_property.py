@@ -60,6 +60,7 @@ class Chaos:
         self.rig, self.rnd, self.settings = rig, rnd, settings
         self.cpo_url = rig.cpo.base_url
         self.cpo_up = True
+        self.cpo_down_for = 0  # steps; the CPO comes back after a few
         self.log: list[str] = []
 
     async def press(self, key: str) -> bool:
@@ -155,15 +156,10 @@ class Chaos:
         kwh = round(self.rnd.uniform(0, 110), 2)
         self.log.append(f"cdr {ref[:4]} {kwh}")
         invoice = {"invoice_reference_id": f"INV-{ref[:6]}"} if self.rnd.random() < 0.5 else {}
-        status, _, env = await self._cdr(ref, kwh, invoice)
-
-    async def _cdr(self, ref: str, kwh: float, extra: dict[str, Any]) -> tuple[int, Any, Any]:
-        # A second CDR for the same session is refused by the emulator: that is fine here.
         try:
-            await self.rig.cdr(kwh=kwh, ref=ref, **extra)
+            await self.rig.cdr(kwh=kwh, ref=ref, **invoice)
         except AssertionError:
-            pass
-        return 0, None, None
+            pass  # a second CDR of the same session is refused by the emulator: fine here
 
     async def cpo_down_or_up(self) -> None:
         if self.cpo_up:
@@ -210,6 +206,9 @@ class Chaos:
         weights = [w for w, _ in actions]
         [(_, action)] = self.rnd.choices(actions, weights=weights)
         await action()
+        self.cpo_down_for = 0 if self.cpo_up else self.cpo_down_for + 1
+        if self.cpo_down_for > 3:
+            await self.cpo_down_or_up()
 
     async def settle(self) -> None:
         """Everything back up, then time until every deadline has passed."""
