@@ -13,7 +13,7 @@ from emulator.ocpi.transport import Identity
 from emulator.runtime import Runtime, build_runtime
 from emulator.settings import EmulatorSettings, version_key
 from emulator.terminal import control as terminal_control
-from emulator.terminal.host import TerminalHost
+from emulator.terminal.host import TerminalHost, terminal_timeouts
 
 # What a CPO exposes to Payter, and with which interface role (checklist 5.2 #14).
 CPO_ROLES = {
@@ -82,7 +82,7 @@ class EmulatorNode(Node):
         from emulator.ocpi.modules.tokens import TokensSender
         from emulator.ptp.core import Ptp
 
-        self.terminals = TerminalHost(self.rt)
+        self.terminals = TerminalHost(self.rt, timeouts=terminal_timeouts(self.settings))
         self._setup_cps()
         self.ptp = Ptp(self)
         self.journey = JourneyController(self)

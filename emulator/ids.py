@@ -15,11 +15,16 @@ _ALNUM = string.ascii_uppercase + string.digits
 
 
 class Ids:
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, *, start: int = 0) -> None:
+        """``start`` counts the earlier starts on the same database: a restart with the same
+        seed must not hand out the ids of the first run again (journey ids, authorization
+        references, payment sessions), yet stays repeatable."""
         self.seed = seed
-        self._rng: random.Random = (
-            random.Random(seed) if seed is not None else secrets.SystemRandom()
-        )
+        self._rng: random.Random
+        if seed is None:
+            self._rng = secrets.SystemRandom()
+        else:
+            self._rng = random.Random(seed if start == 0 else f"{seed}/{start}")
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

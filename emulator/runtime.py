@@ -21,7 +21,11 @@ from emulator.ids import Ids
 from emulator.journal import Journal
 from emulator.ocpi.types import parse_datetime
 from emulator.settings import ServerSettings
-from emulator.store import Store
+from emulator.store import Store, TableSpec
+
+# One row per start of a server on this database (kept by POST /__admin/reset): a seeded
+# restart draws ids the earlier runs did not.
+STARTS = TableSpec(name="runtime_starts", columns={"id": int}, keep_on_reset=True)
 
 
 @dataclass
@@ -78,13 +82,16 @@ def build_runtime(
         start = parse_datetime(settings.clock_start) if settings.clock_start else None
         clock = make_clock(settings.clock, background, start)
     store = store or Store(settings.db)
+    store.register(STARTS)
+    earlier_starts = store.count(STARTS.name)
+    store.insert(STARTS.name, {"id": earlier_starts})
     bus = EventBus(clock.now)
     return Runtime(
         settings=settings,
         clock=clock,
         background=background,
         bus=bus,
-        ids=Ids(settings.seed),
+        ids=Ids(settings.seed, start=earlier_starts),
         store=store,
         journal=Journal(
             store,

@@ -251,6 +251,56 @@ class EmulatorSettings(ServerSettings):
     journey_result_seconds: float = Field(
         5.0, gt=0, description="How long started/stopped/could-not-start notices stay (s)."
     )
+    session_update_timeout: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds a started session may go without any Session update or CDR; then "
+        "it counts as lost and its last known cost is captured (Payter: lost contact with the "
+        "charger ⇒ commit the last known total).",
+    )
+
+    # --- the virtual terminal (Payter's terminal-level timeouts, payter.md §3.8) -----------
+    card_presentation_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds the present-card screen waits for a card before 'Timed out'.",
+    )
+    card_read_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a read card waits for authorize or stop before the terminal drops it.",
+    )
+    authorization_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds the terminal waits for the acquirer's answer to an authorization.",
+    )
+    pin_authorization_timeout: float = Field(
+        210.0,
+        gt=0,
+        description="Seconds an authorization with PIN entry may take in all (Apollo: 3 min "
+        "30 s, three PIN tries).",
+    )
+    pin_entry_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds without a key on the PIN pad before the payment is declined.",
+    )
+    screensaver_timeout: float = Field(
+        30.0, ge=0, description="Seconds of inactivity before the screensaver (0: never)."
+    )
+    notification_timeout: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds a terminal notification stays when no timeout is given "
+        "(uiMessageTimeout).",
+    )
+    authorization_validity: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="Seconds until an authorization neither captured nor voided lapses at "
+        "the issuer.",
+    )
     default_terminal: str | None = Field(
         "APO-0001",
         description="Serial number of the terminal created on a fresh start (empty: none).",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from emulator.control.http import ADMIN_PREFIX, ControlError, ok, query_int
+from emulator.journey.records import STATES
 
 if TYPE_CHECKING:
     from emulator.journey.controller import JourneyController
@@ -14,10 +15,16 @@ if TYPE_CHECKING:
 
 def add_routes(app: web.Application, journey: JourneyController) -> None:
     async def list_journeys(request: web.Request) -> web.Response:
+        state = request.query.get("state")
+        if state and state not in STATES:
+            raise ControlError(
+                400, "invalid_parameter", f"no journey state {state!r}", accepted=list(STATES)
+            )
+        limit = query_int(request, "limit", 500)
+        if limit is None or limit < 1:
+            raise ControlError(400, "invalid_parameter", "'limit' must be at least 1")
         rows = journey.records.all(
-            serial=request.query.get("serial_number"),
-            state=request.query.get("state"),
-            limit=query_int(request, "limit", 500) or 500,
+            serial=request.query.get("serial_number"), state=state, limit=limit
         )
         return ok([journey.view(r) for r in rows])
 

@@ -29,6 +29,7 @@ from emulator.journey import records as R
 from emulator.journey.records import JourneyRecords
 from emulator.journey.texts import has_texts, language_name, money, text, to_minor
 from emulator.ocpi import pricing
+from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import format_datetime, parse_datetime
 from emulator.settings import version_key
@@ -55,6 +56,8 @@ CHOOSE = "journey.choose"
 TARIFF = "journey.tariff"
 NOTICE = "journey.notice"
 STARTING_SCREEN = "journey.starting"
+STOPPING_SCREEN = "journey.stopping"
+PAYMENT_SCREEN = "journey.payment"  # held under Payter's own payment screens
 STOP = "journey.stop"
 STOP_CONFIRM = "journey.stop_confirm"
 RECEIPTS = "journey.receipts"
@@ -75,6 +78,45 @@ STANDARDS = {
     "MCS": "MCS",
 }
 
+# What GET /__admin/journeys shows of a journey, in this order.
+JOURNEY_VIEW = (
+    "id",
+    "serial_number",  # the terminal
+    "terminal_id",  # its OCPI Terminal object
+    "platform_id",
+    "location_id",
+    "evse_uid",
+    "connector_id",
+    "authorization_reference",
+    "state",
+    "reason",
+    "money",  # NONE | AUTHORIZED | CAPTURED | VOIDED (or on the way: CAPTURING, VOID_QUEUED, …)
+    "preauthorized_amount",
+    "captured_amount",
+    "capture_status",
+    "voided_amount",
+    "currency",
+    "session_id",
+    "session_status",
+    "session_cost",
+    "kwh",
+    "cdr_id",
+    "cdr_total",
+    "invoice_reference_id",
+    "fac_id",
+    "fac_delivered",
+    "start_command_id",
+    "stop_command_id",
+    "stop_reason",
+    "deadline_at",
+    "deadline_kind",
+    "created_at",
+    "updated_at",
+    "history",
+    "card",
+    "tariff_id",
+)
+
 # Start failures: what the driver reads (journey-screens.md screen 10).
 START_FAILURE_TEXT = {
     "UNREACHABLE": "failed.unreachable",
@@ -86,6 +128,8 @@ START_FAILURE_TEXT = {
     "RESULT_TIMEOUT": "failed.no_answer",
     "RESULT_EVSE_OCCUPIED": "failed.unavailable",
     "RESULT_EVSE_INOPERATIVE": "failed.unavailable",
+    "EVSE_UNAVAILABLE": "failed.unavailable",
+    "RESTART": "failed.no_answer",
 }
 
 
@@ -121,18 +165,138 @@ class JourneyController:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """After a (re)start: resume deadlines of open journeys; show Home on every terminal."""
+        """After a (re)start: resume every open journey where it stood, so that each
+        pre-authorization still ends in exactly one capture or one void; show Home on every
+        terminal whose display no journey holds."""
+        on_display: set[str] = set()
         for journey in self.records.open():
             if journey.get("deadline_at") and journey.get("deadline_kind"):
                 self._arm_deadline(
                     journey, parse_datetime(journey["deadline_at"]), journey["deadline_kind"]
                 )
-            if journey["state"] in (R.PRESENTING, R.AUTHORIZING):
-                # The driver walked away while the emulator was down.
-                await self._end_without_money(journey, R.ABANDONED, "restart")
+            if await self._resume(journey):
+                on_display.add(journey["serial_number"])
         for terminal in self.host.list():
-            if terminal.get("mode") == "ocpi" and terminal.get("online"):
+            if terminal.get("mode") != "ocpi":
+                continue
+            await self._void_orphans(terminal["serial_number"])
+            if terminal.get("online") and terminal["serial_number"] not in on_display:
                 await self.show_home(terminal["serial_number"])
+
+    async def _resume(self, journey: dict[str, Any]) -> bool:
+        """Pick up one open journey after a restart; True if it still holds the display."""
+        serial, state = journey["serial_number"], journey["state"]
+        device = self.host.device(serial) if self.host.exists(serial) else None
+        if journey["money"] in ("CAPTURING", "VOIDING", "CAPTURE_QUEUED", "VOID_QUEUED"):
+            await self._reconcile_money(journey)
+            return False
+        if state in (R.PRESENTING, R.AUTHORIZING) and journey["money"] == "NONE":
+            waiting = (
+                device is not None
+                and device.online
+                and (
+                    device.state.value == "READING"
+                    if state == R.PRESENTING
+                    else device.pending is not None
+                )
+            )
+            if waiting:
+                # The present-card or PIN screen is still up, its timers re-armed: go on.
+                ui = self._ui(serial)
+                ui.journey_id, ui.screen = journey["id"], PAYMENT_SCREEN
+                return True
+            if state == R.AUTHORIZING and device is not None:
+                self._adopt_authorization(journey, device)
+            else:
+                await self._stop_reading_after_restart(serial)
+                await self._end_without_money(journey, R.ABANDONED, "restart")
+                return False
+            journey = self.records.get(journey["id"]) or journey
+        if journey["money"] == "AUTHORIZED" and journey["state"] in (R.AUTHORIZING, R.STARTING):
+            record = None
+            if journey.get("start_command_id"):
+                record = self.ptp.commands.get(journey["start_command_id"])
+            if record is None or record["state"] == "SENDING":
+                # Whether the CPO got the START_SESSION is unknown: release the money (a
+                # Session that arrives after all is stopped, see _on_session).
+                await self._start_failed(journey, "RESTART")
+            else:
+                await self._after_start_command(record)
+            return False
+        if journey["money"] == "AUTHORIZED" and journey["state"] in (R.START_FAILED, R.VOIDED):
+            await self._void(journey)  # the terminal refused the void before the restart
+        if journey.get("stop_reason") and not journey.get("stop_command_id"):
+            self._request_stop(journey, journey["stop_reason"])
+        return False
+
+    async def _stop_reading_after_restart(self, serial: str) -> None:
+        device = self.host.device(serial) if self.host.exists(serial) else None
+        if device is not None and device.online and device.state.value in ("READING", "CARD"):
+            await self.host.stop_reading(serial)
+
+    def _adopt_authorization(self, journey: dict[str, Any], device: Any) -> None:
+        """The card was approved but the journey had not heard of it when the emulator
+        stopped: the journey's pre-authorization is the open session of that card."""
+        card_id = (journey.get("card") or {}).get("card_id")
+        for session in device.open_sessions():
+            auth = session.authorization
+            if (
+                auth.card_id == card_id
+                and session.created_at >= journey["created_at"]
+                and self.records.by_payment_session(session.session_id) is None
+            ):
+                self._update(
+                    journey["id"],
+                    payment_session_id=session.session_id,
+                    preauth_amount=auth.amount,
+                )
+                self.records.claim_money(journey["id"], ("NONE",), "AUTHORIZED")
+                return
+        self._update(journey["id"], state=R.ABANDONED, reason="restart")
+
+    async def _reconcile_money(self, journey: dict[str, Any]) -> None:
+        """A capture or void was under way when the emulator stopped: take the terminal's
+        word for what happened, or do it now."""
+        try:
+            session = self.host.session(journey["serial_number"], journey["payment_session_id"])
+        except TerminalError as exc:
+            log.error("journey without its payment session", journey=journey["id"], error=exc)
+            return
+        capturing = journey["money"] in ("CAPTURING", "CAPTURE_QUEUED")
+        if session["state"] == "COMMITTED" and session.get("queued") is None:
+            await self._captured(journey, session)
+        elif session["state"] == "CANCELLED" and session.get("queued") is None:
+            await self._voided(journey)
+        elif session["state"] == "AUTHORIZED":
+            self.records.claim_money(journey["id"], (journey["money"],), "AUTHORIZED")
+            journey = self.records.get(journey["id"]) or journey
+            if capturing:
+                await self._capture(journey, self._amount_due(journey), source="restart")
+            else:
+                await self._void(journey)
+        elif session.get("queued"):
+            queued = "CAPTURE_QUEUED" if capturing else "VOID_QUEUED"
+            self.records.claim_money(journey["id"], (journey["money"],), queued)
+
+    def _amount_due(self, journey: dict[str, Any]) -> int:
+        """What a capture takes: the CDR total, else the last known session cost."""
+        if journey.get("cdr_total") is not None:
+            return int(journey["cdr_total"])
+        return int(journey.get("session_cost") or 0)
+
+    async def _void_orphans(self, serial: str) -> None:
+        """An open pre-authorization no journey owns (the emulator stopped between the
+        approval and the journey hearing of it) is released."""
+        for session in self.host.device(serial).open_sessions():
+            if self.records.by_payment_session(session.session_id) is None:
+                await self._void_orphan(serial, session.session_id)
+
+    async def _void_orphan(self, serial: str, session_id: str) -> None:
+        log.warning("voiding a pre-authorization no journey owns", serial=serial, id=session_id)
+        try:
+            await self.host.cancel(serial, session_id)
+        except TerminalError as exc:
+            log.error("void of an orphan refused", serial=serial, error=exc.message)
 
     def _on_reset(self) -> None:
         for timer in self._timers.values():
@@ -194,6 +358,8 @@ class JourneyController:
                 await self._no_session(current)
             elif kind == "cdr":
                 await self._no_cdr(current)
+            elif kind == "update":
+                await self._session_lost(current)
 
         timer = self._timers.pop(("deadline", journey_id), None)
         if timer is not None:
@@ -258,7 +424,9 @@ class JourneyController:
     async def _show(self, serial: str, screen: Screen) -> None:
         self._ui(serial).screen = screen.id
         try:
-            await self.host.show(serial, screen)
+            # journey-screens.md: only Home gives way to the screensaver; every other screen
+            # has its own timeout back to Home.
+            await self.host.show(serial, screen, screensaver=screen.id == HOME)
         except TerminalError as exc:
             log.info("screen not shown", serial=serial, screen=screen.id, error=exc.message)
 
@@ -281,10 +449,13 @@ class JourneyController:
         message: str,
         *,
         icon: str | None = None,
+        advice: str | None = None,
         seconds: float = 5.0,
         then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         props = {"title": self.t(serial, key_title), "message": message}
+        if advice:
+            props["advice"] = advice
         if icon:
             props["icon"] = icon
             props["color"] = "1" if icon == "approved" else "2"
@@ -345,7 +516,7 @@ class JourneyController:
                 serial,
                 "choose.item",
                 number=number,
-                standard=STANDARDS.get(conn.get("standard"), conn.get("standard")),
+                standard=STANDARDS.get(str(conn.get("standard")), conn.get("standard")),
                 power=f"{int(power) // 1000} kW" if power else "-",
                 status=self.t(serial, f"status.{status}"),
             )
@@ -371,7 +542,12 @@ class JourneyController:
             return
         # The PTP pulls the Location to get the applicable tariff and status
         # (payment_transaction, step 2).
-        await self.ptp.mirror.fetch_location(platform, choice["location_id"])
+        try:
+            await self.ptp.mirror.fetch_location(platform, choice["location_id"])
+        except PeerUnreachable:
+            # No card is taken for a charger that cannot be started (screen 10, no money).
+            await self._start_refused(serial, "failed.unreachable")
+            return
         found = self.ptp.mirror.evse(choice["location_id"], choice["evse_uid"], platform.id)
         evse = found[1] if found else None
         conn = next(
@@ -415,6 +591,11 @@ class JourneyController:
         }
         await self._show(serial, Screen("message", TARIFF, props))
         self._screen_timeout(serial, TARIFF, self.settings.journey_tariff_timeout)
+
+    def _evse_available(self, platform: Platform, location_id: str, evse_uid: str) -> bool:
+        """The EVSE's last known status (the mirror, kept live by the CPO's pushes)."""
+        found = self.ptp.mirror.evse(location_id, evse_uid, platform.id)
+        return found is None or found[1].get("status") in ("AVAILABLE", None)
 
     async def _start_refused(self, serial: str, reason_key: str) -> None:
         await self.notice(serial, "failed.title", self.t(serial, reason_key), icon="declined")
@@ -724,9 +905,14 @@ class JourneyController:
                 payment_session_id=step.session_id,
                 reason=str(data.get("response_text") or data.get("response_code")),
             )
-            # The terminal shows its own red notification; Home comes after it.
-            self._later(
-                serial, "ui", self.settings.journey_notice_seconds, lambda: self.show_home(serial)
+            # Screen 8 in the driver's language, with the acquirer's reason; then Home.
+            await self.notice(
+                serial,
+                "declined",
+                str(data.get("response_text") or ""),
+                icon="declined",
+                advice=self.t(serial, "declined.advice"),
+                seconds=self.settings.journey_notice_seconds,
             )
         elif step.step in ("committed",):
             await self._captured(journey, data)
@@ -734,8 +920,7 @@ class JourneyController:
             self._update(journey["id"], state=R.CAPTURING)
             self.records.claim_money(journey["id"], ("CAPTURING",), "CAPTURE_QUEUED")
         elif step.step == "cancelled":
-            self.records.claim_money(journey["id"], ("VOIDING", "VOID_QUEUED"), "VOIDED")
-            self._update(journey["id"], voided_amount=journey["preauth_amount"])
+            await self._voided(journey)
         elif step.step == "cancel_queued":
             self.records.claim_money(journey["id"], ("VOIDING",), "VOID_QUEUED")
             self._publish(self.records.get(journey["id"]) or journey)
@@ -754,6 +939,10 @@ class JourneyController:
         platform = self._platform(terminal)
         if terminal is None or platform is None:
             await self.show_home(serial)
+            return
+        if not self._evse_available(platform, choice["location_id"], choice["evse_uid"]):
+            # A status push while the tariff was on the screen: nothing is reserved yet.
+            await self._start_refused(serial, "failed.unavailable")
             return
         journey = self.records.create(
             id=self.rt.ids.uuid(),
@@ -775,7 +964,7 @@ class JourneyController:
         self._publish(journey)
         ui = self._ui(serial)
         ui.journey_id = journey["id"]
-        ui.screen = "payment"
+        self._cancel(serial, "ui")
         try:
             await self.host.start_reading(
                 serial,
@@ -788,6 +977,12 @@ class JourneyController:
         except TerminalError as exc:
             await self._end_without_money(journey, R.ABANDONED, exc.message)
             await self._start_refused(serial, "failed.unavailable")
+            return
+        # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
+        # its Accept must not come back when the payment flow hands the display back.
+        await self._show(
+            serial, Screen("info", PAYMENT_SCREEN, {"title": self.t(serial, "processing")})
+        )
 
     async def _approved(self, serial: str, journey: dict[str, Any]) -> None:
         props = {
@@ -821,10 +1016,9 @@ class JourneyController:
         if platform is None or not platform.registered:
             await self._start_failed(journey, "UNREACHABLE")
             return
-        found = self.ptp.mirror.evse(journey["location_id"], journey["evse_uid"], platform.id)
-        if found is not None and found[1].get("status") not in ("AVAILABLE", None):
-            # The EVSE went away between the tariff screen and the card (journey-screens.md).
-            await self._start_failed(journey, "RESULT_EVSE_OCCUPIED")
+        if not self._evse_available(platform, journey["location_id"], journey["evse_uid"]):
+            # The EVSE went away while the card was presented (journey-screens.md screen 10).
+            await self._start_failed(journey, "EVSE_UNAVAILABLE")
             return
         reference = self.rt.ids.code(20)
         version = platform.version or "2.2.1"
@@ -956,8 +1150,8 @@ class JourneyController:
         ):
             # The charger started after all: the driver was told "no charge". Stop it.
             journey = self._update(journey["id"], **changes)
-            if status in ("PENDING", "ACTIVE") and not journey.get("stop_command_id"):
-                await self._send_stop(journey, "started after the start was given up")
+            if status in ("PENDING", "ACTIVE") and not journey.get("stop_reason"):
+                self._request_stop(journey, "started after the start was given up")
             return
         if status in ("PENDING", "ACTIVE", "RESERVATION") and state in (R.STARTING, R.STARTED):
             changes["state"] = R.CHARGING
@@ -977,6 +1171,9 @@ class JourneyController:
         journey = self._update(journey["id"], **changes)
         if changes.get("state") == R.WAITING_CDR:
             self._set_deadline(journey, self.settings.cdr_timeout, "cdr")
+        elif journey["state"] in (R.CHARGING, R.STOPPING):
+            # Every update shows the CPO still follows the session; silence means it was lost.
+            journey = self._set_deadline(journey, self.settings.session_update_timeout, "update")
         await self._check_limit(journey)
 
     async def _check_limit(self, journey: dict[str, Any]) -> None:
@@ -994,8 +1191,8 @@ class JourneyController:
                 platform_id=journey.get("platform_id"),
                 once=True,
             )
-        if cost >= limit and journey["state"] == R.CHARGING and not journey.get("stop_command_id"):
-            await self._send_stop(journey, "pre-authorized amount reached")
+        if cost >= limit and journey["state"] == R.CHARGING and not journey.get("stop_reason"):
+            self._request_stop(journey, "pre-authorized amount reached")
 
     async def _driver_stop(self, serial: str, journey: dict[str, Any]) -> None:
         if not journey.get("session_id"):
@@ -1013,37 +1210,38 @@ class JourneyController:
             )
             return
         await self._show(
-            serial, Screen("info", STARTING_SCREEN, {"title": self.t(serial, "stopping.title")})
+            serial, Screen("info", STOPPING_SCREEN, {"title": self.t(serial, "stopping.title")})
         )
         self._ui(serial).options = {"stopping": journey["id"]}
-        record = await self._send_stop(journey, "driver")
-        if record is not None:
-            await self._after_stop_command(record, serial=serial)
+        await self._send_stop(self._mark_stop(journey, "driver"))
 
-    async def _send_stop(self, journey: dict[str, Any], reason: str) -> dict[str, Any] | None:
+    def _mark_stop(self, journey: dict[str, Any], reason: str) -> dict[str, Any]:
+        if journey["state"] == R.CHARGING:
+            return self._update(journey["id"], state=R.STOPPING, stop_reason=reason)
+        return self._update(journey["id"], stop_reason=reason)
+
+    def _request_stop(self, journey: dict[str, Any], reason: str) -> None:
+        """STOP_SESSION decided while handling a CPO push: sent once the push has its answer
+        (answer first, side effects after)."""
+        journey = self._mark_stop(journey, reason)
+        self.rt.background.spawn(self._send_stop(journey), name=f"journey-stop-{journey['id']}")
+
+    async def _send_stop(self, journey: dict[str, Any]) -> None:
         platform = self.node.platforms.get(journey["platform_id"])
         if platform is None or not journey.get("session_id"):
-            return None
-        if journey["state"] == R.CHARGING:
-            journey = self._update(journey["id"], state=R.STOPPING, stop_reason=reason)
-        else:
-            journey = self._update(journey["id"], stop_reason=reason)
+            return
         record = await self.ptp.commands.send(
             platform, "STOP_SESSION", {"session_id": journey["session_id"]}
         )
         self._update(journey["id"], stop_command_id=record["id"])
-        return record
+        # The CommandResponse (REJECTED, unreachable, …) is known now; a result comes later.
+        await self._after_stop_command(record)
 
-    async def _after_stop_command(
-        self,
-        record: dict[str, Any],
-        *,
-        serial: str | None = None,
-    ) -> None:
+    async def _after_stop_command(self, record: dict[str, Any]) -> None:
         journey = self.records.by_command(record["id"])
         if journey is None:
             return
-        serial = serial or journey["serial_number"]
+        serial = journey["serial_number"]
         ui = self._ui(serial)
         on_display = ui.options.get("stopping") == journey["id"]
         state = record["state"]
@@ -1180,10 +1378,11 @@ class JourneyController:
             else f"captured {money(captured, journey['currency'])}".replace("€", "EUR "),
             terminal_id=journey.get("terminal_id"),
         )
-        journey = self._update(journey["id"], fac_id=fac["id"], fac_delivered=0)
-        delivered = await self.ptp.payments.deliver_fac(fac["id"])
-        if delivered:
-            self._update(journey["id"], fac_delivered=1)
+        self._update(journey["id"], fac_id=fac["id"])
+        # Answer first: the FAC goes out after the CPO's CDR push has its answer (a CPO that
+        # handles one request at a time would otherwise wait on itself), and is retried on the
+        # clock while the CPO cannot be reached.
+        self.rt.background.spawn(self.ptp.payments.deliver_fac(fac["id"]), name=f"fac-{fac['id']}")
 
     def _fac_price(self, journey: dict[str, Any], captured: int) -> dict[str, Any]:
         """The captured amount as a 2.3.0 Price, taxes in the proportion of the CDR's."""
@@ -1208,18 +1407,36 @@ class JourneyController:
 
     async def _no_cdr(self, journey: dict[str, Any]) -> None:
         """The CDR never came: capture the last known session cost (DESIGN.md)."""
+        await self._capture_last_known(
+            journey, f"no CDR within {self.settings.cdr_timeout:g} s of the session's end"
+        )
+
+    async def _session_lost(self, journey: dict[str, Any]) -> None:
+        """No Session update and no CDR for too long: "lost contact with the charger
+        mid-session ⇒ commit the last known total" (payter.md §3.9)."""
+        if journey["state"] not in (R.CHARGING, R.STOPPING):
+            return
+        await self._capture_last_known(
+            journey,
+            f"no Session update and no CDR for {self.settings.session_update_timeout:g} s",
+        )
+
+    async def _capture_last_known(self, journey: dict[str, Any], why: str) -> None:
         if journey.get("cdr_id") or journey["money"] != "AUTHORIZED":
             return
         cost = journey.get("session_cost")
         self.rt.findings.record(
             "PAYTER-05",
-            f"no CDR for session {journey.get('session_id')} within "
-            f"{self.settings.cdr_timeout:g} s; capturing the last known session cost "
-            f"({money(cost, journey['currency'])})",
+            f"session {journey.get('session_id')}: {why}; capturing the last known session "
+            f"cost ({money(cost, journey['currency'])})",
             platform_id=journey.get("platform_id"),
         )
-        journey = self._update(journey["id"], deadline_at=None, deadline_kind=None)
+        journey = self._update(journey["id"], deadline_at=None, deadline_kind=None, reason=why)
         await self._capture(journey, int(cost or 0), source="last session cost")
+
+    async def _voided(self, journey: dict[str, Any]) -> None:
+        if self.records.claim_money(journey["id"], ("VOIDING", "VOID_QUEUED"), "VOIDED"):
+            self._update(journey["id"], voided_amount=journey["preauth_amount"])
 
     async def _void(self, journey: dict[str, Any]) -> None:
         if not self.records.claim_money(journey["id"], ("AUTHORIZED",), "VOIDING"):
@@ -1248,45 +1465,11 @@ class JourneyController:
     # --- control API views --------------------------------------------------------------------
 
     def view(self, journey: dict[str, Any]) -> dict[str, Any]:
-        keys = (
-            "id",
-            "serial_number",
-            "terminal_id",
-            "platform_id",
-            "location_id",
-            "evse_uid",
-            "connector_id",
-            "authorization_reference",
-            "state",
-            "reason",
-            "money",
-            "preauth_amount",
-            "captured_amount",
-            "capture_status",
-            "voided_amount",
-            "currency",
-            "session_id",
-            "session_status",
-            "session_cost",
-            "kwh",
-            "cdr_id",
-            "cdr_total",
-            "invoice_reference_id",
-            "fac_id",
-            "fac_delivered",
-            "start_command_id",
-            "stop_command_id",
-            "stop_reason",
-            "deadline_at",
-            "deadline_kind",
-            "created_at",
-            "updated_at",
-            "history",
-            "card",
-            "tariff_id",
-        )
-        out = {k: journey.get(k) for k in keys}
-        out["fac_delivered"] = bool(journey.get("fac_delivered"))
+        """One journey as ``GET /__admin/journeys`` shows it (amounts in minor units)."""
+        fac = self.ptp.payments.fac(journey["fac_id"]) if journey.get("fac_id") else None
+        names = {"preauthorized_amount": "preauth_amount"}
+        out = {key: journey.get(names.get(key, key)) for key in JOURNEY_VIEW}
+        out["fac_delivered"] = bool(fac and fac["delivered"])
         return out
 
 

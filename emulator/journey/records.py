@@ -54,7 +54,6 @@ JOURNEYS = TableSpec(
         "capture_status": str,
         "voided_amount": int,
         "fac_id": str,
-        "fac_delivered": int,
         "reason": str,
         "deadline_at": str,
         "deadline_kind": str,
@@ -68,6 +67,7 @@ JOURNEYS = TableSpec(
         ("authorization_reference",),
         ("payment_session_id",),
         ("state",),
+        ("money",),
     ),
 )
 
@@ -87,8 +87,26 @@ CAPTURING = "CAPTURING"  # capture queued on an offline terminal
 COMPLETED = "COMPLETED"  # captured (see capture_status); FAC may follow
 VOIDED = "VOIDED"  # final: voided after it had started (no session, invalid session)
 
+STATES = (
+    PRESENTING,
+    AUTHORIZING,
+    DECLINED,
+    CARD_TIMEOUT,
+    ABANDONED,
+    STARTING,
+    START_FAILED,
+    STARTED,
+    CHARGING,
+    STOPPING,
+    WAITING_CDR,
+    CAPTURING,
+    COMPLETED,
+    VOIDED,
+)
 FINAL = frozenset({DECLINED, CARD_TIMEOUT, ABANDONED, START_FAILED, COMPLETED, VOIDED})
 ACTIVE = frozenset({STARTED, CHARGING, STOPPING})
+# Money states a pre-authorization ends in (NONE: there never was one).
+SETTLED = frozenset({"NONE", "CAPTURED", "VOIDED"})
 
 
 class JourneyRecords:
@@ -188,7 +206,12 @@ class JourneyRecords:
         )
 
     def open(self) -> list[dict[str, Any]]:
-        placeholders = ", ".join("?" for _ in FINAL)
+        """Journeys still under way, or whose money has not reached its final state."""
+        states = ", ".join("?" for _ in FINAL)
+        settled = ", ".join("?" for _ in SETTLED)
         return self.store.rows(
-            "journeys", f"state not in ({placeholders})", sorted(FINAL), order_by="created_at"
+            "journeys",
+            f"state not in ({states}) or money not in ({settled})",
+            [*sorted(FINAL), *sorted(SETTLED)],
+            order_by="created_at",
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from emulator.ocpi.client import PeerError
+from emulator.ocpi.client import PeerError, PeerUnreachable
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal, collect_notes, format_datetime, parse_datetime
@@ -358,11 +358,14 @@ class Mirror:
 
     async def fetch_location(self, platform: Platform, location_id: str) -> dict[str, Any] | None:
         """GET one Location from the CPO's Sender (the journey does this before the tariff
-        screen: payment_transaction step 2) and update the mirror."""
+        screen: payment_transaction step 2) and update the mirror. A CPO that cannot be
+        reached raises :class:`PeerUnreachable` (the journey then takes no card)."""
         try:
             reply = await self.ptp.node.client.call(
                 platform, "GET", "locations", location_id, role="SENDER", expect="object"
             )
+        except PeerUnreachable:
+            raise
         except PeerError:
             return None
         if not reply.ok or not isinstance(reply.data, dict):

@@ -598,6 +598,8 @@ class Payments:
                 "object": obj,
                 "delivered": 0,
                 "attempts": 0,
+                # Due at once: a restart before the first attempt still delivers it (rearm).
+                "next_attempt_at": obj["last_updated"],
             },
         )
         self.rt.bus.publish(
@@ -666,6 +668,7 @@ class Payments:
                 delay, lambda: self.deliver_fac(fac_id), name=f"fac-retry-{fac_id}"
             )
         else:
+            changes["next_attempt_at"] = None
             self.rt.findings.record(
                 "OCPI-57",
                 f"financial advice confirmation {fac_id} could "

@@ -38,6 +38,8 @@ PIN_REQUIRED = ("1A", "Additional customer authentication required")
 NOT_A_PAYMENT_CARD = ("57", "Transaction not permitted: not a payment card")
 TIMED_OUT = ("68", "Response received too late")
 CANCELLED_BY_CARDHOLDER = ("17", "Cancelled by cardholder")
+# The cardholder walked away from the PIN pad: the terminal abandons the transaction.
+PIN_ENTRY_TIMED_OUT = ("17", "PIN entry timed out")
 TERMINAL_OFFLINE = ("91", "Terminal offline")
 INCREMENT_NOT_SUPPORTED = ("57", "Incremental authorization not supported for this card")
 CAPTURE_FAILED = ("06", "Capture refused by the acquirer")

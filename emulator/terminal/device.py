@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Literal
 from emulator.ocpi.types import format_datetime
 from emulator.terminal.acquirer import (
     CANCELLED_BY_CARDHOLDER,
+    PIN_ENTRY_TIMED_OUT,
     TERMINAL_OFFLINE,
     TIMED_OUT,
     Acquirer,
@@ -103,6 +104,7 @@ SCREENSAVER_DISABLED = 2147483647
 CARD_PRESENTATION_TIMER = "card_presentation"
 CARD_READ_TIMER = "card_read"
 AUTHORIZATION_TIMER = "authorization"
+PIN_ENTRY_TIMER = "pin_entry"
 MESSAGE_TIMER = "message"
 SCREENSAVER_TIMER = "screensaver"
 EXPIRY_TIMER_PREFIX = "expiry:"
@@ -116,6 +118,8 @@ class Timeouts:
     card_read: float = 30.0  # a read card waits this long for authorize/stop
     authorization: float = 30.0
     pin_authorization: float = 210.0  # Apollo: 3 min 30 s "allows for 3x PIN entry"
+    # No key on the PIN pad for this long declines (journey-screens.md screen 6: 30 s).
+    pin_entry: float = 30.0
     commit: float = 60.0  # commit/void; for drivers that wait on a commit result
     screensaver: float | None = 30.0  # None (or 2147483647) disables it
     message: float = 3.0  # a uiMessage without uiMessageTimeout
@@ -233,6 +237,7 @@ class CardIgnored(Effect):
     card_ref: str
     card_id: str
     reason: Literal["not_reading", "offline", "medium_not_accepted"]
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -494,6 +499,7 @@ class Device:
         self.state = State.IDLE
         self.screen: Screen = idle_screen()
         self.app_screen: Screen | None = None  # the controller's last screen
+        self.app_screensaver = True  # the screensaver may replace app_screen after a while
         self.held = False  # app_screen arrived while a payment flow owned the display
         self.message: Screen | None = None  # timed notification (uiMessage, decline)
         self.message_timeout: float | None = None
@@ -570,14 +576,18 @@ class Device:
         self.screensaver = False  # a card wakes the screensaver (journey-screens.md #2)
         card, medium = presented.card, presented.medium
         reason: Literal["not_reading", "offline", "medium_not_accepted"] | None = None
+        message = ""
         if not self.online:
-            reason = "offline"
+            reason, message = "offline", "the terminal is offline"
         elif self.state is not State.READING or self.reading is None:
             reason = "not_reading"
+            message = f"the terminal is not reading cards (screen {self.screen.id!r})"
         elif medium not in self.reading.media:
             reason = "medium_not_accepted"
+            accepted = ", ".join(m.value for m in self.reading.media)
+            message = f"the terminal reads {accepted} now, not {medium.value}"
         if reason is not None:
-            batch.add(CardIgnored(medium.value, card.id, card.card_id, reason))
+            batch.add(CardIgnored(medium.value, card.id, card.card_id, reason, message))
             return self._end(batch, now)
         self.card = presented
         self.state = State.CARD
@@ -737,12 +747,18 @@ class Device:
             self._show_message(notification_screen(message), message_timeout)
         return self._end(batch, now)
 
-    def show(self, screen: Screen, *, now: datetime) -> list[Effect]:
-        """Show an integrator's screen (CPS ``/ui``); held while a payment flow runs (§4.2)."""
+    def show(self, screen: Screen, *, now: datetime, screensaver: bool = True) -> list[Effect]:
+        """Show an integrator's screen (CPS ``/ui``); held while a payment flow runs (§4.2).
+
+        Without ``screensaver`` the screen stays up however long nobody touches it: a
+        controller with its own timeout per screen (Payter's OCPI journey, where only Home
+        gives way to the screensaver) uses that.
+        """
         self._require_online()
         batch = _Batch(self)
         batch.activity = True
         self.app_screen = screen
+        self.app_screensaver = screensaver
         self.held = self.flow_owns_display
         self.message = None
         self.screensaver = False
@@ -797,6 +813,8 @@ class Device:
             self.state = State.AUTHORIZING
             limit = self.timeouts.pin_authorization if pin else self.timeouts.authorization
             self._set_timer(AUTHORIZATION_TIMER, limit, now)
+            if pin:
+                self._set_timer(PIN_ENTRY_TIMER, self.timeouts.pin_entry, now)
             batch.add(
                 PaymentStep(
                     "pin_required" if pin else "authorizing",
@@ -922,6 +940,9 @@ class Device:
         elif name == AUTHORIZATION_TIMER and self.pending is not None:
             auth = self.acquirer.decline(self.pending.authorization, TIMED_OUT)
             self._finish_authorization(auth, batch, now)
+        elif name == PIN_ENTRY_TIMER and self.pending is not None and self.pending.phase == "pin":
+            auth = self.acquirer.decline(self.pending.authorization, PIN_ENTRY_TIMED_OUT)
+            self._finish_authorization(auth, batch, now)
         elif name == MESSAGE_TIMER:
             self.message = None
             self.message_timeout = None
@@ -989,6 +1010,7 @@ class Device:
     def _pin_key(self, key: str, batch: _Batch, now: datetime) -> None:
         pending = self.pending
         assert pending is not None and self.card is not None
+        self._set_timer(PIN_ENTRY_TIMER, self.timeouts.pin_entry, now)
         if key.isdigit():
             pending.pin_digits = min(pending.pin_digits + 1, PIN_MAX_DIGITS)
         elif key == "clear":
@@ -1016,6 +1038,7 @@ class Device:
         medium = self.card.medium.value if self.card else ""
         self.pending = None
         self.timers.pop(AUTHORIZATION_TIMER, None)
+        self.timers.pop(PIN_ENTRY_TIMER, None)
         self.state = State.IDLE
         self.card = None
         self.reading = None
@@ -1100,6 +1123,7 @@ class Device:
             and self.online
             and not self.flow_owns_display
             and self.message is None
+            and (self.app_screen is None or self.app_screensaver)
         )
 
     def _desired_screen(self) -> Screen:
@@ -1193,6 +1217,7 @@ class Device:
             "state": self.state.value,
             "screen": self.screen.to_dict(),
             "app_screen": self.app_screen.to_dict() if self.app_screen else None,
+            "app_screensaver": self.app_screensaver,
             "held": self.held,
             "message": self.message.to_dict() if self.message else None,
             "message_timeout": self.message_timeout,
@@ -1219,6 +1244,7 @@ class Device:
         device.state = State(data["state"])
         device.screen = Screen.from_dict(data["screen"])
         device.app_screen = Screen.from_dict(data["app_screen"]) if data.get("app_screen") else None
+        device.app_screensaver = bool(data.get("app_screensaver", True))
         device.held = bool(data.get("held"))
         device.message = Screen.from_dict(data["message"]) if data.get("message") else None
         device.message_timeout = _seconds(data.get("message_timeout"))

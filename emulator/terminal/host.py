@@ -37,6 +37,7 @@ import structlog
 from emulator.clock import Timer
 from emulator.ocpi.types import format_datetime
 from emulator.runtime import Runtime
+from emulator.settings import EmulatorSettings
 from emulator.store import TableSpec
 from emulator.terminal.acquirer import Acquirer
 from emulator.terminal.cards import CardCatalogue, CardError, Medium, default_catalogue
@@ -90,6 +91,20 @@ TERMINAL_SESSIONS = TableSpec(
     json_columns=frozenset({"session"}),
     indexes=(("serial_number",),),
 )
+
+
+def terminal_timeouts(settings: EmulatorSettings) -> Timeouts:
+    """The terminal timeouts of the settings (Payter's numbers by default, payter.md §3.8)."""
+    return Timeouts(
+        card_presentation=settings.card_presentation_timeout,
+        card_read=settings.card_read_timeout,
+        authorization=settings.authorization_timeout,
+        pin_authorization=settings.pin_authorization_timeout,
+        pin_entry=settings.pin_entry_timeout,
+        screensaver=settings.screensaver_timeout or None,
+        message=settings.notification_timeout,
+        authorization_validity=settings.authorization_validity,
+    )
 
 
 class TerminalController(Protocol):
@@ -356,7 +371,9 @@ class TerminalHost:
         )
         return self.get(serial_number)
 
-    async def show(self, serial_number: str, screen: Screen | dict[str, Any]) -> dict[str, Any]:
+    async def show(
+        self, serial_number: str, screen: Screen | dict[str, Any], *, screensaver: bool = True
+    ) -> dict[str, Any]:
         """Show a screen; a dict is validated like a CPS ``/ui`` body first."""
         device = self._device(serial_number)
         if not isinstance(screen, Screen):
@@ -365,7 +382,9 @@ class TerminalHost:
             except ScreenError as exc:
                 raise TerminalError(ErrorKind.INVALID, "invalid_screen", str(exc)) from None
         parsed = screen
-        await self._run(serial_number, device, lambda now: device.show(parsed, now=now))
+        await self._run(
+            serial_number, device, lambda now: device.show(parsed, now=now, screensaver=screensaver)
+        )
         return {
             "shown": device.screen == parsed,
             "held": device.held,
@@ -678,6 +697,8 @@ class TerminalHost:
     def _load(self, row: dict[str, Any]) -> Device:
         serial_number = row["serial_number"]
         device = Device.from_dict(row["device"], acquirer=self.acquirer)
+        # The settings of this run apply to every terminal, also to those stored before.
+        device.set_timeouts(self.timeouts)
         self._devices[serial_number] = device
         self._meta[serial_number] = {"mode": row["mode"], "created_at": row["created_at"]}
         now = self.rt.now()
@@ -695,4 +716,5 @@ __all__ = [
     "TERMINAL_SESSIONS",
     "TerminalController",
     "TerminalHost",
+    "terminal_timeouts",
 ]

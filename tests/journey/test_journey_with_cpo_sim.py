@@ -193,8 +193,8 @@ async def test_cdr_over_authorization(pair, http) -> None:
     await d.advance(600)
     journey = d.journey()
     assert journey["money"] == "CAPTURED", journey
-    assert journey["cdr_total"] > journey["preauth_amount"]
-    assert journey["captured_amount"] == journey["preauth_amount"]
+    assert journey["cdr_total"] > journey["preauthorized_amount"]
+    assert journey["captured_amount"] == journey["preauthorized_amount"]
     assert journey["capture_status"] == "PARTIAL_SUCCESS"
     # Payter's view (captured less than billed) and the spec's (the CPO should have stopped
     # at the limit).
@@ -221,3 +221,121 @@ async def test_cdr_without_invoice_reference_although_the_cpo_invoices(pair, htt
     [finding] = d.emu.rt.findings.list(rule="OCPI-56")
     assert finding["severity"] == "error" and "no invoice_reference_id" in finding["message"]
     assert rules(d) == {"OCPI-56": "error"}
+
+
+# --- error paths against the simulated CPO ------------------------------------------------------
+
+
+def shown(d: Driver) -> list[str]:
+    out = []
+    for event in d.emu.rt.bus.recent(kinds={"terminal.screen"}):
+        screen = event.data["screen"]
+        title = screen["properties"].get("title")
+        out.append(f"{screen['id']}:{title}" if screen["id"] == "journey.notice" else screen["id"])
+    return out
+
+
+async def cpo_commands(d: Driver) -> list[str]:
+    status, rows = await admin(d.http, d.cpo, "GET", "commands")
+    assert status == 200, rows
+    return [r.get("command") or r.get("object", {}).get("command") for r in rows]
+
+
+async def test_declined_card_sends_nothing_to_the_cpo(pair, http) -> None:
+    d = await connected(pair, http)
+    await d.start_charging("visa-declined")
+    await d.advance(3)
+    journey = d.journey()
+    assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
+    assert shown(d)[-2:] == ["journey.notice:Declined", "journey.home"]
+    assert await cpo_commands(d) == []
+    assert rules(d) == {}
+
+
+async def test_card_timeout(pair, http) -> None:
+    d = await connected(pair, http)
+    await d.press("start")
+    await d.press("evse1")
+    await d.press("accept")
+    await d.advance(33)
+    journey = d.journey()
+    assert (journey["state"], journey["money"]) == ("CARD_TIMEOUT", "NONE")
+    assert shown(d)[-2:] == ["journey.notice:Timed out", "journey.home"]
+    assert await cpo_commands(d) == []
+    assert rules(d) == {}
+
+
+async def test_command_result_after_its_timeout(pair, http) -> None:
+    d = await connected(pair, http, preset="late-result")
+    await d.start_charging()
+    await d.advance(40)  # the CPO announced 30 s; the grace is 5 s
+    journey = d.journey()
+    assert (journey["state"], journey["reason"], journey["money"]) == (
+        "START_FAILED",
+        "NO_RESULT",
+        "VOIDED",
+    )
+    assert "journey.notice:Could not start" in shown(d)
+    await d.advance(60)  # the late result changes nothing
+    assert d.journey()["money"] == "VOIDED"
+    assert rules(d) == {"OCPI-43": "error"}
+    assert [s["state"] for s in d.emu.terminals.sessions(SERIAL)] == ["CANCELLED"]
+
+
+async def test_evse_out_of_order_while_the_card_is_presented(pair, http) -> None:
+    d = await connected(pair, http)
+    await d.press("start")
+    await d.press("evse1")
+    await d.press("accept")
+    status, _ = await admin(http, d.cpo, "POST", "evses/SIM-AMS-1/out-of-order")
+    assert status == 200
+    await d.advance(0)  # the CPO's status PATCH reaches the emulator
+    screen = await d.tap("visa-approved")
+    assert screen["properties"]["title"] == "Could not start"
+    journey = d.journey()
+    assert (journey["state"], journey["reason"], journey["money"]) == (
+        "START_FAILED",
+        "EVSE_UNAVAILABLE",
+        "VOIDED",
+    )
+    assert await cpo_commands(d) == [] and rules(d) == {}
+
+
+async def test_evse_out_of_order_while_charging_is_billed_from_its_cdr(pair, http) -> None:
+    d = await connected(pair, http, session_patch_interval=300)
+    await d.start_charging()
+    await d.advance(3)
+    status, _ = await admin(http, d.cpo, "POST", "evses/SIM-AMS-1/plug-in", json={})
+    assert status == 200
+    await d.advance(1800)
+    assert d.journey()["state"] == "CHARGING"
+    await admin(http, d.cpo, "POST", "evses/SIM-AMS-1/out-of-order")
+    await d.advance(5)
+    journey = d.journey()
+    assert (journey["state"], journey["money"]) == ("COMPLETED", "CAPTURED")
+    assert journey["captured_amount"] == journey["cdr_total"] > 0
+    assert await cpo_commands(d) == ["START_SESSION"] and rules(d) == {}
+
+
+async def test_terminal_offline_during_the_capture(pair, http) -> None:
+    d = await connected(pair, http, session_patch_interval=300, invoicing=True)
+    await d.start_charging()
+    await d.advance(3)
+    await admin(http, d.cpo, "POST", "evses/SIM-AMS-1/plug-in", json={})
+    await d.advance(600)
+    await admin(http, d.emu, "POST", f"terminals/{SERIAL}/offline")
+    session_id = d.journey()["session_id"]
+    status, _ = await admin(http, d.cpo, "POST", f"sessions/{session_id}/stop")
+    assert status == 200
+    await d.advance(5)
+    journey = d.journey()
+    assert (journey["state"], journey["money"]) == ("CAPTURING", "CAPTURE_QUEUED")
+    _, facs = await admin(http, d.cpo, "GET", "financial-advice-confirmations")
+    assert facs == []
+    await admin(http, d.emu, "POST", f"terminals/{SERIAL}/online")
+    await d.advance(1)
+    journey = d.journey()
+    assert (journey["money"], journey["captured_amount"]) == ("CAPTURED", journey["cdr_total"])
+    assert journey["fac_delivered"] is True
+    _, facs = await admin(http, d.cpo, "GET", "financial-advice-confirmations")
+    assert len(facs) == 1 and rules(d) == {}

@@ -46,6 +46,22 @@ async def test_crawl_builds_the_mirror_and_drops_what_disappears(
         await cpo.stop()
 
 
+async def test_poll_interval_zero_crawls_once_at_registration(start_emulator, http) -> None:
+    emulator = await start_emulator(poll_interval=0)
+    cpo = await CpoDouble().start()
+    try:
+        cpo.locations = [obj.location("LOC-1")]
+        cpo.tariffs = [obj.tariff()]
+        await cpo.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+        await admin(http, emulator, "POST", "clock/advance", json={"seconds": 1})
+        assert [r["id"] for r in emulator.ptp.mirror.locations.rows()] == ["LOC-1"]
+        cpo.locations = [obj.location("LOC-1"), obj.location("LOC-2")]
+        await admin(http, emulator, "POST", "clock/advance", json={"seconds": 86400})
+        assert [r["id"] for r in emulator.ptp.mirror.locations.rows()] == ["LOC-1"]
+    finally:
+        await cpo.stop()
+
+
 async def test_invalid_objects_in_a_crawl_are_findings_not_mirror_entries(
     emulator: EmulatorNode, http
 ) -> None:

@@ -116,6 +116,7 @@ def test_card_while_idle_is_ignored_and_reported(device: Device, present: Presen
     effects = device.present_card(present("visa-approved"), now=at(1))
     ignored = of(effects, CardIgnored)
     assert len(ignored) == 1 and ignored[0].reason == "not_reading"
+    assert ignored[0].message == "the terminal is not reading cards (screen 'payter.idle')"
     assert ignored[0].card_ref == "visa-approved"
     assert not of(effects, CardRead)
     assert device.state is State.IDLE and device.card is None
@@ -199,6 +200,7 @@ def test_qr_needs_the_qr_method(device: Device, present: Present) -> None:
     device.start_reading(now=T0)
     ignored = of(device.present_card(present("hello", "qr"), now=T0), CardIgnored)
     assert ignored[0].reason == "medium_not_accepted"
+    assert ignored[0].message == "the terminal reads contactless, chip now, not qr"
     assert device.state is State.READING
 
     device.start_reading(now=T0, methods=["QR_CODE"])
@@ -371,6 +373,19 @@ def test_pin_cancel_declines(device: Device, present: Present) -> None:
     device.authorize(now=T0)
     result = step(device.press("cancel", now=T0))
     assert (result.step, result.data["response_code"]) == ("declined", "17")
+
+
+def test_pin_entry_times_out_30_seconds_after_the_last_key(
+    device: Device, present: Present
+) -> None:
+    read(device, present, "visa-pin")
+    assert started(device.authorize(now=T0))["pin_entry"] == 30.0
+    assert started(device.press("1", now=at(20))) == {"pin_entry": 30.0}
+    assert device.timer_due("pin_entry") == at(50)
+    result = step(device.timer_fired("pin_entry", now=at(50)))
+    assert (result.step, result.data["response_text"]) == ("declined", "PIN entry timed out")
+    assert device.state is State.IDLE
+    assert "pin_entry" not in device.timers and "authorization" not in device.timers
 
 
 def test_pin_timeout_declines(device: Device, present: Present) -> None:
@@ -641,6 +656,18 @@ def test_screensaver_can_be_disabled(make_device: Callable[..., Device]) -> None
     assert "screensaver" not in quiet.timers
     never = make_device(timeouts=Timeouts(screensaver=2147483647))
     assert "screensaver" not in never.timers
+
+
+def test_a_screen_can_keep_the_screensaver_away(device: Device) -> None:
+    effects = device.show(SELECTION, now=T0, screensaver=False)
+    assert "screensaver" in cancelled(effects) and "screensaver" not in device.timers
+    assert device.timer_fired("screensaver", now=at(30)) == []
+    assert device.screen == SELECTION
+    effects = device.show(SELECTION, now=at(40))
+    assert started(effects) == {"screensaver": 30.0}
+    device.show(SELECTION, now=at(41), screensaver=False)
+    restored = Device.from_dict(device.to_dict(), acquirer=device.acquirer)
+    assert restored.app_screensaver is False
 
 
 def test_integrator_screensaver_reports_the_touch(device: Device) -> None:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from helpers import make_settings
 
-from emulator.app import EmulatorNode
+from emulator.app import EmulatorNode, build_emulator
 from emulator.clock import ManualClock
 from emulator.runtime import build_runtime
 from emulator.terminal.device import Effect, ErrorKind, TerminalError, Timeouts
@@ -409,3 +410,51 @@ async def test_completed_sessions_outlive_the_device_state(node: EmulatorNode) -
     with pytest.raises(TerminalError) as err:
         host.session("APO2", ids[0])  # another terminal's session is not found here
     assert err.value.kind is ErrorKind.NOT_FOUND
+
+
+async def test_terminal_timeouts_are_settings(tmp_path: Any) -> None:
+    db = str(tmp_path / "terminals.db")
+    custom = {
+        "card_presentation_timeout": 12,
+        "card_read_timeout": 7,
+        "authorization_timeout": 9,
+        "pin_authorization_timeout": 100,
+        "pin_entry_timeout": 4,
+        "screensaver_timeout": 0,
+        "notification_timeout": 2,
+        "authorization_validity": 3600,
+    }
+    node = build_emulator(make_settings(db=db, default_terminal="", **custom))
+    await node.start()
+    try:
+        host, clock = node.terminals, clock_of(node)
+        await host.create("APO1")
+        assert host.device("APO1").timeouts == Timeouts(
+            card_presentation=12,
+            card_read=7,
+            authorization=9,
+            pin_authorization=100,
+            pin_entry=4,
+            screensaver=None,
+            message=2,
+            authorization_validity=3600,
+        )
+        assert host.get("APO1")["timers"] == {}  # no screensaver
+        await host.start_reading("APO1", amount=100)
+        await clock.advance(12)
+        assert host.get("APO1")["state"] == "IDLE"
+        now = clock.now()
+    finally:
+        await node.stop()
+    # The settings of the next run apply to the terminals stored by the earlier one.
+    node = build_emulator(make_settings(db=db, default_terminal="", clock_start=now.isoformat()))
+    await node.start()
+    try:
+        assert node.terminals.device("APO1").timeouts == Timeouts()
+        await node.terminals.start_reading("APO1", amount=100)
+        await clock_of(node).advance(29)
+        assert node.terminals.get("APO1")["state"] == "READING"
+        await clock_of(node).advance(1)
+        assert node.terminals.get("APO1")["state"] == "IDLE"
+    finally:
+        await node.stop()
