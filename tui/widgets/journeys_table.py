@@ -121,7 +121,7 @@ class JourneysTable(Vertical):
     """One row per journey: where, its state and its money first (what fits a narrow pane),
     then the references that tie it to the OCPI session, CDR and FAC.
 
-    The fields are those of ``GET /__admin/journeys`` (``serial_number``, ``preauth_amount``,
+    The fields are those of ``GET /__admin/journeys`` (``serial_number``, ``preauthorized_amount``,
     ``captured_amount``, ... in minor units); the other names are those of
     :func:`journeys_from_ocpi`.
     """
@@ -156,7 +156,7 @@ class JourneysTable(Vertical):
                 str(_first(row, "serial_number", "terminal") or ""),
                 str(_first(row, "evse_uid") or ""),
                 str(_first(row, "state") or ""),
-                _money(row, "preauth_amount", "authorized_amount"),
+                _money(row, "preauthorized_amount", "authorized_amount"),
                 _money(row, "captured_amount"),
                 _money(row, "voided_amount"),
                 str(_first(row, "capture_status") or ""),
