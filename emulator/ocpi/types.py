@@ -109,6 +109,19 @@ def format_datetime(value: datetime) -> str:
     return text + "Z"
 
 
+def sortable_datetime(value: Any) -> str | None:
+    """A DateTime as fixed-width text (microseconds, ``Z``) that sorts and compares in time
+    order: for ``last_updated`` columns and the ``date_from``/``date_to`` filters on them.
+    (OCPI text with and without fractions does not: ``…00.5Z`` < ``…00Z``.)"""
+    if value is None:
+        return None
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 DateTime = Annotated[
     datetime,
     BeforeValidator(parse_datetime),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.ocpi.types import format_datetime, parse_datetime
+from emulator.ocpi.types import format_datetime, sortable_datetime
 from emulator.store import Store, TableSpec
 
 
@@ -157,10 +157,5 @@ class OwnedObjects:
 
 
 def _normalise(value: Any) -> str | None:
-    """last_updated as sortable OCPI text (UTC, Z)."""
-    if value is None:
-        return None
-    try:
-        return format_datetime(parse_datetime(value))
-    except ValueError:
-        return str(value)
+    """last_updated as text that sorts in time order."""
+    return sortable_datetime(value)

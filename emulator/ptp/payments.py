@@ -25,7 +25,7 @@ from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import ci_equal, format_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, sortable_datetime
 from emulator.ptp import checks
 from emulator.settings import version_key
 from emulator.store import TableSpec
@@ -151,7 +151,7 @@ class Payments:
                 "model": model,
                 "platform_id": platform_id,
                 "active": 1,
-                "last_updated": now,
+                "last_updated": sortable_datetime(now),
                 "object": obj,
                 "push_state": "NOT_PUSHED",
                 "created_at": now,
@@ -186,7 +186,7 @@ class Payments:
         self.rt.store.update(
             "ptp_terminals",
             row["terminal_id"],
-            {"object": obj, "last_updated": obj["last_updated"]},
+            {"object": obj, "last_updated": sortable_datetime(obj["last_updated"])},
         )
         self.rt.bus.publish(
             "payments.terminal",
@@ -382,10 +382,10 @@ class Payments:
         clauses, args = [where], list(params)
         if page.date_from:
             clauses.append("last_updated >= ?")
-            args.append(format_datetime(page.date_from))
+            args.append(sortable_datetime(page.date_from))
         if page.date_to:
             clauses.append("last_updated < ?")
-            args.append(format_datetime(page.date_to))
+            args.append(sortable_datetime(page.date_to))
         clause = " and ".join(clauses)
         total = self.rt.store.count(table, clause, args)
         order = "last_updated, " + ("terminal_id" if table == "ptp_terminals" else "id")
@@ -594,7 +594,7 @@ class Payments:
                 "authorization_reference": authorization_reference,
                 "platform_id": platform.id,
                 "terminal_id": terminal_id,
-                "last_updated": obj["last_updated"],
+                "last_updated": sortable_datetime(obj["last_updated"]),
                 "object": obj,
                 "delivered": 0,
                 "attempts": 0,

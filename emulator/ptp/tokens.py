@@ -16,7 +16,7 @@ from emulator.ocpi.client import PeerError
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime, sortable_datetime
 from emulator.ptp.checks import Problem
 from emulator.settings import version_key
 from emulator.store import TableSpec
@@ -210,7 +210,7 @@ class Tokens:
                 "uid": token["uid"],
                 "type": token["type"],
                 "authorization_reference": authorization_reference,
-                "last_updated": token["last_updated"],
+                "last_updated": sortable_datetime(token["last_updated"]),
                 "object": token,
             },
         )
@@ -228,10 +228,10 @@ class Tokens:
         where, params = ["1 = 1"], []
         if page.date_from:
             where.append("last_updated >= ?")
-            params.append(format_datetime(page.date_from))
+            params.append(sortable_datetime(page.date_from))
         if page.date_to:
             where.append("last_updated < ?")
-            params.append(format_datetime(page.date_to))
+            params.append(sortable_datetime(page.date_to))
         clause = " and ".join(where)
         total = self.rt.store.count("ptp_tokens", clause, params)
         rows = self.rt.store.rows(

@@ -77,3 +77,19 @@ def test_money_stays_decimal_through_json() -> None:
     parsed = jsonio.loads('{"price": 0.1, "n": 3}')
     assert parsed["price"] == Decimal("0.1") and isinstance(parsed["price"], Decimal)
     assert jsonio.dumps({"a": Decimal("0.30"), "b": Decimal("2.00")}) == '{"a": 0.3, "b": 2}'
+
+
+def test_sortable_datetime_orders_fractions_and_whole_seconds() -> None:
+    from emulator.ocpi.types import sortable_datetime
+
+    # As OCPI text "…00.500Z" sorts before "…00Z"; the sortable form sorts in time order.
+    assert "2025-01-01T10:00:00.500Z" < "2025-01-01T10:00:00Z"
+    values = ["2025-01-01T10:00:00.500Z", "2025-01-01T10:00:00Z", "2025-01-01T09:59:59.999Z"]
+    ordered = sorted(values, key=sortable_datetime)
+    assert ordered == [
+        "2025-01-01T09:59:59.999Z",
+        "2025-01-01T10:00:00Z",
+        "2025-01-01T10:00:00.500Z",
+    ]
+    assert sortable_datetime("2025-01-01T10:00:00.5Z") >= sortable_datetime("2025-01-01T10:00:00Z")
+    assert sortable_datetime(None) is None
