@@ -1,5 +1,5 @@
 """Where the bundled fixtures are: ``fixtures/`` beside the package in a checkout, or the
-installed ``fixtures`` package."""
+installed ``payter_emulator_fixtures`` package (the same files)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ def fixtures_dir() -> Path:
     beside = Path(__file__).resolve().parent.parent / "fixtures"
     if beside.is_dir():
         return beside
-    import fixtures  # the installed data package
+    import payter_emulator_fixtures  # the installed data package (fixtures/ in the repository)
 
-    return Path(next(iter(fixtures.__path__)))
+    return Path(next(iter(payter_emulator_fixtures.__path__)))
 
 
 def load_json(*parts: str) -> Any:
