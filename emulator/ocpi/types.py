@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextvars
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from annotated_types import GroupedMetadata, MaxLen, MinLen
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 # --- notes: leniencies found while parsing -------------------------------------------------
 
@@ -146,43 +148,66 @@ def _check_string(value: str) -> str:
     return value
 
 
-def CiString(max_length: int | None = None, *, min_length: int | None = None) -> Any:
+# The string types are annotation metadata, written ``Annotated[str, Ci(36)]``: a form both
+# pydantic and type checkers understand (a call such as ``CiString(36)`` in an annotation is not
+# a type for mypy).
+
+
+@dataclass(frozen=True)
+class Ci(GroupedMetadata):
     """``CiString(n)``: case-insensitive, printable ASCII, at most ``n`` characters (and at
     least ``min_length``, for codes of a fixed length)."""
-    if max_length is None:
-        return Annotated[str, AfterValidator(_check_cistring)]
-    return Annotated[
-        str, Field(max_length=max_length, min_length=min_length), AfterValidator(_check_cistring)
-    ]
+
+    max_length: int | None = None
+    min_length: int | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.max_length is not None:
+            yield MaxLen(self.max_length)
+        if self.min_length is not None:
+            yield MinLen(self.min_length)
+        yield AfterValidator(_check_cistring)
 
 
-def String(max_length: int | None = None) -> Any:
+@dataclass(frozen=True)
+class Str(GroupedMetadata):
     """``string(n)``: case-sensitive printable UTF-8, no control characters."""
-    if max_length is None:
-        return Annotated[str, AfterValidator(_check_string)]
-    return Annotated[str, Field(max_length=max_length), AfterValidator(_check_string)]
+
+    max_length: int | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.max_length is not None:
+            yield MaxLen(self.max_length)
+        yield AfterValidator(_check_string)
 
 
-def TolerantString(max_length: int, tolerated: int, why: str) -> Any:
+@dataclass(frozen=True)
+class Tolerant(GroupedMetadata):
     """``string(max_length)`` accepted up to ``tolerated`` characters, noted (OCPI-10) beyond.
 
     For limits that the spec errata raised in one place but not in a copy of the same value
     (``why`` says which), where refusing the whole message would help nobody.
     """
 
-    def check(value: str) -> str:
-        if len(value) > max_length:
+    max_length: int
+    tolerated: int
+    why: str
+
+    def __iter__(self) -> Iterator[Any]:
+        yield MaxLen(self.tolerated)
+        yield AfterValidator(_check_string)
+        yield AfterValidator(self._check)
+
+    def _check(self, value: str) -> str:
+        if len(value) > self.max_length:
             note(
-                "OCPI-10", f"{len(value)} characters where string({max_length}) is allowed ({why})"
+                "OCPI-10",
+                f"{len(value)} characters where string({self.max_length}) is allowed ({self.why})",
             )
         return value
 
-    return Annotated[
-        str, Field(max_length=tolerated), AfterValidator(_check_string), AfterValidator(check)
-    ]
 
-
-URL = Annotated[str, Field(max_length=255), AfterValidator(_check_string)]
+URL = Annotated[str, Str(255)]
 
 # --- numbers ---------------------------------------------------------------------------------
 

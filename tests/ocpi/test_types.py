@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from emulator import jsonio
-from emulator.ocpi.types import CiString, DateTime, collect_notes, format_datetime, parse_datetime
+from emulator.ocpi.types import Ci, DateTime, collect_notes, format_datetime, parse_datetime
 
 
 class Stamped(BaseModel):
     at: DateTime
-    ref: CiString(5) | None = None
+    ref: Annotated[str, Ci(5)] | None = None
 
 
 @pytest.mark.parametrize(

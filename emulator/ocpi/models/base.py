@@ -5,7 +5,7 @@
 * Closed enums are ``Literal`` types: a value outside them fails validation (OCPI 2001).
 * OpenEnums accept any string; a value outside the listed ones is noted (rule OCPI-11b).
 * The enums that 2.3.0 opened up (Capability, ConnectorType, TokenType, ...) are closed in 2.1.1
-  and 2.2.1. Their older variants are :func:`LenientEnum` s: an unknown value is accepted but
+  and 2.2.1. Their older variants are :class:`Lenient` s: an unknown value is accepted but
   noted as rule OCPI-11 (an error), so that one odd capability does not make a whole Location
   unusable while the report still says the peer broke the enum.
 * Optional fields are ``None`` by default and left out when serialised.
@@ -16,9 +16,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
+from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
@@ -34,31 +37,42 @@ class OcpiModel(BaseModel):
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def _enum_checker(name: str, values: tuple[str, ...], rule: str, why: str) -> Any:
-    known = frozenset(values)
+@dataclass(frozen=True)
+class Open(GroupedMetadata):
+    """An OpenEnum (types.asciidoc, 2.3.0): any string is legal; unknown values are noted
+    (OCPI-11b). Written ``Annotated[str, Open("Name", *values)]``."""
 
-    def check(value: str) -> str:
-        if value not in known:
-            note(rule, f"{value!r} is not a listed {name} value ({why})")
+    name: str
+    values: tuple[str, ...]
+    rule: ClassVar[str] = "OCPI-11b"
+
+    def __init__(self, name: str, *values: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "values", values)
+
+    def why(self) -> str:
+        return "accepted: OpenEnum"
+
+    def __iter__(self) -> Iterator[Any]:
+        yield AfterValidator(self._check)
+
+    def _check(self, value: str) -> str:
+        if value not in self.values:
+            note(self.rule, f"{value!r} is not a listed {self.name} value ({self.why()})")
         return value
 
-    return check
 
-
-def OpenEnum(name: str, *values: str) -> Any:
-    """An OpenEnum (types.asciidoc, 2.3.0): any string is legal; unknown values are noted."""
-    check = _enum_checker(name, values, "OCPI-11b", "accepted: OpenEnum")
-    return Annotated[str, AfterValidator(check)]
-
-
-def LenientEnum(name: str, *values: str) -> Any:
+class Lenient(Open):
     """A closed enum of 2.1.1/2.2.1 that 2.3.0 turned into an OpenEnum.
 
     An unknown value is a spec violation in these versions (rule OCPI-11) but is accepted,
     with a note, so that the object stays usable.
     """
-    check = _enum_checker(name, values, "OCPI-11", f"{name} is a closed enum in this version")
-    return Annotated[str, AfterValidator(check)]
+
+    rule: ClassVar[str] = "OCPI-11"
+
+    def why(self) -> str:
+        return f"{self.name} is a closed enum in this version"
 
 
 def refuse(kind: str, message: str, rule: str) -> NoReturn:

@@ -30,7 +30,7 @@ from emulator.ocpi.models.locations import (
 )
 from emulator.ocpi.models.tariffs import TariffV211, TariffV221, TariffV230
 from emulator.ocpi.models.tokens import TokenTypeV221, TokenTypeV230
-from emulator.ocpi.types import CiString, DateTime, Number, String, TolerantString, note
+from emulator.ocpi.types import Ci, DateTime, Number, Str, Tolerant, note
 
 AuthMethod = Literal["AUTH_REQUEST", "COMMAND", "WHITELIST"]
 AuthMethodV211 = Literal["AUTH_REQUEST", "WHITELIST"]
@@ -59,8 +59,10 @@ SESSION_ONLY_DIMENSIONS = frozenset(
 
 # CdrLocation copies Location.address/state, but the errata that raised those limits
 # (45 → 255, 20 → 45) did not raise them here: accept the longer copies with a note.
-_CDR_ADDRESS = TolerantString(45, 255, "CdrLocation.address; only Location.address was raised")
-_CDR_STATE = TolerantString(20, 45, "CdrLocation.state; only Location.state was raised")
+_CDR_ADDRESS = Annotated[
+    str, Tolerant(45, 255, "CdrLocation.address; only Location.address was raised")
+]
+_CDR_STATE = Annotated[str, Tolerant(20, 45, "CdrLocation.state; only Location.state was raised")]
 
 
 class CdrDimension(OcpiModel):
@@ -87,18 +89,18 @@ class ChargingPeriodV211(OcpiModel):
 
 
 class SignedValue(OcpiModel):
-    nature: CiString(32)
+    nature: Annotated[str, Ci(32)]
     # string(512) in the original texts; the errata raised it to 5000.
-    plain_data: String(5000)
-    signed_data: String(5000)
+    plain_data: Annotated[str, Str(5000)]
+    signed_data: Annotated[str, Str(5000)]
 
 
 class SignedData(OcpiModel):
-    encoding_method: CiString(36)
+    encoding_method: Annotated[str, Ci(36)]
     encoding_method_version: int | None = None
-    public_key: String(512) | None = None
+    public_key: Annotated[str, Str(512)] | None = None
     signed_values: Annotated[list[SignedValue], Field(min_length=1)]
-    url: String(512) | None = None
+    url: Annotated[str, Str(512)] | None = None
 
 
 class _CdrToken(OcpiModel):
@@ -118,16 +120,16 @@ class CdrTokenV230(_CdrToken):
 
 class _CdrLocation(OcpiModel):
     id: Id36
-    name: String(255) | None = None
+    name: Annotated[str, Str(255)] | None = None
     address: _CDR_ADDRESS
-    city: String(45)
-    postal_code: String(10) | None = None
+    city: Annotated[str, Str(45)]
+    postal_code: Annotated[str, Str(10)] | None = None
     state: _CDR_STATE | None = None
-    country: String(3)
+    country: Annotated[str, Str(3)]
     coordinates: GeoLocation
     # "#NA" for a reservation-only CDR (no EVSE assigned).
     evse_uid: Id36
-    evse_id: CiString(48)
+    evse_id: Annotated[str, Ci(48)]
     connector_id: Id36
     connector_format: ConnectorFormat
     connector_power_type: PowerType
@@ -145,23 +147,23 @@ class _CDR(OcpiModel):
     country_code: CountryCode
     party_id: PartyId
     # 39 leaves room for a credit CDR's suffix; a normal CDR id is at most 36.
-    id: CiString(39)
+    id: Annotated[str, Ci(39)]
     start_date_time: DateTime
     end_date_time: DateTime
     session_id: Id36 | None = None
     auth_method: AuthMethod
     authorization_reference: Id36 | None = None
-    meter_id: String(255) | None = None
-    currency: String(3)
+    meter_id: Annotated[str, Str(255)] | None = None
+    currency: Annotated[str, Str(3)]
     charging_periods: Annotated[list[ChargingPeriod], Field(min_length=1)]
     signed_data: SignedData | None = None
     total_energy: Number
     total_time: Number
     total_parking_time: Number | None = None
-    remark: String(255) | None = None
-    invoice_reference_id: CiString(39) | None = None
+    remark: Annotated[str, Str(255)] | None = None
+    invoice_reference_id: Annotated[str, Ci(39)] | None = None
     credit: bool | None = None
-    credit_reference_id: CiString(39) | None = None
+    credit_reference_id: Annotated[str, Ci(39)] | None = None
     home_charging_compensation: bool | None = None
     last_updated: DateTime
 
@@ -200,14 +202,14 @@ class CDRV230(_CDR):
 
 
 class CDRV211(OcpiModel):
-    id: CiString(36)
+    id: Annotated[str, Ci(36)]
     start_date_time: DateTime
     stop_date_time: DateTime
-    auth_id: String(36)
+    auth_id: Annotated[str, Str(36)]
     auth_method: AuthMethodV211
     location: LocationV211
-    meter_id: String(255) | None = None
-    currency: String(3)
+    meter_id: Annotated[str, Str(255)] | None = None
+    currency: Annotated[str, Str(3)]
     tariffs: list[TariffV211] | None = None
     charging_periods: Annotated[list[ChargingPeriodV211], Field(min_length=1)]
     # Excluding VAT.
@@ -215,5 +217,5 @@ class CDRV211(OcpiModel):
     total_energy: Number
     total_time: Number
     total_parking_time: Number | None = None
-    remark: String(255) | None = None
+    remark: Annotated[str, Str(255)] | None = None
     last_updated: DateTime

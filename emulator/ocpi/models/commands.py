@@ -11,12 +11,12 @@ int; no ``authorization_reference`` nor ``connector_id`` in StartSession.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum
+from emulator.ocpi.models.base import Lenient, OcpiModel, Open
 from emulator.ocpi.models.common import DisplayText, Id36
 from emulator.ocpi.models.tokens import TokenV211, TokenV221, TokenV230
-from emulator.ocpi.types import URL, DateTime, String
+from emulator.ocpi.types import URL, DateTime, Str
 
 COMMAND_TYPES = (
     "CANCEL_RESERVATION",
@@ -27,9 +27,9 @@ COMMAND_TYPES = (
 )
 COMMAND_TYPES_V211 = ("RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR")
 
-CommandTypeV211 = LenientEnum("CommandType", *COMMAND_TYPES_V211)
-CommandTypeV221 = LenientEnum("CommandType", *COMMAND_TYPES)
-CommandTypeV230 = OpenEnum("CommandType", *COMMAND_TYPES)
+CommandTypeV211 = Annotated[str, Lenient("CommandType", *COMMAND_TYPES_V211)]
+CommandTypeV221 = Annotated[str, Lenient("CommandType", *COMMAND_TYPES)]
+CommandTypeV230 = Annotated[str, Open("CommandType", *COMMAND_TYPES)]
 
 # TIMEOUT moved from CommandResponseType to CommandResultType in 2.2.
 CommandResponseType = Literal["NOT_SUPPORTED", "REJECTED", "ACCEPTED", "UNKNOWN_SESSION"]
@@ -92,8 +92,8 @@ class StartSessionV230(_StartSession):
 class StartSessionV211(OcpiModel):
     response_url: URL
     token: TokenV211
-    location_id: String(39)
-    evse_uid: String(39) | None = None
+    location_id: Annotated[str, Str(39)]
+    evse_uid: Annotated[str, Str(39)] | None = None
 
 
 class StopSession(OcpiModel):
@@ -103,7 +103,7 @@ class StopSession(OcpiModel):
 
 class StopSessionV211(OcpiModel):
     response_url: URL
-    session_id: String(36)
+    session_id: Annotated[str, Str(36)]
 
 
 class _ReserveNow(OcpiModel):
@@ -129,8 +129,8 @@ class ReserveNowV211(OcpiModel):
     token: TokenV211
     expiry_date: DateTime
     reservation_id: int
-    location_id: String(39)
-    evse_uid: String(39) | None = None
+    location_id: Annotated[str, Str(39)]
+    evse_uid: Annotated[str, Str(39)] | None = None
 
 
 class CancelReservation(OcpiModel):
@@ -147,6 +147,6 @@ class UnlockConnector(OcpiModel):
 
 class UnlockConnectorV211(OcpiModel):
     response_url: URL
-    location_id: String(39)
-    evse_uid: String(39)
-    connector_id: String(36)
+    location_id: Annotated[str, Str(39)]
+    evse_uid: Annotated[str, Str(39)]
+    connector_id: Annotated[str, Str(36)]

@@ -6,18 +6,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum, refuse
-from emulator.ocpi.types import URL, CiString, Number, String, note
+from emulator.ocpi.models.base import Lenient, OcpiModel, Open, refuse
+from emulator.ocpi.types import URL, Ci, Number, Str, note
 
 # ISO 3166-1 alpha-2 and the ISO 15118 party id: exactly 2 and 3 characters (checklist #10).
-CountryCode = CiString(2, min_length=2)
-PartyId = CiString(3, min_length=3)
-Id36 = CiString(36)
+CountryCode = Annotated[str, Ci(2, min_length=2)]
+PartyId = Annotated[str, Ci(3, min_length=3)]
+Id36 = Annotated[str, Ci(36)]
 
 
 class DisplayText(OcpiModel):
     language: Annotated[str, StringConstraints(max_length=2)]
-    text: String(512)
+    text: Annotated[str, Str(512)]
 
 
 class GeoLocation(OcpiModel):
@@ -30,20 +30,20 @@ class GeoLocation(OcpiModel):
 
 
 IMAGE_CATEGORIES = ("CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER")
-ImageCategory = OpenEnum("ImageCategory", *IMAGE_CATEGORIES)
+ImageCategory = Annotated[str, Open("ImageCategory", *IMAGE_CATEGORIES)]
 
 
 class Image(OcpiModel):
     url: URL
     thumbnail: URL | None = None
     category: ImageCategory
-    type: CiString(4)
+    type: Annotated[str, Ci(4)]
     width: Annotated[int, Field(ge=0, le=99999)] | None = None
     height: Annotated[int, Field(ge=0, le=99999)] | None = None
 
 
 class BusinessDetails(OcpiModel):
-    name: String(100)
+    name: Annotated[str, Str(100)]
     website: URL | None = None
     logo: Image | None = None
 
@@ -51,7 +51,7 @@ class BusinessDetails(OcpiModel):
 class ImageV221(Image):
     """Image of 2.1.1/2.2.1, where ImageCategory is still a closed enum."""
 
-    category: LenientEnum("ImageCategory", *IMAGE_CATEGORIES)
+    category: Annotated[str, Lenient("ImageCategory", *IMAGE_CATEGORIES)]
 
 
 class BusinessDetailsV221(BusinessDetails):
@@ -98,8 +98,8 @@ class PriceV221(OcpiModel):
 
 
 class TaxAmount(OcpiModel):
-    name: String()
-    account_number: String() | None = None
+    name: Annotated[str, Str()]
+    account_number: Annotated[str, Str()] | None = None
     percentage: Number | None = None
     amount: Number
 

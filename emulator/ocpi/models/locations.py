@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum
+from emulator.ocpi.models.base import Lenient, OcpiModel, Open
 from emulator.ocpi.models.common import (
     BusinessDetails,
     BusinessDetailsV221,
@@ -27,7 +27,7 @@ from emulator.ocpi.models.common import (
     PartyId,
 )
 from emulator.ocpi.models.tokens import TokenTypeV221, TokenTypeV230
-from emulator.ocpi.types import URL, CiString, DateTime, Number, String, note
+from emulator.ocpi.types import URL, Ci, DateTime, Number, Str, note
 
 # --- enums ------------------------------------------------------------------------------------
 
@@ -189,32 +189,32 @@ VEHICLE_TYPES = (
 )
 CONNECTOR_CAPABILITIES = ("ISO_15118_2_PLUG_AND_CHARGE", "ISO_15118_20_PLUG_AND_CHARGE")
 
-CapabilityV211 = LenientEnum("Capability", *CAPABILITIES_V211)
-CapabilityV221 = LenientEnum("Capability", *CAPABILITIES)
-CapabilityV230 = OpenEnum("Capability", *CAPABILITIES)
-ConnectorTypeV211 = LenientEnum("ConnectorType", *CONNECTOR_TYPES_V211)
-ConnectorTypeV221 = LenientEnum("ConnectorType", *CONNECTOR_TYPES_V221)
-ConnectorTypeV230 = OpenEnum("ConnectorType", *CONNECTOR_TYPES_V230)
-FacilityV211 = LenientEnum("Facility", *FACILITIES_V211)
-FacilityV221 = LenientEnum("Facility", *FACILITIES)
-FacilityV230 = OpenEnum("Facility", *FACILITIES)
-ParkingRestrictionV211 = LenientEnum("ParkingRestriction", *PARKING_RESTRICTIONS_V221)
-ParkingRestrictionV221 = LenientEnum("ParkingRestriction", *PARKING_RESTRICTIONS_V221)
-ParkingRestrictionV230 = OpenEnum("ParkingRestriction", *PARKING_RESTRICTIONS_V230)
-ParkingTypeV221 = LenientEnum("ParkingType", *PARKING_TYPES)
-ParkingTypeV230 = OpenEnum("ParkingType", *PARKING_TYPES)
-EnvironmentalImpactCategoryV221 = LenientEnum(
-    "EnvironmentalImpactCategory", *ENVIRONMENTAL_IMPACT_CATEGORIES
-)
-EnvironmentalImpactCategoryV230 = OpenEnum(
-    "EnvironmentalImpactCategory", *ENVIRONMENTAL_IMPACT_CATEGORIES
-)
-VehicleType = OpenEnum("VehicleType", *VEHICLE_TYPES)
-ConnectorCapability = OpenEnum("ConnectorCapability", *CONNECTOR_CAPABILITIES)
+CapabilityV211 = Annotated[str, Lenient("Capability", *CAPABILITIES_V211)]
+CapabilityV221 = Annotated[str, Lenient("Capability", *CAPABILITIES)]
+CapabilityV230 = Annotated[str, Open("Capability", *CAPABILITIES)]
+ConnectorTypeV211 = Annotated[str, Lenient("ConnectorType", *CONNECTOR_TYPES_V211)]
+ConnectorTypeV221 = Annotated[str, Lenient("ConnectorType", *CONNECTOR_TYPES_V221)]
+ConnectorTypeV230 = Annotated[str, Open("ConnectorType", *CONNECTOR_TYPES_V230)]
+FacilityV211 = Annotated[str, Lenient("Facility", *FACILITIES_V211)]
+FacilityV221 = Annotated[str, Lenient("Facility", *FACILITIES)]
+FacilityV230 = Annotated[str, Open("Facility", *FACILITIES)]
+ParkingRestrictionV211 = Annotated[str, Lenient("ParkingRestriction", *PARKING_RESTRICTIONS_V221)]
+ParkingRestrictionV221 = Annotated[str, Lenient("ParkingRestriction", *PARKING_RESTRICTIONS_V221)]
+ParkingRestrictionV230 = Annotated[str, Open("ParkingRestriction", *PARKING_RESTRICTIONS_V230)]
+ParkingTypeV221 = Annotated[str, Lenient("ParkingType", *PARKING_TYPES)]
+ParkingTypeV230 = Annotated[str, Open("ParkingType", *PARKING_TYPES)]
+EnvironmentalImpactCategoryV221 = Annotated[
+    str, Lenient("EnvironmentalImpactCategory", *ENVIRONMENTAL_IMPACT_CATEGORIES)
+]
+EnvironmentalImpactCategoryV230 = Annotated[
+    str, Open("EnvironmentalImpactCategory", *ENVIRONMENTAL_IMPACT_CATEGORIES)
+]
+VehicleType = Annotated[str, Open("VehicleType", *VEHICLE_TYPES)]
+ConnectorCapability = Annotated[str, Open("ConnectorCapability", *CONNECTOR_CAPABILITIES)]
 
 # Location.address and Location.state as raised by the errata (45 → 255, 20 → 45).
-Address = String(255)
-State = String(45)
+Address = Annotated[str, Str(255)]
+State = Annotated[str, Str(45)]
 
 # --- small classes ----------------------------------------------------------------------------
 
@@ -289,8 +289,8 @@ class EnvironmentalImpactV211(OcpiModel):
 class _EnergyMix(OcpiModel):
     is_green_energy: bool
     energy_sources: list[EnergySource] | None = None
-    supplier_name: String(64) | None = None
-    energy_product_name: String(64) | None = None
+    supplier_name: Annotated[str, Str(64)] | None = None
+    energy_product_name: Annotated[str, Str(64)] | None = None
 
 
 class EnergyMixV211(_EnergyMix):
@@ -307,8 +307,8 @@ class EnergyMixV230(_EnergyMix):
 
 class _PublishTokenType(OcpiModel):
     uid: Id36 | None = None
-    visual_number: String(64) | None = None
-    issuer: String(64) | None = None
+    visual_number: Annotated[str, Str(64)] | None = None
+    issuer: Annotated[str, Str(64)] | None = None
     group_id: Id36 | None = None
 
     @model_validator(mode="after")
@@ -336,7 +336,7 @@ class Parking(OcpiModel):
     """A parking place of a Location (new in 2.3.0, for AFIR)."""
 
     id: Id36
-    physical_reference: String(12) | None = None
+    physical_reference: Annotated[str, Str(12)] | None = None
     vehicle_types: Annotated[list[VehicleType], Field(min_length=1)]
     max_vehicle_weight: Number | None = None
     max_vehicle_height: Number | None = None
@@ -354,8 +354,8 @@ class Parking(OcpiModel):
     images: list[Image] | None = None
     lighting: bool | None = None
     refrigeration_outlet: bool | None = None
-    standards: list[CiString(36)] | None = None
-    apds_reference: CiString() | None = None
+    standards: list[Annotated[str, Ci(36)]] | None = None
+    apds_reference: Annotated[str, Ci()] | None = None
 
 
 class EVSEParking(OcpiModel):
@@ -389,13 +389,13 @@ class ConnectorV230(_Connector):
 
 
 class ConnectorV211(OcpiModel):
-    id: String(36)
+    id: Annotated[str, Str(36)]
     standard: ConnectorTypeV211
     format: ConnectorFormat
     power_type: PowerTypeV211
     voltage: int
     amperage: int
-    tariff_id: String(36) | None = None
+    tariff_id: Annotated[str, Str(36)] | None = None
     terms_and_conditions: URL | None = None
     last_updated: DateTime
 
@@ -405,12 +405,12 @@ class ConnectorV211(OcpiModel):
 
 class _EVSE(OcpiModel):
     uid: Id36
-    evse_id: CiString(48) | None = None
+    evse_id: Annotated[str, Ci(48)] | None = None
     status: Status
     status_schedule: list[StatusSchedule] | None = None
-    floor_level: String(4) | None = None
+    floor_level: Annotated[str, Str(4)] | None = None
     coordinates: GeoLocation | None = None
-    physical_reference: String(16) | None = None
+    physical_reference: Annotated[str, Str(16)] | None = None
     directions: list[DisplayText] | None = None
     last_updated: DateTime
 
@@ -428,19 +428,19 @@ class EVSEV230(_EVSE):
     parking_restrictions: list[ParkingRestrictionV230] | None = None
     parking: list[EVSEParking] | None = None
     images: list[Image] | None = None
-    accepted_service_providers: list[String(50)] | None = None
+    accepted_service_providers: list[Annotated[str, Str(50)]] | None = None
 
 
 class EVSEV211(OcpiModel):
-    uid: String(39)
-    evse_id: String(48) | None = None
+    uid: Annotated[str, Str(39)]
+    evse_id: Annotated[str, Str(48)] | None = None
     status: Status
     status_schedule: list[StatusSchedule] | None = None
     capabilities: list[CapabilityV211] | None = None
     connectors: Annotated[list[ConnectorV211], Field(min_length=1)]
-    floor_level: String(4) | None = None
+    floor_level: Annotated[str, Str(4)] | None = None
     coordinates: GeoLocation | None = None
-    physical_reference: String(16) | None = None
+    physical_reference: Annotated[str, Str(16)] | None = None
     directions: list[DisplayText] | None = None
     parking_restrictions: list[ParkingRestrictionV211] | None = None
     images: list[ImageV221] | None = None
@@ -455,16 +455,16 @@ class _Location(OcpiModel):
     party_id: PartyId
     id: Id36
     publish: bool
-    name: String(255) | None = None
+    name: Annotated[str, Str(255)] | None = None
     address: Address
-    city: String(45)
-    postal_code: String(10) | None = None
+    city: Annotated[str, Str(45)]
+    postal_code: Annotated[str, Str(10)] | None = None
     state: State | None = None
-    country: String(3)
+    country: Annotated[str, Str(3)]
     coordinates: GeoLocation
     related_locations: list[AdditionalGeoLocation] | None = None
     directions: list[DisplayText] | None = None
-    time_zone: String(255)
+    time_zone: Annotated[str, Str(255)]
     opening_times: Hours | None = None
     charging_when_closed: bool | None = None
     last_updated: DateTime
@@ -493,19 +493,19 @@ class LocationV230(_Location):
     facilities: list[FacilityV230] | None = None
     images: list[Image] | None = None
     energy_mix: EnergyMixV230 | None = None
-    help_phone: CiString(25) | None = None
+    help_phone: Annotated[str, Ci(25)] | None = None
 
 
 class LocationV211(OcpiModel):
     """2.1.1 Location: ``type`` instead of ``parking_type``; no owner ids or ``publish``."""
 
-    id: String(39)
+    id: Annotated[str, Str(39)]
     type: LocationTypeV211
-    name: String(255) | None = None
+    name: Annotated[str, Str(255)] | None = None
     address: Address
-    city: String(45)
-    postal_code: String(10)
-    country: String(3)
+    city: Annotated[str, Str(45)]
+    postal_code: Annotated[str, Str(10)]
+    country: Annotated[str, Str(3)]
     coordinates: GeoLocation
     related_locations: list[AdditionalGeoLocation] | None = None
     evses: list[EVSEV211] | None = None
@@ -514,7 +514,7 @@ class LocationV211(OcpiModel):
     suboperator: BusinessDetailsV221 | None = None
     owner: BusinessDetailsV221 | None = None
     facilities: list[FacilityV211] | None = None
-    time_zone: String(255) | None = None
+    time_zone: Annotated[str, Str(255)] | None = None
     opening_times: HoursV211 | None = None
     charging_when_closed: bool | None = None
     images: list[ImageV221] | None = None

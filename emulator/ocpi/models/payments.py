@@ -25,13 +25,13 @@ from emulator.ocpi.models.common import (
     PriceV221,
     PriceV230,
 )
-from emulator.ocpi.types import URL, CiString, DateTime, note
+from emulator.ocpi.types import URL, Ci, DateTime, note
 
 InvoiceCreator = Literal["CPO", "PTP"]
 CaptureStatusCode = Literal["SUCCESS", "PARTIAL_SUCCESS", "FAILED"]
 
 # CiString[1..255]: ASCII only, so a currency sign such as "€" is not allowed.
-EftLine = Annotated[CiString(255), Field(min_length=1)]
+EftLine = Annotated[Annotated[str, Ci(255)], Field(min_length=1)]
 
 
 class TerminalActivation(OcpiModel):
@@ -44,11 +44,11 @@ class TerminalActivation(OcpiModel):
     customer_reference: Id36 | None = None
     party_id: PartyId | None = None
     country_code: CountryCode | None = None
-    address: CiString(45) | None = None
-    city: CiString(45) | None = None
-    postal_code: CiString(10) | None = None
-    state: CiString(20) | None = None
-    country: CiString(3) | None = None
+    address: Annotated[str, Ci(45)] | None = None
+    city: Annotated[str, Ci(45)] | None = None
+    postal_code: Annotated[str, Ci(10)] | None = None
+    state: Annotated[str, Ci(20)] | None = None
+    country: Annotated[str, Ci(3)] | None = None
     coordinates: GeoLocation | None = None
     # With invoice_creator CPO, the invoice is at invoice_base_url + authorization_reference.
     invoice_base_url: URL | None = None
@@ -96,8 +96,8 @@ class FinancialAdviceConfirmation(OcpiModel):
     authorization_reference: Id36
     # What was actually captured: a consumer price including VAT.
     total_costs: FacPrice
-    currency: CiString(3)
+    currency: Annotated[str, Ci(3)]
     eft_data: Annotated[list[EftLine], Field(min_length=1)]
     capture_status_code: CaptureStatusCode
-    capture_status_message: Annotated[CiString(255), Field(min_length=1)] | None = None
+    capture_status_message: Annotated[Annotated[str, Ci(255)], Field(min_length=1)] | None = None
     last_updated: DateTime

@@ -7,7 +7,7 @@ number ``total_cost`` (excluding VAT).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from emulator.ocpi.models.base import OcpiModel
 from emulator.ocpi.models.cdrs import (
@@ -21,7 +21,7 @@ from emulator.ocpi.models.cdrs import (
 from emulator.ocpi.models.common import CountryCode, Id36, PartyId, PriceV221, PriceV230
 from emulator.ocpi.models.locations import LocationV211
 from emulator.ocpi.models.tokens import ProfileType
-from emulator.ocpi.types import DateTime, Number, String
+from emulator.ocpi.types import DateTime, Number, Str
 
 # The Reservation prose says "RESERVED"; the enum value is RESERVATION.
 SessionStatus = Literal["ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"]
@@ -66,8 +66,8 @@ class _Session(OcpiModel):
     # "#NA" while a reservation has no EVSE assigned.
     evse_uid: Id36
     connector_id: Id36
-    meter_id: String(255) | None = None
-    currency: String(3)
+    meter_id: Annotated[str, Str(255)] | None = None
+    currency: Annotated[str, Str(3)]
     charging_periods: list[ChargingPeriod] | None = None
     status: SessionStatus
     last_updated: DateTime
@@ -85,15 +85,15 @@ class SessionV230(_Session):
 
 
 class SessionV211(OcpiModel):
-    id: String(36)
+    id: Annotated[str, Str(36)]
     start_datetime: DateTime
     end_datetime: DateTime | None = None
     kwh: Number
-    auth_id: String(36)
+    auth_id: Annotated[str, Str(36)]
     auth_method: AuthMethodV211
     location: LocationV211
-    meter_id: String(255) | None = None
-    currency: String(3)
+    meter_id: Annotated[str, Str(255)] | None = None
+    currency: Annotated[str, Str(3)]
     charging_periods: list[ChargingPeriodV211] | None = None
     # Excluding VAT.
     total_cost: Number | None = None

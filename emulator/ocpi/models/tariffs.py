@@ -23,7 +23,7 @@ from emulator.ocpi.models.common import (
     PriceV221,
 )
 from emulator.ocpi.models.locations import EnergyMixV211, EnergyMixV221, EnergyMixV230
-from emulator.ocpi.types import URL, DateTime, Number, String
+from emulator.ocpi.types import URL, DateTime, Number, Str
 
 TariffDimensionType = Literal["ENERGY", "FLAT", "PARKING_TIME", "TIME"]
 TariffType = Literal["AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN", "REGULAR"]
@@ -92,7 +92,7 @@ class _Tariff(OcpiModel):
     country_code: CountryCode
     party_id: PartyId
     id: Id36
-    currency: String(3)
+    currency: Annotated[str, Str(3)]
     type: TariffType | None = None
     tariff_alt_text: list[DisplayText] | None = None
     tariff_alt_url: URL | None = None
@@ -118,8 +118,8 @@ class TariffV230(_Tariff):
 
 
 class TariffV211(OcpiModel):
-    id: String(36)
-    currency: String(3)
+    id: Annotated[str, Str(36)]
+    currency: Annotated[str, Str(3)]
     tariff_alt_text: list[DisplayText] | None = None
     tariff_alt_url: URL | None = None
     elements: Annotated[list[TariffElementV211], Field(min_length=1)]

@@ -6,19 +6,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from emulator.ocpi.models.base import LenientEnum, OcpiModel, OpenEnum
+from emulator.ocpi.models.base import Lenient, OcpiModel, Open
 from emulator.ocpi.models.common import CountryCode, DisplayText, Id36, PartyId
-from emulator.ocpi.types import DateTime, String
+from emulator.ocpi.types import DateTime, Str
 
 TOKEN_TYPES_V211 = ("OTHER", "RFID")
 TOKEN_TYPES_V221 = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
 TOKEN_TYPES_V230 = ("AD_HOC_USER", "APP_USER", "EMAID", "OTHER", "RFID")
 
-TokenTypeV211 = LenientEnum("TokenType", *TOKEN_TYPES_V211)
-TokenTypeV221 = LenientEnum("TokenType", *TOKEN_TYPES_V221)
-TokenTypeV230 = OpenEnum("TokenType", *TOKEN_TYPES_V230)
+TokenTypeV211 = Annotated[str, Lenient("TokenType", *TOKEN_TYPES_V211)]
+TokenTypeV221 = Annotated[str, Lenient("TokenType", *TOKEN_TYPES_V221)]
+TokenTypeV230 = Annotated[str, Open("TokenType", *TOKEN_TYPES_V230)]
 
 WhitelistType = Literal["ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"]
 AllowedType = Literal["ALLOWED", "BLOCKED", "EXPIRED", "NO_CREDIT", "NOT_ALLOWED"]
@@ -27,8 +27,8 @@ ProfileType = Literal["CHEAP", "FAST", "GREEN", "REGULAR"]
 
 
 class EnergyContract(OcpiModel):
-    supplier_name: String(64)
-    contract_id: String(64) | None = None
+    supplier_name: Annotated[str, Str(64)]
+    contract_id: Annotated[str, Str(64)] | None = None
 
 
 class LocationReferences(OcpiModel):
@@ -39,9 +39,9 @@ class LocationReferences(OcpiModel):
 
 
 class LocationReferencesV211(OcpiModel):
-    location_id: String(39)
-    evse_uids: list[String(39)] | None = None
-    connector_ids: list[String(36)] | None = None
+    location_id: Annotated[str, Str(39)]
+    evse_uids: list[Annotated[str, Str(39)]] | None = None
+    connector_ids: list[Annotated[str, Str(36)]] | None = None
 
 
 class _Token(OcpiModel):
@@ -49,12 +49,12 @@ class _Token(OcpiModel):
     party_id: PartyId
     uid: Id36
     contract_id: Id36
-    visual_number: String(64) | None = None
-    issuer: String(64)
+    visual_number: Annotated[str, Str(64)] | None = None
+    issuer: Annotated[str, Str(64)]
     group_id: Id36 | None = None
     valid: bool
     whitelist: WhitelistType
-    language: String(2) | None = None
+    language: Annotated[str, Str(2)] | None = None
     default_profile_type: ProfileType | None = None
     energy_contract: EnergyContract | None = None
     last_updated: DateTime
@@ -69,14 +69,14 @@ class TokenV230(_Token):
 
 
 class TokenV211(OcpiModel):
-    uid: String(36)
+    uid: Annotated[str, Str(36)]
     type: TokenTypeV211
-    auth_id: String(36)
-    visual_number: String(64) | None = None
-    issuer: String(64)
+    auth_id: Annotated[str, Str(36)]
+    visual_number: Annotated[str, Str(64)] | None = None
+    issuer: Annotated[str, Str(64)]
     valid: bool
     whitelist: WhitelistType
-    language: String(2) | None = None
+    language: Annotated[str, Str(2)] | None = None
     last_updated: DateTime
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from emulator.ocpi.models.base import OcpiModel, OpenEnum, refuse
+from emulator.ocpi.models.base import OcpiModel, Open, refuse
 from emulator.ocpi.models.common import (
     BusinessDetails,
     BusinessDetailsV221,
@@ -15,24 +15,29 @@ from emulator.ocpi.models.common import (
     InterfaceRole,
     PartyId,
 )
-from emulator.ocpi.types import URL, CiString, note
+from emulator.ocpi.types import URL, Ci, note
 
-VersionNumber = OpenEnum("VersionNumber", "2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0")
-ModuleID = OpenEnum(
-    "ModuleID",
-    "cdrs",
-    "chargingprofiles",
-    "commands",
-    "credentials",
-    "hubclientinfo",
-    "locations",
-    "sessions",
-    "tariffs",
-    "tokens",
-    # Packages of 2.3.0 that the ModuleID table does not list.
-    "payments",
-    "invoicereconciliation",
-)
+VersionNumber = Annotated[
+    str, Open("VersionNumber", "2.0", "2.1", "2.1.1", "2.2", "2.2.1", "2.3.0")
+]
+ModuleID = Annotated[
+    str,
+    Open(
+        "ModuleID",
+        "cdrs",
+        "chargingprofiles",
+        "commands",
+        "credentials",
+        "hubclientinfo",
+        "locations",
+        "sessions",
+        "tariffs",
+        "tokens",
+        # Packages of 2.3.0 that the ModuleID table does not list.
+        "payments",
+        "invoicereconciliation",
+    ),
+]
 
 # Printable, non-whitespace ASCII (credentials.asciidoc, Credentials.token).
 CredentialsToken = Annotated[
@@ -129,7 +134,7 @@ class CredentialsV221(OcpiModel):
 class CredentialsV230(OcpiModel):
     token: CredentialsToken
     url: URL
-    hub_party_id: CiString(5) | None = None
+    hub_party_id: Annotated[str, Ci(5)] | None = None
     roles: Annotated[list[CredentialsRoleV230], Field(min_length=1)]
 
 
