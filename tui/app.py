@@ -32,7 +32,7 @@ class PayterTui(App[None]):
         super().__init__()
         self.initial_serial = initial_serial
         self.client = client
-        self.animate = animate
+        self._animated = animate
         self.poll_interval = poll_interval
         self.label = label
 
@@ -40,7 +40,7 @@ class PayterTui(App[None]):
         self.push_screen(
             MainScreen(
                 self.client,
-                animate=self.animate,
+                animate=self._animated,
                 poll_interval=self.poll_interval,
                 label=self.label,
                 initial_serial=self.initial_serial,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -503,7 +504,7 @@ class Commands:
                 uid = record["id"]
                 self._timers[uid] = self.rt.clock.call_at(
                     parse_datetime(record["timeout_at"]),
-                    lambda uid=uid: self._timed_out(uid),
+                    partial(self._timed_out, uid),
                     name=f"command-timeout-{uid}",
                 )
         for record in self.rt.store.rows("ocpi_commands", "expect_due_at is not null"):

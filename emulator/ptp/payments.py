@@ -14,6 +14,7 @@ default (the spec never defines them; settings make them configurable).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -713,7 +714,7 @@ class Payments:
         for row in self.rt.store.rows("ptp_facs", "delivered = 0 and next_attempt_at is not null"):
             fac_id = row["id"]
             self._fac_timers[fac_id] = self.rt.clock.call_later(
-                0, lambda fac_id=fac_id: self.deliver_fac(fac_id), name=f"fac-retry-{fac_id}"
+                0, partial(self.deliver_fac, fac_id), name=f"fac-retry-{fac_id}"
             )
 
     async def list_facs(self, req: OcpiRequest) -> OcpiResult:

@@ -274,6 +274,18 @@ async def test_switch_terminals_and_offline(fake_api: FakeControlApi) -> None:
         await wait_for(pilot, lambda: _frame(app).screen_shown.id == "journey.home")
 
 
+async def test_switch_terminals_with_the_arrows(fake_api: FakeControlApi) -> None:
+    fake_api.terminals["PAY-0002"] = terminal("PAY-0002", "carousel", state="READING")
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await pilot.click("#terminal-next")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "payter.idle")
+        assert "PAY-0002" in _frame(app).border_title
+        await pilot.click("#terminal-prev")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "journey.home")
+
+
 async def test_new_terminal_from_event_stream(fake_api: FakeControlApi) -> None:
     fake_api.terminals.clear()
     app = _app(fake_api)

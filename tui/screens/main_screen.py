@@ -100,7 +100,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.client = client
         self.label = label or client.base_url
-        self.animate = animate
+        self._animated = animate
         self.poll_interval = poll_interval
         self.serials: list[str] = []
         self.serial: str | None = initial_serial
@@ -120,7 +120,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="terminal-pane"):
                 yield TerminalSwitcher()
-                yield TerminalFrame(animate=self.animate)
+                yield TerminalFrame(animate=self._animated)
             with TabbedContent(id="side", initial="tab-cards"):
                 with TabPane("Cards", id="tab-cards"):
                     yield CardWallet()
@@ -292,13 +292,14 @@ class MainScreen(Screen[None]):
             if exc.status != 404:
                 table.set_unavailable(f"journeys: {exc.message}")
                 return
-            journeys = await self._journeys_from_ocpi()
-            if journeys is None:
+            from_ocpi = await self._journeys_from_ocpi()
+            if from_ocpi is None:
                 table.set_unavailable(
                     "This emulator reports no journeys (/__admin/journeys) "
                     "and no OCPI sessions (/__admin/ocpi/sessions)."
                 )
                 return
+            journeys = from_ocpi
         except Exception as exc:
             table.set_unavailable(f"journeys: {exc}")
             return
@@ -467,9 +468,9 @@ class MainScreen(Screen[None]):
         await self.refresh_chargers()
 
     @on(TerminalSwitchRequested)
-    def _on_switch(self, message: TerminalSwitchRequested) -> None:
+    async def _on_switch(self, message: TerminalSwitchRequested) -> None:
         message.stop()
-        self.action_switch(message.step)
+        await self.action_switch(message.step)
 
     @on(ExchangeSelected)
     def _on_exchange(self, message: ExchangeSelected) -> None:

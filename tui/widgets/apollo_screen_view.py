@@ -40,7 +40,7 @@ class ApolloScreenView(VerticalScroll):
     def __init__(self, screen: ApolloScreen | None = None, *, animate: bool = True) -> None:
         super().__init__()
         self.apollo = screen or ApolloScreen.from_json(None)
-        self.animate = animate
+        self._animated = animate
         self.can_focus = False
 
     async def show(self, screen: ApolloScreen) -> None:
@@ -222,7 +222,7 @@ class ApolloScreenView(VerticalScroll):
             )
         else:
             yield Spinner(
-                screen.message or "Please wait", animate=self.animate, classes="apollo-spinner"
+                screen.message or "Please wait", animate=self._animated, classes="apollo-spinner"
             )
         yield self._spacer()
 

@@ -72,12 +72,16 @@ def journeys_from_ocpi(
     ``/__admin/journeys``."""
     rows: dict[str, dict[str, Any]] = {}
 
+    def object_of(record: dict[str, Any]) -> dict[str, Any]:
+        inner = record.get("object")
+        return inner if isinstance(inner, dict) else record
+
     def row_for(obj: dict[str, Any]) -> dict[str, Any]:
         ref = str(obj.get("authorization_reference") or obj.get("id") or len(rows))
         return rows.setdefault(ref, {"id": ref, "authorization_reference": ref})
 
     for record in sessions:
-        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        obj = object_of(record)
         row = row_for(obj)
         row.update(
             session_id=obj.get("id"),
@@ -88,12 +92,12 @@ def journeys_from_ocpi(
             authorized_amount=None,
         )
     for record in cdrs:
-        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        obj = object_of(record)
         row = row_for(obj)
         row.update(cdr_id=obj.get("id"), currency=row.get("currency") or obj.get("currency"))
         row["captured_amount"] = obj.get("total_cost")
     for record in facs:
-        obj = record.get("object") if isinstance(record.get("object"), dict) else record
+        obj = object_of(record)
         row = row_for(obj)
         row["capture_status"] = obj.get("capture_status_code")
         row["captured_amount"] = obj.get("total_costs") or row.get("captured_amount")

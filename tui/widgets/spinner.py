@@ -17,10 +17,10 @@ class Spinner(Widget):
     def __init__(self, label: str = "", *, animate: bool = True, classes: str = "") -> None:
         super().__init__(classes=classes)
         self.label = label
-        self.animate = animate
+        self._animated = animate
 
     def on_mount(self) -> None:
-        if self.animate:
+        if self._animated:
             self.set_interval(0.15, self._turn)
 
     def _turn(self) -> None:

@@ -29,13 +29,13 @@ class TerminalFrame(Vertical):
 
     def __init__(self, *, animate: bool = True) -> None:
         super().__init__()
-        self.animate = animate
+        self._animated = animate
         self.terminal: dict[str, Any] = {}
         self.border_title = "Payter Apollo"
         self.border_subtitle = "no terminal"
 
     def compose(self) -> ComposeResult:
-        yield ApolloScreenView(animate=self.animate)
+        yield ApolloScreenView(animate=self._animated)
 
     @property
     def view(self) -> ApolloScreenView:

@@ -8,8 +8,6 @@ callback is a CommandResponse) raises :class:`KeyError`.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from emulator.ocpi.models import (
     cdrs,
     commands,
@@ -20,8 +18,9 @@ from emulator.ocpi.models import (
     tariffs,
     tokens,
 )
+from emulator.ocpi.models.base import OcpiModel
 
-_V211: dict[str, type[BaseModel]] = {
+_V211: dict[str, type[OcpiModel]] = {
     "Location": locations.LocationV211,
     "EVSE": locations.EVSEV211,
     "Connector": locations.ConnectorV211,
@@ -39,7 +38,7 @@ _V211: dict[str, type[BaseModel]] = {
     "ChargingPeriod": cdrs.ChargingPeriodV211,
 }
 
-_V221: dict[str, type[BaseModel]] = {
+_V221: dict[str, type[OcpiModel]] = {
     "Location": locations.LocationV221,
     "EVSE": locations.EVSEV221,
     "Connector": locations.ConnectorV221,
@@ -62,7 +61,7 @@ _V221: dict[str, type[BaseModel]] = {
     "CdrToken": cdrs.CdrTokenV221,
 }
 
-_V230: dict[str, type[BaseModel]] = {
+_V230: dict[str, type[OcpiModel]] = {
     **_V221,
     "Location": locations.LocationV230,
     "EVSE": locations.EVSEV230,
@@ -81,14 +80,14 @@ _V230: dict[str, type[BaseModel]] = {
     "FinancialAdviceConfirmation": payments.FinancialAdviceConfirmation,
 }
 
-MODELS: dict[str, dict[str, type[BaseModel]]] = {
+MODELS: dict[str, dict[str, type[OcpiModel]]] = {
     "2.1.1": _V211,
     "2.2.1": _V221,
     "2.3.0": _V230,
 }
 
 
-def model_for(version: str, name: str) -> type[BaseModel]:
+def model_for(version: str, name: str) -> type[OcpiModel]:
     """The model of object ``name`` (as the spec names it) in OCPI ``version``.
 
     Raises :class:`KeyError` for an unknown version or an object the version does not have.

@@ -42,8 +42,9 @@ class CdrsReceiver(Module):
         version = req.version or "2.2.1"
         cdr = req.parse(model_for(version, "CDR"), what="CDR").dump()
         role = platform.primary_role("CPO") or {}
-        cc = cdr.get("country_code", role.get("country_code"))
-        pid = cdr.get("party_id", role.get("party_id"))
+        # 2.1.1 CDRs carry no owner: it is the platform's (only) CPO role.
+        cc = str(cdr.get("country_code", role.get("country_code")) or "")
+        pid = str(cdr.get("party_id", role.get("party_id")) or "")
         if "country_code" in cdr and not platform.owns(cc, pid):
             req.finding(
                 "OCPI-28",
