@@ -38,11 +38,22 @@ FINDINGS = TableSpec(
 
 
 class Findings:
-    def __init__(self, store: Store, bus: EventBus, now: Any, *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        now: Any,
+        *,
+        strict: bool = False,
+        retention: int | None = None,
+    ) -> None:
         self.store = store
         self.bus = bus
         self.now = now
         self.strict = strict
+        # Findings kept (None: all). Pruning is amortised like the journal's: O(1) a finding.
+        self.retention = retention
+        self._since_prune = 0
         # Checks that only make sense when a report is asked for (sessions still open, ...).
         self.before_report: list[Callable[[], None]] = []
         store.register(FINDINGS)
@@ -83,7 +94,16 @@ class Findings:
         }
         row["id"] = self.store.insert("findings", row)
         self.bus.publish("finding", **{k: v for k, v in row.items() if k != "context"})
+        self._prune(row["id"])
         return row
+
+    def _prune(self, newest: int) -> None:
+        if not self.retention:
+            return
+        self._since_prune += 1
+        if self._since_prune >= max(1, self.retention // 100):
+            self._since_prune = 0
+            self.store.execute("delete from findings where id <= ?", [newest - self.retention])
 
     def list(
         self,

@@ -100,7 +100,9 @@ def build_runtime(
             retention=settings.journal_retention,
             body_bytes=settings.journal_body_bytes,
         ),
-        findings=Findings(store, bus, clock.now, strict=settings.strict),
+        findings=Findings(
+            store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
+        ),
     )
 
 

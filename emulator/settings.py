@@ -64,6 +64,11 @@ class ServerSettings(BaseSettings):
     journal_retention: int = Field(
         20000, ge=100, description="Traffic journal rows kept; older exchanges are pruned."
     )
+    findings_retention: int = Field(
+        100000,
+        ge=100,
+        description="Findings kept; older ones are pruned (the report counts what is kept).",
+    )
     journal_body_bytes: int = Field(
         64 * 1024, ge=256, description="Bodies longer than this are truncated in the journal."
     )

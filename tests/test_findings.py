@@ -99,3 +99,25 @@ async def test_strict_setting_fails_on_warnings(start_emulator, http) -> None:
     # ?strict=false asks for the lenient verdict of the same findings.
     _, lenient = await admin(http, node, "GET", "report?strict=false")
     assert lenient["verdict"] == "PASS" and not lenient["strict"]
+
+
+def test_findings_are_pruned_past_the_retention() -> None:
+    from datetime import UTC, datetime
+
+    from emulator.events import EventBus
+    from emulator.findings import Findings
+    from emulator.store import Store
+
+    store = Store(":memory:")
+    findings = Findings(
+        store,
+        EventBus(lambda: datetime(2025, 1, 1, tzinfo=UTC)),
+        lambda: datetime(2025, 1, 1, tzinfo=UTC),
+        retention=100,
+    )
+    for i in range(350):
+        findings.record("OCPI-03", f"request {i} without X-Request-ID")
+    kept = findings.list(limit=10_000)
+    # Pruned every 1% of the limit: never more than limit + 1% kept, the newest always.
+    assert 100 <= len(kept) <= 101
+    assert kept[-1]["message"] == "request 349 without X-Request-ID"
