@@ -92,9 +92,11 @@ class Findings:
             "exchange_id": exchange_id,
             "context": context,
         }
-        row["id"] = self.store.insert("findings", row)
+        finding_id = self.store.insert("findings", row)
+        row["id"] = finding_id
         self.bus.publish("finding", **{k: v for k, v in row.items() if k != "context"})
-        self._prune(row["id"])
+        if finding_id is not None:
+            self._prune(finding_id)
         return row
 
     def _prune(self, newest: int) -> None:
