@@ -117,6 +117,8 @@ class Registration:
         self.expected_roles = expected_roles or {}
         # Hooks run after a platform is registered or updated (pollers, terminal push...).
         self.on_registered: list[Any] = []
+        # Tokens A of credentials POSTs being answered right now.
+        self._registering: set[str] = set()
         self.followup_delay = float(getattr(server.rt.settings, "registration_followup_delay", 1.0))
         self.on_unregistered: list[Any] = []
 
@@ -487,6 +489,23 @@ class Registration:
                 "OCPI-15",
                 "the Credentials token B equals token A; the sender must generate a new token",
             )
+        if req.token_a in self._registering:
+            # Token A is single-use: a second POST while the first is still being answered
+            # must not register a second platform with it.
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "a registration with this token A is already under way",
+                http_status=405,
+            )
+        self._registering.add(req.token_a)
+        try:
+            return await self._register_peer(req, req.token_a, creds, version)
+        finally:
+            self._registering.discard(req.token_a)
+
+    async def _register_peer(
+        self, req: OcpiRequest, token_a: str, creds: dict[str, Any], version: str
+    ) -> OcpiResult:
         platform = self.platforms.create(
             status="PENDING",
             versions_url=creds["url"],
@@ -511,7 +530,7 @@ class Registration:
             endpoints=endpoints,
             issued_token=token_c,
         )
-        self.platforms.consume_token_a(req.token_a, platform.id)
+        self.platforms.consume_token_a(token_a, platform.id)
         self.rt.bus.publish("platform.registered", platform=platform.public())
         self._follow_up(platform, probe=True)
         return OcpiResult(data=self.server.credentials(chosen, token_c))

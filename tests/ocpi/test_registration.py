@@ -670,3 +670,24 @@ async def test_cpo_refusing_our_role_value(start_emulator, http, role: str, repo
             assert "--role OTHER" in found[0]["message"]
     finally:
         await cpo.stop()
+
+
+async def test_two_posts_with_one_token_a_register_once(emulator: EmulatorNode, http) -> None:
+    import asyncio
+
+    first = await CpoDouble(party_id="AAA").start()
+    second = await CpoDouble(party_id="BBB").start()
+    try:
+        first.valid_tokens.add("tok-b-1")
+        second.valid_tokens.add("tok-b-2")
+        url = emulator.server.endpoint_url("2.3.0", "credentials")
+        answers = await asyncio.gather(
+            ocpi(http, "POST", url, TOKEN_A, json=first.my_credentials("2.3.0", "tok-b-1")),
+            ocpi(http, "POST", url, TOKEN_A, json=second.my_credentials("2.3.0", "tok-b-2")),
+        )
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses == [200, 405], answers
+        assert len(emulator.platforms.registered()) == 1
+    finally:
+        await first.stop()
+        await second.stop()
