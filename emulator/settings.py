@@ -226,6 +226,12 @@ class EmulatorSettings(ServerSettings):
         description="When to send a Financial Advice Confirmation: when the CDR carries "
         "invoice_reference_id (the CPO invoices), or after every capture.",
     )
+    fac_retries: str = Field(
+        "60,300,900,3600,10800,43200,86400",
+        description="Delays between attempts to deliver a Financial Advice Confirmation while "
+        "the CPO cannot be reached, as 'SECONDS[xCOUNT]' steps; after the last it is reported "
+        "(OCPI-57).",
+    )
     session_start_timeout: float = Field(
         300.0,
         gt=0,
@@ -373,7 +379,7 @@ class EmulatorSettings(ServerSettings):
         "minute 5 times, hourly for 24 h, daily for 7 days. Retries stop on HTTP 200 or 409.",
     )
 
-    @field_validator("cps_webhook_retries")
+    @field_validator("cps_webhook_retries", "fac_retries")
     @classmethod
     def _retry_ladder(cls, value: str) -> str:
         parse_retry_ladder(value)
@@ -403,6 +409,10 @@ class EmulatorSettings(ServerSettings):
     @property
     def cps_retry_delays(self) -> list[float]:
         return parse_retry_ladder(self.cps_webhook_retries)
+
+    @property
+    def fac_retry_delays(self) -> list[float]:
+        return parse_retry_ladder(self.fac_retries)
 
 
 def parse_retry_ladder(text: str) -> list[float]:

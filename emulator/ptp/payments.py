@@ -90,8 +90,6 @@ CPO_WRITABLE = (
     "evse_uids",
 )
 
-# Retry ladder for FAC delivery while the CPO is unreachable (seconds after each failure).
-FAC_RETRIES = (60, 300, 900, 3600, 3 * 3600, 12 * 3600, 24 * 3600)
 
 
 class Payments:
@@ -661,8 +659,9 @@ class Payments:
             await self._verify_fac(platform, url, fac_id)
             return True
         changes: dict[str, Any] = {"attempts": attempts, "last_error": error}
-        if attempts <= len(FAC_RETRIES):
-            delay = FAC_RETRIES[attempts - 1]
+        ladder = self.ptp.settings.fac_retry_delays
+        if attempts <= len(ladder):
+            delay = ladder[attempts - 1]
             due = self.rt.now() + timedelta(seconds=delay)
             changes["next_attempt_at"] = format_datetime(due)
             self._fac_timers[fac_id] = self.rt.clock.call_later(

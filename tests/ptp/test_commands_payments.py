@@ -324,3 +324,31 @@ async def test_fac_delivery_retries_until_the_cpo_answers(setup, http) -> None:
     base = node.server.endpoint_url("2.3.0", "payments") + "/financial-advice-confirmations"
     status, _, env = await ocpi(http, "GET", f"{base}/{fac['id']}", token, headers=ROUTING)
     assert env["data"]["capture_status_code"] == "SUCCESS"
+
+
+async def test_fac_retry_ladder_is_a_setting(start_emulator, http) -> None:
+    node = await start_emulator(fac_retries="30x2")
+    double = await CpoDouble().start()
+    try:
+        await double.register_with(node.server.versions_url, TOKEN_A, "2.3.0")
+        await node.rt.clock.advance(1)
+        platform = node.platforms.registered()[0]
+        fac = node.ptp.payments.create_fac(
+            platform,
+            authorization_reference="REF-2",
+            total_costs={"before_taxes": 1},
+            currency="EUR",
+            eft_data=["VISA"],
+            capture_status_code="SUCCESS",
+        )
+        await double.stop()
+        assert await node.ptp.payments.deliver_fac(fac["id"]) is False
+        await node.rt.clock.advance(30)  # second attempt, 30 s later
+        await node.rt.clock.advance(30)  # third and last
+        row = node.ptp.payments.fac(fac["id"])
+        assert row["attempts"] == 3 and row["delivered"] == 0
+        assert any("after 3 attempts" in f["message"] for f in findings(node, "OCPI-57"))
+        await node.rt.clock.advance(3600)
+        assert node.ptp.payments.fac(fac["id"])["attempts"] == 3
+    finally:
+        await double.stop()
