@@ -18,6 +18,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
@@ -341,14 +342,18 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="events")
     async def follow_events(self) -> None:
         async for item in self.client.events(since=self.last_event_id):
-            if isinstance(item, StreamStatus):
-                self.query_one(ClockBar).connected = item.connected
-                if item.connected:
-                    self._problems.clear()
-                    # Whatever happened while we were away: read it all again.
-                    self._mark("terminals", "findings", "journeys", "chargers", "traffic")
-                continue
-            self.handle_event(item)
+            try:
+                if isinstance(item, StreamStatus):
+                    self.query_one(ClockBar).connected = item.connected
+                    if item.connected:
+                        self._problems.clear()
+                        # Whatever happened while we were away: read it all again.
+                        self._mark("terminals", "findings", "journeys", "chargers", "traffic")
+                    continue
+                self.handle_event(item)
+            except NoMatches:
+                # The screen is being taken down (the app is quitting): stop following.
+                return
 
     def handle_event(self, event: dict[str, Any]) -> None:
         if isinstance(event.get("id"), int):
