@@ -98,17 +98,7 @@ def serve(**given: Any) -> None:
 
     Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
     """
-    settings = load_settings(EmulatorSettings, given)
-    from emulator import logs
-
-    logs.configure(settings.log_format, settings.log_level)
-    sys.exit(asyncio.run(_serve(settings)))
-
-
-async def _serve(settings: EmulatorSettings) -> int:
-    from emulator.app import build_emulator
-
-    return await _run(build_emulator, settings)
+    _serve_node("emulator.app:build_emulator", load_settings(EmulatorSettings, given))
 
 
 @main.command("cpo-sim")
@@ -118,17 +108,19 @@ def cpo_sim(**given: Any) -> None:
 
     Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
     """
-    settings = load_settings(CpoSimSettings, given)
+    _serve_node("emulator.cpo_sim.node:build_cpo_sim", load_settings(CpoSimSettings, given))
+
+
+def _serve_node(builder: str, settings: Any) -> None:
+    """Log as configured, run the node built by ``module:function`` until a signal, exit."""
+    import importlib
+
     from emulator import logs
 
     logs.configure(settings.log_format, settings.log_level)
-    sys.exit(asyncio.run(_cpo_sim(settings)))
-
-
-async def _cpo_sim(settings: CpoSimSettings) -> int:
-    from emulator.cpo_sim.node import build_cpo_sim
-
-    return await _run(build_cpo_sim, settings)
+    module, _, name = builder.partition(":")
+    build = getattr(importlib.import_module(module), name)  # imported only when run
+    sys.exit(asyncio.run(_run(build, settings)))
 
 
 async def _run(build: Callable[[Any], Any], settings: Any) -> int:

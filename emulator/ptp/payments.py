@@ -91,7 +91,6 @@ CPO_WRITABLE = (
 )
 
 
-
 class Payments:
     def __init__(self, ptp: Ptp) -> None:
         self.ptp = ptp
