@@ -1351,7 +1351,11 @@ class CpoBackend:
         self.rt.bus.publish("cpo_sim.session", session_id=session_id, status="COMPLETED", why=why)
         await self.evse_changed(evse)
         await self._send_cdr(run, bill)
-        if evse.uid.casefold() in self.driven and evse.car is not None:
+        if evse.car is not None and self.settings.auto_plug_in_delay >= 0:
+            # The simulated driver takes the car away after its session, also one plugged in
+            # through the control API: a finished session leaves the charger free.
+            self.driven.add(evse.uid.casefold())
+            self._save(evse)
             self._driver_leaves(evse)
         return True
 

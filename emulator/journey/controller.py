@@ -42,7 +42,7 @@ from emulator.terminal.device import (
     TerminalError,
     UiEvent,
 )
-from emulator.terminal.screens import Screen
+from emulator.terminal.screens import OUT_OF_SERVICE, Screen
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorNode
@@ -393,6 +393,19 @@ class JourneyController:
         platform = self.node.platforms.get(terminal["platform_id"])
         return platform if platform is not None and platform.registered else None
 
+    def _out_of_service(self, terminal: dict[str, Any] | None, choices: list[Any]) -> str | None:
+        """Why the terminal cannot offer a start (journey-screens.md screen 18), or None. For
+        the person running the emulator: the control API and the TUI show it."""
+        if terminal is None:
+            return "no OCPI Terminal object for this terminal"
+        if not terminal["active"]:
+            return "the OCPI Terminal is deactivated"
+        if self._platform(terminal) is None:
+            return "no CPO registered"
+        if not choices:
+            return "no chargers assigned to this terminal"
+        return None
+
     def _choices(
         self, terminal: dict[str, Any]
     ) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
@@ -475,15 +488,12 @@ class JourneyController:
         ui.journey_id = None
         terminal = self._terminal(serial)
         choices = self._choices(terminal) if terminal else []
-        if (
-            terminal is None
-            or not terminal["active"]
-            or self._platform(terminal) is None
-            or not choices
-        ):
+        why = self._out_of_service(terminal, choices)
+        if why is not None:
             props = {
                 "title": self.t(serial, "out.title"),
                 "subtitle": self.t(serial, "out.subtitle"),
+                OUT_OF_SERVICE: why,
             }
             self._cancel(serial, "ui")
             await self._show(serial, Screen("info", OUT, props))
@@ -716,7 +726,7 @@ class JourneyController:
                 parse_datetime(session["end_date_time"])
                 - parse_datetime(session["start_date_time"])
             ).total_seconds()
-            duration = f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
+            duration = _duration_text(seconds)
         lines = self.t(
             serial,
             "receipt.lines",
@@ -905,7 +915,15 @@ class JourneyController:
                 payment_session_id=step.session_id,
                 reason=str(data.get("response_text") or data.get("response_code")),
             )
-            # Screen 8 in the driver's language, with the acquirer's reason; then Home.
+            # Screen 8 in the driver's language, with the acquirer's reason. "Try another
+            # card": the terminal reads the next card for the same start at once (also while
+            # the notice is up), then shows the present-card screen again.
+            # (An offline terminal cannot read: its notice goes Home when it is back.)
+            retry, present_card = (
+                self._present_again(serial, journey)
+                if self.host.get(serial).get("online")
+                else (None, None)
+            )
             await self.notice(
                 serial,
                 "declined",
@@ -913,7 +931,10 @@ class JourneyController:
                 icon="declined",
                 advice=self.t(serial, "declined.advice"),
                 seconds=self.settings.journey_notice_seconds,
+                then=present_card,
             )
+            if retry is not None:
+                await self._read_for_payment(serial, retry, keep_screen=True)
         elif step.step in ("committed",):
             await self._captured(journey, data)
         elif step.step == "commit_queued":
@@ -965,6 +986,55 @@ class JourneyController:
         ui = self._ui(serial)
         ui.journey_id = journey["id"]
         self._cancel(serial, "ui")
+        if not await self._read_for_payment(serial, journey, keep_screen=False):
+            await self._start_refused(serial, "failed.unavailable")
+            return
+        await self._show_payment_placeholder(serial)
+
+    def _present_again(
+        self, serial: str, declined: dict[str, Any]
+    ) -> tuple[dict[str, Any], Callable[[], Awaitable[None]]]:
+        """After a decline: a new journey for the same charger and tariff, and the step that
+        brings the present-card screen back once the notice has been read."""
+        keep = (
+            "serial_number",
+            "terminal_id",
+            "platform_id",
+            "version",
+            "location_id",
+            "evse_uid",
+            "connector_id",
+            "connector_label",
+            "tariff_id",
+            "tariff",
+            "currency",
+            "language",
+        )
+        journey = self.records.create(
+            id=self.rt.ids.uuid(),
+            **{key: declined.get(key) for key in keep},
+            preauth_amount=declined["preauth_amount"],
+            state=R.PRESENTING,
+        )
+        self._publish(journey)
+        self._ui(serial).journey_id = journey["id"]
+
+        async def present_card() -> None:
+            current = self.records.get(journey["id"])
+            if current is None or current["state"] != R.PRESENTING:
+                if current is None or current["state"] in (R.ABANDONED, R.CARD_TIMEOUT):
+                    await self.show_home(serial)
+                return  # a card read behind the notice is being authorized
+            if await self._read_for_payment(serial, current, keep_screen=False):
+                await self._show_payment_placeholder(serial)
+            else:
+                await self._start_refused(serial, "failed.unavailable")
+
+        return journey, present_card
+
+    async def _read_for_payment(
+        self, serial: str, journey: dict[str, Any], *, keep_screen: bool
+    ) -> bool:
         try:
             await self.host.start_reading(
                 serial,
@@ -973,11 +1043,14 @@ class JourneyController:
                 language=self._texts_language(serial),
                 title=self.t(serial, "present.title"),
                 message=self.t(serial, "present.message"),
+                keep_screen=keep_screen,
             )
         except TerminalError as exc:
             await self._end_without_money(journey, R.ABANDONED, exc.message)
-            await self._start_refused(serial, "failed.unavailable")
-            return
+            return False
+        return True
+
+    async def _show_payment_placeholder(self, serial: str) -> None:
         # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
         # its Accept must not come back when the payment flow hands the display back.
         await self._show(
@@ -1491,6 +1564,13 @@ def _price_incl(price: Any) -> int | None:
     if price.get("excl_vat") is not None:
         return to_minor(price["excl_vat"])
     return None
+
+
+def _duration_text(seconds: float) -> str:
+    """``1 h 05 min`` or ``45 min``: hours and minutes cannot be mistaken for each other."""
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def _decimal(minor: Any) -> str:

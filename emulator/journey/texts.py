@@ -10,18 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
+from emulator import money as amounts
 from emulator.fixtures import load_json
-
-SYMBOLS = {
-    "EUR": "€",
-    "GBP": "£",
-    "USD": "$",
-    "CHF": "CHF ",
-    "SEK": "SEK ",
-    "NOK": "NOK ",
-    "DKK": "DKK ",
-    "PLN": "PLN ",
-}
 
 
 @cache
@@ -51,11 +41,7 @@ def has_texts(language: str) -> bool:
 
 def money(minor: int | None, currency: str) -> str:
     """Minor units to what a driver reads: ``€50.00``."""
-    if minor is None:
-        return "-"
-    value = (Decimal(minor) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    symbol = SYMBOLS.get(currency.upper(), currency.upper() + " ")
-    return f"{symbol}{value}"
+    return amounts.minor_text(minor, currency)
 
 
 def to_minor(amount: Decimal | int | float | str) -> int:
