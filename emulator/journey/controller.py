@@ -489,11 +489,11 @@ class JourneyController:
         terminal = self._terminal(serial)
         choices = self._choices(terminal) if terminal else []
         why = self._out_of_service(terminal, choices)
-        if why is not None:
+        if why is not None or terminal is None:
             props = {
                 "title": self.t(serial, "out.title"),
                 "subtitle": self.t(serial, "out.subtitle"),
-                OUT_OF_SERVICE: why,
+                OUT_OF_SERVICE: why or "",
             }
             self._cancel(serial, "ui")
             await self._show(serial, Screen("info", OUT, props))
