@@ -4,11 +4,10 @@ a module no contract places, fails here by name."""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import grimp
 
