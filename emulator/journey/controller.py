@@ -905,10 +905,12 @@ class JourneyController:
 
     # --- sessions, stopping ---------------------------------------------------------------------
 
-    def _journey_of_object(self, platform_id: int, obj: dict[str, Any]) -> Journey | None:
+    def _journey_of_object(
+        self, platform_id: int, obj: dict[str, Any], command: dict[str, Any] | None
+    ) -> Journey | None:
         """The journey a Session or CDR belongs to: through its START_SESSION (reference or
-        token), else through the session id."""
-        command = self.ptp.commands.start_for(obj)
+        token; ptp found it, :meth:`emulator.ptp.core.Ptp.start_of`), else through the
+        session id."""
         if command is not None and command.get("authorization_reference"):
             journey = self.records.by_reference(command["authorization_reference"])
             if journey is not None:
@@ -916,8 +918,13 @@ class JourneyController:
         session_id = obj.get("session_id") or obj.get("id")
         return self.records.by_session(platform_id, str(session_id)) if session_id else None
 
-    async def _on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        journey = self._journey_of_object(row["platform_id"], row["object"])
+    async def _on_session(
+        self,
+        row: dict[str, Any],
+        previous: dict[str, Any] | None,
+        command: dict[str, Any] | None,
+    ) -> None:
+        journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
             await self._dispatch(journey.id, steps.SessionReceived(row["object"]))
 
@@ -937,8 +944,8 @@ class JourneyController:
 
     # --- CDR, FAC -------------------------------------------------------------------------------
 
-    async def _on_cdr(self, row: dict[str, Any]) -> None:
-        journey = self._journey_of_object(row["platform_id"], row["object"])
+    async def _on_cdr(self, row: dict[str, Any], command: dict[str, Any] | None) -> None:
+        journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
             await self._dispatch(journey.id, steps.CdrReceived(row["object"]))
 

@@ -533,6 +533,8 @@ def _start_not_sent(s: _Step, event: StartNotSent) -> None:
 
 
 def _start_requested(s: _Step, event: StartRequested) -> None:
+    if s.j.money != Money.AUTHORIZED or s.j.authorization_reference:
+        return  # one START_SESSION per pre-authorization
     s.set(state=S.STARTING, authorization_reference=event.reference, token=event.token)
 
 

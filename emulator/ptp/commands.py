@@ -431,11 +431,15 @@ class Commands:
             timer.cancel()
         return {"expect": None, "expect_due_at": None}
 
-    async def on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        """A Session arrived (pushed or pulled): the START_SESSION it belongs to now expects
-        the CDR once it is COMPLETED (INVALID: it will not be billed)."""
+    async def on_session(
+        self,
+        row: dict[str, Any],
+        previous: dict[str, Any] | None,
+        command: dict[str, Any] | None,
+    ) -> None:
+        """A Session arrived (pushed or pulled) with its START_SESSION (``command``): that
+        command now expects the CDR once it is COMPLETED (INVALID: it will not be billed)."""
         session = row["object"]
-        command = self.start_for(session)
         if command is None or command["command"] != "START_SESSION":
             return
         changes = self._met(command, EXPECT_SESSION)
