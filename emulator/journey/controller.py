@@ -34,11 +34,12 @@ from emulator.journey import step as steps
 from emulator.journey.model import ACTIVE, Card, Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
 from emulator.journey.screens import CHOOSE, HOME, NOTICE, OUT, PAYMENT_SCREEN, Choice
-from emulator.journey.step import Context, Effect, Event, price_incl, step
+from emulator.journey.step import Context, Effect, Event, step
 from emulator.journey.texts import Texts, money, to_minor
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
+from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
     CardRead,
@@ -950,18 +951,18 @@ class JourneyController:
             await self._dispatch(journey.id, steps.CdrReceived(row["object"]))
 
     async def _financial_advice(self, journey_id: str, fac: steps.CreateFac) -> None:
-        """FAC to the CPO (the step decided that one is due) on OCPI 2.3.0 and later."""
+        """FAC to the CPO (the step decided that one is due) where Payments is in use."""
         journey = self.records.get(journey_id)
         if journey is None or journey.platform_id is None:
             return
         platform = self.node.platforms.get(journey.platform_id)
-        if platform is None or version_key(platform.version or "2.2.1") < (2, 3):
+        if platform is None or not self.ptp.uses_payments(platform):
             return
         status_code = fac.capture_status
         row = self.ptp.payments.create_fac(
             platform,
             authorization_reference=journey.authorization_reference or "",
-            total_costs=self._fac_price(journey, fac.captured),
+            total_costs=self._fac_price(journey, fac.captured, platform.version or "2.3.0"),
             currency=journey.currency,
             eft_data=list(fac.eft_data),
             capture_status_code=status_code,
@@ -976,26 +977,14 @@ class JourneyController:
         # clock while the CPO cannot be reached.
         self.rt.background.spawn(self.ptp.payments.deliver_fac(row["id"]), name=f"fac-{row['id']}")
 
-    def _fac_price(self, journey: Journey, captured: int) -> dict[str, Any]:
-        """The captured amount as a 2.3.0 Price, taxes in the proportion of the CDR's."""
-        incl = Decimal(captured) / 100
+    def _fac_price(self, journey: Journey, captured: int, version: str) -> dict[str, Any]:
+        """The captured amount as a Price of ``version``, taxes in the proportion of the
+        CDR's."""
         cdr = None
         if journey.cdr_id:
             row = self.ptp.cdrs.find(journey.cdr_id, journey.platform_id)
             cdr = row["object"] if row else None
-        cost = (cdr or {}).get("total_cost") or {}
-        before = cost.get("before_taxes")
-        taxes = cost.get("taxes") or []
-        total = price_incl(cost)
-        if before is None or not total:
-            return {"before_taxes": incl}
-        ratio = Decimal(captured) / Decimal(total)
-        scaled = [
-            {**t, "amount": (Decimal(str(t.get("amount", 0))) * ratio).quantize(Decimal("0.01"))}
-            for t in taxes
-        ]
-        tax_sum = sum((Decimal(str(t["amount"])) for t in scaled), Decimal(0))
-        return {"before_taxes": incl - tax_sum, "taxes": scaled}
+        return fac_total_costs(version, captured, (cdr or {}).get("total_cost"))
 
     # --- other OCPI events --------------------------------------------------------------------
 
