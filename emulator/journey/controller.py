@@ -39,6 +39,7 @@ from emulator.journey.texts import Texts, money, to_minor
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
+from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
@@ -102,6 +103,8 @@ JOURNEY_VIEW = (
 )
 
 S = JourneyState
+# The journey's deadlines that ptp/commands.py watches too (its EXPECT_* values).
+PTP_EXPECTS = {Deadline.SESSION: EXPECT_SESSION, Deadline.CDR: EXPECT_CDR}
 
 
 @dataclass
@@ -138,6 +141,7 @@ class JourneyController:
         self._timers: dict[tuple[str, str], Timer] = {}
         self.host.register_controller("ocpi", self)
         self.ptp.commands.listeners.append(self._on_command)
+        self.ptp.commands.expectation_listeners.append(self._on_expectation_due)
         self.ptp.session_listeners.append(self._on_session)
         self.ptp.cdr_listeners.append(self._on_cdr)
         self.ptp.location_listeners.append(self._on_location)
@@ -184,7 +188,7 @@ class JourneyController:
                     effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
                 )
             elif isinstance(effect, steps.ArmDeadline):
-                self._arm_deadline(journey.id, effect.due, effect.kind)
+                self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):
                 self._cancel_deadline(journey.id)
             elif isinstance(effect, steps.ShowScreen):
@@ -268,9 +272,7 @@ class JourneyController:
         on_display: set[str] = set()
         for journey in self.records.open():
             if journey.deadline_at and journey.deadline_kind:
-                self._arm_deadline(
-                    journey.id, parse_datetime(journey.deadline_at), journey.deadline_kind
-                )
+                self._watch(journey, parse_datetime(journey.deadline_at), journey.deadline_kind)
             if await self._resume(journey):
                 on_display.add(journey.serial_number)
         for terminal in self.host.list():
@@ -419,6 +421,26 @@ class JourneyController:
                 await self.show_home(serial)
 
         self._later(serial, "ui", seconds, back_home)
+
+    def _watch(self, journey: Journey, due: datetime, kind: Deadline) -> None:
+        """One owner for each deadline: the Session and the CDR that an accepted START_SESSION
+        owes are watched by ptp (OCPI-55) where it judges them, and it tells the journey when
+        they are overdue (:meth:`_on_expectation_due`); the journey's own timer covers the rest
+        (no Payments in use) and the Session updates only it waits for."""
+        self._cancel_deadline(journey.id)
+        if kind in PTP_EXPECTS and journey.start_command_id:
+            record = self.ptp.commands.get(journey.start_command_id)
+            if record is not None and record.get("expect") == PTP_EXPECTS[kind]:
+                return
+        self._arm_deadline(journey.id, due, kind)
+
+    async def _on_expectation_due(self, record: dict[str, Any], what: str) -> None:
+        kind = next((k for k, v in PTP_EXPECTS.items() if v == what), None)
+        if kind is None or record["command"] != "START_SESSION":
+            return
+        journey = self.records.by_command(record["id"])
+        if journey is not None:
+            await self._dispatch(journey.id, steps.DeadlineReached(kind))
 
     def _arm_deadline(self, journey_id: str, due: datetime, kind: Deadline) -> None:
         async def fire() -> None:
