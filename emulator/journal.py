@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from emulator import inbound, jsonio
+from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.inbound import clean
-from emulator.ocpi.types import format_datetime
 from emulator.redact import redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
 

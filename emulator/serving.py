@@ -26,7 +26,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from emulator import jsonio
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 
 log = structlog.get_logger("emulator.http")
 
