@@ -103,7 +103,7 @@ async def test_full_journey_through_the_tui(emulator, http) -> None:  # type: ig
         async with app.run_test(size=SIZE) as pilot:
             # 1 Home: Start charging.
             home = await _on(pilot, app, "journey.home")
-            assert home.items()[0].label == "Start charging"
+            assert home.items[0].label == "Start charging"
             await pilot.press(await _number_of(app, "start"))
             # 3 Choose a charger: the first one.
             choose = await _on(pilot, app, "journey.choose")
@@ -112,9 +112,9 @@ async def test_full_journey_through_the_tui(emulator, http) -> None:  # type: ig
             tariff = await _on(pilot, app, "journey.tariff")
             assert "will be reserved" in tariff.message
             await pilot.press(await _number_of(app, "accept"))
-            # 5 Present card: € 50.00; tap the approved Visa from the wallet.
+            # 5 Present card: €50.00; tap the approved Visa from the wallet.
             await wait_for(pilot, lambda: _shown(app).phase == "present_card")
-            assert _shown(app).amount_text == "€ 50.00"
+            assert _shown(app).payment.amount_text == "€50.00"  # type: ignore[union-attr]
             await pilot.press("t")
             await wait_for(pilot, lambda: _shown(app).icon == "approved", what="approved")
             assert _shown(app).color == "green"

@@ -259,7 +259,9 @@ class MainScreen(Screen[None]):
         self.query_one(TerminalSwitcher).show(self.serials, self.serial)
         if self.serial is None:
             self.terminal = {}
-            await self.frame.show_placeholder("No terminal", "Create one: POST /__admin/terminals")
+            await self.frame.show_placeholder(
+                "tui.no_terminal", "No terminal", "Create one: POST /__admin/terminals"
+            )
             self._screen_changed()
             return
         await self.refresh_terminal()

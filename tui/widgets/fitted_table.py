@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual import events
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 # Cells DataTable adds around each column (cell_padding 1 on each side).
@@ -78,7 +79,7 @@ class FittedTable(DataTable[Any]):
 
     def cells_at(self, index: int) -> dict[str, Any]:
         """Every column of the row at ``index`` (in the table's order)."""
-        key = self.coordinate_to_cell_key((index, 0)).row_key.value
+        key = self.coordinate_to_cell_key(Coordinate(index, 0)).row_key.value
         return self._rows.get(str(key), {})
 
     # --- columns -------------------------------------------------------------------------------
