@@ -990,7 +990,7 @@ class JourneyController:
             capture_status_code=status_code,
             capture_status_message=None
             if status_code == "SUCCESS"
-            else f"captured {money(fac.captured, journey.currency)}".replace("€", "EUR "),
+            else f"captured {money(fac.captured, journey.currency, sign=False)}",
             terminal_id=journey.terminal_id,
         )
         await self._dispatch(journey.id, steps.FacCreated(row["id"]))
