@@ -1,29 +1,24 @@
-"""Amounts as a driver reads them: ``€50.00``, ``SEK 12.50``.
+"""Amounts as people read them: a currency's sign, or else its code, before the amount.
 
-One table of currency symbols for everything that shows money to a person (the terminal's
-screens, the journey's texts, the TUI through the screen's ``view``). Amounts are rounded to
-the currency's minor unit, the way a price display shows them.
+One table for the terminal's screens, the tariff texts and the messages the emulator writes
+(``€0.35``, ``£12.00``, ``SEK 12.00``); a message to a machine writes the code (``sign=False``).
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-# A symbol written before the amount; other currencies are written as their ISO code + space.
-SYMBOLS = {
-    "EUR": "€",
-    "GBP": "£",
-    "USD": "$",
-}
 CENT = Decimal("0.01")
+# The currencies written with a sign; every other one is written with its ISO 4217 code.
+SIGNS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
-def symbol(currency: str | None) -> str:
-    """``€`` for EUR, ``SEK `` (code and a space) for currencies without a symbol here."""
-    code = (currency or "").upper()
-    if not code:
-        return ""
-    return SYMBOLS.get(code, code + " ")
+def currency_prefix(currency: str, *, sign: bool = True) -> str:
+    """What stands before an amount: ``€`` (``sign``), else the code and a space."""
+    code = currency.upper()
+    if sign and code in SIGNS:
+        return SIGNS[code]
+    return f"{code} "
 
 
 def major_text(amount: Decimal | int | float | str, currency: str | None) -> str:
@@ -31,9 +26,10 @@ def major_text(amount: Decimal | int | float | str, currency: str | None) -> str
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
-        return f"{symbol(currency)}{amount}"
+        return f"{currency_prefix(currency or '')}{amount}"
     sign = "-" if value < 0 else ""
-    return f"{sign}{symbol(currency)}{abs(value).quantize(CENT, ROUND_HALF_UP)}"
+    prefix = currency_prefix(currency) if currency else ""
+    return f"{sign}{prefix}{abs(value).quantize(CENT, ROUND_HALF_UP)}"
 
 
 def minor_text(minor: int | str | None, currency: str | None) -> str:
@@ -43,5 +39,5 @@ def minor_text(minor: int | str | None, currency: str | None) -> str:
     try:
         value = Decimal(str(minor)) / 100
     except InvalidOperation:
-        return f"{symbol(currency)}{minor}"
+        return f"{currency_prefix(currency or '')}{minor}"
     return major_text(value, currency)

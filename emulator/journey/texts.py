@@ -11,8 +11,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
-from emulator import money as amounts
 from emulator.fixtures import load_json
+from emulator.money import currency_prefix
 
 
 @cache
@@ -54,9 +54,12 @@ def has_texts(language: str) -> bool:
     return language in _texts()
 
 
-def money(minor: int | None, currency: str) -> str:
-    """Minor units to what a driver reads: ``€50.00``."""
-    return amounts.minor_text(minor, currency)
+def money(minor: int | None, currency: str, *, sign: bool = True) -> str:
+    """Minor units to what a driver reads: ``€50.00`` (``sign=False``: ``EUR 50.00``)."""
+    if minor is None:
+        return "-"
+    value = (Decimal(minor) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return f"{currency_prefix(currency, sign=sign)}{value}"
 
 
 def to_minor(amount: Decimal | int | float | str) -> int:
