@@ -97,7 +97,7 @@ DEFAULT_METHODS = ("EMV",)
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 12
 # Any PIN of that length is the right one (see _pin_key): said to whoever drives the emulator.
-PIN_HINT = f"Test PIN: any {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits, then OK"
+PIN_HINT = f"Test PIN: any {PIN_MIN_DIGITS}-{PIN_MAX_DIGITS} digits, then OK"
 # Completed sessions kept in the device state (open ones are always kept). The host files
 # every completed session in its own table, so this only bounds the state written per input.
 COMPLETED_SESSIONS_KEPT = 10

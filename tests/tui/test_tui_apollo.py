@@ -58,7 +58,7 @@ def test_payment_screens() -> None:
     assert present.payment.amount_text == "€50.00"
     pin = ApolloScreen.from_json(screen("payment_pin"))
     assert pin.payment is not None and pin.payment.pin_digits == 2
-    assert pin.hint == "Test PIN: any 4 to 12 digits, then OK"
+    assert pin.hint == "Test PIN: any 4-12 digits, then OK"
     assert ApolloScreen.from_json(screen("info_starting")).phase is None
 
 

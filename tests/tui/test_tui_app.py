@@ -161,7 +161,7 @@ async def test_the_footer_and_status_line_switch_to_the_pin_pad(fake_api: FakeCo
         )
         assert "t" not in footer and "1" not in footer
         # The test PIN, as the terminal tells it.
-        assert _status(app) == "Test PIN: any 4 to 12 digits, then OK"
+        assert _status(app) == "Test PIN: any 4-12 digits, then OK"
         fake_api.set_screen("PAY-0001", "selection_home")
         await wait_for(pilot, lambda: _status(app).startswith("1-4"))
         footer = _footer(app)

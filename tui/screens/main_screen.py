@@ -93,6 +93,9 @@ class MainScreen(Screen[None]):
         Binding("R", "charger('repair')", "Repair", show=False),
         Binding("m", "advance(60)", "+1 min"),
         Binding("h", "advance(3600)", "+1 h"),
+        # The same keys, out of the footer while it lists the PIN pad's keys.
+        Binding("m", "advance_quietly(60)", show=False),
+        Binding("h", "advance_quietly(3600)", show=False),
         Binding("o", "toggle_online", "On/offline", show=False),
         Binding("left_square_bracket", "switch(-1)", "Prev", show=False),
         Binding("right_square_bracket", "switch(1)", "Next", show=False),
@@ -545,9 +548,9 @@ class MainScreen(Screen[None]):
             return screen.type == "screensaver"
         if action == "present":
             return not pin
-        if action == "advance":
+        if action in ("advance", "advance_quietly"):
             # A real clock cannot be advanced: no +1 min / +1 h to fail with.
-            return self.clock_mode != "real"
+            return self.clock_mode != "real" and (action == "advance") != pin
         return True
 
     def action_digit(self, digit: int) -> None:
@@ -590,6 +593,9 @@ class MainScreen(Screen[None]):
         self.query_one(ChargerPanel).act(action)
 
     def action_advance(self, seconds: float) -> None:
+        self.advance_clock(seconds)
+
+    def action_advance_quietly(self, seconds: float) -> None:
         self.advance_clock(seconds)
 
     def action_toggle_online(self) -> None:

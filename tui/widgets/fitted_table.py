@@ -54,6 +54,7 @@ class FittedTable(DataTable[Any]):
         self.follow = follow
         self.spec = list(columns)
         self.shown: list[Column] = []
+        self._laid_out_at = 0
         self._rows: dict[str, dict[str, Any]] = {}
 
     # --- rows --------------------------------------------------------------------------------
@@ -91,7 +92,9 @@ class FittedTable(DataTable[Any]):
 
     def _on_resize(self, event: events.Resize) -> None:
         super()._on_resize(event)
-        if [c.key for c in self._fit()] != [c.key for c in self.shown]:
+        columns_change = [c.key for c in self._fit()] != [c.key for c in self.shown]
+        flex_changes = any(c.flex for c in self.shown) and self.size.width != self._laid_out_at
+        if columns_change or flex_changes:
             self._rebuild(self.cursor_row)
 
     def _fit(self) -> list[Column]:
@@ -103,6 +106,7 @@ class FittedTable(DataTable[Any]):
         shown = self._fit() if self.size.width else list(self.spec)
         self.clear(columns=True)
         self.shown = shown
+        self._laid_out_at = self.size.width
         fixed = sum(max(c.width, len(c.label)) + PADDING for c in shown if not c.flex)
         for column in shown:
             width = max(column.width, len(column.label))
