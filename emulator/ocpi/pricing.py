@@ -52,6 +52,7 @@ from pydantic import BaseModel
 
 from emulator.ocpi.models.cdrs import SESSION_ONLY_DIMENSIONS
 from emulator.ocpi.types import ci_equal, parse_datetime
+from emulator.rules import RuleId
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -265,7 +266,7 @@ class CostBreakdown:
 class Problem:
     """A CDR inconsistency; the caller decides the severity and records the finding."""
 
-    rule: str
+    rule: RuleId
     message: str
     pointer: str | None = None
 

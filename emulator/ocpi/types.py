@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from annotated_types import GroupedMetadata, MaxLen, MinLen
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
+from emulator.rules import RuleId
+
 # --- notes: leniencies found while parsing -------------------------------------------------
 
 
@@ -26,7 +28,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 class ParseNote:
     """Something accepted while parsing that a strict reading of the spec would not accept."""
 
-    rule: str
+    rule: RuleId
     message: str
 
 
@@ -47,7 +49,7 @@ class collect_notes:
         _notes.reset(self._token)
 
 
-def note(rule: str, message: str) -> None:
+def note(rule: RuleId, message: str) -> None:
     bucket = _notes.get()
     if bucket is not None:
         bucket.append(ParseNote(rule, message))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from emulator.ocpi.types import ci_equal, parse_datetime
+from emulator.rules import RuleId
 
 SESSION_TRANSITIONS = {
     "PENDING": {"PENDING", "ACTIVE", "COMPLETED", "INVALID", "RESERVATION"},
@@ -31,10 +32,11 @@ CARD_PAYMENT_CAPABILITIES = (
 
 @dataclass(frozen=True)
 class Problem:
-    rule: str
+    """A problem a check found; its severity is the rule's for the platform's version."""
+
+    rule: RuleId
     message: str
     pointer: str | None = None
-    severity: str | None = None
 
 
 def _dt(value: Any) -> datetime | None:
@@ -180,10 +182,9 @@ def check_session_change(
         ):
             out.append(
                 Problem(
-                    "OCPI-34",
+                    "OCPI-34b",
                     "start_date_time was not updated when the session became ACTIVE",
                     "/start_date_time",
-                    severity="warning",
                 )
             )
     out.extend(check_periods(new.get("charging_periods") or [], "/charging_periods"))
@@ -227,7 +228,6 @@ def check_session_energy(session: dict[str, Any]) -> list[Problem]:
                         f"Session ENERGY volume {dim.get('volume')} looks like Wh; ENERGY is in "
                         "kWh",
                         f"/charging_periods/{i}/dimensions/{j}/volume",
-                        severity="warning",
                     )
                 )
     return out

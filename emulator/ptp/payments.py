@@ -438,7 +438,7 @@ class Payments:
         if "location_ids" in changes or "evse_uids" in changes:
             problems = self.check_assignment(platform, updated)
             for p in problems:
-                req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+                req.finding(p.rule, p.message, pointer=p.pointer)
             if not self.ptp.mirror.locations.rows(platform.id):
                 # Nothing mirrored yet: look again after a crawl of the CPO's Locations.
                 self.rt.background.spawn(
@@ -458,7 +458,6 @@ class Payments:
                 p.message,
                 platform_id=platform.id,
                 pointer=p.pointer,
-                severity=p.severity,
                 once=True,
             )
 

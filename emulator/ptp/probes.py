@@ -20,6 +20,7 @@ import structlog
 from emulator.ocpi.client import Crawl, OcpiReply, PeerError
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.rules import RuleId
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -54,7 +55,7 @@ class SenderProbes:
             log.warning("sender checks stopped", platform=platform.id, error=exc.message)
 
     def _finding(
-        self, rule: str, message: str, platform: Platform, exchange_id: int | None
+        self, rule: RuleId, message: str, platform: Platform, exchange_id: int | None
     ) -> None:
         self.rt.findings.record(rule, message, platform_id=platform.id, exchange_id=exchange_id)
 

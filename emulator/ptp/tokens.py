@@ -18,6 +18,7 @@ from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
 from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime, sortable_datetime
 from emulator.ptp.checks import Problem
+from emulator.rules import RuleId
 from emulator.settings import version_key
 from emulator.store import TableSpec
 
@@ -216,7 +217,7 @@ class Tokens:
         )
 
     def _finding(
-        self, rule: str, message: str, platform: Platform, exchange_id: int | None
+        self, rule: RuleId, message: str, platform: Platform, exchange_id: int | None
     ) -> None:
         self.rt.findings.record(rule, message, platform_id=platform.id, exchange_id=exchange_id)
 

@@ -193,4 +193,5 @@ async def test_na_evse_uid_is_reported(emulator: EmulatorNode, doubles, http) ->
     status, _, env = await ocpi(http, "PUT", url, token, json=loc, headers=ROUTING)
     assert status == 201 and env["status_code"] == 1000
     [na] = findings(emulator, "OCPI-12")
-    assert na["severity"] == "warning" and na["pointer"] == "/evses/0/uid"
+    # "#NA" is allowed where data cannot be given; whether it could, we cannot tell: noted.
+    assert na["severity"] == "info" and na["pointer"] == "/evses/0/uid"
