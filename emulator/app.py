@@ -37,7 +37,8 @@ PAYTER_MODULES = {
         Need("cdrs", "SENDER"),
         Need("commands", "RECEIVER"),
         Need("tokens", "RECEIVER"),
-        Need("payments", "RECEIVER", since="2.3.0"),
+        # Only on the versions of --payments-versions (see _check_payter_modules).
+        Need("payments", "RECEIVER", since="2.2.1"),
     ],
     "emsp": [
         Need("locations", "SENDER"),
@@ -74,14 +75,14 @@ class EmulatorNode(Node):
 
     def setup(self) -> None:
         from emulator.journey.controller import JourneyController
-        from emulator.ocpi.modules.cdrs import CdrsReceiver
-        from emulator.ocpi.modules.commands import CommandsSender
-        from emulator.ocpi.modules.locations import LocationsReceiver
-        from emulator.ocpi.modules.payments import PaymentsSender
-        from emulator.ocpi.modules.sessions import SessionsReceiver
-        from emulator.ocpi.modules.tariffs import TariffsReceiver
-        from emulator.ocpi.modules.tokens import TokensSender
         from emulator.ptp.core import Ptp
+        from emulator.ptp.modules.cdrs import CdrsReceiver
+        from emulator.ptp.modules.commands import CommandsSender
+        from emulator.ptp.modules.locations import LocationsReceiver
+        from emulator.ptp.modules.payments import PaymentsSender
+        from emulator.ptp.modules.sessions import SessionsReceiver
+        from emulator.ptp.modules.tariffs import TariffsReceiver
+        from emulator.ptp.modules.tokens import TokensSender
 
         self.terminals = TerminalHost(self.rt, timeouts=terminal_timeouts(self.settings))
         self._setup_cps()
@@ -96,9 +97,12 @@ class EmulatorNode(Node):
             TokensSender(self.ptp),
         ):
             self.server.add_module(module)
-        if self.settings.profile == "ptp":
-            # Payments exists in OCPI 2.3.0 only; the 'emsp' profile serves 2.2.1 platforms.
-            self.server.add_module(PaymentsSender(self.ptp))
+        if self.settings.profile == "ptp" and self.settings.payments_version_list:
+            # Payments on 2.3.0 and (Payter's 2.2.1 extension) on 2.2.1; the 'emsp' profile
+            # serves platforms without Payments.
+            self.server.add_module(
+                PaymentsSender(self.ptp, versions=self.settings.payments_version_list)
+            )
         self.rt.reset_hooks.append(self._seed)
 
     def add_routes(self, app: web.Application) -> None:
@@ -164,6 +168,7 @@ class EmulatorNode(Node):
             str(need)
             for need in PAYTER_MODULES[self.settings.profile]
             if need.applies(version)
+            and (need.module != "payments" or version in self.settings.payments_version_list)
             and not any(
                 ep.get("identifier") == need.module and (not modern or ep.get("role") == need.role)
                 for ep in platform.endpoints

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.ocpi.types import format_datetime
 from emulator.rules import RULES, Rule, RuleId
 from emulator.store import Store, TableSpec
 
@@ -81,6 +81,9 @@ class Findings:
         self.coverage: Coverage | None = None
         # The platforms to report coverage for: dicts with id, name, version (set by the node).
         self.platforms_info: Callable[[], list[dict[str, Any]]] | None = None
+        # What a node adds to the report (given the platform_id asked for): a dict merged
+        # into it, such as the Payments variant used with each platform.
+        self.report_context: list[Callable[[int | None], dict[str, Any]]] = []
         store.register(FINDINGS)
 
     def _version(self, platform_id: int | None, version: str | None) -> str | None:
@@ -235,7 +238,7 @@ class Findings:
             overall = FAIL
         else:
             overall = INCOMPLETE if missing else PASS
-        return {
+        out = {
             "verdict": overall,
             "strict": strict,
             "platform_id": platform_id,
@@ -244,6 +247,9 @@ class Findings:
             "axes": axes,
             "coverage": self._coverage(platform_id, rows),
         }
+        for context in self.report_context:
+            out.update(context(platform_id))
+        return out
 
     def _coverage(self, platform_id: int | None, rows: Rows) -> Rows:
         """Per platform (and ``null`` for what concerns none, such as CPS): the flows it went
@@ -313,6 +319,12 @@ def report_text(report: dict[str, Any]) -> str:
             lines.append(f"      e.g. {item['example']}")
             lines.append(f"      see {item['reference']}")
         lines.append("")
+    for platform in report.get("platforms") or []:
+        payments = platform.get("payments") or {}
+        lines.append(
+            f"Platform {platform.get('id')} (OCPI {platform.get('version') or '?'}): "
+            f"{payments.get('description') or 'no Payments'}"
+        )
     for part in report.get("coverage") or []:
         who = (
             f"platform {part['platform_id']}"

@@ -20,12 +20,13 @@ from emulator import jsonio
 from emulator.control import api as control_api
 from emulator.control.http import admin_middleware
 from emulator.ocpi.client import OcpiClient
-from emulator.ocpi.modules.credentials import CredentialsModule
-from emulator.ocpi.modules.versions import VersionsModule
+from emulator.ocpi.credentials import CredentialsModule
 from emulator.ocpi.platforms import Platforms
 from emulator.ocpi.registration import Need, Registration
 from emulator.ocpi.transport import Identity, OcpiServer
+from emulator.ocpi.versions import VersionsModule
 from emulator.runtime import Runtime, listening_info
+from emulator.serving import ProtocolRunner
 
 
 class Node:
@@ -133,7 +134,9 @@ class Node:
 
     async def start(self) -> dict[str, Any]:
         settings = self.rt.settings
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = ProtocolRunner(
+            self.app, now=self.rt.now, access_log=None, handle_signals=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port, reuse_address=True)
         await site.start()
