@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 from emulator.rules import RULES, RuleId
 from emulator.store import Store, TableSpec
 

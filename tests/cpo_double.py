@@ -7,6 +7,7 @@ let a test make the CPO misbehave in one precise way.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -67,6 +68,16 @@ class CpoDouble:
         default_factory=lambda: {"result": "ACCEPTED", "timeout": 30}
     )
     command_status: int = 1000
+    # The CommandResult the double POSTs by itself, and when, relative to its synchronous
+    # answer to the command: "before" (POSTed and answered before the command is answered),
+    # "during" (POSTed while the answer goes out), "twice" (the same result twice, then the
+    # answer), "unknown" (to a response_url with another command id, then the answer).
+    # None: the test POSTs results itself.
+    result_timing: str | None = None
+    auto_result: dict[str, Any] = field(default_factory=lambda: {"result": "ACCEPTED"})
+    # The answers the double got to the CommandResults it POSTed: (HTTP status, envelope).
+    result_answers: list[tuple[int, Any]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     refuse_customer_reference_patch: bool = False
     # A FAC whose total_costs is not of this Price shape ("2.2.1": excl_vat/incl_vat,
     # "2.3.0": before_taxes/taxes; "none": neither) is refused with 2001.
@@ -184,12 +195,43 @@ class CpoDouble:
             return await self.credentials(request, version, token, body)
         if module.startswith("commands/") and request.method == "POST":
             self.commands.append({"command": module.split("/", 1)[1], "body": body})
+            await self._result_around_the_answer(version, body["response_url"])
             return self.envelope(self.command_answer, code=self.command_status, request=request)
         if module.startswith("payments/"):
             return self.payments(request, module.split("/", 1)[1], body)
         if request.method == "GET" and module.split("/")[0] in ("locations", "tariffs"):
             return self.sender(request, module)
         return self.envelope(code=2000, http=404, request=request)
+
+    async def _result_around_the_answer(self, version: str, response_url: str) -> None:
+        if self.result_timing in ("before", "twice"):
+            for _ in range(2 if self.result_timing == "twice" else 1):
+                await self.post_result(version, response_url)
+        elif self.result_timing == "during":
+            # Sent concurrently with the answer: whichever the emulator sees first.
+            self._tasks.append(asyncio.create_task(self.post_result(version, response_url)))
+            await asyncio.sleep(0)
+        elif self.result_timing == "unknown":
+            base, _, _ = response_url.rpartition("/")
+            await self.post_result(version, f"{base}/00000000-0000-4000-8000-000000000000")
+
+    async def post_result(self, version: str, url: str, body: Any = None) -> None:
+        """POST a CommandResult to the emulator (as a CPO does, with its routing headers)."""
+        headers = {
+            **self.auth(version),
+            "OCPI-from-country-code": self.country_code,
+            "OCPI-from-party-id": self.party_id,
+            "OCPI-to-country-code": "NL",
+            "OCPI-to-party-id": "PAY",
+        }
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, json=body or self.auto_result, headers=headers) as r:
+                self.result_answers.append((r.status, await r.json()))
+
+    async def settle(self) -> None:
+        """Wait for what the double sent by itself (results POSTed "during" an answer)."""
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks)
 
     def sender(self, request: web.Request, module: str) -> web.Response:
         """Locations / Tariffs Sender: the whole list in one page, or one object by id."""
