@@ -107,13 +107,13 @@ class Coverage:
 
     def not_run(self, rule_id: RuleId, platform_id: int | None, reason: str) -> None:
         """The check of ``rule_id`` could not run; ``reason`` says why. A check that did run
-        (now or before) stays run."""
+        (now or before) stays run, with the reason kept: it ran only in part."""
         key = _key(platform_id, rule_id)
-        if key in self._ran:
-            return
         row = self.store.get(COVERAGE.name, key)
-        if row is not None and row.get("state") == "ran":
+        if key in self._ran or (row is not None and row.get("state") == "ran"):
             self._ran.add(key)
+            if row is not None and not row.get("reason"):
+                self.store.update(COVERAGE.name, key, {"reason": reason})
             return
         self.store.upsert(
             COVERAGE.name,
@@ -223,6 +223,8 @@ class Coverage:
                 state = NOTED
             elif row is not None and row["state"] == "ran":
                 state = PASSED
+                if row.get("reason"):
+                    reason = f"partly {row['reason']}"
             elif row is not None:
                 state, reason = NOT_RUN, row.get("reason")
             else:
@@ -237,6 +239,8 @@ class Coverage:
             }
             if mine:
                 item["findings"] = len(mine)
+                if row is not None and row.get("reason"):
+                    reason = f"partly {row['reason']}"
             if reason:
                 item["reason"] = reason
             out.append(item)

@@ -88,7 +88,15 @@ class CpoDouble:
     unknown_id_http_200: bool = False
     unstable_order: bool = False
     list_needs_parameters: bool = False
+    # What real libraries do: answer a GET of one object with data wrapped in a list; list
+    # endpoint URLs with a trailing slash; answer an unknown object with a bare HTTP 404
+    # (no OCPI envelope).
+    wrap_objects: bool = False
+    trailing_slash: bool = False
+    bare_404: bool = False
     _lists_served: int = 0
+    # Its Tokens Receiver: what the emulator PUT and PATCHed, by uid.
+    tokens: dict[str, Any] = field(default_factory=dict)
     # What the CPO's Receiver interfaces hold.
     terminals: dict[str, Any] = field(default_factory=dict)
     facs: dict[str, Any] = field(default_factory=dict)
@@ -184,8 +192,9 @@ class CpoDouble:
             )
         if tail in self.versions:
             endpoints = []
+            slash = "/" if self.trailing_slash else ""
             for module, role in self.modules:
-                ep = {"identifier": module, "url": f"{self.base_url}/{tail}/{module}"}
+                ep = {"identifier": module, "url": f"{self.base_url}/{tail}/{module}{slash}"}
                 if tail != "2.1.1":
                     ep["role"] = role
                 endpoints.append(ep)
@@ -201,7 +210,22 @@ class CpoDouble:
             return self.payments(request, module.split("/", 1)[1], body)
         if request.method == "GET" and module.split("/")[0] in ("locations", "tariffs"):
             return self.sender(request, module)
+        if module.startswith("tokens/"):
+            return self.tokens_receiver(request, module, body)
         return self.envelope(code=2000, http=404, request=request)
+
+    def tokens_receiver(self, request: web.Request, module: str, body: Any) -> web.Response:
+        uid = module.rsplit("/", 1)[-1].upper()
+        if request.method == "PUT":
+            self.tokens[uid] = {"type": "RFID", **body}
+            return self.envelope(request=request)
+        if request.method == "PATCH" and uid in self.tokens:
+            self.tokens[uid].update(body)
+            return self.envelope(request=request)
+        if request.method == "GET" and uid in self.tokens:
+            token = self.tokens[uid]
+            return self.envelope([token] if self.wrap_objects else token, request=request)
+        return self.envelope(code=2004, http=404, request=request)
 
     async def _result_around_the_answer(self, version: str, response_url: str) -> None:
         if self.result_timing in ("before", "twice"):
@@ -245,9 +269,11 @@ class CpoDouble:
                     e for e in found[0].get("evses") or [] if e["uid"].upper() == evse_uid.upper()
                 ]
             if not found:
+                if self.bare_404:
+                    return web.Response(status=404, text="404: Not Found")
                 http = 200 if self.unknown_id_http_200 else 404
                 return self.envelope(code=2003, http=http, request=request)
-            return self.envelope(found[0], request=request)
+            return self.envelope([found[0]] if self.wrap_objects else found[0], request=request)
         if self.list_needs_parameters and not request.query:
             return self.envelope(code=2001, request=request)
         # Date filters on last_updated: from inclusive, to exclusive (same format throughout).
