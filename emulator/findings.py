@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -53,6 +54,17 @@ FINDINGS = TableSpec(
     json_columns=frozenset({"context"}),
     indexes=(("rule",), ("platform_id",), ("severity",)),
 )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding not yet recorded: what a check found (``rule``, ``message``, the JSON
+    ``pointer`` of the offending value); the caller records it on its exchange. Its severity
+    is the rule's in the platform's OCPI version (emulator.rules), never the check's."""
+
+    rule: RuleId
+    message: str
+    pointer: str | None = None
 
 
 class Findings:
