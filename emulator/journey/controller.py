@@ -162,6 +162,9 @@ class JourneyController:
             return None
         if saved is not before:
             self._publish(saved)
+            if saved.money == Money.CAPTURED and before.money != Money.CAPTURED:
+                # A card journey ran through to capture: the flow the report's verdict needs.
+                self.rt.coverage.flow("journey", saved.platform_id, f"journey {saved.id}")
         await self._execute(saved, effects)
         return self.records.get(journey_id)
 
@@ -171,12 +174,20 @@ class JourneyController:
                 self.rt.findings.record(
                     effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
                 )
+            elif isinstance(effect, steps.NotChecked):
+                self.rt.coverage.not_checked(effect.rule, journey.platform_id, effect.reason)
             elif isinstance(effect, steps.ArmDeadline):
                 self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):
                 self._cancel_deadline(journey.id)
             elif isinstance(effect, steps.ShowScreen):
                 await self.menus.show_journey_screen(journey, effect)
+            elif isinstance(effect, steps.StartReading):
+                await self._start_reading(journey, effect)
+            elif isinstance(effect, steps.PresentAgain):
+                await self._present_again(journey, effect.seconds)
+            elif isinstance(effect, steps.StopReading):
+                await self._stop_reading(journey.serial_number)
             elif isinstance(effect, steps.Authorize):
                 await self.host.authorize(
                     journey.serial_number, amount=effect.amount, currency=effect.currency
@@ -198,65 +209,6 @@ class JourneyController:
                     )
             elif isinstance(effect, steps.CreateFac):
                 await self._financial_advice(journey.id, effect)
-            elif isinstance(effect, steps.PresentAgain):
-                await self._present_again(journey, effect.seconds)
-
-    async def _present_again(self, declined: Journey, seconds: float) -> None:
-        """A new journey for the declined one's charger and tariff, reading cards behind the
-        notice (a card tapped while it is up is taken); the present-card screen comes back
-        when the notice has been read. An offline terminal cannot read: the notice goes Home."""
-        serial = declined.serial_number
-        if not self.host.exists(serial) or not self.host.get(serial).get("online"):
-            return
-        journey = self.records.create(
-            declined.replace(
-                id=self.rt.ids.uuid(),
-                state=S.PRESENTING,
-                money=Money.NONE,
-                payment_session_id=None,
-                card=None,
-                reason=None,
-                created_at="",
-                updated_at="",
-            )
-        )
-        self._publish(journey)
-        ui = self.menus.display(serial)
-        ui.journey_id = journey.id
-        notice_id = ui.screen
-        if not await self._read_for_payment(journey, keep_screen=True):
-            return
-
-        async def present_card() -> None:
-            current = self.records.get(journey.id)
-            if current is None or current.state != S.PRESENTING:
-                return  # a card read behind the notice is being authorized
-            if self.menus.display(serial).screen != notice_id:
-                return
-            if await self._read_for_payment(current, keep_screen=False):
-                await self.menus.show(serial, screens.processing(self.menus.texts(serial)))
-            else:
-                await self.menus.start_refused(serial, "failed.unavailable")
-
-        # In place of the notice's own "then Home".
-        self.menus.later(serial, "ui", seconds, present_card)
-
-    async def _read_for_payment(self, journey: Journey, *, keep_screen: bool) -> bool:
-        texts = self.menus.texts(journey.serial_number)
-        try:
-            await self.host.start_reading(
-                journey.serial_number,
-                amount=journey.preauth_amount,
-                currency=journey.currency,
-                language=texts.language,
-                title=texts.t("present.title"),
-                message=texts.t("present.message"),
-                keep_screen=keep_screen,
-            )
-        except TerminalError as exc:
-            await self.dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
-            return False
-        return True
 
     async def _capture(self, journey: Journey, amount: int) -> None:
         try:
@@ -326,8 +278,7 @@ class JourneyController:
             if state == S.AUTHORIZING and device is not None:
                 await self._adopt_authorization(journey, device)
             else:
-                await self._stop_reading_after_restart(serial)
-                await self.dispatch(journey.id, steps.Abandoned("restart"))
+                await self.dispatch(journey.id, steps.Abandoned("restart", stop_reading=True))
                 return False
             journey = self.records.get(journey.id) or journey
         if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
@@ -344,7 +295,7 @@ class JourneyController:
         await self.dispatch(journey.id, steps.Resumed())
         return False
 
-    async def _stop_reading_after_restart(self, serial: str) -> None:
+    async def _stop_reading(self, serial: str) -> None:
         device = self.host.device(serial) if self.host.exists(serial) else None
         if device is not None and device.online and device.state.value in ("READING", "CARD"):
             await self.host.stop_reading(serial)
@@ -525,12 +476,67 @@ class JourneyController:
         self._publish(journey)
         ui.journey_id = journey.id
         self.menus.cancel(serial, "ui")
-        if not await self._read_for_payment(journey, keep_screen=False):
+        await self.dispatch(journey.id, steps.TariffAccepted())
+
+    async def _start_reading(self, journey: Journey, effect: steps.StartReading) -> None:
+        serial = journey.serial_number
+        texts = self.menus.texts(serial)
+        behind = effect.behind_notice
+        try:
+            await self.host.start_reading(
+                serial,
+                amount=effect.amount,
+                currency=effect.currency,
+                language=texts.language,
+                title=texts.t("present.title"),
+                message=texts.t("present.message"),
+                keep_screen=behind is not None,
+            )
+        except TerminalError as exc:
+            await self.dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
             await self.menus.start_refused(serial, "failed.unavailable")
+            return
+        if behind is not None:
+            # A decline's notice is on the display (a card tapped meanwhile is read): the
+            # present-card screen comes back when it has been read, in place of its "then Home".
+            notice = self.menus.display(serial).screen
+
+            async def present_card() -> None:
+                current = self.records.get(journey.id)
+                if current is None or current.state != S.PRESENTING:
+                    return  # a card read behind the notice is being authorized
+                if self.menus.display(serial).screen == notice:
+                    await self._start_reading(
+                        current, steps.StartReading(effect.amount, effect.currency)
+                    )
+
+            self.menus.later(serial, "ui", behind, present_card)
             return
         # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
         # its Accept must not come back when the payment flow hands the display back.
-        await self.menus.show(serial, screens.processing(self.menus.texts(serial)))
+        await self.menus.show(serial, screens.processing(texts))
+
+    async def _present_again(self, declined: Journey, seconds: float) -> None:
+        """After a decline: a new journey for the same charger and tariff, which reads the next
+        card behind the notice. An offline terminal cannot read: the notice goes Home."""
+        serial = declined.serial_number
+        if not self.host.exists(serial) or not self.host.get(serial).get("online"):
+            return
+        journey = self.records.create(
+            declined.replace(
+                id=self.rt.ids.uuid(),
+                state=S.PRESENTING,
+                money=Money.NONE,
+                payment_session_id=None,
+                card=None,
+                reason=None,
+                created_at="",
+                updated_at="",
+            )
+        )
+        self._publish(journey)
+        self.menus.display(serial).journey_id = journey.id
+        await self.dispatch(journey.id, steps.TariffAccepted(behind_notice=seconds))
 
     async def _send_start(self, journey_id: str) -> None:
         journey = self.records.get(journey_id)
