@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+# "info": noted, never failing a verdict (a MAY, or a place where Payter is not known to be
+# strict).
+Severity = Literal["error", "warning", "info"]
 Axis = Literal["spec", "payter"]
 
 TF = "transport_and_format.asciidoc"
@@ -547,10 +549,24 @@ _RULES: list[Rule] = [
     Rule("CPS-02", "Commit at most the authorized amount", "error", "payter", "payter.md §3.4"),
     Rule(
         "CPS-03",
-        "Webhook endpoint answers 200 (or 409)",
+        "Webhook endpoint acknowledges a delivery (any 2xx, or 409)",
         "warning",
         "payter",
-        "payter.md §3.7 retry policy",
+        "payter.md §3.6 (inferred: Payter's webhook redelivery is not public)",
+    ),
+    Rule(
+        "CPS-04",
+        "Commit/cancel retried on Payter's ladder after a failure, not after HTTP 200 or 409",
+        "warning",
+        "payter",
+        "payter.md §3.7 (docs.payter.com EV charging pre-session checklist: retries)",
+    ),
+    Rule(
+        "CPS-05",
+        "supportedPaymentMethods value the emulator does not know (accepted)",
+        "info",
+        "payter",
+        "payter.md §3.4, §4.5 (inferred: Payter's full list is not public)",
     ),
 ]
 

@@ -35,6 +35,7 @@ class Finding:
     rule: str
     message: str
     context: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None  # the rule's own unless given
 
 
 class CpsError(Exception):
