@@ -256,7 +256,6 @@ def cps_middleware(service: CloudPaymentService) -> Any:
                 finding.message,
                 exchange_id=exchange_id,
                 context=finding.context,
-                severity=finding.severity,
             )
         call = RETRIED_ROUTES.get(request.match_info.route.name or "")
         if call is not None:
@@ -457,7 +456,6 @@ class Handlers:
                     f"accepted and ignored (known: {', '.join(PAYMENT_METHODS)}); the terminal "
                     f"reads {', '.join(reads)}",
                     {"serial_number": self._serial(request), "unknown": unknown},
-                    severity="info",
                 )
             )
         return known

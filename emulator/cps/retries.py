@@ -200,7 +200,6 @@ class RetryCheck:
                 f"{call} of session {session_id} ({serial_number}) sent again after the "
                 f"{last['call']} was answered HTTP {status}: Payter's advice is to cease retries "
                 "on a definitive answer (HTTP 200 or 409)",
-                severity="warning",
                 context=context,
                 once=True,
             )
@@ -216,7 +215,6 @@ class RetryCheck:
                 f"{call} of session {session_id} ({serial_number}) retried after "
                 f"{failures} failed attempts: Payter's ladder ends after "
                 f"{len(self.ladder)} retries (7 days)",
-                severity="warning",
                 context=context,
                 once=True,
             )
@@ -229,7 +227,6 @@ class RetryCheck:
                 f"failed attempt (retry {failures}); Payter's ladder says about "
                 f"{self.ladder[failures - 1]:g} s (every minute 5 times, hourly for 24 h, daily "
                 "up to 7 days)",
-                severity="warning",
                 context=context,
                 once=True,
             )
@@ -245,7 +242,6 @@ class RetryCheck:
             f"{format_datetime(failed_at)} and was not retried within {step * 2:g} s; Payter's "
             f"ladder retries it after about {step:g} s (every minute 5 times, hourly for 24 h, "
             "daily up to 7 days) until HTTP 200 or 409",
-            severity="warning",
             context={"serial_number": serial_number, "session_id": session_id},
             once=True,
         )
