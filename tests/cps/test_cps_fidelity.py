@@ -71,7 +71,8 @@ async def test_unknown_payment_methods_are_accepted_with_an_info_finding(
     # An info finding is noted, never failing a verdict, even strict.
     report = await admin_call("GET", "report?strict=true", status=200)
     assert report["verdict"] != "FAIL"  # INCOMPLETE: no flow ran end to end here
-    assert report["axes"]["payter"]["verdict"] == "PASS"
+    payter = report["axes"]["payter"]
+    assert payter["verdict"] != "FAIL" and (payter["errors"], payter["warnings"]) == (0, 0)
     assert [r["rule"] for r in report["axes"]["payter"]["rules"]] == ["CPS-05"]
     assert await admin_call("GET", "findings?severity=info", status=200)
 
