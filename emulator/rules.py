@@ -874,7 +874,11 @@ _RULES: list[Rule] = [
     spec(
         "OCPI-57b",
         "CPO takes the FAC's total_costs in the negotiated version's Price shape",
-        payments("Financial Advice Confirmation Object", "REQUIRED", "total_costs Price"),
+        payments(
+            "Financial Advice Confirmation Object",
+            "REQUIRED",
+            "Real amount that was captured at the PSP",
+        ),
         "5.7 #57",
         "The 2.3.0 table says Price (before_taxes/taxes) while the module's FAC examples use "
         "2.2.1's excl_vat/incl_vat. A CPO that refuses the negotiated version's shape is sent "
