@@ -126,6 +126,9 @@ def _serve_node(builder: str, settings: Any) -> None:
 async def _run(build: Callable[[Any], Any], settings: Any) -> int:
     from emulator.node import print_listening
 
+    if settings.ready_file:
+        # Removed before anything else: a script waiting for it never reads a stale one.
+        settings.ready_file.unlink(missing_ok=True)
     try:
         node = build(settings)
         info = await node.start()

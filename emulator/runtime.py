@@ -16,6 +16,7 @@ import aiohttp
 from emulator.background import Background
 from emulator.clock import Clock, make_clock
 from emulator.events import EventBus
+from emulator.faults import Faults
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
@@ -38,6 +39,7 @@ class Runtime:
     store: Store
     journal: Journal
     findings: Findings
+    faults: Faults
     base_url: str = ""
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
@@ -103,6 +105,7 @@ def build_runtime(
         findings=Findings(
             store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
         ),
+        faults=Faults(bus, clock.now, settings.seed),
     )
 
 
