@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emulator import jsonio
 from emulator.journal import INBOUND_FAULT
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 
 if TYPE_CHECKING:
     from emulator.events import EventBus

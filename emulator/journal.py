@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from emulator import jsonio
+from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.ocpi.types import format_datetime
 from emulator.redact import redact_body, redact_headers
 from emulator.store import Store, TableSpec
 

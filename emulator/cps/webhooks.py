@@ -30,8 +30,8 @@ from yarl import URL
 
 from emulator import jsonio
 from emulator.clock import Timer
+from emulator.datetimes import format_datetime, parse_datetime
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
-from emulator.ocpi.types import format_datetime, parse_datetime
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 
