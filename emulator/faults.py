@@ -40,8 +40,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emulator import jsonio
-from emulator.journal import INBOUND_FAULT
 from emulator.datetimes import format_datetime
+from emulator.journal import INBOUND_FAULT
 
 if TYPE_CHECKING:
     from emulator.events import EventBus

@@ -212,6 +212,7 @@ class Journal:
         fault: bool | None = None,
         since_id: int = 0,
         limit: int = 200,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         clauses: list[str] = ["id > ?"]
         params: list[Any] = [since_id]
@@ -237,11 +238,12 @@ class Journal:
         if fault is not None:
             clauses.append("fault is not null" if fault else "fault is null")
         where = " and ".join(clauses)
+        order = "id desc" if newest_first else "id"
         if not path:
-            return self.store.rows("journal", where, params, order_by="id", limit=limit)
+            return self.store.rows("journal", where, params, order_by=order, limit=limit)
         # The path is a glob over the URL's path: filtered here, the rest in SQL.
         out = []
-        for row in self.store.rows("journal", where, params, order_by="id"):
+        for row in self.store.rows("journal", where, params, order_by=order):
             if fnmatch.fnmatchcase(url_path(row.get("url") or ""), path):
                 out.append(row)
                 if len(out) >= limit:

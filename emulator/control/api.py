@@ -266,7 +266,14 @@ class _Handlers:
         }
         since = query_int(request, "since", 0) or 0
         limit = query_int(request, "limit", 200) or 200
+        order = q.get("order", "asc")
+        if order not in ("asc", "desc"):
+            raise ControlError(400, "invalid_parameter", "'order' must be asc or desc")
         wait = _query_seconds(request, "wait")
+        if order == "desc":
+            return ok(
+                self.rt.journal.list(**filters, since_id=since, limit=limit, newest_first=True)
+            )
         rows = self.rt.journal.list(**filters, since_id=since, limit=limit)
         if rows or not wait:
             return ok(rows)
