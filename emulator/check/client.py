@@ -64,7 +64,11 @@ class AdminClient:
         data = jsonio.dumps(body).encode() if body is not None else None
         if data is not None:
             headers["Content-Type"] = "application/json"
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        query = {
+            k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+            for k, v in (params or {}).items()
+            if v is not None
+        }
         try:
             async with self.http.request(
                 method,
