@@ -456,6 +456,13 @@ def demo(**given: Any) -> None:
 @click.option("--hook-unplug", metavar="CMD|URL", help="Unplug the car at the check's EVSE.")
 @click.option("--hook-ev-full", metavar="CMD|URL", help="The car at the check's EVSE is full.")
 @click.option(
+    "--hook-header",
+    "hook_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="A header sent with every URL hook (repeatable), e.g. an Authorization.",
+)
+@click.option(
     "--emulator",
     "emulator_url",
     metavar="URL",
@@ -502,6 +509,12 @@ def check(**given: Any) -> None:
     if given["print_schema"]:
         click.echo(json.dumps(schema(), indent=2))
         return
+    from emulator.check.hooks import parse_header
+
+    try:
+        [parse_header(h) for h in given["hook_headers"]]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     options = check_run.CheckOptions(
         cpo_versions_url=given["cpo_versions_url"],
         cpo_token_a=given["cpo_token_a"],
@@ -522,6 +535,7 @@ def check(**given: Any) -> None:
                 "ev-full": given["hook_ev_full"],
             }
         ),
+        hook_headers=dict(parse_header(h) for h in given["hook_headers"]),
         emulator_url=given["emulator_url"],
         admin_token=given["admin_token"],
         host=given["host"],

@@ -1,1 +1,2 @@
-"""payter-emulator check: Payter's go-live suite against a CPO backend (scenarios, runner, reports)."""
+"""payter-emulator check: Payter's go-live suite against a CPO backend (scenarios, runner,
+reports)."""

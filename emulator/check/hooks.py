@@ -37,6 +37,7 @@ class Hook:
     name: str
     target: str  # a command line or an http(s) URL
     admin_token: str | None = None  # only for the built-in hooks of the simulated CPO
+    headers: dict[str, str] | None = None  # sent with a URL hook (--hook-header)
 
     @property
     def is_url(self) -> bool:
@@ -53,6 +54,7 @@ class Hook:
         for name, value in values.items():
             url = url.replace("{" + name + "}", value)
         headers = {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+        headers.update(self.headers or {})
         try:
             async with http.post(
                 url, json={"hook": self.name, **{k: v for k, v in values.items() if v}},
@@ -87,6 +89,14 @@ class Hook:
                 f"{self.name} hook: {self.target!r} exited with {proc.returncode}: {text[-500:]}"
             )
         return text[-500:]
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``"Name: value"`` → ``("Name", "value")``; ValueError otherwise."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise ValueError(f"--hook-header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
 
 
 def cpo_sim_hooks(cpo_sim_url: str, admin_token: str | None = None) -> dict[str, Hook]:

@@ -58,6 +58,7 @@ class CheckOptions:
     skip: list[str] = field(default_factory=list)
     scenarios: list[Path] = field(default_factory=list)
     hooks: dict[str, str] = field(default_factory=dict)
+    hook_headers: dict[str, str] = field(default_factory=dict)
     emulator_url: str | None = None
     admin_token: str | None = None
     host: str = "127.0.0.1"
@@ -214,7 +215,7 @@ class CheckRun:
             cpo_versions = o.cpo_versions_url or ""
             self.target_info["cpo"] = o.cpo_versions_url or "the CPO that registers"
         for name, value in o.hooks.items():
-            hooks[name] = Hook(name, value)
+            hooks[name] = Hook(name, value, headers=o.hook_headers or None)
         clock = await emulator.get("clock")
         manual = clock.get("mode") in ("manual", "paced")
         settings = await emulator.get("settings")

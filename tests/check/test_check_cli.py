@@ -24,7 +24,8 @@ checks:
     references: ["our runbook"]
     needs: [plug-in, unplug]
     steps:
-      - fault: {direction: in, module: cdrs, method: POST, action: http_status, status: 503, times: 1}
+      - fault: {direction: in, module: cdrs, method: POST, action: http_status, status: 503,
+                times: 1}
       - wait: {terminal: {assigned: true}, within: 120}
       - start_charging: {card: visa-approved}
       - wait: {journey: {state: [STARTED, CHARGING]}, within: 120}
@@ -68,7 +69,7 @@ def test_the_schema_is_valid_and_the_built_in_suites_follow_it() -> None:
     ],
 )
 def test_a_bad_scenario_file_is_refused_with_where_and_why(text: str, complaint: str) -> None:
-    with pytest.raises(ScenarioError, match="team.yaml") as info:
+    with pytest.raises(ScenarioError, match=r"team\.yaml") as info:
         parse(text, "team.yaml")
     assert complaint in str(info.value)
 
@@ -80,8 +81,9 @@ def test_a_teams_own_scenario_runs_with_the_cli(tmp_path: Path) -> None:
     junit, report = tmp_path / "junit.xml", tmp_path / "check.json"
     result = CliRunner().invoke(
         main,
-        ["check", "--against", "cpo-sim", "--scenario", str(own), "--only", "registration.handshake",
-         "--only", "team", "--suite", "registration", "--junit", str(junit), "--json", str(report)],
+        ["check", "--against", "cpo-sim", "--scenario", str(own),
+         "--only", "registration.handshake", "--only", "team", "--suite", "registration",
+         "--junit", str(junit), "--json", str(report)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())
