@@ -485,6 +485,12 @@ def demo(**given: Any) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for ids and tokens.")
 @click.option("--strict", is_flag=True, help="A warning finding fails its check too.")
 @click.option(
+    "--max-wait",
+    type=click.FloatRange(min=1),
+    help="Cap every wait of the scenarios at this many seconds (their own timeouts follow "
+    "Payter's: 60 s for a CommandResult, 24 h for a CDR, ...).",
+)
+@click.option(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here."
 )
 @click.option(
@@ -503,9 +509,12 @@ def check(**given: Any) -> None:
     Exit codes: 0 every check passed; 1 a check failed; 2 the run could not be made or is
     incomplete (nothing answers at the CPO's URL, a check not run for want of a hook).
     """
+    from emulator import logs
     from emulator.check import run as check_run
     from emulator.check.scenario import schema
 
+    # The servers this command starts log their errors only; the checks speak for themselves.
+    logs.configure("console", "error")
     if given["print_schema"]:
         click.echo(json.dumps(schema(), indent=2))
         return
@@ -543,6 +552,7 @@ def check(**given: Any) -> None:
         public_url=given["public_url"],
         seed=given["seed"],
         strict=given["strict"],
+        max_wait=given["max_wait"],
         junit=given["junit"],
         json_path=given["json_path"],
         color=sys.stdout.isatty(),

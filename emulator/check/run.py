@@ -66,6 +66,7 @@ class CheckOptions:
     public_url: str | None = None
     seed: int | None = 1
     strict: bool = False
+    max_wait: float | None = None
     junit: Path | None = None
     json_path: Path | None = None
     color: bool = False
@@ -257,6 +258,7 @@ class CheckRun:
             csms=csms,
             cpo_sim=cpo_admin,
             strict=o.strict,
+            max_wait=o.max_wait,
         )
 
     async def _start_pair(self, preset: str) -> tuple[AdminClient, AdminClient, str]:

@@ -379,7 +379,7 @@ class _CheckRun:
         await self.press(serial, "ok")
 
     async def do_choose(self, arg: dict[str, Any]) -> None:
-        await self.choose(self.terminal_of(arg), arg.get("evse"))
+        await self.choose(self.terminal_of(arg), arg.get("evse"), arg.get("prefer"))
 
     async def home(self, serial: str, within: float = 120) -> None:
         """Until the terminal shows Home (notices of the last journey time out first)."""
@@ -396,7 +396,7 @@ class _CheckRun:
         if not await self.wait_until(at_home, within):
             raise StepFailed(f"{serial} shows {last[0]}, not the home screen, after {within:g} s")
 
-    async def choose(self, serial: str, evse: int | None) -> None:
+    async def choose(self, serial: str, evse: int | None, prefer: str | None = None) -> None:
         await self.home(serial)
         screen = await self.press(serial, "start")
         if screen.get("id") != "journey.choose":
@@ -408,6 +408,8 @@ class _CheckRun:
             if not usable:
                 raise StepFailed(f"{serial}: no charger is available: {_text(screen)}")
             key = usable[0]
+            if prefer == "fastest":
+                key = max(usable, key=lambda k: _kw(str(props.get(f"items.{k}.label", ""))))
         else:
             key = f"evse{evse}"
             if key not in keys:
@@ -418,7 +420,7 @@ class _CheckRun:
 
     async def do_start_charging(self, arg: dict[str, Any]) -> None:
         serial = self.terminal_of(arg)
-        await self.choose(serial, arg.get("evse"))
+        await self.choose(serial, arg.get("evse"), arg.get("prefer"))
         screen = await self.press(serial, "accept")
         if screen.get("id") != "payter.present_card":
             raise StepFailed(f"{serial}: accepting the tariff led to {screen.get('id')}")
@@ -462,6 +464,9 @@ class _CheckRun:
             await self.press(serial, "yes")
             return
         await self.tap(serial, card or self.vars.get("card", "visa-approved"))
+        screen = await self.screen(serial)
+        if "yes" in (screen.get("keys") or []):
+            await self.press(serial, "yes")
 
     async def do_receipt(self, arg: dict[str, Any]) -> None:
         serial = self.terminal_of(arg)
@@ -745,6 +750,12 @@ def _equal(have: Any, wanted: Any) -> bool:
         except (TypeError, ValueError):
             return False
     return str(have) == str(wanted) if have is not None else False
+
+
+def _kw(label: str) -> float:
+    """The power on a charger's label ("3 · CCS · 50 kW · Available"), 0 if none."""
+    match = re.search(r"(\d+(?:\.\d+)?)\s*kW", label)
+    return float(match.group(1)) if match else 0.0
 
 
 def _describe(fields: dict[str, Any]) -> str:

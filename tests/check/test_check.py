@@ -143,3 +143,10 @@ async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int) 
 async def test_an_empty_selection_is_not_a_pass() -> None:
     outcome = await run(against="cpo-sim", only=["no-such-check"])
     assert outcome.exit_code == 2 and "no check selected" in (outcome.error or "")
+
+
+async def test_the_cps_suite_needs_a_csms() -> None:
+    outcome = await run(against="cpo-sim", suites=["cps"])
+    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 3
+    assert all("--cps-base-callback" in (r.reason or "") for r in outcome.results)
+    assert outcome.exit_code == 2
