@@ -12,10 +12,11 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.redact import redact_body, redact_headers
+from emulator.inbound import clean
+from emulator.redact import redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
 
 JOURNAL = TableSpec(
@@ -110,23 +111,23 @@ class Journal:
     def _body(self, body: Any) -> str | None:
         if body is None or body == b"" or body == "":
             return None
-        if isinstance(body, bytes):
+        if isinstance(body, (bytes, str)):
             try:
-                parsed = jsonio.loads(body)
+                text = jsonio.dumps(redact_body(inbound.loads(body)))
             except ValueError:
-                text = body.decode("utf-8", "replace")
-            else:
-                text = jsonio.dumps(redact_body(parsed))
-        elif isinstance(body, str):
-            try:
-                text = jsonio.dumps(redact_body(jsonio.loads(body)))
-            except ValueError:
-                text = body
+                # Not JSON, or refused JSON (bad text, too deep): kept as text, secrets cut.
+                raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+                text = redact_text(raw)
         else:
             text = jsonio.dumps(redact_body(jsonio.plain(body)))
         if len(text) > self.body_bytes:
             text = text[: self.body_bytes] + f"… [truncated, {len(text)} characters]"
-        return text
+        # What was refused for not being valid text is still recorded, escaped.
+        return clean(text)
+
+    @staticmethod
+    def _headers(headers: Any) -> dict[str, str]:
+        return {clean(k): clean(v) for k, v in redact_headers(headers or {}).items()}
 
     def record(
         self,
@@ -149,6 +150,8 @@ class Journal:
     ) -> int:
         if fault is None and direction == "in":
             fault = INBOUND_FAULT.get()
+        url = clean(url)
+        error = clean(error) if error is not None else None
         row = {
             "at": format_datetime(self.now()),
             "direction": direction,
@@ -157,11 +160,11 @@ class Journal:
             "module": module,
             "method": method,
             "url": url,
-            "request_headers": redact_headers(request_headers or {}),
+            "request_headers": self._headers(request_headers),
             "request_body": self._body(request_body),
             "status": status,
             "ocpi_status": ocpi_status,
-            "response_headers": redact_headers(response_headers or {}),
+            "response_headers": self._headers(response_headers),
             "response_body": self._body(response_body),
             "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
             "error": error,

@@ -27,6 +27,7 @@ from emulator.ocpi.registration import Need, Registration
 from emulator.ocpi.transport import Identity, OcpiServer
 from emulator.ocpi.versions import VersionsModule
 from emulator.runtime import Runtime, listening_info
+from emulator.serving import ProtocolRunner
 
 
 class Node:
@@ -142,7 +143,9 @@ class Node:
         if settings.ready_file:
             # A ready file left by an earlier run must never be read as this one's.
             settings.ready_file.unlink(missing_ok=True)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = ProtocolRunner(
+            self.app, now=self.rt.now, access_log=None, handle_signals=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port, reuse_address=True)
         await site.start()
