@@ -15,6 +15,7 @@ import aiohttp
 
 from emulator.background import Background
 from emulator.clock import Clock, make_clock
+from emulator.coverage import Coverage
 from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
 from emulator.faults import Faults
@@ -39,6 +40,7 @@ class Runtime:
     store: Store
     journal: Journal
     findings: Findings
+    coverage: Coverage
     faults: Faults
     base_url: str = ""
     _http: aiohttp.ClientSession | None = None
@@ -88,7 +90,12 @@ def build_runtime(
     earlier_starts = store.count(STARTS.name)
     store.insert(STARTS.name, {"id": earlier_starts})
     bus = EventBus(clock.now)
-    return Runtime(
+    coverage = Coverage(store, clock.now)
+    findings = Findings(
+        store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
+    )
+    findings.coverage = coverage
+    rt = Runtime(
         settings=settings,
         clock=clock,
         background=background,
@@ -102,11 +109,12 @@ def build_runtime(
             retention=settings.journal_retention,
             body_bytes=settings.journal_body_bytes,
         ),
-        findings=Findings(
-            store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
-        ),
+        findings=findings,
+        coverage=coverage,
         faults=Faults(bus, clock.now, settings.seed),
     )
+    rt.reset_hooks.append(coverage.clear_cache)
+    return rt
 
 
 def listening_info(

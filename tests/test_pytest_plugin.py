@@ -24,7 +24,8 @@ def test_process_fixture_serves_and_controls(payter_emulator_process) -> None:
     before = emu.admin("GET", "clock")["now"]
     after = emu.advance(3600)["now"]
     assert before != after and after.endswith("Z")
-    assert emu.report()["verdict"] in ("PASS", "FAIL")
+    # Nothing ran through the flows Payter needs yet: neither PASS nor FAIL.
+    assert emu.report()["verdict"] == "INCOMPLETE"
     row = emu.wait_for_exchange(within=5, module="versions", method="GET")
     assert row["url"] == "/ocpi/versions"
     with pytest.raises(AssertionError, match="nearest misses"):
@@ -94,4 +95,4 @@ async def test_in_process_fixture_runs_on_the_test_loop(payter_emulator) -> None
     assert emu.versions_url == f"{emu.url}/ocpi/versions"
     # The node's HTTP session lives on this very loop.
     assert emu.node.rt.http._loop is asyncio.get_running_loop()
-    assert emu.report()["verdict"] == "PASS" and emu.findings() == []
+    assert emu.report()["verdict"] == "INCOMPLETE" and emu.findings() == []
