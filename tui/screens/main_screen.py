@@ -394,7 +394,7 @@ class MainScreen(Screen[None]):
                 self._mark("chargers")
             if module in JOURNEY_MODULES:
                 self._mark("journeys")
-        elif kind == "finding":
+        elif kind.startswith("finding"):
             self._mark("findings")
         elif kind.startswith("terminal"):
             serial = data.get("serial_number") or data.get("serialNumber") or data.get("serial")
