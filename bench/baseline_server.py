@@ -192,8 +192,8 @@ class Baseline:
             self.db.execute(
                 "insert or replace into terminals values (?, ?)",
                 (
-                    "APO-BENCH",
-                    json.dumps({"serialNumber": "APO-BENCH", "online": True, "state": "IDLE"}),
+                    "APO-CPS",
+                    json.dumps({"serialNumber": "APO-CPS", "online": True, "state": "IDLE"}),
                 ),
             )
 

@@ -16,7 +16,7 @@ from bench.baseline_server import CPS_KEY, TOKEN
 from bench.registry import Options, Result, benchmark
 
 TOKEN_A = "bench-token-a"
-CPS_SERIAL = "APO-BENCH"
+CPS_SERIAL = "APO-CPS"
 
 
 def emulator_args(db: str = ":memory:") -> list[str]:
@@ -37,8 +37,6 @@ def emulator_args(db: str = ":memory:") -> list[str]:
         "1",
         "--cps-api-key",
         CPS_KEY,
-        "--default-terminal",
-        CPS_SERIAL,
     ]
 
 
@@ -229,7 +227,7 @@ def cps_get(opts: Options) -> Result:
 def _switch_to_cps(emu: Server) -> None:
     """The default terminal, handed to the Cloud Payment Service driver."""
     status, body = call(
-        "POST", f"{emu.url}/__admin/terminals", None, {"serial_number": "APO-CPS", "mode": "cps"}
+        "POST", f"{emu.url}/__admin/terminals", None, {"serial_number": CPS_SERIAL, "mode": "cps"}
     )
     if status != 201:
         raise RuntimeError(f"creating a CPS terminal: {status} {body}")

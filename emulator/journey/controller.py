@@ -1449,7 +1449,7 @@ class JourneyController:
 
     # --- other OCPI events --------------------------------------------------------------------
 
-    async def _on_location(self, location: dict[str, Any], platform: Platform | None) -> None:
+    async def _on_location(self, location_id: str, platform: Platform | None) -> None:
         """Live EVSE status on the charger list (Payter shows status from the pushes)."""
         for serial, ui in list(self.ui.items()):
             if ui.screen == CHOOSE:

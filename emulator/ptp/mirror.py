@@ -19,7 +19,7 @@ from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal, collect_notes, format_datetime, parse_datetime
 from emulator.ptp import checks
-from emulator.ptp.objects import LOCATIONS, TARIFFS, OwnedObjects, object_key
+from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -33,7 +33,7 @@ class Mirror:
     def __init__(self, ptp: Ptp) -> None:
         self.ptp = ptp
         self.rt = ptp.rt
-        self.locations = OwnedObjects(self.rt.store, LOCATIONS)
+        self.locations = Locations(self.rt.store)
         self.tariffs = OwnedObjects(self.rt.store, TARIFFS)
         self._timers: dict[int, Any] = {}
         self._generation: dict[int, int] = {}
