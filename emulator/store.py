@@ -40,8 +40,8 @@ class Store:
     through plain parameterised SQL built once per table and shape, so a write never re-reads
     the schema (sqlite3 keeps the prepared statements by their text).
 
-    ``statements`` counts the SQL statements run through the store (the complexity guard of
-    the journey tests counts them)."""
+    ``statements`` and ``rows_read`` count the SQL statements run through the store and the
+    rows they returned (the complexity guard of the journey tests reads them)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -57,6 +57,7 @@ class Store:
         self._pks: dict[str, tuple[str, ...]] = {}
         self._sql: dict[tuple[Any, ...], str] = {}
         self.statements = 0
+        self.rows_read = 0
         # Called before POST /__admin/reset empties the tables (buffers drop what they hold).
         self.reset_listeners: list[Callable[[], None]] = []
 
@@ -218,7 +219,9 @@ class Store:
 
     def _dicts(self, cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
         columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor]
+        self.rows_read += len(rows)
+        return rows
 
     def get(self, table: str, pk: Any) -> dict[str, Any] | None:
         try:
@@ -267,6 +270,7 @@ class Store:
         if where:
             sql += f" where {where}"
         row = self._run(sql, list(params)).fetchone()
+        self.rows_read += 1
         return int(row[0]) if row else 0
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:

@@ -50,7 +50,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
-from emulator.ocpi.models.cdrs import SESSION_ONLY_DIMENSIONS
 from emulator.ocpi.types import ci_equal, parse_datetime
 
 ZERO = Decimal(0)
@@ -1121,6 +1120,9 @@ def check_cdr_totals(
 
     Returns the problems; the caller decides their severity.
     """
+    # The CDR model module is imported when a CDR is first checked (lazy model imports).
+    from emulator.ocpi.models.cdrs import SESSION_ONLY_DIMENSIONS
+
     data = _plain(cdr)
     problems: list[Problem] = []
     start = _dt(data.get("start_date_time"))
