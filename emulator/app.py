@@ -73,14 +73,14 @@ class EmulatorNode(Node):
 
     def setup(self) -> None:
         from emulator.journey.controller import JourneyController
-        from emulator.ocpi.modules.cdrs import CdrsReceiver
-        from emulator.ocpi.modules.commands import CommandsSender
-        from emulator.ocpi.modules.locations import LocationsReceiver
-        from emulator.ocpi.modules.payments import PaymentsSender
-        from emulator.ocpi.modules.sessions import SessionsReceiver
-        from emulator.ocpi.modules.tariffs import TariffsReceiver
-        from emulator.ocpi.modules.tokens import TokensSender
         from emulator.ptp.core import Ptp
+        from emulator.ptp.modules.cdrs import CdrsReceiver
+        from emulator.ptp.modules.commands import CommandsSender
+        from emulator.ptp.modules.locations import LocationsReceiver
+        from emulator.ptp.modules.payments import PaymentsSender
+        from emulator.ptp.modules.sessions import SessionsReceiver
+        from emulator.ptp.modules.tariffs import TariffsReceiver
+        from emulator.ptp.modules.tokens import TokensSender
 
         self.terminals = TerminalHost(self.rt, timeouts=terminal_timeouts(self.settings))
         self._setup_cps()

@@ -73,7 +73,7 @@ class Clock:
         return None
 
     def describe(self) -> dict[str, Any]:
-        from emulator.ocpi.types import format_datetime
+        from emulator.datetimes import format_datetime
 
         return {"mode": self.kind, "now": format_datetime(self.now())}
 

@@ -31,7 +31,7 @@ import aiohttp
 
 from emulator.background import Background
 from emulator.clock import ManualClock
-from emulator.ocpi.types import parse_datetime
+from emulator.datetimes import parse_datetime
 
 # How long registration and EVSE assignment may take before the demo gives up (real seconds:
 # these are HTTP round trips on loopback).

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.ocpi.types import format_datetime
 from emulator.rules import RULES, Rule
 from emulator.store import Store, TableSpec
 

@@ -12,8 +12,8 @@ from typing import Any
 import structlog
 
 from emulator import jsonio
+from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.ocpi.types import format_datetime
 from emulator.redact import redact_body, redact_headers
 from emulator.store import Store, TableSpec
 

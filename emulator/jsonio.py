@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 
 
 def _default(value: Any) -> Any:

@@ -20,11 +20,11 @@ from emulator import jsonio
 from emulator.control import api as control_api
 from emulator.control.http import admin_middleware
 from emulator.ocpi.client import OcpiClient
-from emulator.ocpi.modules.credentials import CredentialsModule
-from emulator.ocpi.modules.versions import VersionsModule
+from emulator.ocpi.credentials import CredentialsModule
 from emulator.ocpi.platforms import Platforms
 from emulator.ocpi.registration import Need, Registration
 from emulator.ocpi.transport import Identity, OcpiServer
+from emulator.ocpi.versions import VersionsModule
 from emulator.runtime import Runtime, listening_info
 
 

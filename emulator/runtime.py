@@ -15,11 +15,11 @@ import aiohttp
 
 from emulator.background import Background
 from emulator.clock import Clock, make_clock
+from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
-from emulator.ocpi.types import parse_datetime
 from emulator.settings import ServerSettings
 from emulator.store import Store, TableSpec
 

@@ -5,23 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from emulator import jsonio
 from emulator.clock import ManualClock
 from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.datetimes import parse_datetime
 from emulator.findings import report_text
 from emulator.ocpi.registration import RegistrationFailed
-from emulator.ocpi.types import parse_datetime
 from emulator.rules import RULES
 
 if TYPE_CHECKING:
-    from emulator.node import Node
+    from emulator.ocpi.platforms import Platforms
+    from emulator.ocpi.registration import Registration
+    from emulator.ocpi.transport import OcpiServer
+    from emulator.runtime import Runtime
 
 
-def add_routes(app: web.Application, node: Node) -> None:
+class ControlledNode(Protocol):
+    """What the control API needs of a node (:class:`emulator.node.Node` is one); a protocol,
+    so that the control layer does not import the node that mounts it."""
+
+    name: str
+    rt: Runtime
+    platforms: Platforms
+    registration: Registration
+    server: OcpiServer
+
+    def listening(self) -> dict[str, Any]: ...
+
+    async def reset(self) -> None: ...
+
+
+def add_routes(app: web.Application, node: ControlledNode) -> None:
     r = app.router
     p = ADMIN_PREFIX
     h = _Handlers(node)
@@ -46,7 +64,7 @@ def add_routes(app: web.Application, node: Node) -> None:
 
 
 class _Handlers:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: ControlledNode) -> None:
         self.node = node
         self.rt = node.rt
 

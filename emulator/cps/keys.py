@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 

@@ -29,7 +29,7 @@ from emulator.cps.errors import CpsError, Finding
 from emulator.cps.keys import ApiKey, ApiKeys
 from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
 from emulator.cps.webhooks import Deliveries
-from emulator.ocpi.types import format_datetime, parse_datetime
+from emulator.datetimes import format_datetime, parse_datetime
 from emulator.runtime import Runtime
 from emulator.settings import EmulatorSettings
 from emulator.store import TableSpec

@@ -29,7 +29,7 @@ import structlog
 
 from emulator import jsonio
 from emulator.clock import Timer
-from emulator.ocpi.types import format_datetime, parse_datetime
+from emulator.datetimes import format_datetime, parse_datetime
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 

@@ -21,17 +21,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from emulator.datetimes import format_datetime, parse_datetime
 from emulator.journey import records as R
 from emulator.journey.records import JourneyRecords
 from emulator.journey.texts import has_texts, language_name, money, text, to_minor
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import format_datetime, parse_datetime
 from emulator.settings import version_key
 from emulator.terminal.device import (
     CardRead,
@@ -45,8 +45,11 @@ from emulator.terminal.device import (
 from emulator.terminal.screens import Screen
 
 if TYPE_CHECKING:
-    from emulator.app import EmulatorNode
     from emulator.clock import Timer
+    from emulator.ocpi.platforms import Platforms
+    from emulator.ptp.core import Ptp
+    from emulator.runtime import Runtime
+    from emulator.settings import EmulatorSettings
     from emulator.terminal.host import TerminalHost
 
 log = structlog.get_logger("emulator.journey")
@@ -144,8 +147,19 @@ class Ui:
     reading_for: str | None = None  # "stop" / "receipt": a card identifies the driver
 
 
+class JourneyNode(Protocol):
+    """What the journey needs of the node that hosts it (:class:`emulator.app.EmulatorNode` is
+    one); a protocol, so that the journey does not import the application that assembles it."""
+
+    rt: Runtime
+    ptp: Ptp
+    terminals: TerminalHost
+    settings: EmulatorSettings
+    platforms: Platforms
+
+
 class JourneyController:
-    def __init__(self, node: EmulatorNode) -> None:
+    def __init__(self, node: JourneyNode) -> None:
         self.node = node
         self.rt = node.rt
         self.ptp = node.ptp

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 from emulator.store import Store, TableSpec
 
 JOURNEYS = TableSpec(

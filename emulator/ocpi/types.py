@@ -1,9 +1,10 @@
 """OCPI primitive types shared by every version (types.asciidoc).
 
-One DateTime type for the whole code base: UTC, ``Z``, at most 25 characters. Parsing is
-permissive where the value can still be understood (an explicit ``+00:00`` offset, a date-time
-without designator); each leniency is noted in the current :func:`notes` collector so that the
-caller can turn it into a finding instead of refusing the message.
+The DateTime type: UTC, ``Z``, at most 25 characters (the helpers live in
+:mod:`emulator.datetimes`). Parsing is permissive where the value can still be understood (an
+explicit ``+00:00`` offset, a date-time without designator); each leniency is noted in the
+current :func:`notes` collector so that the caller can turn it into a finding instead of
+refusing the message.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import contextvars
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from annotated_types import GroupedMetadata, MaxLen, MinLen
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+
+from emulator.datetimes import format_datetime as format_datetime
+from emulator.datetimes import parse_datetime_offset
+from emulator.datetimes import sortable_datetime as sortable_datetime
 
 # --- notes: leniencies found while parsing -------------------------------------------------
 
@@ -55,11 +60,6 @@ def note(rule: str, message: str) -> None:
 
 # --- DateTime -------------------------------------------------------------------------------
 
-_DT_RE = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?"
-    r"(?P<tz>[Zz]|[+-]\d{2}:?\d{2})?$"
-)
-
 
 def parse_datetime(value: Any) -> datetime:
     """Parse an OCPI DateTime into an aware UTC datetime.
@@ -68,60 +68,16 @@ def parse_datetime(value: Any) -> datetime:
     seconds. Accepted with a note (checklist rule 8): an explicit offset, more than 25
     characters.
     """
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-    if not isinstance(value, str):
-        raise ValueError("a DateTime must be a string")
-    m = _DT_RE.match(value.strip())
-    if not m:
-        raise ValueError(f"{value!r} is not an RFC 3339 date-time (YYYY-MM-DDThh:mm:ss[.f]Z)")
-    frac = m.group("frac") or ""
-    micro = int((frac[1:] + "000000")[:6]) if frac else 0
-    try:
-        base = datetime.fromisoformat(f"{m.group('date')}T{m.group('time')}")
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid date-time: {exc}") from None
-    base = base.replace(microsecond=micro, tzinfo=UTC)
-    tz = m.group("tz")
-    if tz and tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        base = base - sign * offset
+    moment, offset = parse_datetime_offset(value)
+    if offset:
         note(
             "OCPI-08",
             f"DateTime {value!r} carries an offset; OCPI DateTimes are UTC with 'Z' or no "
             "designator ('+00:00 is not the same as UTC')",
         )
-    if len(value) > 25:
+    if isinstance(value, str) and len(value) > 25:
         note("OCPI-08", f"DateTime {value!r} is longer than 25 characters")
-    return base
-
-
-def format_datetime(value: datetime) -> str:
-    """Serialise as OCPI wants: UTC, ``Z``, milliseconds only when present (max 24 chars)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond // 1000:03d}"
-    return text + "Z"
-
-
-def sortable_datetime(value: Any) -> str | None:
-    """A DateTime as fixed-width text (microseconds, ``Z``) that sorts and compares in time
-    order: for ``last_updated`` columns and the ``date_from``/``date_to`` filters on them.
-    (OCPI text with and without fractions does not: ``…00.5Z`` < ``…00Z``.)"""
-    if value is None:
-        return None
-    try:
-        moment = parse_datetime(value)
-    except ValueError:
-        return str(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment
 
 
 DateTime = Annotated[

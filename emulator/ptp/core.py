@@ -2,7 +2,7 @@
 
 :class:`Ptp` ties together what the emulator knows of each CPO (the mirror of Locations and
 Tariffs, the Sessions and CDRs it received), the commands it sent, the tokens it issued and
-the Payments objects it owns. The OCPI modules (``emulator/ocpi/modules/``) are its HTTP face;
+the Payments objects it owns. The OCPI modules (``emulator/ptp/modules/``) are its HTTP face;
 the driver journey (``emulator/journey/``) listens to it (``session_listeners``,
 ``cdr_listeners``, ``commands.listeners``, ``location_listeners``).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
@@ -25,13 +25,30 @@ from emulator.ptp.tokens import Tokens
 from emulator.settings import EmulatorSettings, version_key
 
 if TYPE_CHECKING:
-    from emulator.app import EmulatorNode
+    from emulator.ocpi.client import OcpiClient
+    from emulator.ocpi.platforms import Platforms
+    from emulator.ocpi.registration import Registration
+    from emulator.ocpi.transport import OcpiServer
+    from emulator.runtime import Runtime
+    from emulator.terminal.host import TerminalHost
 
 Listener = Callable[..., Awaitable[None] | None]
 
 
+class PtpNode(Protocol):
+    """What Payter's peer needs of the node that hosts it (:class:`emulator.app.EmulatorNode`
+    is one); a protocol, so that ptp does not import the application that assembles it."""
+
+    rt: Runtime
+    platforms: Platforms
+    registration: Registration
+    client: OcpiClient
+    server: OcpiServer
+    terminals: TerminalHost
+
+
 class Ptp:
-    def __init__(self, node: EmulatorNode) -> None:
+    def __init__(self, node: PtpNode) -> None:
         self.node = node
         self.rt = node.rt
         settings = node.rt.settings

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 from emulator.terminal.acquirer import (
     CANCELLED_BY_CARDHOLDER,
     PIN_ENTRY_TIMED_OUT,

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import structlog
 
 from emulator.clock import Timer
-from emulator.ocpi.types import format_datetime
+from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
 from emulator.settings import EmulatorSettings
 from emulator.store import TableSpec
