@@ -37,7 +37,8 @@ PAYTER_MODULES = {
         Need("cdrs", "SENDER"),
         Need("commands", "RECEIVER"),
         Need("tokens", "RECEIVER"),
-        Need("payments", "RECEIVER", since="2.3.0"),
+        # Only on the versions of --payments-versions (see _check_payter_modules).
+        Need("payments", "RECEIVER", since="2.2.1"),
     ],
     "emsp": [
         Need("locations", "SENDER"),
@@ -95,9 +96,12 @@ class EmulatorNode(Node):
             TokensSender(self.ptp),
         ):
             self.server.add_module(module)
-        if self.settings.profile == "ptp":
-            # Payments exists in OCPI 2.3.0 only; the 'emsp' profile serves 2.2.1 platforms.
-            self.server.add_module(PaymentsSender(self.ptp))
+        if self.settings.profile == "ptp" and self.settings.payments_version_list:
+            # Payments on 2.3.0 and (Payter's 2.2.1 extension) on 2.2.1; the 'emsp' profile
+            # serves platforms without Payments.
+            self.server.add_module(
+                PaymentsSender(self.ptp, versions=self.settings.payments_version_list)
+            )
         self.rt.reset_hooks.append(self._seed)
 
     def add_routes(self, app: web.Application) -> None:
@@ -163,6 +167,7 @@ class EmulatorNode(Node):
             str(need)
             for need in PAYTER_MODULES[self.settings.profile]
             if need.applies(version)
+            and (need.module != "payments" or version in self.settings.payments_version_list)
             and not any(
                 ep.get("identifier") == need.module and (not modern or ep.get("role") == need.role)
                 for ep in platform.endpoints

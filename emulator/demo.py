@@ -99,6 +99,8 @@ class Demo:
         self.admin_token: str | None = None
         self.cpo_sim_admin_token: str | None = None
         self._http: aiohttp.ClientSession | None = None
+        # The setup step under way, named when it fails.
+        self._step = "starting"
 
     # --- start / stop ---------------------------------------------------------------------
 
@@ -171,10 +173,16 @@ class Demo:
             cpo_info = await self.cpo_sim.start()
             if opts.clock == "paced":
                 self._pacer = asyncio.create_task(self._pace(), name="demo-pacer")
-            async with asyncio.timeout(SETUP_TIMEOUT):
-                platform = await self._register(cpo_info)
-                serials = await self._create_terminals(platform.get("id"))
-                evses = await self._wait_for_assignment(serials)
+            try:
+                async with asyncio.timeout(SETUP_TIMEOUT):
+                    self._step = f"registering over OCPI {opts.version}"
+                    platform = await self._register(cpo_info)
+                    self._step = "creating the terminals"
+                    serials = await self._create_terminals(platform.get("id"))
+                    self._step = "waiting for the simulated CPO to assign EVSEs to the terminals"
+                    evses = await self._wait_for_assignment(serials)
+            except TimeoutError:
+                raise DemoError(f"{self._step}: not done within {SETUP_TIMEOUT:g} s") from None
         except BaseException:
             await self.stop()
             raise
@@ -276,6 +284,19 @@ class Demo:
             }
             if all(evses.get(s) for s in serials):
                 return evses
+            for t in listed:
+                if t.get("serial_number") in serials and t.get("push_state") in (
+                    "NO_ENDPOINT",
+                    "FAILED",
+                ):
+                    why = t.get("push_error") or (
+                        "the simulated CPO lists no payments RECEIVER for OCPI "
+                        f"{self.options.version}"
+                    )
+                    raise DemoError(
+                        f"terminal {t['serial_number']} could not be pushed to the simulated "
+                        f"CPO (push_state {t['push_state']}: {why}), so it gets no EVSEs"
+                    )
             # The simulated CPO assigns after a short virtual delay: move the manual clock to
             # its next timer (the paced clock gets there by itself).
             due = self.clock.next_due()
@@ -313,7 +334,8 @@ async def run(options: DemoOptions) -> int:
     except (DemoError, OSError, TimeoutError, aiohttp.ClientError) as exc:
         import sys
 
-        sys.stderr.write(f"demo: cannot start: {exc}\n")
+        # Some exceptions (a bare TimeoutError, ...) have no message: name them at least.
+        sys.stderr.write(f"demo: cannot start: {str(exc) or repr(exc)}\n")
         return 1
     try:
         if options.headless:

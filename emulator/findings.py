@@ -56,6 +56,9 @@ class Findings:
         self._since_prune = 0
         # Checks that only make sense when a report is asked for (sessions still open, ...).
         self.before_report: list[Callable[[], None]] = []
+        # What a node adds to the report (given the platform_id asked for): a dict merged
+        # into it, such as the Payments variant used with each platform.
+        self.report_context: list[Callable[[int | None], dict[str, Any]]] = []
         store.register(FINDINGS)
 
     def record(
@@ -179,13 +182,16 @@ class Findings:
                 ],
             }
         overall = "FAIL" if any(a["verdict"] == "FAIL" for a in axes.values()) else "PASS"
-        return {
+        out = {
             "verdict": overall,
             "strict": strict,
             "platform_id": platform_id,
             "generated_at": format_datetime(self.now()),
             "axes": axes,
         }
+        for context in self.report_context:
+            out.update(context(platform_id))
+        return out
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -204,4 +210,10 @@ def report_text(report: dict[str, Any]) -> str:
             lines.append(f"      e.g. {item['example']}")
             lines.append(f"      see {item['reference']}")
         lines.append("")
+    for platform in report.get("platforms") or []:
+        payments = platform.get("payments") or {}
+        lines.append(
+            f"Platform {platform.get('id')} (OCPI {platform.get('version') or '?'}): "
+            f"{payments.get('description') or 'no Payments'}"
+        )
     return "\n".join(lines).rstrip() + "\n"

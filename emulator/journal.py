@@ -11,10 +11,11 @@ from typing import Any
 
 import structlog
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
-from emulator.redact import redact_body, redact_headers
+from emulator.inbound import clean
+from emulator.redact import redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
 
 log = structlog.get_logger("emulator.journal")
@@ -71,23 +72,23 @@ class Journal:
     def _body(self, body: Any) -> str | None:
         if body is None or body == b"" or body == "":
             return None
-        if isinstance(body, bytes):
+        if isinstance(body, (bytes, str)):
             try:
-                parsed = jsonio.loads(body)
+                text = jsonio.dumps(redact_body(inbound.loads(body)))
             except ValueError:
-                text = body.decode("utf-8", "replace")
-            else:
-                text = jsonio.dumps(redact_body(parsed))
-        elif isinstance(body, str):
-            try:
-                text = jsonio.dumps(redact_body(jsonio.loads(body)))
-            except ValueError:
-                text = body
+                # Not JSON, or refused JSON (bad text, too deep): kept as text, secrets cut.
+                raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+                text = redact_text(raw)
         else:
             text = jsonio.dumps(redact_body(jsonio.plain(body)))
         if len(text) > self.body_bytes:
             text = text[: self.body_bytes] + f"… [truncated, {len(text)} characters]"
-        return text
+        # What was refused for not being valid text is still recorded, escaped.
+        return clean(text)
+
+    @staticmethod
+    def _headers(headers: Any) -> dict[str, str]:
+        return {clean(k): clean(v) for k, v in redact_headers(headers or {}).items()}
 
     def record(
         self,
@@ -107,6 +108,8 @@ class Journal:
         module: str | None = None,
         error: str | None = None,
     ) -> int:
+        url = clean(url)
+        error = clean(error) if error is not None else None
         if self._next_id is None:
             rows = self.store.query("select max(id) as last from journal")
             self._next_id = int(rows[0]["last"] or 0) + 1 if rows else 1
@@ -196,8 +199,8 @@ class Journal:
 
     def _row(self, entry: dict[str, Any]) -> dict[str, Any]:
         row = dict(entry)
-        row["request_headers"] = redact_headers(_Pairs(entry["request_headers"]))
-        row["response_headers"] = redact_headers(_Pairs(entry["response_headers"]))
+        row["request_headers"] = self._headers(_Pairs(entry["request_headers"]))
+        row["response_headers"] = self._headers(_Pairs(entry["response_headers"]))
         for key in ("request_body", "response_body"):
             body = entry[key]
             row[key] = body.text if isinstance(body, _Rendered) else self._body(body)

@@ -26,6 +26,7 @@ from emulator.ocpi.registration import Need, Registration
 from emulator.ocpi.transport import Identity, OcpiServer
 from emulator.ocpi.versions import VersionsModule
 from emulator.runtime import Runtime, listening_info
+from emulator.serving import ProtocolRunner
 
 
 class Node:
@@ -119,7 +120,9 @@ class Node:
 
     async def start(self) -> dict[str, Any]:
         settings = self.rt.settings
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = ProtocolRunner(
+            self.app, now=self.rt.now, access_log=None, handle_signals=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port, reuse_address=True)
         await site.start()

@@ -8,6 +8,11 @@ from typing import Any
 _SECRET_KEYS = {"token", "apikey", "api_key", "admin_token", "token_a"}
 _HEADER_RE = re.compile(r"^(?P<scheme>\S+)(?P<sep>\s+)(?P<rest>.+)$")
 _QUOTED_RE = re.compile(r'(?P<key>\w+)="(?P<value>[^"]*)"')
+# A secret-named member in JSON text that could not be parsed (kept as text in the journal).
+_MEMBER_RE = re.compile(
+    r'(?P<key>"(?:' + "|".join(sorted(_SECRET_KEYS)) + r')"\s*:\s*")(?P<value>(?:[^"\\]|\\.)*)"',
+    re.IGNORECASE,
+)
 
 
 def is_secret_key(key: str) -> bool:
@@ -44,6 +49,11 @@ def redact_headers(headers: Any) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+def redact_text(text: str) -> str:
+    """Secret-named string members cut short in JSON text that is not parsed."""
+    return _MEMBER_RE.sub(lambda m: f'{m.group("key")}{redact_secret(m.group("value"))}"', text)
 
 
 def redact_body(value: Any) -> Any:

@@ -18,6 +18,21 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OCPI_VERSIONS = ("2.3.0", "2.2.1", "2.1.1")
+# Versions with the Payments module: 2.3.0's package, and 2.2.1 with the module as the custom
+# module 'payments' (Payter: Payments was added to 2.2.1 in March 2024, "Direct Payment 2.2.1").
+PAYMENTS_VERSIONS = ("2.3.0", "2.2.1")
+
+
+def payments_versions_field(description: str) -> Any:
+    return Field(",".join(PAYMENTS_VERSIONS), description=description)
+
+
+def check_payments_versions(value: str) -> str:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in items if v not in PAYMENTS_VERSIONS]
+    if unknown:
+        raise ValueError(f"payments versions must be among {', '.join(PAYMENTS_VERSIONS)}")
+    return ",".join(sorted(items, key=_version_key, reverse=True))
 
 
 class ServerSettings(BaseSettings):
@@ -148,9 +163,10 @@ class EmulatorSettings(ServerSettings):
 
     profile: Literal["ptp", "emsp"] = Field(
         "ptp",
-        description="'ptp': Payter as Payment Terminal Provider over OCPI 2.3.0 with Payments; "
-        "'emsp': eMSP-like peer for 2.2.1 platforms without Payments (offers 2.2.1 and 2.1.1 "
-        "and the role EMSP unless --versions / --role say otherwise).",
+        description="'ptp': Payter as Payment Terminal Provider, with Payments on OCPI 2.3.0 "
+        "and 2.2.1 (--payments-versions); 'emsp': eMSP-like peer for 2.2.1 platforms without "
+        "Payments (offers 2.2.1 and 2.1.1 and the role EMSP unless --versions / --role say "
+        "otherwise).",
     )
     versions: str = Field(
         ",".join(OCPI_VERSIONS),
@@ -185,6 +201,13 @@ class EmulatorSettings(ServerSettings):
         ge=0,
         description="Extra seconds after a CommandResponse timeout before the result "
         "counts as missing.",
+    )
+    payments_versions: str = payments_versions_field(
+        "OCPI versions on which the Payments module (Terminals, Financial Advice "
+        "Confirmations) is hosted and used, profile 'ptp' (empty: none). On 2.2.1 it is the "
+        "custom module 'payments' with 2.2.1's Price (Payter's 'Direct Payment 2.2.1'; its "
+        "module id and shape there are inferred), used with a CPO whose 2.2.1 version details "
+        "list it.",
     )
     payments_terminals_path: str = Field(
         "terminals", description="Sub-path of the Payments endpoint for Terminals."
@@ -379,6 +402,15 @@ class EmulatorSettings(ServerSettings):
         "minute 5 times, hourly for 24 h, daily for 7 days. Retries stop on HTTP 200 or 409.",
     )
 
+    @field_validator("payments_versions")
+    @classmethod
+    def _payments_versions(cls, value: str) -> str:
+        return check_payments_versions(value)
+
+    @property
+    def payments_version_list(self) -> list[str]:
+        return [v for v in self.payments_versions.split(",") if v]
+
     @field_validator("cps_webhook_retries", "fac_retries")
     @classmethod
     def _retry_ladder(cls, value: str) -> str:
@@ -397,8 +429,8 @@ class EmulatorSettings(ServerSettings):
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> EmulatorSettings:
-        # The 'emsp' profile is for platforms not yet on 2.3.0 (Payments is a 2.3.0 module),
-        # and 2.2.1's Role enum has no PTP: its defaults differ where not given explicitly.
+        # The 'emsp' profile is for platforms without Payments, and 2.2.1's Role enum has no
+        # PTP: its defaults differ where not given explicitly.
         if self.profile == "emsp":
             if "versions" not in self.model_fields_set:
                 self.versions = "2.2.1,2.1.1"

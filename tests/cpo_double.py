@@ -68,6 +68,9 @@ class CpoDouble:
     )
     command_status: int = 1000
     refuse_customer_reference_patch: bool = False
+    # A FAC whose total_costs is not of this Price shape ("2.2.1": excl_vat/incl_vat,
+    # "2.3.0": before_taxes/taxes; "none": neither) is refused with 2001.
+    fac_price_shape: str | None = None
     # Sender lists: ignore date_from/date_to; answer an unknown id with HTTP 200 + 2003;
     # reverse the order on every other GET; refuse a list without query parameters.
     ignore_date_filters: bool = False
@@ -229,6 +232,10 @@ class CpoDouble:
         store = self.terminals if kind == "terminals" else self.facs
         key = "terminal_id" if kind == "terminals" else "id"
         if request.method == "POST" and not object_id:
+            if kind != "terminals" and self.fac_price_shape is not None:
+                shape = "2.3.0" if "before_taxes" in body.get("total_costs", {}) else "2.2.1"
+                if shape != self.fac_price_shape:
+                    return self.envelope(code=2001, request=request)
             store[body[key]] = body
             return self.envelope(request=request)
         if request.method == "PATCH" and object_id in store:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 
 ADMIN_PREFIX = "/__admin"
 
@@ -42,14 +42,22 @@ class ControlError(Exception):
 
 
 async def json_body(request: web.Request, *, required: bool = False) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.RequestPayloadError as exc:  # e.g. a Content-Encoding it is not in
+        reason = inbound.unreadable(exc)
+        message = f"request body could not be read: {reason}"
+        raise ControlError(400, "invalid_body", message) from None
     if not raw.strip():
         if required:
             raise ControlError(400, "invalid_body", "a JSON object body is required")
         return {}
     try:
-        body = jsonio.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = inbound.loads(raw)
+    except inbound.InvalidInput as exc:
+        code = "invalid_text" if exc.kind == "text" else "invalid_body"
+        raise ControlError(400, code, f"request body refused: {exc.message}") from None
+    except ValueError as exc:
         raise ControlError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ControlError(400, "invalid_body", "the request body must be a JSON object")
@@ -124,6 +132,10 @@ def admin_middleware(token: str | None) -> Any:
                 "the control API answers loopback clients only; set an admin token "
                 "(--admin-token / EMULATOR_ADMIN_TOKEN) to use it from elsewhere",
             )
+        try:
+            inbound.check_request_text(request.raw_path, request.headers.items())
+        except inbound.InvalidInput as exc:
+            return error(400, "invalid_text", exc.message)
         try:
             return await handler(request)
         except ControlError as exc:

@@ -36,9 +36,9 @@ def token_patch_model(version: str) -> type[BaseModel]:
     return partial_model(model_for(version, "Token"))
 
 
-def terminal_model() -> type[BaseModel]:
-    return model_for("2.3.0", "Terminal")
+def terminal_model(version: str = "2.3.0") -> type[BaseModel]:
+    return model_for(version, "Terminal")
 
 
-def fac_model() -> type[BaseModel]:
-    return model_for("2.3.0", "FinancialAdviceConfirmation")
+def fac_model(version: str = "2.3.0") -> type[BaseModel]:
+    return model_for(version, "FinancialAdviceConfirmation")

@@ -16,6 +16,7 @@ authentication, headers, the envelope and the journal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -332,14 +333,17 @@ class TokensReceiver(Module):
 
 class PaymentsReceiver(Module):
     """mod_payments, Receiver interface of the CPO: ``{payments}/terminals`` and
-    ``{payments}/financial-advice-confirmations`` (the sub-URLs the module's examples use)."""
+    ``{payments}/financial-advice-confirmations`` (the sub-URLs the module's examples use).
+    On 2.3.0 and, as Payter's "Direct Payment 2.2.1" extension, on 2.2.1 (setting
+    ``payments_versions``), with that version's objects."""
 
     id = "payments"
     interface = "RECEIVER"
-    versions = ("2.3.0",)
+    versions: tuple[str, ...] = ("2.3.0",)
 
-    def __init__(self, backend: CpoBackend) -> None:
+    def __init__(self, backend: CpoBackend, *, versions: Sequence[str] = ("2.3.0",)) -> None:
         self.backend = backend
+        self.versions = tuple(versions)
 
     def routes(self) -> list[Route]:
         return [
@@ -352,7 +356,7 @@ class PaymentsReceiver(Module):
 
     async def post_terminal(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()
-        terminal = _dump(req.parse(messages.terminal_model(), what="Terminal"))
+        terminal = _dump(req.parse(messages.terminal_model(_version(req)), what="Terminal"))
         created = self.backend.receive_terminal(platform, terminal)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
@@ -367,14 +371,15 @@ class PaymentsReceiver(Module):
         """Not in the spec's Receiver interface: Payter PATCHes the customer_reference of a
         terminal it created (payter.md §2.2), and a CPO that works with Payter accepts it."""
         platform = req.require_platform()
-        changes = _dump(req.parse(partial_model(messages.terminal_model()), what="Terminal"))
+        model = partial_model(messages.terminal_model(_version(req)))
+        changes = _dump(req.parse(model, what="Terminal"))
         if not self.backend.patch_terminal(platform, req.params["terminal_id"], changes):
             raise _not_found(f"terminal {req.params['terminal_id']}")
         return OcpiResult(omit_data=True)
 
     async def post_fac(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()
-        fac = req.parse(messages.fac_model(), what="FinancialAdviceConfirmation")
+        fac = req.parse(messages.fac_model(_version(req)), what="FinancialAdviceConfirmation")
         created = self.backend.receive_fac(platform, _dump(fac))
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 

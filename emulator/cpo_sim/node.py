@@ -79,9 +79,12 @@ class CpoSimNode(Node):
             CdrsSender(self.backend, self.presets),
             CommandsReceiver(self.backend),
             TokensReceiver(self.backend),
-            PaymentsReceiver(self.backend),
         ):
             self.server.add_module(module)
+        if self.settings.payments_version_list:
+            self.server.add_module(
+                PaymentsReceiver(self.backend, versions=self.settings.payments_version_list)
+            )
 
     def add_routes(self, app: web.Application) -> None:
         control.add_routes(app, self)

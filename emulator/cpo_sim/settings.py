@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from emulator.cpo_sim.presets import parse_presets
-from emulator.settings import ServerSettings
+from emulator.settings import ServerSettings, check_payments_versions, payments_versions_field
 
 
 class CpoSimSettings(ServerSettings):
@@ -36,6 +36,11 @@ class CpoSimSettings(ServerSettings):
         "2.3.0,2.2.1",
         description="OCPI versions offered, highest first (comma-separated). The CPO modules "
         "exist for 2.2.1 and 2.3.0.",
+    )
+    payments_versions: str = payments_versions_field(
+        "OCPI versions on which the Payments Receiver (terminals, "
+        "financial-advice-confirmations) is hosted (empty: none); on 2.2.1 it is the custom "
+        "module 'payments' of Payter's 'Direct Payment 2.2.1', with 2.2.1's Price."
     )
     ocpi_page_limit: int = Field(
         2,
@@ -122,6 +127,15 @@ class CpoSimSettings(ServerSettings):
     terminal_assignment_delay: float = Field(
         1.0, ge=0, description="Seconds between a terminal's arrival and its assignment PATCH."
     )
+
+    @field_validator("payments_versions")
+    @classmethod
+    def _payments_versions(cls, value: str) -> str:
+        return check_payments_versions(value)
+
+    @property
+    def payments_version_list(self) -> list[str]:
+        return [v for v in self.payments_versions.split(",") if v]
 
     @field_validator("preset")
     @classmethod

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 from emulator.cps.errors import CpsError, Finding, invalid_parameter, missing_parameter
 from emulator.cps.keys import ApiKey
 from emulator.cps.models import MAX_AMOUNT, MAX_SECONDS
@@ -166,12 +166,23 @@ def check_url(value: Any, name: str) -> str:
 
 async def json_body(request: web.Request) -> Any:
     """The JSON body, or None when it is empty or ``null``."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.RequestPayloadError as exc:  # e.g. a Content-Encoding it is not in
+        reason = inbound.unreadable(exc)
+        message = f"the request body could not be read: {reason}"
+        raise CpsError(400, "invalid_body", message) from None
     if not raw.strip():
         return None
     try:
-        return jsonio.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return inbound.loads(raw)
+    except inbound.InvalidInput as exc:
+        raise CpsError(
+            400,
+            "invalid_text" if exc.kind == "text" else "invalid_body",
+            f"the request body is refused: {exc.message}",
+        ) from None
+    except ValueError as exc:
         raise CpsError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
 
 
@@ -216,8 +227,8 @@ def cps_middleware(service: CloudPaymentService) -> Any:
         if request.body_exists:
             try:
                 body = await request.read()
-            except (web.HTTPException, OSError):  # too large, or the client went away
-                body = None
+            except (web.HTTPException, web.RequestPayloadError, OSError):
+                body = None  # too large, undecodable, or the client went away
         elapsed = (time.perf_counter() - started) * 1000
         exchange_id = service.rt.journal.record(
             direction="in",
@@ -252,6 +263,10 @@ def cps_middleware(service: CloudPaymentService) -> Any:
 async def _handle(
     service: CloudPaymentService, request: web.Request, handler: Handler
 ) -> web.StreamResponse:
+    try:
+        inbound.check_request_text(request.raw_path, request.headers.items())
+    except inbound.InvalidInput as exc:
+        raise CpsError(400, "invalid_text", exc.message) from None
     match = request.match_info
     if match.http_exception is not None:
         raise match.http_exception

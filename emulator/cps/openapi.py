@@ -100,7 +100,8 @@ _NOT_FOUND = _error(
     "No such terminal for this API key (or a terminal in mode ocpi), or no such session."
 )
 _BAD_REQUEST = _error(
-    "A query parameter is missing, invalid, empty or given twice; error.parameter names it."
+    "A query parameter is missing, invalid, empty or given twice; error.parameter names it. "
+    "A path, query string or header that is not valid UTF-8 text (invalid_text)."
 )
 _TOO_LARGE = _error("The body is larger than the max_body_bytes setting (body_too_large).")
 _OFFLINE = _error("The terminal is offline.")
@@ -176,8 +177,9 @@ def _paths() -> dict[str, Any]:
                     "200": _json(_ref("Webhook"), "The new state webhook."),
                     "400": _error(
                         "No URL (neither ?url= nor a body url: missing_parameter), or not an "
-                        "absolute http(s) URL (invalid_parameter); invalid JSON (invalid_json) or "
-                        "a body that is not an object (invalid_body)."
+                        "absolute http(s) URL (invalid_parameter); invalid JSON (invalid_json), "
+                        "a body that is not an object or beyond the JSON limits (invalid_body), "
+                        "or text that is not valid Unicode (invalid_text)."
                     ),
                     "413": _TOO_LARGE,
                 },
@@ -464,9 +466,10 @@ def _paths() -> dict[str, Any]:
                 {
                     "200": _json(_ref("UiResult"), "Shown, or held during a payment."),
                     "400": _error(
-                        "No body (missing_body), invalid JSON (invalid_json), an invalid screen "
-                        "(invalid_screen; error.message names the property) or callbackUrl "
-                        "(invalid_parameter)."
+                        "No body (missing_body), invalid JSON (invalid_json), a body beyond the "
+                        "JSON limits (invalid_body) or not valid Unicode (invalid_text), an "
+                        "invalid screen (invalid_screen; error.message names the property) or "
+                        "callbackUrl (invalid_parameter)."
                     ),
                     "404": _NOT_FOUND,
                     "413": _TOO_LARGE,

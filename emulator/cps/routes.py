@@ -11,6 +11,7 @@ from aiohttp import web
 
 from emulator.cps.http import Handlers, cps_middleware
 from emulator.cps.service import CloudPaymentService
+from emulator.serving import ProtocolRunner
 
 TERMINAL = "/terminals/{serialNumber}"
 SESSION = TERMINAL + "/sessions/{sessionId}"
@@ -60,7 +61,9 @@ class OwnPort:
 
     async def start(self) -> int:
         app = build_cps_app(self.service, client_max_size=self.service.settings.max_body_bytes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = ProtocolRunner(
+            app, now=self.service.rt.now, access_log=None, handle_signals=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()

@@ -32,6 +32,7 @@ from emulator.journey.texts import has_texts, language_name, money, text, to_min
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
+from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
     CardRead,
@@ -1375,10 +1376,10 @@ class JourneyController:
         if self.settings.fac_policy != "always" and not journey.get("invoice_reference_id"):
             return
         platform = self.node.platforms.get(journey["platform_id"])
-        if platform is None or version_key(platform.version or "2.2.1") < (2, 3):
+        if platform is None or not self.ptp.uses_payments(platform):
             return
         captured = int(data.get("captured_amount") or 0)
-        total_costs = self._fac_price(journey, captured)
+        total_costs = self._fac_price(journey, captured, platform.version or "2.3.0")
         status_code = data.get("capture_status") or "SUCCESS"
         fac = self.ptp.payments.create_fac(
             platform,
@@ -1398,26 +1399,14 @@ class JourneyController:
         # clock while the CPO cannot be reached.
         self.rt.background.spawn(self.ptp.payments.deliver_fac(fac["id"]), name=f"fac-{fac['id']}")
 
-    def _fac_price(self, journey: dict[str, Any], captured: int) -> dict[str, Any]:
-        """The captured amount as a 2.3.0 Price, taxes in the proportion of the CDR's."""
-        incl = Decimal(captured) / 100
+    def _fac_price(self, journey: dict[str, Any], captured: int, version: str) -> dict[str, Any]:
+        """The captured amount as a Price of ``version``, taxes in the proportion of the
+        CDR's."""
         cdr = None
         if journey.get("cdr_id"):
             row = self.ptp.cdrs.find(journey["cdr_id"], journey.get("platform_id"))
             cdr = row["object"] if row else None
-        cost = (cdr or {}).get("total_cost") or {}
-        before = cost.get("before_taxes")
-        taxes = cost.get("taxes") or []
-        total = _price_incl(cost)
-        if before is None or not total:
-            return {"before_taxes": incl}
-        ratio = Decimal(captured) / Decimal(total)
-        scaled = [
-            {**t, "amount": (Decimal(str(t.get("amount", 0))) * ratio).quantize(Decimal("0.01"))}
-            for t in taxes
-        ]
-        tax_sum = sum((Decimal(str(t["amount"])) for t in scaled), Decimal(0))
-        return {"before_taxes": incl - tax_sum, "taxes": scaled}
+        return fac_total_costs(version, captured, (cdr or {}).get("total_cost"))
 
     async def _no_cdr(self, journey: dict[str, Any]) -> None:
         """The CDR never came: capture the last known session cost (DESIGN.md)."""

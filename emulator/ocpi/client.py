@@ -21,7 +21,7 @@ import aiohttp
 import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.transport import CONFIGURATION_MODULES, default_encoding, encode_token
@@ -704,8 +704,10 @@ def _parse_envelope(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not raw.strip():
         return None, "empty response body"
     try:
-        body = jsonio.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = inbound.loads(raw)
+    except inbound.InvalidInput as exc:
+        return None, f"response body refused: {exc.message}"
+    except ValueError:
         return None, "response body is not JSON"
     if not isinstance(body, dict) or "status_code" not in body:
         return None, "response is not an OCPI envelope (no status_code)"

@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from emulator import jsonio
+from emulator import inbound, jsonio
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
@@ -423,6 +423,7 @@ class OcpiServer:
                     else:
                         path = f"{self.prefix}/{version}/{m.id}{route.path}"
                     self._add(app, path, m, route, version)
+        app.router.add_route("*", self.prefix, self._not_found)
         app.router.add_route("*", self.prefix + "/{tail:.*}", self._not_found)
 
     def _add(
@@ -494,8 +495,14 @@ class OcpiServer:
         started = time.perf_counter()
         module_id = module.id
         functional = module_id not in CONFIGURATION_MODULES
-        request_id = request.headers.get("X-Request-ID")
-        correlation_id = request.headers.get("X-Correlation-ID")
+        refused: OcpiError | None = None
+        try:
+            inbound.check_request_text(request.raw_path, request.headers.items())
+        except inbound.InvalidInput as exc:
+            # Refused before anything reads it; its ids are not echoed (they may be the bad text).
+            refused = OcpiError(status.INVALID_PARAMETERS, exc.message, http_status=400)
+        request_id = request.headers.get("X-Request-ID") if refused is None else None
+        correlation_id = request.headers.get("X-Correlation-ID") if refused is None else None
         req = OcpiRequest(
             http=request,
             server=self,
@@ -512,6 +519,8 @@ class OcpiServer:
         )
         result: OcpiResult
         try:
+            if refused is not None:
+                raise refused
             self._authenticate(req, route)
             if route.registered_only and (req.platform is None or not req.platform.registered):
                 raise OcpiError(
@@ -823,6 +832,12 @@ class OcpiServer:
                 f"request body is over the limit of {limit} bytes",
                 http_status=413,
             ) from None
+        except web.RequestPayloadError as exc:  # e.g. a Content-Encoding it is not in
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                f"request body could not be read: {inbound.unreadable(exc)}",
+                http_status=400,
+            ) from None
         req.raw_body = raw
         if not raw.strip():
             return
@@ -830,8 +845,12 @@ class OcpiServer:
         if "application/json" not in ctype.lower():
             req.finding("OCPI-05", f"request body sent with Content-Type {ctype or '(none)'!r}")
         try:
-            req.body = jsonio.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            req.body = inbound.loads(raw)
+        except inbound.InvalidInput as exc:
+            raise OcpiError(
+                status.INVALID_PARAMETERS, f"request body refused: {exc.message}", http_status=400
+            ) from None
+        except ValueError as exc:
             raise OcpiError(
                 status.CLIENT_ERROR, f"request body is not valid JSON: {exc}", http_status=400
             ) from None

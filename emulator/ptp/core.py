@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 
 Listener = Callable[..., Awaitable[None] | None]
 
+# How the report names the Payments variant used with a platform.
+PAYMENTS_VARIANTS: dict[str | None, str] = {
+    "2.3.0": "Payments: the OCPI 2.3.0 Payments module (Terminals, FACs with 2.3.0's Price)",
+    "2.2.1": "Payments: the payments module on OCPI 2.2.1 (Payter's 'Direct Payment 2.2.1'; "
+    "Terminals, FACs with 2.2.1's Price excl_vat/incl_vat)",
+    None: "no Payments (terminals are assigned by hand; no FACs)",
+}
+
 
 class PtpNode(Protocol):
     """What Payter's peer needs of the node that hosts it (:class:`emulator.app.EmulatorNode`
@@ -71,6 +79,7 @@ class Ptp:
         # before the journey hears of the object.
         self.session_listeners.append(self.commands.on_session)
         node.registration.on_registered.append(self._on_registered)
+        self.rt.findings.report_context.append(self._report_platforms)
         node.registration.on_unregistered.append(lambda p: self.mirror.cancel(p.id))
 
     async def _on_registered(self, platform: Platform) -> None:
@@ -90,13 +99,41 @@ class Ptp:
             if result is not None:
                 await result
 
+    def payments_variant(self, platform: Platform) -> str | None:
+        """Which Payments the emulator runs with ``platform``: ``"2.3.0"`` (the 2.3.0
+        Payments package), ``"2.2.1"`` (the same module on 2.2.1, Payter's "Direct Payment
+        2.2.1" extension, with 2.2.1's data types), or None (no Payments: profile 'emsp',
+        2.1.1, a version left out of --payments-versions, a 2.2.1 CPO that lists no
+        ``payments`` module)."""
+        version = platform.version or ""
+        if self.settings.profile != "ptp" or version not in self.settings.payments_version_list:
+            return None
+        if version_key(version) >= (2, 3):
+            return version
+        # A custom module on 2.2.1: used only with a CPO that lists it (custom modules are
+        # sent only to parties that agreed to them, version_information_endpoint.asciidoc).
+        return version if platform.endpoint("payments") else None
+
+    def _report_platforms(self, platform_id: int | None) -> dict[str, Any]:
+        """The report says which Payments variant ran with each platform."""
+        out = []
+        for platform in self.node.platforms.registered():
+            if platform_id is not None and platform.id != platform_id:
+                continue
+            variant = self.payments_variant(platform)
+            out.append(
+                {
+                    "id": platform.id,
+                    "version": platform.version,
+                    "payments": {"variant": variant, "description": PAYMENTS_VARIANTS[variant]},
+                }
+            )
+        return {"platforms": out}
+
     def uses_payments(self, platform: Platform) -> bool:
-        """Payments (OCPI 2.3.0, profile 'ptp') is in use with ``platform``: the checklist's
-        section 5.7 applies to it."""
-        return self.settings.profile == "ptp" and version_key(platform.version or "2.2.1") >= (
-            2,
-            3,
-        )
+        """Payments (profile 'ptp') is in use with ``platform``: the checklist's section 5.7
+        applies to it."""
+        return self.payments_variant(platform) is not None
 
     # --- sessions and CDRs, pushed to our Receivers or pulled from the CPO's Senders ---
 

@@ -1,4 +1,5 @@
-"""OCPI 2.3.0 Payments, with the emulator as the PTP (data owner, Sender).
+"""OCPI Payments, with the emulator as the PTP (data owner, Sender): the 2.3.0 Payments package,
+and the same module on 2.2.1 (Payter's "Direct Payment 2.2.1") with 2.2.1's data types.
 
 Terminals: created by the operator (``POST /__admin/terminals``) or by a CPO's activation
 request, pushed to the CPO's Payments Receiver (``POST {payments}/terminals``), assigned to
@@ -14,6 +15,7 @@ default (the spec never defines them; settings make them configurable).
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -235,13 +237,14 @@ class Payments:
     async def push_terminal(self, row: dict[str, Any], platform: Platform) -> dict[str, Any]:
         """POST the Terminal to the CPO's Payments Receiver, then GET it back (5.7 #51)."""
         url = self._receiver_url(platform, self.terminals_path)
-        if url is None or version_key(platform.version or "2.2.1") < (2, 3):
+        variant = self.ptp.payments_variant(platform)
+        if url is None or variant is None:
             self.rt.store.update(
                 "ptp_terminals",
                 row["terminal_id"],
                 {"platform_id": platform.id, "push_state": "NO_ENDPOINT"},
             )
-            if version_key(platform.version or "2.2.1") >= (2, 3):
+            if variant is not None:
                 self.rt.findings.record(
                     "OCPI-51",
                     "the platform exposes no payments RECEIVER endpoint: terminals "
@@ -408,7 +411,7 @@ class Payments:
     async def _change_terminal(self, req: OcpiRequest, *, replace: bool) -> OcpiResult:
         row = self._own_terminal(req)
         platform = req.require_platform()
-        model = partial_model(model_for("2.3.0", "Terminal"))
+        model = partial_model(model_for(req.version or "2.3.0", "Terminal"))
         body = req.parse(model, what="Terminal").model_dump(
             mode="json", exclude_none=True, by_alias=True
         )
@@ -509,9 +512,9 @@ class Payments:
                 "the activation request carries a terminal_id; the PTP assigns it",
                 pointer="/terminal_id",
             )
-        body = req.parse(model_for("2.3.0", "TerminalActivation"), what="Terminal").model_dump(
-            mode="json", exclude_none=True, by_alias=True
-        )
+        body = req.parse(
+            model_for(req.version or "2.3.0", "TerminalActivation"), what="Terminal"
+        ).model_dump(mode="json", exclude_none=True, by_alias=True)
         reference = body.get("reference")
         if not reference:
             req.finding(
@@ -639,6 +642,8 @@ class Payments:
             exchange_id = reply.exchange_id
             if not reply.ok:
                 error = reply.describe()
+                if _refused_body(reply) and await self._other_shape_taken(platform, url, row):
+                    error = None
         except PeerError as exc:
             error = exc.message
             exchange_id = exc.exchange_id
@@ -684,6 +689,38 @@ class Payments:
         )
         return False
 
+    async def _other_shape_taken(self, platform: Platform, url: str, row: dict[str, Any]) -> bool:
+        """The CPO refused the FAC: does it take ``total_costs`` in the other OCPI version's
+        Price shape? Then it depends on that shape (the 2.3.0 module's examples use 2.2.1's
+        ``excl_vat``/``incl_vat``, its table 2.3.0's Price): delivered, and said in an OCPI-40
+        finding. False when it refuses that too (the caller reports the first answer)."""
+        obj = row["object"]
+        version = platform.version or "2.3.0"
+        other = other_price_shape(obj.get("total_costs"))
+        if other is None:
+            return False
+        try:
+            reply = await self.ptp.node.client.call(
+                platform, "POST", "payments", url=url, body={**obj, "total_costs": other}
+            )
+        except PeerError:
+            return False
+        if not reply.ok:
+            return False
+        sent, taken = ("2.2.1", "2.3.0") if "before_taxes" in other else ("2.3.0", "2.2.1")
+        self.rt.findings.record(
+            "OCPI-40",
+            f"the CPO refused the financial advice confirmation {obj['id']} with total_costs "
+            f"in the {sent} Price shape of OCPI {version} and took it in the {taken} shape "
+            f"({', '.join(other)}): it depends on the shape of the other version; Payter sends "
+            "the negotiated version's shape",
+            platform_id=platform.id,
+            exchange_id=reply.exchange_id,
+            pointer="/total_costs",
+            severity="warning",
+        )
+        return True
+
     async def _verify_fac(self, platform: Platform, url: str, fac_id: str) -> None:
         try:
             reply = await self.ptp.node.client.call(
@@ -726,3 +763,71 @@ class Payments:
                 status.CLIENT_ERROR, "unknown financial advice confirmation", http_status=404
             )
         return OcpiResult(data=row["object"])
+
+
+# --- FAC total_costs ------------------------------------------------------------------------
+
+
+def _refused_body(reply: Any) -> bool:
+    """The peer refused the request for its content (OCPI 2xxx, or HTTP 400/422)."""
+    code = reply.status_code
+    return (isinstance(code, int) and 2000 <= code < 3000) or reply.http_status in (400, 422)
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def fac_total_costs(version: str, captured: int, cost: Any) -> dict[str, Any]:
+    """The captured amount (minor units) as a FAC ``total_costs`` in ``version``'s Price
+    shape: 2.3.0 ``before_taxes``/``taxes``, 2.2.1 ``excl_vat``/``incl_vat``. The taxes are
+    in the proportion of the CDR's ``total_cost`` (``cost``, as received)."""
+    incl = Decimal(captured) / 100
+    cost = cost if isinstance(cost, dict) else {}
+    if version_key(version) < (2, 3):
+        # 2.2.1: a consumer price with VAT, so incl_vat is always set (INFERRED).
+        excl = _amount(cost.get("excl_vat"))
+        total = _amount(cost.get("incl_vat"))
+        if excl is None or not total:
+            return {"excl_vat": incl, "incl_vat": incl}
+        return {"excl_vat": (excl * incl / total).quantize(Decimal("0.01")), "incl_vat": incl}
+    before = _amount(cost.get("before_taxes"))
+    taxes = cost.get("taxes") or []
+    total = None
+    if before is not None:
+        total = before + sum((_amount(t.get("amount")) or Decimal(0) for t in taxes), Decimal(0))
+    if before is None or not total:
+        return {"before_taxes": incl}
+    ratio = incl / total
+    cent = Decimal("0.01")
+    scaled = [
+        {**t, "amount": ((_amount(t.get("amount")) or Decimal(0)) * ratio).quantize(cent)}
+        for t in taxes
+    ]
+    tax_sum = sum((Decimal(str(t["amount"])) for t in scaled), Decimal(0))
+    return {"before_taxes": incl - tax_sum, "taxes": scaled}
+
+
+def other_price_shape(price: Any) -> dict[str, Any] | None:
+    """The same Price in the other version's shape (2.3.0 ↔ 2.2.1), None if unreadable."""
+    if not isinstance(price, dict):
+        return None
+    if "before_taxes" in price:
+        before = _amount(price["before_taxes"])
+        if before is None:
+            return None
+        taxes = sum(
+            (_amount(t.get("amount")) or Decimal(0) for t in price.get("taxes") or []), Decimal(0)
+        )
+        return {"excl_vat": before, "incl_vat": before + taxes}
+    excl = _amount(price.get("excl_vat"))
+    if excl is None:
+        return None
+    incl = _amount(price.get("incl_vat"))
+    out: dict[str, Any] = {"before_taxes": excl}
+    if incl is not None and incl != excl:
+        out["taxes"] = [{"name": "VAT", "amount": incl - excl}]
+    return out

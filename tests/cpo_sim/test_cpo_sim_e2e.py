@@ -93,7 +93,8 @@ async def test_registration_both_directions(pair, http, direction: str, version:
     # Each side reaches the other's modules with the tokens of the handshake.
     modules = {e["identifier"] for e in seen_by_emu.endpoints}
     expected = {"credentials", "locations", "tariffs", "sessions", "cdrs", "commands", "tokens"}
-    assert modules == expected | ({"payments"} if version == "2.3.0" else set())
+    # Payments on 2.3.0, and on 2.2.1 as Payter's "Direct Payment 2.2.1".
+    assert modules == expected | {"payments"}
     assert {e["role"] for e in seen_by_emu.endpoints if e["identifier"] == "locations"} == {
         "SENDER"
     }
@@ -111,10 +112,9 @@ async def test_registration_both_directions(pair, http, direction: str, version:
     _, tariffs = await admin(http, emu, "GET", "ocpi/tariffs")
     assert len(tariffs) == 3
     found = errors(emu)
-    if version == "2.3.0":
-        [terminal] = emu.ptp.payments.terminals()
-        assert terminal["push_state"] == "PUSHED"
-        assert len(cpo.backend.terminals.rows()) == 1
+    [terminal] = emu.ptp.payments.terminals()
+    assert terminal["push_state"] == "PUSHED"
+    assert len(cpo.backend.terminals.rows()) == 1
     # Nothing the CPO did broke a rule the emulator checks.
     assert found == []
 
@@ -387,13 +387,9 @@ async def test_a_correct_cpo_passes_the_whole_card_journey(
         {"strict": True}, invoicing=True, auto_plug_in_delay=10, session_patch_interval=300
     )
     await register(http, emu, cpo, direction, version)
-    await clock(emu).advance(5)  # the terminal push, the CPO's assignment, the first crawl
-    if version == "2.2.1":
-        # No Payments module in 2.2.1: the terminal is assigned by hand.
-        status, _ = await admin(
-            http, emu, "POST", "terminals/APO-0001/assign", {"location_ids": ["SIM-AMS-STATION"]}
-        )
-        assert status == 200
+    # The terminal push, the CPO's assignment (on 2.2.1 too: Payter's "Direct Payment
+    # 2.2.1"), the first crawl.
+    await clock(emu).advance(5)
     assert (await terminal(http, emu))["id"] == "journey.home"
     await terminal(http, emu, "press", key="start")
     assert (await terminal(http, emu, "press", key="evse1"))["id"] == "journey.tariff"
@@ -409,9 +405,37 @@ async def test_a_correct_cpo_passes_the_whole_card_journey(
     assert journey["state"] == "COMPLETED" and journey["money"] == "CAPTURED", journey
     assert journey["capture_status"] == "SUCCESS"
     assert journey["captured_amount"] == journey["cdr_total"] > 0
-    assert journey["fac_delivered"] is (version == "2.3.0")
+    assert journey["fac_delivered"] is True
+    # The FAC in the negotiated version's Price shape.
+    [fac] = cpo.backend.facs.rows()
+    price_keys = {"2.3.0": {"before_taxes", "taxes"}, "2.2.1": {"excl_vat", "incl_vat"}}
+    assert set(fac["object"]["total_costs"]) == price_keys[version]
     _, report = await admin(http, emu, "GET", "report")
     assert report["verdict"] == "PASS", emu.rt.findings.list()
+    # The report says which Payments variant ran.
+    [platform] = report["platforms"]
+    assert (platform["version"], platform["payments"]["variant"]) == (version, version)
     for axis in ("spec", "payter"):
         part = report["axes"][axis]
         assert (part["verdict"], part["errors"], part["warnings"]) == ("PASS", 0, 0), part
+
+
+async def test_a_2_2_1_cpo_without_payments(pair, http) -> None:
+    """A 2.2.1 CPO that lists no payments module: no Payments (terminals assigned by hand, no
+    FAC), PAYTER-01 says Payter needs it, and the report says no Payments ran."""
+    emu, cpo = await pair(payments_versions="2.3.0")
+    await register(http, emu, cpo, "emu->cpo", "2.2.1")
+    await clock(emu).advance(5)
+    [row] = emu.ptp.payments.terminals()
+    assert row["push_state"] == "NO_ENDPOINT" and cpo.backend.terminals.rows() == []
+    [finding] = emu.rt.findings.list(rule="PAYTER-01")
+    assert "payments (RECEIVER)" in finding["message"]
+    _, report = await admin(http, emu, "GET", "report")
+    assert report["platforms"][0]["payments"]["variant"] is None
+    text = await _text_report(http, emu)
+    assert "Platform 1 (OCPI 2.2.1): no Payments" in text
+
+
+async def _text_report(http: aiohttp.ClientSession, emu: EmulatorNode) -> str:
+    async with http.get(f"{emu.rt.base_url}/__admin/report?format=text") as resp:
+        return await resp.text()

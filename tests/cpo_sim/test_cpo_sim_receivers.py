@@ -169,8 +169,60 @@ async def test_fac_and_invoice(start_sim, ptp_factory, http) -> None:
         assert resp.status == 404
 
 
-async def test_payments_is_230_only(sim: CpoSimNode, ptp_factory) -> None:
+async def test_payments_on_2_2_1_takes_2_2_1_objects(start_sim, ptp_factory) -> None:
+    """Payter's "Direct Payment 2.2.1": the Payments Receiver on 2.2.1, with 2.2.1's Price."""
+    sim = await start_sim(invoicing=True)
     ptp = await ptp_factory(sim, "2.2.1")
+    assert "/2.2.1/" in ptp.endpoints["payments"]
+    status, _, env = await ptp.call(
+        "POST", "payments", "terminals", json_body={"terminal_id": "T-221"}
+    )
+    assert status == 201 and env["status_code"] == 1000
+    await clock_of(sim).advance(1)
+    # The CPO assigns it at the PTP's 2.2.1 payments Sender.
+    [patch] = ptp.received("PATCH", "/payments/terminals/")
+    assert patch.path == "/ptp/2.2.1/payments/terminals/T-221"
+    await sim.backend.plug_in("SIM-AMS-1")
+    await ptp.command(
+        "START_SESSION",
+        {
+            "token": ptp.token(),
+            "location_id": "SIM-AMS-STATION",
+            "evse_uid": "SIM-AMS-1",
+            "authorization_reference": "AUTH-221",
+        },
+    )
+    await clock_of(sim).advance(300)
+    [session_id] = ptp.sessions
+    await sim.backend.end_session(session_id, "test")
+    fac = {
+        "id": "FAC-221",
+        "authorization_reference": "AUTH-221",
+        "total_costs": {"excl_vat": 4.0, "incl_vat": 4.84},
+        "currency": "EUR",
+        "eft_data": ["Visa"],
+        "capture_status_code": "SUCCESS",
+        "last_updated": "2025-03-01T10:00:00Z",
+    }
+    path = "financial-advice-confirmations"
+    status, _, env = await ptp.call("POST", "payments", path, json_body=fac)
+    assert status == 201 and env["status_code"] == 1000
+    # The 2.3.0 shape is accepted too (a PTP that sends it is not refused).
+    other = {
+        **fac,
+        "id": "FAC-221-B",
+        "total_costs": {"before_taxes": 4.0, "taxes": [{"name": "VAT", "amount": 0.84}]},
+    }
+    status, _, env = await ptp.call("POST", "payments", path, json_body=other)
+    assert status == 201 and env["status_code"] == 1000
+    _, _, env = await ptp.call("GET", "payments", f"{path}/FAC-221")
+    assert env["data"]["total_costs"] == {"excl_vat": 4.0, "incl_vat": 4.84}
+
+
+async def test_payments_versions_without_2_2_1(start_sim, ptp_factory) -> None:
+    sim = await start_sim(payments_versions="2.3.0")
+    ptp = await ptp_factory(sim, "2.2.1")
+    assert "payments" not in ptp.endpoints
     status, _, _ = await ptp.call(
         "POST", "payments", url=sim.server.endpoint_url("2.2.1", "payments") + "/terminals"
     )

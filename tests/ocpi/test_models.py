@@ -464,6 +464,16 @@ def test_fac_accepts_both_price_shapes_and_notes_the_221_one() -> None:
     assert rules(notes) == ["OCPI-40"]
 
 
+def test_fac_on_2_2_1_takes_its_own_price_and_notes_the_230_one() -> None:
+    fac_221 = model_for("2.2.1", "FinancialAdviceConfirmation")
+    own, notes = parse(fac_221, fac(PRICE_221))
+    assert isinstance(own.total_costs, PriceV221) and notes == []
+    other, notes = parse(fac_221, fac(PRICE_230))
+    assert isinstance(other.total_costs, PriceV230)
+    assert rules(notes) == ["OCPI-40"] and "2.3.0 Price shape" in notes[0].message
+    assert model_for("2.2.1", "Terminal") is model_for("2.3.0", "Terminal")
+
+
 def test_fac_refuses_a_price_of_neither_shape() -> None:
     problems = refusal(FinancialAdviceConfirmation, fac({"amount": 10}))
     assert [r for r, _, _ in problems] == ["OCPI-30"]
@@ -668,8 +678,8 @@ def test_registry_knows_every_230_object() -> None:
 @pytest.mark.parametrize(
     ("version", "name"),
     [
-        ("2.2.1", "Terminal"),
-        ("2.2.1", "FinancialAdviceConfirmation"),
+        ("2.1.1", "Terminal"),
+        ("2.1.1", "FinancialAdviceConfirmation"),
         ("2.1.1", "CancelReservation"),
         ("2.1.1", "CdrToken"),
         ("2.1.1", "Price"),

@@ -34,15 +34,26 @@ def expected(payments: bool, roles: bool) -> dict[str, str | None]:
     return out
 
 
-async def test_ptp_profile_hosts_payments_on_2_3_0_only(start_emulator, http) -> None:
+async def test_ptp_profile_hosts_payments_on_2_3_0_and_2_2_1(start_emulator, http) -> None:
     node = await start_emulator(profile="ptp")
     assert await offered(http, node) == ["2.3.0", "2.2.1", "2.1.1"]
     assert await details(http, node, "2.3.0") == expected(payments=True, roles=True)
-    assert await details(http, node, "2.2.1") == expected(payments=False, roles=True)
+    # Payter's "Direct Payment 2.2.1": the same module on 2.2.1.
+    assert await details(http, node, "2.2.1") == expected(payments=True, roles=True)
     assert await details(http, node, "2.1.1") == expected(payments=False, roles=False)
     _, _, creds = await ocpi(http, "GET", node.server.endpoint_url("2.3.0", "credentials"), TOKEN_A)
     assert creds["data"]["roles"][0]["role"] == "PTP"
     # What is not listed is not served either.
+    status, _, env = await ocpi(
+        http, "GET", node.server.endpoint_url("2.1.1", "payments") + "/terminals", TOKEN_A, raw=True
+    )
+    assert status in (401, 404) and env["status_code"] == 2000
+
+
+async def test_payments_versions_leaves_2_2_1_without_payments(start_emulator, http) -> None:
+    node = await start_emulator(profile="ptp", payments_versions="2.3.0")
+    assert await details(http, node, "2.3.0") == expected(payments=True, roles=True)
+    assert await details(http, node, "2.2.1") == expected(payments=False, roles=True)
     status, _, env = await ocpi(
         http, "GET", node.server.endpoint_url("2.2.1", "payments") + "/terminals", TOKEN_A
     )

@@ -1,4 +1,6 @@
-"""Payments module objects (mod_payments.asciidoc, OCPI 2.3.0 Payments package only).
+"""Payments module objects (mod_payments.asciidoc): OCPI 2.3.0's Payments package, and the
+same module on 2.2.1 (Payter's "Direct Payment 2.2.1": the module's text was first written for
+2.2.1, its example URLs say so; on 2.2.1 its Price is 2.2.1's ``excl_vat``/``incl_vat``).
 
 The PTP owns Terminals and FinancialAdviceConfirmations (FACs). Two places where the module's
 own examples disagree with its tables are handled here:
@@ -6,12 +8,13 @@ own examples disagree with its tables are handled here:
 * ``Terminal.last_updated`` is required by the table, but the minimal-create and assignment
   examples leave it out. It is optional in the model; callers that care report its absence.
 * ``FinancialAdviceConfirmation.total_costs`` is a 2.3.0 Price, but every FAC example uses the
-  2.2.1 shape (``excl_vat``/``incl_vat``). Both are accepted; the 2.2.1 shape is noted as rule
-  OCPI-40.
+  2.2.1 shape (``excl_vat``/``incl_vat``). Both are accepted in either version; the shape of
+  the other version is noted as rule OCPI-40.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag
@@ -73,24 +76,37 @@ def _price_shape(value: Any) -> str:
     return "2.3.0"
 
 
-def _note_v221_shape(value: PriceV230 | PriceV221) -> PriceV230 | PriceV221:
-    if isinstance(value, PriceV221):
-        note(
-            "OCPI-40",
-            "FinancialAdviceConfirmation.total_costs uses the 2.2.1 Price shape "
-            "(excl_vat/incl_vat) in 2.3.0 (accepted: the spec's own examples do)",
-        )
-    return value
+def _noting_other_shape(version: str) -> Callable[[Any], Any]:
+    def check(value: PriceV230 | PriceV221) -> PriceV230 | PriceV221:
+        shape = "2.2.1" if isinstance(value, PriceV221) else "2.3.0"
+        if shape != version:
+            fields = "excl_vat/incl_vat" if shape == "2.2.1" else "before_taxes/taxes"
+            why = " (accepted: the spec's own examples do)" if version == "2.3.0" else " (accepted)"
+            note(
+                "OCPI-40",
+                f"FinancialAdviceConfirmation.total_costs uses the {shape} Price shape "
+                f"({fields}) in {version}{why}",
+            )
+        return value
+
+    return check
 
 
 FacPrice = Annotated[
     Annotated[PriceV230, Tag("2.3.0")] | Annotated[PriceV221, Tag("2.2.1")],
     Discriminator(_price_shape),
-    AfterValidator(_note_v221_shape),
+    AfterValidator(_noting_other_shape("2.3.0")),
+]
+FacPriceV221 = Annotated[
+    Annotated[PriceV230, Tag("2.3.0")] | Annotated[PriceV221, Tag("2.2.1")],
+    Discriminator(_price_shape),
+    AfterValidator(_noting_other_shape("2.2.1")),
 ]
 
 
 class FinancialAdviceConfirmation(OcpiModel):
+    """2.3.0: ``total_costs`` is a 2.3.0 Price (the 2.2.1 shape of the examples is accepted)."""
+
     id: Id36
     # The value the PTP gave in StartSession; also in the Session and the CDR.
     authorization_reference: Id36
@@ -101,3 +117,9 @@ class FinancialAdviceConfirmation(OcpiModel):
     capture_status_code: CaptureStatusCode
     capture_status_message: Annotated[Annotated[str, Ci(255)], Field(min_length=1)] | None = None
     last_updated: DateTime
+
+
+class FinancialAdviceConfirmationV221(FinancialAdviceConfirmation):
+    """2.2.1: ``total_costs`` is a 2.2.1 Price (the 2.3.0 shape is accepted, noted)."""
+
+    total_costs: FacPriceV221

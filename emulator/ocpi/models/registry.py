@@ -2,7 +2,7 @@
 
 ``model_for("2.3.0", "Tariff")`` is how version-independent code (module handlers, the journey,
 conformance checks) finds the right class. An object that does not exist in a version (for
-example ``Terminal`` before 2.3.0, ``CdrToken`` in 2.1.1, ``CommandResult`` in 2.1.1, where the
+example ``Terminal`` in 2.1.1, ``CdrToken`` in 2.1.1, ``CommandResult`` in 2.1.1, where the
 callback is a CommandResponse) raises :class:`KeyError`. The table names module and class;
 the module is imported when a model of it is first asked for.
 """
@@ -54,6 +54,10 @@ _V221: dict[str, tuple[str, str]] = {
     "Price": ("common", "PriceV221"),
     "ChargingPeriod": ("cdrs", "ChargingPeriod"),
     "CdrToken": ("cdrs", "CdrTokenV221"),
+    # The Payments module on 2.2.1 (Payter's "Direct Payment 2.2.1" extension).
+    "Terminal": ("payments", "Terminal"),
+    "TerminalActivation": ("payments", "TerminalActivation"),
+    "FinancialAdviceConfirmation": ("payments", "FinancialAdviceConfirmationV221"),
 }
 
 _V230: dict[str, tuple[str, str]] = {

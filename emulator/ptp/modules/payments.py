@@ -1,9 +1,10 @@
-"""Payments, Sender side (mod_payments.asciidoc, OCPI 2.3.0): the PTP owns Terminals and
-Financial Advice Confirmations; the CPO reads them, assigns terminals to Locations/EVSEs
-(PATCH/PUT), asks for activation and deactivation."""
+"""Payments, Sender side (mod_payments.asciidoc; OCPI 2.3.0, and 2.2.1 as Payter's extension):
+the PTP owns Terminals and Financial Advice Confirmations; the CPO reads them, assigns
+terminals to Locations/EVSEs (PATCH/PUT), asks for activation and deactivation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from emulator.ocpi.transport import Module, Route
@@ -15,10 +16,11 @@ if TYPE_CHECKING:
 class PaymentsSender(Module):
     id = "payments"
     interface = "SENDER"
-    versions = ("2.3.0",)
+    versions: tuple[str, ...] = ("2.3.0",)
 
-    def __init__(self, ptp: Ptp) -> None:
+    def __init__(self, ptp: Ptp, *, versions: Sequence[str] = ("2.3.0",)) -> None:
         self.ptp = ptp
+        self.versions = tuple(versions)
 
     def routes(self) -> list[Route]:
         p = self.ptp.payments

@@ -1,0 +1,239 @@
+"""Input that cannot be text or is shaped to exhaust the parser is refused up front, in the
+protocol's own terms, on every layer (OCPI, CPS, control API), and never reaches state: the
+terminal, the platforms and the journal keep working afterwards. Requests aiohttp itself refuses
+before routing are answered in JSON too."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import admin, token_header
+
+from emulator.app import EmulatorNode
+
+TOKEN_A = "payter-emulator-token-a"
+CPS_AUTH = {"Authorization": 'CPS apikey="payter-emulator-cps-key"'}
+DEEP = ("[" * 500 + "]" * 500).encode()
+
+
+async def raw_request(node: EmulatorNode, data: bytes) -> tuple[int, dict[str, Any]]:
+    """Send bytes as they are (aiohttp's client would refuse to) and read the answer."""
+    assert node.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    writer.write(data)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    assert b"application/json" in head.lower(), head
+    return status, json.loads(body)
+
+
+def is_envelope(body: Any, code: int) -> bool:
+    return isinstance(body, dict) and body.get("status_code") == code and "timestamp" in body
+
+
+async def cps_terminal(http: aiohttp.ClientSession, node: EmulatorNode) -> str:
+    status, _ = await admin(
+        http, node, "POST", "terminals", json={"serial_number": "CPS-1", "mode": "cps"}
+    )
+    assert status == 201
+    return f"{node.cps.base_url}terminals/CPS-1"
+
+
+# --- OCPI --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"token": "\\ud800", "url": "http://127.0.0.1:1/v", "roles": []}',
+        b'{"token": "t", "url": "http://127.0.0.1:1/\xed\xa0\x80", "roles": []}',
+        DEEP,
+    ],
+)
+async def test_ocpi_refuses_bad_bodies_with_2001(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, body: bytes
+) -> None:
+    headers = token_header(TOKEN_A) | {"Content-Type": "application/json"}
+    async with http.post(
+        f"{emulator.rt.base_url}/ocpi/2.3.0/credentials", data=body, headers=headers
+    ) as resp:
+        answer = await resp.json()
+        assert resp.status == 400
+    assert is_envelope(answer, 2001), answer
+    assert "request body refused" in answer["status_message"]
+    # No registration was attempted; the journal kept the exchange in readable form.
+    assert emulator.platforms.all() == []
+    exchange = emulator.rt.journal.list(protocol="ocpi")[-1]
+    assert exchange["status"] == 400
+    json.dumps(exchange, ensure_ascii=False).encode("utf-8")
+
+
+async def test_ocpi_refuses_a_header_that_is_not_utf8(emulator: EmulatorNode) -> None:
+    token = base64.b64encode(TOKEN_A.encode())
+    status, body = await raw_request(
+        emulator,
+        b"GET /ocpi/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Token "
+        + token
+        + b"\r\nX-Request-ID: \xed\xa0\x80\r\nConnection: close\r\n\r\n",
+    )
+    assert status == 400
+    assert is_envelope(body, 2001)
+    assert "X-Request-ID" in body["status_message"]
+
+
+async def test_ocpi_refuses_a_query_string_that_is_not_utf8(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(
+        aiohttp.client.URL(f"{emulator.rt.base_url}/ocpi/versions?x=%ED%A0%80", encoded=True),
+        headers=token_header(TOKEN_A),
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 400
+    assert is_envelope(body, 2001)
+
+
+async def test_the_ocpi_root_answers_with_an_envelope(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{emulator.rt.base_url}/ocpi", headers=token_header(TOKEN_A)) as resp:
+        body = await resp.json()
+        assert resp.status == 404
+    assert is_envelope(body, 2000)
+
+
+async def test_ocpi_refuses_an_unreadable_body_in_its_own_terms(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    headers = token_header(TOKEN_A) | {"Content-Encoding": "gzip"}
+    async with http.post(
+        f"{emulator.rt.base_url}/ocpi/2.3.0/credentials", data=b"not gzip", headers=headers
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 400
+    assert is_envelope(body, 2000)
+    assert "content-encoding" in body["status_message"].lower()
+
+
+# --- CPS ---------------------------------------------------------------------------------------
+
+
+async def test_cps_refuses_a_surrogate_in_the_query_and_the_terminal_keeps_working(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    terminal = await cps_terminal(http, emulator)
+    url = aiohttp.client.URL(f"{terminal}/start?uiMessage=%ED%A0%80", encoded=True)
+    async with http.post(url, headers=CPS_AUTH) as resp:
+        body = await resp.json()
+        assert resp.status == 400
+    assert body["error"]["code"] == "invalid_text"
+    # Nothing of it reached the terminal: it is idle, and start/stop and the admin view work.
+    status, device = await admin(http, emulator, "GET", "terminals/CPS-1")
+    assert (status, device["state"]) == (200, "IDLE")
+    async with http.post(f"{terminal}/start", headers=CPS_AUTH) as resp:
+        assert resp.status == 200
+    async with http.post(f"{terminal}/stop", headers=CPS_AUTH) as resp:
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"id": "x\\ud800", "type": "info", "properties": {}}', "invalid_text"),
+        (b'{"id": "x", "type": "info", "properties": {"title": "\xed\xa0\x80"}}', "invalid_text"),
+        (DEEP, "invalid_body"),
+        (b'{"id": "x", "type": "info", "properties": {"n": 1e999}}', "invalid_body"),
+    ],
+)
+async def test_cps_ui_refuses_bad_bodies_before_the_screen_changes(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, body: bytes, code: str
+) -> None:
+    terminal = await cps_terminal(http, emulator)
+    _, before = await admin(http, emulator, "GET", "terminals/CPS-1")
+    async with http.post(f"{terminal}/ui", data=body, headers=CPS_AUTH) as resp:
+        answer = await resp.json()
+        assert resp.status == 400
+    assert answer["error"]["code"] == code
+    assert answer["error"]["status"] == 400
+    status, after = await admin(http, emulator, "GET", "terminals/CPS-1")
+    assert status == 200
+    assert after["screen"] == before["screen"]
+
+
+async def test_cps_refuses_a_bad_webhook_body(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(
+        f"{emulator.cps.base_url}webhook",
+        data=b'{"url": "http://127.0.0.1/\\udfff"}',
+        headers=CPS_AUTH,
+    ) as resp:
+        answer = await resp.json()
+        assert resp.status == 400
+    assert answer["error"]["code"] == "invalid_text"
+    async with http.get(f"{emulator.cps.base_url}webhook", headers=CPS_AUTH) as resp:
+        assert resp.status == 200
+        assert (await resp.json()).get("url") is None
+
+
+# --- control API -------------------------------------------------------------------------------
+
+
+async def test_the_control_api_refuses_bad_text_in_its_error_body(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(
+        f"{emulator.rt.base_url}/__admin/terminals",
+        data=b'{"serial_number": "A\\ud800", "mode": "cps"}',
+    ) as resp:
+        answer = await resp.json()
+        assert resp.status == 400
+    assert answer["error"]["code"] == "invalid_text"
+    status, _ = await admin(http, emulator, "GET", "terminals")
+    assert status == 200
+    async with http.get(
+        aiohttp.client.URL(f"{emulator.rt.base_url}/__admin/terminals/%ED%A0%80", encoded=True)
+    ) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "invalid_text"
+
+
+# --- refused by aiohttp before routing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /ocpi/2.3.0/sessions/\xed\xa0\x80 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /cps/terminals HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+        b"POST /ocpi/2.3.0/credentials HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+        b"GET /ocpi/versions HTTP/1.1\r\nHost: x\r\nX-Token: Token secret-"
+        + b"a" * 9000
+        + b"\r\n\r\n",
+    ],
+)
+async def test_what_aiohttp_refuses_is_answered_in_both_shapes(
+    emulator: EmulatorNode, request_bytes: bytes
+) -> None:
+    status, body = await raw_request(emulator, request_bytes)
+    assert status == 400
+    # Which protocol the request was for is not known: the OCPI envelope and the CPS/control
+    # error in one body.
+    assert is_envelope(body, 2000)
+    assert body["error"]["status"] == 400
+    assert body["error"]["message"] == body["status_message"]
+    assert "secret" not in json.dumps(body)
+    # The server is fine afterwards.
+    status, ready = await raw_request(
+        emulator, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert (status, ready["status"]) == (200, "ready")
