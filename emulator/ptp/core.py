@@ -144,14 +144,15 @@ class Ptp:
         session: dict[str, Any],
         *,
         patch: dict[str, Any] | None = None,
+        command: dict[str, Any] | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a new state of a Session (checklist 5.4 #33-#36, 5.5 #47,
-        5.6 #49). ``patch``: the changes, when it came as a PATCH."""
+        5.6 #49). ``patch``: the changes, when it came as a PATCH; ``command``: its
+        START_SESSION (:meth:`start_of`)."""
         out = checks.check_session_change(previous, session, patch=patch)
         out.extend(checks.check_session_energy(session))
         if version_key(version) < (2, 2):
             return out  # 2.1.1: no cdr_token, no authorization_reference
-        command = self.commands.start_for(session)
         if command is not None:
             out.extend(checks.check_against_start(session, command, "Session"))
             if (
@@ -181,7 +182,10 @@ class Ptp:
         pid: str,
         *,
         source: str,
+        command: dict[str, Any] | None = None,
     ) -> bool:
+        """Store a Session and tell the listeners, with its START_SESSION (``command``, as
+        :meth:`start_of` found it) so that none of them looks it up again."""
         created = self.sessions.save(
             session,
             platform_id=platform.id,
@@ -204,11 +208,23 @@ class Ptp:
             authorization_reference=session.get("authorization_reference"),
             total_cost=session.get("total_cost"),
         )
-        await self.notify(self.session_listeners, row, previous)
+        await self.notify(self.session_listeners, row, previous, command)
         return created
 
+    def start_of(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The START_SESSION (or RESERVE_NOW) a Session or CDR belongs to, found once per
+        push or pull and handed to the checks, the store and the listeners."""
+        return self.commands.start_for(obj)
+
     def cdr_problems(
-        self, platform: Platform, version: str, cdr: dict[str, Any], cc: str, pid: str
+        self,
+        platform: Platform,
+        version: str,
+        cdr: dict[str, Any],
+        cc: str,
+        pid: str,
+        *,
+        command: dict[str, Any] | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a CDR that is otherwise accepted (checklist 5.4 #37-#39, 5.7
         #58). Ownership and duplicates are the Receiver's to refuse."""
@@ -258,7 +274,6 @@ class Ptp:
                 )
             )
         if modern:
-            command = self.commands.start_for(cdr)
             if command is not None:
                 out.extend(checks.check_against_start(cdr, command, "CDR"))
                 if self.uses_payments(platform):
@@ -323,6 +338,7 @@ class Ptp:
         pid: str,
         *,
         source: str,
+        command: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self.cdrs.save(
             cdr,
@@ -346,7 +362,7 @@ class Ptp:
         )
         row = self.cdrs.get(cc, pid, str(cdr["id"]))
         assert row is not None
-        await self.notify(self.cdr_listeners, row)
+        await self.notify(self.cdr_listeners, row, command)
         return row
 
     # --- terminals ---
