@@ -229,7 +229,7 @@ async def main(terminals: int, journeys: int, batch: int, presses: int) -> dict[
         statements = sql_statements(rig) - s0 if s0 >= 0 else -1
         records = rig.emu.journey.records.all()
         completed = sum(
-            1 for j in records if j["state"] == "COMPLETED" and j["money"] == "CAPTURED"
+            1 for j in records if j.state == "COMPLETED" and j.money == "CAPTURED"
         )
         result = {
             "terminals": terminals,

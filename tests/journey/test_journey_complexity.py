@@ -97,7 +97,7 @@ async def _costs(terminals: int) -> list[tuple[int, int]]:
             emu.rt.journal.flush()
             costs.append((store.statements - before[0], store.rows_read - before[1]))
         journeys = emu.journey.records.all(serial=JOURNEY_TERMINAL)
-        assert [(j["state"], j["money"]) for j in journeys] == [("COMPLETED", "CAPTURED")] * 2
+        assert [(j.state, j.money) for j in journeys] == [("COMPLETED", "CAPTURED")] * 2
         return costs
     finally:
         await cpo.stop()
