@@ -228,9 +228,7 @@ async def main(terminals: int, journeys: int, batch: int, presses: int) -> dict[
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         statements = sql_statements(rig) - s0 if s0 >= 0 else -1
         records = rig.emu.journey.records.all()
-        completed = sum(
-            1 for j in records if j.state == "COMPLETED" and j.money == "CAPTURED"
-        )
+        completed = sum(1 for j in records if j.state == "COMPLETED" and j.money == "CAPTURED")
         result = {
             "terminals": terminals,
             "journeys": journeys,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.datetimes import format_datetime
@@ -35,6 +36,18 @@ FINDINGS = TableSpec(
     json_columns=frozenset({"context"}),
     indexes=(("rule",), ("platform_id",), ("severity",)),
 )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding not yet recorded: what a check found (``rule``, ``message``, the JSON
+    ``pointer`` of the offending value); the caller records it on its exchange, with
+    ``severity`` where it differs from the rule's."""
+
+    rule: str
+    message: str
+    pointer: str | None = None
+    severity: str | None = None
 
 
 class Findings:

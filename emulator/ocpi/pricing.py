@@ -50,7 +50,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
-from emulator.ocpi.types import ci_equal, parse_datetime
+from emulator.findings import Problem
+from emulator.money import currency_prefix
+from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -95,15 +97,6 @@ def _dec(value: Any) -> Decimal | None:
         except InvalidOperation:
             return None
     return None
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        return None
 
 
 def _seconds(delta: timedelta) -> Decimal:
@@ -260,15 +253,6 @@ class CostBreakdown:
         return self.reservation.price(self.version)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A CDR inconsistency; the caller decides the severity and records the finding."""
-
-    rule: str
-    message: str
-    pointer: str | None = None
-
-
 # --- tariff choice and pre-authorization --------------------------------------------------------
 
 _TYPE_PREFERENCE = {"AD_HOC_PAYMENT": 0, None: 1, "REGULAR": 2}
@@ -277,8 +261,8 @@ _TYPE_PREFERENCE = {"AD_HOC_PAYMENT": 0, None: 1, "REGULAR": 2}
 def tariff_is_active(tariff: Mapping[str, Any] | BaseModel, now: datetime) -> bool:
     """Whether ``now`` is within the tariff's ``start_date_time``/``end_date_time``."""
     data = _plain(tariff)
-    begin = _dt(data.get("start_date_time"))
-    end = _dt(data.get("end_date_time"))
+    begin = parse_datetime_or_none(data.get("start_date_time"))
+    end = parse_datetime_or_none(data.get("end_date_time"))
     return (begin is None or begin <= now) and (end is None or now < end)
 
 
@@ -351,7 +335,7 @@ def _periods(raw: Sequence[Any], start: datetime, end: datetime | None) -> list[
     parsed: list[_Period] = []
     for item in raw:
         data = _plain(item)
-        begin = _dt(data.get("start_date_time"))
+        begin = parse_datetime_or_none(data.get("start_date_time"))
         if begin is None:
             continue
         volumes: dict[str, Decimal] = {}
@@ -722,10 +706,10 @@ def price_session(
     """
     data = _plain(tariff)
     zone = ZoneInfo(time_zone)
-    session_start = _dt(start)
+    session_start = parse_datetime_or_none(start)
     if session_start is None:
         raise ValueError(f"start {start!r} is not a date-time")
-    session_end = _dt(end)
+    session_end = parse_datetime_or_none(end)
     elements: list[Mapping[str, Any]] = list(data.get("elements") or ())
     mode = _tax_mode(data, version)
 
@@ -842,7 +826,6 @@ def price_session(
 
 # --- tariff text for the terminal ---------------------------------------------------------------
 
-_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 _WEEKDAY_SHORT = {day: day[:3].title() for day in _WEEKDAYS}
 
 
@@ -859,9 +842,7 @@ def _amount_text(value: Decimal) -> str:
 def _money_text(value: Decimal, currency: str, symbol: bool) -> str:
     sign = "-" if value < 0 else ""
     text = _amount_text(abs(value))
-    if symbol and currency in _SYMBOLS:
-        return f"{sign}{_SYMBOLS[currency]}{text}"
-    return f"{sign}{currency} {text}"
+    return f"{sign}{currency_prefix(currency, sign=symbol)}{text}"
 
 
 def _number_text(value: Decimal) -> str:
@@ -1125,14 +1106,16 @@ def check_cdr_totals(
 
     data = _plain(cdr)
     problems: list[Problem] = []
-    start = _dt(data.get("start_date_time"))
-    end = _dt(data.get("stop_date_time" if version == "2.1.1" else "end_date_time"))
+    start = parse_datetime_or_none(data.get("start_date_time"))
+    end = parse_datetime_or_none(
+        data.get("stop_date_time" if version == "2.1.1" else "end_date_time")
+    )
     periods = list(data.get("charging_periods") or ())
 
     # Order and span of the periods.
     previous: datetime | None = None
     for i, period in enumerate(periods):
-        begin = _dt(period.get("start_date_time"))
+        begin = parse_datetime_or_none(period.get("start_date_time"))
         if begin is None:
             continue
         pointer = f"/charging_periods/{i}/start_date_time"

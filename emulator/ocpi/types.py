@@ -80,6 +80,17 @@ def parse_datetime(value: Any) -> datetime:
     return moment
 
 
+def parse_datetime_or_none(value: Any) -> datetime | None:
+    """A DateTime as :func:`parse_datetime` reads it, or None where there is none to read
+    (missing, empty, not a date-time): for comparisons that skip what they cannot place."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
 DateTime = Annotated[
     datetime,
     BeforeValidator(parse_datetime),

@@ -6,11 +6,11 @@ they came from) and decides whether the message is refused. Checks never raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emulator.ocpi.types import ci_equal, parse_datetime
+from emulator.findings import Problem
+from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
 SESSION_TRANSITIONS = {
     "PENDING": {"PENDING", "ACTIVE", "COMPLETED", "INVALID", "RESERVATION"},
@@ -27,21 +27,6 @@ CARD_PAYMENT_CAPABILITIES = (
     "DEBIT_CARD_PAYABLE",
     "PED_TERMINAL",
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    rule: str
-    message: str
-    pointer: str | None = None
-    severity: str | None = None
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 # --- ownership and ids (5.4 #28, #29) -------------------------------------------------------
@@ -84,9 +69,9 @@ def check_url_matches(
 def check_location_tree(location: dict[str, Any]) -> list[Problem]:
     """Children's last_updated never later than their parent's (changes bump parents)."""
     out = []
-    loc_lu = _dt(location.get("last_updated"))
+    loc_lu = parse_datetime_or_none(location.get("last_updated"))
     for i, evse in enumerate(location.get("evses") or []):
-        evse_lu = _dt(evse.get("last_updated"))
+        evse_lu = parse_datetime_or_none(evse.get("last_updated"))
         if loc_lu and evse_lu and evse_lu > loc_lu:
             out.append(
                 Problem(
@@ -97,7 +82,7 @@ def check_location_tree(location: dict[str, Any]) -> list[Problem]:
                 )
             )
         for j, conn in enumerate(evse.get("connectors") or []):
-            conn_lu = _dt(conn.get("last_updated"))
+            conn_lu = parse_datetime_or_none(conn.get("last_updated"))
             if evse_lu and conn_lu and conn_lu > evse_lu:
                 out.append(
                     Problem(
@@ -194,7 +179,7 @@ def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
     out = []
     previous: datetime | None = None
     for i, period in enumerate(periods):
-        start = _dt(period.get("start_date_time"))
+        start = parse_datetime_or_none(period.get("start_date_time"))
         if start is not None and previous is not None and start <= previous:
             out.append(
                 Problem(

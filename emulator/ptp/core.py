@@ -17,6 +17,7 @@ from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
 from emulator.ptp.commands import Commands
+from emulator.ptp.contracts import Contracts
 from emulator.ptp.mirror import Mirror
 from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
 from emulator.ptp.payments import Payments
@@ -67,6 +68,7 @@ class Ptp:
         self.cdrs = OwnedObjects(self.rt.store, CDRS)
         self.commands = Commands(self)
         self.tokens = Tokens(self)
+        self.contracts = Contracts(self)
         self.payments = Payments(self)
         self.probes = SenderProbes(self)
         # (session row, previous object or None) / (cdr row,) / (location id, platform)
@@ -375,6 +377,7 @@ class Ptp:
         platform_id: int | None = None,
         extra: dict[str, Any] | None = None,
         push: bool = True,
+        contract_id: int | None = None,
     ) -> dict[str, Any]:
         """A physical terminal (the virtual device) and its OCPI Terminal object.
 
@@ -384,11 +387,16 @@ class Ptp:
         host = getattr(self.node, "terminals", None)
         if host is not None and not host.exists(serial_number):
             await host.create(serial_number, model, mode="ocpi")
+        if platform_id is None and contract_id is not None:
+            # A contract set up for one platform puts its terminals there.
+            platform_id = (self.contracts.get(contract_id) or {}).get("platform_id")
         if platform_id is None:
             registered = self.node.platforms.registered()
             if len(registered) == 1:
                 platform_id = registered[0].id
-        row = self.payments.create_terminal(serial_number, model, extra=extra)
+        row = self.payments.create_terminal(
+            serial_number, model, extra=extra, contract_id=contract_id
+        )
         if platform_id is not None:
             platform = self.node.platforms.get(platform_id)
             if platform is not None and platform.registered:

@@ -9,7 +9,7 @@ truth: objects it no longer returns are marked invalid.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -17,7 +17,13 @@ import structlog
 from emulator.ocpi.client import PeerError, PeerUnreachable
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import ci_equal, collect_notes, format_datetime, parse_datetime
+from emulator.ocpi.types import (
+    ci_equal,
+    collect_notes,
+    format_datetime,
+    parse_datetime,
+    parse_datetime_or_none,
+)
 from emulator.ptp import checks
 from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
 
@@ -189,7 +195,10 @@ class Mirror:
             old = before.get(str(evse.get("uid")).upper())
             if old is None or old.get("status") == evse.get("status"):
                 continue
-            then, now = _dt(old.get("last_updated")), _dt(evse.get("last_updated"))
+            then, now = (
+                parse_datetime_or_none(old.get("last_updated")),
+                parse_datetime_or_none(evse.get("last_updated")),
+            )
             if then is None or now is None or now <= then:
                 continue
             self.rt.findings.record(
@@ -257,7 +266,7 @@ class Mirror:
                     exchange_id=exchange_id,
                 )
                 continue
-            stamp = _dt(obj.get("last_updated"))
+            stamp = parse_datetime_or_none(obj.get("last_updated"))
             if stamp is not None and stamp < since:
                 self.rt.findings.record(
                     "OCPI-22",
@@ -295,7 +304,10 @@ class Mirror:
         else:
             previous = ptp.sessions.get(cc, pid, str(obj["id"]))
             if previous is not None:
-                then, now = _dt(previous["last_updated"]), _dt(obj.get("last_updated"))
+                then, now = (
+                    parse_datetime_or_none(previous["last_updated"]),
+                    parse_datetime_or_none(obj.get("last_updated")),
+                )
                 if then is not None and now is not None and now <= then:
                     return False
             command = ptp.start_of(obj)
@@ -434,10 +446,3 @@ class Mirror:
                 platform_id=platform.id,
                 once=True,
             )
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

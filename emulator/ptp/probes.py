@@ -19,7 +19,7 @@ import structlog
 
 from emulator.ocpi.client import Crawl, OcpiReply, PeerError
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime_or_none
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -128,7 +128,7 @@ class SenderProbes:
     # --- 5.3 #22: date_from inclusive, date_to exclusive ---
 
     async def _date_filters(self, platform: Platform, items: list[dict[str, Any]]) -> None:
-        stamped = [(o, _dt(o.get("last_updated"))) for o in items]
+        stamped = [(o, parse_datetime_or_none(o.get("last_updated"))) for o in items]
         dated = [(o, t) for o, t in stamped if t is not None]
         if not dated:
             return
@@ -190,7 +190,7 @@ class SenderProbes:
             f"{o.get('id')} ({o.get('last_updated')})"
             for o in crawl.items
             if isinstance(o, dict)
-            and (t := _dt(o.get("last_updated"))) is not None
+            and (t := parse_datetime_or_none(o.get("last_updated"))) is not None
             and not inside(t)
         ]
         if outside:
@@ -211,13 +211,6 @@ def _role(platform: Platform) -> str | None:
 
 def _ids(items: list[Any]) -> list[str]:
     return [str(i.get("id")) for i in items if isinstance(i, dict) and i.get("id") is not None]
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _last(crawl: Crawl) -> int | None:

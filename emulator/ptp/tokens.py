@@ -8,7 +8,6 @@ must not call ``authorize`` for an AD_HOC_USER token it got from a command (rule
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi import status
@@ -16,7 +15,12 @@ from emulator.ocpi.client import PeerError
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime, sortable_datetime
+from emulator.ocpi.types import (
+    ci_equal,
+    format_datetime,
+    parse_datetime_or_none,
+    sortable_datetime,
+)
 from emulator.ptp.checks import Problem
 from emulator.settings import version_key
 from emulator.store import TableSpec
@@ -109,8 +113,8 @@ class Tokens:
                 )
             )
         if ours.get("valid") is False:
-            invalid_since = _dt(ours.get("last_updated"))
-            started = _dt(obj.get("start_date_time"))
+            invalid_since = parse_datetime_or_none(ours.get("last_updated"))
+            started = parse_datetime_or_none(obj.get("start_date_time"))
             if invalid_since is not None and started is not None and started >= invalid_since:
                 out.append(
                     Problem(
@@ -282,10 +286,3 @@ class Tokens:
         if row.get("authorization_reference"):
             info["authorization_reference"] = row["authorization_reference"]
         return OcpiResult(data=info)
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if value else None
-    except ValueError:
-        return None

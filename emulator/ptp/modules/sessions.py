@@ -58,19 +58,7 @@ class SessionsReceiver(Module):
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
         previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
-        version = req.version or "2.2.1"
-        command = self.ptp.start_of(session)
-        self._report(req, self.ptp.session_problems(version, previous, session, command=command))
-        created = await self.ptp.store_session(
-            req.require_platform(),
-            req.version,
-            session,
-            previous,
-            cc,
-            pid,
-            source="push",
-            command=command,
-        )
+        created = await self._take(req, session, previous, cc, pid)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
@@ -96,13 +84,27 @@ class SessionsReceiver(Module):
         session.update(changes)
         # PATCH appends charging periods; an empty or absent list changes nothing.
         session["charging_periods"] = list(previous.get("charging_periods") or []) + periods
-        version = req.version or "2.2.1"
+        await self._take(req, session, previous, cc, pid, patch=changes)
+        return OcpiResult(omit_data=True)
+
+    async def _take(
+        self,
+        req: OcpiRequest,
+        session: dict[str, Any],
+        previous: dict[str, Any] | None,
+        cc: str,
+        pid: str,
+        *,
+        patch: dict[str, Any] | None = None,
+    ) -> bool:
+        """Check the Session's new state against its START_SESSION (found once) and store
+        it; True if it is new."""
         command = self.ptp.start_of(session)
-        self._report(
-            req,
-            self.ptp.session_problems(version, previous, session, patch=changes, command=command),
+        problems = self.ptp.session_problems(
+            req.version or "2.2.1", previous, session, patch=patch, command=command
         )
-        await self.ptp.store_session(
+        self._report(req, problems)
+        return await self.ptp.store_session(
             req.require_platform(),
             req.version,
             session,
@@ -112,4 +114,3 @@ class SessionsReceiver(Module):
             source="push",
             command=command,
         )
-        return OcpiResult(omit_data=True)
