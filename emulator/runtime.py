@@ -15,6 +15,7 @@ import aiohttp
 
 from emulator.background import Background
 from emulator.clock import Clock, make_clock
+from emulator.coverage import Coverage
 from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
 from emulator.findings import Findings
@@ -38,6 +39,7 @@ class Runtime:
     store: Store
     journal: Journal
     findings: Findings
+    coverage: Coverage
     base_url: str = ""
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
@@ -87,7 +89,12 @@ def build_runtime(
     earlier_starts = store.count(STARTS.name)
     store.insert(STARTS.name, {"id": earlier_starts})
     bus = EventBus(clock.now)
-    return Runtime(
+    coverage = Coverage(store, clock.now)
+    findings = Findings(
+        store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
+    )
+    findings.coverage = coverage
+    rt = Runtime(
         settings=settings,
         clock=clock,
         background=background,
@@ -101,10 +108,11 @@ def build_runtime(
             retention=settings.journal_retention,
             body_bytes=settings.journal_body_bytes,
         ),
-        findings=Findings(
-            store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
-        ),
+        findings=findings,
+        coverage=coverage,
     )
+    rt.reset_hooks.append(coverage.clear_cache)
+    return rt
 
 
 def listening_info(

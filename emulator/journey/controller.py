@@ -162,6 +162,9 @@ class JourneyController:
             return None
         if saved is not before:
             self._publish(saved)
+            if saved.money == Money.CAPTURED and before.money != Money.CAPTURED:
+                # A card journey ran through to capture: the flow the report's verdict needs.
+                self.rt.coverage.flow("journey", saved.platform_id, f"journey {saved.id}")
         await self._execute(saved, effects)
         return self.records.get(journey_id)
 
@@ -171,6 +174,8 @@ class JourneyController:
                 self.rt.findings.record(
                     effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
                 )
+            elif isinstance(effect, steps.NotChecked):
+                self.rt.coverage.not_checked(effect.rule, journey.platform_id, effect.reason)
             elif isinstance(effect, steps.ArmDeadline):
                 self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):

@@ -1258,6 +1258,24 @@ def _check_costs(
     except (ZoneInfoNotFoundError, ValueError):
         return []  # an unusable time zone: the cost cannot be recomputed
     sign = Decimal(-1) if data.get("credit") else Decimal(1)
+    # The spec leaves rounding to the parties: a CPO may round every dimension, and every
+    # charging period, to cents (and its tax per dimension) before adding up. Each rounding
+    # moves a total by at most half a cent, so a total of n rounded parts may be off by n
+    # cents (41.34 + 8.70 = 50.04 against 50.02 exact is two parts, taxes included).
+    parts = sum(
+        1
+        for price in (
+            breakdown.fixed,
+            breakdown.energy,
+            breakdown.time,
+            breakdown.parking,
+            breakdown.reservation,
+        )
+        if price.before_taxes
+    )
+    per_period = max(1, len(periods))
+    slack_total = max(tolerance, Decimal("0.01") * max(1, parts) * per_period)
+    slack_part = max(tolerance, Decimal("0.01") * per_period)
     fields = [("total_cost", breakdown.total)]
     if breakdown.price_limit is None:
         fields += [
@@ -1277,7 +1295,8 @@ def _check_costs(
             (names[0], before, expected.before_taxes * sign),
             (names[1], after, expected.after_taxes * sign),
         ):
-            if got is None or abs(got - want) <= tolerance:
+            slack = slack_total if name == "total_cost" else slack_part
+            if got is None or abs(got - want) <= slack:
                 continue
             what = name if version == "2.1.1" else f"{name} ({label})"
             problems.append(

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 from emulator.datetimes import format_datetime as format_datetime
 from emulator.datetimes import parse_datetime_offset
 from emulator.datetimes import sortable_datetime as sortable_datetime
+from emulator.rules import RuleId
 
 # --- notes: leniencies found while parsing -------------------------------------------------
 
@@ -31,7 +32,7 @@ from emulator.datetimes import sortable_datetime as sortable_datetime
 class ParseNote:
     """Something accepted while parsing that a strict reading of the spec would not accept."""
 
-    rule: str
+    rule: RuleId
     message: str
 
 
@@ -52,7 +53,7 @@ class collect_notes:
         _notes.reset(self._token)
 
 
-def note(rule: str, message: str) -> None:
+def note(rule: RuleId, message: str) -> None:
     bucket = _notes.get()
     if bucket is not None:
         bucket.append(ParseNote(rule, message))

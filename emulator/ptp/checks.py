@@ -165,10 +165,9 @@ def check_session_change(
         ):
             out.append(
                 Problem(
-                    "OCPI-34",
+                    "OCPI-34b",
                     "start_date_time was not updated when the session became ACTIVE",
                     "/start_date_time",
-                    severity="warning",
                 )
             )
     out.extend(check_periods(new.get("charging_periods") or [], "/charging_periods"))
@@ -212,7 +211,6 @@ def check_session_energy(session: dict[str, Any]) -> list[Problem]:
                         f"Session ENERGY volume {dim.get('volume')} looks like Wh; ENERGY is in "
                         "kWh",
                         f"/charging_periods/{i}/dimensions/{j}/volume",
-                        severity="warning",
                     )
                 )
     return out

@@ -44,6 +44,12 @@ class Mirror:
         self._timers: dict[int, Any] = {}
         self._generation: dict[int, int] = {}
         self.last_poll: dict[tuple[int, str], dict[str, Any]] = {}
+        # Location pushes we refused, per (platform, LOCATION ID): why (PAYTER-02 must not
+        # say "without a push" when there was one).
+        self._refused: dict[tuple[int, str], str] = {}
+
+    def refused_push(self, platform_id: int, location_id: str, why: str) -> None:
+        self._refused[(platform_id, location_id.upper())] = why
 
     def repo(self, module: str) -> OwnedObjects:
         return self.locations if module == "locations" else self.tariffs
@@ -145,7 +151,6 @@ class Mirror:
                         platform_id=platform.id,
                         exchange_id=last_exchange,
                         pointer=p.pointer,
-                        severity=p.severity,
                     )
             role = platform.primary_role("CPO") or {}
             cc = obj.get("country_code", role.get("country_code"))
@@ -169,6 +174,12 @@ class Mirror:
         )
         self.last_poll[(platform.id, module)] = summary
         self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
+        if all(
+            "error" not in self.last_poll.get((platform.id, m), {"error": None})
+            for m in ("locations", "tariffs")
+        ):
+            # Locations and Tariffs crawled through: the mirror the verdict needs.
+            self.rt.coverage.flow("mirror", platform.id, f"{module} crawled")
         if module == "locations":
             self.check_tariff_references(platform)
             if self.ptp.probes.due(platform):
@@ -201,6 +212,16 @@ class Mirror:
             )
             if then is None or now is None or now <= then:
                 continue
+            refused = self._refused.get((platform.id, str(polled.get("id")).upper()))
+            if refused is not None:
+                # The CPO pushed; we refused the push. Its finding is the one root cause.
+                self.rt.coverage.not_checked(
+                    "PAYTER-02",
+                    platform.id,
+                    f"{refused} (a push of location {polled.get('id')} was refused)",
+                )
+                continue
+            self.rt.coverage.ran("PAYTER-02", platform.id)
             self.rt.findings.record(
                 "PAYTER-02",
                 f"EVSE {evse.get('uid')} of location {polled.get('id')} went from "
@@ -322,7 +343,6 @@ class Mirror:
                 platform_id=platform.id,
                 exchange_id=exchange_id,
                 pointer=p.pointer,
-                severity=p.severity,
             )
         if module == "cdrs":
             await ptp.store_cdr(platform, version, obj, cc, pid, source="poll", command=command)
