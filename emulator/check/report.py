@@ -112,6 +112,7 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
         "checks": [r.as_json() for r in outcome.results],
         "other_findings": outcome.other_findings,
         "coverage": coverage(outcome.results),
+        "emulator_report": outcome.emulator_report,
         "note": NOT_A_CERTIFICATE,
     }
 

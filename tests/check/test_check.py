@@ -149,6 +149,45 @@ async def test_an_empty_selection_is_not_a_pass() -> None:
 
 async def test_the_cps_suite_needs_a_csms() -> None:
     outcome = await run(against="cpo-sim", suites=["cps"])
-    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 3
+    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 4
     assert all("--cps-base-callback" in (r.reason or "") for r in outcome.results)
     assert outcome.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("sloppy", "failing"),
+    [({}, set()), ({"cancels": False, "retries": False}, {"cps.no-start-cancel", "cps.retries"})],
+)
+async def test_the_cps_suite_against_a_csms(sloppy: dict[str, bool], failing: set[str]) -> None:
+    """A CSMS double on the emulator's clock: reads cards, authorizes, commits on unplug,
+    cancels when no car comes, retries a refused commit every minute (or, sloppy, neither)."""
+    from csms_double import CsmsDouble
+
+    emu = build_emulator(make_settings(default_terminal="APO-0001"))
+    cpo = build_cpo_sim(sim_settings(), clock=emu.rt.clock)
+    await emu.start()
+    await cpo.start()
+    csms = await CsmsDouble(emu, **sloppy).start()
+    try:
+        options = CheckOptions(
+            cpo_versions_url=cpo.server.versions_url,
+            cpo_token_a=SIM_TOKEN_A,
+            emulator_url=emu.rt.base_url,
+            cps_base_callback=f"{csms.url}/state",
+            suites=["cps"],
+            hooks={"plug-in": f"{csms.url}/plug-in", "unplug": f"{csms.url}/unplug"},
+        )
+        # The CSMS starts reading once the check has created its terminal (it retries).
+        emu.rt.clock.call_later(0.5, csms.read_cards, name="csms-start")
+        outcome = await CheckRun(options, io.StringIO()).execute()
+    finally:
+        await csms.stop()
+        await cpo.stop()
+        await emu.stop()
+    checks = ["cps.webhook-state", "cps.tap-to-start", "cps.no-start-cancel", "cps.retries"]
+    expected = {c: "failed" if c in failing else "passed" for c in checks}
+    assert statuses(outcome) == expected, [(r.id, r.failures, r.reason) for r in outcome.results]
+    assert outcome.exit_code == (1 if failing else 0)
+    # The CSMS heard the terminal go offline and come back.
+    states = [w["online"] for w in csms.state_webhooks]
+    assert False in states and True in states[states.index(False) :]
