@@ -410,7 +410,7 @@ class CheckRun:
         """The CSMS's callback URL is registered as the state webhook of a key of the
         check's own, so it hears the CPS test terminals go online and offline."""
         assert self.http is not None
-        callback = self.options.cps_base_callback
+        callback = self.options.cps_base_callback or ""
         listening = await emulator.get("")
         cps_base = str(listening.get("cps_base_url") or "")
         if not cps_base:
