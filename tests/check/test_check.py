@@ -132,14 +132,25 @@ def _needs(check_id: str) -> list[str]:
     return next(c.needs for c in suite.checks if c.id == check_id)
 
 
-async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int) -> None:
-    outcome = await run(
+async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int, tmp_path) -> None:
+    junit = tmp_path / "junit.xml"
+    options = CheckOptions(
         cpo_versions_url=f"http://127.0.0.1:{unused_tcp_port}/ocpi/versions",
         cpo_token_a="a",
         suites=["registration"],
+        junit=junit,
     )
+    outcome = await CheckRun(options, io.StringIO()).execute()
     assert outcome.exit_code == 2 and outcome.results == []
     assert "could not register" in (outcome.error or "")
+    out = io.StringIO()
+    write_outputs(options, outcome, out)
+    assert "Could not run: could not register" in out.getvalue()
+    # CI shows it as an error of the setup, not as a pass.
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    assert '<testsuites name="payter-emulator check" tests="1" failures="0" errors="1"' in (
+        junit.read_text()
+    )
 
 
 async def test_an_empty_selection_is_not_a_pass() -> None:
