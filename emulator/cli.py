@@ -491,7 +491,11 @@ def admin(
     """
     from emulator.control.client import AdminClient, default_url
 
-    ctx.obj = _Admin(AdminClient(url or default_url(ready_file), admin_token=admin_token), as_json)
+    try:
+        client = AdminClient(url or default_url(ready_file), admin_token=admin_token)
+    except ValueError as exc:
+        raise click.UsageError(f"--url: {exc}") from None
+    ctx.obj = _Admin(client, as_json)
 
 
 class _Admin:

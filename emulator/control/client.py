@@ -69,6 +69,8 @@ class AdminClient:
     def __init__(self, url: str, *, admin_token: str | None = None, timeout: float = 30.0) -> None:
         if "://" not in url:
             url = f"http://{url}"
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"the emulator's URL must be http(s): {url}")
         self.url = url.rstrip("/")
         self.admin_token = admin_token
         self.timeout = timeout
@@ -94,9 +96,10 @@ class AdminClient:
             headers["Content-Type"] = "application/json"
         if self.admin_token:
             headers["Authorization"] = f"Bearer {self.admin_token}"
-        request = urllib.request.Request(target, data=data, method=method, headers=headers)
+        # http(s) only: the scheme is checked when the client is made.
+        request = urllib.request.Request(target, data=data, method=method, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, exc.read()) from None

@@ -98,4 +98,3 @@ def snapshot_mismatch(app: App[object], name: str) -> list[str]:
         new.write_text(svg, encoding="utf-8")
         return [f"screenshot differs from {path.name}; see {new.name}"]
     return []
-
