@@ -151,3 +151,16 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "journey.choose" in out and "payter.present_card" in out
     assert '"money": "CAPTURED"' in out
     assert "Verdict: PASS" in out
+
+
+def test_the_demo_captures_are_at_the_sizes_they_claim() -> None:
+    from rich.cells import cell_len
+
+    for columns, rows in ((80, 24), (120, 40)):
+        marker = f"({columns}x{rows}):\n\n```\n"
+        assert marker in README, f"no capture at {columns}x{rows}"
+        start = README.index(marker) + len(marker)
+        lines = README[start : README.index("```", start)].rstrip("\n").split("\n")
+        assert len(lines) == rows
+        assert max(cell_len(line) for line in lines) <= columns
+        assert "PAY-DEMO-0001" in lines[1]

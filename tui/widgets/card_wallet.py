@@ -17,7 +17,7 @@ MEDIA = {"tap": "contactless", "insert": "chip", "qr": "qr", "rfid": "rfid"}
 # narrow pane.
 COLUMNS = (
     Column("outcome", "Outcome", 18, priority=1),
-    Column("card", "Card", 40, priority=0, flex=True),
+    Column("card", "Card", 56, priority=0, flex=True),
     Column("media", "Media", 18, priority=2),
 )
 
