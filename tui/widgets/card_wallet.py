@@ -13,11 +13,11 @@ from tui.widgets.fitted_table import Column, FittedTable
 
 # Wallet action → presentation medium of ``POST /__admin/terminals/{serial}/present-card``.
 MEDIA = {"tap": "contactless", "insert": "chip", "qr": "qr", "rfid": "rfid"}
-# The card's label says what it does ("Visa, declined (05 do not honour)"): it comes first in a
-# narrow pane.
+# The card's label says what it does ("Visa, declined (05 do not honour)"): it comes first and
+# whole (wrapped in a narrow pane); the outcome code and the media only when there is room.
 COLUMNS = (
     Column("outcome", "Outcome", 18, priority=1),
-    Column("card", "Card", 56, priority=0, flex=True),
+    Column("card", "Card", 56, priority=0, flex=True, least=16, wrap=True),
     Column("media", "Media", 18, priority=2),
 )
 

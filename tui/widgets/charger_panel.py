@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from tui.messages import ChargerActionRequested
-from tui.widgets.fitted_table import Column, FittedTable
+from tui.widgets.fitted_table import Column, FittedTable, short_id
 
 # Action, button label, and its key (MainScreen.BINDINGS).
 ACTIONS = (
@@ -24,7 +24,7 @@ COLUMNS = (
     Column("status", "Status", 10, priority=0),
     Column("car", "Car", 5, priority=1),
     Column("kw", "kW", 4, priority=2),
-    Column("session", "Session", 8, priority=3, flex=True),
+    Column("session", "Session", 9, priority=3, flex=True),
 )
 
 
@@ -85,7 +85,8 @@ class ChargerPanel(Vertical):
                         "status": status,
                         "car": car_text(charger.get("car")),
                         "kw": "" if power is None else f"{float(power):g}",
-                        "session": str(charger.get("session_id") or ""),
+                        # As in the traffic log: "8f6d0558…" (the whole id in Traffic).
+                        "session": short_id(str(charger.get("session_id") or "")),
                     },
                 )
             )

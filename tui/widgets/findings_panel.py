@@ -17,7 +17,7 @@ COLUMNS = (
     Column("severity", "Severity", 7, priority=0),
     Column("axis", "Axis", 6, priority=2),
     Column("rule", "Rule", 9, priority=0),
-    Column("message", "Message", 16, priority=1, flex=True),
+    Column("message", "Message", 16, priority=1, flex=True, wrap=True),
 )
 
 # The report's three verdicts: INCOMPLETE (nothing failed, but the flows Payter needs were not

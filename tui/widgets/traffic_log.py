@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from tui.messages import ExchangeSelected
-from tui.widgets.fitted_table import Column, FittedTable
+from tui.widgets.fitted_table import Column, FittedTable, ellipsis, short_id
 
 MAX_ROWS = 500
 # Status and path come first: what was asked for and how it went. The path is shortened (no
@@ -25,12 +25,10 @@ COLUMNS = (
     Column("protocol", "Proto", 5, priority=6),
     Column("method", "Method", 6, priority=2),
     Column("status", "HTTP", 3, priority=0),
-    Column("path", "Path", 20, priority=0, flex=True),
+    Column("path", "Path", 20, priority=0, flex=True, fit=lambda p, w: fit_path(p, w)),
 )
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _ROLES = {"cpo", "emsp", "ptp", "hub", "sender", "receiver"}
-# Long opaque ids (UUIDs, hex tokens) are cut to their first characters.
-_LONG_ID = re.compile(r"^[0-9A-Za-z-]{20,}$")
 
 
 def status_text(status: Any, error: Any = None) -> Text:
@@ -51,8 +49,30 @@ def short_path(url: str) -> str:
         parts = parts[1:]
         while parts[:-1] and (parts[0] in _ROLES or _VERSION.match(parts[0])):
             parts = parts[1:]
-    parts = [f"{p[:8]}…" if _LONG_ID.match(p) and any(c.isdigit() for c in p) else p for p in parts]
-    return "/".join(parts) or "/"
+    return "/".join(short_id(p) for p in parts) or "/"
+
+
+def fit_path(path: str, width: int) -> str:
+    """``path`` in ``width`` cells, leaving out whole segments in the middle ("…") rather than
+    cutting its end: ``locations/NL/SIM/…/SIM-AMS-1``, ``commands/START_SESSION/…``.
+
+    As many segments as fit are kept, always the first (the module); the last one before those
+    after the first, unless it is an id already shortened (what the command was matters more
+    than which one). A path whose first segments alone do not fit ends in "…".
+    """
+    if len(path) <= width:
+        return path
+    parts = path.split("/")
+    count = len(parts)
+    tail_first = not parts[-1].endswith("…")
+    for kept in range(count - 1, 1, -1):
+        heads = range(1, kept + 1) if tail_first else range(kept, 0, -1)
+        for head in heads:
+            tail = kept - head
+            candidate = "/".join([*parts[:head], "…", *(parts[count - tail :] if tail else [])])
+            if len(candidate) <= width:
+                return candidate
+    return ellipsis(path, width)
 
 
 class TrafficLog(Vertical):
