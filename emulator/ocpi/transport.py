@@ -651,6 +651,23 @@ class OcpiServer:
                     "registration is not complete: only versions and credentials may be called",
                     http_status=401,
                 )
+            if (
+                req.version is not None
+                and platform.version is not None
+                and req.version != platform.version
+                and req.module not in CONFIGURATION_MODULES
+            ):
+                # A token is issued for the version the credentials exchange agreed on; the
+                # other versions' module endpoints are not the platform's (credentials and
+                # versions stay open: a credentials PUT at another version switches to it).
+                req.journal_platform_id = platform.id
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    f"this token is registered for OCPI {platform.version}; use the "
+                    f"{platform.version} endpoints (a credentials PUT at {req.version} switches "
+                    "the registration to it)",
+                    http_status=401,
+                )
             self._note_encoding(req, platform, encoding)
             req.platform = platform
             req.token_encoding = encoding

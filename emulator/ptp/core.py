@@ -194,7 +194,7 @@ class Ptp:
             authorization_reference=session.get("authorization_reference"),
             token_uid=_token_uid(session),
         )
-        row = self.sessions.get(cc, pid, str(session["id"]))
+        row = self.sessions.get(platform.id, cc, pid, str(session["id"]))
         self.rt.bus.publish(
             "ocpi.session",
             platform_id=platform.id,
@@ -222,7 +222,7 @@ class Ptp:
             )
         if cdr.get("credit"):
             ref = cdr.get("credit_reference_id")
-            if not ref or self.cdrs.get(cc, pid, str(ref)) is None:
+            if not ref or self.cdrs.get(platform.id, cc, pid, str(ref)) is None:
                 out.append(
                     checks.Problem(
                         "OCPI-37",
@@ -232,7 +232,7 @@ class Ptp:
                     )
                 )
         if cdr.get("session_id"):
-            session = self.sessions.object(cc, pid, str(cdr["session_id"]))
+            session = self.sessions.object(platform.id, cc, pid, str(cdr["session_id"]))
             if session is None:
                 out.append(
                     checks.Problem(
@@ -344,7 +344,7 @@ class Ptp:
             total_cost=cdr.get("total_cost"),
             session_id=cdr.get("session_id"),
         )
-        row = self.cdrs.get(cc, pid, str(cdr["id"]))
+        row = self.cdrs.get(platform.id, cc, pid, str(cdr["id"]))
         assert row is not None
         await self.notify(self.cdr_listeners, row)
         return row

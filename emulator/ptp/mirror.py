@@ -145,7 +145,8 @@ class Mirror:
             cc = obj.get("country_code", role.get("country_code"))
             pid = obj.get("party_id", role.get("party_id"))
             if module == "locations":
-                self._check_pushed(platform, repo.get(cc, pid, str(obj["id"])), obj, last_exchange)
+                previous = repo.get(platform.id, cc, pid, str(obj["id"]))
+                self._check_pushed(platform, previous, obj, last_exchange)
             repo.save(
                 obj,
                 platform_id=platform.id,
@@ -155,7 +156,7 @@ class Mirror:
                 country_code=role.get("country_code"),
                 party_id=role.get("party_id"),
             )
-            keep.add(object_key(cc, pid, str(obj["id"])))
+            keep.add(object_key(platform.id, cc, pid, str(obj["id"])))
             valid += 1
         gone = repo.invalidate_missing(platform.id, keep)
         summary.update(
@@ -287,11 +288,11 @@ class Mirror:
         would be, then stored. Returns whether it was taken."""
         ptp = self.ptp
         if module == "cdrs":
-            if ptp.cdrs.get(cc, pid, str(obj["id"])) is not None:
+            if ptp.cdrs.get(platform.id, cc, pid, str(obj["id"])) is not None:
                 return False  # CDRs are final: the one we have is the one
             problems = ptp.cdr_problems(platform, version, obj, cc, pid)
         else:
-            previous = ptp.sessions.get(cc, pid, str(obj["id"]))
+            previous = ptp.sessions.get(platform.id, cc, pid, str(obj["id"]))
             if previous is not None:
                 then, now = _dt(previous["last_updated"]), _dt(obj.get("last_updated"))
                 if then is not None and now is not None and now <= then:

@@ -1,7 +1,7 @@
 """What Payter knows of a CPO: its Locations, Tariffs, Sessions and CDRs, as received.
 
 Objects are stored as the JSON the CPO sent (unknown fields kept, amounts exact), keyed by
-``COUNTRY/PARTY/ID`` in upper case because OCPI ids are CiStrings (compared
+the platform and ``COUNTRY/PARTY/ID`` in upper case because OCPI ids are CiStrings (compared
 case-insensitively). ``valid`` is cleared when a full crawl of the CPO's Sender no longer
 returns the object ("the union of all pages is the new truth", transport_and_format.asciidoc
 §Pagination).
@@ -15,8 +15,14 @@ from emulator.ocpi.types import format_datetime, sortable_datetime
 from emulator.store import Store, TableSpec
 
 
-def object_key(country_code: str | None, party_id: str | None, object_id: str) -> str:
-    return f"{country_code or ''}/{party_id or ''}/{object_id}".upper()
+def object_key(
+    platform_id: int | None, country_code: str | None, party_id: str | None, object_id: str
+) -> str:
+    """``PLATFORM#COUNTRY/PARTY/ID``: per platform, because two registered platforms may be the
+    same party (a CPO's staging and test backends, both NL/CPO): each keeps its own mirror,
+    Sessions and CDRs, and neither overwrites the other's."""
+    owner = "-" if platform_id is None else str(platform_id)
+    return f"{owner}#{country_code or ''}/{party_id or ''}/{object_id}".upper()
 
 
 def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
@@ -62,6 +68,11 @@ class OwnedObjects:
         self.store = store
         self.table = spec.name
         store.register(spec)
+        # Keys from before they named the platform ("CC/PID/ID") get its prefix.
+        store.execute(
+            f"update {spec.name} set key = coalesce(cast(platform_id as text), '-') || '#' || key "  # noqa: S608
+            f"where key not like coalesce(cast(platform_id as text), '-') || '#%'"
+        )
         if "authorization_reference" in spec.columns:
             # The START_SESSION's Sessions and CDRs are looked up by these (CiStrings).
             store.execute(
@@ -73,14 +84,24 @@ class OwnedObjects:
             )
 
     def get(
-        self, country_code: str | None, party_id: str | None, object_id: str
+        self,
+        platform_id: int | None,
+        country_code: str | None,
+        party_id: str | None,
+        object_id: str,
     ) -> dict[str, Any] | None:
-        return self.store.get(self.table, object_key(country_code, party_id, object_id))
+        return self.store.get(
+            self.table, object_key(platform_id, country_code, party_id, object_id)
+        )
 
     def object(
-        self, country_code: str | None, party_id: str | None, object_id: str
+        self,
+        platform_id: int | None,
+        country_code: str | None,
+        party_id: str | None,
+        object_id: str,
     ) -> dict[str, Any] | None:
-        row = self.get(country_code, party_id, object_id)
+        row = self.get(platform_id, country_code, party_id, object_id)
         return row["object"] if row else None
 
     def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:
@@ -107,7 +128,7 @@ class OwnedObjects:
         """Create or replace; returns True when the object is new."""
         cc = obj.get("country_code", country_code)
         pid = obj.get("party_id", party_id)
-        key = object_key(cc, pid, str(obj["id"]))
+        key = object_key(platform_id, cc, pid, str(obj["id"]))
         created = self.store.get(self.table, key) is None
         last = obj.get("last_updated")
         row = {

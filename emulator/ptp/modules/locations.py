@@ -63,7 +63,9 @@ class LocationsReceiver(Module):
     # --- helpers -------------------------------------------------------------------------------
 
     def _stored(self, req: OcpiRequest, cc: str, pid: str) -> dict[str, Any] | None:
-        return self.ptp.mirror.locations.object(cc, pid, req.params["location_id"])
+        return self.ptp.mirror.locations.object(
+            req.require_platform().id, cc, pid, req.params["location_id"]
+        )
 
     @staticmethod
     def _find(items: list[dict[str, Any]], key: str, value: str) -> int | None:

@@ -40,7 +40,7 @@ class SessionsReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid = req.require_owner()
-        obj = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        obj = self.ptp.sessions.object(req.require_platform().id, cc, pid, req.params["session_id"])
         if obj is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
         return obj
@@ -57,7 +57,9 @@ class SessionsReceiver(Module):
             req.finding(p.rule, p.message, pointer=p.pointer)
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
-        previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        previous = self.ptp.sessions.object(
+            req.require_platform().id, cc, pid, req.params["session_id"]
+        )
         version = req.version or "2.2.1"
         self._report(req, self.ptp.session_problems(version, previous, session))
         created = await self.ptp.store_session(
@@ -74,7 +76,9 @@ class SessionsReceiver(Module):
         if "last_updated" not in changes:
             req.finding("OCPI-31", "Session PATCH without last_updated", pointer="/last_updated")
             raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
-        previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        previous = self.ptp.sessions.object(
+            req.require_platform().id, cc, pid, req.params["session_id"]
+        )
         if previous is None:
             raise OcpiError(
                 status.INVALID_PARAMETERS,
