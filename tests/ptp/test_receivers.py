@@ -309,7 +309,8 @@ async def test_session_put_patch_appends_periods(cpo: Cpo, http) -> None:
         "S1",
         json=obj.session(version=cpo.version, status="COMPLETED", kwh=5.5),
     )
-    assert "charging_periods" not in cpo.node.ptp.sessions.object(cpo.platform_id, "NL", "CPO", "S1")
+    stored = cpo.node.ptp.sessions.object(cpo.platform_id, "NL", "CPO", "S1")
+    assert "charging_periods" not in stored
 
 
 async def test_session_patch_errors(cpo: Cpo, http) -> None:
