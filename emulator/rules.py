@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+# "info": what the spec sets no bound for but a person wants to know (never fails a verdict).
+Severity = Literal["error", "warning", "info"]
 Axis = Literal["spec", "payter"]
 
 TF = "transport_and_format.asciidoc"
@@ -320,6 +321,14 @@ _RULES: list[Rule] = [
         "warning",
         "spec",
         "mod_cdrs.asciidoc, mod_tariffs.asciidoc; checklist 5.4 #38",
+    ),
+    Rule(
+        "OCPI-38b",
+        "Energy, durations, costs and times are plausible: not negative, not in the future",
+        "info",
+        "spec",
+        "mod_sessions.asciidoc, mod_cdrs.asciidoc (no bound in the spec: information only; "
+        "negative amounts belong to credit CDRs, mod_cdrs §Credit CDRs)",
     ),
     Rule(
         "OCPI-39",

@@ -1289,9 +1289,32 @@ class JourneyController:
     async def _on_cdr(self, row: dict[str, Any]) -> None:
         cdr = row["object"]
         journey = self._journey_of_object(row["platform_id"], cdr)
-        if journey is None:
+        if journey is None or cdr.get("credit"):
+            # A credit CDR corrects one already billed: the card journey has no refund step.
             return
         total = _price_incl(cdr.get("total_cost"))
+        # One CDR settles a journey, once (a CDR pulled after it was pushed is the same one).
+        if journey.get("cdr_id"):
+            if str(journey["cdr_id"]).upper() != str(cdr["id"]).upper():
+                self.rt.findings.record(
+                    "OCPI-55",
+                    f"CDR {cdr['id']} is a second CDR for START_SESSION "
+                    f"{journey.get('authorization_reference')}, which CDR {journey['cdr_id']} "
+                    "already settled; it is not settled again",
+                    platform_id=journey.get("platform_id"),
+                )
+                return
+            if journey["money"] != "AUTHORIZED":
+                return
+        if total is not None and total < 0:
+            self.rt.findings.record(
+                "PAYTER-05",
+                f"CDR {cdr['id']} totals {money(total, journey['currency'])}: nothing can be "
+                "captured from a negative total; the pre-authorization stays open for a CDR "
+                "with the session's total (or until the CDR timeout)",
+                platform_id=journey.get("platform_id"),
+            )
+            return
         journey = self._update(
             journey["id"],
             cdr_id=cdr["id"],

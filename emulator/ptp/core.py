@@ -149,6 +149,12 @@ class Ptp:
         5.6 #49). ``patch``: the changes, when it came as a PATCH."""
         out = checks.check_session_change(previous, session, patch=patch)
         out.extend(checks.check_session_energy(session))
+        decreasing = any(p.pointer == "/kwh" for p in out)  # OCPI-34 says it already
+        out.extend(
+            p
+            for p in checks.check_plausible(session, "Session", self.rt.now())
+            if not (decreasing and p.pointer == "/kwh")
+        )
         if version_key(version) < (2, 2):
             return out  # 2.1.1: no cdr_token, no authorization_reference
         command = self.commands.start_for(session)
@@ -215,7 +221,7 @@ class Ptp:
         from emulator.ocpi.pricing import check_cdr_totals
 
         modern = version_key(version) >= (2, 2)
-        out: list[checks.Problem] = []
+        out: list[checks.Problem] = checks.check_plausible(cdr, "CDR", self.rt.now())
         if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
             out.append(
                 checks.Problem("OCPI-37", "a non-credit CDR id is at most 36 characters", "/id")

@@ -407,3 +407,34 @@ async def test_a_token_works_on_its_own_version_only(emulator: EmulatorNode, htt
         assert (status, env["status_code"]) == (200, 1000)
     finally:
         await double.stop()
+
+
+async def test_implausible_values_are_accepted_and_reported(cpo: Cpo, http) -> None:
+    """Negative energy or cost and dates in year 9999: the spec bounds none of them (OCPI-38b,
+    information); a negative cost in a CDR that is not a credit CDR is a warning (only credit
+    CDRs carry negative amounts)."""
+    session = obj.session(
+        version=cpo.version,
+        kwh=-3.5,
+        start_date_time="9999-01-01T00:00:00Z",
+        total_cost=obj.price(-1.0, -1.21, cpo.version),
+    )
+    status, _, env = await cpo.call(http, "PUT", "sessions", "NL", "CPO", "S1", json=session)
+    assert (status, env["status_code"]) == (201, 1000)
+    info = {f["pointer"]: f for f in findings(cpo.node, "OCPI-38b")}
+    assert set(info) == {"/kwh", "/start_date_time", "/total_cost"}
+    assert {f["severity"] for f in info.values()} == {"info"}
+    cdr = obj.cdr(
+        version=cpo.version,
+        total_energy=-10,
+        total_cost=obj.price(-4.5, -5.45, cpo.version),
+        end_date_time="2025-03-01T08:00:00Z",
+    )
+    status, _, env = await cpo.call(http, "POST", "cdrs", json=cdr)
+    assert (status, env["status_code"]) == (201, 1000)
+    [negative_cost] = [f for f in findings(cpo.node, "OCPI-37") if "/total_cost" == f["pointer"]]
+    assert negative_cost["severity"] == "warning"
+    pointers = {f["pointer"] for f in findings(cpo.node, "OCPI-38b")} - set(info)
+    assert {"/total_energy", "/end_date_time"} <= pointers
+    # Information never fails a verdict.
+    assert all(r["rule"] != "OCPI-38b" for r in errors(cpo.node))
