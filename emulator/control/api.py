@@ -214,7 +214,10 @@ class _Handlers:
             rule = rule.upper()
             if rule not in RULES:
                 raise ControlError(400, "invalid_parameter", f"no rule {q['rule']!r}")
-        for name, allowed in (("severity", ("error", "warning")), ("axis", ("spec", "payter"))):
+        for name, allowed in (
+            ("severity", ("error", "warning", "info")),
+            ("axis", ("spec", "payter")),
+        ):
             if q.get(name) and q[name] not in allowed:
                 raise ControlError(
                     400, "invalid_parameter", f"'{name}' must be one of {', '.join(allowed)}"
