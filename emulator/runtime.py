@@ -20,6 +20,7 @@ from emulator.events import EventBus
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
+from emulator.outbound import OutboundPolicy, PolicyResolver
 from emulator.settings import ServerSettings
 from emulator.store import Store, TableSpec
 
@@ -39,6 +40,7 @@ class Runtime:
     journal: Journal
     findings: Findings
     base_url: str = ""
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
     reset_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -49,6 +51,8 @@ class Runtime:
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
+                # Every name is resolved through the outbound policy (emulator/outbound.py).
+                connector=aiohttp.TCPConnector(resolver=PolicyResolver(self.outbound)),
                 timeout=aiohttp.ClientTimeout(total=self.settings.http_timeout),
                 # The emulator talks to whatever the user points it at; never to a proxy
                 # picked up from the environment.
@@ -88,6 +92,7 @@ def build_runtime(
     bus = EventBus(clock.now)
     return Runtime(
         settings=settings,
+        outbound=OutboundPolicy.from_settings(settings.allow_outbound, settings.deny_outbound),
         clock=clock,
         background=background,
         bus=bus,

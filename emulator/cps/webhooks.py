@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from emulator import jsonio
+from emulator import jsonio, outbound
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime, parse_datetime
 from emulator.runtime import Runtime
@@ -226,6 +226,7 @@ class Deliveries:
         response_headers: dict[str, str] = {}
         started = time.perf_counter()
         try:
+            self.rt.outbound.check_url(row["url"])
             async with self.rt.http.post(
                 row["url"],
                 data=payload,
@@ -240,7 +241,9 @@ class Deliveries:
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"
         except (aiohttp.ClientError, ValueError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = outbound.describe(exc) or (
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            )
         duration_ms = (time.perf_counter() - started) * 1000
         exchange_id = self.rt.journal.record(
             direction="out",

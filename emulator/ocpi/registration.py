@@ -192,7 +192,7 @@ class Registration:
             )
         except PeerError as exc:
             raise RegistrationFailed(
-                f"cannot read the peer's versions at {platform.versions_url}: {exc.message}",
+                f"cannot read the peer's versions at {platform.versions_url}: {exc.public}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
@@ -259,7 +259,7 @@ class Registration:
             reply = await self._get(platform, url, "versions", token, version, "object")
         except PeerError as exc:
             raise RegistrationFailed(
-                f"cannot read the peer's {version} version details at {url}: {exc.message}",
+                f"cannot read the peer's {version} version details at {url}: {exc.public}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
