@@ -133,6 +133,10 @@ class ManualClock(Clock):
     def pending_timers(self) -> int:
         return sum(1 for _, _, t in self._heap if not t.cancelled)
 
+    def pending_names(self) -> list[str]:
+        """The names of the timers still to fire, soonest first."""
+        return [t.name for _, _, t in sorted(self._heap, key=lambda e: e[:2]) if not t.cancelled]
+
     def next_due(self) -> datetime | None:
         while self._heap and self._heap[0][2].cancelled:
             heapq.heappop(self._heap)

@@ -18,8 +18,8 @@ from emulator.control.http import (
     ok,
     query_int,
 )
-from emulator.cpo_sim.backend import ControlFailure
 from emulator.cpo_sim.presets import PRESETS
+from emulator.cpo_sim.runs import ControlFailure
 from emulator.cpo_sim.state import Objects, key_of
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class _Handlers:
         body = await json_body(request)
         number = (int, float)
         evse = await self._act(
-            self.backend.plug_in(
+            self.backend.chargers.plug_in(
                 request.match_info["uid"],
                 battery_kwh=_positive(field(body, "battery_kwh", number, required=False)),
                 soc=_percent(field(body, "soc", number, required=False)),
@@ -94,16 +94,16 @@ class _Handlers:
         return ok(evse.describe())
 
     async def unplug(self, request: web.Request) -> web.Response:
-        evse = await self._act(self.backend.unplug(request.match_info["uid"]))
+        evse = await self._act(self.backend.chargers.unplug(request.match_info["uid"]))
         return ok(evse.describe())
 
     async def ev_full(self, request: web.Request) -> web.Response:
-        evse = await self._act(self.backend.ev_full(request.match_info["uid"]))
+        evse = await self._act(self.backend.chargers.ev_full(request.match_info["uid"]))
         return ok(evse.describe())
 
     def fault(self, kind: str) -> Any:
         async def handle(request: web.Request) -> web.Response:
-            evse = await self._act(self.backend.set_fault(request.match_info["uid"], kind))
+            evse = await self._act(self.backend.chargers.set_fault(request.match_info["uid"], kind))
             return ok(evse.describe())
 
         return handle
@@ -113,7 +113,7 @@ class _Handlers:
         row = self.backend.sessions.get(key_of(session_id))
         if row is None:
             raise ControlError(404, "not_found", f"no session {session_id}")
-        ended = await self.backend.end_session(row["object"]["id"], "stopped by the CPO")
+        ended = await self.backend.charging.end_session(row["object"]["id"], "stopped by the CPO")
         if not ended:
             raise ControlError(409, "not_running", f"session {session_id} is not running")
         row = self.backend.sessions.get(key_of(session_id))
@@ -131,9 +131,9 @@ class _Handlers:
 
     async def assign_terminal(self, request: web.Request) -> web.Response:
         terminal_id = request.match_info["id"]
-        if self.backend.terminal(terminal_id) is None:
+        if self.backend.payments.terminal(terminal_id) is None:
             raise ControlError(404, "not_found", f"no terminal {terminal_id}")
-        delivery = await self.backend.assign_terminal(terminal_id)
+        delivery = await self.backend.payments.assign_terminal(terminal_id)
         return ok(delivery.as_json() if delivery else {"assigned": False})
 
     async def preset(self, request: web.Request) -> web.Response:
@@ -152,10 +152,10 @@ class _Handlers:
     async def push_locations(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         platform_id = field(body, "platform_id", int, required=False)
-        return ok(await self.backend.push_locations(platform_id))
+        return ok(await self.backend.pushes.push_locations(platform_id))
 
     async def invoice(self, request: web.Request) -> web.Response:
-        found = self.backend.invoice(request.match_info["reference"])
+        found = self.backend.payments.invoice(request.match_info["reference"])
         if found is None:
             return error(404, "not_found", "no invoice for this authorization_reference")
         return ok(found)

@@ -186,7 +186,7 @@ class SessionsSender(Module):
             req,
             backend.sessions,
             self.presets,
-            shape=lambda s, v: catalog.session_for(backend.session_view(s), v),
+            shape=lambda s, v: catalog.session_for(backend.charging.session_view(s), v),
             platform_id=platform.id,
         )
 
@@ -241,12 +241,12 @@ class CommandsReceiver(Module):
         model = messages.command_model(version, command)
         if model is None:
             # CommandType is an OpenEnum in 2.3.0: an unknown command is not an error.
-            answer, _ = await self.backend.command(command, platform, req.body or {})
-            return OcpiResult(data=self.backend.command_response(answer))
+            answer, _ = await self.backend.commanding.command(command, platform, req.body or {})
+            return OcpiResult(data=self.backend.commanding.command_response(answer))
         body = _dump(req.parse(model, what=command))
-        answer, _ = await self.backend.command(command, platform, body)
+        answer, _ = await self.backend.commanding.command(command, platform, body)
         return OcpiResult(
-            data=self.backend.command_response(answer),
+            data=self.backend.commanding.command_response(answer),
             status_code=answer.status_code,
             message=answer.message,
         )
@@ -286,7 +286,7 @@ class TokensReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid, uid, kind = self._address(req)
-        token = self.backend.token(cc, pid, uid, kind)
+        token = self.backend.payments.token(cc, pid, uid, kind)
         if token is None:
             raise _not_found(f"token {uid} ({kind})", status.UNKNOWN_TOKEN)
         return token
@@ -310,7 +310,7 @@ class TokensReceiver(Module):
                 status.INVALID_PARAMETERS,
                 f"URL and body disagree on {', '.join(mismatch)}",
             )
-        created = self.backend.put_token(req.require_platform(), token)
+        created = self.backend.payments.put_token(req.require_platform(), token)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
@@ -320,14 +320,14 @@ class TokensReceiver(Module):
         if "last_updated" not in changes:
             req.finding("OCPI-31", "Token PATCH without last_updated")
             raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must carry last_updated")
-        token = self.backend.token(cc, pid, uid, kind)
+        token = self.backend.payments.token(cc, pid, uid, kind)
         if token is None:
             raise _not_found(f"token {uid} ({kind})", status.UNKNOWN_TOKEN)
         for name in ("country_code", "party_id", "uid", "type"):
             if name in changes and str(changes[name]).casefold() != str(token[name]).casefold():
                 raise OcpiError(status.INVALID_PARAMETERS, f"a PATCH cannot change {name}")
         token.update(changes)
-        self.backend.put_token(req.require_platform(), token)
+        self.backend.payments.put_token(req.require_platform(), token)
         return OcpiResult(omit_data=True)
 
 
@@ -357,12 +357,12 @@ class PaymentsReceiver(Module):
     async def post_terminal(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()
         terminal = _dump(req.parse(messages.terminal_model(_version(req)), what="Terminal"))
-        created = self.backend.receive_terminal(platform, terminal)
+        created = self.backend.payments.receive_terminal(platform, terminal)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def get_terminal(self, req: OcpiRequest) -> Any:
         # A PTP sees the terminals it created (others do not exist for it).
-        terminal = self.backend.terminal(req.params["terminal_id"], req.require_platform())
+        terminal = self.backend.payments.terminal(req.params["terminal_id"], req.require_platform())
         if terminal is None:
             raise _not_found(f"terminal {req.params['terminal_id']}")
         return terminal
@@ -373,18 +373,18 @@ class PaymentsReceiver(Module):
         platform = req.require_platform()
         model = partial_model(messages.terminal_model(_version(req)))
         changes = _dump(req.parse(model, what="Terminal"))
-        if not self.backend.patch_terminal(platform, req.params["terminal_id"], changes):
+        if not self.backend.payments.patch_terminal(platform, req.params["terminal_id"], changes):
             raise _not_found(f"terminal {req.params['terminal_id']}")
         return OcpiResult(omit_data=True)
 
     async def post_fac(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()
         fac = req.parse(messages.fac_model(_version(req)), what="FinancialAdviceConfirmation")
-        created = self.backend.receive_fac(platform, _dump(fac))
+        created = self.backend.payments.receive_fac(platform, _dump(fac))
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def get_fac(self, req: OcpiRequest) -> Any:
-        fac = self.backend.fac(req.params["fac_id"], req.require_platform())
+        fac = self.backend.payments.fac(req.params["fac_id"], req.require_platform())
         if fac is None:
             raise _not_found(f"financial advice confirmation {req.params['fac_id']}")
         return fac

@@ -1,10 +1,13 @@
-"""Payter's fixed driver journey over OCPI, driving the virtual terminal.
+"""Payter's fixed driver journey over OCPI, driving the virtual terminal: the executor at the
+edge of the pure journey core.
 
-The controller of terminals in mode ``ocpi`` (DESIGN.md "One terminal, two drivers"): it draws
-the journey's screens (journey-screens.md) through the terminal host, reacts to what the
-driver does (keys, cards) and to what the CPO does over OCPI (command results, Sessions,
-CDRs), and moves the money: pre-authorize, then exactly one capture or one void per
-pre-authorization (see :mod:`emulator.journey.records`).
+The controller of terminals in mode ``ocpi`` (DESIGN.md "One terminal, two drivers"). It keeps
+the menus a driver moves through (Home, the charger list, the tariff, Stop, Receipts; not
+persisted: a restart shows Home), turns what happens (keys, cards, payment steps, OCPI command
+results, Sessions, CDRs, deadlines) into events for :func:`emulator.journey.step.step`, saves
+the journey it returns through :class:`~emulator.journey.records.JourneyRecords`, and carries
+out the effects through the terminal host, ``ptp`` and the clock, feeding their outcomes back
+as events.
 
 Money path of one journey::
 
@@ -19,30 +22,35 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from emulator.datetimes import format_datetime, parse_datetime
-from emulator.journey import records as R
+from emulator.journey import screens
+from emulator.journey import step as steps
+from emulator.journey.model import ACTIVE, Card, Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
-from emulator.journey.texts import has_texts, language_name, money, text, to_minor
+from emulator.journey.screens import CHOOSE, HOME, NOTICE, OUT, PAYMENT_SCREEN, Choice
+from emulator.journey.step import Context, Effect, Event, step
+from emulator.journey.texts import Texts, money, to_minor
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
+from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
     CardRead,
-    Effect,
     PaymentStep,
     ReadingStopped,
     StateChanged,
     TerminalError,
     UiEvent,
 )
+from emulator.terminal.device import Effect as TerminalEffect
 from emulator.terminal.screens import Screen
 
 if TYPE_CHECKING:
@@ -54,33 +62,6 @@ if TYPE_CHECKING:
     from emulator.terminal.host import TerminalHost
 
 log = structlog.get_logger("emulator.journey")
-
-HOME = "journey.home"
-CHOOSE = "journey.choose"
-TARIFF = "journey.tariff"
-NOTICE = "journey.notice"
-STARTING_SCREEN = "journey.starting"
-STOPPING_SCREEN = "journey.stopping"
-PAYMENT_SCREEN = "journey.payment"  # held under Payter's own payment screens
-STOP = "journey.stop"
-STOP_CONFIRM = "journey.stop_confirm"
-RECEIPTS = "journey.receipts"
-RECEIPT = "journey.receipt"
-LANGUAGE = "journey.language"
-OUT = "journey.out"
-
-STANDARDS = {
-    "IEC_62196_T2": "Type 2",
-    "IEC_62196_T2_COMBO": "CCS",
-    "IEC_62196_T1": "Type 1",
-    "IEC_62196_T1_COMBO": "CCS1",
-    "CHADEMO": "CHAdeMO",
-    "DOMESTIC_F": "Schuko",
-    "GBT_AC": "GB/T AC",
-    "GBT_DC": "GB/T DC",
-    "SAE_J3400": "NACS",
-    "MCS": "MCS",
-}
 
 # What GET /__admin/journeys shows of a journey, in this order.
 JOURNEY_VIEW = (
@@ -121,20 +102,9 @@ JOURNEY_VIEW = (
     "tariff_id",
 )
 
-# Start failures: what the driver reads (journey-screens.md screen 10).
-START_FAILURE_TEXT = {
-    "UNREACHABLE": "failed.unreachable",
-    "ERROR": "failed.rejected",
-    "REJECTED": "failed.rejected",
-    "NOT_SUPPORTED": "failed.rejected",
-    "UNKNOWN_SESSION": "failed.rejected",
-    "NO_RESULT": "failed.no_answer",
-    "RESULT_TIMEOUT": "failed.no_answer",
-    "RESULT_EVSE_OCCUPIED": "failed.unavailable",
-    "RESULT_EVSE_INOPERATIVE": "failed.unavailable",
-    "EVSE_UNAVAILABLE": "failed.unavailable",
-    "RESTART": "failed.no_answer",
-}
+S = JourneyState
+# The journey's deadlines that ptp/commands.py watches too (its EXPECT_* values).
+PTP_EXPECTS = {Deadline.SESSION: EXPECT_SESSION, Deadline.CDR: EXPECT_CDR}
 
 
 @dataclass
@@ -171,11 +141,127 @@ class JourneyController:
         self._timers: dict[tuple[str, str], Timer] = {}
         self.host.register_controller("ocpi", self)
         self.ptp.commands.listeners.append(self._on_command)
+        self.ptp.commands.expectation_listeners.append(self._on_expectation_due)
         self.ptp.session_listeners.append(self._on_session)
         self.ptp.cdr_listeners.append(self._on_cdr)
         self.ptp.location_listeners.append(self._on_location)
         self.ptp.terminal_listeners.append(self._on_terminal_change)
         self.rt.reset_hooks.append(self._on_reset)
+
+    # --- the pure core and its effects ----------------------------------------------------------
+
+    def _context(self, journey: Journey, event: Event) -> Context:
+        s = self.settings
+        creator = None
+        if isinstance(event, steps.CdrReceived):
+            terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
+            creator = (terminal.get("object") or {}).get("invoice_creator")
+        return Context(
+            session_start_timeout=s.session_start_timeout,
+            session_update_timeout=s.session_update_timeout,
+            cdr_timeout=s.cdr_timeout,
+            notice_seconds=s.journey_notice_seconds,
+            result_seconds=s.journey_result_seconds,
+            fac_always=s.fac_policy == "always",
+            invoice_creator=creator,
+        )
+
+    async def _dispatch(self, journey_id: str, event: Event) -> Journey | None:
+        """Step the journey with ``event``, save it, carry out the effects. None if there is
+        no such journey, or if its money moved meanwhile (the decision is dropped)."""
+        before = self.records.get(journey_id)
+        if before is None:
+            return None
+        after, effects = step(before, event, self.rt.now(), self._context(before, event))
+        saved = self.records.save(before, after) if after != before else before
+        if saved is None:
+            return None
+        if saved is not before:
+            self._publish(saved)
+        await self._execute(saved, effects)
+        return self.records.get(journey_id)
+
+    async def _execute(self, journey: Journey, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, steps.RecordFinding):
+                self.rt.findings.record(
+                    effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
+                )
+            elif isinstance(effect, steps.ArmDeadline):
+                self._watch(journey, effect.due, effect.kind)
+            elif isinstance(effect, steps.CancelDeadline):
+                self._cancel_deadline(journey.id)
+            elif isinstance(effect, steps.ShowScreen):
+                await self._show_journey_screen(journey, effect)
+            elif isinstance(effect, steps.Authorize):
+                await self.host.authorize(
+                    journey.serial_number, amount=effect.amount, currency=effect.currency
+                )
+            elif isinstance(effect, steps.Capture):
+                await self._capture(journey, effect.amount)
+            elif isinstance(effect, steps.Void):
+                await self._void(journey)
+            elif isinstance(effect, steps.SendStart):
+                await self._send_start(journey.id)
+            elif isinstance(effect, steps.SendStop):
+                if effect.now:
+                    await self._send_stop(journey.id)
+                else:
+                    # Decided while handling a CPO push: sent once the push has its answer
+                    # (answer first, side effects after).
+                    self.rt.background.spawn(
+                        self._send_stop(journey.id), name=f"journey-stop-{journey.id}"
+                    )
+            elif isinstance(effect, steps.CreateFac):
+                await self._financial_advice(journey.id, effect)
+
+    async def _capture(self, journey: Journey, amount: int) -> None:
+        try:
+            await self.host.commit(
+                journey.serial_number,
+                journey.payment_session_id or "",
+                amount,
+                cap_at_authorized=True,
+            )
+        except TerminalError as exc:
+            log.error("capture refused by the terminal", journey=journey.id, error=exc.message)
+            await self._dispatch(journey.id, steps.CaptureRefused(exc.message))
+
+    async def _void(self, journey: Journey) -> None:
+        try:
+            await self.host.cancel(journey.serial_number, journey.payment_session_id or "")
+        except TerminalError as exc:
+            log.error("void refused by the terminal", journey=journey.id, error=exc.message)
+            await self._dispatch(journey.id, steps.VoidRefused(exc.message))
+
+    async def _show_journey_screen(self, journey: Journey, effect: steps.ShowScreen) -> None:
+        serial = journey.serial_number
+        ui = self._ui(serial)
+        if effect.holder == "start" and ui.journey_id != journey.id:
+            return
+        if effect.holder == "stop":
+            if ui.options.get("stopping") != journey.id:
+                return
+            ui.options = {}
+        screen = screens.screen_for(journey, self._texts(serial), effect.name, **effect.values)
+        await self._show(serial, screen)
+        if effect.name == "stopping":
+            ui.options = {"stopping": journey.id}
+        if effect.seconds is None:
+            return
+        then, then_state = effect.then, effect.then_state
+
+        async def after() -> None:
+            if self._ui(serial).screen != screen.id:
+                return
+            if then is None:
+                await self.show_home(serial)
+                return
+            current = self.records.get(journey.id)
+            if current is not None and current.state == then_state:
+                await self._show(serial, screens.screen_for(current, self._texts(serial), then))
+
+        self._later(serial, "ui", effect.seconds, after)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -185,12 +271,10 @@ class JourneyController:
         terminal whose display no journey holds."""
         on_display: set[str] = set()
         for journey in self.records.open():
-            if journey.get("deadline_at") and journey.get("deadline_kind"):
-                self._arm_deadline(
-                    journey, parse_datetime(journey["deadline_at"]), journey["deadline_kind"]
-                )
+            if journey.deadline_at and journey.deadline_kind:
+                self._watch(journey, parse_datetime(journey.deadline_at), journey.deadline_kind)
             if await self._resume(journey):
-                on_display.add(journey["serial_number"])
+                on_display.add(journey.serial_number)
         for terminal in self.host.list():
             if terminal.get("mode") != "ocpi":
                 continue
@@ -198,50 +282,52 @@ class JourneyController:
             if terminal.get("online") and terminal["serial_number"] not in on_display:
                 await self.show_home(terminal["serial_number"])
 
-    async def _resume(self, journey: dict[str, Any]) -> bool:
+    async def _resume(self, journey: Journey) -> bool:
         """Pick up one open journey after a restart; True if it still holds the display."""
-        serial, state = journey["serial_number"], journey["state"]
+        serial, state = journey.serial_number, journey.state
         device = self.host.device(serial) if self.host.exists(serial) else None
-        if journey["money"] in ("CAPTURING", "VOIDING", "CAPTURE_QUEUED", "VOID_QUEUED"):
+        if journey.money in (
+            Money.CAPTURING,
+            Money.VOIDING,
+            Money.CAPTURE_QUEUED,
+            Money.VOID_QUEUED,
+        ):
             await self._reconcile_money(journey)
             return False
-        if state in (R.PRESENTING, R.AUTHORIZING) and journey["money"] == "NONE":
+        if state in (S.PRESENTING, S.AUTHORIZING) and journey.money == Money.NONE:
             waiting = (
                 device is not None
                 and device.online
                 and (
                     device.state.value == "READING"
-                    if state == R.PRESENTING
+                    if state == S.PRESENTING
                     else device.pending is not None
                 )
             )
             if waiting:
                 # The present-card or PIN screen is still up, its timers re-armed: go on.
                 ui = self._ui(serial)
-                ui.journey_id, ui.screen = journey["id"], PAYMENT_SCREEN
+                ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
                 return True
-            if state == R.AUTHORIZING and device is not None:
-                self._adopt_authorization(journey, device)
+            if state == S.AUTHORIZING and device is not None:
+                await self._adopt_authorization(journey, device)
             else:
                 await self._stop_reading_after_restart(serial)
-                await self._end_without_money(journey, R.ABANDONED, "restart")
+                await self._dispatch(journey.id, steps.Abandoned("restart"))
                 return False
-            journey = self.records.get(journey["id"]) or journey
-        if journey["money"] == "AUTHORIZED" and journey["state"] in (R.AUTHORIZING, R.STARTING):
+            journey = self.records.get(journey.id) or journey
+        if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
             record = None
-            if journey.get("start_command_id"):
-                record = self.ptp.commands.get(journey["start_command_id"])
+            if journey.start_command_id:
+                record = self.ptp.commands.get(journey.start_command_id)
             if record is None or record["state"] == "SENDING":
                 # Whether the CPO got the START_SESSION is unknown: release the money (a
-                # Session that arrives after all is stopped, see _on_session).
-                await self._start_failed(journey, "RESTART")
+                # Session that arrives after all is stopped, see step._session).
+                await self._dispatch(journey.id, steps.StartNotSent("RESTART"))
             else:
-                await self._after_start_command(record)
+                await self._dispatch(journey.id, _command_result(record))
             return False
-        if journey["money"] == "AUTHORIZED" and journey["state"] in (R.START_FAILED, R.VOIDED):
-            await self._void(journey)  # the terminal refused the void before the restart
-        if journey.get("stop_reason") and not journey.get("stop_command_id"):
-            self._request_stop(journey, journey["stop_reason"])
+        await self._dispatch(journey.id, steps.Resumed())
         return False
 
     async def _stop_reading_after_restart(self, serial: str) -> None:
@@ -249,55 +335,35 @@ class JourneyController:
         if device is not None and device.online and device.state.value in ("READING", "CARD"):
             await self.host.stop_reading(serial)
 
-    def _adopt_authorization(self, journey: dict[str, Any], device: Any) -> None:
+    async def _adopt_authorization(self, journey: Journey, device: Any) -> None:
         """The card was approved but the journey had not heard of it when the emulator
         stopped: the journey's pre-authorization is the open session of that card."""
-        card_id = (journey.get("card") or {}).get("card_id")
+        card_id = journey.card.card_id if journey.card else None
         for session in device.open_sessions():
             auth = session.authorization
             if (
                 auth.card_id == card_id
-                and session.created_at >= journey["created_at"]
+                and session.created_at >= journey.created_at
                 and self.records.by_payment_session(session.session_id) is None
             ):
-                self._update(
-                    journey["id"],
-                    payment_session_id=session.session_id,
-                    preauth_amount=auth.amount,
+                await self._dispatch(
+                    journey.id, steps.AuthorizationAdopted(session.session_id, auth.amount)
                 )
-                self.records.claim_money(journey["id"], ("NONE",), "AUTHORIZED")
                 return
-        self._update(journey["id"], state=R.ABANDONED, reason="restart")
+        await self._dispatch(journey.id, steps.Abandoned("restart"))
 
-    async def _reconcile_money(self, journey: dict[str, Any]) -> None:
+    async def _reconcile_money(self, journey: Journey) -> None:
         """A capture or void was under way when the emulator stopped: take the terminal's
         word for what happened, or do it now."""
         try:
-            session = self.host.session(journey["serial_number"], journey["payment_session_id"])
+            session = self.host.session(journey.serial_number, journey.payment_session_id or "")
         except TerminalError as exc:
-            log.error("journey without its payment session", journey=journey["id"], error=exc)
+            log.error("journey without its payment session", journey=journey.id, error=exc)
             return
-        capturing = journey["money"] in ("CAPTURING", "CAPTURE_QUEUED")
-        if session["state"] == "COMMITTED" and session.get("queued") is None:
-            await self._captured(journey, session)
-        elif session["state"] == "CANCELLED" and session.get("queued") is None:
-            await self._voided(journey)
-        elif session["state"] == "AUTHORIZED":
-            self.records.claim_money(journey["id"], (journey["money"],), "AUTHORIZED")
-            journey = self.records.get(journey["id"]) or journey
-            if capturing:
-                await self._capture(journey, self._amount_due(journey), source="restart")
-            else:
-                await self._void(journey)
-        elif session.get("queued"):
-            queued = "CAPTURE_QUEUED" if capturing else "VOID_QUEUED"
-            self.records.claim_money(journey["id"], (journey["money"],), queued)
-
-    def _amount_due(self, journey: dict[str, Any]) -> int:
-        """What a capture takes: the CDR total, else the last known session cost."""
-        if journey.get("cdr_total") is not None:
-            return int(journey["cdr_total"])
-        return int(journey.get("session_cost") or 0)
+        await self._dispatch(
+            journey.id,
+            steps.Restarted(session["state"], session.get("queued") is not None, data=session),
+        )
 
     async def _void_orphans(self, serial: str) -> None:
         """An open pre-authorization no journey owns (the emulator stopped between the
@@ -322,22 +388,17 @@ class JourneyController:
     def _ui(self, serial: str) -> Ui:
         return self.ui.setdefault(serial, Ui())
 
-    def _publish(self, journey: dict[str, Any]) -> None:
+    def _publish(self, journey: Journey) -> None:
         self.rt.bus.publish(
             "journey.state",
-            id=journey["id"],
-            serial_number=journey["serial_number"],
-            state=journey["state"],
-            money=journey["money"],
-            reason=journey.get("reason"),
-            authorization_reference=journey.get("authorization_reference"),
-            evse_uid=journey.get("evse_uid"),
+            id=journey.id,
+            serial_number=journey.serial_number,
+            state=str(journey.state),
+            money=str(journey.money),
+            reason=journey.reason,
+            authorization_reference=journey.authorization_reference,
+            evse_uid=journey.evse_uid,
         )
-
-    def _update(self, journey_id: str, **changes: Any) -> dict[str, Any]:
-        journey = self.records.update(journey_id, **changes)
-        self._publish(journey)
-        return journey
 
     # --- timers -------------------------------------------------------------------------------
 
@@ -361,41 +422,38 @@ class JourneyController:
 
         self._later(serial, "ui", seconds, back_home)
 
-    def _arm_deadline(self, journey: dict[str, Any], due: Any, kind: str) -> None:
-        journey_id = journey["id"]
+    def _watch(self, journey: Journey, due: datetime, kind: Deadline) -> None:
+        """One owner for each deadline: the Session and the CDR that an accepted START_SESSION
+        owes are watched by ptp (OCPI-55) where it judges them, and it tells the journey when
+        they are overdue (:meth:`_on_expectation_due`); the journey's own timer covers the rest
+        (no Payments in use) and the Session updates only it waits for."""
+        self._cancel_deadline(journey.id)
+        if kind in PTP_EXPECTS and journey.start_command_id:
+            record = self.ptp.commands.get(journey.start_command_id)
+            if record is not None and record.get("expect") == PTP_EXPECTS[kind]:
+                return
+        self._arm_deadline(journey.id, due, kind)
 
+    async def _on_expectation_due(self, record: dict[str, Any], what: str) -> None:
+        kind = next((k for k, v in PTP_EXPECTS.items() if v == what), None)
+        if kind is None or record["command"] != "START_SESSION":
+            return
+        journey = self.records.by_command(record["id"])
+        if journey is not None:
+            await self._dispatch(journey.id, steps.DeadlineReached(kind))
+
+    def _arm_deadline(self, journey_id: str, due: datetime, kind: Deadline) -> None:
         async def fire() -> None:
             self._timers.pop(("deadline", journey_id), None)
-            current = self.records.get(journey_id)
-            if current is None or current.get("deadline_kind") != kind:
-                return
-            if kind == "session":
-                await self._no_session(current)
-            elif kind == "cdr":
-                await self._no_cdr(current)
-            elif kind == "update":
-                await self._session_lost(current)
+            await self._dispatch(journey_id, steps.DeadlineReached(kind))
 
-        timer = self._timers.pop(("deadline", journey_id), None)
-        if timer is not None:
-            timer.cancel()
+        self._cancel_deadline(journey_id)
         self._timers[("deadline", journey_id)] = self.rt.clock.call_at(
             due, fire, name=f"journey-deadline-{journey_id}"
         )
 
-    def _set_deadline(self, journey: dict[str, Any], seconds: float, kind: str) -> dict[str, Any]:
-        due = self.rt.now() + timedelta(seconds=seconds)
-        journey = self._update(journey["id"], deadline_at=format_datetime(due), deadline_kind=kind)
-        self._arm_deadline(journey, due, kind)
-        return journey
-
-    def _clear_deadline(self, journey: dict[str, Any]) -> dict[str, Any]:
-        timer = self._timers.pop(("deadline", journey["id"]), None)
-        if timer is not None:
-            timer.cancel()
-        if journey.get("deadline_kind"):
-            journey = self._update(journey["id"], deadline_at=None, deadline_kind=None)
-        return journey
+    def _cancel_deadline(self, journey_id: str) -> None:
+        self._cancel("deadline", journey_id)
 
     # --- what the terminal may offer ------------------------------------------------------------
 
@@ -427,12 +485,11 @@ class JourneyController:
                     found.append(lang)
         return found or ["en"]
 
-    def _texts_language(self, serial: str) -> str:
-        lang = self._ui(serial).language
-        return lang if has_texts(lang) else "en"
+    def _texts(self, serial: str) -> Texts:
+        return Texts.for_language(self._ui(serial).language)
 
     def t(self, serial: str, key: str, **values: Any) -> str:
-        return text(self._texts_language(serial), key, **values)
+        return self._texts(serial).t(key, **values)
 
     # --- screens ------------------------------------------------------------------------------
 
@@ -464,23 +521,13 @@ class JourneyController:
         message: str,
         *,
         icon: str | None = None,
-        advice: str | None = None,
         seconds: float = 5.0,
-        then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        props = {"title": self.t(serial, key_title), "message": message}
-        if advice:
-            props["advice"] = advice
-        if icon:
-            props["icon"] = icon
-            props["color"] = "1" if icon == "approved" else "2"
-        else:
-            props["color"] = "0"
-        await self._show(serial, Screen("notification", NOTICE, props))
+        await self._show(serial, screens.notice(self._texts(serial), key_title, message, icon=icon))
 
         async def after() -> None:
             if self._ui(serial).screen == NOTICE:
-                await (then() if then else self.show_home(serial))
+                await self.show_home(serial)
 
         self._later(serial, "ui", seconds, after)
 
@@ -490,29 +537,18 @@ class JourneyController:
         ui.journey_id = None
         terminal = self._terminal(serial)
         choices = self._choices(terminal) if terminal else []
+        self._cancel(serial, "ui")
         if (
             terminal is None
             or not terminal["active"]
             or self._platform(terminal) is None
             or not choices
         ):
-            props = {
-                "title": self.t(serial, "out.title"),
-                "subtitle": self.t(serial, "out.subtitle"),
-            }
-            self._cancel(serial, "ui")
-            await self._show(serial, Screen("info", OUT, props))
+            await self._show(serial, screens.out_of_service(self._texts(serial)))
             return
         site = next((loc.get("name") for loc, _, _ in choices if loc.get("name")), None)
-        props = {"title": self.t(serial, "home.title", site=site or "Payter"), "type": "3"}
-        for key in ("start", "stop", "receipt"):
-            props[f"items.{key}"] = ""
-            props[f"items.{key}.label"] = self.t(serial, f"home.{key}")
-        if len(self._languages(terminal)) > 1:
-            props["items.language"] = ""
-            props["items.language.label"] = self.t(serial, "home.language")
-        self._cancel(serial, "ui")
-        await self._show(serial, Screen("selection", HOME, props))
+        several = len(self._languages(terminal)) > 1
+        await self._show(serial, screens.home(self._texts(serial), site, several))
 
     async def show_choose(self, serial: str) -> None:
         terminal = self._terminal(serial)
@@ -521,32 +557,26 @@ class JourneyController:
             return
         ui = self._ui(serial)
         ui.options = {}
-        props = {"title": self.t(serial, "choose.title"), "type": "3"}
+        offer = []
         for index, (loc, evse, conn) in enumerate(self._choices(terminal), start=1):
-            key = f"evse{index}"
-            status = str(evse.get("status") or "UNKNOWN")
             number = evse.get("physical_reference") or evse.get("evse_id") or str(index)
-            power = conn.get("max_electric_power")
-            label = self.t(
-                serial,
-                "choose.item",
-                number=number,
-                standard=STANDARDS.get(str(conn.get("standard")), conn.get("standard")),
-                power=f"{int(power) // 1000} kW" if power else "-",
-                status=self.t(serial, f"status.{status}"),
+            choice = Choice(
+                location_id=loc["id"],
+                evse_uid=evse["uid"],
+                connector_id=conn["id"],
+                label=str(number),
+                status=str(evse.get("status") or "UNKNOWN"),
+                standard=conn.get("standard"),
+                power=conn.get("max_electric_power"),
             )
-            props[f"items.{key}"] = ""
-            props[f"items.{key}.label"] = label
-            if status != "AVAILABLE":
-                props[f"items.{key}.disabled"] = "true"
-            ui.options[key] = {
-                "location_id": loc["id"],
-                "evse_uid": evse["uid"],
-                "connector_id": conn["id"],
-                "label": str(number),
+            offer.append(choice)
+            ui.options[f"evse{index}"] = {
+                "location_id": choice.location_id,
+                "evse_uid": choice.evse_uid,
+                "connector_id": choice.connector_id,
+                "label": choice.label,
             }
-        props["buttons.back.label"] = self.t(serial, "back")
-        await self._show(serial, Screen("selection", CHOOSE, props))
+        await self._show(serial, screens.choose(self._texts(serial), offer))
         self._screen_timeout(serial, CHOOSE, self.settings.journey_screen_timeout)
 
     async def show_tariff(self, serial: str, choice: dict[str, Any]) -> None:
@@ -593,19 +623,11 @@ class JourneyController:
         default = Decimal(str(self.settings.default_preauth_amount))
         amount = to_minor(pricing.preauthorization_amount(tariff, default))
         currency = str(tariff.get("currency") or "EUR")
-        lang = self._ui(serial).language
-        lines = pricing.tariff_lines(tariff, language=lang)
-        lines.append(self.t(serial, "tariff.reserve", amount=money(amount, currency)))
+        lines = pricing.tariff_lines(tariff, language=self._ui(serial).language)
         choice = {**choice, "tariff": tariff, "amount": amount, "currency": currency}
         self._ui(serial).options = {"choice": choice}
-        props = {
-            "title": self.t(serial, "tariff.title"),
-            "message": "\n".join(lines),
-            "buttons.accept.label": self.t(serial, "tariff.accept"),
-            "buttons.cancel.label": self.t(serial, "tariff.cancel"),
-        }
-        await self._show(serial, Screen("message", TARIFF, props))
-        self._screen_timeout(serial, TARIFF, self.settings.journey_tariff_timeout)
+        await self._show(serial, screens.tariff(self._texts(serial), lines, amount, currency))
+        self._screen_timeout(serial, screens.TARIFF, self.settings.journey_tariff_timeout)
 
     def _evse_available(self, platform: Platform, location_id: str, evse_uid: str) -> bool:
         """The EVSE's last known status (the mirror, kept live by the CPO's pushes)."""
@@ -620,40 +642,17 @@ class JourneyController:
         if terminal is None:
             await self.show_home(serial)
             return
-        props = {"title": self.t(serial, "language.title"), "type": "3"}
-        for lang in self._languages(terminal):
-            props[f"items.{lang}"] = ""
-            props[f"items.{lang}.label"] = language_name(lang)
-        props["buttons.back.label"] = self.t(serial, "back")
-        await self._show(serial, Screen("selection", LANGUAGE, props))
-        self._screen_timeout(serial, LANGUAGE, self.settings.journey_screen_timeout)
+        await self._show(serial, screens.languages(self._texts(serial), self._languages(terminal)))
+        self._screen_timeout(serial, screens.LANGUAGE, self.settings.journey_screen_timeout)
 
     async def show_stop(self, serial: str) -> None:
         ui = self._ui(serial)
-        active = self.records.for_terminal(serial, R.ACTIVE)
-        ui.options = {}
-        props: dict[str, str] = {"title": self.t(serial, "stop.title"), "type": "1"}
-        if not active:
-            props["subtitle"] = self.t(serial, "stop.none")
-        else:
-            props["subtitle"] = self.t(serial, "stop.tap")
-        for index, journey in enumerate(active, start=1):
-            key = f"s{index}"
-            ui.options[key] = journey["id"]
-            props[f"items.{key}"] = ""
-            props[f"items.{key}.label"] = self.t(
-                serial,
-                "stop.item",
-                number=journey.get("connector_label") or journey["evse_uid"],
-                kwh=f"{float(journey.get('kwh') or 0):.2f}",
-            )
-            props[f"items.{key}.amount"] = _decimal(journey.get("session_cost"))
-            props[f"items.{key}.currency"] = journey.get("currency") or "EUR"
-        props["buttons.back.label"] = self.t(serial, "back")
-        await self._show(serial, Screen("selection", STOP, props))
+        active = self.records.for_terminal(serial, ACTIVE)
+        ui.options = {f"s{index}": j.id for index, j in enumerate(active, start=1)}
+        await self._show(serial, screens.stop_list(self._texts(serial), active))
         if active:
             await self._read_card_for(serial, "stop")
-        self._screen_timeout(serial, STOP, self.settings.journey_screen_timeout)
+        self._screen_timeout(serial, screens.STOP, self.settings.journey_screen_timeout)
 
     async def _read_card_for(self, serial: str, purpose: str) -> None:
         try:
@@ -667,52 +666,26 @@ class JourneyController:
     async def show_stop_confirm(self, serial: str, journey_id: str) -> None:
         await self._stop_card_reading(serial)
         journey = self.records.get(journey_id)
-        if journey is None or journey["state"] not in R.ACTIVE:
+        if journey is None or journey.state not in ACTIVE:
             await self.show_home(serial)
             return
         self._ui(serial).options = {"journey": journey_id}
-        props = {
-            "title": self.t(serial, "stop.title"),
-            "message": self.t(
-                serial, "stop.confirm", number=journey.get("connector_label") or journey["evse_uid"]
-            ),
-            "buttons.yes.label": self.t(serial, "yes"),
-            "buttons.no.label": self.t(serial, "no"),
-        }
-        await self._show(serial, Screen("message", STOP_CONFIRM, props))
-        self._screen_timeout(serial, STOP_CONFIRM, self.settings.journey_screen_timeout)
+        await self._show(serial, screens.stop_confirm(self._texts(serial), journey))
+        self._screen_timeout(serial, screens.STOP_CONFIRM, self.settings.journey_screen_timeout)
 
-    def _recent(self, serial: str) -> list[dict[str, Any]]:
+    def _recent(self, serial: str) -> list[Journey]:
         since = format_datetime(self.rt.now() - timedelta(seconds=self.settings.receipt_window))
-        done = frozenset({R.COMPLETED, R.WAITING_CDR, R.CAPTURING})
+        done = frozenset({S.COMPLETED, S.WAITING_CDR, S.CAPTURING})
         return list(reversed(self.records.for_terminal(serial, done, since)))
 
     async def show_receipts(self, serial: str) -> None:
         ui = self._ui(serial)
         recent = self._recent(serial)
-        ui.options = {}
-        props: dict[str, str] = {
-            "title": self.t(serial, "receipt.title"),
-            "type": "1",
-            "subtitle": self.t(serial, "receipt.tap" if recent else "receipt.none"),
-        }
-        for index, journey in enumerate(recent, start=1):
-            key = f"r{index}"
-            ui.options[key] = journey["id"]
-            props[f"items.{key}"] = ""
-            props[f"items.{key}.label"] = self.t(
-                serial,
-                "receipt.item",
-                date=journey["created_at"][:16].replace("T", " "),
-                number=journey.get("connector_label") or journey["evse_uid"],
-            )
-            props[f"items.{key}.amount"] = _decimal(journey.get("captured_amount"))
-            props[f"items.{key}.currency"] = journey.get("currency") or "EUR"
-        props["buttons.back.label"] = self.t(serial, "back")
-        await self._show(serial, Screen("selection", RECEIPTS, props))
+        ui.options = {f"r{index}": j.id for index, j in enumerate(recent, start=1)}
+        await self._show(serial, screens.receipt_list(self._texts(serial), recent))
         if recent:
             await self._read_card_for(serial, "receipt")
-        self._screen_timeout(serial, RECEIPTS, self.settings.journey_screen_timeout)
+        self._screen_timeout(serial, screens.RECEIPTS, self.settings.journey_screen_timeout)
 
     async def show_receipt(self, serial: str, journey_id: str) -> None:
         await self._stop_card_reading(serial)
@@ -720,54 +693,28 @@ class JourneyController:
         if journey is None:
             await self.show_home(serial)
             return
-        currency = journey.get("currency") or "EUR"
         session = None
-        if journey.get("session_id"):
-            row = self.ptp.sessions.find(journey["session_id"], journey.get("platform_id"))
+        if journey.session_id:
+            row = self.ptp.sessions.find(journey.session_id, journey.platform_id)
             session = row["object"] if row else None
-        duration = "-"
-        if session and session.get("start_date_time") and session.get("end_date_time"):
-            seconds = (
-                parse_datetime(session["end_date_time"])
-                - parse_datetime(session["start_date_time"])
-            ).total_seconds()
-            duration = f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
-        lines = self.t(
-            serial,
-            "receipt.lines",
-            amount=money(journey.get("captured_amount"), currency),
-            kwh=f"{float(journey.get('kwh') or 0):.2f}",
-            duration=duration,
-            date=journey["created_at"][:16].replace("T", " "),
-        )
-        if journey.get("money") != "CAPTURED":
-            lines += "\n" + self.t(serial, "receipt.pending")
-        props = {
-            "title": self.t(serial, "receipt.detail"),
-            "subtitle": lines,
-            "buttons.back.label": self.t(serial, "back"),
-        }
         qr = self._invoice_url(journey)
-        if qr:
-            props["qr"] = qr
-            props["title"] = self.t(serial, "receipt.qr")
-        await self._show(serial, Screen("info", RECEIPT, props))
-        self._screen_timeout(serial, RECEIPT, self.settings.journey_receipt_timeout)
+        await self._show(serial, screens.receipt(self._texts(serial), journey, session, qr))
+        self._screen_timeout(serial, screens.RECEIPT, self.settings.journey_receipt_timeout)
 
-    def _invoice_url(self, journey: dict[str, Any]) -> str | None:
+    def _invoice_url(self, journey: Journey) -> str | None:
         """When the CPO invoices: invoice_base_url + authorization_reference (InvoiceCreator)."""
-        terminal = self.ptp.payments.terminal(journey.get("terminal_id") or "") or {}
+        terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
         obj = terminal.get("object") or {}
         base = obj.get("invoice_base_url")
-        cpo_invoices = obj.get("invoice_creator") == "CPO" or journey.get("invoice_reference_id")
-        if base and cpo_invoices and journey.get("authorization_reference"):
-            return f"{base}{journey['authorization_reference']}"
+        cpo_invoices = obj.get("invoice_creator") == "CPO" or journey.invoice_reference_id
+        if base and cpo_invoices and journey.authorization_reference:
+            return f"{base}{journey.authorization_reference}"
         return None
 
     # --- input from the terminal ----------------------------------------------------------------
 
     async def on_effects(
-        self, host: TerminalHost, serial_number: str, effects: Sequence[Effect]
+        self, host: TerminalHost, serial_number: str, effects: Sequence[TerminalEffect]
     ) -> None:
         for effect in effects:
             try:
@@ -805,60 +752,50 @@ class JourneyController:
                 await self.show_home(serial)
             elif key in ui.options:
                 await self.show_tariff(serial, ui.options[key])
-        elif screen_id == TARIFF:
+        elif screen_id == screens.TARIFF:
             if key == "accept" and "choice" in ui.options:
                 await self._accept(serial, ui.options["choice"])
             else:
                 await self.show_home(serial)
-        elif screen_id == LANGUAGE:
+        elif screen_id == screens.LANGUAGE:
             if key != "back":
                 ui.language = key
             await self.show_home(serial)
-        elif screen_id == STOP:
+        elif screen_id == screens.STOP:
             if key in ui.options:
                 await self.show_stop_confirm(serial, ui.options[key])
             else:
                 await self.show_home(serial)
-        elif screen_id == STOP_CONFIRM:
+        elif screen_id == screens.STOP_CONFIRM:
             journey = self.records.get(ui.options.get("journey", ""))
             if key == "yes" and journey is not None:
-                await self._driver_stop(serial, journey)
+                await self._dispatch(journey.id, steps.DriverStopped())
             else:
                 await self.show_home(serial)
-        elif screen_id == RECEIPTS:
+        elif screen_id == screens.RECEIPTS:
             if key in ui.options:
                 await self.show_receipt(serial, ui.options[key])
             else:
                 await self.show_home(serial)
-        elif screen_id == RECEIPT:
+        elif screen_id == screens.RECEIPT:
             await self.show_home(serial)
 
     async def _on_card(self, serial: str, card: CardRead) -> None:
         ui = self._ui(serial)
         journey = self.records.get(ui.journey_id) if ui.journey_id else None
-        if journey is not None and journey["state"] == R.PRESENTING:
-            self._update(
-                journey["id"],
-                state=R.AUTHORIZING,
-                card={
-                    "card_id": card.card_id,
-                    "masked_pan": card.masked_pan,
-                    "brand": card.brand,
-                    "medium": card.medium,
-                },
-            )
-            await self.host.authorize(
-                serial, amount=journey["preauth_amount"], currency=journey["currency"]
-            )
+        if journey is not None and journey.state == S.PRESENTING:
+            presented = Card(card.card_id, card.masked_pan, card.brand, card.medium)
+            await self._dispatch(journey.id, steps.CardPresented(presented))
             return
         if ui.reading_for in ("stop", "receipt"):
             purpose = ui.reading_for
             await self._stop_card_reading(serial)
-            states = R.ACTIVE if purpose == "stop" else None
             candidates = (
-                self.records.for_terminal(serial, states) if states else self._recent(serial)
+                self.records.for_terminal(serial, ACTIVE)
+                if purpose == "stop"
+                else self._recent(serial)
             )
-            mine = [j for j in candidates if (j.get("card") or {}).get("card_id") == card.card_id]
+            mine = [j for j in candidates if j.card is not None and j.card.card_id == card.card_id]
             if not mine:
                 key = "stop.none" if purpose == "stop" else "receipt.none"
                 await self.notice(
@@ -868,84 +805,29 @@ class JourneyController:
                     seconds=3,
                 )
             elif purpose == "stop":
-                await self.show_stop_confirm(serial, mine[-1]["id"])
+                await self.show_stop_confirm(serial, mine[-1].id)
             else:
-                await self.show_receipt(serial, mine[0]["id"])
+                await self.show_receipt(serial, mine[0].id)
 
     async def _on_reading_stopped(self, serial: str, reason: str) -> None:
         ui = self._ui(serial)
         if ui.reading_for is not None and reason in ("timeout", "offline"):
             ui.reading_for = None
-        journey = self.records.get(ui.journey_id) if ui.journey_id else None
-        if journey is None or journey["state"] != R.PRESENTING:
-            return
-        if reason == "timeout":
-            await self._end_without_money(journey, R.CARD_TIMEOUT, "no card presented")
-            await self.notice(
-                serial,
-                "timeout.title",
-                self.t(serial, "timeout.message"),
-                icon="declined",
-                seconds=3,
-            )
-        elif reason in ("offline", "stopped"):
-            await self._end_without_money(journey, R.ABANDONED, f"reading {reason}")
+        if ui.journey_id:
+            await self._dispatch(ui.journey_id, steps.ReadingEnded(reason))
 
-    async def _end_without_money(self, journey: dict[str, Any], state: str, reason: str) -> None:
-        self._update(journey["id"], state=state, reason=reason)
-
-    async def _on_payment(self, serial: str, step: PaymentStep) -> None:
-        journey = self.records.by_payment_session(step.session_id)
+    async def _on_payment(self, serial: str, payment: PaymentStep) -> None:
+        journey = self.records.by_payment_session(payment.session_id)
         ui = self._ui(serial)
         if journey is None and ui.journey_id:
             candidate = self.records.get(ui.journey_id)
-            if candidate is not None and candidate["state"] == R.AUTHORIZING:
+            if candidate is not None and candidate.state == S.AUTHORIZING:
                 journey = candidate
         if journey is None:
             return
-        data = step.data
-        if step.step == "authorized":
-            if not self.records.claim_money(journey["id"], ("NONE",), "AUTHORIZED"):
-                return
-            journey = self._update(
-                journey["id"],
-                payment_session_id=step.session_id,
-                preauth_amount=int(data.get("authorized_amount") or journey["preauth_amount"]),
-            )
-            await self._approved(serial, journey)
-        elif step.step == "declined":
-            self._update(
-                journey["id"],
-                state=R.DECLINED,
-                payment_session_id=step.session_id,
-                reason=str(data.get("response_text") or data.get("response_code")),
-            )
-            # Screen 8 in the driver's language, with the acquirer's reason; then Home.
-            await self.notice(
-                serial,
-                "declined",
-                str(data.get("response_text") or ""),
-                icon="declined",
-                advice=self.t(serial, "declined.advice"),
-                seconds=self.settings.journey_notice_seconds,
-            )
-        elif step.step in ("committed",):
-            await self._captured(journey, data)
-        elif step.step == "commit_queued":
-            self._update(journey["id"], state=R.CAPTURING)
-            self.records.claim_money(journey["id"], ("CAPTURING",), "CAPTURE_QUEUED")
-        elif step.step == "cancelled":
-            await self._voided(journey)
-        elif step.step == "cancel_queued":
-            self.records.claim_money(journey["id"], ("VOIDING",), "VOID_QUEUED")
-            self._publish(self.records.get(journey["id"]) or journey)
-        elif step.step == "expired":
-            self.rt.findings.record(
-                "PAYTER-05",
-                f"the pre-authorization of journey "
-                f"{journey['id']} expired on the card without capture",
-                platform_id=journey.get("platform_id"),
-            )
+        await self._dispatch(
+            journey.id, steps.PaymentStepped(payment.step, payment.session_id, payment.data)
+        )
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -959,184 +841,99 @@ class JourneyController:
             # A status push while the tariff was on the screen: nothing is reserved yet.
             await self._start_refused(serial, "failed.unavailable")
             return
+        ui = self._ui(serial)
         journey = self.records.create(
-            id=self.rt.ids.uuid(),
-            serial_number=serial,
-            terminal_id=terminal["terminal_id"],
-            platform_id=platform.id,
-            version=platform.version,
-            location_id=choice["location_id"],
-            evse_uid=choice["evse_uid"],
-            connector_id=choice["connector_id"],
-            connector_label=choice.get("label"),
-            tariff_id=choice["tariff"].get("id"),
-            tariff=choice["tariff"],
-            currency=choice["currency"],
-            language=self._ui(serial).language,
-            preauth_amount=choice["amount"],
-            state=R.PRESENTING,
+            Journey(
+                id=self.rt.ids.uuid(),
+                serial_number=serial,
+                terminal_id=terminal["terminal_id"],
+                platform_id=platform.id,
+                version=platform.version,
+                location_id=choice["location_id"],
+                evse_uid=choice["evse_uid"],
+                connector_id=choice["connector_id"],
+                connector_label=choice.get("label"),
+                tariff_id=choice["tariff"].get("id"),
+                tariff=choice["tariff"],
+                currency=choice["currency"],
+                language=ui.language,
+                preauth_amount=choice["amount"],
+                state=S.PRESENTING,
+                created_at="",
+                updated_at="",
+            )
         )
         self._publish(journey)
-        ui = self._ui(serial)
-        ui.journey_id = journey["id"]
+        ui.journey_id = journey.id
         self._cancel(serial, "ui")
+        texts = self._texts(serial)
         try:
             await self.host.start_reading(
                 serial,
-                amount=journey["preauth_amount"],
-                currency=journey["currency"],
-                language=self._texts_language(serial),
-                title=self.t(serial, "present.title"),
-                message=self.t(serial, "present.message"),
+                amount=journey.preauth_amount,
+                currency=journey.currency,
+                language=texts.language,
+                title=texts.t("present.title"),
+                message=texts.t("present.message"),
             )
         except TerminalError as exc:
-            await self._end_without_money(journey, R.ABANDONED, exc.message)
+            await self._dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
             await self._start_refused(serial, "failed.unavailable")
             return
         # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
         # its Accept must not come back when the payment flow hands the display back.
-        await self._show(
-            serial, Screen("info", PAYMENT_SCREEN, {"title": self.t(serial, "processing")})
-        )
+        await self._show(serial, screens.processing(texts))
 
-    async def _approved(self, serial: str, journey: dict[str, Any]) -> None:
-        props = {
-            "title": self.t(serial, "approved"),
-            "icon": "approved",
-            "color": "1",
-            "message": money(journey["preauth_amount"], journey["currency"]),
-        }
-        await self._show(serial, Screen("notification", NOTICE, props))
-
-        async def starting() -> None:
-            current = self.records.get(journey["id"])
-            if self._ui(serial).screen == NOTICE and current and current["state"] == R.STARTING:
-                await self._show(
-                    serial,
-                    Screen(
-                        "info",
-                        STARTING_SCREEN,
-                        {
-                            "title": self.t(serial, "starting.title"),
-                            "subtitle": self.t(serial, "starting.subtitle"),
-                        },
-                    ),
-                )
-
-        self._later(serial, "ui", self.settings.journey_notice_seconds, starting)
-        await self._send_start(journey)
-
-    async def _send_start(self, journey: dict[str, Any]) -> None:
-        platform = self.node.platforms.get(journey["platform_id"])
-        if platform is None or not platform.registered:
-            await self._start_failed(journey, "UNREACHABLE")
+    async def _send_start(self, journey_id: str) -> None:
+        journey = self.records.get(journey_id)
+        if journey is None:
             return
-        if not self._evse_available(platform, journey["location_id"], journey["evse_uid"]):
+        platform = self.node.platforms.get(journey.platform_id) if journey.platform_id else None
+        if platform is None or not platform.registered:
+            await self._dispatch(journey.id, steps.StartNotSent("UNREACHABLE"))
+            return
+        if not self._evse_available(platform, journey.location_id or "", journey.evse_uid or ""):
             # The EVSE went away while the card was presented (journey-screens.md screen 10).
-            await self._start_failed(journey, "EVSE_UNAVAILABLE")
+            await self._dispatch(journey.id, steps.StartNotSent("EVSE_UNAVAILABLE"))
             return
         reference = self.rt.ids.code(20)
         version = platform.version or "2.2.1"
         token = self.ptp.tokens.issue_ad_hoc(reference, version)
         body: dict[str, Any] = {
             "token": token,
-            "location_id": journey["location_id"],
-            "evse_uid": journey["evse_uid"],
+            "location_id": journey.location_id,
+            "evse_uid": journey.evse_uid,
         }
         if version_key(version) >= (2, 2):
-            body["connector_id"] = journey["connector_id"]
+            body["connector_id"] = journey.connector_id
             body["authorization_reference"] = reference
-        journey = self._update(
-            journey["id"], state=R.STARTING, authorization_reference=reference, token=token
-        )
+        await self._dispatch(journey.id, steps.StartRequested(reference, token))
         record = await self.ptp.commands.send(platform, "START_SESSION", body)
-        self._update(journey["id"], start_command_id=record["id"])
-        await self._after_start_command(record)
+        await self._dispatch(journey.id, steps.CommandSent("START_SESSION", record["id"]))
+        await self._on_command(record)
 
     async def _on_command(self, record: dict[str, Any]) -> None:
         if record["command"] == "START_SESSION":
-            await self._after_start_command(record)
+            journey = None
+            if record.get("authorization_reference"):
+                journey = self.records.by_reference(record["authorization_reference"])
+            if journey is None:
+                journey = self.records.by_command(record["id"])
         elif record["command"] == "STOP_SESSION":
-            await self._after_stop_command(record)
-
-    def _journey_of_start(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        if record.get("authorization_reference"):
-            journey = self.records.by_reference(record["authorization_reference"])
-            if journey is not None:
-                return journey
-        return self.records.by_command(record["id"])
-
-    async def _after_start_command(self, record: dict[str, Any]) -> None:
-        journey = self._journey_of_start(record)
-        if journey is None:
+            journey = self.records.by_command(record["id"])
+        else:
             return
-        state = record["state"]
-        if state in ("SENDING", "WAITING"):
-            return
-        if state == "RESULT_ACCEPTED":
-            if journey["state"] == R.STARTING:
-                journey = self._update(journey["id"], state=R.STARTED)
-                self._set_deadline(journey, self.settings.session_start_timeout, "session")
-                await self._started_screen(journey)
-            return
-        if state.startswith("LATE_"):
-            # The driver was already told the start failed and the money released.
-            return
-        if journey["state"] in (R.STARTING, R.STARTED) and not journey.get("session_id"):
-            await self._start_failed(journey, state)
-
-    async def _started_screen(self, journey: dict[str, Any]) -> None:
-        serial = journey["serial_number"]
-        if self._ui(serial).journey_id != journey["id"]:
-            return
-        await self.notice(
-            serial,
-            "started.title",
-            self.t(
-                serial,
-                "started.message",
-                number=journey.get("connector_label") or journey["evse_uid"],
-            ),
-            icon="approved",
-            seconds=self.settings.journey_result_seconds,
-        )
-
-    async def _start_failed(self, journey: dict[str, Any], outcome: str) -> None:
-        reason_key = START_FAILURE_TEXT.get(outcome, "failed.rejected")
-        journey = self._update(journey["id"], state=R.START_FAILED, reason=outcome)
-        journey = self._clear_deadline(journey)
-        await self._void(journey)
-        serial = journey["serial_number"]
-        if self._ui(serial).journey_id == journey["id"]:
-            await self.notice(
-                serial,
-                "failed.title",
-                f"{self.t(serial, reason_key)} {self.t(serial, 'failed.no_charge')}",
-                icon="declined",
-                seconds=self.settings.journey_result_seconds,
-            )
-
-    async def _no_session(self, journey: dict[str, Any]) -> None:
-        if journey["state"] != R.STARTED or journey.get("session_id"):
-            return
-        self.rt.findings.record(
-            "OCPI-46",
-            f"START_SESSION {journey.get('authorization_reference')} was ACCEPTED but "
-            f"no Session arrived within {self.settings.session_start_timeout:g} s; the "
-            "pre-authorization was voided",
-            platform_id=journey.get("platform_id"),
-        )
-        journey = self._update(
-            journey["id"], state=R.VOIDED, reason="no session", deadline_at=None, deadline_kind=None
-        )
-        await self._void(journey)
+        if journey is not None:
+            await self._dispatch(journey.id, _command_result(record))
 
     # --- sessions, stopping ---------------------------------------------------------------------
 
-    def _journey_of_object(self, platform_id: int, obj: dict[str, Any]) -> dict[str, Any] | None:
+    def _journey_of_object(
+        self, platform_id: int, obj: dict[str, Any], command: dict[str, Any] | None
+    ) -> Journey | None:
         """The journey a Session or CDR belongs to: through its START_SESSION (reference or
-        token), else through the session id."""
-        command = self.ptp.commands.start_for(obj)
+        token; ptp found it, :meth:`emulator.ptp.core.Ptp.start_of`), else through the
+        session id."""
         if command is not None and command.get("authorization_reference"):
             journey = self.records.by_reference(command["authorization_reference"])
             if journey is not None:
@@ -1144,334 +941,72 @@ class JourneyController:
         session_id = obj.get("session_id") or obj.get("id")
         return self.records.by_session(platform_id, str(session_id)) if session_id else None
 
-    async def _on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        session = row["object"]
-        journey = self._journey_of_object(row["platform_id"], session)
-        if journey is None:
-            return
-        cost = _price_incl(session.get("total_cost"))
-        changes: dict[str, Any] = {
-            "session_id": session["id"],
-            "session_status": session.get("status"),
-            "kwh": float(session.get("kwh") or 0),
-        }
-        if cost is not None:
-            changes["session_cost"] = cost
-        status = session.get("status")
-        state = journey["state"]
-        if journey["money"] in ("VOIDED", "VOIDING", "VOID_QUEUED") or state in (
-            R.START_FAILED,
-            R.VOIDED,
-        ):
-            # The charger started after all: the driver was told "no charge". Stop it.
-            journey = self._update(journey["id"], **changes)
-            if status in ("PENDING", "ACTIVE") and not journey.get("stop_reason"):
-                self._request_stop(journey, "started after the start was given up")
-            return
-        if status in ("PENDING", "ACTIVE", "RESERVATION") and state in (R.STARTING, R.STARTED):
-            changes["state"] = R.CHARGING
-            journey = self._clear_deadline(journey)
-        elif status == "COMPLETED" and state in (R.STARTING, R.STARTED, R.CHARGING, R.STOPPING):
-            changes["state"] = R.WAITING_CDR
-        elif status == "INVALID" and journey["money"] == "AUTHORIZED":
-            journey = self._update(
-                journey["id"],
-                **changes,
-                state=R.VOIDED,
-                reason="session INVALID (will not be billed)",
-            )
-            journey = self._clear_deadline(journey)
-            await self._void(journey)
-            return
-        journey = self._update(journey["id"], **changes)
-        if changes.get("state") == R.WAITING_CDR:
-            self._set_deadline(journey, self.settings.cdr_timeout, "cdr")
-        elif journey["state"] in (R.CHARGING, R.STOPPING):
-            # Every update shows the CPO still follows the session; silence means it was lost.
-            journey = self._set_deadline(journey, self.settings.session_update_timeout, "update")
-        await self._check_limit(journey)
+    async def _on_session(
+        self,
+        row: dict[str, Any],
+        previous: dict[str, Any] | None,
+        command: dict[str, Any] | None,
+    ) -> None:
+        journey = self._journey_of_object(row["platform_id"], row["object"], command)
+        if journey is not None:
+            await self._dispatch(journey.id, steps.SessionReceived(row["object"]))
 
-    async def _check_limit(self, journey: dict[str, Any]) -> None:
-        """Stop at the pre-authorized amount (payment_transaction stop option 2; 5.7 #58)."""
-        cost = journey.get("session_cost")
-        if cost is None or journey["state"] not in (R.CHARGING, R.STOPPING):
+    async def _send_stop(self, journey_id: str) -> None:
+        journey = self.records.get(journey_id)
+        if journey is None or journey.platform_id is None or not journey.session_id:
             return
-        limit = int(journey["preauth_amount"])
-        if cost > limit:
-            self.rt.findings.record(
-                "PAYTER-06",
-                f"session {journey.get('session_id')} costs "
-                f"{money(cost, journey['currency'])}, above the pre-authorized "
-                f"{money(limit, journey['currency'])}",
-                platform_id=journey.get("platform_id"),
-                once=True,
-            )
-        if cost >= limit and journey["state"] == R.CHARGING and not journey.get("stop_reason"):
-            self._request_stop(journey, "pre-authorized amount reached")
-
-    async def _driver_stop(self, serial: str, journey: dict[str, Any]) -> None:
-        if not journey.get("session_id"):
-            # No Session yet: charging never began; stopping releases the money.
-            journey = self._update(
-                journey["id"], state=R.VOIDED, reason="stopped before charging began"
-            )
-            journey = self._clear_deadline(journey)
-            await self._void(journey)
-            await self.notice(
-                serial,
-                "stopped.title",
-                self.t(serial, "failed.no_charge"),
-                seconds=self.settings.journey_result_seconds,
-            )
-            return
-        await self._show(
-            serial, Screen("info", STOPPING_SCREEN, {"title": self.t(serial, "stopping.title")})
-        )
-        self._ui(serial).options = {"stopping": journey["id"]}
-        await self._send_stop(self._mark_stop(journey, "driver"))
-
-    def _mark_stop(self, journey: dict[str, Any], reason: str) -> dict[str, Any]:
-        if journey["state"] == R.CHARGING:
-            return self._update(journey["id"], state=R.STOPPING, stop_reason=reason)
-        return self._update(journey["id"], stop_reason=reason)
-
-    def _request_stop(self, journey: dict[str, Any], reason: str) -> None:
-        """STOP_SESSION decided while handling a CPO push: sent once the push has its answer
-        (answer first, side effects after)."""
-        journey = self._mark_stop(journey, reason)
-        self.rt.background.spawn(self._send_stop(journey), name=f"journey-stop-{journey['id']}")
-
-    async def _send_stop(self, journey: dict[str, Any]) -> None:
-        platform = self.node.platforms.get(journey["platform_id"])
-        if platform is None or not journey.get("session_id"):
+        platform = self.node.platforms.get(journey.platform_id)
+        if platform is None:
             return
         record = await self.ptp.commands.send(
-            platform, "STOP_SESSION", {"session_id": journey["session_id"]}
+            platform, "STOP_SESSION", {"session_id": journey.session_id}
         )
-        self._update(journey["id"], stop_command_id=record["id"])
+        await self._dispatch(journey.id, steps.CommandSent("STOP_SESSION", record["id"]))
         # The CommandResponse (REJECTED, unreachable, …) is known now; a result comes later.
-        await self._after_stop_command(record)
+        await self._on_command(record)
 
-    async def _after_stop_command(self, record: dict[str, Any]) -> None:
-        journey = self.records.by_command(record["id"])
-        if journey is None:
-            return
-        serial = journey["serial_number"]
-        ui = self._ui(serial)
-        on_display = ui.options.get("stopping") == journey["id"]
-        state = record["state"]
-        if state in ("SENDING", "WAITING"):
-            return
-        ok = state == "RESULT_ACCEPTED"
-        if not ok and journey["state"] == R.STOPPING:
-            # Still charging: the driver has to unplug (or try again).
-            self._update(journey["id"], state=R.CHARGING, reason=f"STOP_SESSION {state}")
-        if on_display:
-            ui.options = {}
-            if ok:
-                await self.notice(
-                    serial,
-                    "stopped.title",
-                    self.t(serial, "stopped.message"),
-                    seconds=self.settings.journey_result_seconds,
-                )
-            else:
-                await self.notice(
-                    serial,
-                    "stop.title",
-                    self.t(serial, "stop.failed"),
-                    icon="declined",
-                    seconds=self.settings.journey_result_seconds,
-                )
+    # --- CDR, FAC -------------------------------------------------------------------------------
 
-    # --- CDR, capture, FAC ----------------------------------------------------------------------
+    async def _on_cdr(self, row: dict[str, Any], command: dict[str, Any] | None) -> None:
+        journey = self._journey_of_object(row["platform_id"], row["object"], command)
+        if journey is not None:
+            await self._dispatch(journey.id, steps.CdrReceived(row["object"]))
 
-    async def _on_cdr(self, row: dict[str, Any]) -> None:
-        cdr = row["object"]
-        journey = self._journey_of_object(row["platform_id"], cdr)
-        if journey is None or cdr.get("credit"):
-            # A credit CDR corrects one already billed: the card journey has no refund step.
+    async def _financial_advice(self, journey_id: str, fac: steps.CreateFac) -> None:
+        """FAC to the CPO (the step decided that one is due) where Payments is in use."""
+        journey = self.records.get(journey_id)
+        if journey is None or journey.platform_id is None:
             return
-        total = _price_incl(cdr.get("total_cost"))
-        # One CDR settles a journey, once (a CDR pulled after it was pushed is the same one).
-        if journey.get("cdr_id"):
-            if str(journey["cdr_id"]).upper() != str(cdr["id"]).upper():
-                self.rt.findings.record(
-                    "OCPI-55",
-                    f"CDR {cdr['id']} is a second CDR for START_SESSION "
-                    f"{journey.get('authorization_reference')}, which CDR {journey['cdr_id']} "
-                    "already settled; it is not settled again",
-                    platform_id=journey.get("platform_id"),
-                )
-                return
-            if journey["money"] != "AUTHORIZED":
-                return
-        if total is not None and total < 0:
-            self.rt.findings.record(
-                "PAYTER-05",
-                f"CDR {cdr['id']} totals {money(total, journey['currency'])}: nothing can be "
-                "captured from a negative total; the pre-authorization stays open for a CDR "
-                "with the session's total (or until the CDR timeout)",
-                platform_id=journey.get("platform_id"),
-            )
-            return
-        journey = self._update(
-            journey["id"],
-            cdr_id=cdr["id"],
-            cdr_total=total,
-            invoice_reference_id=cdr.get("invoice_reference_id"),
-            kwh=float(cdr.get("total_energy") or journey.get("kwh") or 0),
-        )
-        journey = self._clear_deadline(journey)
-        self._check_invoice_creator(journey, cdr)
-        if journey["money"] != "AUTHORIZED":
-            if journey["money"] in ("VOIDED", "VOIDING", "VOID_QUEUED"):
-                self.rt.findings.record(
-                    "PAYTER-05",
-                    f"CDR {cdr['id']} arrived for a session whose pre-authorization "
-                    "was already voided: nothing can be captured",
-                    platform_id=journey.get("platform_id"),
-                )
-            return
-        await self._capture(journey, total if total is not None else 0, source="CDR")
-
-    def _check_invoice_creator(self, journey: dict[str, Any], cdr: dict[str, Any]) -> None:
-        terminal = self.ptp.payments.terminal(journey.get("terminal_id") or "") or {}
-        creator = (terminal.get("object") or {}).get("invoice_creator")
-        has_ref = bool(cdr.get("invoice_reference_id"))
-        if creator == "CPO" and not has_ref:
-            self.rt.findings.record(
-                "OCPI-56",
-                f"CDR {cdr['id']} has no invoice_reference_id although the terminal's "
-                "invoice_creator is CPO",
-                platform_id=journey.get("platform_id"),
-            )
-        elif creator == "PTP" and has_ref:
-            self.rt.findings.record(
-                "OCPI-56",
-                f"CDR {cdr['id']} carries invoice_reference_id although the "
-                "terminal's invoice_creator is PTP",
-                platform_id=journey.get("platform_id"),
-            )
-
-    async def _capture(self, journey: dict[str, Any], amount: int, *, source: str) -> None:
-        limit = int(journey["preauth_amount"])
-        if amount > limit:
-            self.rt.findings.record(
-                "PAYTER-06",
-                f"{source} total {money(amount, journey['currency'])} is above the "
-                f"pre-authorized {money(limit, journey['currency'])}: "
-                f"{money(limit, journey['currency'])} is captured (PARTIAL_SUCCESS)",
-                platform_id=journey.get("platform_id"),
-            )
-        if amount <= 0:
-            journey = self._update(journey["id"], state=R.VOIDED, reason=f"{source} total is 0")
-            await self._void(journey)
-            return
-        if not self.records.claim_money(journey["id"], ("AUTHORIZED",), "CAPTURING"):
-            return
-        self._update(journey["id"], state=R.CAPTURING)
-        try:
-            await self.host.commit(
-                journey["serial_number"],
-                journey["payment_session_id"],
-                amount,
-                cap_at_authorized=True,
-            )
-        except TerminalError as exc:
-            log.error("capture refused by the terminal", journey=journey["id"], error=exc.message)
-            self.records.claim_money(journey["id"], ("CAPTURING",), "AUTHORIZED")
-            self._update(journey["id"], reason=f"capture refused: {exc.message}")
-
-    async def _captured(self, journey: dict[str, Any], data: dict[str, Any]) -> None:
-        if not self.records.claim_money(journey["id"], ("CAPTURING", "CAPTURE_QUEUED"), "CAPTURED"):
-            return
-        journey = self._update(
-            journey["id"],
-            state=R.COMPLETED,
-            captured_amount=data.get("captured_amount"),
-            capture_status=data.get("capture_status"),
-        )
-        await self._financial_advice(journey, data)
-
-    async def _financial_advice(self, journey: dict[str, Any], data: dict[str, Any]) -> None:
-        """FAC to the CPO when it invoices (CDR invoice_reference_id) or always (setting)."""
-        if self.settings.fac_policy != "always" and not journey.get("invoice_reference_id"):
-            return
-        platform = self.node.platforms.get(journey["platform_id"])
+        platform = self.node.platforms.get(journey.platform_id)
         if platform is None or not self.ptp.uses_payments(platform):
             return
-        captured = int(data.get("captured_amount") or 0)
-        total_costs = self._fac_price(journey, captured, platform.version or "2.3.0")
-        status_code = data.get("capture_status") or "SUCCESS"
-        fac = self.ptp.payments.create_fac(
+        status_code = fac.capture_status
+        row = self.ptp.payments.create_fac(
             platform,
-            authorization_reference=journey["authorization_reference"],
-            total_costs=total_costs,
-            currency=journey["currency"],
-            eft_data=[str(line) for line in data.get("eft_data") or []] or ["CARD"],
+            authorization_reference=journey.authorization_reference or "",
+            total_costs=self._fac_price(journey, fac.captured, platform.version or "2.3.0"),
+            currency=journey.currency,
+            eft_data=list(fac.eft_data),
             capture_status_code=status_code,
             capture_status_message=None
             if status_code == "SUCCESS"
-            else f"captured {money(captured, journey['currency'])}".replace("€", "EUR "),
-            terminal_id=journey.get("terminal_id"),
+            else f"captured {money(fac.captured, journey.currency)}".replace("€", "EUR "),
+            terminal_id=journey.terminal_id,
         )
-        self._update(journey["id"], fac_id=fac["id"])
+        await self._dispatch(journey.id, steps.FacCreated(row["id"]))
         # Answer first: the FAC goes out after the CPO's CDR push has its answer (a CPO that
         # handles one request at a time would otherwise wait on itself), and is retried on the
         # clock while the CPO cannot be reached.
-        self.rt.background.spawn(self.ptp.payments.deliver_fac(fac["id"]), name=f"fac-{fac['id']}")
+        self.rt.background.spawn(self.ptp.payments.deliver_fac(row["id"]), name=f"fac-{row['id']}")
 
-    def _fac_price(self, journey: dict[str, Any], captured: int, version: str) -> dict[str, Any]:
+    def _fac_price(self, journey: Journey, captured: int, version: str) -> dict[str, Any]:
         """The captured amount as a Price of ``version``, taxes in the proportion of the
         CDR's."""
         cdr = None
-        if journey.get("cdr_id"):
-            row = self.ptp.cdrs.find(journey["cdr_id"], journey.get("platform_id"))
+        if journey.cdr_id:
+            row = self.ptp.cdrs.find(journey.cdr_id, journey.platform_id)
             cdr = row["object"] if row else None
         return fac_total_costs(version, captured, (cdr or {}).get("total_cost"))
-
-    async def _no_cdr(self, journey: dict[str, Any]) -> None:
-        """The CDR never came: capture the last known session cost (DESIGN.md)."""
-        await self._capture_last_known(
-            journey, f"no CDR within {self.settings.cdr_timeout:g} s of the session's end"
-        )
-
-    async def _session_lost(self, journey: dict[str, Any]) -> None:
-        """No Session update and no CDR for too long: "lost contact with the charger
-        mid-session ⇒ commit the last known total" (payter.md §3.9)."""
-        if journey["state"] not in (R.CHARGING, R.STOPPING):
-            return
-        await self._capture_last_known(
-            journey,
-            f"no Session update and no CDR for {self.settings.session_update_timeout:g} s",
-        )
-
-    async def _capture_last_known(self, journey: dict[str, Any], why: str) -> None:
-        if journey.get("cdr_id") or journey["money"] != "AUTHORIZED":
-            return
-        cost = journey.get("session_cost")
-        self.rt.findings.record(
-            "PAYTER-05",
-            f"session {journey.get('session_id')}: {why}; capturing the last known session "
-            f"cost ({money(cost, journey['currency'])})",
-            platform_id=journey.get("platform_id"),
-        )
-        journey = self._update(journey["id"], deadline_at=None, deadline_kind=None, reason=why)
-        await self._capture(journey, int(cost or 0), source="last session cost")
-
-    async def _voided(self, journey: dict[str, Any]) -> None:
-        if self.records.claim_money(journey["id"], ("VOIDING", "VOID_QUEUED"), "VOIDED"):
-            self._update(journey["id"], voided_amount=journey["preauth_amount"])
-
-    async def _void(self, journey: dict[str, Any]) -> None:
-        if not self.records.claim_money(journey["id"], ("AUTHORIZED",), "VOIDING"):
-            return
-        try:
-            await self.host.cancel(journey["serial_number"], journey["payment_session_id"])
-        except TerminalError as exc:
-            log.error("void refused by the terminal", journey=journey["id"], error=exc.message)
-            self.records.claim_money(journey["id"], ("VOIDING",), "AUTHORIZED")
 
     # --- other OCPI events --------------------------------------------------------------------
 
@@ -1490,36 +1025,15 @@ class JourneyController:
 
     # --- control API views --------------------------------------------------------------------
 
-    def view(self, journey: dict[str, Any]) -> dict[str, Any]:
+    def view(self, journey: Journey) -> dict[str, Any]:
         """One journey as ``GET /__admin/journeys`` shows it (amounts in minor units)."""
-        fac = self.ptp.payments.fac(journey["fac_id"]) if journey.get("fac_id") else None
-        names = {"preauthorized_amount": "preauth_amount"}
-        out = {key: journey.get(names.get(key, key)) for key in JOURNEY_VIEW}
+        fac = self.ptp.payments.fac(journey.fac_id) if journey.fac_id else None
+        row = journey.to_row()
+        row["preauthorized_amount"] = journey.preauth_amount
+        out = {key: row.get(key) for key in JOURNEY_VIEW}
         out["fac_delivered"] = bool(fac and fac["delivered"])
         return out
 
 
-def _price_incl(price: Any) -> int | None:
-    """A Price (2.2.1 or 2.3.0 shape, or a 2.1.1 number) incl. taxes, in minor units."""
-    if price is None:
-        return None
-    if isinstance(price, (int, float, Decimal)):
-        return to_minor(price)
-    if not isinstance(price, dict):
-        return None
-    if "before_taxes" in price:
-        total = Decimal(str(price["before_taxes"])) + sum(
-            (Decimal(str(t.get("amount", 0))) for t in price.get("taxes") or []), Decimal(0)
-        )
-        return to_minor(total)
-    if price.get("incl_vat") is not None:
-        return to_minor(price["incl_vat"])
-    if price.get("excl_vat") is not None:
-        return to_minor(price["excl_vat"])
-    return None
-
-
-def _decimal(minor: Any) -> str:
-    if minor is None:
-        return ""
-    return f"{Decimal(int(minor)) / 100:.2f}"
+def _command_result(record: dict[str, Any]) -> steps.CommandResult:
+    return steps.CommandResult(record["command"], record["state"])

@@ -1,21 +1,34 @@
-"""Journey records: one per card payment, persisted so a restart resumes it.
+"""Journey records: one per card payment, persisted so a restart resumes it. The only way a
+:class:`~emulator.journey.model.Journey` is read from or written to the store.
 
 The money state of a journey moves only forwards, and only once out of ``AUTHORIZED``:
 
     NONE → AUTHORIZED → CAPTURED | VOIDED          (or *_QUEUED while the terminal is offline)
 
-:meth:`JourneyRecords.claim_money` is the single gate: it flips the money state in one SQL
-statement guarded by the expected current state, so a second capture or void of the same
-pre-authorization can never happen — even if two events race or the emulator restarts between
-the decision and the terminal's answer.
+:meth:`JourneyRecords.save` is the single gate: a change of the money state is written only if
+the stored money state is still the one the change was decided from, so a second capture or
+void of the same pre-authorization can never happen — even if two events race or the emulator
+restarts between the decision and the terminal's answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from emulator.datetimes import format_datetime
+from emulator.journey.model import (
+    ACTIVE,
+    FINAL,
+    SETTLED,
+    Journey,
+    JourneyState,
+    Money,
+)
 from emulator.store import Store, TableSpec
+
+__all__ = ["ACTIVE", "FINAL", "SETTLED", "JourneyRecords"]
 
 JOURNEYS = TableSpec(
     name="journeys",
@@ -71,129 +84,121 @@ JOURNEYS = TableSpec(
     ),
 )
 
-# Journey states (``state``).
-PRESENTING = "PRESENTING"  # waiting for a card
-AUTHORIZING = "AUTHORIZING"
-DECLINED = "DECLINED"  # final, no money
-CARD_TIMEOUT = "CARD_TIMEOUT"  # final, no money
-ABANDONED = "ABANDONED"  # final, no money (cancelled, terminal offline before authorization)
-STARTING = "STARTING"  # START_SESSION sent
-START_FAILED = "START_FAILED"  # final: pre-authorization voided
-STARTED = "STARTED"  # CommandResult ACCEPTED, waiting for the Session
-CHARGING = "CHARGING"  # Session PENDING/ACTIVE
-STOPPING = "STOPPING"  # STOP_SESSION sent
-WAITING_CDR = "WAITING_CDR"  # Session COMPLETED (or stopped), waiting for the CDR
-CAPTURING = "CAPTURING"  # capture queued on an offline terminal
-COMPLETED = "COMPLETED"  # captured (see capture_status); FAC may follow
-VOIDED = "VOIDED"  # final: voided after it had started (no session, invalid session)
-
-STATES = (
-    PRESENTING,
-    AUTHORIZING,
-    DECLINED,
-    CARD_TIMEOUT,
-    ABANDONED,
-    STARTING,
-    START_FAILED,
-    STARTED,
-    CHARGING,
-    STOPPING,
-    WAITING_CDR,
-    CAPTURING,
-    COMPLETED,
-    VOIDED,
-)
-FINAL = frozenset({DECLINED, CARD_TIMEOUT, ABANDONED, START_FAILED, COMPLETED, VOIDED})
-ACTIVE = frozenset({STARTED, CHARGING, STOPPING})
-# Money states a pre-authorization ends in (NONE: there never was one).
-SETTLED = frozenset({"NONE", "CAPTURED", "VOIDED"})
+# The states and money states, as the rest of the code base names them (see model.py).
+PRESENTING = JourneyState.PRESENTING
+AUTHORIZING = JourneyState.AUTHORIZING
+DECLINED = JourneyState.DECLINED
+CARD_TIMEOUT = JourneyState.CARD_TIMEOUT
+ABANDONED = JourneyState.ABANDONED
+STARTING = JourneyState.STARTING
+START_FAILED = JourneyState.START_FAILED
+STARTED = JourneyState.STARTED
+CHARGING = JourneyState.CHARGING
+STOPPING = JourneyState.STOPPING
+WAITING_CDR = JourneyState.WAITING_CDR
+CAPTURING = JourneyState.CAPTURING
+COMPLETED = JourneyState.COMPLETED
+VOIDED = JourneyState.VOIDED
+STATES = tuple(JourneyState)
 
 
 class JourneyRecords:
-    def __init__(self, store: Store, now: Any) -> None:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
         self.store = store
         self.now = now
         store.register(JOURNEYS)
 
-    def create(self, **fields: Any) -> dict[str, Any]:
+    def create(self, journey: Journey) -> Journey:
         stamp = format_datetime(self.now())
-        row = {"created_at": stamp, "updated_at": stamp, "money": "NONE", "history": [], **fields}
-        row["history"] = [{"at": stamp, "state": fields.get("state")}]
-        self.store.insert("journeys", row)
-        created = self.get(fields["id"])
+        entry = {"at": stamp, "state": str(journey.state)}
+        journey = journey.replace(created_at=stamp, updated_at=stamp, history=(entry,))
+        self.store.insert("journeys", journey.to_row())
+        created = self.get(journey.id)
         assert created is not None
         return created
 
-    def get(self, journey_id: str) -> dict[str, Any] | None:
-        return self.store.get("journeys", journey_id)
+    def get(self, journey_id: str) -> Journey | None:
+        row = self.store.get("journeys", journey_id)
+        return Journey.from_row(row) if row is not None else None
 
-    def update(self, journey_id: str, **changes: Any) -> dict[str, Any]:
-        row = self.get(journey_id)
-        assert row is not None
+    def save(self, before: Journey, after: Journey) -> Journey | None:
+        """Write what changed from ``before`` to ``after``; None (nothing written) if the
+        money state was to change but the stored one is no longer ``before.money``."""
+        current = self.get(before.id)
+        assert current is not None
+        if after.money != before.money and current.money != before.money:
+            return None
+        old, new = before.to_row(), after.to_row()
+        changes = {key: value for key, value in new.items() if old[key] != value}
+        if not changes:
+            return current
+        return self._write(current, changes)
+
+    def update(self, journey_id: str, **changes: Any) -> Journey:
+        current = self.get(journey_id)
+        assert current is not None
+        row = current.replace(**changes).to_row()
+        return self._write(current, {key: row[key] for key in changes})
+
+    def _write(self, current: Journey, changes: dict[str, Any]) -> Journey:
         stamp = format_datetime(self.now())
         changes["updated_at"] = stamp
-        if "state" in changes and changes["state"] != row["state"]:
-            history = list(row.get("history") or [])
+        if "state" in changes and changes["state"] != current.state:
             entry = {"at": stamp, "state": changes["state"]}
             if changes.get("reason"):
                 entry["reason"] = changes["reason"]
-            history.append(entry)
-            changes["history"] = history
-        self.store.update("journeys", journey_id, changes)
-        updated = self.get(journey_id)
+            changes["history"] = [*current.history, entry]
+        self.store.update("journeys", current.id, changes)
+        updated = self.get(current.id)
         assert updated is not None
         return updated
 
-    def claim_money(self, journey_id: str, expected: tuple[str, ...], new: str) -> bool:
+    def claim_money(self, journey_id: str, expected: tuple[Money, ...], new: Money) -> bool:
         """Move the money state from one of ``expected`` to ``new``; False if it had moved."""
-        placeholders = ", ".join("?" for _ in expected)
-        before = self.store.count(
-            "journeys", f"id = ? and money in ({placeholders})", [journey_id, *expected]
-        )
-        if not before:
+        current = self.get(journey_id)
+        if current is None or current.money not in expected:
             return False
-        self.store.execute(
-            f"update journeys set money = ?, updated_at = ? where id = ? and money in "  # noqa: S608
-            f"({placeholders})",
-            [new, format_datetime(self.now()), journey_id, *expected],
-        )
+        self._write(current, {"money": str(new)})
         return True
 
-    def by_reference(self, reference: str) -> dict[str, Any] | None:
-        return self.store.first(
-            "journeys", "upper(authorization_reference) = ?", [reference.upper()]
+    def _one(self, where: str, params: list[Any]) -> Journey | None:
+        row = self.store.first("journeys", where, params)
+        return Journey.from_row(row) if row is not None else None
+
+    def _many(self, rows: list[dict[str, Any]]) -> list[Journey]:
+        return [Journey.from_row(row) for row in rows]
+
+    def by_reference(self, reference: str) -> Journey | None:
+        return self._one("upper(authorization_reference) = ?", [reference.upper()])
+
+    def by_payment_session(self, session_id: str) -> Journey | None:
+        return self._one("payment_session_id = ?", [session_id])
+
+    def by_session(self, platform_id: int, session_id: str) -> Journey | None:
+        return self._one(
+            "platform_id = ? and upper(session_id) = ?", [platform_id, session_id.upper()]
         )
 
-    def by_payment_session(self, session_id: str) -> dict[str, Any] | None:
-        return self.store.first("journeys", "payment_session_id = ?", [session_id])
-
-    def by_session(self, platform_id: int, session_id: str) -> dict[str, Any] | None:
-        return self.store.first(
-            "journeys",
-            "platform_id = ? and upper(session_id) = ?",
-            [platform_id, session_id.upper()],
-        )
-
-    def by_command(self, command_id: str) -> dict[str, Any] | None:
-        return self.store.first(
-            "journeys", "start_command_id = ? or stop_command_id = ?", [command_id, command_id]
-        )
+    def by_command(self, command_id: str) -> Journey | None:
+        return self._one("start_command_id = ? or stop_command_id = ?", [command_id, command_id])
 
     def for_terminal(
-        self, serial: str, states: frozenset[str] | None = None, since: str | None = None
-    ) -> list[dict[str, Any]]:
+        self, serial: str, states: frozenset[JourneyState] | None = None, since: str | None = None
+    ) -> list[Journey]:
         clauses, params = ["serial_number = ?"], [serial]
         if states:
             clauses.append(f"state in ({', '.join('?' for _ in states)})")
-            params.extend(sorted(states))
+            params.extend(sorted(str(s) for s in states))
         if since:
             clauses.append("created_at >= ?")
             params.append(since)
-        return self.store.rows("journeys", " and ".join(clauses), params, order_by="created_at")
+        return self._many(
+            self.store.rows("journeys", " and ".join(clauses), params, order_by="created_at")
+        )
 
     def all(
         self, *, serial: str | None = None, state: str | None = None, limit: int = 500
-    ) -> list[dict[str, Any]]:
+    ) -> list[Journey]:
         clauses, params = [], []
         if serial:
             clauses.append("serial_number = ?")
@@ -201,17 +206,25 @@ class JourneyRecords:
         if state:
             clauses.append("state = ?")
             params.append(state)
-        return self.store.rows(
-            "journeys", " and ".join(clauses) or None, params, order_by="created_at", limit=limit
+        return self._many(
+            self.store.rows(
+                "journeys",
+                " and ".join(clauses) or None,
+                params,
+                order_by="created_at",
+                limit=limit,
+            )
         )
 
-    def open(self) -> list[dict[str, Any]]:
+    def open(self) -> list[Journey]:
         """Journeys still under way, or whose money has not reached its final state."""
         states = ", ".join("?" for _ in FINAL)
         settled = ", ".join("?" for _ in SETTLED)
-        return self.store.rows(
-            "journeys",
-            f"state not in ({states}) or money not in ({settled})",
-            [*sorted(FINAL), *sorted(SETTLED)],
-            order_by="created_at",
+        return self._many(
+            self.store.rows(
+                "journeys",
+                f"state not in ({states}) or money not in ({settled})",
+                [*sorted(str(s) for s in FINAL), *sorted(str(m) for m in SETTLED)],
+                order_by="created_at",
+            )
         )

@@ -6,6 +6,7 @@ A text missing in the driver's language falls back to English; a language withou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
@@ -39,6 +40,20 @@ def text(language: str, key: str, **values: Any) -> str:
         return str(template).format(**values)
     except (KeyError, IndexError):
         return str(template)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts in one language (one with texts: else English)."""
+
+    language: str
+
+    @classmethod
+    def for_language(cls, language: str) -> Texts:
+        return cls(language if has_texts(language) else "en")
+
+    def t(self, key: str, **values: Any) -> str:
+        return text(self.language, key, **values)
 
 
 def language_name(code: str) -> str:

@@ -75,6 +75,7 @@ EXPECT_CANCELED = "CANCELED_RESERVATION"  # a RESERVE_NOW cancelled: its result 
 STARTING = ("START_SESSION", "RESERVE_NOW")
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
+ExpectationListener = Callable[[dict[str, Any], str], Awaitable[None] | None]
 Rows = list[dict[str, Any]]  # (``Commands.list`` hides the builtin inside the class)
 
 
@@ -90,6 +91,9 @@ class Commands:
             "on ocpi_commands(upper(authorization_reference))"
         )
         self.listeners: list[Listener] = []
+        # Told (record, what) when what an accepted command expects (EXPECT_*) is overdue: the
+        # journey voids or captures on the same deadline instead of watching it again.
+        self.expectation_listeners: list[ExpectationListener] = []
         self._timers: dict[str, Any] = {}
 
     def get(self, command_id: str) -> dict[str, Any] | None:
@@ -431,11 +435,15 @@ class Commands:
             timer.cancel()
         return {"expect": None, "expect_due_at": None}
 
-    async def on_session(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        """A Session arrived (pushed or pulled): the START_SESSION it belongs to now expects
-        the CDR once it is COMPLETED (INVALID: it will not be billed)."""
+    async def on_session(
+        self,
+        row: dict[str, Any],
+        previous: dict[str, Any] | None,
+        command: dict[str, Any] | None,
+    ) -> None:
+        """A Session arrived (pushed or pulled) with its START_SESSION (``command``): that
+        command now expects the CDR once it is COMPLETED (INVALID: it will not be billed)."""
         session = row["object"]
-        command = self.start_for(session)
         if command is None or command["command"] != "START_SESSION":
             return
         changes = self._met(command, EXPECT_SESSION)
@@ -495,6 +503,10 @@ class Commands:
                 platform_id=record["platform_id"],
                 exchange_id=record.get("exchange_id"),
             )
+        for listener in self.expectation_listeners:
+            outcome = listener(record, what)
+            if outcome is not None:
+                await outcome
 
     def rearm(self) -> None:
         """After a restart: wait again for results of commands still WAITING, and for what

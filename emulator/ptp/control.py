@@ -10,6 +10,7 @@ from aiohttp import web
 
 from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
 from emulator.ocpi.types import format_datetime
+from emulator.ptp.contracts import ContractError
 from emulator.ptp.payments import TERMINALS
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ def add_routes(app: web.Application, ptp: Ptp) -> None:
     h = _Handlers(ptp)
     p = ADMIN_PREFIX
     r = app.router
+    r.add_post(f"{p}/contracts", h.create_contract)
+    r.add_get(f"{p}/contracts", h.list_contracts)
+    r.add_get(f"{p}/contracts/{{contract_id}}", h.get_contract)
+    r.add_patch(f"{p}/contracts/{{contract_id}}", h.patch_contract)
     r.add_post(f"{p}/terminals", h.create_terminal)
     r.add_get(f"{p}/terminals", h.list_terminals)
     r.add_post(f"{p}/terminals/{{serial}}/assign", h.assign)
@@ -65,6 +70,7 @@ def terminal_view(ptp: Ptp, row: dict[str, Any]) -> dict[str, Any]:
         "active": bool(row["active"]),
         "push_state": row.get("push_state"),
         "push_error": row.get("push_error"),
+        "contract": row.get("contract_id") or ptp.contracts.default()["id"],
         "terminal": obj,
         "evses": [
             {
@@ -118,13 +124,74 @@ class _Handlers:
             platform = self.ptp.node.platforms.get(platform_id)
             if platform is None or not platform.registered:
                 raise ControlError(404, "not_found", f"no registered platform {platform_id}")
+        contract_id = field(body, "contract", int, required=False)
+        reference = field(body, "customer_reference", str, required=False)
+        try:
+            contract = self.ptp.contracts.resolve(contract_id, reference, platform_id)
+        except ContractError as exc:
+            raise ControlError(exc.status, exc.code, exc.message) from None
         extra = {
-            k: body[k]
-            for k in ("customer_reference", "invoice_base_url", "invoice_creator")
-            if body.get(k) is not None
+            k: body[k] for k in ("invoice_base_url", "invoice_creator") if body.get(k) is not None
         }
-        row = await self.ptp.create_terminal(serial, model, platform_id=platform_id, extra=extra)
+        row = await self.ptp.create_terminal(
+            serial, model, platform_id=platform_id, extra=extra, contract_id=contract["id"]
+        )
         return ok(terminal_view(self.ptp, row), status=201)
+
+    # --- contracts ---
+
+    def _contract(self, request: web.Request) -> dict[str, Any]:
+        raw = request.match_info["contract_id"]
+        contract = self.ptp.contracts.get(int(raw)) if raw.isdigit() else None
+        if contract is None:
+            raise ControlError(404, "not_found", f"no contract {raw}")
+        return contract
+
+    async def create_contract(self, request: web.Request) -> web.Response:
+        body = await json_body(request, required=True)
+        if "customer_reference" not in body:
+            raise ControlError(400, "missing_field", "'customer_reference' is required")
+        platform_id = field(body, "platform_id", int, required=False)
+        if platform_id is not None and self.ptp.node.platforms.get(platform_id) is None:
+            raise ControlError(404, "not_found", f"no platform {platform_id}")
+        try:
+            contract = self.ptp.contracts.create(body["customer_reference"], platform_id)
+        except ContractError as exc:
+            raise ControlError(exc.status, exc.code, exc.message) from None
+        return ok(self.ptp.contracts.view(contract), status=201)
+
+    async def list_contracts(self, request: web.Request) -> web.Response:
+        return ok([self.ptp.contracts.view(c) for c in self.ptp.contracts.list()])
+
+    async def get_contract(self, request: web.Request) -> web.Response:
+        self.ptp.contracts.default()
+        return ok(self.ptp.contracts.view(self._contract(request)))
+
+    async def patch_contract(self, request: web.Request) -> web.Response:
+        """A new customer_reference for a contract: its terminals carry it, and Payter's
+        customer_reference PATCH goes to the CPO for each of them that it holds."""
+        self.ptp.contracts.default()
+        contract = self._contract(request)
+        body = await json_body(request, required=True)
+        if "customer_reference" not in body:
+            raise ControlError(400, "missing_field", "'customer_reference' is required")
+        try:
+            contract = self.ptp.contracts.set_reference(contract["id"], body["customer_reference"])
+        except ContractError as exc:
+            raise ControlError(exc.status, exc.code, exc.message) from None
+        view = self.ptp.contracts.view(contract)
+        patched = []
+        payments = self.ptp.payments
+        for serial in view["terminals"]:
+            row = payments.by_serial(serial)
+            if row is None or not row["active"]:
+                continue
+            row = payments.update_terminal(
+                row["terminal_id"], {"customer_reference": contract["customer_reference"]}
+            )
+            if self.ptp.settings.payter_customer_reference_patch:
+                patched.append(await payments.patch_customer_reference(row))
+        return ok({**view, "patched": patched})
 
     async def list_terminals(self, request: web.Request) -> web.Response:
         rows = self.ptp.payments.terminals()

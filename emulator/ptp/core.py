@@ -17,6 +17,7 @@ from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
 from emulator.ptp.commands import Commands
+from emulator.ptp.contracts import Contracts
 from emulator.ptp.mirror import Mirror
 from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
 from emulator.ptp.payments import Payments
@@ -67,6 +68,7 @@ class Ptp:
         self.cdrs = OwnedObjects(self.rt.store, CDRS)
         self.commands = Commands(self)
         self.tokens = Tokens(self)
+        self.contracts = Contracts(self)
         self.payments = Payments(self)
         self.probes = SenderProbes(self)
         # (session row, previous object or None) / (cdr row,) / (location object, platform)
@@ -144,9 +146,11 @@ class Ptp:
         session: dict[str, Any],
         *,
         patch: dict[str, Any] | None = None,
+        command: dict[str, Any] | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a new state of a Session (checklist 5.4 #33-#36, 5.5 #47,
-        5.6 #49). ``patch``: the changes, when it came as a PATCH."""
+        5.6 #49). ``patch``: the changes, when it came as a PATCH; ``command``: its
+        START_SESSION (:meth:`start_of`)."""
         out = checks.check_session_change(previous, session, patch=patch)
         out.extend(checks.check_session_energy(session))
         decreasing = any(p.pointer == "/kwh" for p in out)  # OCPI-34 says it already
@@ -157,7 +161,6 @@ class Ptp:
         )
         if version_key(version) < (2, 2):
             return out  # 2.1.1: no cdr_token, no authorization_reference
-        command = self.commands.start_for(session)
         if command is not None:
             out.extend(checks.check_against_start(session, command, "Session"))
             if (
@@ -187,7 +190,10 @@ class Ptp:
         pid: str,
         *,
         source: str,
+        command: dict[str, Any] | None = None,
     ) -> bool:
+        """Store a Session and tell the listeners, with its START_SESSION (``command``, as
+        :meth:`start_of` found it) so that none of them looks it up again."""
         created = self.sessions.save(
             session,
             platform_id=platform.id,
@@ -210,11 +216,23 @@ class Ptp:
             authorization_reference=session.get("authorization_reference"),
             total_cost=session.get("total_cost"),
         )
-        await self.notify(self.session_listeners, row, previous)
+        await self.notify(self.session_listeners, row, previous, command)
         return created
 
+    def start_of(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The START_SESSION (or RESERVE_NOW) a Session or CDR belongs to, found once per
+        push or pull and handed to the checks, the store and the listeners."""
+        return self.commands.start_for(obj)
+
     def cdr_problems(
-        self, platform: Platform, version: str, cdr: dict[str, Any], cc: str, pid: str
+        self,
+        platform: Platform,
+        version: str,
+        cdr: dict[str, Any],
+        cc: str,
+        pid: str,
+        *,
+        command: dict[str, Any] | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a CDR that is otherwise accepted (checklist 5.4 #37-#39, 5.7
         #58). Ownership and duplicates are the Receiver's to refuse."""
@@ -264,7 +282,6 @@ class Ptp:
                 )
             )
         if modern:
-            command = self.commands.start_for(cdr)
             if command is not None:
                 out.extend(checks.check_against_start(cdr, command, "CDR"))
                 if self.uses_payments(platform):
@@ -329,6 +346,7 @@ class Ptp:
         pid: str,
         *,
         source: str,
+        command: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self.cdrs.save(
             cdr,
@@ -352,7 +370,7 @@ class Ptp:
         )
         row = self.cdrs.get(platform.id, cc, pid, str(cdr["id"]))
         assert row is not None
-        await self.notify(self.cdr_listeners, row)
+        await self.notify(self.cdr_listeners, row, command)
         return row
 
     # --- terminals ---
@@ -365,6 +383,7 @@ class Ptp:
         platform_id: int | None = None,
         extra: dict[str, Any] | None = None,
         push: bool = True,
+        contract_id: int | None = None,
     ) -> dict[str, Any]:
         """A physical terminal (the virtual device) and its OCPI Terminal object.
 
@@ -374,11 +393,16 @@ class Ptp:
         host = getattr(self.node, "terminals", None)
         if host is not None and not host.exists(serial_number):
             await host.create(serial_number, model, mode="ocpi")
+        if platform_id is None and contract_id is not None:
+            # A contract set up for one platform puts its terminals there.
+            platform_id = (self.contracts.get(contract_id) or {}).get("platform_id")
         if platform_id is None:
             registered = self.node.platforms.registered()
             if len(registered) == 1:
                 platform_id = registered[0].id
-        row = self.payments.create_terminal(serial_number, model, extra=extra)
+        row = self.payments.create_terminal(
+            serial_number, model, extra=extra, contract_id=contract_id
+        )
         if platform_id is not None:
             platform = self.node.platforms.get(platform_id)
             if platform is not None and platform.registered:

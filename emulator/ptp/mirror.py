@@ -287,17 +287,22 @@ class Mirror:
         """A pulled Session or CDR that is new (or, for a Session, newer): checked as a push
         would be, then stored. Returns whether it was taken."""
         ptp = self.ptp
+        command = None
         if module == "cdrs":
             if ptp.cdrs.get(platform.id, cc, pid, str(obj["id"])) is not None:
                 return False  # CDRs are final: the one we have is the one
-            problems = ptp.cdr_problems(platform, version, obj, cc, pid)
+            command = ptp.start_of(obj)
+            problems = ptp.cdr_problems(platform, version, obj, cc, pid, command=command)
         else:
             previous = ptp.sessions.get(platform.id, cc, pid, str(obj["id"]))
             if previous is not None:
                 then, now = _dt(previous["last_updated"]), _dt(obj.get("last_updated"))
                 if then is not None and now is not None and now <= then:
                     return False
-            problems = ptp.session_problems(version, previous["object"] if previous else None, obj)
+            command = ptp.start_of(obj)
+            problems = ptp.session_problems(
+                version, previous["object"] if previous else None, obj, command=command
+            )
         where = f"{module[:-1]} {obj['id']} (pulled)"
         for p in problems:
             self.rt.findings.record(
@@ -309,7 +314,7 @@ class Mirror:
                 severity=p.severity,
             )
         if module == "cdrs":
-            await ptp.store_cdr(platform, version, obj, cc, pid, source="poll")
+            await ptp.store_cdr(platform, version, obj, cc, pid, source="poll", command=command)
         else:
             await ptp.store_session(
                 platform,
@@ -319,6 +324,7 @@ class Mirror:
                 cc,
                 pid,
                 source="poll",
+                command=command,
             )
         return True
 

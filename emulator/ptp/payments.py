@@ -51,6 +51,8 @@ TERMINALS = TableSpec(
         "push_state": str,  # NOT_PUSHED | PUSHED | FAILED | NO_ENDPOINT
         "push_error": str,
         "created_at": str,
+        # The contract the terminal belongs to (emulator/ptp/contracts.py).
+        "contract_id": int,
     },
     pk="terminal_id",
     json_columns=frozenset({"object"}),
@@ -135,12 +137,18 @@ class Payments:
         platform_id: int | None = None,
         reference: str | None = None,
         extra: dict[str, Any] | None = None,
+        contract_id: int | None = None,
     ) -> dict[str, Any]:
         now = format_datetime(self.rt.now())
         terminal_id = self.rt.ids.uuid()
         obj: dict[str, Any] = {"terminal_id": terminal_id, "reference": reference or serial_number}
-        if self.ptp.settings.customer_reference:
-            obj["customer_reference"] = self.ptp.settings.customer_reference
+        contract = (
+            self.ptp.contracts.get(contract_id)
+            if contract_id is not None
+            else self.ptp.contracts.default()
+        ) or self.ptp.contracts.default()
+        if contract.get("customer_reference"):
+            obj["customer_reference"] = contract["customer_reference"]
         obj.update(extra or {})
         obj["last_updated"] = now
         self.rt.store.insert(
@@ -155,6 +163,7 @@ class Payments:
                 "object": obj,
                 "push_state": "NOT_PUSHED",
                 "created_at": now,
+                "contract_id": contract["id"],
             },
         )
         self.rt.bus.publish(
@@ -324,9 +333,22 @@ class Payments:
                 exchange_id=reply.exchange_id,
             )
 
+    async def patch_customer_reference(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Payter's customer_reference PATCH for one terminal, again (its contract's
+        customer_reference changed): the outcome, ``{"terminal_id", "ok", "error"?}``."""
+        out: dict[str, Any] = {"terminal_id": row["terminal_id"], "ok": False}
+        platform = self.ptp.node.platforms.get(row.get("platform_id") or 0)
+        url = self._receiver_url(platform, self.terminals_path) if platform else None
+        if platform is None or not platform.registered or row.get("push_state") != "PUSHED":
+            return {**out, "error": "the terminal is not on a CPO platform (not pushed)"}
+        if url is None:
+            return {**out, "error": "the platform has no payments RECEIVER"}
+        error = await self._patch_customer_reference(platform, url, row["object"])
+        return {**out, "ok": error is None, **({"error": error} if error else {})}
+
     async def _patch_customer_reference(
         self, platform: Platform, url: str, obj: dict[str, Any]
-    ) -> None:
+    ) -> str | None:
         """Payter sends the CPO a customer_reference with a PATCH (payter.md §2.2); the CPO
         Receiver interface of the spec has no PATCH, so this is a Payter-specific step."""
         body = {
@@ -344,7 +366,7 @@ class Payments:
                 platform_id=platform.id,
                 exchange_id=exc.exchange_id,
             )
-            return
+            return exc.message
         if not reply.ok:
             self.rt.findings.record(
                 "PAYTER-04",
@@ -354,6 +376,8 @@ class Payments:
                 platform_id=platform.id,
                 exchange_id=reply.exchange_id,
             )
+            return reply.describe()
+        return None
 
     async def adopt_unowned(self, platform: Platform) -> None:
         """On registration: terminals without a platform go to this one and are pushed."""

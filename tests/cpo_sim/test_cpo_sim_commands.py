@@ -40,7 +40,7 @@ def incl(price: dict[str, Any]) -> Decimal:
 
 async def start_session(sim: CpoSimNode, ptp: PtpDouble, **extra: Any) -> tuple[str, str]:
     """START_SESSION with the car already plugged in; returns (result key, session id)."""
-    await sim.backend.plug_in(extra.pop("evse_uid", START["evse_uid"]))
+    await sim.backend.chargers.plug_in(extra.pop("evse_uid", START["evse_uid"]))
     status, env, key = await ptp.command("START_SESSION", {"token": ptp.token(), **START, **extra})
     assert status == 200 and env["status_code"] == 1000, env
     await clock_of(sim).advance(2)
@@ -64,7 +64,7 @@ async def test_start_session_accepted_then_result_then_session(
     assert post.headers["OCPI-to-party-id"] == "PAY"
     # No car yet: no session.
     assert ptp.sessions == {}
-    await sim.backend.plug_in("SIM-AMS-1", soc=50.0)
+    await sim.backend.chargers.plug_in("SIM-AMS-1", soc=50.0)
     [(session_id, session)] = ptp.sessions.items()
     assert session["status"] == "ACTIVE" and session["auth_method"] == "COMMAND"
     assert session["authorization_reference"] == "AUTH-0001"
@@ -151,20 +151,20 @@ async def test_session_patches_grow_and_cdr_adds_up(sim: CpoSimNode, ptp: PtpDou
     assert row["delivery"]["http_status"] == 201
     # The EVSE stays in use until the car is unplugged.
     assert sim.backend.evse("SIM-AMS-1").status() == "CHARGING"
-    await sim.backend.unplug("SIM-AMS-1")
+    await sim.backend.chargers.unplug("SIM-AMS-1")
     last = ptp.received("PATCH", "/locations/")[-1]
     assert last.body["status"] == "AVAILABLE"
 
 
 async def test_car_full_starts_a_parking_period(sim: CpoSimNode, ptp: PtpDouble) -> None:
-    await sim.backend.plug_in("SIM-AMS-1", battery_kwh=10.0, soc=90.0)
+    await sim.backend.chargers.plug_in("SIM-AMS-1", battery_kwh=10.0, soc=90.0)
     _, _env, _ = await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     clock = clock_of(sim)
     await clock.advance(2)
     [session_id] = ptp.sessions
     await clock.advance(3600)
     # 1 kWh with the taper above 80 %, then the car stands full.
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     [cdr] = ptp.cdrs
     kinds = [[d["type"] for d in p["dimensions"]] for p in cdr["charging_periods"]]
     assert kinds == [["ENERGY", "TIME", "MAX_POWER"], ["PARKING_TIME"]]
@@ -185,7 +185,7 @@ async def test_car_full_starts_a_parking_period(sim: CpoSimNode, ptp: PtpDouble)
 async def test_card_session_stops_at_the_preauthorized_amount(
     sim: CpoSimNode, ptp: PtpDouble
 ) -> None:
-    await sim.backend.plug_in("SIM-AMS-1", battery_kwh=200.0, soc=0.0)
+    await sim.backend.chargers.plug_in("SIM-AMS-1", battery_kwh=200.0, soc=0.0)
     await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     clock = clock_of(sim)
     await clock.advance(2)
@@ -252,7 +252,7 @@ async def test_start_without_a_car_lapses_without_session(sim: CpoSimNode, ptp: 
     # Accepted, the EV never came: no Session (mod_commands sequence), and the EVSE is free.
     assert ptp.sessions == {}
     assert sim.backend.evse("SIM-AMS-1").waiting_start is None
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     assert ptp.sessions == {}
 
 
@@ -284,18 +284,18 @@ async def test_faults(sim: CpoSimNode, ptp: PtpDouble) -> None:
     clock = clock_of(sim)
     await clock.advance(300)
     before = len(ptp.received("PATCH", "/sessions/"))
-    await sim.backend.set_fault("SIM-AMS-1", "offline")
+    await sim.backend.chargers.set_fault("SIM-AMS-1", "offline")
     assert ptp.received("PATCH", "/locations/")[-1].body["status"] == "UNKNOWN"
     await clock.advance(300)
     # An offline charger reports nothing...
     assert len(ptp.received("PATCH", "/sessions/")) == before
-    await sim.backend.set_fault("SIM-AMS-1", "repair")
+    await sim.backend.chargers.set_fault("SIM-AMS-1", "repair")
     await clock.advance(60)
     # ... and catches up: the periods of the offline time arrive with the next PATCH.
     periods = ptp.sessions[session_id]["charging_periods"]
     assert volumes(periods, "ENERGY") == Decimal(str(ptp.sessions[session_id]["kwh"]))
     # Out of order ends the session (with its CDR) and is pushed.
-    await sim.backend.set_fault("SIM-AMS-1", "out-of-order")
+    await sim.backend.chargers.set_fault("SIM-AMS-1", "out-of-order")
     assert ptp.sessions[session_id]["status"] == "COMPLETED" and len(ptp.cdrs) == 1
     assert ptp.received("PATCH", "/locations/")[-1].body["status"] == "OUTOFORDER"
     _, _env, key2 = await ptp.command("START_SESSION", {"token": ptp.token("PAY-TX-2"), **START})
@@ -340,7 +340,7 @@ async def test_reservation_flow(sim: CpoSimNode, ptp: PtpDouble) -> None:
     _, _, key = await ptp.command("RESERVE_NOW", {**reserve, "reservation_id": "R-2"})
     await clock.advance(2)
     reserved_id = next(i for i, s in ptp.sessions.items() if s["status"] == "RESERVATION")
-    await sim.backend.plug_in("SIM-AMS-2")
+    await sim.backend.chargers.plug_in("SIM-AMS-2")
     _, _, go = await ptp.command("START_SESSION", {"token": ptp.token(), **start})
     await clock.advance(2)
     assert ptp.results[go] == [{"result": "ACCEPTED"}]
@@ -378,22 +378,22 @@ async def test_unlock_connector(sim: CpoSimNode, ptp: PtpDouble) -> None:
 
 async def test_peer_errors_do_not_break_the_cpo(sim: CpoSimNode, ptp: PtpDouble) -> None:
     ptp.fail = {"sessions": (500, 3000), "cdrs": (200, 2001), "locations": (404, 2000)}
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     _, _, key = await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     await clock_of(sim).advance(2)
     assert ptp.results[key] == [{"result": "ACCEPTED"}]
     [session_id] = sim.backend.runs
     await clock_of(sim).advance(300)
-    assert await sim.backend.end_session(session_id, "test")
+    assert await sim.backend.charging.end_session(session_id, "test")
     row = sim.backend.sessions.rows()[0]
     assert row["status"] == "COMPLETED" and row["delivery"]["ok"] is False
     [cdr] = sim.backend.cdrs.rows()
     assert cdr["delivery"]["ocpi_status"] == 2001 and cdr["delivery"]["ok"] is False
     # A peer that is gone entirely.
     await ptp.stop()
-    await sim.backend.plug_in("SIM-AMS-2")
+    await sim.backend.chargers.plug_in("SIM-AMS-2")
     assert sim.backend.evse("SIM-AMS-2").status() == "AVAILABLE"
-    await sim.backend.set_fault("SIM-AMS-2", "out-of-order")
+    await sim.backend.chargers.set_fault("SIM-AMS-2", "out-of-order")
     assert sim.backend.evse("SIM-AMS-2").status() == "OUTOFORDER"
 
 
@@ -443,11 +443,11 @@ async def test_reservation_rules(sim: CpoSimNode, ptp_factory) -> None:
     assert sim.backend.evse("SIM-AMS-2").status() == "RESERVED"
     # The EVSE breaks: the CPO cancels the reservation itself, CANCELED_RESERVATION to the
     # RESERVE_NOW's response_url (checklist 5.5 #47), and the Session completes.
-    await sim.backend.set_fault("SIM-AMS-2", "out-of-order")
+    await sim.backend.chargers.set_fault("SIM-AMS-2", "out-of-order")
     assert ptp.results[key] == [{"result": "ACCEPTED"}]
     assert ptp.results[again][-1]["result"] == "CANCELED_RESERVATION"
     assert ptp.sessions[session_id]["status"] == "COMPLETED"
-    await sim.backend.set_fault("SIM-AMS-2", "repair")
+    await sim.backend.chargers.set_fault("SIM-AMS-2", "repair")
     assert sim.backend.evse("SIM-AMS-2").status() == "AVAILABLE"
 
 
@@ -457,7 +457,7 @@ async def test_out_of_order_drops_a_start_waiting_for_its_car(
     _, _, key = await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     await clock_of(sim).advance(2)
     assert ptp.results[key] == [{"result": "ACCEPTED"}]
-    await sim.backend.set_fault("SIM-AMS-1", "out-of-order")
+    await sim.backend.chargers.set_fault("SIM-AMS-1", "out-of-order")
     # A car that comes now finds a broken charger: no session.
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     assert ptp.sessions == {} and sim.backend.evse("SIM-AMS-1").waiting_start is None

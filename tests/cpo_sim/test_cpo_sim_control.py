@@ -117,8 +117,8 @@ async def test_lists_and_location_push(sim: CpoSimNode, ptp: PtpDouble, http) ->
 
 
 async def test_reset_reseeds(sim: CpoSimNode, ptp: PtpDouble, http) -> None:
-    await sim.backend.plug_in("SIM-AMS-1")
-    await sim.backend.set_fault("SIM-AMS-2", "out-of-order")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.set_fault("SIM-AMS-2", "out-of-order")
     status, _ = await admin(http, sim, "POST", "reset")
     assert status == 200
     _, evses = await admin(http, sim, "GET", "evses")

@@ -24,7 +24,7 @@ async def sim_with(start_sim: Any, ptp_factory: Any, preset: str, **kw: Any) -> 
 
 
 async def run_session(sim: CpoSimNode, ptp: PtpDouble, seconds: float = 600, **car: Any) -> str:
-    await sim.backend.plug_in("SIM-AMS-1", **car)
+    await sim.backend.chargers.plug_in("SIM-AMS-1", **car)
     await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     await clock_of(sim).advance(2)
     session_id = next(iter(sim.backend.runs))
@@ -103,7 +103,7 @@ async def test_reject_start(start_sim, ptp_factory) -> None:
 
 async def test_no_session_after_accept(start_sim, ptp_factory) -> None:
     sim, ptp = await sim_with(start_sim, ptp_factory, "no-session-after-accept")
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     _, _, key = await ptp.command("START_SESSION", {"token": ptp.token(), **START})
     await clock_of(sim).advance(3600)
     assert ptp.results[key] == [{"result": "ACCEPTED"}]
@@ -123,7 +123,7 @@ async def test_patch_without_last_updated(start_sim, ptp_factory) -> None:
 async def test_wrong_cdr_token(start_sim, ptp_factory) -> None:
     sim, ptp = await sim_with(start_sim, ptp_factory, "wrong-cdr-token")
     session_id = await run_session(sim, ptp, 120)
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     token = ptp.token()
     for obj in (ptp.sessions[session_id], ptp.cdrs[0]):
         assert obj["cdr_token"]["uid"] != token["uid"]  # OCPI-35
@@ -138,7 +138,7 @@ async def test_cdr_over_authorization(start_sim, ptp_factory) -> None:
     )
     session_id = await run_session(sim, ptp, 8 * 3600, battery_kwh=200.0, soc=0.0)
     assert session_id in sim.backend.runs  # not stopped at the limit
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     [cdr] = ptp.cdrs
     total = Decimal(str(cdr["total_cost"]["before_taxes"])) + sum(
         Decimal(str(t["amount"])) for t in cdr["total_cost"]["taxes"]

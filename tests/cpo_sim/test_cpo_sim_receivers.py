@@ -131,7 +131,7 @@ async def test_fac_and_invoice(start_sim, ptp_factory, http) -> None:
         "POST", "payments", "financial-advice-confirmations", json_body=fac
     )
     assert env["status_code"] == 2001
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     await ptp.command(
         "START_SESSION",
         {
@@ -144,7 +144,7 @@ async def test_fac_and_invoice(start_sim, ptp_factory, http) -> None:
     clock = clock_of(sim)
     await clock.advance(300)
     [session_id] = ptp.sessions
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     [cdr] = ptp.cdrs
     # The CPO invoices: the CDR carries invoice_reference_id (checklist 5.7 #56).
     assert cdr["invoice_reference_id"].startswith("INV-")
@@ -182,7 +182,7 @@ async def test_payments_on_2_2_1_takes_2_2_1_objects(start_sim, ptp_factory) -> 
     # The CPO assigns it at the PTP's 2.2.1 payments Sender.
     [patch] = ptp.received("PATCH", "/payments/terminals/")
     assert patch.path == "/ptp/2.2.1/payments/terminals/T-221"
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     await ptp.command(
         "START_SESSION",
         {
@@ -194,7 +194,7 @@ async def test_payments_on_2_2_1_takes_2_2_1_objects(start_sim, ptp_factory) -> 
     )
     await clock_of(sim).advance(300)
     [session_id] = ptp.sessions
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     fac = {
         "id": "FAC-221",
         "authorization_reference": "AUTH-221",
@@ -244,7 +244,7 @@ async def test_terminals_and_facs_belong_to_their_ptp(start_sim, ptp_factory) ->
     [row] = sim.backend.terminals.rows()
     assert row["object"] == {"terminal_id": "T-1", "last_updated": "2025-03-01T09:00:00Z"}
     # A FAC names a session of the PTP that sends it.
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     await ptp.command(
         "START_SESSION",
         {
@@ -256,7 +256,7 @@ async def test_terminals_and_facs_belong_to_their_ptp(start_sim, ptp_factory) ->
     )
     await clock_of(sim).advance(60)
     [session_id] = ptp.sessions
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     fac = {
         "id": "FAC-1",
         "authorization_reference": "AUTH-1",

@@ -50,7 +50,7 @@ async def registered(start: Callable[..., Any]) -> tuple[CpoSimNode, PtpDouble]:
 async def test_a_running_session_carries_on(restartable) -> None:
     sim, ptp = await registered(restartable)
     try:
-        await sim.backend.plug_in("SIM-AMS-1")
+        await sim.backend.chargers.plug_in("SIM-AMS-1")
         await ptp.command("START_SESSION", {"token": ptp.token(), **START})
         await clock_of(sim).advance(2 + 600)
         [session_id] = ptp.sessions
@@ -100,7 +100,7 @@ async def test_a_result_still_due_and_a_start_waiting_for_its_car(restartable) -
         # The start now waits for a car; a restart keeps it waiting.
         sim = await restartable(after=sim)
         assert sim.backend.evse("SIM-AMS-1").waiting_start is not None
-        await sim.backend.plug_in("SIM-AMS-1")
+        await sim.backend.chargers.plug_in("SIM-AMS-1")
         [session] = ptp.sessions.values()
         assert session["status"] == "ACTIVE" and session["authorization_reference"] == "AUTH-0001"
         # Its plug-in timeout was cancelled with the start: nothing lapses later.

@@ -83,7 +83,7 @@ async def test_date_filters_inclusive_exclusive_and_kept_in_link(start_sim, ptp_
         # The Link repeats the filters and the limit (checklist 5.3 #20).
         assert query["date_from"] == ["2024-11-05T10:30:00Z"] and query["limit"] == ["1"]
     # An EVSE change bumps the Location's last_updated, so the date filter finds it.
-    await sim.backend.set_fault("SIM-AMS-1", "out-of-order")
+    await sim.backend.chargers.set_fault("SIM-AMS-1", "out-of-order")
     _, _, env = await ptp.call("GET", "locations", params={"date_from": "2025-03-01T09:00:00Z"})
     [loc] = env["data"]
     assert loc["id"] == "SIM-AMS-STATION" and loc["last_updated"] == "2025-03-01T09:00:00Z"
@@ -162,7 +162,7 @@ async def test_sessions_and_cdrs_lists(sim: CpoSimNode, ptp: PtpDouble) -> None:
     status, _, env = await ptp.call("GET", "sessions")
     # date_from is required on the Sessions Sender list (mod_sessions).
     assert status == 200 and env["status_code"] == 2001
-    await sim.backend.plug_in("SIM-AMS-1")
+    await sim.backend.chargers.plug_in("SIM-AMS-1")
     await ptp.command(
         "START_SESSION",
         {"token": ptp.token(), "location_id": "SIM-AMS-STATION", "evse_uid": "SIM-AMS-1"},
@@ -179,7 +179,7 @@ async def test_sessions_and_cdrs_lists(sim: CpoSimNode, ptp: PtpDouble) -> None:
     assert len(session["charging_periods"]) == len(ptp.sessions[session_id]["charging_periods"])
     _, _, env = await ptp.call("GET", "sessions", params={"date_from": "2025-03-02T00:00:00Z"})
     assert env["data"] == []
-    await sim.backend.end_session(session_id, "test")
+    await sim.backend.charging.end_session(session_id, "test")
     _, headers, env = await ptp.call("GET", "cdrs")
     [cdr] = env["data"]
     assert cdr == ptp.cdrs[0]
@@ -197,7 +197,7 @@ async def test_other_platforms_see_only_their_sessions(sim: CpoSimNode, ptp_fact
     second = await Double(party_id="OTH").start()
     try:
         await second.register_with(sim.server.versions_url, minted)
-        await sim.backend.plug_in("SIM-AMS-1")
+        await sim.backend.chargers.plug_in("SIM-AMS-1")
         await first.command(
             "START_SESSION",
             {"token": first.token(), "location_id": "SIM-AMS-STATION", "evse_uid": "SIM-AMS-1"},

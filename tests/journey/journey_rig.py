@@ -187,7 +187,7 @@ class Rig:
         owners: dict[str, str] = {}
         for journey in self.journeys():
             assert journey["money"] in FINAL_MONEY, journey
-            session_id = self.node.journey.records.get(journey["id"])["payment_session_id"]
+            session_id = self.node.journey.records.get(journey["id"]).payment_session_id
             if journey["money"] == "NONE":
                 assert "authorized" not in steps.get(session_id or "", []), journey
                 continue

@@ -203,6 +203,12 @@ async def test_accepted_but_no_session(rig: Rig) -> None:
     await rig.to_card_screen()
     await rig.card()
     await rig.result("ACCEPTED")
+    # One owner for the deadline: ptp watches the Session the START_SESSION owes (OCPI-55)
+    # and tells the journey; the journey arms no timer of its own for it.
+    timers = rig.node.rt.clock.pending_names()  # type: ignore[attr-defined]
+    assert [t for t in timers if t.startswith("command-expect-")] != []
+    assert [t for t in timers if t.startswith("journey-deadline-")] == []
+    assert rig.journey()["deadline_kind"] == "session"
     assert rig.journey()["state"] == "STARTED"
     await rig.advance(299)
     assert rig.journey()["money"] == "AUTHORIZED"

@@ -61,9 +61,17 @@ class SessionsReceiver(Module):
             req.require_platform().id, cc, pid, req.params["session_id"]
         )
         version = req.version or "2.2.1"
-        self._report(req, self.ptp.session_problems(version, previous, session))
+        command = self.ptp.start_of(session)
+        self._report(req, self.ptp.session_problems(version, previous, session, command=command))
         created = await self.ptp.store_session(
-            req.require_platform(), req.version, session, previous, cc, pid, source="push"
+            req.require_platform(),
+            req.version,
+            session,
+            previous,
+            cc,
+            pid,
+            source="push",
+            command=command,
         )
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
@@ -93,8 +101,19 @@ class SessionsReceiver(Module):
         # PATCH appends charging periods; an empty or absent list changes nothing.
         session["charging_periods"] = list(previous.get("charging_periods") or []) + periods
         version = req.version or "2.2.1"
-        self._report(req, self.ptp.session_problems(version, previous, session, patch=changes))
+        command = self.ptp.start_of(session)
+        self._report(
+            req,
+            self.ptp.session_problems(version, previous, session, patch=changes, command=command),
+        )
         await self.ptp.store_session(
-            req.require_platform(), req.version, session, previous, cc, pid, source="push"
+            req.require_platform(),
+            req.version,
+            session,
+            previous,
+            cc,
+            pid,
+            source="push",
+            command=command,
         )
         return OcpiResult(omit_data=True)

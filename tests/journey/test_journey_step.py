@@ -1,0 +1,253 @@
+"""The journey's rules at the level of the pure step: random histories of events, in any order
+and at any time, never capture and void one pre-authorization, never capture or void it twice,
+and once the world has had its say (results, deadlines, the terminal coming back) every
+authorized journey has ended in exactly one capture or one void.
+
+A small model of the terminal answers the step's Capture and Void the way the real one does
+(at once, queued while offline, or lost in a restart) and refuses a second one on a payment
+session that is no longer AUTHORIZED; that refusal is what the test looks for. The end-to-end
+version of this property, through HTTP and the real terminal, is test_journey_property.py.
+
+A failing seed replays exactly: ``pytest tests/journey/test_journey_step.py -k 'seed-17'``.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from emulator.journey import step as steps
+from emulator.journey.model import ACTIVE, SETTLED, Card, Deadline, Journey, JourneyState, Money
+from emulator.journey.step import Context, step
+
+SEEDS = range(100)
+EVENTS = 60
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+CONTEXT = Context(session_start_timeout=60, session_update_timeout=600, cdr_timeout=600)
+
+
+class World:
+    """One journey, the terminal's payment session behind it, and a clock."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.rnd = rnd
+        self.now = T0
+        self.journey = Journey(
+            id="J1",
+            serial_number="APO-1",
+            state=JourneyState.PRESENTING,
+            preauth_amount=5000,
+            currency="EUR",
+            created_at="",
+            updated_at="",
+            platform_id=1,
+            evse_uid="EVSE-1",
+        )
+        self.terminal: str | None = None  # the payment session: AUTHORIZED/COMMITTED/CANCELLED
+        self.in_flight: str | None = None  # "capture" / "void" the terminal has not answered
+        self.captured = 0
+        self.voided = 0
+        self.authorizing = False
+        self.commands: list[str] = []  # commands sent whose result may still come
+        self.trail: list[str] = []
+        self.was_active = False
+
+    # --- the step and what the world does with its effects ---
+
+    def apply(self, event: steps.Event) -> None:
+        self.trail.append(type(event).__name__)
+        before = self.journey
+        self.journey, effects = step(before, event, self.now, CONTEXT)
+        self.was_active = self.was_active or self.journey.state in ACTIVE
+        assert self.journey.id == before.id
+        for effect in effects:
+            self.effect(effect)
+
+    def effect(self, effect: steps.Effect) -> None:
+        if isinstance(effect, steps.Authorize):
+            self.authorizing = True
+        elif isinstance(effect, steps.Capture):
+            self.claim("capture")
+            assert effect.amount > 0
+        elif isinstance(effect, steps.Void):
+            self.claim("void")
+        elif isinstance(effect, steps.SendStart):
+            # The executor sends at once (or finds it cannot).
+            if self.rnd.random() < 0.1:
+                self.apply(steps.StartNotSent(self.rnd.choice(("UNREACHABLE", "EVSE_UNAVAILABLE"))))
+            else:
+                self.apply(steps.StartRequested("REF-1", {"uid": "REF-1"}))
+                self.apply(steps.CommandSent("START_SESSION", "start-1"))
+                self.commands.append("START_SESSION")
+        elif isinstance(effect, steps.SendStop):
+            self.apply(steps.CommandSent("STOP_SESSION", f"stop-{len(self.commands)}"))
+            self.commands.append("STOP_SESSION")
+        elif isinstance(effect, steps.ArmDeadline):
+            assert effect.due > self.now
+            assert self.journey.deadline_kind == effect.kind
+
+    def claim(self, what: str) -> None:
+        assert self.terminal == "AUTHORIZED", f"{what} on a payment session {self.terminal}"
+        assert self.in_flight is None, f"{what} while a {self.in_flight} is under way"
+        self.in_flight = what
+        outcome = self.rnd.choice(("now", "now", "queued", "later"))
+        if outcome == "now":
+            self.answer()
+        elif outcome == "queued":
+            step_name = "commit_queued" if what == "capture" else "cancel_queued"
+            self.apply(steps.PaymentStepped(step_name, "PS-1"))
+
+    def answer(self) -> None:
+        """The terminal carries out the capture or void under way and says so."""
+        what, self.in_flight = self.in_flight, None
+        if what == "capture":
+            self.terminal = "COMMITTED"
+            self.captured += 1
+            self.apply(steps.PaymentStepped("committed", "PS-1", {"captured_amount": 100}))
+        elif what == "void":
+            self.terminal = "CANCELLED"
+            self.voided += 1
+            self.apply(steps.PaymentStepped("cancelled", "PS-1"))
+
+    def restart(self) -> None:
+        """The emulator stops and starts again; the terminal may have acted meanwhile."""
+        if self.in_flight and self.rnd.random() < 0.5:
+            what, self.in_flight = self.in_flight, None
+            if what == "capture":
+                self.terminal, self.captured = "COMMITTED", self.captured + 1
+            else:
+                self.terminal, self.voided = "CANCELLED", self.voided + 1
+        elif self.in_flight:
+            self.in_flight = None  # lost: the terminal still holds the authorization
+        if self.journey.money in (
+            Money.CAPTURING,
+            Money.CAPTURE_QUEUED,
+            Money.VOIDING,
+            Money.VOID_QUEUED,
+        ):
+            self.apply(steps.Restarted(self.terminal or "AUTHORIZED", False))
+        else:
+            self.apply(steps.Resumed())
+
+    # --- what drivers, the CPO and time do ---
+
+    def random_event(self) -> None:
+        rnd, j = self.rnd, self.journey
+        choice = rnd.randrange(14)
+        if choice == 0:
+            self.apply(steps.CardPresented(Card(card_id="c1")))
+        elif choice == 1 and self.authorizing:
+            self.authorizing = False
+            if rnd.random() < 0.8:
+                self.terminal = "AUTHORIZED"
+                self.apply(steps.PaymentStepped("authorized", "PS-1", {"authorized_amount": 5000}))
+            else:
+                self.apply(steps.PaymentStepped("declined", "PS-1", {"response_text": "no"}))
+        elif choice == 2:
+            self.apply(steps.StartNotSent("RESTART"))
+        elif choice == 3 and self.commands:
+            command = rnd.choice(self.commands)
+            state = rnd.choice(
+                ("RESULT_ACCEPTED",) * 3 + ("REJECTED", "NO_RESULT", "LATE_ACCEPTED", "WAITING")
+            )
+            self.apply(steps.CommandResult(command, state))  # type: ignore[arg-type]
+        elif choice in (4, 5) and j.authorization_reference:
+            # A Session reaches the journey through its START_SESSION (reference or token).
+            status = rnd.choice(("PENDING", "ACTIVE", "ACTIVE", "COMPLETED", "INVALID"))
+            cost = rnd.choice((None, 0, 1200, 4999, 5000, 7000))
+            session: dict[str, Any] = {"id": "S1", "status": status, "kwh": 3}
+            if cost is not None:
+                session["total_cost"] = {"before_taxes": cost / 100, "taxes": []}
+            self.apply(steps.SessionReceived(session))
+        elif choice == 6 and j.authorization_reference:
+            total = rnd.choice((0, 1500, 4356, 6000))
+            cdr = {"id": "C1", "total_cost": {"excl_vat": total / 100, "incl_vat": total / 100}}
+            self.apply(steps.CdrReceived(cdr))
+        elif choice == 7:
+            self.apply(steps.DeadlineReached(rnd.choice(tuple(Deadline))))
+        elif choice == 8 and self.was_active:
+            # The Stop list offers active journeys; the confirmation may come after a change.
+            self.apply(steps.DriverStopped())
+        elif choice == 9 and self.in_flight:
+            self.answer()
+        elif choice == 10:
+            self.restart()
+        elif choice == 11:
+            self.apply(steps.ReadingEnded(rnd.choice(("timeout", "offline", "stopped"))))
+        elif choice == 12:
+            self.apply(steps.PaymentStepped("expired", "PS-1"))
+        elif choice == 13:
+            self.now += timedelta(seconds=rnd.choice((1, 30, 120)))
+
+    def settle(self) -> None:
+        """Let the world finish: the terminal answers, results time out, deadlines fire."""
+        for _ in range(50):
+            j = self.journey
+            if self.in_flight:
+                self.answer()
+            elif self.authorizing:
+                self.authorizing = False
+                self.apply(steps.PaymentStepped("declined", "PS-1", {"response_text": "timeout"}))
+            elif j.state == JourneyState.PRESENTING:
+                self.apply(steps.ReadingEnded("timeout"))
+            elif j.state == JourneyState.STARTING:
+                self.apply(steps.CommandResult("START_SESSION", "NO_RESULT"))
+            elif j.deadline_kind is not None:
+                self.now += timedelta(seconds=3600)
+                self.apply(steps.DeadlineReached(j.deadline_kind))
+            elif j.money == Money.AUTHORIZED and j.state in (
+                JourneyState.START_FAILED,
+                JourneyState.VOIDED,
+            ):
+                self.restart()
+            else:
+                return
+        raise AssertionError(f"the world never settled: {self.journey}")
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+def test_one_capture_or_one_void_per_authorization(seed: int) -> None:
+    rnd = random.Random(seed)
+    world = World(rnd)
+    for _ in range(EVENTS):
+        world.random_event()
+        assert world.captured + world.voided <= 1, world.trail
+    world.settle()
+    j = world.journey
+    assert j.money in SETTLED, (j, world.trail)
+    if world.terminal is None:
+        assert (world.captured, world.voided, j.money) == (0, 0, Money.NONE), world.trail
+    else:
+        assert world.captured + world.voided == 1, world.trail
+        assert j.money == (Money.CAPTURED if world.captured else Money.VOIDED), world.trail
+
+
+def test_the_histories_cover_the_money_paths() -> None:
+    """The seeds reach every way a journey can end, so the property above proves something."""
+    ends: set[tuple[str, str]] = set()
+    for seed in SEEDS:
+        world = World(random.Random(seed))
+        for _ in range(EVENTS):
+            world.random_event()
+        world.settle()
+        ends.add((str(world.journey.state), str(world.journey.money)))
+    assert {
+        ("COMPLETED", "CAPTURED"),
+        ("VOIDED", "VOIDED"),
+        ("START_FAILED", "VOIDED"),
+        ("DECLINED", "NONE"),
+        ("CARD_TIMEOUT", "NONE"),
+    } <= ends
+
+
+def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
+    journey = World(random.Random(0)).journey
+    first = step(journey, steps.CardPresented(Card(card_id="c")), T0, CONTEXT)
+    again = step(journey, steps.CardPresented(Card(card_id="c")), T0, CONTEXT)
+    assert first == again
+    assert journey.state == JourneyState.PRESENTING
+    assert first[0].state == JourneyState.AUTHORIZING
+    assert first[1] == [steps.Authorize(5000, "EUR")]
