@@ -6,6 +6,7 @@ test can build a runtime with a manual clock, a seeded id generator and an in-me
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from emulator.journal import Journal
 from emulator.outbound import OutboundPolicy, PolicyResolver
 from emulator.settings import ServerSettings
 from emulator.store import Store, TableSpec
+from emulator.vault import Vault
 
 # One row per start of a server on this database (kept by POST /__admin/reset): a seeded
 # restart draws ids the earlier runs did not.
@@ -41,6 +43,8 @@ class Runtime:
     findings: Findings
     base_url: str = ""
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    # Keyed hashes and encryption for the secrets the store keeps (emulator/vault.py).
+    vault: Vault = field(default_factory=lambda: Vault(os.urandom(32)))
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
     reset_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -93,6 +97,7 @@ def build_runtime(
     return Runtime(
         settings=settings,
         outbound=OutboundPolicy.from_settings(settings.allow_outbound, settings.deny_outbound),
+        vault=Vault.for_database(settings.db, settings.secrets_key),
         clock=clock,
         background=background,
         bus=bus,

@@ -35,6 +35,12 @@ def check_payments_versions(value: str) -> str:
     return ",".join(sorted(items, key=_version_key, reverse=True))
 
 
+# Settings that hold a secret: shortened wherever settings are shown.
+SECRET_SETTINGS = frozenset(
+    {"admin_token", "token_a", "secrets_key", "cps_api_key", "cps_apikey_token"}
+)
+
+
 class ServerSettings(BaseSettings):
     """Settings shared by every server this package starts (emulator, simulated CPO)."""
 
@@ -72,6 +78,13 @@ class ServerSettings(BaseSettings):
         None,
         description="Bearer token for /__admin/. Without it the control API answers loopback "
         "clients only.",
+    )
+    secrets_key: str | None = Field(
+        None,
+        description="Key for the secrets the database keeps (the tokens the emulator sends "
+        "to peers, minted CPS API keys); default: a random key in DB.key next to the database, "
+        "created on the first start (keep it with the database, or the stored tokens cannot "
+        "be read).",
     )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."

@@ -584,9 +584,11 @@ class Registration:
         version = req.version
         assert version is not None
         if req.platform is not None:
-            if not req.platform.registered or not req.platform.issued_token:
+            if not req.platform.registered or req.token is None:
                 raise OcpiError(status.CLIENT_ERROR, "not registered", http_status=405)
-            return OcpiResult(data=self.server.credentials(version, req.platform.issued_token))
+            # Our credentials carry the token the peer calls us with: the one it just
+            # presented (only its hash is stored).
+            return OcpiResult(data=self.server.credentials(version, req.token))
         assert req.token_a is not None
         return OcpiResult(data=self.server.credentials(version, req.token_a))
 
@@ -840,7 +842,7 @@ class Registration:
             )
         chosen, endpoints = await self._discover(platform, platform.peer_token, version)
         new_b = self.rt.ids.token()
-        before = self.rt.store.get("platforms", platform.id) or {}
+        before = self.platforms.issued_token_columns(platform.id)
         # The peer re-reads our endpoints with the new token while it handles the PUT.
         platform = self.platforms.rotate_issued_token(platform.id, new_b, by="us")
         creds_url = next(ep["url"] for ep in endpoints if ep["identifier"] == "credentials")
@@ -854,12 +856,7 @@ class Registration:
                 platform, reply, chosen, {platform.peer_token or "", new_b}, reuse_rule="OCPI-16"
             )
         except RegistrationFailed:
-            self.platforms.update(
-                platform.id,
-                issued_token=before.get("issued_token"),
-                previous_token_hash=before.get("previous_token_hash"),
-                rotated_by=before.get("rotated_by"),
-            )
+            self.platforms.update(platform.id, **before)
             raise
         platform = self.platforms.update(
             platform.id,
