@@ -70,6 +70,7 @@ class EmulatorNode(Node):
         self.probes_peers = settings.probe_tokens
         super().__init__(rt, identity, needs=needs, expected_roles=CPO_ROLES)
         self.client.probe_unknown_fields = settings.probe_unknown_fields
+        self.registration.probe_spent_token_a = settings.probe_spent_token_a
         self.registration.on_registered.append(self._check_payter_modules)
 
     def setup(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -71,9 +71,3 @@ class Background:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-
-
-async def maybe_await(value: Awaitable[Any] | Any) -> Any:
-    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        return await value
-    return value

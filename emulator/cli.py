@@ -402,7 +402,13 @@ def demo(**given: Any) -> None:
 
 
 @main.command("settings-table", hidden=True)
-@click.option("--command", "command", type=click.Choice(["serve", "cpo-sim"]), default="serve")
+@click.option(
+    "--command",
+    "command",
+    type=click.Choice(["serve", "cpo-sim", "rules", "presets"]),
+    default="serve",
+    help="Which table: the settings of serve or cpo-sim, the rule catalogue, the presets.",
+)
 @click.option(
     "--write",
     "target",
@@ -411,10 +417,21 @@ def demo(**given: Any) -> None:
     help="Replace the table between the settings markers of this file (README.md).",
 )
 def settings_table(command: str, target: Path | None) -> None:
-    """Print (or write into the README) the Markdown table of settings."""
+    """Print (or write into the README) the Markdown table of settings (or of the rules, or
+    of the simulated CPO's presets)."""
     from emulator.settings import markdown_table
 
-    if command == "cpo-sim":
+    if command == "rules":
+        from emulator.rules import markdown_table as rules_table
+
+        table = rules_table()
+        start, end = "<!-- rules:start -->", "<!-- rules:end -->"
+    elif command == "presets":
+        from emulator.cpo_sim.presets import markdown_table as presets_table
+
+        table = presets_table()
+        start, end = "<!-- cpo-sim-presets:start -->", "<!-- cpo-sim-presets:end -->"
+    elif command == "cpo-sim":
         table = markdown_table(CpoSimSettings)
         start, end = "<!-- cpo-sim-settings:start -->", "<!-- cpo-sim-settings:end -->"
     else:

@@ -134,9 +134,6 @@ class Journal:
         rows = self.store.query("select max(id) as last from journal")
         return int(rows[0]["last"] or 0) if rows else 0
 
-    def update_error(self, exchange_id: int, error: str) -> None:
-        self.store.update("journal", exchange_id, {"error": error})
-
     def list(
         self,
         *,

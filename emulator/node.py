@@ -67,6 +67,10 @@ class Node:
             expected_roles=expected_roles,
             probe_peers=self.probes_peers,
         )
+        # A finding's severity is its rule's in the platform's negotiated version; the
+        # report's coverage lists the platforms.
+        rt.findings.version_of = self._platform_version
+        rt.findings.platforms_info = self._platforms_info
         self.server.add_module(VersionsModule())
         self.server.add_module(CredentialsModule(self.registration))
         self.ready = False
@@ -75,6 +79,16 @@ class Node:
         rt.reset_hooks.append(self.platforms.ensure_fixed_token_a)
         self.setup()
         self.app = self.build_app()
+
+    def _platform_version(self, platform_id: int) -> str | None:
+        platform = self.platforms.get(platform_id)
+        return platform.version if platform is not None else None
+
+    def _platforms_info(self) -> list[dict[str, Any]]:
+        return [
+            {"id": p.id, "name": p.name, "version": p.version, "status": p.status}
+            for p in self.platforms.all()
+        ]
 
     # --- hooks for subclasses ------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import aiohttp
 
 from emulator.background import Background
 from emulator.clock import Clock, make_clock
+from emulator.coverage import Coverage
 from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
 from emulator.findings import Findings
@@ -41,6 +42,7 @@ class Runtime:
     store: Store
     journal: Journal
     findings: Findings
+    coverage: Coverage
     base_url: str = ""
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     # Keyed hashes and encryption for the secrets the store keeps (emulator/vault.py).
@@ -94,7 +96,12 @@ def build_runtime(
     earlier_starts = store.count(STARTS.name)
     store.insert(STARTS.name, {"id": earlier_starts})
     bus = EventBus(clock.now)
-    return Runtime(
+    coverage = Coverage(store, clock.now)
+    findings = Findings(
+        store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
+    )
+    findings.coverage = coverage
+    rt = Runtime(
         settings=settings,
         outbound=OutboundPolicy.from_settings(settings.allow_outbound, settings.deny_outbound),
         vault=Vault.for_database(settings.db, settings.secrets_key),
@@ -110,10 +117,11 @@ def build_runtime(
             retention=settings.journal_retention,
             body_bytes=settings.journal_body_bytes,
         ),
-        findings=Findings(
-            store, bus, clock.now, strict=settings.strict, retention=settings.findings_retention
-        ),
+        findings=findings,
+        coverage=coverage,
     )
+    rt.reset_hooks.append(coverage.clear_cache)
+    return rt
 
 
 def listening_info(

@@ -235,18 +235,20 @@ class EmulatorSettings(ServerSettings):
         "ptp",
         description="'ptp': Payter as Payment Terminal Provider, with Payments on OCPI 2.3.0 "
         "and 2.2.1 (--payments-versions); 'emsp': eMSP-like peer for 2.2.1 platforms without "
-        "Payments (offers 2.2.1 and 2.1.1 and the role EMSP unless --versions / --role say "
-        "otherwise).",
+        "Payments (offers 2.2.1 and 2.1.1 unless --versions says otherwise).",
     )
     versions: str = Field(
         ",".join(OCPI_VERSIONS),
         description="OCPI versions offered, highest first (comma-separated); profile 'emsp': "
         "2.2.1,2.1.1.",
     )
-    role: Literal["PTP", "OTHER", "EMSP"] = Field(
-        "PTP",
-        description="Role sent in Credentials (2.3.0's Role enum has no PTP; OTHER or EMSP are "
-        "the alternatives); profile 'emsp': EMSP.",
+    role: Literal["EMSP", "OTHER", "PTP"] = Field(
+        "EMSP",
+        description="Role sent in Credentials. EMSP by default: a value of the Role enum of "
+        "every version (2.2.1 and 2.3.0 have no PTP, so a CPO that validates the enum refuses "
+        "it), Payter describes itself as an eMSP-like peer, and a CPO's Commands and Tokens "
+        "modules take commands and tokens from EMSP partners. OTHER (also in the enum) or PTP "
+        "(the 2.3.0 terminology's name, outside the enum) on request. Peers may send any.",
     )
     poll_interval: float = Field(
         600.0,
@@ -295,8 +297,14 @@ class EmulatorSettings(ServerSettings):
     probe_tokens: bool = Field(
         True,
         description="After a new registration, call the CPO's versions endpoint once with a "
-        "token nobody issued and, as Sender, once with its spent token A; both must get 401 "
-        "(OCPI-02, OCPI-16).",
+        "token nobody issued; it must get 401 (OCPI-02).",
+    )
+    probe_spent_token_a: bool = Field(
+        False,
+        description="Opt-in: after registering with a CPO (as Sender), also call its versions "
+        "endpoint once with its spent token A, which must get 401 (OCPI-16b). Off by default: "
+        "the Sender SHALL use token C after the handshake (credentials.asciidoc), so the probe "
+        "itself breaks the spec.",
     )
     probe_unknown_fields: bool = Field(
         False,
@@ -499,13 +507,11 @@ class EmulatorSettings(ServerSettings):
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> EmulatorSettings:
-        # The 'emsp' profile is for platforms without Payments, and 2.2.1's Role enum has no
-        # PTP: its defaults differ where not given explicitly.
+        # The 'emsp' profile is for platforms without Payments: its versions differ where not
+        # given explicitly.
         if self.profile == "emsp":
             if "versions" not in self.model_fields_set:
                 self.versions = "2.2.1,2.1.1"
-            if "role" not in self.model_fields_set:
-                self.role = "EMSP"
         return self
 
     def default_secrets(self) -> list[str]:

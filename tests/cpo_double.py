@@ -7,6 +7,7 @@ let a test make the CPO misbehave in one precise way.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -67,6 +68,16 @@ class CpoDouble:
         default_factory=lambda: {"result": "ACCEPTED", "timeout": 30}
     )
     command_status: int = 1000
+    # The CommandResult the double POSTs by itself, and when, relative to its synchronous
+    # answer to the command: "before" (POSTed and answered before the command is answered),
+    # "during" (POSTed while the answer goes out), "twice" (the same result twice, then the
+    # answer), "unknown" (to a response_url with another command id, then the answer).
+    # None: the test POSTs results itself.
+    result_timing: str | None = None
+    auto_result: dict[str, Any] = field(default_factory=lambda: {"result": "ACCEPTED"})
+    # The answers the double got to the CommandResults it POSTed: (HTTP status, envelope).
+    result_answers: list[tuple[int, Any]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     refuse_customer_reference_patch: bool = False
     # A FAC whose total_costs is not of this Price shape ("2.2.1": excl_vat/incl_vat,
     # "2.3.0": before_taxes/taxes; "none": neither) is refused with 2001.
@@ -77,7 +88,15 @@ class CpoDouble:
     unknown_id_http_200: bool = False
     unstable_order: bool = False
     list_needs_parameters: bool = False
+    # What real libraries do: answer a GET of one object with data wrapped in a list; list
+    # endpoint URLs with a trailing slash; answer an unknown object with a bare HTTP 404
+    # (no OCPI envelope).
+    wrap_objects: bool = False
+    trailing_slash: bool = False
+    bare_404: bool = False
     _lists_served: int = 0
+    # Its Tokens Receiver: what the emulator PUT and PATCHed, by uid.
+    tokens: dict[str, Any] = field(default_factory=dict)
     # What the CPO's Receiver interfaces hold.
     terminals: dict[str, Any] = field(default_factory=dict)
     facs: dict[str, Any] = field(default_factory=dict)
@@ -173,8 +192,9 @@ class CpoDouble:
             )
         if tail in self.versions:
             endpoints = []
+            slash = "/" if self.trailing_slash else ""
             for module, role in self.modules:
-                ep = {"identifier": module, "url": f"{self.base_url}/{tail}/{module}"}
+                ep = {"identifier": module, "url": f"{self.base_url}/{tail}/{module}{slash}"}
                 if tail != "2.1.1":
                     ep["role"] = role
                 endpoints.append(ep)
@@ -184,12 +204,58 @@ class CpoDouble:
             return await self.credentials(request, version, token, body)
         if module.startswith("commands/") and request.method == "POST":
             self.commands.append({"command": module.split("/", 1)[1], "body": body})
+            await self._result_around_the_answer(version, body["response_url"])
             return self.envelope(self.command_answer, code=self.command_status, request=request)
         if module.startswith("payments/"):
             return self.payments(request, module.split("/", 1)[1], body)
         if request.method == "GET" and module.split("/")[0] in ("locations", "tariffs"):
             return self.sender(request, module)
+        if module.startswith("tokens/"):
+            return self.tokens_receiver(request, module, body)
         return self.envelope(code=2000, http=404, request=request)
+
+    def tokens_receiver(self, request: web.Request, module: str, body: Any) -> web.Response:
+        uid = module.rsplit("/", 1)[-1].upper()
+        if request.method == "PUT":
+            self.tokens[uid] = {"type": "RFID", **body}
+            return self.envelope(request=request)
+        if request.method == "PATCH" and uid in self.tokens:
+            self.tokens[uid].update(body)
+            return self.envelope(request=request)
+        if request.method == "GET" and uid in self.tokens:
+            token = self.tokens[uid]
+            return self.envelope([token] if self.wrap_objects else token, request=request)
+        return self.envelope(code=2004, http=404, request=request)
+
+    async def _result_around_the_answer(self, version: str, response_url: str) -> None:
+        if self.result_timing in ("before", "twice"):
+            for _ in range(2 if self.result_timing == "twice" else 1):
+                await self.post_result(version, response_url)
+        elif self.result_timing == "during":
+            # Sent concurrently with the answer: whichever the emulator sees first.
+            self._tasks.append(asyncio.create_task(self.post_result(version, response_url)))
+            await asyncio.sleep(0)
+        elif self.result_timing == "unknown":
+            base, _, _ = response_url.rpartition("/")
+            await self.post_result(version, f"{base}/00000000-0000-4000-8000-000000000000")
+
+    async def post_result(self, version: str, url: str, body: Any = None) -> None:
+        """POST a CommandResult to the emulator (as a CPO does, with its routing headers)."""
+        headers = {
+            **self.auth(version),
+            "OCPI-from-country-code": self.country_code,
+            "OCPI-from-party-id": self.party_id,
+            "OCPI-to-country-code": "NL",
+            "OCPI-to-party-id": "PAY",
+        }
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, json=body or self.auto_result, headers=headers) as r:
+                self.result_answers.append((r.status, await r.json()))
+
+    async def settle(self) -> None:
+        """Wait for what the double sent by itself (results POSTed "during" an answer)."""
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks)
 
     def sender(self, request: web.Request, module: str) -> web.Response:
         """Locations / Tariffs Sender: the whole list in one page, or one object by id."""
@@ -203,9 +269,11 @@ class CpoDouble:
                     e for e in found[0].get("evses") or [] if e["uid"].upper() == evse_uid.upper()
                 ]
             if not found:
+                if self.bare_404:
+                    return web.Response(status=404, text="404: Not Found")
                 http = 200 if self.unknown_id_http_200 else 404
                 return self.envelope(code=2003, http=http, request=request)
-            return self.envelope(found[0], request=request)
+            return self.envelope([found[0]] if self.wrap_objects else found[0], request=request)
         if self.list_needs_parameters and not request.query:
             return self.envelope(code=2001, request=request)
         # Date filters on last_updated: from inclusive, to exclusive (same format throughout).

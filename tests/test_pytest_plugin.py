@@ -17,4 +17,5 @@ def test_process_fixture_serves_and_controls(payter_emulator_process) -> None:
     before = emu.admin("GET", "clock")["now"]
     after = emu.advance(3600)["now"]
     assert before != after and after.endswith("Z")
-    assert emu.report()["verdict"] in ("PASS", "FAIL")
+    # Nothing ran through the flows Payter needs yet: neither PASS nor FAIL.
+    assert emu.report()["verdict"] == "INCOMPLETE"

@@ -57,6 +57,7 @@ def add_routes(app: web.Application, node: ControlledNode) -> None:
     r.add_post(f"{p}/clock/set", h.set_clock)
     r.add_get(f"{p}/findings", h.findings)
     r.add_get(f"{p}/report", h.report)
+    r.add_get(f"{p}/rules", h.rules)
     r.add_get(f"{p}/journal", h.journal)
     r.add_get(f"{p}/journal/{{id}}", h.exchange)
     r.add_get(f"{p}/events", h.events)
@@ -210,8 +211,9 @@ class _Handlers:
         q = request.query
         rule = q.get("rule")
         if rule:
-            rule = rule.upper()
-            if rule not in RULES:
+            # Rule ids in any case ("ocpi-06B" is OCPI-06b).
+            rule = {r.upper(): r for r in RULES}.get(rule.upper())
+            if rule is None:
                 raise ControlError(400, "invalid_parameter", f"no rule {q['rule']!r}")
         for name, allowed in (
             ("severity", ("error", "warning", "info")),
@@ -231,6 +233,10 @@ class _Handlers:
             limit=query_int(request, "limit", 1000) or 1000,
         )
         return ok(rows)
+
+    async def rules(self, request: web.Request) -> web.Response:
+        """The rule catalogue with its evidence (emulator/rules.py)."""
+        return ok([r.public() for r in RULES.values()])
 
     async def report(self, request: web.Request) -> web.StreamResponse:
         strict = request.query.get("strict")

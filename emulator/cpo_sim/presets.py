@@ -2,22 +2,26 @@
 
 ``correct`` is the default and follows the spec. Each other preset switches on one deviation,
 named after what it does and tied to the rule ids (:mod:`emulator.rules`) under which the
-emulator reports it; ``reject-start`` is legal and breaks none (it exercises the PTP's
-"start rejected" path). Presets can be combined (comma-separated). The code tests them with
-:meth:`Presets.on` at the one place where the behaviour happens, so the correct path stays
-the readable default.
+emulator reports it, at the severity of that rule's keyword: ``late-result`` and
+``no-session-after-accept`` are legal by the spec (noted as infos), ``reject-start`` too (it
+exercises the PTP's "start rejected" path; noted because the EVSE was AVAILABLE). Presets can
+be combined (comma-separated). The code tests them with :meth:`Presets.on` at the one place
+where the behaviour happens, so the correct path stays the readable default.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.rules import RuleId
+
 
 @dataclass(frozen=True)
 class Preset:
     name: str
     does: str
-    rules: tuple[str, ...]
+    # Every rule the emulator reports for it, and only those (tests/cpo_sim/test_cpo_sim_e2e).
+    rules: tuple[RuleId, ...]
 
 
 PRESETS: dict[str, Preset] = {
@@ -29,23 +33,25 @@ PRESETS: dict[str, Preset] = {
             "Sends requests without X-Request-ID / X-Correlation-ID and with wrong routing "
             "headers (OCPI-to names itself; routing headers on configuration modules); its "
             "responses echo no request ids and swap nothing.",
-            ("OCPI-03", "OCPI-04"),
+            ("OCPI-03", "OCPI-04", "OCPI-04b"),
         ),
         Preset(
             "late-result",
-            "POSTs the CommandResult only after the timeout it announced in the CommandResponse.",
-            ("OCPI-43",),
+            "POSTs the CommandResult only after the timeout it announced in the CommandResponse "
+            "(legal: the spec says a result might never come; noted).",
+            ("OCPI-43c",),
         ),
         Preset(
             "reject-start",
             "Answers every START_SESSION with REJECTED. Legal (it breaks no rule), but no "
-            "session can start: exercises the PTP's 'start rejected' path.",
-            (),
+            "session can start: exercises the PTP's 'start rejected' path (noted: the EVSE was "
+            "AVAILABLE).",
+            ("OCPI-55",),
         ),
         Preset(
             "no-session-after-accept",
             "Accepts START_SESSION (CommandResult ACCEPTED) but the charger never starts: "
-            "no Session and no CDR follow.",
+            "no Session and no CDR follow (legal: the EV was never plugged in; noted).",
             ("OCPI-46",),
         ),
         Preset(
@@ -62,15 +68,15 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "cdr-over-authorization",
             "Neither stops the session at the pre-authorized amount nor caps the cost at "
-            "max_price, so the CDR can exceed what the terminal authorized.",
-            ("PAYTER-06",),
+            "max_price, so the CDR can exceed what the terminal authorized (and its tariff).",
+            ("PAYTER-06", "OCPI-38", "OCPI-58"),
         ),
         Preset(
             "bad-paging",
             "Sender lists: the Link header drops the date filters (seen when a peer filters "
             "by date) and X-Limit is the number of objects returned instead of the server's "
             "maximum.",
-            ("OCPI-20", "OCPI-21"),
+            ("OCPI-20b", "OCPI-21"),
         ),
         Preset(
             "raw-token",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.rules import RuleId
 from emulator.terminal.device import ErrorKind, TerminalError
 
 STATUS = {
@@ -32,7 +33,7 @@ class Finding:
     """A finding about the request that failed, recorded by the HTTP layer once the exchange is
     in the journal, so that the finding names it."""
 
-    rule: str
+    rule: RuleId
     message: str
     context: dict[str, Any] = field(default_factory=dict)
 

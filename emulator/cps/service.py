@@ -425,6 +425,10 @@ class CloudPaymentService:
                     )
                 )
             raise error from None
+        # A CPS session committed: the flow a CPS integration's verdict needs.
+        self.rt.coverage.ran("CPS-01", None)
+        self.rt.coverage.ran("CPS-02", None)
+        self.rt.coverage.flow("cps", None, f"session {session_id} on {serial} committed")
         if receipt_lines:
             self._add_receipt_lines(session_id, receipt_lines)
         return self.session(key, serial, session_id)
@@ -443,6 +447,7 @@ class CloudPaymentService:
         await self._call(
             self.host.cancel(serial, session_id, message=message, message_timeout=message_timeout)
         )
+        self.rt.coverage.ran("CPS-01", None)
         if receipt_lines:
             self._add_receipt_lines(session_id, receipt_lines)
         return self.session(key, serial, session_id)
@@ -583,14 +588,16 @@ class CloudPaymentService:
         return out
 
     def report_open_sessions(self) -> None:
-        """Before a report: every open CPS session is a CPS-01 warning (once per session)."""
-        for session in self.open_sessions():
+        """Before a report: every open CPS session is a CPS-01b warning (once per session)."""
+        sessions = self.open_sessions()
+        if sessions or self.cps_serials():
+            self.rt.coverage.ran("CPS-01b", None)
+        for session in sessions:
             self.rt.findings.record(
-                "CPS-01",
+                "CPS-01b",
                 f"session {session.sessionId} on {session.serialNumber} is still open at report "
                 f"time (authorized {session.authorizedAmount} {session.currency} at "
                 f"{session.createdAt}); Payter requires a commit or cancel for every session",
-                severity="warning",
                 context={"serial_number": session.serialNumber, "session_id": session.sessionId},
                 once=True,
             )

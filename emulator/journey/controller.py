@@ -20,25 +20,21 @@ and every failure on the way ends with the pre-authorization voided and a screen
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from emulator.datetimes import format_datetime, parse_datetime
+from emulator.datetimes import parse_datetime
 from emulator.journey import screens
 from emulator.journey import step as steps
-from emulator.journey.model import ACTIVE, Card, Deadline, Journey, JourneyState, Money
+from emulator.journey.menus import Menus
+from emulator.journey.model import Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
-from emulator.journey.screens import CHOOSE, HOME, NOTICE, OUT, PAYMENT_SCREEN, Choice
+from emulator.journey.screens import PAYMENT_SCREEN
 from emulator.journey.step import Context, Effect, Event, step
-from emulator.journey.texts import Texts, money, to_minor
-from emulator.ocpi import pricing
-from emulator.ocpi.client import PeerUnreachable
-from emulator.ocpi.platforms import Platform
+from emulator.journey.texts import money
 from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
@@ -51,7 +47,6 @@ from emulator.terminal.device import (
     UiEvent,
 )
 from emulator.terminal.device import Effect as TerminalEffect
-from emulator.terminal.screens import Screen
 
 if TYPE_CHECKING:
     from emulator.clock import Timer
@@ -107,17 +102,6 @@ S = JourneyState
 PTP_EXPECTS = {Deadline.SESSION: EXPECT_SESSION, Deadline.CDR: EXPECT_CDR}
 
 
-@dataclass
-class Ui:
-    """What one terminal's display is doing (not persisted: a restart shows Home)."""
-
-    screen: str = HOME
-    language: str = "en"
-    options: dict[str, Any] = field(default_factory=dict)
-    journey_id: str | None = None  # the payment flow on the display
-    reading_for: str | None = None  # "stop" / "receipt": a card identifies the driver
-
-
 class JourneyNode(Protocol):
     """What the journey needs of the node that hosts it (:class:`emulator.app.EmulatorNode` is
     one); a protocol, so that the journey does not import the application that assembles it."""
@@ -137,15 +121,15 @@ class JourneyController:
         self.host: TerminalHost = node.terminals
         self.settings = node.settings
         self.records = JourneyRecords(self.rt.store, self.rt.now)
-        self.ui: dict[str, Ui] = {}
-        self._timers: dict[tuple[str, str], Timer] = {}
+        self._timers: dict[str, Timer] = {}  # the deadlines the journey watches itself
+        self.menus = Menus(self)
         self.host.register_controller("ocpi", self)
         self.ptp.commands.listeners.append(self._on_command)
         self.ptp.commands.expectation_listeners.append(self._on_expectation_due)
         self.ptp.session_listeners.append(self._on_session)
         self.ptp.cdr_listeners.append(self._on_cdr)
-        self.ptp.location_listeners.append(self._on_location)
-        self.ptp.terminal_listeners.append(self._on_terminal_change)
+        self.ptp.location_listeners.append(self.menus.on_location)
+        self.ptp.terminal_listeners.append(self.menus.on_terminal_change)
         self.rt.reset_hooks.append(self._on_reset)
 
     # --- the pure core and its effects ----------------------------------------------------------
@@ -166,7 +150,7 @@ class JourneyController:
             invoice_creator=creator,
         )
 
-    async def _dispatch(self, journey_id: str, event: Event) -> Journey | None:
+    async def dispatch(self, journey_id: str, event: Event) -> Journey | None:
         """Step the journey with ``event``, save it, carry out the effects. None if there is
         no such journey, or if its money moved meanwhile (the decision is dropped)."""
         before = self.records.get(journey_id)
@@ -178,6 +162,9 @@ class JourneyController:
             return None
         if saved is not before:
             self._publish(saved)
+            if saved.money == Money.CAPTURED and before.money != Money.CAPTURED:
+                # A card journey ran through to capture: the flow the report's verdict needs.
+                self.rt.coverage.flow("journey", saved.platform_id, f"journey {saved.id}")
         await self._execute(saved, effects)
         return self.records.get(journey_id)
 
@@ -187,12 +174,14 @@ class JourneyController:
                 self.rt.findings.record(
                     effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
                 )
+            elif isinstance(effect, steps.NotChecked):
+                self.rt.coverage.not_checked(effect.rule, journey.platform_id, effect.reason)
             elif isinstance(effect, steps.ArmDeadline):
                 self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):
                 self._cancel_deadline(journey.id)
             elif isinstance(effect, steps.ShowScreen):
-                await self._show_journey_screen(journey, effect)
+                await self.menus.show_journey_screen(journey, effect)
             elif isinstance(effect, steps.Authorize):
                 await self.host.authorize(
                     journey.serial_number, amount=effect.amount, currency=effect.currency
@@ -225,43 +214,14 @@ class JourneyController:
             )
         except TerminalError as exc:
             log.error("capture refused by the terminal", journey=journey.id, error=exc.message)
-            await self._dispatch(journey.id, steps.CaptureRefused(exc.message))
+            await self.dispatch(journey.id, steps.CaptureRefused(exc.message))
 
     async def _void(self, journey: Journey) -> None:
         try:
             await self.host.cancel(journey.serial_number, journey.payment_session_id or "")
         except TerminalError as exc:
             log.error("void refused by the terminal", journey=journey.id, error=exc.message)
-            await self._dispatch(journey.id, steps.VoidRefused(exc.message))
-
-    async def _show_journey_screen(self, journey: Journey, effect: steps.ShowScreen) -> None:
-        serial = journey.serial_number
-        ui = self._ui(serial)
-        if effect.holder == "start" and ui.journey_id != journey.id:
-            return
-        if effect.holder == "stop":
-            if ui.options.get("stopping") != journey.id:
-                return
-            ui.options = {}
-        screen = screens.screen_for(journey, self._texts(serial), effect.name, **effect.values)
-        await self._show(serial, screen)
-        if effect.name == "stopping":
-            ui.options = {"stopping": journey.id}
-        if effect.seconds is None:
-            return
-        then, then_state = effect.then, effect.then_state
-
-        async def after() -> None:
-            if self._ui(serial).screen != screen.id:
-                return
-            if then is None:
-                await self.show_home(serial)
-                return
-            current = self.records.get(journey.id)
-            if current is not None and current.state == then_state:
-                await self._show(serial, screens.screen_for(current, self._texts(serial), then))
-
-        self._later(serial, "ui", effect.seconds, after)
+            await self.dispatch(journey.id, steps.VoidRefused(exc.message))
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -280,7 +240,7 @@ class JourneyController:
                 continue
             await self._void_orphans(terminal["serial_number"])
             if terminal.get("online") and terminal["serial_number"] not in on_display:
-                await self.show_home(terminal["serial_number"])
+                await self.menus.show_home(terminal["serial_number"])
 
     async def _resume(self, journey: Journey) -> bool:
         """Pick up one open journey after a restart; True if it still holds the display."""
@@ -306,14 +266,14 @@ class JourneyController:
             )
             if waiting:
                 # The present-card or PIN screen is still up, its timers re-armed: go on.
-                ui = self._ui(serial)
+                ui = self.menus.display(serial)
                 ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
                 return True
             if state == S.AUTHORIZING and device is not None:
                 await self._adopt_authorization(journey, device)
             else:
                 await self._stop_reading_after_restart(serial)
-                await self._dispatch(journey.id, steps.Abandoned("restart"))
+                await self.dispatch(journey.id, steps.Abandoned("restart"))
                 return False
             journey = self.records.get(journey.id) or journey
         if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
@@ -323,11 +283,11 @@ class JourneyController:
             if record is None or record["state"] == "SENDING":
                 # Whether the CPO got the START_SESSION is unknown: release the money (a
                 # Session that arrives after all is stopped, see step._session).
-                await self._dispatch(journey.id, steps.StartNotSent("RESTART"))
+                await self.dispatch(journey.id, steps.StartNotSent("RESTART"))
             else:
-                await self._dispatch(journey.id, _command_result(record))
+                await self.dispatch(journey.id, _command_result(record))
             return False
-        await self._dispatch(journey.id, steps.Resumed())
+        await self.dispatch(journey.id, steps.Resumed())
         return False
 
     async def _stop_reading_after_restart(self, serial: str) -> None:
@@ -346,11 +306,11 @@ class JourneyController:
                 and session.created_at >= journey.created_at
                 and self.records.by_payment_session(session.session_id) is None
             ):
-                await self._dispatch(
+                await self.dispatch(
                     journey.id, steps.AuthorizationAdopted(session.session_id, auth.amount)
                 )
                 return
-        await self._dispatch(journey.id, steps.Abandoned("restart"))
+        await self.dispatch(journey.id, steps.Abandoned("restart"))
 
     async def _reconcile_money(self, journey: Journey) -> None:
         """A capture or void was under way when the emulator stopped: take the terminal's
@@ -360,7 +320,7 @@ class JourneyController:
         except TerminalError as exc:
             log.error("journey without its payment session", journey=journey.id, error=exc)
             return
-        await self._dispatch(
+        await self.dispatch(
             journey.id,
             steps.Restarted(session["state"], session.get("queued") is not None, data=session),
         )
@@ -383,10 +343,7 @@ class JourneyController:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        self.ui.clear()
-
-    def _ui(self, serial: str) -> Ui:
-        return self.ui.setdefault(serial, Ui())
+        self.menus.reset()
 
     def _publish(self, journey: Journey) -> None:
         self.rt.bus.publish(
@@ -401,26 +358,6 @@ class JourneyController:
         )
 
     # --- timers -------------------------------------------------------------------------------
-
-    def _later(
-        self, serial: str, name: str, seconds: float, action: Callable[[], Awaitable[None] | None]
-    ) -> None:
-        self._cancel(serial, name)
-        self._timers[(serial, name)] = self.rt.clock.call_later(
-            seconds, action, name=f"journey-{name}-{serial}"
-        )
-
-    def _cancel(self, serial: str, name: str) -> None:
-        timer = self._timers.pop((serial, name), None)
-        if timer is not None:
-            timer.cancel()
-
-    def _screen_timeout(self, serial: str, screen_id: str, seconds: float) -> None:
-        async def back_home() -> None:
-            if self._ui(serial).screen == screen_id:
-                await self.show_home(serial)
-
-        self._later(serial, "ui", seconds, back_home)
 
     def _watch(self, journey: Journey, due: datetime, kind: Deadline) -> None:
         """One owner for each deadline: the Session and the CDR that an accepted START_SESSION
@@ -440,276 +377,26 @@ class JourneyController:
             return
         journey = self.records.by_command(record["id"])
         if journey is not None:
-            await self._dispatch(journey.id, steps.DeadlineReached(kind))
+            await self.dispatch(journey.id, steps.DeadlineReached(kind))
 
     def _arm_deadline(self, journey_id: str, due: datetime, kind: Deadline) -> None:
         async def fire() -> None:
-            self._timers.pop(("deadline", journey_id), None)
-            await self._dispatch(journey_id, steps.DeadlineReached(kind))
+            self._timers.pop(journey_id, None)
+            await self.dispatch(journey_id, steps.DeadlineReached(kind))
 
         self._cancel_deadline(journey_id)
-        self._timers[("deadline", journey_id)] = self.rt.clock.call_at(
+        self._timers[journey_id] = self.rt.clock.call_at(
             due, fire, name=f"journey-deadline-{journey_id}"
         )
 
     def _cancel_deadline(self, journey_id: str) -> None:
-        self._cancel("deadline", journey_id)
+        timer = self._timers.pop(journey_id, None)
+        if timer is not None:
+            timer.cancel()
 
     # --- what the terminal may offer ------------------------------------------------------------
 
-    def _terminal(self, serial: str) -> dict[str, Any] | None:
-        return self.ptp.payments.by_serial(serial)
-
-    def _platform(self, terminal: dict[str, Any] | None) -> Platform | None:
-        if terminal is None or terminal.get("platform_id") is None:
-            return None
-        platform = self.node.platforms.get(terminal["platform_id"])
-        return platform if platform is not None and platform.registered else None
-
-    def _choices(
-        self, terminal: dict[str, Any]
-    ) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
-        out = []
-        for loc, evse in self.ptp.payments.assigned_evses(terminal):
-            for conn in evse.get("connectors") or []:
-                out.append((loc, evse, conn))
-        return out
-
-    def _languages(self, terminal: dict[str, Any]) -> list[str]:
-        """The languages of the tariffs of the assigned EVSEs (payter.md §2.3 Tariffs)."""
-        found: list[str] = []
-        for _, evse, conn in self._choices(terminal):
-            tariff = self.ptp.choose_tariff(terminal.get("platform_id"), evse, conn)
-            for lang in pricing.tariff_languages(tariff) if tariff else []:
-                if lang not in found:
-                    found.append(lang)
-        return found or ["en"]
-
-    def _texts(self, serial: str) -> Texts:
-        return Texts.for_language(self._ui(serial).language)
-
-    def t(self, serial: str, key: str, **values: Any) -> str:
-        return self._texts(serial).t(key, **values)
-
     # --- screens ------------------------------------------------------------------------------
-
-    async def _show(self, serial: str, screen: Screen) -> None:
-        self._ui(serial).screen = screen.id
-        try:
-            # journey-screens.md: only Home gives way to the screensaver; every other screen
-            # has its own timeout back to Home.
-            await self.host.show(serial, screen, screensaver=screen.id == HOME)
-        except TerminalError as exc:
-            log.info("screen not shown", serial=serial, screen=screen.id, error=exc.message)
-
-    async def _stop_card_reading(self, serial: str) -> None:
-        ui = self._ui(serial)
-        if ui.reading_for is None:
-            return
-        ui.reading_for = None
-        try:
-            device = self.host.get(serial)
-            if device.get("state") in ("READING", "CARD") and device.get("online"):
-                await self.host.stop_reading(serial)
-        except TerminalError:
-            pass
-
-    async def notice(
-        self,
-        serial: str,
-        key_title: str,
-        message: str,
-        *,
-        icon: str | None = None,
-        seconds: float = 5.0,
-    ) -> None:
-        await self._show(serial, screens.notice(self._texts(serial), key_title, message, icon=icon))
-
-        async def after() -> None:
-            if self._ui(serial).screen == NOTICE:
-                await self.show_home(serial)
-
-        self._later(serial, "ui", seconds, after)
-
-    async def show_home(self, serial: str) -> None:
-        await self._stop_card_reading(serial)
-        ui = self._ui(serial)
-        ui.journey_id = None
-        terminal = self._terminal(serial)
-        choices = self._choices(terminal) if terminal else []
-        self._cancel(serial, "ui")
-        if (
-            terminal is None
-            or not terminal["active"]
-            or self._platform(terminal) is None
-            or not choices
-        ):
-            await self._show(serial, screens.out_of_service(self._texts(serial)))
-            return
-        site = next((loc.get("name") for loc, _, _ in choices if loc.get("name")), None)
-        several = len(self._languages(terminal)) > 1
-        await self._show(serial, screens.home(self._texts(serial), site, several))
-
-    async def show_choose(self, serial: str) -> None:
-        terminal = self._terminal(serial)
-        if terminal is None:
-            await self.show_home(serial)
-            return
-        ui = self._ui(serial)
-        ui.options = {}
-        offer = []
-        for index, (loc, evse, conn) in enumerate(self._choices(terminal), start=1):
-            number = evse.get("physical_reference") or evse.get("evse_id") or str(index)
-            choice = Choice(
-                location_id=loc["id"],
-                evse_uid=evse["uid"],
-                connector_id=conn["id"],
-                label=str(number),
-                status=str(evse.get("status") or "UNKNOWN"),
-                standard=conn.get("standard"),
-                power=conn.get("max_electric_power"),
-            )
-            offer.append(choice)
-            ui.options[f"evse{index}"] = {
-                "location_id": choice.location_id,
-                "evse_uid": choice.evse_uid,
-                "connector_id": choice.connector_id,
-                "label": choice.label,
-            }
-        await self._show(serial, screens.choose(self._texts(serial), offer))
-        self._screen_timeout(serial, CHOOSE, self.settings.journey_screen_timeout)
-
-    async def show_tariff(self, serial: str, choice: dict[str, Any]) -> None:
-        terminal = self._terminal(serial)
-        platform = self._platform(terminal)
-        if terminal is None or platform is None:
-            await self.show_home(serial)
-            return
-        # The PTP pulls the Location to get the applicable tariff and status
-        # (payment_transaction, step 2).
-        try:
-            await self.ptp.mirror.fetch_location(platform, choice["location_id"])
-        except PeerUnreachable:
-            # No card is taken for a charger that cannot be started (screen 10, no money).
-            await self._start_refused(serial, "failed.unreachable")
-            return
-        found = self.ptp.mirror.evse(choice["location_id"], choice["evse_uid"], platform.id)
-        evse = found[1] if found else None
-        conn = next(
-            (
-                c
-                for c in (evse or {}).get("connectors") or []
-                if str(c.get("id")).upper() == str(choice["connector_id"]).upper()
-            ),
-            None,
-        )
-        if evse is None or conn is None or evse.get("status") != "AVAILABLE":
-            await self._start_refused(serial, "failed.unavailable")
-            return
-        tariff = self.ptp.choose_tariff(platform.id, evse, conn)
-        if tariff is None:
-            await self.ptp.mirror.poll(platform, "tariffs")
-            tariff = self.ptp.choose_tariff(platform.id, evse, conn)
-        if tariff is None:
-            self.rt.findings.record(
-                "OCPI-54",
-                f"EVSE {evse.get('uid')} has no tariff the terminal can show: the "
-                "driver cannot start",
-                platform_id=platform.id,
-                once=True,
-            )
-            await self._start_refused(serial, "failed.no_tariff")
-            return
-        default = Decimal(str(self.settings.default_preauth_amount))
-        amount = to_minor(pricing.preauthorization_amount(tariff, default))
-        currency = str(tariff.get("currency") or "EUR")
-        lines = pricing.tariff_lines(tariff, language=self._ui(serial).language)
-        choice = {**choice, "tariff": tariff, "amount": amount, "currency": currency}
-        self._ui(serial).options = {"choice": choice}
-        await self._show(serial, screens.tariff(self._texts(serial), lines, amount, currency))
-        self._screen_timeout(serial, screens.TARIFF, self.settings.journey_tariff_timeout)
-
-    def _evse_available(self, platform: Platform, location_id: str, evse_uid: str) -> bool:
-        """The EVSE's last known status (the mirror, kept live by the CPO's pushes)."""
-        found = self.ptp.mirror.evse(location_id, evse_uid, platform.id)
-        return found is None or found[1].get("status") in ("AVAILABLE", None)
-
-    async def _start_refused(self, serial: str, reason_key: str) -> None:
-        await self.notice(serial, "failed.title", self.t(serial, reason_key), icon="declined")
-
-    async def show_languages(self, serial: str) -> None:
-        terminal = self._terminal(serial)
-        if terminal is None:
-            await self.show_home(serial)
-            return
-        await self._show(serial, screens.languages(self._texts(serial), self._languages(terminal)))
-        self._screen_timeout(serial, screens.LANGUAGE, self.settings.journey_screen_timeout)
-
-    async def show_stop(self, serial: str) -> None:
-        ui = self._ui(serial)
-        active = self.records.for_terminal(serial, ACTIVE)
-        ui.options = {f"s{index}": j.id for index, j in enumerate(active, start=1)}
-        await self._show(serial, screens.stop_list(self._texts(serial), active))
-        if active:
-            await self._read_card_for(serial, "stop")
-        self._screen_timeout(serial, screens.STOP, self.settings.journey_screen_timeout)
-
-    async def _read_card_for(self, serial: str, purpose: str) -> None:
-        try:
-            await self.host.start_reading(
-                serial, keep_screen=True, timeout=self.settings.journey_screen_timeout
-            )
-            self._ui(serial).reading_for = purpose
-        except TerminalError as exc:
-            log.info("cannot read cards for identification", serial=serial, error=exc.message)
-
-    async def show_stop_confirm(self, serial: str, journey_id: str) -> None:
-        await self._stop_card_reading(serial)
-        journey = self.records.get(journey_id)
-        if journey is None or journey.state not in ACTIVE:
-            await self.show_home(serial)
-            return
-        self._ui(serial).options = {"journey": journey_id}
-        await self._show(serial, screens.stop_confirm(self._texts(serial), journey))
-        self._screen_timeout(serial, screens.STOP_CONFIRM, self.settings.journey_screen_timeout)
-
-    def _recent(self, serial: str) -> list[Journey]:
-        since = format_datetime(self.rt.now() - timedelta(seconds=self.settings.receipt_window))
-        done = frozenset({S.COMPLETED, S.WAITING_CDR, S.CAPTURING})
-        return list(reversed(self.records.for_terminal(serial, done, since)))
-
-    async def show_receipts(self, serial: str) -> None:
-        ui = self._ui(serial)
-        recent = self._recent(serial)
-        ui.options = {f"r{index}": j.id for index, j in enumerate(recent, start=1)}
-        await self._show(serial, screens.receipt_list(self._texts(serial), recent))
-        if recent:
-            await self._read_card_for(serial, "receipt")
-        self._screen_timeout(serial, screens.RECEIPTS, self.settings.journey_screen_timeout)
-
-    async def show_receipt(self, serial: str, journey_id: str) -> None:
-        await self._stop_card_reading(serial)
-        journey = self.records.get(journey_id)
-        if journey is None:
-            await self.show_home(serial)
-            return
-        session = None
-        if journey.session_id:
-            row = self.ptp.sessions.find(journey.session_id, journey.platform_id)
-            session = row["object"] if row else None
-        qr = self._invoice_url(journey)
-        await self._show(serial, screens.receipt(self._texts(serial), journey, session, qr))
-        self._screen_timeout(serial, screens.RECEIPT, self.settings.journey_receipt_timeout)
-
-    def _invoice_url(self, journey: Journey) -> str | None:
-        """When the CPO invoices: invoice_base_url + authorization_reference (InvoiceCreator)."""
-        terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
-        obj = terminal.get("object") or {}
-        base = obj.get("invoice_base_url")
-        cpo_invoices = obj.get("invoice_creator") == "CPO" or journey.invoice_reference_id
-        if base and cpo_invoices and journey.authorization_reference:
-            return f"{base}{journey.authorization_reference}"
-        return None
 
     # --- input from the terminal ----------------------------------------------------------------
 
@@ -719,129 +406,47 @@ class JourneyController:
         for effect in effects:
             try:
                 if isinstance(effect, UiEvent):
-                    await self._on_key(serial_number, effect.screen_id, effect.response)
+                    await self.menus.on_key(serial_number, effect.screen_id, effect.response)
                 elif isinstance(effect, CardRead):
-                    await self._on_card(serial_number, effect)
+                    await self.menus.on_card(serial_number, effect)
                 elif isinstance(effect, ReadingStopped):
-                    await self._on_reading_stopped(serial_number, effect.reason)
+                    await self.menus.on_reading_stopped(serial_number, effect.reason)
                 elif isinstance(effect, PaymentStep):
                     await self._on_payment(serial_number, effect)
                 elif isinstance(effect, StateChanged):
                     if effect.online and effect.previous_online is False:
-                        await self.show_home(serial_number)
+                        await self.menus.show_home(serial_number)
             except TerminalError as exc:
                 log.warning(
                     "journey step failed on the terminal", serial=serial_number, error=exc.message
                 )
 
-    async def _on_key(self, serial: str, screen_id: str, key: str) -> None:
-        ui = self._ui(serial)
-        if screen_id != ui.screen:
-            return
-        self._cancel(serial, "ui")
-        if screen_id == HOME:
-            handlers = {
-                "start": self.show_choose,
-                "stop": self.show_stop,
-                "receipt": self.show_receipts,
-                "language": self.show_languages,
-            }
-            await handlers[key](serial)
-        elif screen_id == CHOOSE:
-            if key == "back":
-                await self.show_home(serial)
-            elif key in ui.options:
-                await self.show_tariff(serial, ui.options[key])
-        elif screen_id == screens.TARIFF:
-            if key == "accept" and "choice" in ui.options:
-                await self._accept(serial, ui.options["choice"])
-            else:
-                await self.show_home(serial)
-        elif screen_id == screens.LANGUAGE:
-            if key != "back":
-                ui.language = key
-            await self.show_home(serial)
-        elif screen_id == screens.STOP:
-            if key in ui.options:
-                await self.show_stop_confirm(serial, ui.options[key])
-            else:
-                await self.show_home(serial)
-        elif screen_id == screens.STOP_CONFIRM:
-            journey = self.records.get(ui.options.get("journey", ""))
-            if key == "yes" and journey is not None:
-                await self._dispatch(journey.id, steps.DriverStopped())
-            else:
-                await self.show_home(serial)
-        elif screen_id == screens.RECEIPTS:
-            if key in ui.options:
-                await self.show_receipt(serial, ui.options[key])
-            else:
-                await self.show_home(serial)
-        elif screen_id == screens.RECEIPT:
-            await self.show_home(serial)
-
-    async def _on_card(self, serial: str, card: CardRead) -> None:
-        ui = self._ui(serial)
-        journey = self.records.get(ui.journey_id) if ui.journey_id else None
-        if journey is not None and journey.state == S.PRESENTING:
-            presented = Card(card.card_id, card.masked_pan, card.brand, card.medium)
-            await self._dispatch(journey.id, steps.CardPresented(presented))
-            return
-        if ui.reading_for in ("stop", "receipt"):
-            purpose = ui.reading_for
-            await self._stop_card_reading(serial)
-            candidates = (
-                self.records.for_terminal(serial, ACTIVE)
-                if purpose == "stop"
-                else self._recent(serial)
-            )
-            mine = [j for j in candidates if j.card is not None and j.card.card_id == card.card_id]
-            if not mine:
-                key = "stop.none" if purpose == "stop" else "receipt.none"
-                await self.notice(
-                    serial,
-                    "stop.title" if purpose == "stop" else "receipt.title",
-                    self.t(serial, key),
-                    seconds=3,
-                )
-            elif purpose == "stop":
-                await self.show_stop_confirm(serial, mine[-1].id)
-            else:
-                await self.show_receipt(serial, mine[0].id)
-
-    async def _on_reading_stopped(self, serial: str, reason: str) -> None:
-        ui = self._ui(serial)
-        if ui.reading_for is not None and reason in ("timeout", "offline"):
-            ui.reading_for = None
-        if ui.journey_id:
-            await self._dispatch(ui.journey_id, steps.ReadingEnded(reason))
-
     async def _on_payment(self, serial: str, payment: PaymentStep) -> None:
         journey = self.records.by_payment_session(payment.session_id)
-        ui = self._ui(serial)
+        ui = self.menus.display(serial)
         if journey is None and ui.journey_id:
             candidate = self.records.get(ui.journey_id)
             if candidate is not None and candidate.state == S.AUTHORIZING:
                 journey = candidate
         if journey is None:
             return
-        await self._dispatch(
+        await self.dispatch(
             journey.id, steps.PaymentStepped(payment.step, payment.session_id, payment.data)
         )
 
     # --- starting -----------------------------------------------------------------------------
 
-    async def _accept(self, serial: str, choice: dict[str, Any]) -> None:
-        terminal = self._terminal(serial)
-        platform = self._platform(terminal)
+    async def accept(self, serial: str, choice: dict[str, Any]) -> None:
+        terminal = self.menus.terminal(serial)
+        platform = self.menus.platform(terminal)
         if terminal is None or platform is None:
-            await self.show_home(serial)
+            await self.menus.show_home(serial)
             return
-        if not self._evse_available(platform, choice["location_id"], choice["evse_uid"]):
+        if not self.menus.evse_available(platform, choice["location_id"], choice["evse_uid"]):
             # A status push while the tariff was on the screen: nothing is reserved yet.
-            await self._start_refused(serial, "failed.unavailable")
+            await self.menus.start_refused(serial, "failed.unavailable")
             return
-        ui = self._ui(serial)
+        ui = self.menus.display(serial)
         journey = self.records.create(
             Journey(
                 id=self.rt.ids.uuid(),
@@ -865,8 +470,8 @@ class JourneyController:
         )
         self._publish(journey)
         ui.journey_id = journey.id
-        self._cancel(serial, "ui")
-        texts = self._texts(serial)
+        self.menus.cancel(serial, "ui")
+        texts = self.menus.texts(serial)
         try:
             await self.host.start_reading(
                 serial,
@@ -877,12 +482,12 @@ class JourneyController:
                 message=texts.t("present.message"),
             )
         except TerminalError as exc:
-            await self._dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
-            await self._start_refused(serial, "failed.unavailable")
+            await self.dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
+            await self.menus.start_refused(serial, "failed.unavailable")
             return
         # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
         # its Accept must not come back when the payment flow hands the display back.
-        await self._show(serial, screens.processing(texts))
+        await self.menus.show(serial, screens.processing(texts))
 
     async def _send_start(self, journey_id: str) -> None:
         journey = self.records.get(journey_id)
@@ -890,11 +495,13 @@ class JourneyController:
             return
         platform = self.node.platforms.get(journey.platform_id) if journey.platform_id else None
         if platform is None or not platform.registered:
-            await self._dispatch(journey.id, steps.StartNotSent("UNREACHABLE"))
+            await self.dispatch(journey.id, steps.StartNotSent("UNREACHABLE"))
             return
-        if not self._evse_available(platform, journey.location_id or "", journey.evse_uid or ""):
+        if not self.menus.evse_available(
+            platform, journey.location_id or "", journey.evse_uid or ""
+        ):
             # The EVSE went away while the card was presented (journey-screens.md screen 10).
-            await self._dispatch(journey.id, steps.StartNotSent("EVSE_UNAVAILABLE"))
+            await self.dispatch(journey.id, steps.StartNotSent("EVSE_UNAVAILABLE"))
             return
         reference = self.rt.ids.code(20)
         version = platform.version or "2.2.1"
@@ -907,9 +514,9 @@ class JourneyController:
         if version_key(version) >= (2, 2):
             body["connector_id"] = journey.connector_id
             body["authorization_reference"] = reference
-        await self._dispatch(journey.id, steps.StartRequested(reference, token))
+        await self.dispatch(journey.id, steps.StartRequested(reference, token))
         record = await self.ptp.commands.send(platform, "START_SESSION", body)
-        await self._dispatch(journey.id, steps.CommandSent("START_SESSION", record["id"]))
+        await self.dispatch(journey.id, steps.CommandSent("START_SESSION", record["id"]))
         await self._on_command(record)
 
     async def _on_command(self, record: dict[str, Any]) -> None:
@@ -924,7 +531,7 @@ class JourneyController:
         else:
             return
         if journey is not None:
-            await self._dispatch(journey.id, _command_result(record))
+            await self.dispatch(journey.id, _command_result(record))
 
     # --- sessions, stopping ---------------------------------------------------------------------
 
@@ -949,7 +556,7 @@ class JourneyController:
     ) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
-            await self._dispatch(journey.id, steps.SessionReceived(row["object"]))
+            await self.dispatch(journey.id, steps.SessionReceived(row["object"]))
 
     async def _send_stop(self, journey_id: str) -> None:
         journey = self.records.get(journey_id)
@@ -961,7 +568,7 @@ class JourneyController:
         record = await self.ptp.commands.send(
             platform, "STOP_SESSION", {"session_id": journey.session_id}
         )
-        await self._dispatch(journey.id, steps.CommandSent("STOP_SESSION", record["id"]))
+        await self.dispatch(journey.id, steps.CommandSent("STOP_SESSION", record["id"]))
         # The CommandResponse (REJECTED, unreachable, …) is known now; a result comes later.
         await self._on_command(record)
 
@@ -970,7 +577,7 @@ class JourneyController:
     async def _on_cdr(self, row: dict[str, Any], command: dict[str, Any] | None) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
-            await self._dispatch(journey.id, steps.CdrReceived(row["object"]))
+            await self.dispatch(journey.id, steps.CdrReceived(row["object"]))
 
     async def _financial_advice(self, journey_id: str, fac: steps.CreateFac) -> None:
         """FAC to the CPO (the step decided that one is due) where Payments is in use."""
@@ -990,10 +597,10 @@ class JourneyController:
             capture_status_code=status_code,
             capture_status_message=None
             if status_code == "SUCCESS"
-            else f"captured {money(fac.captured, journey.currency)}".replace("€", "EUR "),
+            else f"captured {money(fac.captured, journey.currency, sign=False)}",
             terminal_id=journey.terminal_id,
         )
-        await self._dispatch(journey.id, steps.FacCreated(row["id"]))
+        await self.dispatch(journey.id, steps.FacCreated(row["id"]))
         # Answer first: the FAC goes out after the CPO's CDR push has its answer (a CPO that
         # handles one request at a time would otherwise wait on itself), and is retried on the
         # clock while the CPO cannot be reached.
@@ -1009,19 +616,6 @@ class JourneyController:
         return fac_total_costs(version, captured, (cdr or {}).get("total_cost"))
 
     # --- other OCPI events --------------------------------------------------------------------
-
-    async def _on_location(self, location: dict[str, Any], platform: Platform | None) -> None:
-        """Live EVSE status on the charger list (Payter shows status from the pushes)."""
-        for serial, ui in list(self.ui.items()):
-            if ui.screen == CHOOSE:
-                await self.show_choose(serial)
-
-    async def _on_terminal_change(self, row: dict[str, Any]) -> None:
-        serial = row["serial_number"]
-        if not self.host.exists(serial) or self.host.mode(serial) != "ocpi":
-            return
-        if self._ui(serial).screen in (HOME, OUT):
-            await self.show_home(serial)
 
     # --- control API views --------------------------------------------------------------------
 

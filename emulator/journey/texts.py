@@ -12,17 +12,7 @@ from functools import cache
 from typing import Any
 
 from emulator.fixtures import load_json
-
-SYMBOLS = {
-    "EUR": "€",
-    "GBP": "£",
-    "USD": "$",
-    "CHF": "CHF ",
-    "SEK": "SEK ",
-    "NOK": "NOK ",
-    "DKK": "DKK ",
-    "PLN": "PLN ",
-}
+from emulator.money import currency_prefix
 
 
 @cache
@@ -64,13 +54,12 @@ def has_texts(language: str) -> bool:
     return language in _texts()
 
 
-def money(minor: int | None, currency: str) -> str:
-    """Minor units to what a driver reads: ``€50.00``."""
+def money(minor: int | None, currency: str, *, sign: bool = True) -> str:
+    """Minor units to what a driver reads: ``€50.00`` (``sign=False``: ``EUR 50.00``)."""
     if minor is None:
         return "-"
     value = (Decimal(minor) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    symbol = SYMBOLS.get(currency.upper(), currency.upper() + " ")
-    return f"{symbol}{value}"
+    return f"{currency_prefix(currency, sign=sign)}{value}"
 
 
 def to_minor(amount: Decimal | int | float | str) -> int:

@@ -32,6 +32,7 @@ from emulator.ocpi.transport import (
     validation_findings,
 )
 from emulator.ocpi.types import collect_notes
+from emulator.rules import RuleId
 from emulator.settings import OCPI_VERSIONS, version_key
 
 # Presented to the peer to check that it refuses what it never issued (checklist 5.1 #2).
@@ -110,6 +111,8 @@ class Registration:
         # Whether a new registration is followed by probes of the peer's token checks
         # (:meth:`probe_tokens`): the emulator judges its peer; the simulated CPO does not.
         self.probe_peers = probe_peers
+        # Opt-in: probe with the peer's spent token A (breaks credentials §Registration).
+        self.probe_spent_token_a = False
         # Platforms whose versions list was only readable with a raw token: platform id →
         # exchange, judged once the version is chosen.
         self._raw_fallback: dict[int, int] = {}
@@ -332,7 +335,7 @@ class Registration:
         return endpoints
 
     def _invalid(
-        self, exc: ValidationError, rule: str, what: str, platform_id: int, exchange_id: int
+        self, exc: ValidationError, rule: RuleId, what: str, platform_id: int, exchange_id: int
     ) -> str:
         """One finding per problem of an invalid answer (under ``rule`` unless the check
         names its own, e.g. OCPI-18); returns a short summary for the operator."""
@@ -420,7 +423,7 @@ class Registration:
         exchange_id: int | None,
         version: str,
     ) -> None:
-        def find(rule: str, message: str, pointer: str | None = None) -> None:
+        def find(rule: RuleId, message: str, pointer: str | None = None) -> None:
             if req is not None:
                 req.finding(rule, message, pointer=pointer)
             else:
@@ -531,6 +534,7 @@ class Registration:
             issued_token=token_c,
         )
         self.platforms.consume_token_a(token_a, platform.id)
+        self.rt.coverage.flow("registration", platform.id, "the peer registered with us")
         self.rt.bus.publish("platform.registered", platform=platform.public())
         self._follow_up(platform, probe=True)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
@@ -673,9 +677,11 @@ class Registration:
             name=self._peer_name(theirs),
             hub_party_id=theirs.get("hub_party_id"),
         )
+        self.rt.coverage.flow("registration", platform.id, "we registered with the peer")
         self.rt.bus.publish("platform.registered", platform=platform.public())
         if self.probe_peers:
-            await self.probe_tokens(platform, spent_token_a=token_a)
+            spent = token_a if self.probe_spent_token_a else None
+            await self.probe_tokens(platform, spent_token_a=spent)
         await self._run_hooks(self.on_registered, platform)
         return platform
 
@@ -713,10 +719,10 @@ class Registration:
         url = platform.versions_url
         if not url:
             return
-        probes = [(PROBE_TOKEN, "OCPI-02", "an unknown token")]
+        probes: list[tuple[str, RuleId, str]] = [(PROBE_TOKEN, "OCPI-02", "an unknown token")]
         if spent_token_a:
             probes.append(
-                (spent_token_a, "OCPI-16", "its CREDENTIALS_TOKEN_A, spent by the registration")
+                (spent_token_a, "OCPI-16b", "its CREDENTIALS_TOKEN_A, spent by the registration")
             )
         for token, rule, what in probes:
             try:
@@ -789,8 +795,8 @@ class Registration:
             self.rt.findings.record(
                 "OCPI-19",
                 f"the peer refused our Credentials ({reply.describe()}); they carry role "
-                f"{role!r}, which the OCPI {version} Role enum does not list (try --role OTHER "
-                "or --role EMSP if the peer insists on the enum)",
+                f"{role!r}, which the OCPI {version} Role enum does not list; the peer may "
+                "insist on its enum (use the default --role EMSP, or --role OTHER)",
                 platform_id=pid,
                 exchange_id=ex,
             )
@@ -801,7 +807,7 @@ class Registration:
         reply: OcpiReply,
         version: str,
         not_equal: set[str],
-        reuse_rule: str = "OCPI-15",
+        reuse_rule: RuleId = "OCPI-15",
     ) -> dict[str, Any]:
         model = CREDENTIALS_MODEL[version]
         pid, ex = platform.id, reply.exchange_id

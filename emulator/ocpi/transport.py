@@ -29,6 +29,7 @@ from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
 from emulator.redact import is_secret_key, redact_secret
+from emulator.rules import RULE_IDS, RuleId
 from emulator.settings import version_key
 
 if TYPE_CHECKING:
@@ -79,10 +80,9 @@ def decode_token(value: str) -> str | None:
 
 @dataclass
 class PendingFinding:
-    rule: str
+    rule: RuleId
     message: str
     pointer: str | None = None
-    severity: str | None = None
     context: dict[str, Any] | None = None
 
 
@@ -117,14 +117,13 @@ class OcpiRequest:
 
     def finding(
         self,
-        rule: str,
+        rule: RuleId,
         message: str,
         *,
         pointer: str | None = None,
-        severity: str | None = None,
         context: dict[str, Any] | None = None,
     ) -> None:
-        self.findings.append(PendingFinding(rule, message, pointer, severity, context))
+        self.findings.append(PendingFinding(rule, message, pointer, context))
 
     def add_notes(self, notes: Sequence[ParseNote], where: str = "") -> None:
         for n in notes:
@@ -220,15 +219,23 @@ def pointer_of(loc: Sequence[Any]) -> str:
     return "/" + "/".join(parts) if parts else "/"
 
 
-def validation_findings(exc: ValidationError) -> list[tuple[str, str, str]]:
+def peer_to_peer(platform: Platform | None) -> bool:
+    """A direct connection between two platforms that each have one party and one role: the
+    routing headers' own exception (transport_and_format §Message Routing Headers). This
+    platform is one party with one role; the peer is, when its credentials list one role."""
+    return platform is not None and len(platform.roles or []) == 1
+
+
+def validation_findings(exc: ValidationError) -> list[tuple[RuleId, str, str]]:
     """(rule, JSON pointer, message) for each pydantic error."""
-    out = []
+    out: list[tuple[RuleId, str, str]] = []
     for err in exc.errors(include_url=False):
         kind = err.get("type", "")
         pointer = pointer_of(err.get("loc", ()))
         msg = err.get("msg", "invalid value")
         ctx = err.get("ctx") or {}
-        if isinstance(ctx.get("rule"), str):
+        rule: RuleId
+        if isinstance(ctx.get("rule"), str) and ctx["rule"] in RULE_IDS:
             # A model validator that knows which checklist rule was broken (models.base.refuse).
             rule = ctx["rule"]
         elif kind == "missing":
@@ -587,7 +594,6 @@ class OcpiServer:
                 platform_id=platform_id,
                 exchange_id=exchange_id,
                 pointer=f.pointer,
-                severity=f.severity,
                 context=f.context,
             )
         for observer in self.observers:
@@ -613,17 +619,13 @@ class OcpiServer:
             )
         scheme, _, value = header.partition(" ")
         value = value.strip()
-        if scheme != "Token" or not value:
-            if scheme.lower() == "token" and value:
-                req.finding(
-                    "OCPI-01", f"Authorization scheme is {scheme!r}; the spec writes 'Token'"
-                )
-            else:
-                raise OcpiError(
-                    status.CLIENT_ERROR,
-                    "Authorization header must be 'Token <base64 token>'",
-                    http_status=401,
-                )
+        # HTTP authentication schemes are case-insensitive (RFC 7235 §2.1): 'token' is fine.
+        if scheme.lower() != "token" or not value:
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                "Authorization header must be 'Token <base64 token>'",
+                http_status=401,
+            )
         decoded = decode_token(value)
         # A token sent Base64-encoded, as 2.2.1-d2 / 2.3.0 say.
         candidates: list[tuple[str, str]] = []
@@ -732,6 +734,7 @@ class OcpiServer:
         own = self.platforms.by_peer_token(token)
         if own is not None and own.status in ("PENDING", "REGISTERED"):
             req.journal_platform_id = own.id
+            rule: RuleId
             if own.registered_by == "us":
                 # Checklist 5.2 #15: the Receiver calls us with the token B we gave it.
                 rule, ours = "OCPI-15", "token B from our credentials"
@@ -753,13 +756,20 @@ class OcpiServer:
             platform, rotated_by = replaced
             if platform.registered:
                 req.journal_platform_id = platform.id
+                replaced_rule: RuleId
                 if rotated_by == "us":
                     # Checklist 5.2 #16: the Receiver of our PUT stores the new token B.
-                    rule, why = "OCPI-16", "our credentials PUT gave a new token"
+                    replaced_rule, why = "OCPI-16", "our credentials PUT gave a new token"
                 else:
                     # Checklist 5.2 #17: after its PUT, the peer uses the token it got back.
-                    rule, why = "OCPI-17", "the answer to its credentials PUT gave a new token"
-                req.finding(rule, f"{req.http.method} {req.http.path} with a replaced token; {why}")
+                    replaced_rule, why = (
+                        "OCPI-17",
+                        "the answer to its credentials PUT gave a new token",
+                    )
+                req.finding(
+                    replaced_rule,
+                    f"{req.http.method} {req.http.path} with a replaced token; {why}",
+                )
                 raise OcpiError(
                     status.CLIENT_ERROR,
                     "this token was replaced by a credentials update (PUT); use the new one",
@@ -805,13 +815,13 @@ class OcpiServer:
         if not functional:
             if present:
                 req.finding(
-                    "OCPI-04",
+                    "OCPI-04b",
                     f"routing headers ({', '.join(present)}) on the configuration module "
                     f"{req.module}; they SHALL NOT be used there",
                 )
             return
         absent = [n for n in ROUTING_HEADERS if not h.get(n)]
-        if absent:
+        if absent and not peer_to_peer(req.platform):
             req.finding("OCPI-04", f"functional-module request without {', '.join(absent)}")
         to_cc, to_pid = h.get("OCPI-to-country-code"), h.get("OCPI-to-party-id")
         if (

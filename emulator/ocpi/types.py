@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 from emulator.datetimes import format_datetime as format_datetime
 from emulator.datetimes import parse_datetime_offset
 from emulator.datetimes import sortable_datetime as sortable_datetime
+from emulator.rules import RuleId
 
 # --- notes: leniencies found while parsing -------------------------------------------------
 
@@ -31,7 +32,7 @@ from emulator.datetimes import sortable_datetime as sortable_datetime
 class ParseNote:
     """Something accepted while parsing that a strict reading of the spec would not accept."""
 
-    rule: str
+    rule: RuleId
     message: str
 
 
@@ -52,7 +53,7 @@ class collect_notes:
         _notes.reset(self._token)
 
 
-def note(rule: str, message: str) -> None:
+def note(rule: RuleId, message: str) -> None:
     bucket = _notes.get()
     if bucket is not None:
         bucket.append(ParseNote(rule, message))
@@ -78,6 +79,17 @@ def parse_datetime(value: Any) -> datetime:
     if isinstance(value, str) and len(value) > 25:
         note("OCPI-08", f"DateTime {value!r} is longer than 25 characters")
     return moment
+
+
+def parse_datetime_or_none(value: Any) -> datetime | None:
+    """A DateTime as :func:`parse_datetime` reads it, or None where there is none to read
+    (missing, empty, not a date-time): for comparisons that skip what they cannot place."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
 
 
 DateTime = Annotated[

@@ -6,12 +6,12 @@ they came from) and decides whether the message is refused. Checks never raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from emulator.ocpi.types import ci_equal, parse_datetime
+from emulator.findings import Problem
+from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
 SESSION_TRANSITIONS = {
     "PENDING": {"PENDING", "ACTIVE", "COMPLETED", "INVALID", "RESERVATION"},
@@ -28,21 +28,6 @@ CARD_PAYMENT_CAPABILITIES = (
     "DEBIT_CARD_PAYABLE",
     "PED_TERMINAL",
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    rule: str
-    message: str
-    pointer: str | None = None
-    severity: str | None = None
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 # --- ownership and ids (5.4 #28, #29) -------------------------------------------------------
@@ -85,9 +70,9 @@ def check_url_matches(
 def check_location_tree(location: dict[str, Any]) -> list[Problem]:
     """Children's last_updated never later than their parent's (changes bump parents)."""
     out = []
-    loc_lu = _dt(location.get("last_updated"))
+    loc_lu = parse_datetime_or_none(location.get("last_updated"))
     for i, evse in enumerate(location.get("evses") or []):
-        evse_lu = _dt(evse.get("last_updated"))
+        evse_lu = parse_datetime_or_none(evse.get("last_updated"))
         if loc_lu and evse_lu and evse_lu > loc_lu:
             out.append(
                 Problem(
@@ -98,7 +83,7 @@ def check_location_tree(location: dict[str, Any]) -> list[Problem]:
                 )
             )
         for j, conn in enumerate(evse.get("connectors") or []):
-            conn_lu = _dt(conn.get("last_updated"))
+            conn_lu = parse_datetime_or_none(conn.get("last_updated"))
             if evse_lu and conn_lu and conn_lu > evse_lu:
                 out.append(
                     Problem(
@@ -181,10 +166,9 @@ def check_session_change(
         ):
             out.append(
                 Problem(
-                    "OCPI-34",
+                    "OCPI-34b",
                     "start_date_time was not updated when the session became ACTIVE",
                     "/start_date_time",
-                    severity="warning",
                 )
             )
     out.extend(check_periods(new.get("charging_periods") or [], "/charging_periods"))
@@ -195,7 +179,7 @@ def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
     out = []
     previous: datetime | None = None
     for i, period in enumerate(periods):
-        start = _dt(period.get("start_date_time"))
+        start = parse_datetime_or_none(period.get("start_date_time"))
         if start is not None and previous is not None and start <= previous:
             out.append(
                 Problem(
@@ -228,7 +212,6 @@ def check_session_energy(session: dict[str, Any]) -> list[Problem]:
                         f"Session ENERGY volume {dim.get('volume')} looks like Wh; ENERGY is in "
                         "kWh",
                         f"/charging_periods/{i}/dimensions/{j}/volume",
-                        severity="warning",
                     )
                 )
     return out
@@ -351,11 +334,10 @@ def check_plausible(obj: dict[str, Any], what: str, now: datetime) -> list[Probl
         if what == "CDR" and not credit:
             out.append(
                 Problem(
-                    "OCPI-37",
+                    "OCPI-37b",
                     f"CDR {name} is negative but the CDR is not a credit CDR (credit: true); "
                     "only a credit CDR's total_cost holds negative amounts",
                     f"/{name}",
-                    severity="warning",
                 )
             )
         elif what != "CDR":
@@ -368,14 +350,14 @@ def check_plausible(obj: dict[str, Any], what: str, now: datetime) -> list[Probl
         if positive is not None and positive > 0:
             out.append(
                 Problem(
-                    "OCPI-37",
+                    "OCPI-37b",
                     "credit CDR total_cost is not negative; a credit CDR negates the original's "
                     "total_cost",
                     "/total_cost",
-                    severity="warning",
                 )
             )
-    start, end = _dt(obj.get("start_date_time")), _dt(obj.get("end_date_time"))
+    start = parse_datetime_or_none(obj.get("start_date_time"))
+    end = parse_datetime_or_none(obj.get("end_date_time"))
     for name, moment in (("start_date_time", start), ("end_date_time", end)):
         if moment is not None and moment > now + FUTURE_TOLERANCE:
             out.append(

@@ -3,8 +3,13 @@
 Each command gets its own ``response_url`` (``{commands endpoint}/{COMMAND}/{uid}``), so a
 CommandResult is matched to exactly one command. The synchronous CommandResponse is checked;
 when it is ACCEPTED a timer on the clock waits ``timeout`` seconds (plus a grace) for the
-CommandResult and reports it missing (rule OCPI-43) if it never comes. Results that come late,
-twice, to an unknown URL or after a REJECTED answer are reported too.
+CommandResult. The spec lets the result never come ("might never be send"): a missing or late
+result is noted once (OCPI-43c, info), a result to a URL we never gave out is OCPI-43.
+
+The result may arrive in any order with the synchronous answer: before it (the CPO POSTs the
+result, then answers the command), during it, twice, or for a command we do not know. Every
+order ends the same way as a result after the answer: the command record is written once with
+the result, and the answer, when it comes later, fills in the response without undoing it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult
 from emulator.ocpi.types import collect_notes, format_datetime, parse_datetime
+from emulator.rules import RuleId
 from emulator.store import TableSpec
 
 if TYPE_CHECKING:
@@ -172,20 +178,32 @@ class Commands:
                 platform, "POST", "commands", command, role="RECEIVER", body=body, expect="object"
             )
         except PeerError as exc:
-            return await self._update(
-                uid, state=UNREACHABLE, response={"error": exc.message}, exchange_id=exc.exchange_id
-            )
+            failed: dict[str, Any] = {
+                "response": {"error": exc.message},
+                "exchange_id": exc.exchange_id,
+            }
+            if not self._has_result(uid):
+                failed["state"] = UNREACHABLE
+            return await self._update(uid, **failed)
         changes: dict[str, Any] = {
             "response": reply.envelope,
             "response_status": reply.status_code,
             "exchange_id": reply.exchange_id,
         }
-        data = reply.data
+        data = command_response(reply.data)
         version = platform.version or "2.2.1"
         response_type = None
-        if isinstance(data, dict):
+        success = status.is_success(reply.status_code)
+        if data is not None:
             response_type = self._check_response(platform, reply.exchange_id, version, data)
-        elif status.is_success(reply.status_code):
+        elif success and isinstance(reply.data, list):
+            # data is a list, not the object: OCPI-06b (recorded by the client) says so.
+            self.rt.coverage.not_checked(
+                "OCPI-42",
+                platform.id,
+                f"OCPI-06b ({command} answered with data as {_kind(reply.data)})",
+            )
+        elif success:
             self.rt.findings.record(
                 "OCPI-42",
                 f"{command}: the answer has no CommandResponse in data",
@@ -193,20 +211,29 @@ class Commands:
                 exchange_id=reply.exchange_id,
                 pointer="/data",
             )
-        if reply.status_code == status.UNKNOWN_LOCATION and response_type not in (None, "REJECTED"):
-            self.rt.findings.record(
-                "OCPI-42",
-                f"{command} answered 2003 (unknown location) with "
-                f"result {response_type}; it should be REJECTED",
-                platform_id=platform.id,
-                exchange_id=reply.exchange_id,
-            )
+        if not success and response_type == "ACCEPTED":
+            # With an error status the data is unspecified (status_codes.asciidoc): an error
+            # is not an acceptance.
+            response_type = None
         if command == "START_SESSION" and response_type is not None:
             self._check_start_response(platform, reply.exchange_id, body, response_type, data)
-        if not status.is_success(reply.status_code) and response_type is None:
+        current = self.get(uid)
+        if current is not None and current.get("result") is not None:
+            # The CommandResult came before (or while) the answer: it stands. A result after
+            # a REJECTED/NOT_SUPPORTED answer is noted, as when it comes after the answer.
+            if response_type not in (None, "ACCEPTED"):
+                self.rt.findings.record(
+                    "OCPI-43b",
+                    f"a CommandResult ({current['result'].get('result')}) came for {command} "
+                    f"{uid}, which was answered {response_type}; a result follows ACCEPTED",
+                    platform_id=platform.id,
+                    exchange_id=reply.exchange_id,
+                )
+            return await self._update(uid, **changes)
+        if not success and response_type is None:
             changes["state"] = ERROR
         elif response_type == "ACCEPTED":
-            timeout = _int(data.get("timeout")) if isinstance(data, dict) else None
+            timeout = _int(data.get("timeout")) if data is not None else None
             wait = timeout if timeout is not None else self.ptp.settings.command_result_timeout
             due = now + timedelta(seconds=wait + self.ptp.settings.command_result_grace)
             changes["state"] = WAITING
@@ -252,7 +279,6 @@ class Commands:
                     "is required when connector_id is given",
                     platform_id=platform.id,
                     exchange_id=exchange_id,
-                    severity="warning",
                 )
         elif response_type == "REJECTED" and evse.get("status") == "AVAILABLE":
             if self.ptp.uses_payments(platform):
@@ -264,8 +290,11 @@ class Commands:
                     "and no session can follow",
                     platform_id=platform.id,
                     exchange_id=exchange_id,
-                    severity="warning",
                 )
+
+    def _has_result(self, uid: str) -> bool:
+        record = self.get(uid)
+        return record is not None and record.get("result") is not None
 
     def _check_response(
         self, platform: Platform, exchange_id: int, version: str, data: dict[str, Any]
@@ -291,6 +320,7 @@ class Commands:
                 platform_id=platform.id,
                 exchange_id=exchange_id,
             )
+        self.rt.coverage.ran("OCPI-42", platform.id)
         return str(parsed.get("result"))
 
     async def _update(self, uid: str, **changes: Any) -> dict[str, Any]:
@@ -316,8 +346,10 @@ class Commands:
         record = self.get(uid)
         if record is None or record["state"] != WAITING:
             return
+        # mod_commands: without a result within the timeout the eMSP "can assume that the
+        # message might never be send": noted once, not a defect. A late result adds nothing.
         self.rt.findings.record(
-            "OCPI-43",
+            "OCPI-43c",
             f"{record['command']} was ACCEPTED but no CommandResult reached our response_url "
             f"within the timeout ({record['timeout_at']})",
             platform_id=record["platform_id"],
@@ -334,7 +366,12 @@ class Commands:
                 "OCPI-43",
                 f"CommandResult POSTed to {req.http.path}, which is not a response_url we gave out",
             )
-            raise OcpiError(status.CLIENT_ERROR, "unknown response_url", http_status=404)
+            raise OcpiError(
+                status.CLIENT_ERROR,
+                f"unknown response_url: no {command.upper()} command {uid} was sent",
+                http_status=404,
+            )
+        req.rt.coverage.ran("OCPI-43", record["platform_id"])
         version = req.version or record["version"] or "2.2.1"
         name = "CommandResponse" if version == "2.1.1" else "CommandResult"
         result = req.parse(model_for(version, name), what=name).dump()
@@ -356,25 +393,24 @@ class Commands:
                     **self._met(record, EXPECT_CANCELED),
                 )
                 return OcpiResult(omit_data=True)
-            req.finding(
-                "OCPI-43",
-                f"a second CommandResult for {command} {uid} (the first said {first})",
-                severity="warning",
-            )
+            if result.get("result") != first:
+                # The same result again is a retry (at-least-once delivery): answered, nothing
+                # to say. A different one contradicts the first, which stands.
+                req.finding(
+                    "OCPI-43c",
+                    f"a second CommandResult for {command} {uid} says {result.get('result')}; "
+                    f"the first said {first} and stands",
+                )
             return OcpiResult(omit_data=True)
-        response_type = ((record.get("response") or {}).get("data") or {}).get("result")
+        response_type = _response_type(record)
         if response_type and response_type != "ACCEPTED":
             req.finding(
                 "OCPI-43b",
                 f"CommandResult after the command was answered "
                 f"{response_type}; a result comes only after ACCEPTED",
             )
-        late = record.get("timeout_at") and now > parse_datetime(record["timeout_at"])
-        if late:
-            req.finding(
-                "OCPI-43",
-                f"CommandResult arrived after the command's timeout ({record['timeout_at']})",
-            )
+        # Late: after the timeout, already noted (OCPI-43c) when the timeout passed.
+        late = bool(record.get("timeout_at")) and now > parse_datetime(record["timeout_at"])
         timer = self._timers.pop(uid, None)
         if timer is not None:
             timer.cancel()
@@ -395,7 +431,7 @@ class Commands:
         platform = self.ptp.node.platforms.get(record["platform_id"])
         settings = self.ptp.settings
         if record["command"] == "START_SESSION":
-            if platform is None or not self.ptp.uses_payments(platform):
+            if platform is None:
                 return {}
             if self._objects_of("ocpi_sessions", record):
                 return {}
@@ -474,8 +510,10 @@ class Commands:
         self.rt.store.update("ocpi_commands", uid, {"expect": None, "expect_due_at": None})
         ref = record.get("authorization_reference")
         message = None
-        rule = "OCPI-55"
+        rule: RuleId = "OCPI-55"
         if what == EXPECT_SESSION and not self._objects_of("ocpi_sessions", record):
+            # Legal (mod_commands: accepted, but the EV was never plugged in): noted.
+            rule = "OCPI-46"
             message = (
                 f"START_SESSION {ref} was ACCEPTED, but no Session carrying its "
                 f"authorization_reference (or token) arrived within "
@@ -483,13 +521,12 @@ class Commands:
             )
         elif what == EXPECT_CDR and not self._pushed_cdrs(record):
             pulled = self._objects_of("ocpi_cdrs", record)
-            message = (
-                f"the CDR of START_SESSION {ref} was found only on the CPO's CDRs Sender "
-                f"({pulled[0]['id']}); a CDR for our token must be POSTed to our CDRs Receiver"
-                if pulled
-                else f"the Session of START_SESSION {ref} is COMPLETED, but no CDR was POSTed "
-                f"to our CDRs Receiver within {self.ptp.settings.cdr_timeout:g} s"
-            )
+            if pulled:
+                message = (
+                    f"the CDR of START_SESSION {ref} was found only on the CPO's CDRs Sender "
+                    f"({pulled[0]['id']}), not POSTed to our CDRs Receiver"
+                )
+            # No CDR at all: PAYTER-05 names it where the money is (the journey).
         elif what == EXPECT_CANCELED and record.get("later_result") is None:
             rule = "OCPI-47"
             message = (
@@ -521,6 +558,31 @@ class Commands:
                 )
         for record in self.rt.store.rows("ocpi_commands", "expect_due_at is not null"):
             self._arm_expectation(record["id"], parse_datetime(record["expect_due_at"]))
+
+
+def command_response(data: Any) -> dict[str, Any] | None:
+    """The CommandResponse object of a synchronous answer: ``data`` itself, or the one object
+    of a list wrapped around it (that wrapping is OCPI-06b's, recorded by the client; the
+    journey goes on with what the CPO meant)."""
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        return data[0]
+    return None
+
+
+def _response_type(record: dict[str, Any]) -> str | None:
+    """The result of a command's synchronous answer, as stored (any shape, never raises)."""
+    envelope = record.get("response")
+    if not isinstance(envelope, dict):
+        return None
+    data = command_response(envelope.get("data"))
+    result = data.get("result") if data is not None else None
+    return result if isinstance(result, str) else None
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else type(value).__name__
 
 
 def _int(value: Any) -> int | None:

@@ -246,26 +246,34 @@ class Ptp:
             )
         if cdr.get("credit"):
             ref = cdr.get("credit_reference_id")
-            if not ref or self.cdrs.get(platform.id, cc, pid, str(ref)) is None:
+            if not ref:
                 out.append(
                     checks.Problem(
-                        "OCPI-37",
-                        f"credit CDR refers to {ref!r}, not a CDR we received",
+                        "OCPI-37b",
+                        "credit CDR without credit_reference_id (the id of the CDR it credits)",
                         "/credit_reference_id",
-                        severity="warning",
                     )
                 )
+            elif self.cdrs.get(platform.id, cc, pid, str(ref)) is None:
+                # The credited CDR may have gone elsewhere or before we were connected.
+                self.rt.coverage.not_run(
+                    "OCPI-37b",
+                    platform.id,
+                    f"credit CDR {cdr['id']} credits {ref!r}, a CDR we never received",
+                )
+            else:
+                self.rt.coverage.ran("OCPI-37b", platform.id)
         if cdr.get("session_id"):
             session = self.sessions.object(platform.id, cc, pid, str(cdr["session_id"]))
             if session is None:
-                out.append(
-                    checks.Problem(
-                        "OCPI-39",
-                        f"CDR session_id {cdr['session_id']!r} is not a session we received",
-                        "/session_id",
-                    )
+                # Sessions need not be pushed (pull model): nothing to compare against.
+                self.rt.coverage.not_run(
+                    "OCPI-39",
+                    platform.id,
+                    f"CDR {cdr['id']}: its Session {cdr['session_id']!r} never reached us",
                 )
             else:
+                self.rt.coverage.ran("OCPI-39", platform.id)
                 out.extend(checks.check_cdr_location(cdr, session))
         # The CdrLocation has no time zone; the mirrored Location has (tariff restrictions on
         # the time of day are local time).
@@ -273,14 +281,7 @@ class Ptp:
         found = self.mirror.locations.find(str(location_id), platform.id) if location_id else None
         time_zone = (found or {}).get("object", {}).get("time_zone")
         for problem in check_cdr_totals(cdr, version=version, time_zone=time_zone):
-            out.append(
-                checks.Problem(
-                    problem.rule,
-                    problem.message,
-                    problem.pointer,
-                    severity="warning" if problem.rule == "OCPI-38" else None,
-                )
-            )
+            out.append(checks.Problem(problem.rule, problem.message, problem.pointer))
         if modern:
             if command is not None:
                 out.extend(checks.check_against_start(cdr, command, "CDR"))

@@ -9,7 +9,7 @@ truth: objects it no longer returns are marked invalid.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -17,7 +17,13 @@ import structlog
 from emulator.ocpi.client import PeerError, PeerUnreachable
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import ci_equal, collect_notes, format_datetime, parse_datetime
+from emulator.ocpi.types import (
+    ci_equal,
+    collect_notes,
+    format_datetime,
+    parse_datetime,
+    parse_datetime_or_none,
+)
 from emulator.ptp import checks
 from emulator.ptp.objects import LOCATIONS, TARIFFS, OwnedObjects, object_key
 
@@ -38,6 +44,12 @@ class Mirror:
         self._timers: dict[int, Any] = {}
         self._generation: dict[int, int] = {}
         self.last_poll: dict[tuple[int, str], dict[str, Any]] = {}
+        # Location pushes we refused, per (platform, LOCATION ID): why (PAYTER-02 must not
+        # say "without a push" when there was one).
+        self._refused: dict[tuple[int, str], str] = {}
+
+    def refused_push(self, platform_id: int, location_id: str, why: str) -> None:
+        self._refused[(platform_id, location_id.upper())] = why
 
     def repo(self, module: str) -> OwnedObjects:
         return self.locations if module == "locations" else self.tariffs
@@ -139,7 +151,6 @@ class Mirror:
                         platform_id=platform.id,
                         exchange_id=last_exchange,
                         pointer=p.pointer,
-                        severity=p.severity,
                     )
             role = platform.primary_role("CPO") or {}
             cc = obj.get("country_code", role.get("country_code"))
@@ -164,6 +175,12 @@ class Mirror:
         )
         self.last_poll[(platform.id, module)] = summary
         self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
+        if all(
+            "error" not in self.last_poll.get((platform.id, m), {"error": None})
+            for m in ("locations", "tariffs")
+        ):
+            # Locations and Tariffs crawled through: the mirror the verdict needs.
+            self.rt.coverage.flow("mirror", platform.id, f"{module} crawled")
         if module == "locations":
             self.check_tariff_references(platform)
             if self.ptp.probes.due(platform):
@@ -190,9 +207,22 @@ class Mirror:
             old = before.get(str(evse.get("uid")).upper())
             if old is None or old.get("status") == evse.get("status"):
                 continue
-            then, now = _dt(old.get("last_updated")), _dt(evse.get("last_updated"))
+            then, now = (
+                parse_datetime_or_none(old.get("last_updated")),
+                parse_datetime_or_none(evse.get("last_updated")),
+            )
             if then is None or now is None or now <= then:
                 continue
+            refused = self._refused.get((platform.id, str(polled.get("id")).upper()))
+            if refused is not None:
+                # The CPO pushed; we refused the push. Its finding is the one root cause.
+                self.rt.coverage.not_checked(
+                    "PAYTER-02",
+                    platform.id,
+                    f"{refused} (a push of location {polled.get('id')} was refused)",
+                )
+                continue
+            self.rt.coverage.ran("PAYTER-02", platform.id)
             self.rt.findings.record(
                 "PAYTER-02",
                 f"EVSE {evse.get('uid')} of location {polled.get('id')} went from "
@@ -258,7 +288,7 @@ class Mirror:
                     exchange_id=exchange_id,
                 )
                 continue
-            stamp = _dt(obj.get("last_updated"))
+            stamp = parse_datetime_or_none(obj.get("last_updated"))
             if stamp is not None and stamp < since:
                 self.rt.findings.record(
                     "OCPI-22",
@@ -296,7 +326,10 @@ class Mirror:
         else:
             previous = ptp.sessions.get(platform.id, cc, pid, str(obj["id"]))
             if previous is not None:
-                then, now = _dt(previous["last_updated"]), _dt(obj.get("last_updated"))
+                then, now = (
+                    parse_datetime_or_none(previous["last_updated"]),
+                    parse_datetime_or_none(obj.get("last_updated")),
+                )
                 if then is not None and now is not None and now <= then:
                     return False
             command = ptp.start_of(obj)
@@ -311,7 +344,6 @@ class Mirror:
                 platform_id=platform.id,
                 exchange_id=exchange_id,
                 pointer=p.pointer,
-                severity=p.severity,
             )
         if module == "cdrs":
             await ptp.store_cdr(platform, version, obj, cc, pid, source="poll", command=command)
@@ -435,10 +467,3 @@ class Mirror:
                 platform_id=platform.id,
                 once=True,
             )
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

@@ -465,7 +465,7 @@ class Payments:
         if "location_ids" in changes or "evse_uids" in changes:
             problems = self.check_assignment(platform, updated)
             for p in problems:
-                req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+                req.finding(p.rule, p.message, pointer=p.pointer)
             if not self.ptp.mirror.locations.rows(platform.id):
                 # Nothing mirrored yet: look again after a crawl of the CPO's Locations.
                 self.rt.background.spawn(
@@ -485,7 +485,6 @@ class Payments:
                 p.message,
                 platform_id=platform.id,
                 pointer=p.pointer,
-                severity=p.severity,
                 once=True,
             )
 
@@ -742,7 +741,6 @@ class Payments:
             platform_id=platform.id,
             exchange_id=reply.exchange_id,
             pointer="/total_costs",
-            severity="warning",
         )
         return True
 

@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 import structlog
 
-from emulator.ocpi.client import Crawl, OcpiReply, PeerError
+from emulator.ocpi.client import Crawl, OcpiReply, PeerError, PeerProtocolError
 from emulator.ocpi.platforms import Platform
-from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
+from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime_or_none
+from emulator.rules import RuleId
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -44,17 +45,23 @@ class SenderProbes:
         if not items:
             return  # nothing to ask for again yet
         self._done.add(platform.id)
-        try:
-            await self._stable_order(platform, crawl)
-            await self._one_by_id(platform, items[0])
-            await self._unknown_id(platform)
-            await self._date_filters(platform, items)
-        except PeerError as exc:
-            # The CPO went away in the middle: what was found so far stands.
-            log.warning("sender checks stopped", platform=platform.id, error=exc.message)
+        probes: list[tuple[tuple[RuleId, ...], Any]] = [
+            (("OCPI-27",), lambda: self._stable_order(platform, crawl)),
+            (("OCPI-26",), lambda: self._one_by_id(platform, items[0])),
+            (("OCPI-26b",), lambda: self._unknown_id(platform)),
+            (("OCPI-22",), lambda: self._date_filters(platform, items)),
+        ]
+        # Each check on its own: one that cannot run (the CPO answered without an envelope,
+        # or went away) says why in the report's coverage, and the others still run.
+        for rules, probe in probes:
+            try:
+                await probe()
+            except PeerError as exc:
+                log.warning("sender check not run", platform=platform.id, error=exc.message)
+                self.rt.coverage.not_checked(rules, platform.id, _cause(exc))
 
     def _finding(
-        self, rule: str, message: str, platform: Platform, exchange_id: int | None
+        self, rule: RuleId, message: str, platform: Platform, exchange_id: int | None
     ) -> None:
         self.rt.findings.record(rule, message, platform_id=platform.id, exchange_id=exchange_id)
 
@@ -68,7 +75,13 @@ class SenderProbes:
     async def _stable_order(self, platform: Platform, crawl: Crawl) -> None:
         first = _ids(crawl.first_page)
         reply = await self._get(platform, expect="list")
-        again = _ids(reply.data if isinstance(reply.data, list) else [])
+        if not isinstance(reply.data, list):
+            self.rt.coverage.not_checked(
+                "OCPI-27", platform.id, f"OCPI-06b (the list came back as {_kind(reply.data)})"
+            )
+            return
+        self.rt.coverage.ran("OCPI-27", platform.id)
+        again = _ids(reply.data)
         if reply.ok and sorted(first) == sorted(again) and first != again:
             self._finding(
                 "OCPI-27",
@@ -85,6 +98,16 @@ class SenderProbes:
         location_id = str(location["id"])
         asked = location_id.swapcase()
         reply = await self._get(platform, quote(asked, safe=""))
+        if reply.ok and not isinstance(reply.data, dict):
+            # One root cause, one finding: the shape is OCPI-06b's (recorded by the client).
+            self.rt.coverage.not_checked(
+                "OCPI-26",
+                platform.id,
+                f"OCPI-06b (GET of location {asked!r} answered with data as "
+                f"{_kind(reply.data)}, not the object)",
+            )
+            return
+        self.rt.coverage.ran("OCPI-26", platform.id)
         data = reply.data if isinstance(reply.data, dict) else {}
         if not reply.ok or not ci_equal(str(data.get("id")), location_id):
             self._finding(
@@ -103,6 +126,8 @@ class SenderProbes:
         reply = await self._get(
             platform, f"{quote(asked, safe='')}/{quote(uid.swapcase(), safe='')}"
         )
+        if reply.ok and not isinstance(reply.data, dict):
+            return  # the shape again: OCPI-06b, already said
         data = reply.data if isinstance(reply.data, dict) else {}
         if not reply.ok or not ci_equal(str(data.get("uid")), uid):
             self._finding(
@@ -115,10 +140,17 @@ class SenderProbes:
 
     async def _unknown_id(self, platform: Platform) -> None:
         unknown = f"PAYTER-EMULATOR-NO-SUCH-{self.rt.ids.code(8)}"
-        reply = await self._get(platform, unknown)
+        try:
+            reply = await self._get(platform, unknown)
+        except PeerProtocolError as exc:
+            # No envelope (OCPI-06, recorded by the client); the HTTP status is still there.
+            if exc.reply is None:
+                raise
+            reply = exc.reply
+        self.rt.coverage.ran("OCPI-26b", platform.id)
         if reply.http_status != 404:
             self._finding(
-                "OCPI-26",
+                "OCPI-26b",
                 f"GET of the unknown location {unknown!r} answered {reply.describe()}; a GET "
                 "of an object that does not exist is answered HTTP 404",
                 platform,
@@ -128,9 +160,15 @@ class SenderProbes:
     # --- 5.3 #22: date_from inclusive, date_to exclusive ---
 
     async def _date_filters(self, platform: Platform, items: list[dict[str, Any]]) -> None:
-        stamped = [(o, _dt(o.get("last_updated"))) for o in items]
+        stamped = [(o, parse_datetime_or_none(o.get("last_updated"))) for o in items]
         dated = [(o, t) for o, t in stamped if t is not None]
         if not dated:
+            self.rt.coverage.not_run(
+                "OCPI-22", platform.id, "no Location with a usable last_updated to filter on"
+            )
+            return
+        if platform.version == "2.1.1":
+            # 2.1.1 says only "after" and "before": no boundary to check.
             return
         oldest = min(t for _, t in dated)
         newest = max(t for _, t in dated)
@@ -139,6 +177,7 @@ class SenderProbes:
         since = format_datetime(oldest)
         crawl = await self._filtered(platform, {"date_from": since})
         if crawl is not None:
+            self.rt.coverage.ran("OCPI-22", platform.id)
             self._check_window(platform, crawl, since, oldest, lambda t: t >= oldest, "date_from")
             returned = {i.upper() for i in _ids(crawl.items)}
             missing = [
@@ -165,8 +204,8 @@ class SenderProbes:
                 platform, MODULE, role=_role(platform), params=params
             )
         except PeerError as exc:
-            if exc.reply is None:
-                raise
+            if exc.reply is None or isinstance(exc, PeerProtocolError):
+                raise  # unreachable, or no envelope (OCPI-06): not checked, not a 2nd defect
             name, value = next(iter(params.items()))
             self._finding(
                 "OCPI-22",
@@ -190,7 +229,7 @@ class SenderProbes:
             f"{o.get('id')} ({o.get('last_updated')})"
             for o in crawl.items
             if isinstance(o, dict)
-            and (t := _dt(o.get("last_updated"))) is not None
+            and (t := parse_datetime_or_none(o.get("last_updated"))) is not None
             and not inside(t)
         ]
         if outside:
@@ -205,19 +244,23 @@ class SenderProbes:
             )
 
 
+def _cause(exc: PeerError) -> str:
+    """Why a check could not run, naming the finding the client recorded for it."""
+    if isinstance(exc, PeerProtocolError) and exc.reply is not None:
+        return f"OCPI-06 ({exc.reply.describe()} at {exc.reply.url})"
+    return f"the CPO could not be asked ({exc.message})"
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else "nothing" if value is None else "a value"
+
+
 def _role(platform: Platform) -> str | None:
     return None if platform.version == "2.1.1" else "SENDER"
 
 
 def _ids(items: list[Any]) -> list[str]:
     return [str(i.get("id")) for i in items if isinstance(i, dict) and i.get("id") is not None]
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _last(crawl: Crawl) -> int | None:

@@ -8,7 +8,6 @@ must not call ``authorize`` for an AD_HOC_USER token it got from a command (rule
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator.ocpi import status
@@ -16,8 +15,14 @@ from emulator.ocpi.client import PeerError
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
-from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime, sortable_datetime
+from emulator.ocpi.types import (
+    ci_equal,
+    format_datetime,
+    parse_datetime_or_none,
+    sortable_datetime,
+)
 from emulator.ptp.checks import Problem
+from emulator.rules import RuleId
 from emulator.settings import version_key
 from emulator.store import TableSpec
 
@@ -109,8 +114,8 @@ class Tokens:
                 )
             )
         if ours.get("valid") is False:
-            invalid_since = _dt(ours.get("last_updated"))
-            started = _dt(obj.get("start_date_time"))
+            invalid_since = parse_datetime_or_none(ours.get("last_updated"))
+            started = parse_datetime_or_none(obj.get("start_date_time"))
             if invalid_since is not None and started is not None and started >= invalid_since:
                 out.append(
                     Problem(
@@ -148,6 +153,8 @@ class Tokens:
         client = self.ptp.node.client
         steps: list[dict[str, Any]] = []
 
+        # Each step says what it showed: ok only when it was checked and nothing was found.
+        # A finding of one step is never a defect of the next (one root cause, one finding).
         async def step(name: str, method: str, body: Any = None) -> Any:
             try:
                 reply = await client.call(
@@ -160,45 +167,54 @@ class Tokens:
                     expect="object" if method == "GET" else None,
                 )
             except PeerError as exc:
-                steps.append({"step": name, "ok": False, "answer": exc.message})
-                self._finding("OCPI-50", f"{name}: {exc.message}", platform, exc.exchange_id)
+                rule = self._finding("OCPI-50", f"{name}: {exc.message}", platform, exc.exchange_id)
+                steps.append({"step": name, "ok": False, "answer": exc.message, "finding": rule})
                 return None
-            steps.append({"step": name, "ok": reply.ok, "answer": reply.describe()})
+            entry: dict[str, Any] = {"step": name, "ok": reply.ok, "answer": reply.describe()}
+            steps.append(entry)
             if not reply.ok:
-                self._finding(
+                entry["finding"] = self._finding(
                     "OCPI-50", f"{name}: answered {reply.describe()}", platform, reply.exchange_id
                 )
                 return None
+            if method == "GET" and not isinstance(reply.data, dict):
+                # The token may well be there; the shape is OCPI-06b's (the client's finding).
+                shape = "a list" if isinstance(reply.data, list) else "no object"
+                why = f"OCPI-06b (data as {shape})"
+                self.rt.coverage.not_checked("OCPI-50", platform.id, why)
+                entry.update(ok=False, not_checked=why)
+                return None
+            self.rt.coverage.ran("OCPI-50", platform.id)
             return reply
+
+        def judged(rule_id: RuleId, message: str, reply: Any) -> None:
+            steps[-1]["ok"] = False
+            steps[-1]["finding"] = self._finding(rule_id, message, platform, reply.exchange_id)
 
         if await step("PUT the token (no ?type=: RFID)", "PUT", token) is None:
             return {"token": uid, "steps": steps}
         reply = await step("GET it back (no ?type=)", "GET")
-        data = reply.data if reply is not None and isinstance(reply.data, dict) else None
-        if reply is not None and (
-            data is None or not ci_equal(str(data.get("uid")), uid) or data.get("type") != "RFID"
-        ):
-            self._finding(
-                "OCPI-50",
-                f"GET of token {uid} (RFID by default) did not return it: data "
-                f"{'uid ' + repr(data.get('uid')) if data else 'missing'}",
-                platform,
-                reply.exchange_id,
-            )
+        if reply is not None:
+            data = reply.data
+            if not ci_equal(str(data.get("uid")), uid) or data.get("type") != "RFID":
+                judged(
+                    "OCPI-50",
+                    f"GET of token {uid} (RFID by default) did not return it: data uid "
+                    f"{data.get('uid')!r}, type {data.get('type')!r}",
+                    reply,
+                )
         later = format_datetime(self.rt.now())
         changes = {"valid": False, "last_updated": later}
         if await step("PATCH valid false", "PATCH", changes) is None:
             return {"token": uid, "steps": steps}
         self._keep({**token, **changes}, None)
         reply = await step("GET it after the PATCH", "GET")
-        data = reply.data if reply is not None and isinstance(reply.data, dict) else None
-        if reply is not None and (data is None or data.get("valid") is not False):
-            self._finding(
-                "OCPI-49",
+        if reply is not None and reply.data.get("valid") is not False:
+            judged(
+                "OCPI-50",
                 f"after PATCH valid=false, GET of token {uid} still says valid "
-                f"{(data or {}).get('valid')!r}: the CPO must respect valid = false",
-                platform,
-                reply.exchange_id,
+                f"{reply.data.get('valid')!r}: the PATCH was not applied",
+                reply,
             )
         return {"token": uid, "steps": steps}
 
@@ -216,9 +232,10 @@ class Tokens:
         )
 
     def _finding(
-        self, rule: str, message: str, platform: Platform, exchange_id: int | None
-    ) -> None:
+        self, rule: RuleId, message: str, platform: Platform, exchange_id: int | None
+    ) -> str:
         self.rt.findings.record(rule, message, platform_id=platform.id, exchange_id=exchange_id)
+        return rule
 
     # --- Tokens Sender interface (HTTP handlers) ---
 
@@ -282,10 +299,3 @@ class Tokens:
         if row.get("authorization_reference"):
             info["authorization_reference"] = row["authorization_reference"]
         return OcpiResult(data=info)
-
-
-def _dt(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if value else None
-    except ValueError:
-        return None

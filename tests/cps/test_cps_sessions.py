@@ -137,9 +137,9 @@ async def test_open_sessions_are_reported(
     sid = await authorize(cps, present)
     report = await admin_call("GET", "report", status=200)
     [rule] = report["axes"]["payter"]["rules"]
-    assert (rule["rule"], rule["count"]) == ("CPS-01", 1)
+    assert (rule["rule"], rule["count"]) == ("CPS-01b", 1)
     await admin_call("GET", "report", status=200)  # asked again: still one finding
-    [finding] = node.rt.findings.list(rule="CPS-01")
+    [finding] = node.rt.findings.list(rule="CPS-01b")
     assert finding["severity"] == "warning" and sid in finding["message"]
 
 

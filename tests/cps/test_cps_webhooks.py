@@ -166,7 +166,9 @@ async def test_retries_until_200_on_the_clock(
     ]
     assert all(f["severity"] == "warning" and f["exchange_id"] for f in findings)
     assert all(
-        (f["axis"], f["reference"]) == ("payter", "payter.md §3.7 retry policy") for f in findings
+        (f["axis"], f["reference"])
+        == ("payter", "payter.md (inferred) §3.7 retry policy (cps: SHOULD)")
+        for f in findings
     )
     journal_ids = [r["id"] for r in node.rt.journal.list(protocol="webhook")]
     assert [f["exchange_id"] for f in findings] == journal_ids[:3]

@@ -842,3 +842,14 @@ def test_a_211_cdr() -> None:
     assert check_cdr_totals(cdr, version="2.1.1") == []
     cdr["total_cost"] = D("3.63")
     assert pointers(check_cdr_totals(cdr, version="2.1.1")) == [("OCPI-38", "/total_cost")]
+
+
+def test_totals_rounded_per_dimension_and_period_are_consistent() -> None:
+    """The spec leaves rounding to the parties: each of the 3 priced dimensions in each of the
+    2 periods may be rounded to cents, taxes too (41.34 + 8.70 = 50.04 for 50.02 exact is
+    the same thing). Such a total is no finding; one further off still is."""
+    cdr = good_cdr()
+    cdr["total_cost"] = vat("7.50", "1.60")  # 9.10 against 9.075 exact
+    assert check_cdr_totals(cdr, version="2.3.0") == []
+    cdr["total_cost"] = vat("7.58", "1.58")  # 8 cents: more than 3 parts x 2 periods round
+    assert pointers(check_cdr_totals(cdr, version="2.3.0")) == [("OCPI-38", "/total_cost")] * 2

@@ -26,9 +26,10 @@ async def test_cpo_registers_with_emulator(
     # Token C is new: neither token A nor the CPO's token B.
     assert token_c not in (TOKEN_A,) and not token_c.startswith("cpo-token-b")
     assert creds["url"] == emulator.server.versions_url
+    # EMSP by default: a value of every version's Role enum (2.2.1/2.3.0 have no PTP).
     assert creds["roles"] == [
         {
-            "role": "PTP",
+            "role": "EMSP",
             "business_details": {"name": "Payter", "website": "https://www.payter.com"},
             "party_id": "PAY",
             "country_code": "NL",
@@ -314,7 +315,7 @@ async def test_emulator_registers_with_cpo(emulator: EmulatorNode, cpo: CpoDoubl
     post = cpo.seen[2]
     token_b = post.body["token"]
     assert (
-        post.body["roles"][0]["role"] == "PTP" and post.body["url"] == emulator.server.versions_url
+        post.body["roles"][0]["role"] == "EMSP" and post.body["url"] == emulator.server.versions_url
     )
     # The CPO could read our versions with token B while answering the POST.
     assert cpo.emulator_token == token_b
@@ -578,12 +579,23 @@ async def test_correct_cpo_passes_the_token_probes(
 ) -> None:
     status, body = await register(emulator, http, cpo)
     assert status == 201, body
-    # After the handshake: the CPO must refuse a token it never issued and its spent token A.
-    probes = [s.headers["Authorization"] for s in cpo.seen[3:5]]
-    assert probes == [f"Token {b64(PROBE_TOKEN)}", f"Token {b64(cpo.token_a)}"]
-    assert [s.path for s in cpo.seen[3:5]] == ["/cpo/versions", "/cpo/versions"]
+    # After the handshake: the CPO must refuse a token it never issued. Its spent token A is
+    # not tried: the Sender SHALL use token C from now on (credentials.asciidoc), and the
+    # emulator does not break the spec to test a peer.
+    probes = [s.headers["Authorization"] for s in cpo.seen[3:]]
+    assert probes[0] == f"Token {b64(PROBE_TOKEN)}" and cpo.seen[3].path == "/cpo/versions"
+    assert f"Token {b64(cpo.token_a)}" not in probes
     rules = {f["rule"] for f in findings(emulator)}
     assert not rules & {"OCPI-02", "OCPI-15", "OCPI-16", "OCPI-17", "OCPI-19"}, rules
+
+
+async def test_the_spent_token_a_probe_is_opt_in(start_emulator, cpo: CpoDouble, http) -> None:
+    emulator = await start_emulator(probe_spent_token_a=True)
+    status, body = await register(emulator, http, cpo)
+    assert status == 201, body
+    probes = [s.headers["Authorization"] for s in cpo.seen[3:5]]
+    assert probes == [f"Token {b64(PROBE_TOKEN)}", f"Token {b64(cpo.token_a)}"]
+    assert not findings(emulator, "OCPI-16b")  # the CPO refused it
 
 
 async def test_token_probes_can_be_switched_off(start_emulator, cpo: CpoDouble, http) -> None:
@@ -599,13 +611,15 @@ async def test_cpo_that_accepts_any_token_and_skips_our_details(
     emulator: EmulatorNode, http
 ) -> None:
     cpo = await CpoDouble(accept_any_token=True, read_details=False).start()
+    emulator.registration.probe_spent_token_a = True
     try:
         status, body = await register(emulator, http, cpo)
         assert status == 201, body
         [unknown] = findings(emulator, "OCPI-02")
         assert "unknown token" in unknown["message"] and "expected HTTP 401" in unknown["message"]
-        [spent] = findings(emulator, "OCPI-16")
-        assert "CREDENTIALS_TOKEN_A" in spent["message"]
+        # Token A "MAY no longer be used": a peer that still takes it is noted, an info.
+        [spent] = findings(emulator, "OCPI-16b")
+        assert "CREDENTIALS_TOKEN_A" in spent["message"] and spent["severity"] == "info"
         [unread] = findings(emulator, "OCPI-15")
         assert "without reading the 2.3.0 version details" in unread["message"]
         assert {unknown["platform_id"], spent["platform_id"]} == {body["id"]}
@@ -657,9 +671,14 @@ async def test_cpo_mishandling_put_and_delete(emulator: EmulatorNode, http) -> N
         await cpo.stop()
 
 
-@pytest.mark.parametrize(("role", "reported"), [("PTP", True), ("OTHER", False)])
-async def test_cpo_refusing_our_role_value(start_emulator, http, role: str, reported: bool) -> None:
-    emulator = await start_emulator(role=role)
+@pytest.mark.parametrize(("role", "reported"), [("PTP", True), ("OTHER", False), (None, False)])
+async def test_cpo_refusing_our_role_value(
+    start_emulator, http, role: str | None, reported: bool
+) -> None:
+    """A CPO that validates the Role enum is right to refuse PTP (noted, an info, with the
+    way out); the default (EMSP) and OTHER are in the enum."""
+    emulator = await start_emulator(**({"role": role} if role else {}))
+    role = role or "EMSP"
     cpo = await CpoDouble(post_error={"code": 2001}).start()
     try:
         status, body = await register(emulator, http, cpo)
@@ -668,7 +687,7 @@ async def test_cpo_refusing_our_role_value(start_emulator, http, role: str, repo
         found = findings(emulator, "OCPI-19")
         assert bool(found) is reported
         if reported:
-            assert "--role OTHER" in found[0]["message"]
+            assert "--role OTHER" in found[0]["message"] and found[0]["severity"] == "info"
     finally:
         await cpo.stop()
 

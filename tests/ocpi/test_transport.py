@@ -139,11 +139,22 @@ async def test_functional_headers_echo_and_findings(node, http) -> None:
     assert headers["OCPI-from-party-id"] == "PAY" and headers["OCPI-to-party-id"] == "CPO"
     assert headers["X-Request-ID"] == "req-1"
     assert findings(node, "OCPI-04") == [] and findings(node, "OCPI-03") == []
-    # Without routing headers or ids: findings, still answered.
+    # Without routing headers or ids: findings, still answered. The peer has one party and
+    # one role, as do we: routing headers are not needed peer to peer (the spec's own
+    # exception), request ids are.
+    [platform] = node.platforms.registered()
+    assert len(platform.roles) == 1
     async with http.get(url, headers={"Authorization": f"Token {_b64(node.token_c)}"}) as resp:
         assert resp.status == 200
         assert resp.headers["X-Request-ID"]  # generated when the client sent none
-    assert findings(node, "OCPI-04") and findings(node, "OCPI-03")
+    assert findings(node, "OCPI-03") and not findings(node, "OCPI-04")
+    # A platform with two roles (a CPO and an eMSP behind one connection) needs them.
+    two_roles = [*platform.roles, {**platform.roles[0], "role": "EMSP"}]
+    node.platforms.update(platform.id, roles=two_roles)
+    async with http.get(url, headers={"Authorization": f"Token {_b64(node.token_c)}"}) as resp:
+        assert resp.status == 200
+    [missing] = findings(node, "OCPI-04")
+    assert missing["message"].startswith("functional-module request without OCPI-from")
     # Wrong OCPI-to.
     await ocpi(http, "GET", url, node.token_c, headers={**routing, "OCPI-to-party-id": "XXX"})
     assert any("OCPI-to is NL/XXX" in f["message"] for f in findings(node, "OCPI-04"))
@@ -152,7 +163,7 @@ async def test_functional_headers_echo_and_findings(node, http) -> None:
         http, "GET", node.server.versions_url, node.token_c, headers=routing
     )
     assert status == 200 and not [h for h in headers if h.startswith("OCPI-")]
-    assert any("configuration module versions" in f["message"] for f in findings(node, "OCPI-04"))
+    assert any("configuration module versions" in f["message"] for f in findings(node, "OCPI-04b"))
 
 
 def _b64(token: str) -> str:
@@ -319,8 +330,8 @@ class PagedPeer:
         ("correct", None, 8),
         ("count-as-limit", "OCPI-21", 8),
         ("no-headers", "OCPI-20", 8),
-        ("drop-filters", "OCPI-20", 8),
-        ("loop", "OCPI-20", None),
+        ("drop-filters", "OCPI-20b", 8),
+        ("loop", "OCPI-20b", None),
     ],
 )
 async def test_crawl(emulator: EmulatorNode, aiohttp_server, mode, rule, expect_items) -> None:

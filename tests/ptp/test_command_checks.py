@@ -1,7 +1,11 @@
 """What follows the commands the emulator sends, checked against what the CPO does:
 START_SESSION_CONNECTOR_REQUIRED (OCPI-44), reservations (OCPI-47), a Session and a CDR
-after an accepted start (OCPI-55), the pre-authorized limit (OCPI-58), the token's whitelist
-and validity (OCPI-49), and the Session/CDR echoes (OCPI-36, OCPI-39, OCPI-38)."""
+after an accepted start (OCPI-46, OCPI-55), the pre-authorized limit (OCPI-58), the token's
+whitelist and validity (OCPI-49), and the Session/CDR echoes (OCPI-36, OCPI-39, OCPI-38).
+
+Each at the severity of its spec keyword: what the spec allows (no Session after an accepted
+start, a CPO that accepts a START_SESSION without the connector_id its EVSE asks the sender
+for) is an info, never an error."""
 
 from __future__ import annotations
 
@@ -81,10 +85,11 @@ async def test_connector_required_but_accepted_without_one(cpo: Cpo, http) -> No
     assert rules(cpo.node) == {}  # EVSE-1 does not need a connector_id
     await command(http, cpo.node, "START_SESSION", location_id="LOC-1", evse_uid="EVSE-2")
     [finding] = findings(cpo.node, "OCPI-44")
-    assert finding["severity"] == "error" and "EVSE-2" in finding["message"]
+    # The capability asks the sender (us) for a connector_id; a CPO that copes is not wrong.
+    assert finding["severity"] == "info" and "EVSE-2" in finding["message"]
     assert finding["exchange_id"]
     await command(http, cpo.node, "START_SESSION", location_id="LOC-1", connector_id="1")
-    assert [f["severity"] for f in findings(cpo.node, "OCPI-44")] == ["error", "warning"]
+    assert [f["severity"] for f in findings(cpo.node, "OCPI-44")] == ["info", "info"]
 
 
 async def test_a_rejection_of_a_connector_required_start_is_right(cpo: Cpo, http) -> None:
@@ -97,7 +102,7 @@ async def test_a_rejection_of_a_connector_required_start_is_right(cpo: Cpo, http
 # --- OCPI-55 --------------------------------------------------------------------------------
 
 
-async def test_rejected_start_at_an_available_evse_is_a_warning(cpo: Cpo, http) -> None:
+async def test_rejected_start_at_an_available_evse_is_noted(cpo: Cpo, http) -> None:
     cpo.double.command_answer = {
         "result": "REJECTED",
         "timeout": 30,
@@ -105,7 +110,7 @@ async def test_rejected_start_at_an_available_evse_is_a_warning(cpo: Cpo, http) 
     }
     await command(http, cpo.node, "START_SESSION", **start_body())
     [finding] = findings(cpo.node, "OCPI-55")
-    assert finding["severity"] == "warning" and "EVSE-1, AVAILABLE" in finding["message"]
+    assert finding["severity"] == "info" and "EVSE-1, AVAILABLE" in finding["message"]
     assert "(no)" in finding["message"]
     # Not when the EVSE is busy in the CPO's own Locations.
     await cpo.push(
@@ -125,10 +130,12 @@ async def test_no_session_after_an_accepted_start(cpo: Cpo, http) -> None:
     stored = cpo.node.ptp.commands.get(record["id"])
     assert stored["expect"] == "SESSION" and stored["expect_due_at"] == "2025-03-01T09:05:01Z"
     await cpo.advance(299)
-    assert "OCPI-55" not in rules(cpo.node)
+    assert rules(cpo.node) == {}
     await cpo.advance(2)
-    [finding] = findings(cpo.node, "OCPI-55")
-    assert finding["severity"] == "error" and "no Session" in finding["message"]
+    # mod_commands shows this very case (EV not plugged in) as legitimate: noted, once.
+    assert rules(cpo.node) == {"OCPI-46": "info"}
+    [finding] = findings(cpo.node, "OCPI-46")
+    assert "no Session" in finding["message"]
     assert cpo.node.ptp.commands.get(record["id"])["expect"] is None
 
 
@@ -154,6 +161,8 @@ async def test_session_and_cdr_after_an_accepted_start(cpo: Cpo, http) -> None:
 
 
 async def test_no_cdr_after_the_session_completed(cpo: Cpo, http) -> None:
+    """A CDR that never comes is PAYTER-05's (the journey cannot capture), not a second
+    finding of the command layer; one found only on the CPO's Sender is noted (OCPI-55)."""
     record = await command(http, cpo.node, "START_SESSION", **start_body())
     ref, token = record["authorization_reference"], record["request"]["token"]
     await cpo.result(http, "ACCEPTED")
@@ -161,8 +170,8 @@ async def test_no_cdr_after_the_session_completed(cpo: Cpo, http) -> None:
         http, "PUT", "sessions", "NL/CPO/S1", obj.session(token=token, ref=ref, status="COMPLETED")
     )
     await cpo.advance(3601)
-    [finding] = findings(cpo.node, "OCPI-55")
-    assert "no CDR was POSTed" in finding["message"] and finding["severity"] == "error"
+    assert rules(cpo.node) == {}
+    assert cpo.node.ptp.commands.get(record["id"])["expect"] is None
 
 
 async def test_an_invalid_session_expects_no_cdr(cpo: Cpo, http) -> None:
@@ -203,7 +212,7 @@ async def test_echoes_location_and_limit(cpo: Cpo, http) -> None:
     [loc39] = findings(cpo.node, "OCPI-39")
     assert loc39["pointer"] == "/cdr_location/evse_uid" and "'EVSE-1'" in loc39["message"]
     [limit] = findings(cpo.node, "OCPI-58")
-    assert limit["severity"] == "warning" and "past the preauthorize_amount 50" in limit["message"]
+    assert limit["severity"] == "info" and "past the preauthorize_amount 50" in limit["message"]
 
 
 async def test_whitelist_never_and_invalid_tokens(cpo: Cpo, http) -> None:

@@ -179,8 +179,13 @@ async def test_authorize_requests(emulator: EmulatorNode, doubles, http) -> None
 async def test_tokens_receiver_missing(emulator: EmulatorNode, doubles, http) -> None:
     double, _ = await registered(emulator)
     doubles.append(double)
+    # A Tokens Receiver listed in the version details, but nothing behind it.
+    double.tokens_receiver = lambda request, module, body: double.envelope(  # type: ignore[method-assign]
+        code=2000, http=404, request=request
+    )
     status, check = await admin(http, emulator, "POST", "ocpi/tokens/check", json={})
     assert status == 200 and [s["ok"] for s in check["steps"]] == [False]
+    assert check["steps"][0]["finding"] == "OCPI-50"
     [finding] = findings(emulator, "OCPI-50")
     assert "PUT the token" in finding["message"] and "HTTP 404" in finding["message"]
 
@@ -193,4 +198,5 @@ async def test_na_evse_uid_is_reported(emulator: EmulatorNode, doubles, http) ->
     status, _, env = await ocpi(http, "PUT", url, token, json=loc, headers=ROUTING)
     assert status == 201 and env["status_code"] == 1000
     [na] = findings(emulator, "OCPI-12")
-    assert na["severity"] == "warning" and na["pointer"] == "/evses/0/uid"
+    # "#NA" is allowed where data cannot be given; whether it could, we cannot tell: noted.
+    assert na["severity"] == "info" and na["pointer"] == "/evses/0/uid"

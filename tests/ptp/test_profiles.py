@@ -42,7 +42,8 @@ async def test_ptp_profile_hosts_payments_on_2_3_0_and_2_2_1(start_emulator, htt
     assert await details(http, node, "2.2.1") == expected(payments=True, roles=True)
     assert await details(http, node, "2.1.1") == expected(payments=False, roles=False)
     _, _, creds = await ocpi(http, "GET", node.server.endpoint_url("2.3.0", "credentials"), TOKEN_A)
-    assert creds["data"]["roles"][0]["role"] == "PTP"
+    # EMSP in every profile: a value of the version's Role enum (PTP is not one).
+    assert creds["data"]["roles"][0]["role"] == "EMSP"
     # What is not listed is not served either.
     status, _, env = await ocpi(
         http, "GET", node.server.endpoint_url("2.1.1", "payments") + "/terminals", TOKEN_A, raw=True

@@ -76,7 +76,8 @@ async def test_checks_can_be_switched_off(connect) -> None:
     ("knob", "rule", "says"),
     [
         ("ignore_date_filters", "OCPI-22", "date_to means last_updated < 2025-03-01T08:45:00Z"),
-        ("unknown_id_http_200", "OCPI-26", "answered HTTP 200, OCPI 2003"),
+        # The spec: a GET of a resource that does not exist SHOULD be a 404 (a warning).
+        ("unknown_id_http_200", "OCPI-26b", "answered HTTP 200, OCPI 2003"),
         ("unstable_order", "OCPI-27", "came back in another order"),
     ],
 )

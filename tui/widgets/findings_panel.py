@@ -11,18 +11,21 @@ from textual.widgets import DataTable, Static
 
 from tui.messages import ExchangeSelected
 
+# The report's three verdicts: INCOMPLETE (nothing failed, but the flows Payter needs were not
+# all exercised) is neither green nor red.
+COLOURS = {"PASS": "green", "FAIL": "red", "INCOMPLETE": "yellow"}
+
 
 def verdict_text(report: dict[str, Any]) -> Text:
     verdict = str(report.get("verdict") or "?")
     text = Text("Verdict ")
-    text.append(
-        f" {verdict} ", style="bold white on green" if verdict == "PASS" else "bold white on red"
-    )
+    ink = "black" if verdict == "INCOMPLETE" else "white"
+    text.append(f" {verdict} ", style=f"bold {ink} on {COLOURS.get(verdict, 'red')}")
     for axis, label in (("spec", "OCPI spec"), ("payter", "Payter")):
         part = (report.get("axes") or {}).get(axis)
         if not isinstance(part, dict):
             continue
-        style = "green" if part.get("verdict") == "PASS" else "red"
+        style = COLOURS.get(str(part.get("verdict")), "red")
         # One line per axis: the two verdicts stay readable in a narrow pane.
         text.append(f"\n{label}: ")
         text.append(str(part.get("verdict")), style=f"bold {style}")

@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from emulator.ocpi.types import note
+from emulator.rules import RuleId
 
 
 class OcpiModel(BaseModel):
@@ -44,7 +45,7 @@ class Open(GroupedMetadata):
 
     name: str
     values: tuple[str, ...]
-    rule: ClassVar[str] = "OCPI-11b"
+    rule: ClassVar[RuleId] = "OCPI-11b"
 
     def __init__(self, name: str, *values: str) -> None:
         object.__setattr__(self, "name", name)
@@ -69,13 +70,13 @@ class Lenient(Open):
     with a note, so that the object stays usable.
     """
 
-    rule: ClassVar[str] = "OCPI-11"
+    rule: ClassVar[RuleId] = "OCPI-11"
 
     def why(self) -> str:
         return f"{self.name} is a closed enum in this version"
 
 
-def refuse(kind: str, message: str, rule: str) -> NoReturn:
+def refuse(kind: str, message: str, rule: RuleId) -> NoReturn:
     """Fail validation with ``message``, reported under checklist ``rule``."""
     raise PydanticCustomError(kind, message, {"rule": rule})
 

@@ -64,7 +64,7 @@ class CdrsReceiver(Module):
             raise OcpiError(status.INVALID_PARAMETERS, f"CDR {cdr['id']} already received")
         command = self.ptp.start_of(cdr)
         for p in self.ptp.cdr_problems(platform, version, cdr, cc, pid, command=command):
-            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+            req.finding(p.rule, p.message, pointer=p.pointer)
         await self.ptp.store_cdr(platform, version, cdr, cc, pid, source="push", command=command)
         location = f"{req.server.endpoint_url(version, 'cdrs')}/{cc}/{pid}/{cdr['id']}"
         return OcpiResult(http_status=201, headers={"Location": location}, omit_data=True)

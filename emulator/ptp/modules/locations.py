@@ -135,6 +135,32 @@ class LocationsReceiver(Module):
         raise OcpiError(status.CLIENT_ERROR, f"unknown {depth}", http_status=404)
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
+        try:
+            return await self._put(req)
+        except OcpiError:
+            self._refused(req)
+            raise
+
+    async def patch(self, req: OcpiRequest) -> OcpiResult:
+        try:
+            return await self._patch(req)
+        except OcpiError:
+            self._refused(req)
+            raise
+
+    def _refused(self, req: OcpiRequest) -> None:
+        """Remember a refused push of a Location: a later crawl that sees the change must not
+        say the CPO never pushed it (PAYTER-02); the refusal's own finding names the cause."""
+        if req.platform is None:
+            return
+        why = next((f for f in reversed(req.findings)), None)
+        self.ptp.mirror.refused_push(
+            req.platform.id,
+            req.params["location_id"],
+            f"{why.rule}: {why.message}" if why is not None else "the push was refused",
+        )
+
+    async def _put(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
         version = req.version or "2.2.1"
         depth = self._depth(req)
@@ -160,7 +186,7 @@ class LocationsReceiver(Module):
         if depth == "Location":
             location = obj
             for p in checks.check_location_tree(location):
-                req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+                req.finding(p.rule, p.message, pointer=p.pointer)
         else:
             stored = self._stored(req, cc, pid)
             if stored is None:
@@ -202,15 +228,21 @@ class LocationsReceiver(Module):
             http_status=201 if created and depth == "Location" else 200, omit_data=True
         )
 
-    async def patch(self, req: OcpiRequest) -> OcpiResult:
+    async def _patch(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
         version = req.version or "2.2.1"
         depth = self._depth(req)
         body = req.parse(partial_model(model_for(version, depth)), what=f"{depth} PATCH")
         changes = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
         if "last_updated" not in changes:
-            req.finding("OCPI-31", f"{depth} PATCH without last_updated", pointer="/last_updated")
-            raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
+            if version == "2.1.1":
+                # 2.1.1 has no such rule (its own PATCH example has none): stamp it now.
+                changes["last_updated"] = format_datetime(req.rt.now())
+            else:
+                req.finding(
+                    "OCPI-31", f"{depth} PATCH without last_updated", pointer="/last_updated"
+                )
+                raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
         stored = self._stored(req, cc, pid)
         if stored is None:
             raise OcpiError(

@@ -15,6 +15,7 @@ from emulator.ocpi.models.base import partial_model
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
+from emulator.ocpi.types import format_datetime
 from emulator.ptp import checks
 
 if TYPE_CHECKING:
@@ -40,14 +41,16 @@ class SessionsReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid = req.require_owner()
-        obj = self.ptp.sessions.object(req.require_platform().id, cc, pid, req.params["session_id"])
+        obj = self.ptp.sessions.object(
+            req.require_platform().id, cc, pid, req.params["session_id"]
+        )
         if obj is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
         return obj
 
     def _report(self, req: OcpiRequest, problems: list[checks.Problem]) -> None:
         for p in problems:
-            req.finding(p.rule, p.message, pointer=p.pointer, severity=p.severity)
+            req.finding(p.rule, p.message, pointer=p.pointer)
 
     async def put(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
@@ -60,19 +63,7 @@ class SessionsReceiver(Module):
         previous = self.ptp.sessions.object(
             req.require_platform().id, cc, pid, req.params["session_id"]
         )
-        version = req.version or "2.2.1"
-        command = self.ptp.start_of(session)
-        self._report(req, self.ptp.session_problems(version, previous, session, command=command))
-        created = await self.ptp.store_session(
-            req.require_platform(),
-            req.version,
-            session,
-            previous,
-            cc,
-            pid,
-            source="push",
-            command=command,
-        )
+        created = await self._take(req, session, previous, cc, pid)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
     async def patch(self, req: OcpiRequest) -> OcpiResult:
@@ -82,8 +73,14 @@ class SessionsReceiver(Module):
             mode="json", exclude_unset=True, by_alias=True
         )
         if "last_updated" not in changes:
-            req.finding("OCPI-31", "Session PATCH without last_updated", pointer="/last_updated")
-            raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
+            if req.version == "2.1.1":
+                # 2.1.1 has no such rule (its own PATCH example is {"status": "CHARGING"}).
+                changes["last_updated"] = format_datetime(req.rt.now())
+            else:
+                req.finding(
+                    "OCPI-31", "Session PATCH without last_updated", pointer="/last_updated"
+                )
+                raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
         previous = self.ptp.sessions.object(
             req.require_platform().id, cc, pid, req.params["session_id"]
         )
@@ -100,13 +97,27 @@ class SessionsReceiver(Module):
         session.update(changes)
         # PATCH appends charging periods; an empty or absent list changes nothing.
         session["charging_periods"] = list(previous.get("charging_periods") or []) + periods
-        version = req.version or "2.2.1"
+        await self._take(req, session, previous, cc, pid, patch=changes)
+        return OcpiResult(omit_data=True)
+
+    async def _take(
+        self,
+        req: OcpiRequest,
+        session: dict[str, Any],
+        previous: dict[str, Any] | None,
+        cc: str,
+        pid: str,
+        *,
+        patch: dict[str, Any] | None = None,
+    ) -> bool:
+        """Check the Session's new state against its START_SESSION (found once) and store
+        it; True if it is new."""
         command = self.ptp.start_of(session)
-        self._report(
-            req,
-            self.ptp.session_problems(version, previous, session, patch=changes, command=command),
+        problems = self.ptp.session_problems(
+            req.version or "2.2.1", previous, session, patch=patch, command=command
         )
-        await self.ptp.store_session(
+        self._report(req, problems)
+        return await self.ptp.store_session(
             req.require_platform(),
             req.version,
             session,
@@ -116,4 +127,3 @@ class SessionsReceiver(Module):
             source="push",
             command=command,
         )
-        return OcpiResult(omit_data=True)

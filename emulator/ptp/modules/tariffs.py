@@ -85,10 +85,9 @@ class TariffsReceiver(Module):
                 for conn in evse.get("connectors") or []:
                     if tariff_id in {str(t).upper() for t in conn.get("tariff_ids") or []}:
                         req.finding(
-                            "OCPI-41",
+                            "OCPI-41b",
                             f"tariff {row['id']} deleted while connector "
                             f"{evse.get('uid')}/{conn.get('id')} still refers to it",
-                            severity="warning",
                         )
         self.ptp.mirror.tariffs.mark_invalid(row["key"])
         req.rt.bus.publish("ocpi.tariff", tariff_id=row["id"], change="DELETE")

@@ -1,0 +1,251 @@
+"""What was checked: per platform, which rules ran, which could not run and why, and which of
+the flows Payter needs were exercised.
+
+A check marks its rule as run when it looks at something (``ran``), whether it finds a
+problem or not; a recorded finding marks its rule as run too. A check that cannot run says why
+(``not_run``); one that cannot run because of an earlier finding names that finding
+(``not_checked``: "not checked: OCPI-06b ..."), so one root cause gives one finding and the
+dependent checks are visible instead of silently skipped or falsely failed.
+
+Flows are what a run must have gone through for its verdict to mean something: the OCPI
+registration, the mirror of the CPO's Locations and Tariffs, and a card journey through to
+capture (or, for a CPS integration, a CPS session committed). Without them the report's
+verdict is ``INCOMPLETE``, never ``PASS``.
+
+Marks are kept in SQLite (they survive a restart) and cached in memory, so a check that runs on
+every request costs a set look-up, not a write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from emulator.datetimes import format_datetime
+from emulator.rules import RULES, RuleId
+from emulator.store import Store, TableSpec
+
+Flow = Literal["registration", "mirror", "journey", "cps"]
+
+# The flows of an OCPI integration, in order, with what each means.
+OCPI_FLOWS: dict[Flow, str] = {
+    "registration": "the OCPI registration (credentials handshake) completed",
+    "mirror": "the CPO's Locations and Tariffs were mirrored (a complete crawl)",
+    "journey": "a card journey ran through to capture",
+}
+CPS_FLOWS: dict[Flow, str] = {"cps": "a CPS payment session was committed"}
+
+COVERAGE = TableSpec(
+    name="coverage",
+    columns={
+        "key": str,  # platform/rule
+        "platform_id": int,
+        "rule": str,
+        "state": str,  # ran | not_run
+        "reason": str,
+        "at": str,
+    },
+    pk="key",
+    indexes=(("platform_id",),),
+)
+
+FLOWS = TableSpec(
+    name="coverage_flows",
+    columns={"key": str, "platform_id": int, "flow": str, "detail": str, "at": str},
+    pk="key",
+)
+
+# Status of a check in the report.
+PASSED, FAILED, NOTED, NOT_RUN, NOT_EXERCISED = (
+    "passed",
+    "failed",
+    "noted",
+    "not_run",
+    "not_exercised",
+)
+
+
+def _key(platform_id: int | None, name: str) -> str:
+    return f"{platform_id if platform_id is not None else '-'}/{name}"
+
+
+class Coverage:
+    def __init__(self, store: Store, now: Callable[[], Any]) -> None:
+        self.store = store
+        self.now = now
+        store.register(COVERAGE)
+        store.register(FLOWS)
+        self._ran: set[str] = set()
+        self._flows: set[str] = set()
+        # The flows that make a run complete, per kind of integration (set by the node).
+        self.ocpi_flows: dict[Flow, str] = dict(OCPI_FLOWS)
+        self.cps_flows: dict[Flow, str] = dict(CPS_FLOWS)
+
+    def clear_cache(self) -> None:
+        """After POST /__admin/reset emptied the tables."""
+        self._ran.clear()
+        self._flows.clear()
+
+    # --- marks ------------------------------------------------------------------------------
+
+    def ran(self, rule_id: RuleId, platform_id: int | None) -> None:
+        key = _key(platform_id, rule_id)
+        if key in self._ran:
+            return
+        self._ran.add(key)
+        self.store.upsert(
+            COVERAGE.name,
+            {
+                "key": key,
+                "platform_id": platform_id,
+                "rule": rule_id,
+                "state": "ran",
+                "reason": None,
+                "at": format_datetime(self.now()),
+            },
+        )
+
+    def not_run(self, rule_id: RuleId, platform_id: int | None, reason: str) -> None:
+        """The check of ``rule_id`` could not run; ``reason`` says why. A check that did run
+        (now or before) stays run, with the reason kept: it ran only in part."""
+        key = _key(platform_id, rule_id)
+        row = self.store.get(COVERAGE.name, key)
+        if key in self._ran or (row is not None and row.get("state") == "ran"):
+            self._ran.add(key)
+            if row is not None and not row.get("reason"):
+                self.store.update(COVERAGE.name, key, {"reason": reason})
+            return
+        self.store.upsert(
+            COVERAGE.name,
+            {
+                "key": key,
+                "platform_id": platform_id,
+                "rule": rule_id,
+                "state": "not_run",
+                "reason": reason,
+                "at": format_datetime(self.now()),
+            },
+        )
+
+    def not_checked(
+        self,
+        rule_ids: RuleId | Iterable[RuleId],
+        platform_id: int | None,
+        because: dict[str, Any] | str | None,
+    ) -> None:
+        """The checks of ``rule_ids`` could not run because of an earlier finding (a finding
+        row, or its rule and message as text): one root cause, one finding."""
+        if isinstance(because, dict):
+            why = f"not checked: {because.get('rule')} ({because.get('message')})"
+        else:
+            why = f"not checked: {because}" if because else "not checked"
+        for rule_id in [rule_ids] if isinstance(rule_ids, str) else rule_ids:
+            self.not_run(rule_id, platform_id, why)
+
+    def flow(self, name: Flow, platform_id: int | None, detail: str | None = None) -> None:
+        key = _key(platform_id, name)
+        if key in self._flows:
+            return
+        self._flows.add(key)
+        if self.store.get(FLOWS.name, key) is not None:
+            return
+        self.store.upsert(
+            FLOWS.name,
+            {
+                "key": key,
+                "platform_id": platform_id,
+                "flow": name,
+                "detail": detail,
+                "at": format_datetime(self.now()),
+            },
+        )
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def flows(self, platform_id: int | None = None) -> dict[str, dict[str, Any]]:
+        """Flows exercised: ``{platform key: {flow: at}}`` (key ``"-"`` for no platform)."""
+        rows = self.store.rows(FLOWS.name)
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if platform_id is not None and r["platform_id"] != platform_id:
+                continue
+            pid = "-" if r["platform_id"] is None else str(r["platform_id"])
+            out.setdefault(pid, {})[r["flow"]] = r["at"]
+        return out
+
+    def missing_flows(self, platform_id: int | None = None) -> list[str]:
+        """What keeps the run from being complete ([] when complete): for one platform, its
+        OCPI flows not yet exercised; for the whole run, those of the platform that got
+        furthest (or the CPS flow, for a run with CPS traffic and no OCPI platform)."""
+        seen = self.flows(platform_id)
+        ocpi = {k: v for k, v in seen.items() if k != "-"}
+        if platform_id is None:
+            cps_done = set(seen.get("-", {}))
+            if not ocpi and cps_done and all(f in cps_done for f in self.cps_flows):
+                return []
+        best: list[Flow] | None = None
+        for flows in ocpi.values():
+            missing: list[Flow] = [f for f in self.ocpi_flows if f not in flows]
+            if best is None or len(missing) < len(best):
+                best = missing
+        if best is None:
+            best = list(self.ocpi_flows)
+        return [f"{f}: {self.ocpi_flows[f]} (not yet)" for f in best]
+
+    def checks(
+        self,
+        platform_id: int | None,
+        findings: list[dict[str, Any]],
+        version: str | None,
+    ) -> list[dict[str, Any]]:
+        """Every rule that applies to ``version`` with its status for ``platform_id``:
+        passed (ran, no finding), failed (an error or warning), noted (infos only), not_run
+        (with the reason) or not_exercised (nothing reached it yet)."""
+        rows = {
+            r["rule"]: r
+            for r in self.store.rows(
+                COVERAGE.name, "coalesce(platform_id, -1) = ?", [_pid(platform_id)]
+            )
+        }
+        by_rule: dict[str, list[dict[str, Any]]] = {}
+        for f in findings:
+            by_rule.setdefault(f["rule"], []).append(f)
+        out = []
+        for rule in RULES.values():
+            if version is not None and not rule.applies_to(version):
+                continue
+            mine = by_rule.get(rule.id, [])
+            row = rows.get(rule.id)
+            reason = None
+            if any(f["severity"] in ("error", "warning") for f in mine):
+                state = FAILED
+            elif mine:
+                state = NOTED
+            elif row is not None and row["state"] == "ran":
+                state = PASSED
+                if row.get("reason"):
+                    reason = f"partly {row['reason']}"
+            elif row is not None:
+                state, reason = NOT_RUN, row.get("reason")
+            else:
+                state = NOT_EXERCISED
+            if platform_id is not None and rule.id.startswith("CPS-"):
+                continue  # CPS checks are not about an OCPI platform
+            item: dict[str, Any] = {
+                "rule": rule.id,
+                "status": state,
+                "severity": rule.severity(version),
+                "title": rule.title,
+            }
+            if mine:
+                item["findings"] = len(mine)
+                if row is not None and row.get("reason"):
+                    reason = f"partly {row['reason']}"
+            if reason:
+                item["reason"] = reason
+            out.append(item)
+        return out
+
+
+def _pid(platform_id: int | None) -> int:
+    return -1 if platform_id is None else platform_id
