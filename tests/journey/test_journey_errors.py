@@ -546,7 +546,7 @@ async def test_a_negative_cdr_during_charging_leaves_the_preauthorization_open(r
         None,
         "CHARGING",
     )
-    assert "PAYTER-05" in rig.rules() and "OCPI-37" in rig.rules()
+    assert "PAYTER-05" in rig.rules() and "OCPI-37b" in rig.rules()
     assert session_states(rig) == ["AUTHORIZED"]
     await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
     body = rig.start_body(ref)

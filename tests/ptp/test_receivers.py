@@ -421,7 +421,7 @@ async def test_a_token_works_on_its_own_version_only(emulator: EmulatorNode, htt
 
 async def test_implausible_values_are_accepted_and_reported(cpo: Cpo, http) -> None:
     """Negative energy or cost and dates in year 9999: the spec bounds none of them (OCPI-38b,
-    information); a negative cost in a CDR that is not a credit CDR is a warning (only credit
+    information); a negative cost in a CDR that is not a credit CDR is OCPI-37b (only credit
     CDRs carry negative amounts)."""
     session = obj.session(
         version=cpo.version,
@@ -442,8 +442,8 @@ async def test_implausible_values_are_accepted_and_reported(cpo: Cpo, http) -> N
     )
     status, _, env = await cpo.call(http, "POST", "cdrs", json=cdr)
     assert (status, env["status_code"]) == (201, 1000)
-    [negative_cost] = [f for f in findings(cpo.node, "OCPI-37") if "/total_cost" == f["pointer"]]
-    assert negative_cost["severity"] == "warning"
+    [negative_cost] = [f for f in findings(cpo.node, "OCPI-37b") if "/total_cost" == f["pointer"]]
+    assert negative_cost["severity"] == "error"  # credit CDRs SHALL carry the negative amounts
     pointers = {f["pointer"] for f in findings(cpo.node, "OCPI-38b")} - set(info)
     assert {"/total_energy", "/end_date_time"} <= pointers
     # Information never fails a verdict.

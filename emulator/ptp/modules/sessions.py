@@ -41,9 +41,7 @@ class SessionsReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid = req.require_owner()
-        obj = self.ptp.sessions.object(
-            req.require_platform().id, cc, pid, req.params["session_id"]
-        )
+        obj = self.ptp.sessions.object(req.require_platform().id, cc, pid, req.params["session_id"])
         if obj is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
         return obj
