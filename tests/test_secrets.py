@@ -22,6 +22,7 @@ from journey_rig import SERIAL, make_rig
 
 from emulator import logs
 from emulator.app import EmulatorNode
+from emulator.vault import key_file
 
 CPS_KEY = "fixed-cps-key-0123456789abcdef"
 CPS_TOKEN = "fixed-cps-exchange-token-0123456789"
@@ -35,6 +36,12 @@ def log_lines() -> Any:
     logs.configure("json", "debug", stream=buffer)
     yield buffer
     logs.configure("console", "warning")
+
+
+def stored_bytes(directory: Path) -> bytes:
+    """The database file and its WAL, as a copy of them would hold them."""
+    files = sorted(directory.glob("emulator.db*"))
+    return b"".join(p.read_bytes() for p in files if p.suffix != ".key")
 
 
 def forms(secret: str) -> list[str]:
@@ -129,7 +136,7 @@ async def test_no_secret_in_full_anywhere(
     assert leaks(json.dumps(events, ensure_ascii=False, default=str), secrets) == []
 
     await node.stop()
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("emulator.db*") if p.suffix != ".key")
+    stored = stored_bytes(tmp_path)
     assert len(stored) > 50_000
     assert leaks(stored.decode("latin-1"), secrets) == []
     assert leaks(log_lines.getvalue(), secrets) == []
@@ -161,7 +168,7 @@ async def test_a_database_without_its_key_gives_out_nothing(
     node = await start_emulator(db=str(db), poll_interval=0)
     rig = await make_rig(node, http)
     await node.stop()
-    (tmp_path / "copy.db.key").unlink()
+    key_file(str(db)).unlink()
     copy = await start_emulator(db=str(db), poll_interval=0)
     [platform] = copy.platforms.registered()
     assert platform.peer_token is None
