@@ -182,6 +182,10 @@ class JourneyController:
                 self._cancel_deadline(journey.id)
             elif isinstance(effect, steps.ShowScreen):
                 await self.menus.show_journey_screen(journey, effect)
+            elif isinstance(effect, steps.StartReading):
+                await self._start_reading(journey, effect)
+            elif isinstance(effect, steps.StopReading):
+                await self._stop_reading(journey.serial_number)
             elif isinstance(effect, steps.Authorize):
                 await self.host.authorize(
                     journey.serial_number, amount=effect.amount, currency=effect.currency
@@ -272,8 +276,7 @@ class JourneyController:
             if state == S.AUTHORIZING and device is not None:
                 await self._adopt_authorization(journey, device)
             else:
-                await self._stop_reading_after_restart(serial)
-                await self.dispatch(journey.id, steps.Abandoned("restart"))
+                await self.dispatch(journey.id, steps.Abandoned("restart", stop_reading=True))
                 return False
             journey = self.records.get(journey.id) or journey
         if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
@@ -290,7 +293,7 @@ class JourneyController:
         await self.dispatch(journey.id, steps.Resumed())
         return False
 
-    async def _stop_reading_after_restart(self, serial: str) -> None:
+    async def _stop_reading(self, serial: str) -> None:
         device = self.host.device(serial) if self.host.exists(serial) else None
         if device is not None and device.online and device.state.value in ("READING", "CARD"):
             await self.host.stop_reading(serial)
@@ -471,12 +474,16 @@ class JourneyController:
         self._publish(journey)
         ui.journey_id = journey.id
         self.menus.cancel(serial, "ui")
+        await self.dispatch(journey.id, steps.TariffAccepted())
+
+    async def _start_reading(self, journey: Journey, effect: steps.StartReading) -> None:
+        serial = journey.serial_number
         texts = self.menus.texts(serial)
         try:
             await self.host.start_reading(
                 serial,
-                amount=journey.preauth_amount,
-                currency=journey.currency,
+                amount=effect.amount,
+                currency=effect.currency,
                 language=texts.language,
                 title=texts.t("present.title"),
                 message=texts.t("present.message"),

@@ -53,6 +53,12 @@ START_FAILURE_TEXT = {
 
 
 @dataclass(frozen=True)
+class TariffAccepted:
+    """The driver accepted the tariff: the journey (just created, PRESENTING) asks for a
+    card."""
+
+
+@dataclass(frozen=True)
 class CardPresented:
     card: Card
 
@@ -113,9 +119,11 @@ class FacCreated:
 
 @dataclass(frozen=True)
 class Abandoned:
-    """The journey cannot go on before any money was taken (a restart, say)."""
+    """The journey cannot go on before any money was taken (a restart, say);
+    ``stop_reading``: the terminal may still be asking for the card."""
 
     reason: str
+    stop_reading: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,8 @@ class Restarted:
 
 
 Event = (
-    CardPresented
+    TariffAccepted
+    | CardPresented
     | ReadingEnded
     | PaymentStepped
     | CommandResult
@@ -195,6 +204,19 @@ Event = (
 )
 
 # --- effects ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartReading:
+    """Ask for a card (Payter's present-card screens), for ``amount`` in ``currency``."""
+
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class StopReading:
+    pass
 
 
 @dataclass(frozen=True)
@@ -276,7 +298,9 @@ class ShowScreen:
 
 
 Effect = (
-    Authorize
+    StartReading
+    | StopReading
+    | Authorize
     | Capture
     | Void
     | SendStart
@@ -428,6 +452,11 @@ class _Step:
             self.request_stop("pre-authorized amount reached")
 
 
+def _tariff_accepted(s: _Step, event: TariffAccepted) -> None:
+    if s.j.state == S.PRESENTING and s.j.money == Money.NONE:
+        s.emit(StartReading(s.j.preauth_amount, s.j.currency))
+
+
 def _card(s: _Step, event: CardPresented) -> None:
     if s.j.state != S.PRESENTING:
         return
@@ -539,7 +568,9 @@ def _command(s: _Step, event: CommandResult) -> None:
 
 
 def _start_not_sent(s: _Step, event: StartNotSent) -> None:
-    if s.j.state in (S.AUTHORIZING, S.STARTING, S.STARTED) and not s.j.session_id:
+    if s.j.session_id:
+        return  # it started after all
+    if s.j.state in (S.AUTHORIZING, S.STARTING, S.STARTED) or s.j.money == Money.AUTHORIZED:
         s.start_failed(event.outcome)
 
 
@@ -562,6 +593,8 @@ def _fac_created(s: _Step, event: FacCreated) -> None:
 
 def _abandoned(s: _Step, event: Abandoned) -> None:
     if s.j.money == Money.NONE and s.j.state in (S.PRESENTING, S.AUTHORIZING):
+        if event.stop_reading:
+            s.emit(StopReading())
         s.set(state=S.ABANDONED, reason=event.reason)
 
 
@@ -735,6 +768,7 @@ def _restarted(s: _Step, event: Restarted) -> None:
 
 
 _HANDLERS: dict[type, Any] = {
+    TariffAccepted: _tariff_accepted,
     CardPresented: _card,
     ReadingEnded: _reading_ended,
     PaymentStepped: _payment,

@@ -147,7 +147,10 @@ class World:
             else:
                 self.apply(steps.PaymentStepped("declined", "PS-1", {"response_text": "no"}))
         elif choice == 2:
-            self.apply(steps.StartNotSent("RESTART"))
+            if rnd.random() < 0.5:
+                self.apply(steps.StartNotSent("RESTART"))
+            else:
+                self.apply(steps.Abandoned("restart", stop_reading=rnd.random() < 0.5))
         elif choice == 3 and self.commands:
             command = rnd.choice(self.commands)
             state = rnd.choice(
@@ -212,6 +215,7 @@ class World:
 def test_one_capture_or_one_void_per_authorization(seed: int) -> None:
     rnd = random.Random(seed)
     world = World(rnd)
+    world.apply(steps.TariffAccepted())
     for _ in range(EVENTS):
         world.random_event()
         assert world.captured + world.voided <= 1, world.trail
@@ -245,6 +249,10 @@ def test_the_histories_cover_the_money_paths() -> None:
 
 def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
     journey = World(random.Random(0)).journey
+    assert step(journey, steps.TariffAccepted(), T0, CONTEXT) == (
+        journey,
+        [steps.StartReading(5000, "EUR")],
+    )
     first = step(journey, steps.CardPresented(Card(card_id="c")), T0, CONTEXT)
     again = step(journey, steps.CardPresented(Card(card_id="c")), T0, CONTEXT)
     assert first == again
