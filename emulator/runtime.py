@@ -19,6 +19,7 @@ from emulator.clock import Clock, make_clock
 from emulator.coverage import Coverage
 from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
+from emulator.faults import Faults
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
@@ -43,6 +44,7 @@ class Runtime:
     journal: Journal
     findings: Findings
     coverage: Coverage
+    faults: Faults
     base_url: str = ""
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     # Keyed hashes and encryption for the secrets the store keeps (emulator/vault.py).
@@ -119,6 +121,7 @@ def build_runtime(
         ),
         findings=findings,
         coverage=coverage,
+        faults=Faults(bus, clock.now, settings.seed),
     )
     rt.reset_hooks.append(coverage.clear_cache)
     return rt
