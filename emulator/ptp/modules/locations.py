@@ -148,7 +148,7 @@ class LocationsReceiver(Module):
         )
 
     def _key(self, req: OcpiRequest, cc: str, pid: str) -> str:
-        return object_key(cc, pid, req.params["location_id"])
+        return object_key(req.require_platform().id, cc, pid, req.params["location_id"])
 
     def _head(self, req: OcpiRequest, cc: str, pid: str, missing: str) -> dict[str, Any]:
         """The stored Location's own fields (its EVSEs stay where they are stored)."""
