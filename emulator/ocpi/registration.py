@@ -81,12 +81,16 @@ class RegistrationFailed(Exception):
         ocpi_status: int,
         exchange_id: int | None = None,
         platform_id: int | None = None,
+        public: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.ocpi_status = ocpi_status
         self.exchange_id = exchange_id
         self.platform_id = platform_id
+        # What a peer that chose the URL is told (never whether a port answered); the operator
+        # (the control API) reads ``message``.
+        self.public = public or message
         # The versions URL did not answer an OCPI versions list: most likely not the peer's
         # versions endpoint at all (a wrong URL), so nothing it did judges a CPO.
         self.no_versions_list = False
@@ -210,11 +214,13 @@ class Registration:
                 platform, platform.versions_url, "versions", token, None, "list"
             )
         except PeerError as exc:
+            where = f"cannot read the peer's versions at {platform.versions_url}"
             raise RegistrationFailed(
-                f"cannot read the peer's versions at {platform.versions_url}: {exc.public}",
+                f"{where}: {exc.message}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
+                public=f"{where}: {exc.public}",
             ) from None
         if not reply.ok:
             raise RegistrationFailed(
@@ -277,11 +283,13 @@ class Registration:
         try:
             reply = await self._get(platform, url, "versions", token, version, "object")
         except PeerError as exc:
+            where = f"cannot read the peer's {version} version details at {url}"
             raise RegistrationFailed(
-                f"cannot read the peer's {version} version details at {url}: {exc.public}",
+                f"{where}: {exc.message}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
+                public=f"{where}: {exc.public}",
             ) from None
         if not reply.ok:
             raise RegistrationFailed(
@@ -540,7 +548,7 @@ class Registration:
             chosen, endpoints = await self._discover(platform, creds["token"], version)
         except RegistrationFailed as exc:
             self.platforms.delete(platform.id)
-            raise OcpiError(exc.ocpi_status, exc.message) from None
+            raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
         platform = self.platforms.update(
             platform.id,
@@ -575,7 +583,7 @@ class Registration:
         try:
             chosen, endpoints = await self._discover(probe, creds["token"], version)
         except RegistrationFailed as exc:
-            raise OcpiError(exc.ocpi_status, exc.message) from None
+            raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
         self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
         platform = self.platforms.update(
