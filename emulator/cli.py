@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sqlite3
 import sys
@@ -126,6 +127,9 @@ def _serve_node(builder: str, settings: Any) -> None:
 async def _run(build: Callable[[Any], Any], settings: Any) -> int:
     from emulator.node import print_listening
 
+    if settings.ready_file:
+        # Removed before anything else: a script waiting for it never reads a stale one.
+        settings.ready_file.unlink(missing_ok=True)
     try:
         node = build(settings)
         info = await node.start()
@@ -396,6 +400,175 @@ def demo(**given: Any) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     sys.exit(asyncio.run(run(options)))
+
+
+@main.command()
+@click.option(
+    "--cpo-versions-url", help="The CPO's OCPI versions URL: the emulator registers with it."
+)
+@click.option("--cpo-token-a", help="The token A the CPO gave for that registration.")
+@click.option(
+    "--wait-for-registration",
+    is_flag=True,
+    help="Print a versions URL and a token A and wait for the CPO to register.",
+)
+@click.option(
+    "--registration-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds --wait-for-registration waits.",
+)
+@click.option(
+    "--against",
+    metavar="cpo-sim[:PRESET]",
+    help="Run against the bundled simulated CPO, in this process on the manual clock "
+    "(PRESET: one of its presets, comma-separated; default correct).",
+)
+@click.option(
+    "--ocpi-version",
+    type=click.Choice(["2.3.0", "2.2.1", "2.1.1"]),
+    help="OCPI version to register with (default: the highest both offer).",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["ptp", "emsp"]),
+    default="ptp",
+    show_default=True,
+    help="The emulator's profile (emsp for a platform not yet on 2.3.0).",
+)
+@click.option(
+    "--cps-base-callback",
+    metavar="URL",
+    help="The CSMS's CPS webhook (callback) URL: runs the cps suite against that CSMS.",
+)
+@click.option("--suite", "suites", multiple=True, help="Run this suite (repeatable; default all).")
+@click.option("--only", multiple=True, help="Run only checks matching this id, glob or suite.")
+@click.option("--skip", multiple=True, help="Leave out checks matching this id, glob or suite.")
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A scenario file (YAML) of your own to run (repeatable).",
+)
+@click.option("--hook-plug-in", metavar="CMD|URL", help="Plug a car in at the check's EVSE.")
+@click.option("--hook-unplug", metavar="CMD|URL", help="Unplug the car at the check's EVSE.")
+@click.option("--hook-ev-full", metavar="CMD|URL", help="The car at the check's EVSE is full.")
+@click.option(
+    "--hook-header",
+    "hook_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="A header sent with every URL hook (repeatable), e.g. an Authorization.",
+)
+@click.option(
+    "--emulator",
+    "emulator_url",
+    metavar="URL",
+    help="Use the emulator running at URL (default: start one in this process).",
+)
+@click.option(
+    "--admin-token",
+    envvar="EMULATOR_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of that emulator's control API.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of the emulator this command starts.",
+)
+@click.option("--port", type=int, default=0, show_default=True, help="Its port (0: a free one).")
+@click.option("--public-url", help="The URL the CPO uses to reach it (behind Docker or a proxy).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for ids and tokens.")
+@click.option("--strict", is_flag=True, help="A warning finding fails its check too.")
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=1),
+    help="Cap every wait of the scenarios at this many seconds (their own timeouts follow "
+    "Payter's: 60 s for a CommandResult, 24 h for a CDR, ...).",
+)
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Write JUnit XML here."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the result as JSON here.",
+)
+@click.option(
+    "--print-schema", is_flag=True, help="Print the JSON Schema of scenario files and exit."
+)
+@click.option("--list", "list_checks", is_flag=True, help="List the selected checks and exit.")
+def check(**given: Any) -> None:
+    """Run Payter's go-live checks end to end against a CPO backend.
+
+    Exit codes: 0 every check passed; 1 a check failed; 2 the run could not be made or is
+    incomplete (nothing answers at the CPO's URL, a check not run for want of a hook).
+    """
+    from emulator import logs
+    from emulator.check import run as check_run
+    from emulator.check.scenario import schema
+
+    # The servers this command starts log their errors only; the checks speak for themselves.
+    logs.configure("console", "error")
+    if given["print_schema"]:
+        click.echo(json.dumps(schema(), indent=2))
+        return
+    from emulator.check.hooks import parse_header
+
+    try:
+        [parse_header(h) for h in given["hook_headers"]]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = check_run.CheckOptions(
+        cpo_versions_url=given["cpo_versions_url"],
+        cpo_token_a=given["cpo_token_a"],
+        wait_for_registration=given["wait_for_registration"],
+        registration_timeout=given["registration_timeout"],
+        against=given["against"],
+        ocpi_version=given["ocpi_version"],
+        profile=given["profile"],
+        cps_base_callback=given["cps_base_callback"],
+        suites=list(given["suites"]),
+        only=list(given["only"]),
+        skip=list(given["skip"]),
+        scenarios=list(given["scenarios"]),
+        hooks=check_run.hooks_from(
+            {
+                "plug-in": given["hook_plug_in"],
+                "unplug": given["hook_unplug"],
+                "ev-full": given["hook_ev_full"],
+            }
+        ),
+        hook_headers=dict(parse_header(h) for h in given["hook_headers"]),
+        emulator_url=given["emulator_url"],
+        admin_token=given["admin_token"],
+        host=given["host"],
+        port=given["port"],
+        public_url=given["public_url"],
+        seed=given["seed"],
+        strict=given["strict"],
+        max_wait=given["max_wait"],
+        junit=given["junit"],
+        json_path=given["json_path"],
+        color=sys.stdout.isatty(),
+    )
+    try:
+        if given["against"]:
+            check_run.parse_against(given["against"])
+        checks = check_run.select_checks(options, csms=bool(options.cps_base_callback))
+    except (ValueError, check_run.RunError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if given["list_checks"]:
+        for item in checks:
+            click.echo(f"{item.id:<32} {item.title}  [{' '.join(item.rules)}]")
+        return
+    outcome = check_run.run_check(options)
+    sys.exit(outcome.exit_code)
 
 
 @main.command("settings-table", hidden=True)

@@ -154,6 +154,9 @@ class Demo:
 
         build_cpo_sim, _ = _load_cpo_sim()
         opts = self.options
+        if opts.ready_file:
+            # A ready file left by an earlier run must never be read as this one's.
+            opts.ready_file.unlink(missing_ok=True)
         start, emulator_settings, cpo_settings = self.settings()
         if start is None and opts.clock == "paced":
             # A paced demo starts at the wall-clock time a person expects to see.

@@ -19,6 +19,7 @@ from aiohttp import web
 from emulator import jsonio
 from emulator.control import api as control_api
 from emulator.control.http import admin_middleware
+from emulator.faults import fault_middleware
 from emulator.ocpi.client import OcpiClient
 from emulator.ocpi.credentials import CredentialsModule
 from emulator.ocpi.platforms import Platforms
@@ -77,6 +78,7 @@ class Node:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         rt.reset_hooks.append(self.platforms.ensure_fixed_token_a)
+        rt.reset_hooks.append(rt.faults.clear)
         self.setup()
         self.app = self.build_app()
 
@@ -106,7 +108,10 @@ class Node:
     def build_app(self) -> web.Application:
         app = web.Application(
             client_max_size=self.rt.settings.max_body_bytes,
-            middlewares=[admin_middleware(self.rt.settings.admin_token)],
+            middlewares=[
+                admin_middleware(self.rt.settings.admin_token),
+                fault_middleware(self.rt, self.classify),
+            ],
         )
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -129,11 +134,29 @@ class Node:
         body = {"status": "ready" if not problems else "not ready", "problems": problems}
         return web.json_response(body, status=200 if not problems else 503)
 
+    def classify(self, request: web.Request) -> tuple[str, str | None] | None:
+        """``(protocol, module)`` of a request to this node, for fault injection; None for
+        what is not protocol traffic (health checks, the control API)."""
+        path = request.path
+        prefix = self.server.prefix + "/"
+        if path.startswith(prefix):
+            parts = path[len(prefix) :].split("/")
+            if parts[0] == "versions" or len(parts) < 2:
+                return "ocpi", "versions"
+            return "ocpi", parts[1] or "versions"
+        route = request.match_info.route.name if request.match_info.route else None
+        if route and route.startswith("cps-"):
+            return "cps", route.removeprefix("cps-")
+        return None
+
     def listening(self) -> dict[str, Any]:
         return listening_info(self.rt.base_url, ocpi_prefix=self.ocpi_prefix, cps=self.has_cps)
 
     async def start(self) -> dict[str, Any]:
         settings = self.rt.settings
+        if settings.ready_file:
+            # A ready file left by an earlier run must never be read as this one's.
+            settings.ready_file.unlink(missing_ok=True)
         self._runner = ProtocolRunner(
             self.app, now=self.rt.now, access_log=None, handle_signals=False
         )
@@ -152,6 +175,7 @@ class Node:
 
     async def stop(self) -> None:
         self.ready = False
+        self.rt.faults.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -18,6 +18,7 @@ from emulator.clock import Clock, make_clock
 from emulator.coverage import Coverage
 from emulator.datetimes import parse_datetime
 from emulator.events import EventBus
+from emulator.faults import Faults
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
@@ -40,6 +41,7 @@ class Runtime:
     journal: Journal
     findings: Findings
     coverage: Coverage
+    faults: Faults
     base_url: str = ""
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
@@ -109,6 +111,7 @@ def build_runtime(
         ),
         findings=findings,
         coverage=coverage,
+        faults=Faults(bus, clock.now, settings.seed),
     )
     rt.reset_hooks.append(coverage.clear_cache)
     return rt

@@ -155,3 +155,23 @@ def test_dockerfile_lints_clean() -> None:
         and "HEALTHCHECK" in text
         and "curl" not in text.split("HEALTHCHECK")[1]
     )
+
+
+def test_a_stale_ready_file_is_removed_at_start(tmp_path: Path) -> None:
+    """A CI script waiting for the ready file must never read one an earlier run left: it is
+    removed before anything else, so a server that cannot start leaves none."""
+    import socket
+
+    ready = tmp_path / "ready.json"
+    ready.write_text('{"event": "listening", "url": "http://127.0.0.1:1"}\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--db", ":memory:",
+             "--ready-file", str(ready)],
+            capture_output=True, env=_env(), cwd=tmp_path, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert not ready.exists()

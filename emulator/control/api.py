@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 
 from emulator import jsonio
 from emulator.clock import ManualClock
+from emulator.control import faults as fault_routes
 from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
 from emulator.datetimes import parse_datetime
 from emulator.findings import report_text
@@ -62,6 +63,7 @@ def add_routes(app: web.Application, node: ControlledNode) -> None:
     r.add_get(f"{p}/journal/{{id}}", h.exchange)
     r.add_get(f"{p}/events", h.events)
     r.add_get(f"{p}/settings", h.settings)
+    fault_routes.add_routes(app, node.rt)
 
 
 class _Handlers:
@@ -256,15 +258,59 @@ class _Handlers:
         return ok(report)
 
     async def journal(self, request: web.Request) -> web.Response:
+        """The traffic journal, filtered; with ``wait`` a long poll until a matching exchange
+        exists (408 with the nearest misses when none arrives in time)."""
         q = request.query
-        rows = self.rt.journal.list(
-            platform_id=query_int(request, "platform_id"),
-            protocol=q.get("protocol"),
-            direction=q.get("direction"),
-            since_id=query_int(request, "since", 0) or 0,
-            limit=query_int(request, "limit", 200) or 200,
+        filters: dict[str, Any] = {
+            "platform_id": query_int(request, "platform_id"),
+            "protocol": q.get("protocol") or None,
+            "direction": q.get("direction") or None,
+            "module": q.get("module") or None,
+            "method": q.get("method") or None,
+            "path": q.get("path") or None,
+            "status": query_int(request, "status"),
+            "ocpi_status": query_int(request, "ocpi_status"),
+            "contains": q.get("contains") or None,
+            "fault": _query_bool(request, "fault"),
+        }
+        since = query_int(request, "since", 0) or 0
+        limit = query_int(request, "limit", 200) or 200
+        order = q.get("order", "asc")
+        if order not in ("asc", "desc"):
+            raise ControlError(400, "invalid_parameter", "'order' must be asc or desc")
+        wait = _query_seconds(request, "wait")
+        if order == "desc":
+            return ok(
+                self.rt.journal.list(**filters, since_id=since, limit=limit, newest_first=True)
+            )
+        rows = self.rt.journal.list(**filters, since_id=since, limit=limit)
+        if rows or not wait:
+            return ok(rows)
+        with self.rt.bus.subscribe() as sub:
+            rows = self.rt.journal.list(**filters, since_id=since, limit=limit)
+            with contextlib.suppress(asyncio.TimeoutError):
+                # Real seconds, like the event stream's long poll: it is network time.
+                async with asyncio.timeout(wait):
+                    while not rows:
+                        event = await sub.get()
+                        if event.kind == "traffic":
+                            rows = self.rt.journal.list(**filters, since_id=since, limit=limit)
+        if rows:
+            return ok(rows)
+        given = {k: v for k, v in filters.items() if v is not None}
+        wanted = ", ".join(f"{k}={v}" for k, v in given.items()) or "anything"
+        return ok(
+            {
+                "error": {
+                    "code": "wait_timeout",
+                    "message": f"no exchange matching {wanted} after id {since} within {wait:g} s",
+                    "filters": given,
+                    "since": since,
+                    "nearest_misses": self.rt.journal.nearest_misses(given, since_id=since),
+                }
+            },
+            status=408,
         )
-        return ok(rows)
 
     async def exchange(self, request: web.Request) -> web.Response:
         exchange_id = query_int_match(request, "id")
@@ -357,6 +403,36 @@ class _Handlers:
                 with contextlib.suppress(BaseException):
                     await task
         return ws
+
+
+# The longest a control-API long poll holds the connection (seconds).
+MAX_WAIT = 300.0
+
+
+def _query_seconds(request: web.Request, name: str) -> float:
+    value = request.query.get(name)
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ControlError(400, "invalid_parameter", f"'{name}' must be a number") from None
+    if not 0 <= seconds <= MAX_WAIT:
+        raise ControlError(
+            400, "invalid_parameter", f"'{name}' must be between 0 and {MAX_WAIT:g} seconds"
+        )
+    return seconds
+
+
+def _query_bool(request: web.Request, name: str) -> bool | None:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return None
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    raise ControlError(400, "invalid_parameter", f"'{name}' must be true or false")
 
 
 def _sse_frame(data: dict[str, Any]) -> bytes:

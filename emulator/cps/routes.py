@@ -11,6 +11,7 @@ from aiohttp import web
 
 from emulator.cps.http import Handlers, cps_middleware
 from emulator.cps.service import CloudPaymentService
+from emulator.faults import fault_middleware
 from emulator.serving import ProtocolRunner
 
 TERMINAL = "/terminals/{serialNumber}"
@@ -18,9 +19,14 @@ SESSION = TERMINAL + "/sessions/{sessionId}"
 
 
 def build_cps_app(
-    service: CloudPaymentService, *, client_max_size: int = 1024**2
+    service: CloudPaymentService, *, client_max_size: int = 1024**2, own_port: bool = False
 ) -> web.Application:
-    app = web.Application(middlewares=[cps_middleware(service)], client_max_size=client_max_size)
+    middlewares = [cps_middleware(service)]
+    if own_port:
+        # On the node's port the node's fault middleware sees CPS requests; here nothing else
+        # does.
+        middlewares.insert(0, fault_middleware(service.rt, _classify))
+    app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     h = Handlers(service)
     r = app.router
     r.add_get("/", h.index, name="cps-index")
@@ -45,6 +51,11 @@ def build_cps_app(
     return app
 
 
+def _classify(request: web.Request) -> tuple[str, str | None] | None:
+    route = request.match_info.route.name if request.match_info.route else None
+    return ("cps", route.removeprefix("cps-")) if route and route.startswith("cps-") else None
+
+
 def mount(app: web.Application, service: CloudPaymentService, path: str) -> None:
     """Serve the CPS API under ``path`` of the node's application."""
     app.add_subapp(path.rstrip("/"), build_cps_app(service))
@@ -60,7 +71,9 @@ class OwnPort:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
-        app = build_cps_app(self.service, client_max_size=self.service.settings.max_body_bytes)
+        app = build_cps_app(
+            self.service, client_max_size=self.service.settings.max_body_bytes, own_port=True
+        )
         self._runner = ProtocolRunner(
             app, now=self.service.rt.now, access_log=None, handle_signals=False
         )

@@ -26,10 +26,12 @@ from typing import Any
 
 import aiohttp
 import structlog
+from yarl import URL
 
 from emulator import jsonio
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime, parse_datetime
+from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 
@@ -218,25 +220,39 @@ class Deliveries:
 
     async def _post(self, row: dict[str, Any]) -> tuple[int | None, str | None, int]:
         body = row["body"]
-        payload = jsonio.dumps(body).encode("utf-8")
+        payload: bytes | None = jsonio.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "payter-emulator CPS"}
         status: int | None = None
         error: str | None = None
         response_text: str | None = None
         response_headers: dict[str, str] = {}
+        fault = self.rt.faults.match("out", "webhook", row["kind"], "POST", URL(row["url"]).path)
+        if fault is not None:
+            payload, headers = apply_outbound(fault, payload, headers)
         started = time.perf_counter()
         try:
-            async with self.rt.http.post(
-                row["url"],
-                data=payload,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                response_headers = dict(resp.headers)
-                raw = await resp.content.read(_RESPONSE_BYTES)
-                response_text = raw.decode("utf-8", "replace")
+            if fault is not None and fault.spec.action == "delay":
+                await self.rt.faults.delay(fault.spec.seconds or 0)
+            if fault is None or not withheld(fault):
+                async with self.rt.http.post(
+                    row["url"],
+                    data=payload,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                    allow_redirects=False,
+                ) as resp:
+                    status = resp.status
+                    response_headers = dict(resp.headers)
+                    raw = await resp.content.read(_RESPONSE_BYTES)
+                    response_text = raw.decode("utf-8", "replace")
+            if fault is not None and fault.spec.action == "drop":
+                raise aiohttp.ServerDisconnectedError(f"connection dropped ({fault.describe()})")
+            if fault is not None and fault.spec.action in FABRICATED:
+                status = fault.spec.status or 200
+                response_headers = {"Content-Type": "application/json"}
+                response_text = fault_body(
+                    fault, "webhook", format_datetime(self.rt.now())
+                ).decode()
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"
         except (aiohttp.ClientError, ValueError, OSError) as exc:
@@ -255,6 +271,7 @@ class Deliveries:
             response_body=response_text,
             duration_ms=duration_ms,
             error=error,
+            fault=fault.describe() if fault else None,
         )
         return status, error, exchange_id
 

@@ -22,10 +22,11 @@ import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from emulator import inbound, jsonio
+from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.transport import CONFIGURATION_MODULES, default_encoding, encode_token
-from emulator.ocpi.types import collect_notes, parse_datetime
+from emulator.ocpi.types import collect_notes, format_datetime, parse_datetime
 from emulator.rules import RuleId
 from emulator.settings import version_key
 
@@ -123,6 +124,19 @@ class OcpiClient:
         self.adjust_headers: Callable[[dict[str, str], str, str], dict[str, str]] | None = None
         # Add UNKNOWN_FIELD to the JSON objects sent to 2.3.0 peers (checklist 5.1 #9).
         self.probe_unknown_fields = False
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        payload: bytes | None,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        async with self.rt.http.request(
+            method, url, data=payload, headers=headers, timeout=timeout, allow_redirects=False
+        ) as resp:
+            return resp.status, resp.headers, await resp.read()
 
     # --- single request ----------------------------------------------------------------------
 
@@ -251,20 +265,33 @@ class OcpiClient:
         sent_request_id = headers.get("X-Request-ID")
         sent_correlation = headers.get("X-Correlation-ID")
         platform_id = platform.id if platform else None
+        fault = self.rt.faults.match("out", "ocpi", module, method, urlsplit(url).path)
+        if fault is not None:
+            payload, headers = apply_outbound(fault, payload, headers)
+            # What comes back is the fault's doing, not the peer's: nothing to judge.
+            check = False
         started = time.perf_counter()
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.rt.settings.http_timeout)
+        resp_headers: CIMultiDictProxy[str] | CIMultiDict[str]
         try:
-            async with self.rt.http.request(
-                method,
-                url,
-                data=payload,
-                headers=headers,
-                timeout=client_timeout,
-                allow_redirects=False,
-            ) as resp:
-                raw = await resp.read()
-                http_status = resp.status
-                resp_headers = resp.headers
+            if fault is not None and fault.spec.action == "delay":
+                await self.rt.faults.delay(fault.spec.seconds or 0)
+            made_up = fault is not None and fault.spec.action in FABRICATED
+            if fault is not None and withheld(fault):
+                http_status, resp_headers, raw = 0, CIMultiDict(), b""
+            else:
+                http_status, resp_headers, raw = await self._exchange(
+                    method, url, payload, headers, client_timeout
+                )
+            if fault is not None and fault.spec.action == "drop":
+                raise aiohttp.ServerDisconnectedError(f"connection dropped ({fault.describe()})")
+            if made_up:
+                assert fault is not None
+                http_status = fault.spec.status or (
+                    200 if fault.spec.action == "ocpi_status" else 500
+                )
+                resp_headers = CIMultiDict({"Content-Type": "application/json"})
+                raw = fault_body(fault, "ocpi", format_datetime(self.rt.now()))
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
             reason = _describe_exception(exc, timeout or self.rt.settings.http_timeout)
@@ -279,6 +306,7 @@ class OcpiClient:
                 platform_id=platform_id,
                 module=module,
                 error=reason,
+                fault=fault.describe() if fault else None,
             )
             log.warning("ocpi peer unreachable", method=method, url=url, error=reason)
             raise PeerUnreachable(
@@ -301,6 +329,7 @@ class OcpiClient:
             platform_id=platform_id,
             module=module,
             error=problem,
+            fault=fault.describe() if fault else None,
         )
         reply = OcpiReply(url, http_status, resp_headers, envelope, exchange_id, elapsed)
         log.info(

@@ -29,8 +29,12 @@ async def test_idle_screensaver_touch_offline(emulator) -> None:  # type: ignore
     async with app.run_test(size=(100, 36), notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one(ClockBar).connected, what="stream")
-        serials = screen.serials  # type: ignore[attr-defined]
-        assert "TUI-0001" in serials
+        # The terminal list is read after the stream is up: wait for it, not for the stream.
+        await wait_for(
+            pilot,
+            lambda: "TUI-0001" in screen.serials,  # type: ignore[attr-defined]
+            what="terminal list",
+        )
         while screen.serial != "TUI-0001":  # type: ignore[attr-defined]
             await pilot.press("right_square_bracket")
             await pilot.pause()

@@ -1,0 +1,154 @@
+"""payter-emulator check against the simulated CPO, on the manual clock, in this process:
+the suite passes against a correct CPO; each wrong preset fails exactly the checks that name
+the rule it breaks; checks that need the CPO's charger are 'not run' without hooks."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+from helpers import SIM_TOKEN_A, make_settings, sim_settings
+
+from emulator.app import build_emulator
+from emulator.check.run import CheckOptions, CheckRun, Outcome, write_outputs
+from emulator.cpo_sim.node import build_cpo_sim
+from emulator.cpo_sim.presets import PRESETS
+from emulator.rules import RULES
+
+JUNIT_XSD = Path(__file__).parent / "junit.xsd"
+
+
+async def run(**options: Any) -> Outcome:
+    return await CheckRun(CheckOptions(**options), io.StringIO()).execute()
+
+
+def statuses(outcome: Outcome) -> dict[str, str]:
+    return {r.id: r.status for r in outcome.results}
+
+
+async def test_the_whole_suite_passes_against_the_correct_simulated_cpo(tmp_path: Path) -> None:
+    junit, report = tmp_path / "junit.xml", tmp_path / "check.json"
+    options = CheckOptions(against="cpo-sim", junit=junit, json_path=report)
+    outcome = await CheckRun(options, io.StringIO()).execute()
+    assert outcome.exit_code == 0, [(r.id, r.failures, r.reason) for r in outcome.results]
+    ids = set(statuses(outcome))
+    assert {"registration.handshake", "mirror.locations-crawl", "payments.assignment"} <= ids
+    assert {"journey.approved", "journey.stop-limit", "journey.fac-receipt"} <= ids
+    assert set(statuses(outcome).values()) == {"passed"} and outcome.other_findings == []
+    out = io.StringIO()
+    write_outputs(options, outcome, out)
+    assert "Verdict: PASS (exit 0)" in out.getvalue()
+    assert "not Payter's certificate" in out.getvalue()
+    # The JUnit file is what CI systems read: valid against the format's schema.
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "PASS" and data["summary"]["passed"] == len(outcome.results)
+    # The same run says which rules it tested.
+    assert {"OCPI-35", "OCPI-43", "OCPI-51", "PAYTER-05"} <= set(data["coverage"]["tested"])
+    assert data["coverage"]["not_tested"] == []
+    approved = next(c for c in data["checks"] if c["id"] == "journey.approved")
+    assert "hook" in " ".join(approved["log"]) and approved["rules"]
+
+
+# Each wrong preset with the checks that show it (the long stop-limit journey only where it
+# matters), and two checks that must pass whatever the preset breaks.
+MATRIX = {
+    "sloppy-headers": ["registration.*", "journey.declined"],
+    "raw-token": ["registration.*", "journey.declined"],
+    "bad-paging": ["mirror.locations-crawl", "registration.handshake", "journey.declined"],
+    "late-result": ["journey.approved", "journey.start-rejected", "registration.handshake"],
+    "no-session-after-accept": ["mirror.evse-status-push", "journey.approved", "journey.declined"],
+    "patch-without-last-updated": ["payments.*", "journey.approved", "journey.declined"],
+    "wrong-cdr-token": ["journey.approved", "journey.declined", "mirror.tariff-usable"],
+    "cdr-over-authorization": ["journey.stop-limit", "journey.approved"],
+    # Legal by the spec, but no session can start: the checks that need one fail.
+    "reject-start": ["journey.approved", "journey.start-rejected", "journey.declined"],
+}
+
+
+def test_the_matrix_covers_every_preset_that_breaks_a_rule() -> None:
+    assert set(MATRIX) == {p.name for p in PRESETS.values() if p.rules}
+
+
+@pytest.mark.parametrize("preset", sorted(MATRIX))
+async def test_a_wrong_preset_fails_exactly_the_checks_of_its_rules(preset: str) -> None:
+    outcome = await run(against=f"cpo-sim:{preset}", only=MATRIX[preset])
+    broken = set(PRESETS[preset].rules)
+    # A SHOULD (warning) finding fails no check by itself; a preset that breaks only SHOULDs
+    # fails the checks naming them on what follows (here: a capture above the authorization).
+    errors = {rule for rule in broken if RULES[rule].severity("2.3.0") == "error"} or broken
+    expected = {r.id for r in outcome.results if set(r.rules) & errors}
+    failed = {r.id for r in outcome.results if r.status == "failed"}
+    assert failed == expected and expected, (preset, statuses(outcome))
+    assert all(r.status == "passed" for r in outcome.results if r.id not in expected)
+    assert outcome.exit_code == 1 and outcome.other_findings == []
+
+
+@pytest.fixture
+async def cpo_on_our_clock() -> AsyncIterator[tuple[Any, Any]]:
+    """An emulator and a simulated CPO on one manual clock, the CPO used as an outside
+    backend: the check only knows its versions URL and token A."""
+    emu = build_emulator(make_settings(default_terminal="APO-0001"))
+    cpo = build_cpo_sim(sim_settings(), clock=emu.rt.clock)
+    await emu.start()
+    await cpo.start()
+    yield emu, cpo
+    await cpo.stop()
+    await emu.stop()
+
+
+async def test_without_hooks_the_charger_checks_are_not_run(cpo_on_our_clock, tmp_path) -> None:
+    emu, cpo = cpo_on_our_clock
+    junit = tmp_path / "junit.xml"
+    options = CheckOptions(
+        cpo_versions_url=cpo.server.versions_url,
+        cpo_token_a=SIM_TOKEN_A,
+        emulator_url=emu.rt.base_url,
+        skip=["journey.stop-limit"],
+        junit=junit,
+    )
+    outcome = await CheckRun(options, io.StringIO()).execute()
+    write_outputs(options, outcome, io.StringIO())
+    result = statuses(outcome)
+    charger = [r for r in outcome.results if {"plug-in", "unplug"} & set(_needs(r.id))]
+    assert charger and all(r.status == "not_run" for r in charger)
+    assert all("--hook-plug-in" in (r.reason or "") for r in charger)
+    assert result["journey.declined"] == result["registration.handshake"] == "passed"
+    assert "failed" not in result.values()
+    assert outcome.exit_code == 2 and outcome.verdict == "INCOMPLETE"
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    assert junit.read_text().count("<skipped") == len(charger)
+
+
+def _needs(check_id: str) -> list[str]:
+    from emulator.check.scenario import built_in
+
+    suite = built_in(check_id.split(".")[0])
+    return next(c.needs for c in suite.checks if c.id == check_id)
+
+
+async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int) -> None:
+    outcome = await run(
+        cpo_versions_url=f"http://127.0.0.1:{unused_tcp_port}/ocpi/versions",
+        cpo_token_a="a",
+        suites=["registration"],
+    )
+    assert outcome.exit_code == 2 and outcome.results == []
+    assert "could not register" in (outcome.error or "")
+
+
+async def test_an_empty_selection_is_not_a_pass() -> None:
+    outcome = await run(against="cpo-sim", only=["no-such-check"])
+    assert outcome.exit_code == 2 and "no check selected" in (outcome.error or "")
+
+
+async def test_the_cps_suite_needs_a_csms() -> None:
+    outcome = await run(against="cpo-sim", suites=["cps"])
+    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 3
+    assert all("--cps-base-callback" in (r.reason or "") for r in outcome.results)
+    assert outcome.exit_code == 2
