@@ -118,6 +118,7 @@ RuleId = Literal[
     "OCPI-55",
     "OCPI-56",
     "OCPI-57",
+    "OCPI-57b",
     "OCPI-58",
     "PAYTER-01",
     "PAYTER-02",
@@ -130,6 +131,8 @@ RuleId = Literal[
     "CPS-01b",
     "CPS-02",
     "CPS-03",
+    "CPS-04",
+    "CPS-05",
 ]
 
 OCPI_VERSIONS: tuple[Scope, ...] = ("2.1.1", "2.2.1", "2.3.0")
@@ -314,6 +317,7 @@ PAYTER_MODULES = (
 PAYTER_CONNECTING = "https://docs.payter.com/docs/Integration/specifications/ocpi/connecting"
 PAYTER_HOW = "https://docs.payter.com/docs/Integration/specifications/ocpi/ocpi-overview/how"
 PAYTER_SESSION_MGMT = "https://docs.payter.com/electric-vehicle-charging/v1/session-management"
+PAYTER_PRESESSION = "https://docs.payter.com/electric-vehicle-charging/v1/pre-session-checklist"
 PAYTER_AUTH_AMOUNT = (
     "https://docs.payter.com/electric-vehicle-charging/v1/setting-the-authorization-amount"
 )
@@ -868,6 +872,19 @@ _RULES: list[Rule] = [
         "5.7 #57",
     ),
     spec(
+        "OCPI-57b",
+        "CPO takes the FAC's total_costs in the negotiated version's Price shape",
+        payments(
+            "Financial Advice Confirmation Object",
+            "REQUIRED",
+            "Real amount that was captured at the PSP",
+        ),
+        "5.7 #57",
+        "The 2.3.0 table says Price (before_taxes/taxes) while the module's FAC examples use "
+        "2.2.1's excl_vat/incl_vat. A CPO that refuses the negotiated version's shape is sent "
+        "the FAC again in the other shape: if it takes that, it depends on the other shape.",
+    ),
+    spec(
         "OCPI-58",
         "Session stopped at the pre-authorized limit",
         payments("Transaction", "silent"),
@@ -967,14 +984,39 @@ _RULES: list[Rule] = [
     ),
     payter(
         "CPS-03",
-        "Webhook endpoint answers 200 (or 409)",
+        "Webhook endpoint acknowledges a delivery (any 2xx, or 409)",
         "SHOULD",
         "inferred",
         None,
         "3.7 retry policy",
         notes="Payter's ladder is its advice for the CSMS's commit/cancel retries; how Payter "
-        "redelivers its own webhooks is not published.",
+        "redelivers its own webhooks is not published. Public client code answers Payter's "
+        "callbacks with 202: any 2xx acknowledges.",
         scopes=("cps",),
+    ),
+    payter(
+        "CPS-04",
+        "Commit/cancel retried on Payter's ladder after a failure, and not after HTTP 200 or 409",
+        "RECOMMENDED",
+        "documented",
+        PAYTER_PRESESSION,
+        "3.7",
+        wording="every minute for the first 5 attempts ... every hour for 24 hours, then daily "
+        "for up to 7 days. Cease retries upon receiving definitive response codes (HTTP 200, 409)",
+        scopes=("cps",),
+        notes="Checked after failures injected with POST /__admin/cps/commit-faults: a retry "
+        "between half and twice the step's delay is on the ladder.",
+    ),
+    payter(
+        "CPS-05",
+        "supportedPaymentMethods value the emulator does not know (accepted, ignored)",
+        "silent",
+        "inferred",
+        None,
+        "3.4, 4.5",
+        scopes=("cps",),
+        notes="Payter's full list of payment methods is not public; an unknown value is not "
+        "refused.",
     ),
 ]
 

@@ -401,13 +401,34 @@ class EmulatorSettings(ServerSettings):
         description="What the session timeout does: 'void' the authorization or 'commit' the "
         "full authorized amount (PSP Setup's two actions).",
     )
+    cps_answers: Literal["payter", "emulator"] = Field(
+        "payter",
+        description="What start, stop and ui answer on success: 'payter', an empty body with "
+        "HTTP 200, as Payter's CPS does (seen by public integrations); 'emulator', the "
+        "emulator's own JSON (the terminal; {screenId, shown, held} for ui), which a CSMS must "
+        "not rely on with Payter.",
+    )
     cps_webhook_timeout: float = Field(
         10.0, gt=0, description="Seconds a CPS webhook delivery attempt may take."
     )
     cps_webhook_retries: str = Field(
         "60x5,3600x24,86400x7",
-        description="Delays between webhook delivery attempts as 'SECONDSxCOUNT' steps: every "
-        "minute 5 times, hourly for 24 h, daily for 7 days. Retries stop on HTTP 200 or 409.",
+        description="The emulator's own choice (inferred: how Payter redelivers its webhooks is "
+        "not public): delays between webhook delivery attempts as 'SECONDSxCOUNT' steps, by "
+        "default Payter's commit/cancel ladder. Any 2xx or a 409 ends a delivery.",
+    )
+    cps_csms_retries: str = Field(
+        "60x5,3600x24,86400x7",
+        description="Payter's advice to a CSMS for its own commit/cancel retries (pre-session "
+        "checklist: every minute 5 times, hourly for 24 h, daily up to 7 days; stop on HTTP 200 "
+        "or 409): after a failed commit/cancel (POST /__admin/cps/commit-faults) the next "
+        "attempt is expected between half and twice the step's delay (CPS-04).",
+    )
+    cps_test_firmware: bool = Field(
+        False,
+        description="New terminals run test firmware (per terminal: 'test_firmware' in "
+        "POST /__admin/terminals): QR codes read by the camera are reported with ifd "
+        "'UNKNOWN', as Payter's test terminals do.",
     )
 
     @field_validator("payments_versions")
@@ -419,7 +440,7 @@ class EmulatorSettings(ServerSettings):
     def payments_version_list(self) -> list[str]:
         return [v for v in self.payments_versions.split(",") if v]
 
-    @field_validator("cps_webhook_retries", "fac_retries")
+    @field_validator("cps_webhook_retries", "fac_retries", "cps_csms_retries")
     @classmethod
     def _retry_ladder(cls, value: str) -> str:
         parse_retry_ladder(value)
@@ -447,6 +468,10 @@ class EmulatorSettings(ServerSettings):
     @property
     def cps_retry_delays(self) -> list[float]:
         return parse_retry_ladder(self.cps_webhook_retries)
+
+    @property
+    def cps_csms_retry_delays(self) -> list[float]:
+        return parse_retry_ladder(self.cps_csms_retries)
 
     @property
     def fac_retry_delays(self) -> list[float]:

@@ -28,6 +28,12 @@ from emulator.redact import redact_secret
 log = structlog.get_logger("emulator.cps.http")
 
 API_KEY = web.RequestKey("cps_api_key", ApiKey)
+# Findings about a request that succeeded (recorded once the exchange is in the journal).
+FINDINGS = web.RequestKey("cps_findings", list)
+# The commit/cancel fault injected into this request, if any.
+FAULT = web.RequestKey("cps_fault", str)
+# Routes whose calls the retry check sees (payter.md §3.7).
+RETRIED_ROUTES = {"cps-commit": "commit", "cps-cancel": "cancel"}
 # Routes that need no API key: the OpenAPI document, the key exchange, the index.
 PUBLIC_ROUTES = frozenset({"cps-index", "cps-openapi", "cps-apikey"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -204,6 +210,7 @@ def cps_middleware(service: CloudPaymentService) -> Any:
         findings: list[Finding] = []
         try:
             response = await _handle(service, request, handler)
+            findings = list(request.get(FINDINGS) or [])
         except CpsError as exc:
             response = error_response(exc)
             findings = exc.findings
@@ -245,7 +252,19 @@ def cps_middleware(service: CloudPaymentService) -> Any:
         )
         for finding in findings:
             service.rt.findings.record(
-                finding.rule, finding.message, exchange_id=exchange_id, context=finding.context
+                finding.rule,
+                finding.message,
+                exchange_id=exchange_id,
+                context=finding.context,
+            )
+        call = RETRIED_ROUTES.get(request.match_info.route.name or "")
+        if call is not None:
+            service.retries.observe(
+                request.match_info["serialNumber"],
+                request.match_info["sessionId"],
+                call,
+                response.status,
+                request.get(FAULT),
             )
         # One line per request; the path only, since a query may carry a token (/apikey).
         log.info(
@@ -338,7 +357,9 @@ class Handlers:
 
         server = str(request.url.with_query(None))
         server = server[: -len("openapi.json")] if server.endswith("openapi.json") else server
-        return json_response(openapi_document(server.rstrip("/") or "/"))
+        return json_response(
+            openapi_document(server.rstrip("/") or "/", self.service.settings.cps_answers)
+        )
 
     async def apikey(self, request: web.Request) -> web.Response:
         token = Query(request).text("token")
@@ -405,23 +426,39 @@ class Handlers:
             message=q.text("uiMessage"),
             title=q.text("uiMessageTitle"),
             hide_amount=q.boolean("hideAmount"),
-            methods=self._methods(q),
+            methods=self._methods(request, q),
             language=q.text("language"),
         )
-        return json_response(terminal.dump())
+        return self._answer(terminal.dump())
 
-    @staticmethod
-    def _methods(q: Query) -> list[str]:
+    def _answer(self, data: Any) -> web.Response:
+        """start, stop and ui: an empty body with HTTP 200 as Payter's CPS answers, or the
+        emulator's JSON with --cps-answers emulator."""
+        if self.service.settings.cps_answers == "payter":
+            return web.Response(status=200)
+        return json_response(data)
+
+    def _methods(self, request: web.Request, q: Query) -> list[str]:
+        """supportedPaymentMethods: the values the terminal knows. Payter's full list is not
+        public, so an unknown value (or interface name) is accepted, ignored, and noted (an
+        info finding); with none known the terminal reads its default methods."""
         from emulator.terminal.device import PAYMENT_METHODS
 
-        methods = [m.upper() for m in q.texts("supportedPaymentMethods")]
-        unknown = [m for m in methods if m not in PAYMENT_METHODS]
+        given = [m.upper() for m in q.texts("supportedPaymentMethods")]
+        known = [m for m in given if m in PAYMENT_METHODS]
+        unknown = [m for m in given if m not in PAYMENT_METHODS]
         if unknown:
-            raise invalid_parameter(
-                "supportedPaymentMethods",
-                f"has unknown value(s) {', '.join(unknown)}; known: {', '.join(PAYMENT_METHODS)}",
+            reads = known or list(self.service.default_methods)
+            request.setdefault(FINDINGS, []).append(
+                Finding(
+                    "CPS-05",
+                    f"supportedPaymentMethods {', '.join(unknown)} not known to the emulator: "
+                    f"accepted and ignored (known: {', '.join(PAYMENT_METHODS)}); the terminal "
+                    f"reads {', '.join(reads)}",
+                    {"serial_number": self._serial(request), "unknown": unknown},
+                )
             )
-        return methods
+        return known
 
     async def card(self, request: web.Request) -> web.Response:
         wait = Query(request).seconds("waitTime") or 0.0
@@ -438,7 +475,7 @@ class Handlers:
             message=q.text("uiMessage"),
             message_timeout=q.seconds("uiMessageTimeout"),
         )
-        return json_response(terminal.dump())
+        return self._answer(terminal.dump())
 
     # --- sessions ------------------------------------------------------------------------
 
@@ -464,13 +501,22 @@ class Handlers:
         )
         return json_response(session.dump())
 
+    async def _fault(self, request: web.Request, call: str) -> None:
+        """A failure injected into this commit/cancel (POST /__admin/cps/commit-faults)."""
+        fault = self.service.take_fault(self._key(request), self._serial(request), call)
+        if fault is not None:
+            request[FAULT] = fault.fault
+            await self.service.inject(fault, self._serial(request), call)
+
     async def commit(self, request: web.Request) -> web.Response:
         q = Query(request)
+        amount = q.integer("commitAmount", minimum=0)
+        await self._fault(request, "commit")
         session = await self.service.commit(
             self._key(request),
             self._serial(request),
             request.match_info["sessionId"],
-            q.integer("commitAmount", minimum=0),
+            amount,
             message=q.text("uiMessage"),
             message_timeout=q.seconds("uiMessageTimeout"),
             receipt_lines=q.query.getall("receiptLine", []),
@@ -479,6 +525,7 @@ class Handlers:
 
     async def cancel(self, request: web.Request) -> web.Response:
         q = Query(request)
+        await self._fault(request, "cancel")
         session = await self.service.cancel(
             self._key(request),
             self._serial(request),
@@ -512,4 +559,4 @@ class Handlers:
         result = await self.service.show(
             self._key(request), self._serial(request), body, callback_url
         )
-        return json_response(result.dump())
+        return self._answer(result.dump())

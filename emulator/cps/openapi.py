@@ -134,7 +134,24 @@ def _op(
     return op
 
 
-def _paths() -> dict[str, Any]:
+_INJECTED = {
+    status: _error(
+        "Injected failure (POST /__admin/cps/commit-faults): not carried out; 504 is an "
+        "injected timeout (terminal_timeout)."
+    )
+    for status in ("500", "502", "503", "504")
+}
+
+
+def _empty_or(answers: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """start, stop and ui: Payter answers an empty body (setting cps_answers 'payter'); the
+    emulator's JSON with cps_answers 'emulator'."""
+    if answers == "payter":
+        return {"description": f"{description} Empty body, as Payter's CPS answers."}
+    return _json(schema, f"{description} Emulator: Payter answers an empty body.")
+
+
+def _paths(answers: str = "payter") -> dict[str, Any]:
     terminal = "/terminals/{serialNumber}"
     session = terminal + "/sessions/{sessionId}"
     session_answer = _json(_ref("Session"), "The session.")
@@ -235,10 +252,7 @@ def _paths() -> dict[str, Any]:
                 "Card",
                 "Start reading cards",
                 {
-                    "200": _json(
-                        _ref("Terminal"),
-                        "Reading (state READING). Emulator: Payter answers an empty body.",
-                    ),
+                    "200": _empty_or(answers, _ref("Terminal"), "Reading (state READING)."),
                     "400": _BAD_REQUEST,
                     "404": _NOT_FOUND,
                     "409": _CONFLICT,
@@ -272,14 +286,11 @@ def _paths() -> dict[str, Any]:
                     _query("language", _STR, "Language of the payment screens (e.g. en)."),
                     _query(
                         "supportedPaymentMethods",
-                        {
-                            "type": "array",
-                            "items": {
-                                "type": "string",
-                                "enum": ["EMV", "CONTACTLESS", "CHIP", "QR_CODE", "RFID", "MIFARE"],
-                            },
-                        },
-                        "What to read (repeatable). Default: the cps_payment_methods setting.",
+                        {"type": "array", "items": {"type": "string"}},
+                        "What to read (repeatable): EMV, CONTACTLESS, CHIP, QR_CODE, RFID, "
+                        "MIFARE. Default: the cps_payment_methods setting. Emulator: another "
+                        "value is accepted and ignored (Payter's full list is not public), with "
+                        "an info finding CPS-05.",
                         explode=True,
                     ),
                 ],
@@ -313,7 +324,7 @@ def _paths() -> dict[str, Any]:
                 "Card",
                 "Stop reading cards",
                 {
-                    "200": _json(_ref("Terminal"), "Back to IDLE."),
+                    "200": _empty_or(answers, _ref("Terminal"), "Back to IDLE."),
                     "400": _BAD_REQUEST,
                     "404": _NOT_FOUND,
                     "409": _CONFLICT,
@@ -398,6 +409,7 @@ def _paths() -> dict[str, Any]:
                     ),
                     "404": _NOT_FOUND,
                     "409": _error("The session is already committed, cancelled or expired."),
+                    **_INJECTED,
                 },
                 description="After this the session is complete and the same card can start a "
                 "new session. While the terminal is offline the commit is accepted, marked "
@@ -426,6 +438,7 @@ def _paths() -> dict[str, Any]:
                     "400": _BAD_REQUEST,
                     "404": _NOT_FOUND,
                     "409": _error("The session is already committed, cancelled or expired."),
+                    **_INJECTED,
                 },
                 description="Queued like a commit while the terminal is offline.",
                 parameters=[_UI_MESSAGE, _UI_TIMEOUT, _RECEIPT],
@@ -464,7 +477,7 @@ def _paths() -> dict[str, Any]:
                 "UI",
                 "Set terminal display screen",
                 {
-                    "200": _json(_ref("UiResult"), "Shown, or held during a payment."),
+                    "200": _empty_or(answers, _ref("UiResult"), "Shown, or held during a payment."),
                     "400": _error(
                         "No body (missing_body), invalid JSON (invalid_json), a body beyond the "
                         "JSON limits (invalid_body) or not valid Unicode (invalid_text), an "
@@ -472,6 +485,9 @@ def _paths() -> dict[str, Any]:
                         "callbackUrl (invalid_parameter)."
                     ),
                     "404": _NOT_FOUND,
+                    "409": _error(
+                        "A P6X terminal (P66, P68) has no graphical display (no_display)."
+                    ),
                     "413": _TOO_LARGE,
                     "503": _OFFLINE,
                 },
@@ -499,11 +515,11 @@ def _webhook(name: str, schema: str, description: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _ref(schema)}},
             },
             "responses": {
-                "200": {"description": "Delivered; no retry."},
+                "2XX": {"description": "Delivered (any 2xx); no retry."},
                 "409": {"description": "Definitive; no retry."},
                 "default": {
-                    "description": "Anything else is retried: every minute 5 times, hourly for "
-                    "24 h, daily for 7 days (cps_webhook_retries)."
+                    "description": "Emulator: anything else is redelivered on the emulator's "
+                    "own schedule (cps_webhook_retries; Payter's is not public)."
                 },
             },
         }
@@ -516,7 +532,8 @@ def _components() -> dict[str, Any]:
     return dict(top.get("$defs", {}))
 
 
-def openapi_document(server_url: str) -> dict[str, Any]:
+def openapi_document(server_url: str, answers: str = "payter") -> dict[str, Any]:
+    """The document; ``answers`` is the setting cps_answers (what start, stop, ui answer)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -537,7 +554,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             {"name": "ApiKey", "description": "Get an apikey with a token"},
         ],
         "security": [{"cpsApiKey": []}],
-        "paths": _paths(),
+        "paths": _paths(answers),
         "webhooks": {
             "card": _webhook("card read", "Card", "To the start's callbackUrl."),
             "ui": _webhook("ui event", "UiEvent", "To the ui request's callbackUrl."),

@@ -28,6 +28,7 @@ from emulator.clock import Timer
 from emulator.cps.errors import CpsError, Finding
 from emulator.cps.keys import ApiKey, ApiKeys
 from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
+from emulator.cps.retries import CommitFaults, Fault, RetryCheck
 from emulator.cps.webhooks import Deliveries
 from emulator.datetimes import format_datetime, parse_datetime
 from emulator.runtime import Runtime
@@ -105,6 +106,11 @@ class CloudPaymentService:
             rt, delays=settings.cps_retry_delays, timeout=settings.cps_webhook_timeout
         )
         self.default_methods = tuple(settings.cps_payment_methods.split(","))
+        # The CSMS's commit/cancel retries against Payter's ladder, and the failures injected
+        # to see them (emulator/cps/retries.py).
+        self.faults = CommitFaults()
+        self.retries = RetryCheck(rt, ladder=settings.cps_csms_retry_delays)
+        self._back_online: dict[str, Timer] = {}
         self._card_waiters: dict[str, set[asyncio.Future[dict[str, Any]]]] = {}
         self._expiry: dict[str, Timer] = {}
         self.base_url = ""  # set by the node once it listens
@@ -124,12 +130,14 @@ class CloudPaymentService:
             self._arm_expiry(row["serial_number"], row["session_id"], row["expires_at"])
 
     def _cancel_timers(self) -> None:
-        for timer in self._expiry.values():
+        for timer in [*self._expiry.values(), *self._back_online.values()]:
             timer.cancel()
         self._expiry.clear()
+        self._back_online.clear()
 
     def _on_reset(self) -> None:
         self._cancel_timers()
+        self.faults.clear()
 
     # --- terminals ----------------------------------------------------------------------------
 
@@ -229,7 +237,7 @@ class CloudPaymentService:
         card, medium = device.card.card, device.card.medium
         return Card(
             serialNumber=serial_number,
-            ifd=IFD[medium],
+            ifd=device.ifd(medium),
             aid=card.aid or "",
             cardId=card.card_id,
             maskedPan=card.masked_pan,
@@ -306,9 +314,9 @@ class CloudPaymentService:
             raise CpsError(
                 409,
                 "not_a_payment_card",
-                f"the card read ({IFD[medium]}) identifies but cannot pay: no authorization is "
-                "possible; use its cardId, then stop or start again",
-                ifd=IFD[medium],
+                f"the card read ({device.ifd(medium)}) identifies but cannot pay: no "
+                "authorization is possible; use its cardId, then stop or start again",
+                ifd=device.ifd(medium),
             )
         try:
             result = await self.host.authorize(
@@ -386,6 +394,43 @@ class CloudPaymentService:
         except TerminalError as exc:
             raise CpsError.from_terminal(exc) from None
         return self._session(data, self.rt.store.get(CPS_SESSIONS.name, session_id))
+
+    # --- injected commit/cancel failures (emulator/cps/retries.py) -----------------------------
+
+    def take_fault(self, key: ApiKey, serial_number: str, call: str) -> Fault | None:
+        return self.faults.take(self._serial(key, serial_number), call)
+
+    async def inject(self, fault: Fault, serial_number: str, call: str) -> None:
+        """Carry out an injected failure: raise the error the CSMS gets, or (offline) take the
+        terminal off the network, so the call is confirmed and queued as Payter documents."""
+        if fault.fault == "error":
+            raise CpsError(
+                fault.status,
+                "injected_fault",
+                f"injected failure (POST /__admin/cps/commit-faults): the {call} was not "
+                "carried out; retry it",
+            )
+        if fault.fault == "timeout":
+            await self.rt.clock.sleep(fault.hold)
+            raise CpsError(
+                504,
+                "terminal_timeout",
+                f"the terminal did not answer the {call} within {fault.hold:g} s (injected); "
+                "it was not carried out; retry it",
+            )
+        await self.host.set_online(serial_number, False)
+        old = self._back_online.pop(serial_number, None)
+        if old is not None:
+            old.cancel()
+
+        async def back() -> None:
+            self._back_online.pop(serial_number, None)
+            if self.host.exists(serial_number):
+                await self.host.set_online(serial_number, True)
+
+        self._back_online[serial_number] = self.rt.clock.call_later(
+            fault.offline_for, back, name=f"cps-fault-online:{serial_number}"
+        )
 
     async def commit(
         self,

@@ -5,12 +5,13 @@ Every webhook (card read, UI event, terminal state; payter.md §3.6) is a row of
 re-armed on the clock when the emulator starts again. The first attempt goes out at once; after
 a failure the next one is due after the ladder's next delay, counted from when the failed
 attempt was due (so the times are exact on the manual clock and do not drift on the real one).
-The default ladder is the one Payter gives for commit/cancel retries (§3.7, DESIGN.md): every
-minute 5 times, then hourly for 24 hours, then daily for 7 days; retries stop on HTTP 200 or
-409. Anything else (another status, a timeout, a refused connection) counts as a failure and is
-a CPS-03 finding. That includes the other 2xx: Payter names only 200 and 409 as definitive
-answers and DESIGN.md keeps that literally, so an endpoint that answers 204 gets the webhook
-again, and the finding says why.
+
+How Payter redelivers its own webhooks is not public: this redelivery is the emulator's choice
+(inferred), labelled so in the README. Its default ladder is the one Payter advises a CSMS for
+commit/cancel (§3.7): every minute 5 times, then hourly for 24 hours, then daily for 7 days.
+Any 2xx acknowledges a delivery (public client code answers Payter's callbacks with 202); a 409
+ends it too. Anything else (another status, a timeout, a refused connection) counts as a
+failure and is a CPS-03 finding.
 
 Every attempt is in the traffic journal (``protocol="webhook"``, ``direction="out"``).
 Deliveries to one URL are attempted one at a time, in the order they were queued, so a CSMS
@@ -58,10 +59,19 @@ CPS_DELIVERIES = TableSpec(
 )
 
 PENDING = "pending"
-DELIVERED = "delivered"  # HTTP 200
+DELIVERED = "delivered"  # any 2xx
 REJECTED = "rejected"  # HTTP 409: definitive, no retry (§3.7)
 FAILED = "failed"  # the ladder ran out
-DEFINITIVE = {200: DELIVERED, 409: REJECTED}
+
+
+def _definitive(status: int | None) -> str | None:
+    """What an answer makes of a delivery: delivered (2xx), rejected (409), or None (retry)."""
+    if status is None:
+        return None
+    if 200 <= status < 300:
+        return DELIVERED
+    return REJECTED if status == 409 else None
+
 
 # Finished deliveries kept for GET /__admin/cps/deliveries; the journal keeps every attempt.
 FINISHED_KEPT = 1000
@@ -69,17 +79,10 @@ _RESPONSE_BYTES = 4096
 
 
 def _failure_message(kind: str, url: str, status: int | None, error: str | None) -> str:
-    if status is not None and 200 <= status < 300:
-        # DESIGN.md keeps Payter's rule literally: a 201 or 204 is not an acknowledgement.
-        return (
-            f"{kind} webhook to {url} answered HTTP {status}, which does not end a delivery: "
-            "Payter's retry policy stops only on HTTP 200 or 409, so the emulator retries it; "
-            "answer 200 to acknowledge a webhook"
-        )
     what = f"HTTP {status}" if status is not None else error
     return (
-        f"{kind} webhook to {url} failed ({what}); it is retried on Payter's ladder, which "
-        "stops only on HTTP 200 or 409"
+        f"{kind} webhook to {url} failed ({what}); the emulator redelivers it (its own "
+        "schedule, --cps-webhook-retries) until a 2xx or a 409; answer a 2xx to acknowledge it"
     )
 
 
@@ -176,8 +179,9 @@ class Deliveries:
             "last_error": error,
             "updated_at": format_datetime(self.rt.now()),
         }
-        if status in DEFINITIVE:
-            changes["state"] = DEFINITIVE[status]
+        outcome = _definitive(status)
+        if outcome is not None:
+            changes["state"] = outcome
             changes["next_attempt_at"] = None
         else:
             self.rt.findings.record(

@@ -12,11 +12,10 @@ from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, 
 from emulator.ocpi.types import format_datetime
 from emulator.ptp.contracts import ContractError
 from emulator.ptp.payments import TERMINALS
+from emulator.terminal.device import MODELS, P6X_MODELS, p6x_refusal
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
-
-MODELS = ("Apollo", "Apollo Max", "Polar")
 
 
 def add_routes(app: web.Application, ptp: Ptp) -> None:
@@ -48,6 +47,8 @@ def cps_view(ptp: Ptp, serial: str) -> dict[str, Any]:
     return {
         "serial_number": serial,
         "model": device.get("model"),
+        "has_screen": device.get("has_screen"),
+        "test_firmware": device.get("test_firmware"),
         "mode": device.get("mode"),
         "terminal_id": None,
         "online": device.get("online"),
@@ -61,6 +62,8 @@ def terminal_view(ptp: Ptp, row: dict[str, Any]) -> dict[str, Any]:
     device = host.get(row["serial_number"]) if host.exists(row["serial_number"]) else {}
     return {
         "mode": device.get("mode", "ocpi"),
+        "has_screen": device.get("has_screen", True),
+        "test_firmware": device.get("test_firmware"),
         "online": device.get("online"),
         "state": device.get("state"),
         "serial_number": row["serial_number"],
@@ -106,19 +109,45 @@ class _Handlers:
             raise ControlError(
                 400,
                 "invalid_field",
-                f"'model' must be one of {', '.join(MODELS)} (the P6X family "
-                "does not support OCPI)",
+                f"'model' must be one of {', '.join(MODELS)} (Apollo, Apollo Max and Polar run "
+                "OCPI and CPS; the P6X family, P66 and P68, CPS only)",
             )
-        mode = field(body, "mode", str, required=False, default="ocpi")
+        # A P6X cannot run OCPI: without a mode it is a CPS terminal.
+        mode = field(
+            body, "mode", str, required=False, default="cps" if model in P6X_MODELS else "ocpi"
+        )
         if mode not in ("ocpi", "cps"):
             raise ControlError(400, "invalid_field", "'mode' must be 'ocpi' or 'cps'")
+        if mode == "ocpi" and model in P6X_MODELS:
+            raise ControlError(
+                400,
+                "p6x_no_ocpi",
+                p6x_refusal(model, "it cannot run Payter's OCPI journey: use mode 'cps'"),
+            )
+        test_firmware = field(
+            body,
+            "test_firmware",
+            bool,
+            required=False,
+            default=self.ptp.settings.cps_test_firmware,
+        )
         if self.ptp.payments.by_serial(serial) is not None or self.ptp.node.terminals.exists(
             serial
         ):
             raise ControlError(409, "exists", f"terminal {serial} already exists")
         if mode == "cps":
+            ocpi_only = [k for k in ("contract", "customer_reference", "platform_id") if k in body]
+            if ocpi_only:
+                raise ControlError(
+                    400,
+                    "invalid_field",
+                    f"{', '.join(repr(k) for k in ocpi_only)}: OCPI only (a contract groups the "
+                    "OCPI Terminals of a CPO platform); a CPS terminal has no OCPI Terminal",
+                )
             # A terminal driven through the Cloud Payment Service: no OCPI Terminal object.
-            await self.ptp.node.terminals.create(serial, model, mode="cps")
+            await self.ptp.node.terminals.create(
+                serial, model, mode="cps", test_firmware=test_firmware
+            )
             return ok(cps_view(self.ptp, serial), status=201)
         if platform_id is not None:
             platform = self.ptp.node.platforms.get(platform_id)
@@ -134,7 +163,12 @@ class _Handlers:
             k: body[k] for k in ("invoice_base_url", "invoice_creator") if body.get(k) is not None
         }
         row = await self.ptp.create_terminal(
-            serial, model, platform_id=platform_id, extra=extra, contract_id=contract["id"]
+            serial,
+            model,
+            platform_id=platform_id,
+            extra=extra,
+            contract_id=contract["id"],
+            test_firmware=test_firmware,
         )
         return ok(terminal_view(self.ptp, row), status=201)
 

@@ -379,6 +379,7 @@ class Ptp:
         extra: dict[str, Any] | None = None,
         push: bool = True,
         contract_id: int | None = None,
+        test_firmware: bool = False,
     ) -> dict[str, Any]:
         """A physical terminal (the virtual device) and its OCPI Terminal object.
 
@@ -387,7 +388,7 @@ class Ptp:
         """
         host = getattr(self.node, "terminals", None)
         if host is not None and not host.exists(serial_number):
-            await host.create(serial_number, model, mode="ocpi")
+            await host.create(serial_number, model, mode="ocpi", test_firmware=test_firmware)
         if platform_id is None and contract_id is not None:
             # A contract set up for one platform puts its terminals there.
             platform_id = (self.contracts.get(contract_id) or {}).get("platform_id")

@@ -716,8 +716,8 @@ class Payments:
     async def _other_shape_taken(self, platform: Platform, url: str, row: dict[str, Any]) -> bool:
         """The CPO refused the FAC: does it take ``total_costs`` in the other OCPI version's
         Price shape? Then it depends on that shape (the 2.3.0 module's examples use 2.2.1's
-        ``excl_vat``/``incl_vat``, its table 2.3.0's Price): delivered, and said in an OCPI-40
-        finding. False when it refuses that too (the caller reports the first answer)."""
+        ``excl_vat``/``incl_vat``, its table 2.3.0's Price): delivered, and said in an
+        OCPI-57b finding. False when it refuses that too (the caller reports the first answer)."""
         obj = row["object"]
         version = platform.version or "2.3.0"
         other = other_price_shape(obj.get("total_costs"))
@@ -733,7 +733,7 @@ class Payments:
             return False
         sent, taken = ("2.2.1", "2.3.0") if "before_taxes" in other else ("2.3.0", "2.2.1")
         self.rt.findings.record(
-            "OCPI-40",
+            "OCPI-57b",
             f"the CPO refused the financial advice confirmation {obj['id']} with total_costs "
             f"in the {sent} Price shape of OCPI {version} and took it in the {taken} shape "
             f"({', '.join(other)}): it depends on the shape of the other version; Payter sends "

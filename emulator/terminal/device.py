@@ -64,7 +64,25 @@ from emulator.terminal.screens import (
     screensaver_screen,
 )
 
-MODELS = ("Apollo", "Apollo Max", "Polar")  # the Apollo family; P6X has no UI (§2.1)
+# The Apollo family has a touch screen and runs both Payter's OCPI journey and CPS; the P6X
+# family (P66 contactless only, P68 "3in1") has a status display and LEDs, no graphical UI, and
+# is CPS-only: "the P6X terminal family do not support OCPI as the solution is reliant on UI
+# interaction" (payter.md §2.1, §4.1).
+APOLLO_MODELS = ("Apollo", "Apollo Max", "Polar")
+P6X_MODELS = ("P66", "P68")
+MODELS = APOLLO_MODELS + P6X_MODELS
+
+
+def has_screen(model: str) -> bool:
+    """Whether the model has a graphical screen (CPS /ui, Payter's OCPI journey)."""
+    return model in APOLLO_MODELS
+
+
+def p6x_refusal(model: str, what: str) -> str:
+    return (
+        f"a {model} is a P6X terminal: it has no graphical UI, so {what} (Payter: the P6X "
+        "terminal family does not support OCPI, the solution being reliant on UI interaction)"
+    )
 
 
 class State(StrEnum):
@@ -483,6 +501,7 @@ class Device:
         acquirer: Acquirer,
         currency: str = "EUR",
         timeouts: Timeouts | None = None,
+        test_firmware: bool = False,
     ) -> None:
         if model not in MODELS:
             raise TerminalError(
@@ -492,6 +511,8 @@ class Device:
             )
         self.serial_number = serial_number
         self.model = model
+        # Payter's test terminals report a QR code read by the camera with ifd UNKNOWN.
+        self.test_firmware = test_firmware
         self.currency = currency.upper()
         self.acquirer = acquirer
         self.timeouts = timeouts or Timeouts()
@@ -529,6 +550,13 @@ class Device:
     def open_sessions(self) -> list[PaymentSession]:
         return [s for s in self.sessions.values() if s.is_open]
 
+    def ifd(self, medium: Medium) -> str:
+        """The card object's ``ifd`` for a read with ``medium``: on test firmware a QR code
+        read by the camera is ``UNKNOWN`` (payter.md §3.5, seen from Payter's test terminals)."""
+        if self.test_firmware and medium is Medium.QR:
+            return "UNKNOWN"
+        return IFD[medium]
+
     def timer_due(self, name: str) -> datetime | None:
         due = self.timers.get(name)
         return datetime.fromisoformat(due) if due else None
@@ -538,6 +566,8 @@ class Device:
         return {
             "serial_number": self.serial_number,
             "model": self.model,
+            "has_screen": has_screen(self.model),
+            "test_firmware": self.test_firmware,
             "currency": self.currency,
             "online": self.online,
             "state": self.state.value,
@@ -597,7 +627,7 @@ class Device:
             CardRead(
                 serial_number=self.serial_number,
                 medium=medium.value,
-                ifd=IFD[medium],
+                ifd=self.ifd(medium),
                 aid=card.aid or "",
                 card_id=card.card_id,
                 masked_pan=card.masked_pan,
@@ -1211,6 +1241,7 @@ class Device:
         return {
             "serial_number": self.serial_number,
             "model": self.model,
+            "test_firmware": self.test_firmware,
             "currency": self.currency,
             "timeouts": self.timeouts.to_dict(),
             "online": self.online,
@@ -1239,6 +1270,7 @@ class Device:
             acquirer=acquirer,
             currency=data.get("currency") or "EUR",
             timeouts=Timeouts.from_dict(data.get("timeouts")),
+            test_firmware=bool(data.get("test_firmware")),
         )
         device.online = bool(data["online"])
         device.state = State(data["state"])

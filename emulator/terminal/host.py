@@ -42,7 +42,9 @@ from emulator.store import TableSpec
 from emulator.terminal.acquirer import Acquirer
 from emulator.terminal.cards import CardCatalogue, CardError, Medium, default_catalogue
 from emulator.terminal.device import (
+    APOLLO_MODELS,
     MODELS,
+    P6X_MODELS,
     CancelTimer,
     Device,
     Effect,
@@ -52,6 +54,8 @@ from emulator.terminal.device import (
     StartTimer,
     TerminalError,
     Timeouts,
+    has_screen,
+    p6x_refusal,
 )
 from emulator.terminal.screens import Screen, ScreenError
 
@@ -190,6 +194,7 @@ class TerminalHost:
         currency: str = "EUR",
         timeouts: Timeouts | None = None,
         exist_ok: bool = False,
+        test_firmware: bool = False,
     ) -> dict[str, Any]:
         """Add a terminal (idle, online). An existing one is an error unless ``exist_ok``."""
         if not isinstance(serial_number, str) or not _SERIAL_RE.match(serial_number):
@@ -198,7 +203,7 @@ class TerminalHost:
                 "invalid_serial_number",
                 "a serial number is 1-64 characters of letters, digits, '.', '_' or '-'",
             )
-        self._check_mode(mode)
+        self._check_mode(mode, model)
         if self._find(serial_number) is not None:
             if exist_ok:
                 return self.get(serial_number)
@@ -213,6 +218,7 @@ class TerminalHost:
             acquirer=self.acquirer,
             currency=currency,
             timeouts=timeouts or self.timeouts,
+            test_firmware=test_firmware,
         )
         now = self.rt.now()
         stamp = format_datetime(now)
@@ -269,8 +275,7 @@ class TerminalHost:
         return self._meta[serial_number]["mode"]
 
     def set_mode(self, serial_number: str, mode: str) -> dict[str, Any]:
-        self._check_mode(mode)
-        self._device(serial_number)
+        self._check_mode(mode, self._device(serial_number).model)
         self._meta[serial_number]["mode"] = mode
         self.rt.store.update(TERMINAL_DEVICES.name, serial_number, {"mode": mode})
         return self.get(serial_number)
@@ -376,6 +381,12 @@ class TerminalHost:
     ) -> dict[str, Any]:
         """Show a screen; a dict is validated like a CPS ``/ui`` body first."""
         device = self._device(serial_number)
+        if not has_screen(device.model):
+            raise TerminalError(
+                ErrorKind.CONFLICT,
+                "no_display",
+                p6x_refusal(device.model, "it cannot show UI screens"),
+            )
         if not isinstance(screen, Screen):
             try:
                 screen = Screen.parse(screen)
@@ -669,12 +680,18 @@ class TerminalHost:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def _check_mode(self, mode: str) -> None:
+    def _check_mode(self, mode: str, model: str | None = None) -> None:
         if mode not in MODES:
             raise TerminalError(
                 ErrorKind.INVALID,
                 "invalid_mode",
                 f"mode must be one of {', '.join(MODES)} (got {mode!r})",
+            )
+        if mode == "ocpi" and model is not None and model in P6X_MODELS:
+            raise TerminalError(
+                ErrorKind.INVALID,
+                "p6x_no_ocpi",
+                p6x_refusal(model, "it cannot run Payter's OCPI journey: use mode 'cps'"),
             )
 
     def _find(self, serial_number: str) -> Device | None:
@@ -710,8 +727,10 @@ class TerminalHost:
 
 
 __all__ = [
+    "APOLLO_MODELS",
     "MODELS",
     "MODES",
+    "P6X_MODELS",
     "TERMINAL_DEVICES",
     "TERMINAL_SESSIONS",
     "TerminalController",

@@ -144,8 +144,11 @@ async def test_apikey_endpoint(cps: CpsClient, admin_call: Callable[..., Any]) -
 
 
 async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[..., Any]) -> None:
+    # Payter answers start and stop with an empty body (public integrations); so does the
+    # emulator by default: the state is in GET /terminals/{sn}.
     status, body = await cps.post(f"{T}/start", {"authorizedAmount": 5000, "uiMessage": "Tap"})
-    assert status == 200 and body["state"] == "READING"
+    assert (status, body) == (200, None)
+    assert (await cps.get(T))[1]["state"] == "READING"
     status, body = await cps.get(f"{T}/card")
     assert (status, body) == (204, None)  # nothing read yet, no waitTime: at once
 
@@ -165,7 +168,8 @@ async def test_start_card_stop(cps: CpsClient, terminal: str, present: Callable[
     assert body["state"] == "CARD"
 
     status, body = await cps.post(f"{T}/stop", {"uiMessage": "Bye", "uiMessageTimeout": 1})
-    assert (status, body["state"]) == (200, "IDLE")
+    assert (status, body) == (200, None)
+    assert (await cps.get(T))[1]["state"] == "IDLE"
     status, _ = await cps.get(f"{T}/card")
     assert status == 204
 
@@ -252,7 +256,6 @@ async def test_empty_and_null_bodies_are_accepted(
         ("start", {"authorizedAmount": "-1"}, "authorizedAmount"),
         ("start", {"authorizedAmount": "ten"}, "authorizedAmount"),
         ("start", {"hideAmount": "maybe"}, "hideAmount"),
-        ("start", {"supportedPaymentMethods": "BITCOIN"}, "supportedPaymentMethods"),
         ("start", {"callbackUrl": "not a url"}, "callbackUrl"),
         ("start", {"callbackUrl": "ftp://example.com/x"}, "callbackUrl"),
         ("start", {"uiMessageTimeout": "soon"}, "uiMessageTimeout"),
@@ -320,9 +323,11 @@ async def test_edge_values_that_are_accepted(cps: CpsClient, terminal: str) -> N
         "&customIdleScreen=false&qr=https%3A%2F%2Fapp.test%2Fpay&language=en"
         "&supportedPaymentMethods=EMV&supportedPaymentMethods=QR_CODE,RFID"
     )
-    assert (status, body["state"]) == (200, "READING"), body
+    assert (status, body) == (200, None)
+    assert (await cps.get(T))[1]["state"] == "READING"
     status, body = await cps.post(f"{T}/stop?uiMessage=Bye&uiMessageTimeout=2147483647")
-    assert (status, body["state"]) == (200, "IDLE"), body
+    assert (status, body) == (200, None)
+    assert (await cps.get(T))[1]["state"] == "IDLE"
 
 
 async def test_offline_terminal(
@@ -635,7 +640,7 @@ async def test_ui_screen_and_event(
     admin_call: Callable[..., Any],
 ) -> None:
     status, body = await cps.post(f"{T}/ui", {"callbackUrl": f"{hooks.url}/ui"}, json=CAROUSEL)
-    assert (status, body) == (200, {"screenId": "welcome", "shown": True, "held": False})
+    assert (status, body) == (200, None)  # as Payter answers
     view = await admin_call("GET", "terminals/CPS-1", status=200)
     assert view["screen"]["id"] == "welcome"
     await admin_call("POST", "terminals/CPS-1/press", {"key": "start"}, status=200)
@@ -657,7 +662,7 @@ async def test_ui_held_during_payment(
     authorize's uiMessage has had its time)."""
     await cps.post(f"{T}/start", {"authorizedAmount": 5000})
     status, body = await cps.post(f"{T}/ui", json=CAROUSEL)
-    assert (status, body) == (200, {"screenId": "welcome", "shown": False, "held": True})
+    assert (status, body) == (200, None)
 
     async def display() -> tuple[str, str | None]:
         view = await admin_call("GET", "terminals/CPS-1", status=200)
@@ -677,7 +682,8 @@ async def test_ui_held_during_payment(
     # A stop releases the display too.
     await cps.post(f"{T}/start", {"authorizedAmount": 5000})
     info = {"id": "info-1", "type": "info", "properties": {"title": "Tariff"}}
-    assert (await cps.post(f"{T}/ui", json=info))[1]["held"] is True
+    await cps.post(f"{T}/ui", json=info)
+    assert (await display())[1] == "info-1"
     await cps.post(f"{T}/stop")
     assert await display() == ("info-1", None)
 
@@ -714,7 +720,7 @@ async def test_ui_screen_types(
 ) -> None:
     screen = {"id": f"my-{kind}", "type": kind, "properties": properties}
     status, body = await cps.post(f"{T}/ui", {"callbackUrl": f"{hooks.url}/ui"}, json=screen)
-    assert (status, body) == (200, {"screenId": f"my-{kind}", "shown": True, "held": False})
+    assert (status, body) == (200, None)
     view = await admin_call("GET", "terminals/CPS-1", status=200)
     shown = view["screen"]
     assert (shown["type"], shown["id"], shown["keys"]) == (kind, f"my-{kind}", keys)

@@ -224,7 +224,8 @@ async def test_admin_terminals(setup, http) -> None:
     assert [t["serial_number"] for t in listed] == ["APO-0001", "APO-0002"]
     for bad, code in (
         ({"serial_number": "APO-0002"}, 409),
-        ({"serial_number": "X", "model": "P68"}, 400),
+        ({"serial_number": "X", "model": "P68", "mode": "ocpi"}, 400),  # P6X: no OCPI
+        ({"serial_number": "X", "model": "P70"}, 400),
         ({}, 400),
     ):
         status, err = await admin(http, node, "POST", "terminals", json=bad)

@@ -1,6 +1,6 @@
 """Payments on OCPI 2.2.1 (Payter's "Direct Payment 2.2.1") and the Price shape of a FAC's
 ``total_costs``: sent in the negotiated version's shape, the other shape accepted, a CPO that
-depends on the other shape told so (OCPI-40)."""
+depends on the other shape told so (OCPI-57b)."""
 
 from __future__ import annotations
 
@@ -99,9 +99,9 @@ async def test_a_cpo_that_depends_on_the_other_shape_is_told(
         fac = new_fac(emulator, version)
         assert sent in fac["total_costs"]
         assert await emulator.ptp.payments.deliver_fac(fac["id"]) is True
-        # The CPO took it in the other shape; one warning says so, nothing else.
+        # The CPO took it in the other shape; one finding says so, nothing else.
         assert taken in double.facs[fac["id"]]["total_costs"]
-        [finding] = findings(emulator, "OCPI-40")
+        [finding] = findings(emulator, "OCPI-57b")
         # The Price of the negotiated version is its type definition (types.asciidoc): a CPO
         # that needs the other shape breaks it (the module's examples notwithstanding).
         assert finding["severity"] == "error" and finding["pointer"] == "/total_costs"
@@ -124,7 +124,7 @@ async def test_a_cpo_that_takes_neither_shape_is_retried_not_blamed_on_the_shape
         assert await emulator.ptp.payments.deliver_fac(fac["id"]) is False
         row = emulator.ptp.payments.fac(fac["id"])
         assert row["attempts"] == 1 and "2001" in row["last_error"]
-        assert findings(emulator, "OCPI-40") == [] and double.facs == {}
+        assert findings(emulator, "OCPI-57b") == [] and double.facs == {}
     finally:
         await double.stop()
 
@@ -141,7 +141,7 @@ async def test_a_cpo_that_takes_its_own_shape_gets_one_post(emulator: EmulatorNo
             if s.method == "POST" and "financial-advice-confirmations" in s.path
         ]
         assert len(posts) == 1 and "/2.2.1/" in posts[0].path
-        assert findings(emulator, "OCPI-40") == []
+        assert findings(emulator, "OCPI-57b") == []
     finally:
         await double.stop()
 

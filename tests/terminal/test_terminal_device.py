@@ -109,7 +109,10 @@ def test_boot_announces_state_shows_idle_carousel_and_arms_screensaver(acquirer:
 
 
 def test_unknown_model_is_refused(acquirer: Acquirer) -> None:
-    expect_error(ErrorKind.INVALID, "invalid_model", lambda: Device("X", "P68", acquirer=acquirer))
+    expect_error(ErrorKind.INVALID, "invalid_model", lambda: Device("X", "P70", acquirer=acquirer))
+    # The P6X family has no graphical screen; the Apollo family has.
+    assert Device("X", "P68", acquirer=acquirer).as_json()["has_screen"] is False
+    assert Device("X", "Polar", acquirer=acquirer).as_json()["has_screen"] is True
 
 
 def test_card_while_idle_is_ignored_and_reported(device: Device, present: Present) -> None:

@@ -72,7 +72,9 @@ async def test_create_errors(node: EmulatorNode) -> None:
     for kwargs, code in [
         ({"serial_number": "a/b"}, "invalid_serial_number"),
         ({"serial_number": "X1", "mode": "psp"}, "invalid_mode"),
-        ({"serial_number": "X1", "model": "P68"}, "invalid_model"),
+        ({"serial_number": "X1", "model": "P70"}, "invalid_model"),
+        # The P6X family does not support OCPI (mode 'ocpi' is the default).
+        ({"serial_number": "X1", "model": "P68"}, "p6x_no_ocpi"),
     ]:
         with pytest.raises(TerminalError) as err:
             await host.create(**kwargs)
