@@ -457,7 +457,7 @@ class Menus:
         if ui.journey_id:
             await self.journeys.dispatch(ui.journey_id, steps.ReadingEnded(reason))
 
-    async def on_location(self, location: dict[str, Any], platform: Platform | None) -> None:
+    async def on_location(self, location_id: str, platform: Platform | None) -> None:
         """Live EVSE status on the charger list (Payter shows status from the pushes)."""
         for serial, ui in list(self.ui.items()):
             if ui.screen == CHOOSE:

@@ -52,7 +52,6 @@ from pydantic import BaseModel
 
 from emulator.findings import Problem
 from emulator.money import currency_prefix
-from emulator.ocpi.models.cdrs import SESSION_ONLY_DIMENSIONS
 from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
 ZERO = Decimal(0)
@@ -1102,6 +1101,9 @@ def check_cdr_totals(
 
     Returns the problems; the caller decides their severity.
     """
+    # The CDR model module is imported when a CDR is first checked (lazy model imports).
+    from emulator.ocpi.models.cdrs import SESSION_ONLY_DIMENSIONS
+
     data = _plain(cdr)
     problems: list[Problem] = []
     start = parse_datetime_or_none(data.get("start_date_time"))
