@@ -221,6 +221,10 @@ class Runner:
                 f"applies to OCPI {', '.join(versions)}; the CPO registered with "
                 f"{t.platform.get('version')}"
             )
+        listed = {e.get("identifier") for e in (t.platform or {}).get("endpoints") or []}
+        missing = [m for m in setup.get("endpoints") or [] if m not in listed]
+        if missing and t.platform is not None:
+            return f"the CPO's version details list no {', '.join(missing)} endpoint"
         profiles = setup.get("profile")
         if profiles and t.profile not in profiles:
             return f"applies to the profile {', '.join(profiles)}; this run is {t.profile}"

@@ -202,3 +202,24 @@ async def test_the_cps_suite_against_a_csms(sloppy: dict[str, bool], failing: se
     # The CSMS heard the terminal go offline and come back.
     states = [w["online"] for w in csms.state_webhooks]
     assert False in states and True in states[states.index(False) :]
+
+
+async def test_payments_on_2_2_1_and_a_cpo_without_the_module() -> None:
+    outcome = await run(against="cpo-sim", ocpi_version="2.2.1", only=["payments.*"])
+    assert set(statuses(outcome).values()) == {"passed"} and outcome.exit_code == 0
+    # A CPO whose version details list no payments endpoint: the suite is not run.
+    from emulator.check.runner import Runner, Target
+    from emulator.check.scenario import built_in
+
+    target = Target(
+        emulator=None,  # type: ignore[arg-type]
+        http=None,  # type: ignore[arg-type]
+        manual_clock=True,
+        platform={"id": 1, "version": "2.2.1", "endpoints": [{"identifier": "locations"}]},
+        direction="payter",
+        profile="ptp",
+        terminal="APO-0001",
+        hooks={},
+    )
+    [first, *_] = built_in("payments").checks
+    assert Runner(target)._unmet(first) == "the CPO's version details list no payments endpoint"
