@@ -623,13 +623,30 @@ def admin_journeys(obj: _Admin, serial: str | None, state: str | None, limit: in
     """The card payments: state, money and references."""
     rows = obj.call(lambda: obj.client.journeys(serial_number=serial, state=state, limit=limit))
     lines = [
-        f"{j.get('serial_number')}  {j.get('evse_uid')}  {j.get('state')}  "
-        f"money {j.get('money')}  authorized {j.get('preauthorized_amount')}  "
-        f"captured {j.get('captured_amount')}  {j.get('currency')}  "
-        f"ref {j.get('authorization_reference')}"
+        f"{j.get('serial_number')}  {j.get('evse_uid')}  {j.get('state')}  {_money_line(j)}  "
+        f"ref {j.get('authorization_reference') or '-'}"
         for j in rows
     ]
     obj.show(rows, "\n".join(lines) or "no journeys")
+
+
+def _money_line(journey: Mapping[str, Any]) -> str:
+    """Where a journey's money is, in money: ``€50.00 authorized``, ``€13.40 captured``
+    (the control API's ``money`` and minor-unit amounts; ``--json`` gives them as they are)."""
+    from emulator.money import minor_text
+
+    currency = journey.get("currency")
+    money = str(journey.get("money") or "")
+    authorized = minor_text(journey.get("preauthorized_amount"), currency)
+    if money == "NONE":
+        return "not authorized"
+    if money == "CAPTURED":
+        captured = minor_text(journey.get("captured_amount"), currency)
+        return f"{captured} captured of {authorized} authorized"
+    if money == "VOIDED":
+        voided = journey.get("voided_amount") or journey.get("preauthorized_amount")
+        return f"{minor_text(voided, currency)} voided"
+    return f"{authorized} {money.lower().replace('_', ' ')}"
 
 
 @admin.command("report")

@@ -102,6 +102,7 @@ async def test_a_journey_driven_with_the_admin_words(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         result = await _admin("--ready-file", str(ready), "journeys", "--state", "CHARGING")
         assert result.exit_code == 0, result.output
-        assert "SIM-AMS-1  CHARGING  money AUTHORIZED" in result.output
+        # Money as a person reads it (the minor units are in --json).
+        assert "SIM-AMS-1  CHARGING  €50.00 authorized  ref " in result.output
     finally:
         await demo.stop()

@@ -26,6 +26,13 @@ CARD_BRANDS = {
     "discover": "Discover",
 }
 MEDIA_LABELS = {"contactless": "Tap", "chip": "Insert", "qr": "Scan QR", "rfid": "RFID"}
+# A reader without a display (P6X): what its state means to the person with the card.
+READER_STATES = {
+    "IDLE": "Not reading",
+    "READING": "Reading: tap or insert a card",
+    "CARD": "Card read: waiting for the CSMS",
+    "AUTHORIZING": "Authorizing the payment",
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,25 @@ class ApolloScreen:
     ) -> ApolloScreen:
         """A screen of the TUI's own (no terminal, nothing reported yet)."""
         return cls("info", screen_id, title=title, subtitle=subtitle)
+
+    @classmethod
+    def card_reader(cls, shown: ApolloScreen, terminal: Mapping[str, Any]) -> ApolloScreen:
+        """A terminal without a display (``has_screen`` false: the P6X family): its screen is
+        not drawn, only the reader's state and its payment step (the amount, a PIN card's
+        PIN pad, whose keys it takes)."""
+        state = str(terminal.get("state") or "")
+        payment = shown.payment if shown.type == "payment" else None
+        pin = payment is not None and payment.phase == "pin"
+        return cls(
+            "reader",
+            f"reader.{state.lower() or 'unknown'}",
+            title=f"Payter {terminal.get('model') or 'P6X'}",
+            subtitle=READER_STATES.get(state, state),
+            payment=payment,
+            keys=shown.keys if pin else (),
+            out_of_service=shown.out_of_service,
+            hint=shown.hint if pin else None,
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ApolloScreen:

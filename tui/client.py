@@ -190,6 +190,10 @@ class ControlClient:
     async def exchange(self, exchange_id: int) -> dict[str, Any]:
         return dict(await self.get(f"journal/{exchange_id}"))
 
+    async def faults(self) -> list[dict[str, Any]]:
+        """The emulator's active injected faults (``/__admin/faults?active=true``)."""
+        return _as_list(await self.get("faults", active="true"), "faults")
+
     async def platforms(self) -> list[dict[str, Any]]:
         return _as_list(await self.get("platforms"), "platforms")
 
@@ -272,6 +276,19 @@ class ControlClient:
 
     async def chargers(self) -> list[dict[str, Any]]:
         return _as_list(await self._cpo("GET", "evses"), "evses")
+
+    async def cpo_faults(self) -> list[dict[str, Any]]:
+        """The simulated CPO's active injected faults (the same API on its port)."""
+        if self.cpo_sim_url is None:
+            return []
+        data = await self.request(
+            "GET",
+            "faults",
+            params={"active": "true"},
+            base=self.cpo_sim_url,
+            token=self.cpo_sim_token,
+        )
+        return _as_list(data, "faults")
 
     async def charger_action(self, evse_uid: str, action: str, body: Any = None) -> Any:
         if action not in CHARGER_ACTIONS:

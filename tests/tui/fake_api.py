@@ -8,6 +8,7 @@ charger routes, from plain data a test sets up, and records every action the TUI
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import json
@@ -68,6 +69,14 @@ CARDS = [
         "brand": "visa",
         "media": ["contactless", "chip"],
         "outcome": "pin_required",
+    },
+    {
+        # The longest label of the emulator's catalogue: it wraps in the pane at 80 columns.
+        "id": "mastercard-incremental",
+        "label": "Mastercard (2-series), incremental authorization allowed",
+        "brand": "mastercard",
+        "media": ["contactless", "chip"],
+        "outcome": "incremental_ok",
     },
     {
         "id": "qr-sample",
@@ -253,6 +262,10 @@ class FakeControlApi:
         self.report = copy.deepcopy(REPORT)
         self.journeys: list[dict[str, Any]] | None = copy.deepcopy(JOURNEYS)
         self.chargers = copy.deepcopy(CHARGERS)
+        # How often each path was read (GET), to see what the TUI asks for and when.
+        self.reads: collections.Counter[str] = collections.Counter()
+        # Injected faults as ``GET /__admin/faults`` lists them (the same for the CPO's).
+        self.faults: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.presses: list[tuple[str, str]] = []
         self.cards_presented: list[tuple[str, str, str]] = []
@@ -311,6 +324,8 @@ class FakeControlApi:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "GET":
+            self.reads[request.path.removeprefix("/__admin/")] += 1
         if self.admin_token and request.headers.get("Authorization") != (
             f"Bearer {self.admin_token}"
         ):
@@ -340,6 +355,7 @@ class FakeControlApi:
         r.add_get(f"{p}/report", self._report)
         r.add_get(f"{p}/journeys", self._journeys)
         r.add_get(f"{p}/events", self._events)
+        r.add_get(f"{p}/faults", self._faults)
         r.add_get(f"{p}/evses", self._chargers)
         r.add_post(f"{p}/evses/{{uid}}/{{action}}", self._charger_action)
         return app
@@ -440,6 +456,10 @@ class FakeControlApi:
                 {"error": {"code": "not_found", "message": "no journeys"}}, status=404
             )
         return web.json_response(self.journeys)
+
+    async def _faults(self, request: web.Request) -> web.Response:
+        active = request.query.get("active") == "true"
+        return web.json_response([f for f in self.faults if f.get("active") or not active])
 
     async def _chargers(self, request: web.Request) -> web.Response:
         return web.json_response(self.chargers)

@@ -19,6 +19,7 @@ from fake_api import FakeControlApi, screen
 
 from tui.apollo import ApolloScreen
 from tui.app import PayterTui, make_app
+from tui.widgets.qr_code import QrCode
 from tui.widgets.terminal_frame import TerminalFrame
 from tui.widgets.terminal_status import status_text
 
@@ -62,7 +63,7 @@ async def _settled(pilot: Any, app: PayterTui) -> None:
     main = app.screen
     await wait_for(pilot, lambda: main.query_one(TerminalFrame).screen_shown.id != "none")
     for table, rows in (
-        ("#cards-table", 5),
+        ("#cards-table", 6),
         ("#findings-table", 2),
         ("#traffic-table", 3),
         ("#journeys-table", 3),
@@ -77,7 +78,9 @@ async def _shown(pilot: Any, app: PayterTui, api: FakeControlApi, name: str) -> 
     expected = ApolloScreen.from_json(screen(name))
     frame = app.screen.query_one(TerminalFrame)
     status = app.screen.query_one("#terminal-status")
-    line = str(status_text(expected, api.terminals["PAY-0001"]))
+    # At 80x24 a QR code is below the frame's edge: the status line says how to bring it up.
+    scrolls = frame.has_class("-compact") and expected.qr is not None
+    line = str(status_text(expected, api.terminals["PAY-0001"], scrolls=scrolls))
     await wait_for(pilot, lambda: frame.screen_shown == expected, what=name)
     await wait_for(pilot, lambda: str(status.render()) == line, what=f"{name} status")
     await pilot.pause()
@@ -94,6 +97,13 @@ async def test_every_screen_type(fake_api: FakeControlApi, size: tuple[int, int]
             fake_api.set_screen("PAY-0001", name)
             await _shown(pilot, app, fake_api, name)
             mismatches += snapshot_mismatch(app, f"screen_{name}_{_size(size)}")
+        # A P6X has no display: the card reader, here asking for a PIN.
+        fake_api.terminals["PAY-0001"].update(model="P68", has_screen=False, state="AUTHORIZING")
+        fake_api.set_screen("PAY-0001", "payment_pin")
+        frame = app.screen.query_one(TerminalFrame)
+        await wait_for(pilot, lambda: frame.screen_shown.id == "reader.authorizing", what="P6X")
+        await pilot.pause()
+        mismatches += snapshot_mismatch(app, f"screen_reader_pin_{_size(size)}")
     assert mismatches == []
 
 
@@ -114,4 +124,16 @@ async def test_every_pane(fake_api: FakeControlApi, size: tuple[int, int]) -> No
         await pilot.press("question_mark")
         await pilot.pause()
         mismatches += snapshot_mismatch(app, f"pane_help_{_size(size)}")
+        await pilot.press("escape")
+        # At 80x24 the QR code is below the receipt's words: PgDn brings all of it up.
+        view = app.screen.query_one(TerminalFrame).view
+        await pilot.press("pagedown")
+        await pilot.pause()
+        if size == (80, 24):
+            code = view.query_one(QrCode)
+            assert view.max_scroll_y > 0 and code.region.y == view.region.y
+            assert code.region.bottom <= view.region.bottom - 1  # Back is in sight below it
+            mismatches += snapshot_mismatch(app, f"screen_info_receipt_qr_scrolled_{_size(size)}")
+        else:
+            assert view.max_scroll_y == 0
     assert mismatches == []

@@ -47,6 +47,8 @@ def exchange_renderable(exchange: dict[str, Any]) -> RenderableType:
     if exchange.get("ocpi_status") is not None:
         title.append(f" · OCPI {exchange.get('ocpi_status')}")
     parts: list[RenderableType] = [title]
+    if exchange.get("fault"):
+        parts.append(Text(f"↯ injected {exchange['fault']}", style="bold magenta"))
     if exchange.get("error"):
         parts.append(Text(f"error: {exchange['error']}", style="bold red"))
     parts += [

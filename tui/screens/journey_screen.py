@@ -1,4 +1,6 @@
-"""One payment journey, every field of ``GET /__admin/journeys`` (what a narrow table omits)."""
+"""One payment journey, every field of ``GET /__admin/journeys`` (what a narrow table omits),
+written as a person reads it: amounts in money beside the minor units the API gives, the
+history one state a line, the card by brand and masked PAN."""
 
 from __future__ import annotations
 
@@ -12,15 +14,41 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.money import minor_text
+
+# Fields in minor units of the journey's currency.
+AMOUNTS = ("preauthorized_amount", "captured_amount", "voided_amount", "session_cost", "cdr_total")
+
+
+def _time(stamp: Any) -> str:
+    """``2026-12-03T16:39:51.897Z`` → ``2026-12-03 16:39:51``."""
+    text = str(stamp or "")
+    return text[:19].replace("T", " ") if len(text) >= 19 else text
+
 
 def journey_text(journey: dict[str, Any]) -> Text:
     text = Text()
+    currency = journey.get("currency")
     for name, value in journey.items():
-        if value in (None, "", [], {}):
+        if value in (None, "", [], {}) or name == "history":
             continue
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if name in AMOUNTS and isinstance(value, int):
+            shown = f"{minor_text(value, currency)} ({value})"
+        elif name == "card" and isinstance(value, dict):
+            parts = (value.get("brand"), value.get("masked_pan"), value.get("medium"))
+            shown = " · ".join(str(p) for p in parts if p)
+        elif isinstance(value, str):
+            shown = value
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
         text.append(f"{name}: ", style="bold")
         text.append(f"{shown}\n")
+    history = [h for h in journey.get("history") or [] if isinstance(h, dict)]
+    if history:
+        text.append("history:\n", style="bold")
+        for step in history:
+            reason = f"  {step['reason']}" if step.get("reason") else ""
+            text.append(f"  {_time(step.get('at'))}  {step.get('state', '')}{reason}\n")
     return text
 
 

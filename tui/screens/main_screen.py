@@ -9,6 +9,7 @@ stream, so what is shown is always what the emulator says.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,10 +42,11 @@ from tui.widgets.charger_panel import ChargerPanel
 from tui.widgets.clock_bar import ClockBar
 from tui.widgets.findings_panel import FindingsPanel
 from tui.widgets.journeys_table import JourneysTable, journeys_from_ocpi
+from tui.widgets.qr_code import QrCode
 from tui.widgets.terminal_frame import TerminalFrame, frame_width
 from tui.widgets.terminal_status import TerminalStatus
 from tui.widgets.terminal_switcher import TerminalSwitcher
-from tui.widgets.traffic_log import TrafficLog
+from tui.widgets.traffic_log import FAULT_MARK, TrafficLog
 
 # Refreshes triggered by events are coalesced over this many (real) seconds.
 DEBOUNCE = 0.05
@@ -59,6 +61,17 @@ TABS = {
 NARROW_SIDE = 46
 # A frame shorter than this (80x24) closes up the terminal's lists (``-compact``).
 COMPACT_BELOW = 30
+# Events after which the report's verdict may have changed without a finding: a flow of the
+# coverage done (registration, mirror, a journey to capture, a CPS commit).
+REPORT_EVENTS = (
+    "journey.state",
+    "platform.",
+    "ocpi.locations.polled",
+    "ocpi.tariffs.polled",
+    "cps.",
+)
+# What is read during a clock advance (see MainScreen._advancing).
+LIVE_DURING_ADVANCE = {"terminal", "terminals", "clock"}
 # OCPI modules whose traffic changes what the charger and sessions panels show.
 CHARGER_MODULES = {"locations", "sessions", "cdrs", "commands"}
 JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
@@ -82,6 +95,10 @@ class MainScreen(Screen[None]):
             for n in range(10)
         ),
         Binding("space", "touch", "Wake", priority=True),
+        # A screen taller than the frame (a receipt's QR code at 80x24) scrolls; the keys go
+        # to the side pane's table when it does not.
+        Binding("pagedown", "scroll_screen(1)", show=False, priority=True),
+        Binding("pageup", "scroll_screen(-1)", show=False, priority=True),
         Binding("t", "present('tap')", "Tap"),
         Binding("i", "present('insert')", "Insert", show=False),
         Binding("q", "present('qr')", "QR", show=False),
@@ -126,6 +143,10 @@ class MainScreen(Screen[None]):
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._in_order = asyncio.Lock()
+        # While a clock advance this TUI asked for runs, the panes wait for its end: an hour of
+        # charging is a burst of events, and reading every pane after each of them (over HTTP,
+        # from the servers doing the advance) slows the advance down.
+        self._advancing = 0
         # Problems already told (see _failed).
         self._problems: set[str] = set()
 
@@ -166,6 +187,7 @@ class MainScreen(Screen[None]):
         self.query_one(TerminalFrame).set_class(compact, "-compact")
         # At 80 columns the five tab labels only fit with less padding (tui.tcss).
         self.set_class(self.size.width - width < NARROW_SIDE, "-narrow")
+        self._screen_changed()
 
     async def on_mount(self) -> None:
         self._fit_frame()
@@ -229,6 +251,7 @@ class MainScreen(Screen[None]):
         await self.refresh_findings()
         await self.refresh_journeys()
         await self.refresh_chargers()
+        await self.refresh_faults()
 
     async def refresh_clock(self) -> None:
         clock = await self._guard("clock", self.client.clock)
@@ -280,7 +303,9 @@ class MainScreen(Screen[None]):
             self._screen_changed()
 
     def _screen_changed(self) -> None:
-        self.query_one(TerminalStatus).show(self.apollo, self.terminal)
+        # In a short frame (80x24) a QR code does not fit under the words: PgDn brings it up.
+        scrolls = self.frame.has_class("-compact") and self.apollo.qr is not None
+        self.query_one(TerminalStatus).show(self.apollo, self.terminal, scrolls=scrolls)
         # The footer shows the keys of the screen now shown.
         self.refresh_bindings()
 
@@ -298,11 +323,14 @@ class MainScreen(Screen[None]):
         for row in rows or []:
             log.add(row)
 
-    async def refresh_findings(self) -> None:
-        panel = self.query_one(FindingsPanel)
+    async def refresh_report(self) -> None:
         report = await self._guard("report", self.client.report)
         if report:
-            panel.set_report(report)
+            self.query_one(FindingsPanel).set_report(report)
+
+    async def refresh_findings(self) -> None:
+        panel = self.query_one(FindingsPanel)
+        await self.refresh_report()
         findings = await self._guard("findings", self.client.findings)
         if findings is not None:
             panel.set_findings(findings)
@@ -355,9 +383,23 @@ class MainScreen(Screen[None]):
             return
         panel.set_chargers(chargers)
 
+    async def refresh_faults(self) -> None:
+        """The active injected faults of the emulator and of the simulated CPO (an emulator
+        without ``/__admin/faults`` has none)."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for owner, call in (("", self.client.faults), ("CPO", self.client.cpo_faults)):
+            with contextlib.suppress(Exception):
+                found += [(owner, fault) for fault in await call()]
+        self.query_one(TrafficLog).set_faults(found)
+        tab = self.query_one(TabbedContent).get_tab("tab-traffic")
+        tab.label = f"Traffic {FAULT_MARK}{len(found)}" if found else "Traffic"
+
     async def _poll(self) -> None:
-        # A real (or paced) clock moves by itself; read it now and then.
+        # A real (or paced) clock moves by itself; read it now and then. The simulated CPO's
+        # faults are not on the emulator's event stream: they are read as often.
         await self.refresh_clock()
+        if self.client.has_cpo_sim:
+            await self.refresh_faults()
 
     # --- the event stream ----------------------------------------------------------------
 
@@ -396,6 +438,11 @@ class MainScreen(Screen[None]):
                 self._mark("journeys")
         elif kind.startswith("finding"):
             self._mark("findings")
+        elif kind.startswith("fault"):
+            self._mark("faults")
+            if kind == "fault.added":
+                what = data.get("description") or "a fault"
+                self.notify(f"{FAULT_MARK} Injected: {what}", timeout=6)
         elif kind.startswith("terminal"):
             serial = data.get("serial_number") or data.get("serialNumber") or data.get("serial")
             if serial and serial not in self.serials:
@@ -408,6 +455,8 @@ class MainScreen(Screen[None]):
             self._mark("journeys")
         elif kind.startswith("clock"):
             self._mark("clock")
+        if kind.startswith(REPORT_EVENTS):
+            self._mark("report")
 
     def _mark(self, *parts: str) -> None:
         self._dirty.update(parts)
@@ -418,6 +467,11 @@ class MainScreen(Screen[None]):
     async def _flush(self) -> None:
         self._flush_pending = False
         dirty, self._dirty = self._dirty, set()
+        if self._advancing:
+            # The terminal's screen stays live (a key maps onto what it shows); the panes are
+            # read once the advance is over.
+            self._dirty = dirty - LIVE_DURING_ADVANCE
+            dirty &= LIVE_DURING_ADVANCE
         try:
             await self._refresh(dirty)
         except NoMatches:
@@ -434,6 +488,10 @@ class MainScreen(Screen[None]):
             await self.refresh_traffic()
         if "findings" in dirty:
             await self.refresh_findings()
+        elif "report" in dirty:
+            await self.refresh_report()
+        if "faults" in dirty:
+            await self.refresh_faults()
         if "journeys" in dirty:
             await self.refresh_journeys()
         if "chargers" in dirty:
@@ -483,10 +541,15 @@ class MainScreen(Screen[None]):
 
     @work(group="act")
     async def advance_clock(self, seconds: float) -> None:
-        clock = await self._act("clock", lambda: self.client.advance(seconds))
+        self._advancing += 1
+        try:
+            clock = await self._act("clock", lambda: self.client.advance(seconds))
+        finally:
+            self._advancing -= 1
         if clock:
             self.query_one(ClockBar).now = str(clock.get("now") or "")
-        await self.refresh_terminal()
+        self._mark("terminal")
+        await self._flush()
 
     @on(ChargerActionRequested)
     def _on_charger(self, message: ChargerActionRequested) -> None:
@@ -546,6 +609,8 @@ class MainScreen(Screen[None]):
             return not pin
         if action == "touch":
             return screen.type == "screensaver"
+        if action == "scroll_screen":
+            return self.frame.view.max_scroll_y > 0
         if action == "present":
             return not pin
         if action in ("advance", "advance_quietly"):
@@ -558,6 +623,9 @@ class MainScreen(Screen[None]):
         if screen.type == "screensaver":
             # journey-screens.md screen 2: any touch wakes it (the number is not pressed).
             self.action_touch()
+            return
+        if screen.type == "reader":
+            self.notify("A card reader without a display has no keys: t taps a card", timeout=4)
             return
         if screen.type == "payment":
             waiting = (
@@ -578,6 +646,18 @@ class MainScreen(Screen[None]):
             self.notify(f"No item {digit} on this screen (1-{len(keys)})", timeout=4)
             return
         self.press(keys[digit - 1])
+
+    def action_scroll_screen(self, pages: int) -> None:
+        view = self.frame.view
+        if pages < 0:
+            view.scroll_home(animate=False)
+            return
+        # A QR code comes up whole, at the top of the frame; anything else a page on.
+        codes = view.query(QrCode)
+        if codes:
+            view.scroll_to(y=codes.first().virtual_region.y, animate=False)
+        else:
+            view.scroll_page_down(animate=False)
 
     def action_pin(self, key: str) -> None:
         self.press(key)

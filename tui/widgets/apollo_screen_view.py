@@ -9,6 +9,7 @@ Payter's certified ``payment`` screens (present card, PIN, processing). Buttons 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -58,6 +59,7 @@ class ApolloScreenView(VerticalScroll):
             "message": self._message,
             "dispense": self._dispense,
             "payment": self._payment,
+            "reader": self._reader,
         }.get(screen.type, self._unknown)
         yield from builder(screen)
 
@@ -221,6 +223,18 @@ class ApolloScreenView(VerticalScroll):
                 screen.message or "Please wait", animate=self._animated, classes="apollo-spinner"
             )
         yield self._spacer()
+
+    def _reader(self, screen: ApolloScreen) -> Iterator[Widget]:
+        """A card reader without a display (P6X): its state, and its payment step."""
+        yield Static(screen.title, classes="apollo-title", markup=False)
+        yield Static("Card reader, no display", classes="apollo-subtitle")
+        yield Static(")))", classes="apollo-contactless")
+        yield Static(screen.subtitle, classes="apollo-message", markup=False)
+        if screen.payment is not None:
+            # The payment step under its own title ("Enter PIN"), not the reader's name.
+            yield from self._payment(replace(screen, title=""))
+        else:
+            yield self._spacer()
 
     def _unknown(self, screen: ApolloScreen) -> Iterator[Widget]:
         yield Static(f"[{screen.type}]", classes="apollo-subtitle", markup=False)

@@ -17,7 +17,8 @@ COLUMNS = (
     Column("severity", "Severity", 7, priority=0),
     Column("axis", "Axis", 6, priority=2),
     Column("rule", "Rule", 9, priority=0),
-    Column("message", "Message", 16, priority=1, flex=True, wrap=True),
+    # The message is what a finding says: it takes the room before the id and the axis.
+    Column("message", "Message", 40, priority=1, flex=True, least=16, wrap=True),
 )
 
 # The report's three verdicts: INCOMPLETE (nothing failed, but the flows Payter needs were not
@@ -26,6 +27,8 @@ COLOURS = {"PASS": "green", "FAIL": "red", "INCOMPLETE": "yellow"}
 
 
 def verdict_text(report: dict[str, Any]) -> Text:
+    """The verdict, one line per axis (short enough for the pane at 80 columns), and what
+    keeps an INCOMPLETE run from its verdict (the report's ``incomplete``)."""
     verdict = str(report.get("verdict") or "?")
     text = Text("Verdict ")
     ink = "black" if verdict == "INCOMPLETE" else "white"
@@ -35,11 +38,18 @@ def verdict_text(report: dict[str, Any]) -> Text:
         if not isinstance(part, dict):
             continue
         style = COLOURS.get(str(part.get("verdict")), "red")
-        # One line per axis: the two verdicts stay readable in a narrow pane.
         text.append(f"\n{label}: ")
         text.append(str(part.get("verdict")), style=f"bold {style}")
-        errors, warnings = part.get("errors", 0), part.get("warnings", 0)
-        text.append(f" ({_count(errors, 'error')}, {_count(warnings, 'warning')})")
+        # Only the counts that are not zero: "OCPI spec: FAIL (1 error, 2 warnings)".
+        counts = [
+            _count(part.get(name) or 0, noun)
+            for name, noun in (("errors", "error"), ("warnings", "warning"))
+            if part.get(name)
+        ]
+        if counts:
+            text.append(f" ({', '.join(counts)})")
+    for missing in report.get("incomplete") or []:
+        text.append(f"\nTo do: {str(missing).removesuffix(' (not yet)')}", style="yellow")
     return text
 
 

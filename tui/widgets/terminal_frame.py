@@ -1,4 +1,5 @@
-"""The Apollo terminal: a portrait frame proportioned like its 320x480 display."""
+"""The terminal: a portrait frame proportioned like the Apollo's 320x480 display (a P6X, which
+has no display, is drawn as a card reader in the same frame)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ class TerminalFrame(Vertical):
         status = "online" if online else "OFFLINE"
         self.border_subtitle = f"{status} · {state}" if state else status
         self.set_class(not online, "-offline")
+        if terminal.get("has_screen") is False:
+            # A P6X has no display: the reader is drawn, not the screen it does not have.
+            shown = ApolloScreen.from_json(terminal.get("screen"))
+            await self.view.show(ApolloScreen.card_reader(shown, terminal))
+            return
         await self.show_screen(terminal.get("screen"))
 
     async def show_screen(self, screen: dict[str, Any] | None) -> None:

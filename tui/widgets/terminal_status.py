@@ -16,8 +16,11 @@ from textual.widgets import Static
 from tui.apollo import ApolloScreen
 
 
-def status_text(screen: ApolloScreen, terminal: dict[str, Any] | None = None) -> Text:
-    """The status line for ``screen`` on ``terminal`` (as ``GET /__admin/terminals/{serial}``).
+def status_text(
+    screen: ApolloScreen, terminal: dict[str, Any] | None = None, *, scrolls: bool = False
+) -> Text:
+    """The status line for ``screen`` on ``terminal`` (as ``GET /__admin/terminals/{serial}``);
+    ``scrolls``: the screen's QR code is below the frame's edge (80x24).
 
     Short enough for the narrowest frame (35 cells) except an out-of-service reason, which
     wraps onto a second line."""
@@ -31,11 +34,15 @@ def status_text(screen: ApolloScreen, terminal: dict[str, Any] | None = None) ->
     if phase == "present_card" or terminal.get("state") == "READING":
         # Also behind a "Declined, try another card" notice: the terminal reads the next card.
         return Text("Reading cards: t tap, i insert")
+    if screen.type == "reader":
+        return Text("No display: the CSMS drives it over CPS")
     if phase == "processing":
         return Text("Processing: wait for the acquirer")
     if screen.type == "screensaver":
         return Text("Space (or a number) wakes it")
     shortcuts = screen.shortcut_keys
+    if scrolls:
+        return Text("PgDn: the QR code · PgUp: back")
     if shortcuts:
         last = len(shortcuts)
         return Text("1 presses the button" if last == 1 else f"1-{last} press an item or button")
@@ -47,8 +54,10 @@ def status_text(screen: ApolloScreen, terminal: dict[str, Any] | None = None) ->
 class TerminalStatus(Static):
     """One line under the terminal frame."""
 
-    def show(self, screen: ApolloScreen, terminal: dict[str, Any] | None = None) -> None:
-        text = status_text(screen, terminal)
+    def show(
+        self, screen: ApolloScreen, terminal: dict[str, Any] | None = None, *, scrolls: bool = False
+    ) -> None:
+        text = status_text(screen, terminal, scrolls=scrolls)
         self.set_class(
             bool((terminal or {}).get("out_of_service") or screen.out_of_service), "-out"
         )

@@ -1,4 +1,6 @@
-"""The live traffic log: every OCPI, CPS and webhook exchange, newest at the bottom."""
+"""The live traffic log: every OCPI, CPS and webhook exchange, newest at the bottom, and the
+injected faults that are active (``/__admin/faults``): listed above the log, and each
+exchange a fault changed marked with ``↯``."""
 
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ from urllib.parse import urlsplit
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tui.messages import ExchangeSelected
 from tui.widgets.fitted_table import Column, FittedTable, ellipsis, short_id
 
 MAX_ROWS = 500
+# The mark of an injected fault (one cell wide, unlike ⚡).
+FAULT_MARK = "↯"
+# Faults listed above the log at most (the rest are counted).
+MAX_FAULT_LINES = 3
 # Status and path come first: what was asked for and how it went. The path is shortened (no
 # "/ocpi", role or version) so that the part that tells exchanges apart is what shows:
 # "commands/START_SESSION", "sessions/NL/SIM/8f6d0558…". Enter shows the whole URL.
@@ -75,6 +81,21 @@ def fit_path(path: str, width: int) -> str:
     return ellipsis(path, width)
 
 
+def fault_line(owner: str, fault: dict[str, Any]) -> str:
+    """``↯ fault #1: http_status 503 · in cdrs POST · fired 0 of 1``."""
+    what = str(fault.get("description") or f"fault #{fault.get('id')}")
+    scope = " ".join(
+        str(fault[name])
+        for name in ("direction", "protocol", "module", "method", "path")
+        if fault.get(name)
+    )
+    times = fault.get("times")
+    fired = f"fired {fault.get('fired', 0)}" + (f" of {times}" if times else "")
+    label = f" ({fault['label']})" if fault.get("label") else ""
+    prefix = f"{owner} " if owner else ""
+    return f"{FAULT_MARK} {prefix}{what}{label} · {scope} · {fired}"
+
+
 class TrafficLog(Vertical):
     """Method, path and status per exchange; Enter opens the bodies (tokens redacted)."""
 
@@ -83,7 +104,22 @@ class TrafficLog(Vertical):
         self.seen: set[int] = set()
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="faults-note", classes="panel-note -faults")
         yield FittedTable(COLUMNS, id="traffic-table", follow=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#faults-note").display = False
+
+    def set_faults(self, faults: list[tuple[str, dict[str, Any]]]) -> None:
+        """The active faults, each with whose it is (``""`` the emulator's, or ``"CPO"``)."""
+        note = self.query_one("#faults-note", Static)
+        note.display = bool(faults)
+        lines = [fault_line(owner, fault) for owner, fault in faults]
+        if len(lines) > MAX_FAULT_LINES:
+            more = len(lines) - MAX_FAULT_LINES + 1
+            rest = f"{FAULT_MARK} and {more} more: GET /__admin/faults"
+            lines = [*lines[: MAX_FAULT_LINES - 1], rest]
+        note.update("\n".join(lines))
 
     @property
     def table(self) -> FittedTable:
@@ -106,7 +142,8 @@ class TrafficLog(Vertical):
                 "protocol": str(exchange.get("protocol") or ""),
                 "method": str(exchange.get("method") or ""),
                 "status": status_text(exchange.get("status"), exchange.get("error")),
-                "path": short_path(str(exchange.get("url") or "")),
+                "path": (f"{FAULT_MARK} " if exchange.get("fault") else "")
+                + short_path(str(exchange.get("url") or "")),
             },
         )
         if table.row_count > MAX_ROWS:
