@@ -84,7 +84,11 @@ class EmulatorNode(Node):
         from emulator.ptp.modules.tariffs import TariffsReceiver
         from emulator.ptp.modules.tokens import TokensSender
 
-        self.terminals = TerminalHost(self.rt, timeouts=terminal_timeouts(self.settings))
+        self.terminals = TerminalHost(
+            self.rt,
+            timeouts=terminal_timeouts(self.settings),
+            p6x_timeouts=terminal_timeouts(self.settings, "P68"),
+        )
         self._setup_cps()
         self.ptp = Ptp(self)
         self.journey = JourneyController(self)

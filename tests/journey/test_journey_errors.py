@@ -61,10 +61,12 @@ async def test_declined_card(rig: Rig, card: str, reason: str) -> None:
     assert rig.payment_steps(mark) == ["declined"]
 
 
-async def test_card_timeout_after_30_seconds(rig: Rig) -> None:
+async def test_card_timeout_after_60_seconds(rig: Rig) -> None:
+    """The present-card screen waits for the terminal's card-detect timeout (Payter's Apollo
+    default: 60 s)."""
     mark = rig.mark()
     await rig.to_card_screen()
-    await rig.advance(29)
+    await rig.advance(59)
     assert (await rig.screen())["properties"]["phase"] == "present_card"
     await rig.advance(1)
     journey = rig.journey()
@@ -87,7 +89,9 @@ async def test_acquirer_never_answers(rig: Rig) -> None:
     await rig.to_card_screen()
     processing = await rig.card("visa-auth-timeout")
     assert processing["properties"]["phase"] == "processing"
-    await rig.advance(30)
+    await rig.advance(209)
+    assert rig.journey()["state"] != "DECLINED"
+    await rig.advance(1)  # Apollo's Auth Session timeout: 3 min 30 s
     journey = rig.journey()
     assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
     assert journey["reason"] == "Response received too late"

@@ -277,7 +277,7 @@ async def test_forced_pin_and_authorization_timeout(rig: Rig) -> None:
     await force(rig, "auth_timeout")
     await rig.to_card_screen()
     assert (await rig.card("visa-approved"))["properties"]["phase"] == "processing"
-    await rig.advance(30)
+    await rig.advance(210)
     assert rig.journey()["reason"] == "Response received too late"
 
 

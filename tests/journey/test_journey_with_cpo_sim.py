@@ -257,7 +257,7 @@ async def test_card_timeout(pair, http) -> None:
     await d.press("start")
     await d.press("evse1")
     await d.press("accept")
-    await d.advance(33)
+    await d.advance(63)
     journey = d.journey()
     assert (journey["state"], journey["money"]) == ("CARD_TIMEOUT", "NONE")
     assert shown(d)[-2:] == ["journey.notice:Timed out", "journey.home"]
