@@ -283,6 +283,11 @@ class EmulatorSettings(ServerSettings):
         description="Seconds back the terminal's Receipt button looks (Payter: sessions of the "
         "last 24 hours).",
     )
+    journey_texts: Path | None = Field(
+        None,
+        description="JSON file of journey texts, {language: {key: text}}, over the built-in "
+        "ones (fixtures/journey/texts.json; inferred: Payter's screen texts are not public).",
+    )
     journey_screen_timeout: float = Field(
         30.0,
         gt=0,
@@ -470,6 +475,24 @@ class EmulatorSettings(ServerSettings):
     @classmethod
     def _payments_versions(cls, value: str) -> str:
         return check_payments_versions(value)
+
+    @field_validator("journey_texts")
+    @classmethod
+    def _journey_texts(cls, value: Path | None) -> Path | None:
+        if value is None or not str(value):
+            return None
+        import json
+
+        try:
+            data = json.loads(Path(value).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the journey texts {value}: {exc}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(t, dict) and all(isinstance(x, str) for x in t.values())
+            for t in data.values()
+        ):
+            raise ValueError('journey texts must be {"<language>": {"<key>": "<text>"}}')
+        return value
 
     @property
     def payments_version_list(self) -> list[str]:
