@@ -283,6 +283,12 @@ class EmulatorSettings(ServerSettings):
         description="Seconds back the terminal's Receipt button looks (Payter: sessions of the "
         "last 24 hours).",
     )
+    journey_stop_list: bool = Field(
+        False,
+        description="The Stop screen also lists the running sessions, to choose one without "
+        "the card (off: as Payter advises, a stop on the terminal is authenticated by the card "
+        "used: Stop reads the card and offers only Back).",
+    )
     journey_texts: Path | None = Field(
         None,
         description="JSON file of journey texts, {language: {key: text}}, over the built-in "

@@ -121,10 +121,10 @@ async def test_full_journey_against_the_simulated_cpo(pair, http) -> None:
     await d.advance(1800)
     journey = d.journey()
     assert journey["kwh"] > 5 and journey["session_cost"] > 0
-    # The driver stops on the terminal.
+    # The driver stops on the terminal, with the card used.
     stop = await d.press("stop")
     assert stop["id"] == "journey.stop"
-    await d.press("s1")
+    assert (await d.tap("visa-approved"))["id"] == "journey.stop_confirm"
     await d.press("yes")
     await d.advance(5)
     assert (await d.screen())["properties"]["title"] == "Charging stopped"
@@ -213,7 +213,7 @@ async def test_cdr_without_invoice_reference_although_the_cpo_invoices(pair, htt
     d.cpo.backend.settings.invoicing = False  # the CPO's billing forgets the invoice
     await d.advance(600)
     await d.press("stop")
-    await d.press("s1")
+    await d.tap("visa-approved")
     await d.press("yes")
     await d.advance(60)
     journey = d.journey()
