@@ -442,7 +442,13 @@ def demo(**given: Any) -> None:
     metavar="URL",
     help="The CSMS's CPS webhook (callback) URL: runs the cps suite against that CSMS.",
 )
-@click.option("--suite", "suites", multiple=True, help="Run this suite (repeatable; default all).")
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    help="Run this suite (repeatable; default: registration, mirror, payments, journey, "
+    "and cps with --cps-base-callback).",
+)
 @click.option("--only", multiple=True, help="Run only checks matching this id, glob or suite.")
 @click.option("--skip", multiple=True, help="Leave out checks matching this id, glob or suite.")
 @click.option(

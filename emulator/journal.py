@@ -1,16 +1,19 @@
 """The traffic journal: every exchange in and out (OCPI, CPS, webhooks), redacted on write.
 
 Bounded by ``journal_retention`` rows; pruning is amortised (every 1% of the limit) so a
-request costs O(1).
+request costs O(1). Writes are buffered and flushed in batches (:class:`Journal`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import fnmatch
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
+
+import structlog
 
 from emulator import inbound, jsonio
 from emulator.datetimes import format_datetime
@@ -18,6 +21,8 @@ from emulator.events import EventBus
 from emulator.inbound import clean
 from emulator.redact import redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
+
+log = structlog.get_logger("emulator.journal")
 
 JOURNAL = TableSpec(
     name="journal",
@@ -99,6 +104,15 @@ def mismatches(row: dict[str, Any], filters: dict[str, Any]) -> dict[str, Any]:
 
 
 class Journal:
+    """Exchanges are numbered and published at once, and written in batches off the request
+    path: a flush runs ``FLUSH_DELAY`` seconds after the first unwritten exchange (on the
+    event loop), when ``FLUSH_ROWS`` are waiting, before any read, and on a clean stop. A
+    process that is killed loses at most the exchanges of the last ``FLUSH_DELAY`` (see the
+    README, "Traffic journal")."""
+
+    FLUSH_DELAY = 0.05
+    FLUSH_ROWS = 500
+
     def __init__(self, store: Store, bus: EventBus, now: Any, *, retention: int, body_bytes: int):
         self.store = store
         self.bus = bus
@@ -107,6 +121,11 @@ class Journal:
         self.body_bytes = body_bytes
         self._since_prune = 0
         store.register(JOURNAL)
+        store.reset_listeners.append(self._on_reset)
+        self._next_id: int | None = None
+        # Unwritten exchanges by id, in order: what record() was given, redacted on write.
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     def _body(self, body: Any) -> str | None:
         if body is None or body == b"" or body == "":
@@ -152,7 +171,13 @@ class Journal:
             fault = INBOUND_FAULT.get()
         url = clean(url)
         error = clean(error) if error is not None else None
-        row = {
+        if self._next_id is None:
+            rows = self.store.query("select max(id) as last from journal")
+            self._next_id = int(rows[0]["last"] or 0) + 1 if rows else 1
+        exchange_id = self._next_id
+        self._next_id += 1
+        self._pending[exchange_id] = {
+            "id": exchange_id,
             "at": format_datetime(self.now()),
             "direction": direction,
             "protocol": protocol,
@@ -160,18 +185,18 @@ class Journal:
             "module": module,
             "method": method,
             "url": url,
-            "request_headers": self._headers(request_headers),
-            "request_body": self._body(request_body),
+            # Headers are copied now (a response's change as it is sent); bodies are bytes,
+            # text or values the caller no longer changes.
+            "request_headers": list((request_headers or {}).items()),
+            "request_body": self._keep(request_body),
             "status": status,
             "ocpi_status": ocpi_status,
-            "response_headers": self._headers(response_headers),
-            "response_body": self._body(response_body),
+            "response_headers": list((response_headers or {}).items()),
+            "response_body": self._keep(response_body),
             "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
             "error": error,
             "fault": fault,
         }
-        exchange_id = self.store.insert("journal", row)
-        assert exchange_id is not None
         self.bus.publish(
             "traffic",
             id=exchange_id,
@@ -186,14 +211,83 @@ class Journal:
             error=error,
             fault=fault,
         )
-        self._since_prune += 1
-        if self._since_prune >= max(1, self.retention // 100):
-            self._since_prune = 0
-            self.store.execute("delete from journal where id <= ?", [exchange_id - self.retention])
+        self._schedule_flush()
         return exchange_id
+
+    def _keep(self, body: Any) -> Any:
+        """Bytes and text are kept as they are until the flush; any other value (a dict the
+        caller may change later) is rendered now."""
+        if body is None or isinstance(body, (bytes, str)):
+            return body
+        return _Rendered(self._body(body))
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if len(self._pending) >= self.FLUSH_ROWS:
+            self.flush()
+            return
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()  # no event loop (a script, a synchronous test): write at once
+            return
+        self._timer = loop.call_later(self.FLUSH_DELAY, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception:  # pragma: no cover - a closed or broken database file
+            log.exception("journal flush failed")
+
+    def flush(self) -> None:
+        """Write the waiting exchanges (redacted) in one transaction, then prune."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        rows = [self._row(entry) for entry in pending.values()]
+        with self.store.atomic():
+            self.store.insert_many("journal", rows)
+            self._since_prune += len(rows)
+            if self._since_prune >= max(1, self.retention // 100):
+                self._since_prune = 0
+                last = rows[-1]["id"]
+                self.store.execute("delete from journal where id <= ?", [last - self.retention])
+
+    def _row(self, entry: dict[str, Any]) -> dict[str, Any]:
+        row = dict(entry)
+        row["request_headers"] = self._headers(_Pairs(entry["request_headers"]))
+        row["response_headers"] = self._headers(_Pairs(entry["response_headers"]))
+        for key in ("request_body", "response_body"):
+            body = entry[key]
+            row[key] = body.text if isinstance(body, _Rendered) else self._body(body)
+        return row
+
+    def close(self) -> None:
+        """A clean stop: nothing recorded is lost."""
+        self.flush()
+
+    def _on_reset(self) -> None:
+        # The tables are about to be emptied: what waits goes with them, and the numbering
+        # starts again from the (empty) table, as it always did.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.clear()
+        self._next_id = None
+        self._since_prune = 0
+
+    # --- reading ---------------------------------------------------------------------------
 
     def last_id(self) -> int:
         """Id of the latest exchange (0 when the journal is empty)."""
+        self.flush()
         rows = self.store.query("select max(id) as last from journal")
         return int(rows[0]["last"] or 0) if rows else 0
 
@@ -214,6 +308,7 @@ class Journal:
         limit: int = 200,
         newest_first: bool = False,
     ) -> list[dict[str, Any]]:
+        self.flush()
         clauses: list[str] = ["id > ?"]
         params: list[Any] = [since_id]
         for column, value in (
@@ -255,6 +350,7 @@ class Journal:
     ) -> builtins.list[dict[str, Any]]:
         """The exchanges after ``since_id`` (the latest ``window``) that come closest to
         ``filters``: most filters met first, then the newest; each with what it missed."""
+        self.flush()
         given = {k: v for k, v in filters.items() if v is not None and v != ""}
         if not given:
             return []
@@ -282,4 +378,25 @@ class Journal:
         ]
 
     def get(self, exchange_id: int) -> dict[str, Any] | None:
+        self.flush()
         return self.store.get("journal", exchange_id)
+
+
+class _Rendered:
+    """A body already rendered (redacted, truncated) when it was recorded."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+
+class _Pairs:
+    """Header pairs as copied by :meth:`Journal.record`, with the ``items()`` that
+    :func:`~emulator.redact.redact_headers` reads."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, Any]]:
+        return self.pairs

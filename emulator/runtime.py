@@ -71,6 +71,7 @@ class Runtime:
         await self.background.close()
         if self._http is not None and not self._http.closed:
             await self._http.close()
+        self.journal.close()
         self.store.close()
 
 

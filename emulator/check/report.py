@@ -112,6 +112,7 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
         "checks": [r.as_json() for r in outcome.results],
         "other_findings": outcome.other_findings,
         "coverage": coverage(outcome.results),
+        "emulator_report": outcome.emulator_report,
         "note": NOT_A_CERTIFICATE,
     }
 
@@ -127,6 +128,11 @@ def junit_xml(outcome: Outcome) -> str:
     results = outcome.results
     root = ET.Element("testsuites", name="payter-emulator check")
     _totals(root, results, outcome.seconds)
+    # The format counts skipped test cases per testsuite only.
+    del root.attrib["skipped"]
+    if outcome.error:
+        root.set("tests", str(len(results) + 1))
+        root.set("errors", str(counts(results)[ERROR] + 1))
     suites: dict[str, list[CheckResult]] = {}
     for r in results:
         suites.setdefault(r.suite, []).append(r)
@@ -135,14 +141,14 @@ def junit_xml(outcome: Outcome) -> str:
     for name, members in suites.items():
         suite = ET.SubElement(root, "testsuite", name=name)
         _totals(suite, members, sum(r.seconds for r in members))
+        props = ET.SubElement(suite, "properties")
+        for key, value in sorted(outcome.target.items()):
+            ET.SubElement(props, "property", name=str(key), value=str(value))
         if name == "setup" and outcome.error:
             suite.set("tests", "1")
             suite.set("errors", "1")
             case = ET.SubElement(suite, "testcase", name="setup", classname="setup", time="0")
             ET.SubElement(case, "error", message=outcome.error, type="could-not-run")
-        props = ET.SubElement(suite, "properties")
-        for key, value in sorted(outcome.target.items()):
-            ET.SubElement(props, "property", name=str(key), value=str(value))
         for r in members:
             case = ET.SubElement(
                 suite, "testcase", name=r.id, classname=r.suite, time=f"{r.seconds:.3f}"

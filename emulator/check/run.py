@@ -80,6 +80,7 @@ class Outcome:
     target: dict[str, Any]
     seconds: float
     error: str | None = None
+    emulator_report: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str:
@@ -171,6 +172,10 @@ class CheckRun:
                 self.target_info,
                 time.monotonic() - started,
             )
+            # The emulator's own report of the same run: its verdict and coverage per axis.
+            status, emulator_report = await target.emulator.request("GET", "report")
+            if status == 200:
+                outcome.emulator_report = emulator_report
         except (RunError, ControlApiError, OSError, aiohttp.ClientError, TimeoutError) as exc:
             outcome = Outcome(2, [], [], self.target_info, time.monotonic() - started, str(exc))
         except Exception as exc:  # a fault of this tool must not read as the CPO's
@@ -402,8 +407,27 @@ class CheckRun:
         return str(created["serial_number"])
 
     async def _csms_webhook(self, emulator: AdminClient) -> None:
-        """The CSMS's callback URL hears the state of the CPS test terminal."""
-        self.target_info["cps_base_callback"] = self.options.cps_base_callback
+        """The CSMS's callback URL is registered as the state webhook of a key of the
+        check's own, so it hears the CPS test terminals go online and offline."""
+        assert self.http is not None
+        callback = self.options.cps_base_callback or ""
+        listening = await emulator.get("")
+        cps_base = str(listening.get("cps_base_url") or "")
+        if not cps_base:
+            raise RunError("the emulator serves no CPS API")
+        key = await emulator.post("cps/api-keys", {"label": "payter-emulator check"})
+        headers = {"Authorization": f'CPS apikey="{key["apikey"]}"'}
+        async with self.http.post(
+            f"{cps_base}webhook", params={"url": callback}, headers=headers
+        ) as resp:
+            if resp.status != 200:
+                raise RunError(f"cannot register {callback} as the CPS webhook: {resp.status}")
+        self.target_info["cps_base_url"] = cps_base
+        self.target_info["cps_base_callback"] = callback
+        self.say(
+            f"CPS: base URL {cps_base}; the CSMS drives the terminal CPS-CHECK-1; state "
+            f"webhooks go to {callback}"
+        )
 
 
 def exit_code(results: list[CheckResult], other: list[dict[str, Any]]) -> int:

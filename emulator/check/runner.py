@@ -221,6 +221,10 @@ class Runner:
                 f"applies to OCPI {', '.join(versions)}; the CPO registered with "
                 f"{t.platform.get('version')}"
             )
+        listed = {e.get("identifier") for e in (t.platform or {}).get("endpoints") or []}
+        missing = [m for m in setup.get("endpoints") or [] if m not in listed]
+        if missing and t.platform is not None:
+            return f"the CPO's version details list no {', '.join(missing)} endpoint"
         profiles = setup.get("profile")
         if profiles and t.profile not in profiles:
             return f"applies to the profile {', '.join(profiles)}; this run is {t.profile}"
@@ -435,7 +439,9 @@ class _CheckRun:
             new = [r for r in rows if str(r["id"]) not in self.known_journeys]
             if not new:
                 return None
-            journey = new[-1]
+            # The first new one is the journey this check started: after a decline the
+            # terminal opens the next one for the same start ("Try another card").
+            journey = new[0]
             self.vars["journey_id"] = journey["id"]
         else:
             journey = await self.emu.get(f"journeys/{journey_id}")

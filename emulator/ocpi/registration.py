@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from emulator.ocpi import status
 from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
-from emulator.ocpi.models.versions import CREDENTIALS_MODEL, DETAILS_MODEL, ROLE_ENUM
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import (
@@ -37,6 +36,13 @@ from emulator.settings import OCPI_VERSIONS, version_key
 
 # Presented to the peer to check that it refuses what it never issued (checklist 5.1 #2).
 PROBE_TOKEN = "payter-emulator-probe-unknown-token"  # noqa: S105 (not a secret)
+
+
+def _versions() -> Any:
+    """The Versions and Credentials models, imported on the first registration."""
+    from emulator.ocpi.models import versions
+
+    return versions
 
 
 @dataclass(frozen=True)
@@ -275,7 +281,7 @@ class Registration:
                 platform.id,
             )
         pid, ex = platform.id, reply.exchange_id
-        model = DETAILS_MODEL[version]
+        model = _versions().DETAILS_MODEL[version]
         with collect_notes() as notes:
             try:
                 details = model.model_validate(reply.data)
@@ -484,7 +490,7 @@ class Registration:
             )
         if req.token_a is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
-        creds_model = CREDENTIALS_MODEL[version]
+        creds_model = _versions().CREDENTIALS_MODEL[version]
         creds = req.parse(creds_model, what="Credentials").dump()
         self._check_peer_credentials(req, creds, None, None, version)
         if creds["token"] == req.token_a:
@@ -547,7 +553,7 @@ class Registration:
             raise OcpiError(
                 status.CLIENT_ERROR, "not registered: POST the credentials first", http_status=405
             )
-        creds = req.parse(CREDENTIALS_MODEL[version], what="Credentials").dump()
+        creds = req.parse(_versions().CREDENTIALS_MODEL[version], what="Credentials").dump()
         self._check_peer_credentials(req, creds, platform.id, None, version)
         probe = Platform(
             **{
@@ -786,7 +792,7 @@ class Registration:
                 exchange_id=ex,
             )
         role = self.server.identity.role
-        enum = ROLE_ENUM.get(version)
+        enum = _versions().ROLE_ENUM.get(version)
         code = reply.status_code
         if enum and role not in enum and code is not None and 2000 <= code < 3000:
             # Checklist 5.2 #19: 2.2.1/2.3.0 Role has no PTP; the peer may insist on its enum.
@@ -807,7 +813,7 @@ class Registration:
         not_equal: set[str],
         reuse_rule: RuleId = "OCPI-15",
     ) -> dict[str, Any]:
-        model = CREDENTIALS_MODEL[version]
+        model = _versions().CREDENTIALS_MODEL[version]
         pid, ex = platform.id, reply.exchange_id
         with collect_notes() as notes:
             try:

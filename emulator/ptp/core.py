@@ -71,7 +71,7 @@ class Ptp:
         self.contracts = Contracts(self)
         self.payments = Payments(self)
         self.probes = SenderProbes(self)
-        # (session row, previous object or None) / (cdr row,) / (location object, platform)
+        # (session row, previous object or None) / (cdr row,) / (location id, platform)
         self.session_listeners: list[Listener] = []
         self.cdr_listeners: list[Listener] = []
         self.location_listeners: list[Listener] = []

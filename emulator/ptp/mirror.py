@@ -25,7 +25,7 @@ from emulator.ocpi.types import (
     parse_datetime_or_none,
 )
 from emulator.ptp import checks
-from emulator.ptp.objects import LOCATIONS, TARIFFS, OwnedObjects, object_key
+from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -39,7 +39,7 @@ class Mirror:
     def __init__(self, ptp: Ptp) -> None:
         self.ptp = ptp
         self.rt = ptp.rt
-        self.locations = OwnedObjects(self.rt.store, LOCATIONS)
+        self.locations = Locations(self.rt.store)
         self.tariffs = OwnedObjects(self.rt.store, TARIFFS)
         self._timers: dict[int, Any] = {}
         self._generation: dict[int, int] = {}

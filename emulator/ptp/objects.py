@@ -43,7 +43,26 @@ def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
     )
 
 
-LOCATIONS = _owned("ocpi_locations")
+# A Location's EVSEs (with their Connectors) are rows of their own (EVSES), so that a status
+# PATCH writes one EVSE and the parent's last_updated, not the whole Location; the Location's
+# own row keeps ``"evses": []`` where the list stands. ``evses_split``: rows of that shape
+# (rows of an older database are split once, on start).
+LOCATIONS = _owned("ocpi_locations", ("evses_split", int))
+EVSES = TableSpec(
+    name="ocpi_evses",
+    columns={
+        "key": str,  # LOCATION_KEY#position
+        "location_key": str,
+        "position": int,
+        "uid": str,
+        "uid_upper": str,
+        "status": str,
+        "object": str,
+    },
+    pk="key",
+    json_columns=frozenset({"object"}),
+    indexes=(("location_key", "uid_upper"), ("uid_upper",)),
+)
 TARIFFS = _owned("ocpi_tariffs")
 # Sessions and CDRs are found by the START_SESSION they belong to: authorization_reference,
 # else the uid of the token we issued for it.
@@ -62,6 +81,11 @@ class OwnedObjects:
         self.store = store
         self.table = spec.name
         store.register(spec)
+        # Objects are found by id alone, case-insensitively (a START_SESSION's location_id,
+        # a connector's tariff_ids): indexed, so a look-up does not read every row.
+        store.execute(
+            f"create index if not exists idx_{spec.name}_upper_id on {spec.name}(upper(id))"
+        )
         if "authorization_reference" in spec.columns:
             # The START_SESSION's Sessions and CDRs are looked up by these (CiStrings).
             store.execute(
@@ -108,7 +132,7 @@ class OwnedObjects:
         cc = obj.get("country_code", country_code)
         pid = obj.get("party_id", party_id)
         key = object_key(cc, pid, str(obj["id"]))
-        created = self.store.get(self.table, key) is None
+        created = not self.exists(key)
         last = obj.get("last_updated")
         row = {
             "key": key,
@@ -149,11 +173,243 @@ class OwnedObjects:
             self.store.update(self.table, key, {"valid": 0})
         return gone
 
+    def exists(self, key: str) -> bool:
+        return bool(self.store.count(self.table, "key = ?", [key]))
+
+    def any(self, platform_id: int | None = None) -> bool:
+        """Whether any object (of this platform) is known, valid or not."""
+        where, params = ("platform_id = ?", [platform_id]) if platform_id is not None else ("1", [])
+        return bool(self.store.query(f"select 1 from [{self.table}] where {where} limit 1", params))  # noqa: S608
+
     def delete(self, key: str) -> None:
         self.store.delete(self.table, key)
 
     def mark_invalid(self, key: str) -> None:
         self.store.update(self.table, key, {"valid": 0})
+
+
+class Locations(OwnedObjects):
+    """Mirrored Locations, each stored as its own row plus one row per EVSE (:data:`EVSES`).
+    Every read gives the whole Location, as it was received; :meth:`evse`,
+    :meth:`save_evse` and :meth:`save_head` read and write one EVSE and the Location's own
+    fields; :meth:`assigned` finds what a terminal is assigned to through the indexes."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, LOCATIONS)
+        store.register(EVSES)
+        for row in store.rows(self.table, "evses_split is null"):
+            with store.atomic():
+                self._write(row["key"], row["object"])
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _write(self, key: str, obj: dict[str, Any]) -> None:
+        """Split a row of an older database: its EVSEs to rows of their own."""
+        self._write_evses(key, obj.get("evses"))
+        self.store.update(self.table, key, {"object": _head(obj), "evses_split": 1})
+
+    def _write_evses(self, key: str, evses: Any) -> None:
+        """The EVSE rows of the Location ``key`` become ``evses``."""
+        self.store.delete_where(EVSES.name, "location_key = ?", [key])
+        if isinstance(evses, list) and evses:
+            self.store.insert_many(
+                EVSES.name, [self._evse_row(key, i, e) for i, e in enumerate(evses)]
+            )
+
+    @staticmethod
+    def _evse_row(location_key: str, position: int, evse: Any) -> dict[str, Any]:
+        uid = evse.get("uid") if isinstance(evse, dict) else None
+        return {
+            "key": f"{location_key}#{position}",
+            "location_key": location_key,
+            "position": position,
+            "uid": None if uid is None else str(uid),
+            "uid_upper": None if uid is None else str(uid).upper(),
+            "status": evse.get("status") if isinstance(evse, dict) else None,
+            "object": evse,
+        }
+
+    def save(
+        self,
+        obj: dict[str, Any],
+        *,
+        platform_id: int | None,
+        version: str | None,
+        source: str,
+        now: Any,
+        country_code: str | None = None,
+        party_id: str | None = None,
+        **extra: Any,
+    ) -> bool:
+        cc = obj.get("country_code", country_code)
+        pid = obj.get("party_id", party_id)
+        key = object_key(cc, pid, str(obj["id"]))
+        with self.store.atomic():
+            created = super().save(
+                _head(obj),
+                platform_id=platform_id,
+                version=version,
+                source=source,
+                now=now,
+                country_code=country_code,
+                party_id=party_id,
+                evses_split=1,
+                **extra,
+            )
+            self._write_evses(key, obj.get("evses"))
+        return created
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """The Location's own row: its object without the EVSEs (``"evses": []``)."""
+        return self.store.get(self.table, key)
+
+    def save_head(
+        self,
+        key: str,
+        head: dict[str, Any],
+        *,
+        platform_id: int | None,
+        version: str | None,
+        source: str,
+        now: Any,
+    ) -> None:
+        """The Location's own fields changed (its last_updated, after a change to an EVSE or
+        Connector); the EVSEs stay as they are."""
+        self.store.update(
+            self.table,
+            key,
+            {
+                "object": head,
+                "platform_id": platform_id,
+                "version": version,
+                "last_updated": _normalise(head.get("last_updated")),
+                "valid": 1,
+                "source": source,
+                "received_at": format_datetime(now),
+            },
+        )
+
+    def evse(self, location_key: str, uid: str) -> dict[str, Any] | None:
+        """The first EVSE of the Location with this uid (CiString)."""
+        row = self.store.first(
+            EVSES.name,
+            "location_key = ? and uid_upper = ?",
+            [location_key, uid.upper()],
+            order_by="position",
+        )
+        return row["object"] if row else None
+
+    def save_evse(self, location_key: str, evse: dict[str, Any]) -> None:
+        """Replace the EVSE with this uid, or add it at the end."""
+        uid = str(evse.get("uid")).upper()
+        found = self.store.query(
+            f"select position from [{EVSES.name}] where location_key = ? and uid_upper = ? "  # noqa: S608
+            "order by position limit 1",
+            [location_key, uid],
+        )
+        if found:
+            position = int(found[0]["position"])
+        else:
+            last = self.store.query(
+                f"select max(position) as last from [{EVSES.name}] where location_key = ?",  # noqa: S608
+                [location_key],
+            )
+            position = int(last[0]["last"]) + 1 if last and last[0]["last"] is not None else 0
+        self.store.upsert(EVSES.name, self._evse_row(location_key, position, evse))
+
+    def statuses(self, location_key: str) -> dict[str, Any]:
+        """uid → status of the Location's EVSEs, in order."""
+        rows = self.store.query(
+            f"select uid, status from [{EVSES.name}] where location_key = ? order by position",  # noqa: S608
+            [location_key],
+        )
+        return {r["uid"]: r["status"] for r in rows}
+
+    def has_evse(self, platform_id: int, uid: str) -> bool:
+        """Whether a valid Location of the platform has an EVSE with this uid."""
+        return bool(
+            self.store.query(
+                f"select 1 from [{EVSES.name}] e join [{self.table}] l on l.key = e.location_key "  # noqa: S608
+                "where e.uid_upper = ? and l.platform_id = ? and l.valid = 1 limit 1",
+                [uid.upper(), platform_id],
+            )
+        )
+
+    def assigned(
+        self, platform_id: int | None, location_ids: set[str], evse_uids: set[str]
+    ) -> list[dict[str, Any]]:
+        """The valid Locations (whole, ordered by key) that are among ``location_ids`` or
+        hold one of ``evse_uids`` (both upper case): what a terminal is assigned to, found
+        through the indexes whatever the number of mirrored Locations."""
+        if not location_ids and not evse_uids:
+            return []
+        clauses = ["valid = 1"]
+        params: list[Any] = []
+        if platform_id is not None:
+            clauses.append("platform_id = ?")
+            params.append(platform_id)
+        either = []
+        if location_ids:
+            either.append(f"upper(id) in ({', '.join('?' for _ in location_ids)})")
+            params.extend(sorted(location_ids))
+        if evse_uids:
+            either.append(
+                f"key in (select location_key from [{EVSES.name}] "  # noqa: S608
+                f"where uid_upper in ({', '.join('?' for _ in evse_uids)}))"
+            )
+            params.extend(sorted(evse_uids))
+        clauses.append("(" + " or ".join(either) + ")")
+        return self.rows_where(" and ".join(clauses), params)
+
+    # --- reading whole Locations -----------------------------------------------------------
+
+    def rows_where(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
+        return self._assemble(self.store.rows(self.table, where, params, order_by="key"))
+
+    def _assemble(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Put each Location's EVSEs back in its ``evses`` (one query for all of them)."""
+        wanted = [r for r in rows if isinstance(r.get("object"), dict) and "evses" in r["object"]]
+        if not wanted:
+            return rows
+        found: dict[str, list[Any]] = {r["key"]: [] for r in wanted}
+        keys = list(found)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for evse in self.store.rows(
+                EVSES.name,
+                f"location_key in ({', '.join('?' for _ in chunk)})",
+                chunk,
+                order_by="location_key, position",
+            ):
+                found[evse["location_key"]].append(evse["object"])
+        for r in wanted:
+            r["object"]["evses"] = found[r["key"]]
+        return rows
+
+    def get(
+        self, country_code: str | None, party_id: str | None, object_id: str
+    ) -> dict[str, Any] | None:
+        row = super().get(country_code, party_id, object_id)
+        return self._assemble([row])[0] if row else None
+
+    def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:
+        row = super().find(object_id, platform_id)
+        return self._assemble([row])[0] if row else None
+
+    def rows(
+        self, platform_id: int | None = None, *, valid_only: bool = False
+    ) -> list[dict[str, Any]]:
+        return self._assemble(super().rows(platform_id, valid_only=valid_only))
+
+    def delete(self, key: str) -> None:
+        with self.store.atomic():
+            self.store.delete_where(EVSES.name, "location_key = ?", [key])
+            super().delete(key)
+
+
+def _head(location: dict[str, Any]) -> dict[str, Any]:
+    """The Location without its EVSEs; ``"evses": []`` keeps the list's place."""
+    return {k: ([] if k == "evses" else v) for k, v in location.items()}
 
 
 def _normalise(value: Any) -> str | None:

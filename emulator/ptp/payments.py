@@ -223,7 +223,11 @@ class Payments:
         location_ids = {str(x).upper() for x in obj.get("location_ids") or []}
         evse_uids = {str(x).upper() for x in obj.get("evse_uids") or []}
         out = []
-        for loc_row in self.ptp.mirror.locations.rows(row.get("platform_id"), valid_only=True):
+        # Through the indexes: only the Locations this terminal is assigned to are read.
+        assigned = self.ptp.mirror.locations.assigned(
+            row.get("platform_id"), location_ids, evse_uids
+        )
+        for loc_row in assigned:
             loc = loc_row["object"]
             whole = str(loc.get("id", "")).upper() in location_ids
             for evse in loc.get("evses") or []:
@@ -466,7 +470,7 @@ class Payments:
             problems = self.check_assignment(platform, updated)
             for p in problems:
                 req.finding(p.rule, p.message, pointer=p.pointer)
-            if not self.ptp.mirror.locations.rows(platform.id):
+            if not self.ptp.mirror.locations.any(platform.id):
                 # Nothing mirrored yet: look again after a crawl of the CPO's Locations.
                 self.rt.background.spawn(
                     self._check_after_poll(platform, row["terminal_id"]),
@@ -493,7 +497,7 @@ class Payments:
         for with a card on this terminal (checklist 5.7 #52, #54)."""
         obj = row["object"]
         mirror = self.ptp.mirror
-        if not mirror.locations.rows(platform.id):
+        if not mirror.locations.any(platform.id):
             return []
         problems: list[checks.Problem] = []
         for i, loc_id in enumerate(obj.get("location_ids") or []):
@@ -507,13 +511,8 @@ class Payments:
                         f"/location_ids/{i}",
                     )
                 )
-        known_evses = {
-            str(evse.get("uid", "")).upper()
-            for r in mirror.locations.rows(platform.id, valid_only=True)
-            for evse in r["object"].get("evses") or []
-        }
         for i, uid in enumerate(obj.get("evse_uids") or []):
-            if str(uid).upper() not in known_evses:
+            if not mirror.locations.has_evse(platform.id, str(uid)):
                 problems.append(
                     checks.Problem(
                         "PAYTER-07",

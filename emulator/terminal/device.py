@@ -54,6 +54,7 @@ from emulator.terminal.acquirer import (
 )
 from emulator.terminal.cards import FORCEABLE_OUTCOMES, IFD, Medium, TestCard
 from emulator.terminal.screens import (
+    OUT_OF_SERVICE,
     PIN_KEYS,
     SCREENSAVER_ID,
     Screen,
@@ -571,6 +572,8 @@ class Device:
             "currency": self.currency,
             "online": self.online,
             "state": self.state.value,
+            # Why the terminal is out of service (no CPO, no chargers, offline), else None.
+            "out_of_service": self.screen.properties.get(OUT_OF_SERVICE) or None,
             "screen": self.screen.as_json(),
             "held_screen": self.held_screen.as_json() if self.held_screen else None,
             "reading": self.reading.to_dict() if self.reading else None,

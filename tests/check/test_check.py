@@ -132,14 +132,25 @@ def _needs(check_id: str) -> list[str]:
     return next(c.needs for c in suite.checks if c.id == check_id)
 
 
-async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int) -> None:
-    outcome = await run(
+async def test_nothing_answering_at_the_cpo_url_is_exit_2(unused_tcp_port: int, tmp_path) -> None:
+    junit = tmp_path / "junit.xml"
+    options = CheckOptions(
         cpo_versions_url=f"http://127.0.0.1:{unused_tcp_port}/ocpi/versions",
         cpo_token_a="a",
         suites=["registration"],
+        junit=junit,
     )
+    outcome = await CheckRun(options, io.StringIO()).execute()
     assert outcome.exit_code == 2 and outcome.results == []
     assert "could not register" in (outcome.error or "")
+    out = io.StringIO()
+    write_outputs(options, outcome, out)
+    assert "Could not run: could not register" in out.getvalue()
+    # CI shows it as an error of the setup, not as a pass.
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    assert '<testsuites name="payter-emulator check" tests="1" failures="0" errors="1"' in (
+        junit.read_text()
+    )
 
 
 async def test_an_empty_selection_is_not_a_pass() -> None:
@@ -149,6 +160,66 @@ async def test_an_empty_selection_is_not_a_pass() -> None:
 
 async def test_the_cps_suite_needs_a_csms() -> None:
     outcome = await run(against="cpo-sim", suites=["cps"])
-    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 3
+    assert {r.status for r in outcome.results} == {"not_run"} and len(outcome.results) == 4
     assert all("--cps-base-callback" in (r.reason or "") for r in outcome.results)
     assert outcome.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("sloppy", "failing"),
+    [({}, set()), ({"cancels": False, "retries": False}, {"cps.no-start-cancel", "cps.retries"})],
+)
+async def test_the_cps_suite_against_a_csms(sloppy: dict[str, bool], failing: set[str]) -> None:
+    """A CSMS double on the emulator's clock: reads cards, authorizes, commits on unplug,
+    cancels when no car comes, retries a refused commit every minute (or, sloppy, neither)."""
+    from csms_double import CsmsDouble
+
+    emu = build_emulator(make_settings(default_terminal="APO-0001"))
+    cpo = build_cpo_sim(sim_settings(), clock=emu.rt.clock)
+    await emu.start()
+    await cpo.start()
+    csms = await CsmsDouble(emu, **sloppy).start()
+    try:
+        options = CheckOptions(
+            cpo_versions_url=cpo.server.versions_url,
+            cpo_token_a=SIM_TOKEN_A,
+            emulator_url=emu.rt.base_url,
+            cps_base_callback=f"{csms.url}/state",
+            suites=["cps"],
+            hooks={"plug-in": f"{csms.url}/plug-in", "unplug": f"{csms.url}/unplug"},
+        )
+        # The CSMS starts reading once the check has created its terminal (it retries).
+        emu.rt.clock.call_later(0.5, csms.read_cards, name="csms-start")
+        outcome = await CheckRun(options, io.StringIO()).execute()
+    finally:
+        await csms.stop()
+        await cpo.stop()
+        await emu.stop()
+    checks = ["cps.webhook-state", "cps.tap-to-start", "cps.no-start-cancel", "cps.retries"]
+    expected = {c: "failed" if c in failing else "passed" for c in checks}
+    assert statuses(outcome) == expected, [(r.id, r.failures, r.reason) for r in outcome.results]
+    assert outcome.exit_code == (1 if failing else 0)
+    # The CSMS heard the terminal go offline and come back.
+    states = [w["online"] for w in csms.state_webhooks]
+    assert False in states and True in states[states.index(False) :]
+
+
+async def test_payments_on_2_2_1_and_a_cpo_without_the_module() -> None:
+    outcome = await run(against="cpo-sim", ocpi_version="2.2.1", only=["payments.*"])
+    assert set(statuses(outcome).values()) == {"passed"} and outcome.exit_code == 0
+    # A CPO whose version details list no payments endpoint: the suite is not run.
+    from emulator.check.runner import Runner, Target
+    from emulator.check.scenario import built_in
+
+    target = Target(
+        emulator=None,  # type: ignore[arg-type]
+        http=None,  # type: ignore[arg-type]
+        manual_clock=True,
+        platform={"id": 1, "version": "2.2.1", "endpoints": [{"identifier": "locations"}]},
+        direction="payter",
+        profile="ptp",
+        terminal="APO-0001",
+        hooks={},
+    )
+    [first, *_] = built_in("payments").checks
+    assert Runner(target)._unmet(first) == "the CPO's version details list no payments endpoint"

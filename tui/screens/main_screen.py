@@ -396,6 +396,12 @@ class MainScreen(Screen[None]):
     async def _flush(self) -> None:
         self._flush_pending = False
         dirty, self._dirty = self._dirty, set()
+        try:
+            await self._refresh(dirty)
+        except NoMatches:
+            return  # the screen was taken down (the app is quitting) while the refresh waited
+
+    async def _refresh(self, dirty: set[str]) -> None:
         if "terminals" in dirty:
             await self.refresh_terminals()
         elif "terminal" in dirty:

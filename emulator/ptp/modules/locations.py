@@ -18,6 +18,7 @@ from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
 from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
 from emulator.ptp import checks
+from emulator.ptp.objects import object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -96,6 +97,7 @@ class LocationsReceiver(Module):
         return "Location"
 
     def _save(self, req: OcpiRequest, location: dict[str, Any]) -> bool:
+        """A whole Location (PUT or PATCH of the Location itself)."""
         platform = req.require_platform()
         created = self.ptp.mirror.locations.save(
             location,
@@ -106,14 +108,55 @@ class LocationsReceiver(Module):
             country_code=req.params["country_code"],
             party_id=req.params["party_id"],
         )
-        req.rt.bus.publish(
-            "ocpi.location",
-            platform_id=platform.id,
-            location_id=location.get("id"),
-            evses={e.get("uid"): e.get("status") for e in location.get("evses") or []},
-            change=req.http.method,
+        self._published(
+            req,
+            location.get("id"),
+            {e.get("uid"): e.get("status") for e in location.get("evses") or []},
         )
         return created
+
+    def _save_evse(
+        self, req: OcpiRequest, key: str, head: dict[str, Any], evse: dict[str, Any], stamp: Any
+    ) -> None:
+        """One EVSE (or one of its Connectors) changed: that EVSE's row is written, and the
+        Location's last_updated, which the receiver SHALL update (mod_locations.asciidoc)."""
+        platform = req.require_platform()
+        locations = self.ptp.mirror.locations
+        head = dict(head)
+        head["last_updated"] = _later(head.get("last_updated"), stamp)
+        with req.rt.store.atomic():
+            locations.save_evse(key, evse)
+            locations.save_head(
+                key,
+                head,
+                platform_id=platform.id,
+                version=req.version,
+                source="push",
+                now=req.rt.now(),
+            )
+        self._published(req, head.get("id"), locations.statuses(key))
+
+    def _published(self, req: OcpiRequest, location_id: Any, evses: dict[str, Any]) -> None:
+        req.rt.bus.publish(
+            "ocpi.location",
+            platform_id=req.require_platform().id,
+            location_id=location_id,
+            evses=evses,
+            change=req.http.method,
+        )
+
+    def _key(self, req: OcpiRequest, cc: str, pid: str) -> str:
+        return object_key(cc, pid, req.params["location_id"])
+
+    def _head(self, req: OcpiRequest, cc: str, pid: str, missing: str) -> dict[str, Any]:
+        """The stored Location's own fields (its EVSEs stay where they are stored)."""
+        row = self.ptp.mirror.locations.head(self._key(req, cc, pid))
+        if row is None:
+            raise OcpiError(
+                status.UNKNOWN_LOCATION,
+                f"unknown location {req.params['location_id']}: {missing}",
+            )
+        return dict(row["object"])
 
     # --- handlers ------------------------------------------------------------------------------
 
@@ -185,46 +228,37 @@ class LocationsReceiver(Module):
             location = obj
             for p in checks.check_location_tree(location):
                 req.finding(p.rule, p.message, pointer=p.pointer)
+            created = self._save(req, location)
+            await self._notify(req)
+            return OcpiResult(http_status=201 if created else 200, omit_data=True)
+        head = self._head(req, cc, pid, "PUT the Location first")
+        key = self._key(req, cc, pid)
+        locations = self.ptp.mirror.locations
+        if depth == "EVSE":
+            evse = obj
+            stamp = obj.get("last_updated") or format_datetime(now)
         else:
-            stored = self._stored(req, cc, pid)
-            if stored is None:
+            found = locations.evse(key, req.params["evse_uid"])
+            if found is None:
                 raise OcpiError(
-                    status.UNKNOWN_LOCATION,
-                    f"unknown location {req.params['location_id']}: PUT the Location first",
+                    status.INVALID_PARAMETERS,
+                    f"unknown EVSE {req.params['evse_uid']}: PUT the EVSE first",
                 )
-            location = copy.deepcopy(stored)
-            evses = location.setdefault("evses", [])
-            if depth == "EVSE":
-                i = self._find(evses, "uid", req.params["evse_uid"])
-                if i is None:
-                    evses.append(obj)
-                else:
-                    evses[i] = obj
+            evse = found
+            conns = evse.setdefault("connectors", [])
+            j = self._find(conns, "id", req.params["connector_id"])
+            if j is None:
+                conns.append(obj)
             else:
-                i = self._find(evses, "uid", req.params["evse_uid"])
-                if i is None:
-                    raise OcpiError(
-                        status.INVALID_PARAMETERS,
-                        f"unknown EVSE {req.params['evse_uid']}: PUT the EVSE first",
-                    )
-                conns = evses[i].setdefault("connectors", [])
-                j = self._find(conns, "id", req.params["connector_id"])
-                if j is None:
-                    conns.append(obj)
-                else:
-                    conns[j] = obj
-                evses[i]["last_updated"] = _later(
-                    evses[i].get("last_updated"), obj.get("last_updated")
-                )
-            # The receiver SHALL update the parents' last_updated (mod_locations.asciidoc).
-            location["last_updated"] = _later(
-                location.get("last_updated"), obj.get("last_updated") or format_datetime(now)
-            )
-        created = self._save(req, location)
-        await self.ptp.notify(self.ptp.location_listeners, location, req.platform)
-        return OcpiResult(
-            http_status=201 if created and depth == "Location" else 200, omit_data=True
-        )
+                conns[j] = obj
+            evse["last_updated"] = _later(evse.get("last_updated"), obj.get("last_updated"))
+            stamp = obj.get("last_updated") or format_datetime(now)
+        self._save_evse(req, key, head, evse, stamp)
+        await self._notify(req)
+        return OcpiResult(omit_data=True)
+
+    async def _notify(self, req: OcpiRequest) -> None:
+        await self.ptp.notify(self.ptp.location_listeners, req.params["location_id"], req.platform)
 
     async def _patch(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
@@ -241,13 +275,17 @@ class LocationsReceiver(Module):
                     "OCPI-31", f"{depth} PATCH without last_updated", pointer="/last_updated"
                 )
                 raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
-        stored = self._stored(req, cc, pid)
-        if stored is None:
-            raise OcpiError(
-                status.UNKNOWN_LOCATION,
-                f"unknown location {req.params['location_id']}: PUT it first",
-            )
-        location = copy.deepcopy(stored)
+        key = self._key(req, cc, pid)
+        if depth == "Location":
+            stored = self._stored(req, cc, pid)
+            if stored is None:
+                raise OcpiError(
+                    status.UNKNOWN_LOCATION,
+                    f"unknown location {req.params['location_id']}: PUT it first",
+                )
+            head = stored
+        else:
+            head = self._head(req, cc, pid, "PUT it first")
         id_field = {"Location": "id", "EVSE": "uid", "Connector": "id"}[depth]
         url_id = {
             "Location": req.params["location_id"],
@@ -265,25 +303,28 @@ class LocationsReceiver(Module):
             )
         stamp = changes["last_updated"]
         if depth == "Location":
+            location = copy.deepcopy(head)
             location.update(changes)
+            self._save(req, location)
+            await self._notify(req)
+            return OcpiResult(omit_data=True)
+        evse = self.ptp.mirror.locations.evse(key, req.params["evse_uid"])
+        if evse is None:
+            raise OcpiError(
+                status.INVALID_PARAMETERS,
+                f"unknown EVSE {req.params['evse_uid']}: PUT it first",
+            )
+        if depth == "EVSE":
+            evse.update(changes)
         else:
-            evse, conn = self._locate(req, location)
-            if evse is None:
+            j = self._find(evse.get("connectors") or [], "id", req.params["connector_id"])
+            if j is None:
                 raise OcpiError(
                     status.INVALID_PARAMETERS,
-                    f"unknown EVSE {req.params['evse_uid']}: PUT it first",
+                    f"unknown connector {req.params['connector_id']}: PUT it first",
                 )
-            if depth == "EVSE":
-                evse.update(changes)
-            else:
-                if conn is None:
-                    raise OcpiError(
-                        status.INVALID_PARAMETERS,
-                        f"unknown connector {req.params['connector_id']}: PUT it first",
-                    )
-                conn.update(changes)
-                evse["last_updated"] = _later(evse.get("last_updated"), stamp)
-            location["last_updated"] = _later(location.get("last_updated"), stamp)
-        self._save(req, location)
-        await self.ptp.notify(self.ptp.location_listeners, location, req.platform)
+            evse["connectors"][j].update(changes)
+            evse["last_updated"] = _later(evse.get("last_updated"), stamp)
+        self._save_evse(req, key, head, evse, stamp)
+        await self._notify(req)
         return OcpiResult(omit_data=True)
