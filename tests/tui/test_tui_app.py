@@ -389,8 +389,8 @@ async def test_a_p6x_is_drawn_without_a_screen(fake_api: FakeControlApi) -> None
     del fake_api.terminals["PAY-0001"]
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: "P68-0001" in _frame(app).border_title, what="P68")
-        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "tui.no_display")
+        await _ready(pilot, app, "tui.no_display")
+        assert "P68-0001" in _frame(app).border_title
         shown = _frame(app).screen_shown
         assert "Tap, insert or swipe" in shown.title and "●" in shown.title
         assert "no display" in str(shown.properties.get("subtitle"))
