@@ -485,5 +485,5 @@ async def test_a_p6x_is_drawn_without_a_screen(fake_api: FakeControlApi) -> None
         assert "P68-0001" in _frame(app).border_title
         shown = _frame(app).screen_shown
         assert "Tap, insert or swipe" in shown.title and "●" in shown.title
-        assert "no display" in str(shown.properties.get("subtitle"))
+        assert "no display" in shown.subtitle
         assert _frame(app).border_title == "Payter P68 · P68-0001"

@@ -28,7 +28,7 @@ def frame_width(height: int, available_width: int, *, compact: bool = False) -> 
     return min(inner + 2, max(available_width, least + 2))
 
 
-def reader_face(terminal: dict[str, Any]) -> dict[str, Any]:
+def reader_face(terminal: dict[str, Any]) -> ApolloScreen:
     """What the TUI draws for a terminal without a display (the P6X family): its status light
     and what it reads, never a screen."""
     state = str(terminal.get("state") or "IDLE")
@@ -39,16 +39,12 @@ def reader_face(terminal: dict[str, Any]) -> dict[str, Any]:
         "CARD": "Card read",
         "AUTHORIZING": "Authorizing",
     }.get(state, "Idle" if online else "Offline")
-    return {
-        "type": "info",
-        "id": "tui.no_display",
-        "properties": {
-            "title": f"{light}  {doing}",
-            "subtitle": f"{terminal.get('model') or 'P6X'} card reader: no display "
-            "(the CSMS drives it through CPS)",
-        },
-        "keys": [],
-    }
+    return ApolloScreen.placeholder(
+        f"{light}  {doing}",
+        f"{terminal.get('model') or 'P6X'} card reader: no display "
+        "(the CSMS drives it through CPS)",
+        screen_id="tui.no_display",
+    )
 
 
 class TerminalFrame(Vertical):
@@ -85,7 +81,7 @@ class TerminalFrame(Vertical):
         if terminal.get("has_screen") is False:
             # A P6X (P66, P68): a card reader with a status light, no display to draw.
             self.border_title = f"Payter {terminal.get('model') or 'P6X'} · {serial}"
-            await self.show_screen(reader_face(terminal))
+            await self.view.show(reader_face(terminal))
             return
         await self.show_screen(terminal.get("screen"))
 
