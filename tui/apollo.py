@@ -28,10 +28,10 @@ CARD_BRANDS = {
 MEDIA_LABELS = {"contactless": "Tap", "chip": "Insert", "qr": "Scan QR", "rfid": "RFID"}
 # A reader without a display (P6X): what its state means to the person with the card.
 READER_STATES = {
-    "IDLE": "Not reading",
-    "READING": "Reading: tap or insert a card",
-    "CARD": "Card read: waiting for the CSMS",
-    "AUTHORIZING": "Authorizing the payment",
+    "IDLE": "Idle",
+    "READING": "Reading: present a card",
+    "CARD": "Card read",
+    "AUTHORIZING": "Authorizing",
 }
 
 
@@ -105,17 +105,21 @@ class ApolloScreen:
 
     @classmethod
     def card_reader(cls, shown: ApolloScreen, terminal: Mapping[str, Any]) -> ApolloScreen:
-        """A terminal without a display (``has_screen`` false: the P6X family): its screen is
-        not drawn, only the reader's state and its payment step (the amount, a PIN card's
-        PIN pad, whose keys it takes)."""
-        state = str(terminal.get("state") or "")
+        """A terminal without a display (``has_screen`` false: the P6X family): never the
+        device's internal screen, but the reader's status light and what it does, and its
+        payment step (the amount, a PIN card's PIN pad, whose keys it takes)."""
+        state = str(terminal.get("state") or "IDLE")
+        online = terminal.get("online", True)
+        light = "( ● )" if online and state in ("READING", "CARD", "AUTHORIZING") else "( ○ )"
+        doing = READER_STATES.get(state, state) if online else "Offline"
         payment = shown.payment if shown.type == "payment" else None
         pin = payment is not None and payment.phase == "pin"
         return cls(
             "reader",
-            f"reader.{state.lower() or 'unknown'}",
-            title=f"Payter {terminal.get('model') or 'P6X'}",
-            subtitle=READER_STATES.get(state, state),
+            "tui.no_display",
+            title=f"{light}  {doing}",
+            subtitle=f"{terminal.get('model') or 'P6X'} card reader: no display "
+            "(the CSMS drives it through CPS)",
             payment=payment,
             keys=shown.keys if pin else (),
             out_of_service=shown.out_of_service,

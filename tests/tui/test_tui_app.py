@@ -388,10 +388,10 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
     )
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot, app, "reader.reading")
+        await _ready(pilot, app, "tui.no_display")
         shown = _frame(app).screen_shown
-        assert (shown.type, shown.title) == ("reader", "Payter P68")
-        assert shown.subtitle == "Reading: tap or insert a card"
+        assert (shown.type, shown.title) == ("reader", "( ● )  Reading: present a card")
+        assert shown.subtitle.startswith("P68 card reader: no display")
         assert _frame(app).border_title == "Payter P68 · PAY-0001"
         assert _status(app) == "Reading cards: t tap, i insert"
         # Nothing of the screen it does not have: no items to press.
@@ -407,7 +407,7 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
         assert [key for _, key in fake_api.presses] == ["1", "2", "3", "4", "ok"]
         fake_api.terminals["PAY-0001"]["state"] = "IDLE"
         fake_api.set_screen("PAY-0001", "carousel")
-        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "reader.idle")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.title == "( ○ )  Idle")
         assert _status(app) == "No display: the CSMS drives it over CPS"
 
 
@@ -630,3 +630,20 @@ def test_help_lists_every_key() -> None:
         if not key.isdigit() and names.get(key, key) not in listed
     ]
     assert missing == []
+
+
+async def test_a_p6x_is_drawn_without_a_screen(fake_api: FakeControlApi) -> None:
+    """A P6X (CPS only, no graphical UI): the frame shows a card reader's status light, never
+    the device's internal screen."""
+    fake_api.terminals["P68-0001"] = terminal(
+        "P68-0001", "payment_present_card", model="P68", has_screen=False, state="READING"
+    )
+    del fake_api.terminals["PAY-0001"]
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "tui.no_display")
+        assert "P68-0001" in _frame(app).border_title
+        shown = _frame(app).screen_shown
+        assert shown.title == "( ● )  Reading: present a card"
+        assert "no display" in shown.subtitle
+        assert _frame(app).border_title == "Payter P68 · P68-0001"

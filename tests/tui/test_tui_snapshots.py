@@ -101,7 +101,11 @@ async def test_every_screen_type(fake_api: FakeControlApi, size: tuple[int, int]
         fake_api.terminals["PAY-0001"].update(model="P68", has_screen=False, state="AUTHORIZING")
         fake_api.set_screen("PAY-0001", "payment_pin")
         frame = app.screen.query_one(TerminalFrame)
-        await wait_for(pilot, lambda: frame.screen_shown.id == "reader.authorizing", what="P6X")
+        await wait_for(
+            pilot,
+            lambda: frame.screen_shown.type == "reader" and frame.screen_shown.phase == "pin",
+            what="P6X",
+        )
         await pilot.pause()
         mismatches += snapshot_mismatch(app, f"screen_reader_pin_{_size(size)}")
     assert mismatches == []

@@ -225,13 +225,11 @@ class ApolloScreenView(VerticalScroll):
         yield self._spacer()
 
     def _reader(self, screen: ApolloScreen) -> Iterator[Widget]:
-        """A card reader without a display (P6X): its state, and its payment step."""
+        """A card reader without a display (P6X): its light and state, its payment step."""
         yield Static(screen.title, classes="apollo-title", markup=False)
-        yield Static("Card reader, no display", classes="apollo-subtitle")
-        yield Static(")))", classes="apollo-contactless")
-        yield Static(screen.subtitle, classes="apollo-message", markup=False)
+        yield Static(screen.subtitle, classes="apollo-subtitle", markup=False)
         if screen.payment is not None:
-            # The payment step under its own title ("Enter PIN"), not the reader's name.
+            # The payment step under its own title ("Enter PIN").
             yield from self._payment(replace(screen, title=""))
         else:
             yield self._spacer()
