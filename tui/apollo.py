@@ -118,8 +118,8 @@ class ApolloScreen:
             "reader",
             "tui.no_display",
             title=f"{light}  {doing}",
-            subtitle=f"{terminal.get('model') or 'P6X'} card reader: no display "
-            "(the CSMS drives it through CPS)",
+            # The status line under the frame says who drives it (the CSMS, through CPS).
+            subtitle=f"{terminal.get('model') or 'P6X'} card reader, no display",
             payment=payment,
             keys=shown.keys if pin else (),
             out_of_service=shown.out_of_service,

@@ -391,7 +391,7 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
         await _ready(pilot, app, "tui.no_display")
         shown = _frame(app).screen_shown
         assert (shown.type, shown.title) == ("reader", "( ● )  Reading: present a card")
-        assert shown.subtitle.startswith("P68 card reader: no display")
+        assert shown.subtitle == "P68 card reader, no display"
         assert _frame(app).border_title == "Payter P68 · PAY-0001"
         assert _status(app) == "Reading cards: t tap, i insert"
         # Nothing of the screen it does not have: no items to press.
