@@ -408,7 +408,7 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
         fake_api.terminals["PAY-0001"]["state"] = "IDLE"
         fake_api.set_screen("PAY-0001", "carousel")
         await wait_for(pilot, lambda: _frame(app).screen_shown.title == "( ○ )  Idle")
-        assert _status(app) == "No display: the CSMS drives it over CPS"
+        await wait_for(pilot, lambda: _status(app) == "No display: the CSMS drives it over CPS")
 
 
 async def test_charger_panel(fake_api: FakeControlApi) -> None:
@@ -615,6 +615,8 @@ def test_help_lists_every_key() -> None:
         "backspace": "Backspace",
         "escape": "Esc",
         "ctrl+q": "Ctrl+Q",
+        "pagedown": "PgDn",
+        "pageup": "PgUp",
     }
     listed = {
         token

@@ -17,6 +17,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("click / Enter", "press the item or button under the mouse / with focus"),
             ("0 … 9, Enter, Backspace, Esc", "PIN pad: digits, OK, clear, cancel"),
             ("Space", "touch the screen (wakes the screensaver)"),
+            ("PgDn / PgUp", "a screen taller than the frame: its QR code whole / back"),
             ("o", "take the terminal offline / bring it online"),
             ("[ / ]", "previous / next terminal"),
         ),
@@ -45,7 +46,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("m / h", "advance the virtual clock by a minute / an hour"),
             ("w c l s f", "wallet, charger, traffic log, sessions, findings"),
-            ("Enter on a row", "traffic or finding: the exchange with its bodies"),
+            ("Enter on a row", "traffic or finding: the exchange; session: the journey"),
             ("g", "reload everything from the emulator"),
             ("? / F1", "this help"),
             ("Ctrl+Q", "quit"),

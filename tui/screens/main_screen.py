@@ -43,7 +43,7 @@ from tui.widgets.clock_bar import ClockBar
 from tui.widgets.findings_panel import FindingsPanel
 from tui.widgets.journeys_table import JourneysTable, journeys_from_ocpi
 from tui.widgets.qr_code import QrCode
-from tui.widgets.terminal_frame import TerminalFrame, frame_width
+from tui.widgets.terminal_frame import TerminalFrame, frame_width, screen_of
 from tui.widgets.terminal_status import TerminalStatus
 from tui.widgets.terminal_switcher import TerminalSwitcher
 from tui.widgets.traffic_log import FAULT_MARK, TrafficLog
@@ -299,13 +299,16 @@ class MainScreen(Screen[None]):
         terminal = await self._guard("terminal", lambda: self.client.terminal(serial))
         if terminal and serial == self.serial:
             self.terminal = terminal
+            # The status line is written with the screen, before the frame redraws.
+            self._screen_changed(screen_of(terminal))
             await self.frame.show_terminal(terminal)
             self._screen_changed()
 
-    def _screen_changed(self) -> None:
+    def _screen_changed(self, screen: ApolloScreen | None = None) -> None:
+        shown = screen or self.apollo
         # In a short frame (80x24) a QR code does not fit under the words: PgDn brings it up.
-        scrolls = self.frame.has_class("-compact") and self.apollo.qr is not None
-        self.query_one(TerminalStatus).show(self.apollo, self.terminal, scrolls=scrolls)
+        scrolls = self.frame.has_class("-compact") and shown.qr is not None
+        self.query_one(TerminalStatus).show(shown, self.terminal, scrolls=scrolls)
         # The footer shows the keys of the screen now shown.
         self.refresh_bindings()
 

@@ -29,6 +29,15 @@ def frame_width(height: int, available_width: int, *, compact: bool = False) -> 
     return min(inner + 2, max(available_width, least + 2))
 
 
+def screen_of(terminal: dict[str, Any]) -> ApolloScreen:
+    """What the frame draws for ``terminal`` (``GET /__admin/terminals/{serial}``)."""
+    shown = ApolloScreen.from_json(terminal.get("screen"))
+    if terminal.get("has_screen") is False:
+        # A P6X has no display: the reader is drawn, not the screen it does not have.
+        return ApolloScreen.card_reader(shown, terminal)
+    return shown
+
+
 class TerminalFrame(Vertical):
     """Border titled with the terminal's model and serial number, its state underneath."""
 
@@ -60,12 +69,7 @@ class TerminalFrame(Vertical):
         status = "online" if online else "OFFLINE"
         self.border_subtitle = f"{status} · {state}" if state else status
         self.set_class(not online, "-offline")
-        if terminal.get("has_screen") is False:
-            # A P6X has no display: the reader is drawn, not the screen it does not have.
-            shown = ApolloScreen.from_json(terminal.get("screen"))
-            await self.view.show(ApolloScreen.card_reader(shown, terminal))
-            return
-        await self.show_screen(terminal.get("screen"))
+        await self.view.show(screen_of(terminal))
 
     async def show_screen(self, screen: dict[str, Any] | None) -> None:
         await self.view.show(ApolloScreen.from_json(screen))
