@@ -274,6 +274,14 @@ class RecordFinding:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """The checks of ``rules`` ran on this journey (whatever they found): the report's
+    coverage counts them as run, found or not."""
+
+    rules: tuple[RuleId, ...]
+
+
+@dataclass(frozen=True)
 class NotChecked:
     """A check of ``rule`` that cannot be made because of an earlier, other cause (which has
     its own finding): shown in the report's coverage, never a second finding."""
@@ -309,6 +317,7 @@ Effect = (
     | ArmDeadline
     | CancelDeadline
     | RecordFinding
+    | Checked
     | NotChecked
     | ShowScreen
 )
@@ -361,6 +370,9 @@ class _Step:
     def finding(self, rule: RuleId, message: str, *, once: bool = False) -> None:
         self.emit(RecordFinding(rule, message, once))
 
+    def checked(self, *rules: RuleId) -> None:
+        self.emit(Checked(rules))
+
     def money(self, minor: int | None) -> str:
         return show_money(minor, self.j.currency)
 
@@ -386,6 +398,7 @@ class _Step:
 
     def capture(self, amount: int, source: str) -> None:
         limit = self.j.preauth_amount
+        self.checked("PAYTER-06")
         if amount > limit:
             self.finding(
                 "PAYTER-06",
@@ -441,6 +454,7 @@ class _Step:
         if cost is None or self.j.state not in (S.CHARGING, S.STOPPING):
             return
         limit = self.j.preauth_amount
+        self.checked("PAYTER-06")
         if cost > limit:
             self.finding(
                 "PAYTER-06",
@@ -657,6 +671,8 @@ def _cdr(s: _Step, event: CdrReceived) -> None:
     )
     s.clear_deadline()
     creator, has_ref = s.ctx.invoice_creator, bool(cdr.get("invoice_reference_id"))
+    if creator in ("CPO", "PTP"):
+        s.checked("OCPI-56")
     if creator == "CPO" and not has_ref:
         s.finding(
             "OCPI-56",
@@ -681,6 +697,7 @@ def _cdr(s: _Step, event: CdrReceived) -> None:
                 )
             )
         return
+    s.checked("PAYTER-05")  # the CDR came: the pre-authorization can be captured
     s.capture(total if total is not None else 0, "CDR")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from emulator.coverage import checked
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
@@ -157,6 +158,8 @@ class Ptp:
             return out  # 2.1.1: no cdr_token, no authorization_reference
         if command is not None:
             out.extend(checks.check_against_start(session, command, "Session"))
+            if command["command"] == "RESERVE_NOW" and previous is None:
+                checked("OCPI-47")
             if (
                 command["command"] == "RESERVE_NOW"
                 and previous is None
@@ -234,6 +237,7 @@ class Ptp:
 
         modern = version_key(version) >= (2, 2)
         out: list[checks.Problem] = []
+        checked("OCPI-37")
         if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
             out.append(
                 checks.Problem("OCPI-37", "a non-credit CDR id is at most 36 characters", "/id")
@@ -267,7 +271,6 @@ class Ptp:
                     f"CDR {cdr['id']}: its Session {cdr['session_id']!r} never reached us",
                 )
             else:
-                self.rt.coverage.ran("OCPI-39", platform.id)
                 out.extend(checks.check_cdr_location(cdr, session))
         # The CdrLocation has no time zone; the mirrored Location has (tariff restrictions on
         # the time of day are local time).
@@ -314,6 +317,7 @@ class Ptp:
             tariff.get("preauthorize_amount") is None and tariff.get("max_price") is None
         ):
             return []  # no limit the CPO knows of
+        checked("OCPI-58")
         limit = preauthorization_amount(tariff, default=Decimal(0))
         total = price_with_taxes(cdr.get("total_cost"), version)
         if total is None or total <= limit + Decimal("0.01"):
@@ -445,6 +449,7 @@ class Ptp:
     ) -> list[checks.Problem]:
         """Checklist 5.7 #54: an assigned EVSE has a usable tariff for card payment."""
         where = f"EVSE {evse.get('uid')} of location {location.get('id')}"
+        checked("OCPI-54", "OCPI-54b", "PAYTER-03")
         tariff = self.choose_tariff(platform.id, evse)
         if tariff is None:
             return [
