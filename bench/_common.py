@@ -128,6 +128,7 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    requests: int
 
 
 def wrk(
@@ -184,7 +185,10 @@ def wrk(
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = sum(int(x) for x in m.groups()) if m else 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return WrkResult(rps, latency("50"), latency("99"), errors, int(m.group(1)) if m else 0)
+    non_2xx = int(m.group(1)) if m else 0
+    m = re.search(r"(\d+) requests in", out)
+    requests = int(m.group(1)) if m else 0
+    return WrkResult(rps, latency("50"), latency("99"), errors, non_2xx, requests)
 
 
 # --- open-loop load at a fixed rate ------------------------------------------------------------

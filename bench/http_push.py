@@ -47,6 +47,7 @@ class Target:
     url: str
     path: str
     headers: dict[str, str]
+    server: Server | None = None
 
 
 @contextmanager
@@ -55,13 +56,13 @@ def emulator_target(opts: Options, setup: Callable[[str, str], str]) -> Iterator
     with running_cpo() as cpo, server(emulator_args(), core=opts.server_core) as emu:
         token_c = register(emu.url, cpo, TOKEN_A)
         path = setup(emu.url, token_c)
-        yield Target(emu.url, path, ocpi_headers(token_c))
+        yield Target(emu.url, path, ocpi_headers(token_c), emu)
 
 
 @contextmanager
 def baseline_target(opts: Options, path: str) -> Iterator[Target]:
     with server([PYTHON, "-m", "bench.baseline_server"], core=opts.server_core) as base:
-        yield Target(base.url, path, ocpi_headers(TOKEN))
+        yield Target(base.url, path, ocpi_headers(TOKEN), base)
 
 
 def put_location(url: str, token: str, lid: str = "LOC1") -> None:
@@ -99,10 +100,13 @@ def throughput(
 ) -> Result:
     emu_rps: list[float] = []
     base_rps: list[float] = []
+    cpu: dict[str, list[float]] = {"emulator": [], "baseline": []}
     errors = 0
     with emulator_target(opts, emulator_setup) as emu, baseline_target(opts, baseline_path) as base:
         for _ in range(opts.runs):
-            for tgt, out in ((emu, emu_rps), (base, base_rps)):
+            for tgt, out, label in ((emu, emu_rps, "emulator"), (base, base_rps, "baseline")):
+                assert tgt.server is not None
+                before = tgt.server.cpu_seconds()
                 r = wrk(
                     tgt.url,
                     tgt.path,
@@ -116,6 +120,7 @@ def throughput(
                 )
                 errors += r.errors + r.non_2xx
                 out.append(r.rps)
+                cpu[label].append(cpu_per_request(tgt.server, before, r.requests))
     e, b = median(emu_rps), median(base_rps)
     return Result(
         name,
@@ -131,8 +136,23 @@ def throughput(
             "baseline runs": [round(x) for x in base_rps],
             "errors / non-2xx": errors,
             "connections": 16,
+            **cpu_details(cpu),
         },
     )
+
+
+def cpu_per_request(server: Server, before: float, requests: int) -> float:
+    """The server's own CPU (user + system) per answered request, in microseconds: what
+    the throughput on a core of its own would be, whatever else the machine runs."""
+    return (server.cpu_seconds() - before) * 1e6 / max(requests, 1)
+
+
+def cpu_details(cpu: dict[str, list[float]]) -> dict[str, object]:
+    e, b = median(cpu["emulator"]), median(cpu["baseline"])
+    return {
+        "server CPU per request (us), emulator / baseline": f"{e:.0f} / {b:.0f}",
+        "throughput ratio from CPU per request (baseline / emulator)": round(b / e, 3),
+    }
 
 
 @benchmark(
@@ -196,17 +216,20 @@ def cps_get(opts: Options) -> Result:
     emu_rps: list[float] = []
     base_rps: list[float] = []
     headers = {"Authorization": f'CPS apikey="{CPS_KEY}"'}
+    cpu: dict[str, list[float]] = {"emulator": [], "baseline": []}
     with (
         server(emulator_args(), core=opts.server_core) as emu,
         server([PYTHON, "-m", "bench.baseline_server"], core=opts.server_core) as base,
     ):
         _switch_to_cps(emu)
         for _ in range(opts.runs):
-            for tgt, out in ((emu, emu_rps), (base, base_rps)):
+            for tgt, out, label in ((emu, emu_rps, "emulator"), (base, base_rps, "baseline")):
+                before = tgt.cpu_seconds()
                 r = wrk(tgt.url, path, headers=headers, duration=opts.duration, core=opts.load_core)
                 if r.non_2xx:
                     raise RuntimeError(f"{tgt.url}{path}: {r.non_2xx} non-2xx answers")
                 out.append(r.rps)
+                cpu[label].append(cpu_per_request(tgt, before, r.requests))
     e, b = median(emu_rps), median(base_rps)
     return Result(
         "cps-get",
@@ -220,6 +243,7 @@ def cps_get(opts: Options) -> Result:
         {
             "emulator runs": [round(x) for x in emu_rps],
             "baseline runs": [round(x) for x in base_rps],
+            **cpu_details(cpu),
         },
     )
 

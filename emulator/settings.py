@@ -62,8 +62,10 @@ class ServerSettings(BaseSettings):
     seed: int | None = Field(
         None, description="Seed for ids, tokens and EFT data; set it for repeatable runs."
     )
-    log_format: Literal["auto", "json", "console"] = Field(
-        "auto", description="Log lines as JSON (default when stderr is not a terminal) or text."
+    log_format: Literal["auto", "json", "text", "console"] = Field(
+        "auto",
+        description="Log lines as 'json' (one object per line) or 'text' (readable lines; "
+        "'console' is the same); 'auto': text on a terminal, JSON otherwise.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level written to the log."

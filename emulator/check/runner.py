@@ -439,7 +439,9 @@ class _CheckRun:
             new = [r for r in rows if str(r["id"]) not in self.known_journeys]
             if not new:
                 return None
-            journey = new[-1]
+            # The first new one is the journey this check started: after a decline the
+            # terminal opens the next one for the same start ("Try another card").
+            journey = new[0]
             self.vars["journey_id"] = journey["id"]
         else:
             journey = await self.emu.get(f"journeys/{journey_id}")

@@ -254,7 +254,11 @@ class Charging:
         self.b.rt.bus.publish("cpo_sim.session", session_id=session_id, status="COMPLETED", why=why)
         await self.b.pushes.evse_changed(evse)
         await self.b.pushes.send_cdr(run, bill)
-        if evse.uid.casefold() in self.b.driven and evse.car is not None:
+        if evse.car is not None and self.b.settings.auto_plug_in_delay >= 0:
+            # The simulated driver takes the car away after its session, also one plugged in
+            # through the control API: a finished session leaves the charger free.
+            self.b.driven.add(evse.uid.casefold())
+            self.b._save(evse)
             self.driver_leaves(evse)
         return True
 

@@ -186,6 +186,8 @@ class JourneyController:
                 await self.menus.show_journey_screen(journey, effect)
             elif isinstance(effect, steps.StartReading):
                 await self._start_reading(journey, effect)
+            elif isinstance(effect, steps.PresentAgain):
+                await self._present_again(journey, effect.seconds)
             elif isinstance(effect, steps.StopReading):
                 await self._stop_reading(journey.serial_number)
             elif isinstance(effect, steps.Authorize):
@@ -481,6 +483,7 @@ class JourneyController:
     async def _start_reading(self, journey: Journey, effect: steps.StartReading) -> None:
         serial = journey.serial_number
         texts = self.menus.texts(serial)
+        behind = effect.behind_notice
         try:
             await self.host.start_reading(
                 serial,
@@ -489,14 +492,53 @@ class JourneyController:
                 language=texts.language,
                 title=texts.t("present.title"),
                 message=texts.t("present.message"),
+                keep_screen=behind is not None,
             )
         except TerminalError as exc:
             await self.dispatch(journey.id, steps.ReadingEnded("failed", exc.message))
             await self.menus.start_refused(serial, "failed.unavailable")
             return
+        if behind is not None:
+            # A decline's notice is on the display (a card tapped meanwhile is read): the
+            # present-card screen comes back when it has been read, in place of its "then Home".
+            notice = self.menus.display(serial).screen
+
+            async def present_card() -> None:
+                current = self.records.get(journey.id)
+                if current is None or current.state != S.PRESENTING:
+                    return  # a card read behind the notice is being authorized
+                if self.menus.display(serial).screen == notice:
+                    await self._start_reading(
+                        current, steps.StartReading(effect.amount, effect.currency)
+                    )
+
+            self.menus.later(serial, "ui", behind, present_card)
+            return
         # Under Payter's payment screens (screens 5-7), a screen without keys: the tariff with
         # its Accept must not come back when the payment flow hands the display back.
         await self.menus.show(serial, screens.processing(texts))
+
+    async def _present_again(self, declined: Journey, seconds: float) -> None:
+        """After a decline: a new journey for the same charger and tariff, which reads the next
+        card behind the notice. An offline terminal cannot read: the notice goes Home."""
+        serial = declined.serial_number
+        if not self.host.exists(serial) or not self.host.get(serial).get("online"):
+            return
+        journey = self.records.create(
+            declined.replace(
+                id=self.rt.ids.uuid(),
+                state=S.PRESENTING,
+                money=Money.NONE,
+                payment_session_id=None,
+                card=None,
+                reason=None,
+                created_at="",
+                updated_at="",
+            )
+        )
+        self._publish(journey)
+        self.menus.display(serial).journey_id = journey.id
+        await self.dispatch(journey.id, steps.TariffAccepted(behind_notice=seconds))
 
     async def _send_start(self, journey_id: str) -> None:
         journey = self.records.get(journey_id)

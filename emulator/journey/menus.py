@@ -111,6 +111,12 @@ class Menus:
             seconds, action, name=f"journey-{name}-{serial}"
         )
 
+    def later(
+        self, serial: str, name: str, seconds: float, action: Callable[[], Awaitable[None] | None]
+    ) -> None:
+        """Run ``action`` in ``seconds`` on the clock, in place of the timer of that name."""
+        self._later(serial, name, seconds, action)
+
     def cancel(self, serial: str, name: str) -> None:
         timer = self._timers.pop((serial, name), None)
         if timer is not None:
@@ -150,6 +156,19 @@ class Menus:
                 if lang not in found:
                     found.append(lang)
         return found or ["en"]
+
+    def out_of_service(self, terminal: dict[str, Any] | None, choices: list[Any]) -> str | None:
+        """Why the terminal cannot offer a start (journey-screens.md screen 18), or None. For
+        the person running the emulator: the control API and the TUI show it."""
+        if terminal is None:
+            return "no OCPI Terminal object for this terminal"
+        if not terminal["active"]:
+            return "the OCPI Terminal is deactivated"
+        if self.platform(terminal) is None:
+            return "no CPO registered"
+        if not choices:
+            return "no chargers assigned to this terminal"
+        return None
 
     def texts(self, serial: str) -> Texts:
         return Texts.for_language(self.display(serial).language)
@@ -202,13 +221,9 @@ class Menus:
         terminal = self.terminal(serial)
         choices = self._choices(terminal) if terminal else []
         self.cancel(serial, "ui")
-        if (
-            terminal is None
-            or not terminal["active"]
-            or self.platform(terminal) is None
-            or not choices
-        ):
-            await self.show(serial, screens.out_of_service(self.texts(serial)))
+        why = self.out_of_service(terminal, choices)
+        if why is not None or terminal is None:
+            await self.show(serial, screens.out_of_service(self.texts(serial), why or ""))
             return
         site = next((loc.get("name") for loc, _, _ in choices if loc.get("name")), None)
         several = len(self._languages(terminal)) > 1

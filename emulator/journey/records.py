@@ -211,7 +211,9 @@ class JourneyRecords:
                 "journeys",
                 " and ".join(clauses) or None,
                 params,
-                order_by="created_at",
+                # Journeys created at one instant (a decline and the next card's) in the
+                # order they were made.
+                order_by="created_at, rowid",
                 limit=limit,
             )
         )

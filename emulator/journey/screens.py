@@ -13,7 +13,7 @@ from typing import Any
 from emulator.datetimes import parse_datetime
 from emulator.journey.model import Journey, Money
 from emulator.journey.texts import Texts, language_name, money
-from emulator.terminal.screens import Screen
+from emulator.terminal.screens import OUT_OF_SERVICE, Screen
 
 HOME = "journey.home"
 CHOOSE = "journey.choose"
@@ -119,8 +119,13 @@ def screen_for(journey: Journey, texts: Texts, name: str, **values: Any) -> Scre
     raise ValueError(f"no journey screen {name!r}")
 
 
-def out_of_service(texts: Texts) -> Screen:
-    return Screen("info", OUT, {"title": texts.t("out.title"), "subtitle": texts.t("out.subtitle")})
+def out_of_service(texts: Texts, why: str = "") -> Screen:
+    """Screen 18; ``why`` (no CPO registered, no chargers assigned, ...) is for the person
+    running the emulator: the control API reports it as the terminal's ``out_of_service``."""
+    props = {"title": texts.t("out.title"), "subtitle": texts.t("out.subtitle")}
+    if why:
+        props[OUT_OF_SERVICE] = why
+    return Screen("info", OUT, props)
 
 
 def home(texts: Texts, site: str | None, several_languages: bool) -> Screen:
@@ -231,7 +236,7 @@ def receipt(
         seconds = (
             parse_datetime(session["end_date_time"]) - parse_datetime(session["start_date_time"])
         ).total_seconds()
-        duration = f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
+        duration = _duration_text(seconds)
     lines = texts.t(
         "receipt.lines",
         amount=money(journey.captured_amount, journey.currency or "EUR"),
@@ -260,3 +265,10 @@ def decimal_text(minor: Any) -> str:
     if minor is None:
         return ""
     return f"{Decimal(int(minor)) / 100:.2f}"
+
+
+def _duration_text(seconds: float) -> str:
+    """``1 h 05 min`` or ``45 min``: hours and minutes cannot be mistaken for each other."""
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -55,7 +55,10 @@ START_FAILURE_TEXT = {
 @dataclass(frozen=True)
 class TariffAccepted:
     """The driver accepted the tariff: the journey (just created, PRESENTING) asks for a
-    card."""
+    card. ``behind_notice``: after a decline, the seconds its notice stays, behind which the
+    next card is read already."""
+
+    behind_notice: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,10 +211,12 @@ Event = (
 
 @dataclass(frozen=True)
 class StartReading:
-    """Ask for a card (Payter's present-card screens), for ``amount`` in ``currency``."""
+    """Ask for a card (Payter's present-card screens), for ``amount`` in ``currency``;
+    ``behind_notice``: read behind the notice on the display for that many seconds first."""
 
     amount: int
     currency: str
+    behind_notice: float | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +287,14 @@ class Checked:
 
 
 @dataclass(frozen=True)
+class PresentAgain:
+    """After a decline ("Try another card"): read the next card for the same start, in a new
+    journey, behind the decline's notice; the present-card screen follows after ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class NotChecked:
     """A check of ``rule`` that cannot be made because of an earlier, other cause (which has
     its own finding): shown in the report's coverage, never a second finding."""
@@ -320,6 +333,7 @@ Effect = (
     | Checked
     | NotChecked
     | ShowScreen
+    | PresentAgain
 )
 
 
@@ -468,7 +482,7 @@ class _Step:
 
 def _tariff_accepted(s: _Step, event: TariffAccepted) -> None:
     if s.j.state == S.PRESENTING and s.j.money == Money.NONE:
-        s.emit(StartReading(s.j.preauth_amount, s.j.currency))
+        s.emit(StartReading(s.j.preauth_amount, s.j.currency, event.behind_notice))
 
 
 def _card(s: _Step, event: CardPresented) -> None:
@@ -513,14 +527,16 @@ def _payment(s: _Step, event: PaymentStepped) -> None:
     elif event.step == "declined":
         reason = data.get("response_text") or data.get("response_code")
         s.set(state=S.DECLINED, payment_session_id=event.session_id, reason=str(reason))
-        # Screen 8 in the driver's language, with the acquirer's reason; then Home.
+        # Screen 8 in the driver's language, with the acquirer's reason. "Try another card":
+        # the next card is read for the same start (Home if the terminal cannot read).
         s.emit(
             ShowScreen(
                 "declined",
                 holder="any",
                 seconds=s.ctx.notice_seconds,
                 values={"response_text": str(data.get("response_text") or "")},
-            )
+            ),
+            PresentAgain(s.ctx.notice_seconds),
         )
     elif event.step == "committed":
         _captured(s, data)

@@ -57,6 +57,7 @@ from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
 _KWH_EPSILON = Decimal("0.000000001")
 _UNIT_EPSILON = Decimal("0.000001")
 _WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -959,6 +960,8 @@ def tariff_lines(
     Prices are shown as the driver pays them: a price excluding VAT (2.2.1, or 2.3.0 with
     ``tax_included`` NO) is shown with its ``vat`` added, and a last line says which taxes are
     included. Time prices are per minute when that is a whole number of cents, else per hour.
+    Unit prices are rounded to whole cents as a price display shows them; when that changed
+    one, a last line gives the exact prices ("Exact: €0.5445 per kWh").
     Restrictions follow the price ("after 60 min", "from 18:00 to 07:00").
     Without elements, the ``tariff_alt_text`` in ``language`` (else the first one) is shown.
     The lines are in English; ``version`` defaults to 2.3.0 when ``tax_included`` is present.
@@ -982,6 +985,7 @@ def tariff_lines(
         return ["Free of charge"]
 
     lines: list[str] = []
+    exact_prices: list[str] = []
     vats: set[Decimal] = set()
     for element in elements:
         condition = _restriction_text(element.get("restrictions") or {})
@@ -993,16 +997,25 @@ def tariff_lines(
                 if mode == "excl":
                     price = price * (1 + vat / HUNDRED)
             kind = component.get("type")
+            unit = ""
             if kind == "ENERGY":
-                text = f"{_money_text(price, currency, currency_symbol)} per kWh"
+                unit = "per kWh"
             elif kind in ("TIME", "PARKING_TIME"):
                 per_minute = price / 60
-                if per_minute == per_minute.quantize(Decimal("0.01")):
-                    text = f"{_money_text(per_minute, currency, currency_symbol)} per minute"
+                if per_minute == per_minute.quantize(CENT):
+                    price, unit = per_minute, "per minute"
                 else:
-                    text = f"{_money_text(price, currency, currency_symbol)} per hour"
+                    unit = "per hour"
                 if kind == "PARKING_TIME":
-                    text += " parking"
+                    unit += " parking"
+            if unit:
+                # As a price display shows it: whole cents; the exact price on a detail line.
+                shown = price.quantize(CENT, rounding=ROUND_HALF_UP)
+                text = f"{_money_text(shown, currency, currency_symbol)} {unit}"
+                if shown != price:
+                    exact = f"{_money_text(price, currency, currency_symbol)} {unit}"
+                    if exact not in exact_prices:
+                        exact_prices.append(exact)
             elif kind == "FLAT":
                 # One amount, charged as such: whole cents.
                 fee = price.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -1028,6 +1041,8 @@ def tariff_lines(
         lines.append("incl. taxes")
     elif version == "2.3.0" and mode == "excl":
         lines.append("excl. taxes")
+    if exact_prices:
+        lines.append("Exact: " + ", ".join(exact_prices))
     return lines
 
 

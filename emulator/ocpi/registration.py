@@ -88,6 +88,9 @@ class RegistrationFailed(Exception):
         self.ocpi_status = ocpi_status
         self.exchange_id = exchange_id
         self.platform_id = platform_id
+        # The versions URL did not answer an OCPI versions list: most likely not the peer's
+        # versions endpoint at all (a wrong URL), so nothing it did judges a CPO.
+        self.no_versions_list = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -195,6 +198,13 @@ class Registration:
             )
 
     async def fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
+        try:
+            return await self._fetch_versions(platform, token)
+        except RegistrationFailed as exc:
+            exc.no_versions_list = True
+            raise
+
+    async def _fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
         assert platform.versions_url
         try:
             reply = await self._get(
@@ -683,8 +693,14 @@ class Registration:
             )
             self._check_read_with_token_b(platform, "POST", chosen, before_post, reply)
             theirs = self._accept_credentials(platform, reply, chosen, {token_a, token_b})
-        except RegistrationFailed:
+        except RegistrationFailed as exc:
             self.platforms.delete(platform.id)
+            if exc.no_versions_list:
+                self.rt.findings.withdraw(platform.id)
+                exc.message += (
+                    "; is it the CPO's OCPI versions endpoint? No platform was registered, "
+                    "and the report holds nothing of this attempt against one"
+                )
             raise
         platform = self.platforms.update(
             platform.id,

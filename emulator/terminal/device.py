@@ -54,6 +54,7 @@ from emulator.terminal.acquirer import (
 )
 from emulator.terminal.cards import FORCEABLE_OUTCOMES, IFD, Medium, TestCard
 from emulator.terminal.screens import (
+    OUT_OF_SERVICE,
     PIN_KEYS,
     SCREENSAVER_ID,
     Screen,
@@ -113,6 +114,8 @@ DEFAULT_METHODS = ("EMV",)
 
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 12
+# Any PIN of that length is the right one (see _pin_key): said to whoever drives the emulator.
+PIN_HINT = f"Test PIN: any {PIN_MIN_DIGITS}-{PIN_MAX_DIGITS} digits, then OK"
 # Completed sessions kept in the device state (open ones are always kept). The host files
 # every completed session in its own table, so this only bounds the state written per input.
 COMPLETED_SESSIONS_KEPT = 10
@@ -571,6 +574,8 @@ class Device:
             "currency": self.currency,
             "online": self.online,
             "state": self.state.value,
+            # Why the terminal is out of service (no CPO, no chargers, offline), else None.
+            "out_of_service": self.screen.properties.get(OUT_OF_SERVICE) or None,
             "screen": self.screen.as_json(),
             "held_screen": self.held_screen.as_json() if self.held_screen else None,
             "reading": self.reading.to_dict() if self.reading else None,
@@ -1181,6 +1186,7 @@ class Device:
                     currency=auth.currency,
                     pin_digits=pending.pin_digits,
                     language=language,
+                    hint=PIN_HINT,
                 )
             return payment_screen(
                 "processing", amount=auth.amount, currency=auth.currency, language=language

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from emulator.money import major_text, minor_text
+
 SCREEN_TYPES = (
     "carousel",
     "info",
@@ -48,6 +50,14 @@ CARD_LOGOS = ("mastercard", "visa", "maestro", "vpay", "amex", "discover")
 PIN_KEYS = (*(str(d) for d in range(10)), "ok", "clear", "cancel")
 # Waking the screensaver: "any touch or card" (journey-screens.md screen 2).
 SCREENSAVER_KEY = "touch"
+# A screen that puts the terminal out of service says why in this property (for the person
+# running the emulator; the driver reads the title and subtitle). The control API reports it
+# as the terminal's ``out_of_service``.
+OUT_OF_SERVICE = "out_of_service"
+# A note for the person running the emulator, not drawn on the display (the test PIN, say).
+HINT = "hint"
+# What the driver does with each medium, for the present-card screen's default message.
+_MEDIA_VERBS = {"contactless": "tap", "chip": "insert", "qr": "scan", "rfid": "tap"}
 
 # Attributes each group may carry (§4.3); anything else inside a group is a typo.
 _GROUP_ATTRIBUTES = {
@@ -57,6 +67,7 @@ _GROUP_ATTRIBUTES = {
 }
 _BOOLEAN_ATTRIBUTES = frozenset({"disabled", "transp", "language"})
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_SELECTION_TYPES = ("0", "1", "2", "3")
 
 
 class ScreenError(ValueError):
@@ -75,12 +86,23 @@ class Item:
     ico: str | None = None
     disabled: bool = False
 
+    @property
+    def amount_text(self) -> str | None:
+        """The amount as the driver reads it. §4.3 gives no unit: with a decimal point it is
+        in major units (``13.43``), digits only are minor units (CPS amounts, DESIGN.md)."""
+        if not self.amount:
+            return None
+        if "." in self.amount or "," in self.amount:
+            return major_text(self.amount.replace(",", "."), self.currency)
+        return minor_text(self.amount, self.currency)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "label": self.label,
             "amount": self.amount,
             "currency": self.currency,
+            "amount_text": self.amount_text,
             "value": self.value,
             "ico": self.ico,
             "disabled": self.disabled,
@@ -132,6 +154,7 @@ class PaymentView:
             "phase": self.phase,
             "amount": self.amount,
             "currency": self.currency,
+            "amount_text": None if self.amount is None else minor_text(self.amount, self.currency),
             "media": list(self.media),
             "title": self.title,
             "message": self.message,
@@ -311,17 +334,43 @@ class Screen:
         keys += [b.name for b in self.buttons() if b.name not in keys]
         return keys
 
+    @property
+    def color(self) -> str:
+        """``black``, ``green`` or ``red`` (§4.3 notification ``color`` 0 / 1 / 2); without a
+        colour a notification takes its icon's."""
+        value = self.properties.get("color", "")
+        if value in ("1", "2"):
+            return "green" if value == "1" else "red"
+        icon = self.properties.get("icon")
+        if not value and icon in ("approved", "declined"):
+            return "green" if icon == "approved" else "red"
+        return "black"
+
     def view(self) -> dict[str, Any]:
-        """Structured reading for renderers (the TUI)."""
+        """The structured reading of the screen, which a renderer (the TUI) draws as is: it
+        never reads the flat properties itself."""
+        props = self.properties
         payment = self.payment()
+        icon = props.get("icon")
+        selection_type = props.get("type", "3") if self.type == "selection" else None
         return {
-            "title": self.properties.get("title", ""),
-            "subtitle": self.properties.get("subtitle", ""),
+            "title": props.get("title", ""),
+            "subtitle": props.get("subtitle", ""),
+            "message": props.get("message", ""),
+            "advice": props.get("advice", ""),
+            "icon": icon if icon in ("approved", "declined") else None,
+            "color": self.color,
+            # The screensaver's MyPayter key is `-qrcode`; taken as a property too.
+            "qr": props.get("qr") or props.get("qrcode") or None,
+            "logo": props.get("logo", "").lower() == "true",
+            "selection_type": int(selection_type) if selection_type in _SELECTION_TYPES else None,
             "items": [i.as_json() for i in self.items()],
             "buttons": [b.as_json() for b in self.buttons()],
             "cards": [c.as_json() for c in self.cards()],
             "payment": payment.as_json() if payment else None,
             "keys": self.keys,
+            OUT_OF_SERVICE: props.get(OUT_OF_SERVICE) or None,
+            HINT: props.get(HINT) or None,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -330,6 +379,7 @@ class Screen:
             "id": self.id,
             "properties": dict(self.properties),
             "keys": self.keys,
+            "view": self.view(),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -412,9 +462,10 @@ def payment_screen(
     message: str | None = None,
     pin_digits: int = 0,
     language: str | None = None,
+    hint: str | None = None,
 ) -> Screen:
     defaults = {
-        "present_card": (PRESENT_CARD_ID, "Present card", "Tap, insert or scan"),
+        "present_card": (PRESENT_CARD_ID, "Present card", present_card_message(media)),
         "pin": (PIN_ID, "Enter PIN", "Press OK when done"),
         "processing": (PROCESSING_ID, "Processing", "Please wait"),
     }
@@ -434,7 +485,20 @@ def payment_screen(
         props["pin"] = "*" * pin_digits
     if language:
         props["language"] = language
+    if hint:
+        props[HINT] = hint
     return Screen("payment", screen_id, props)
+
+
+def present_card_message(media: tuple[str, ...]) -> str:
+    """``Tap or insert your card``: only what the terminal reads now (no "scan" unless QR
+    codes are accepted)."""
+    verbs = list(dict.fromkeys(_MEDIA_VERBS.get(m, m) for m in media)) or ["present"]
+    if len(verbs) > 1:
+        phrase = ", ".join(verbs[:-1]) + " or " + verbs[-1]
+    else:
+        phrase = verbs[0]
+    return f"{phrase.capitalize()} your card"
 
 
 def notification_screen(
@@ -461,5 +525,11 @@ def screensaver_screen() -> Screen:
 def offline_screen() -> Screen:
     # journey-screens.md screen 18.
     return Screen(
-        "info", OFFLINE_ID, {"title": "Out of service", "subtitle": "Temporarily unavailable"}
+        "info",
+        OFFLINE_ID,
+        {
+            "title": "Out of service",
+            "subtitle": "Temporarily unavailable",
+            OUT_OF_SERVICE: "the terminal is offline",
+        },
     )

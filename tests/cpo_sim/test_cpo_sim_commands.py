@@ -271,6 +271,28 @@ async def test_simulated_driver_plugs_in_and_leaves(start_sim, ptp_factory) -> N
     assert statuses == ["CHARGING", "AVAILABLE"]
 
 
+async def test_a_car_plugged_in_by_hand_leaves_after_its_session_too(
+    start_sim, ptp_factory
+) -> None:
+    """The demo's presenter plugs the car in before starting: once the session is over the
+    simulated driver takes it away, and the charger is free for the next start."""
+    sim = await start_sim(auto_plug_in_delay=5)
+    ptp = await ptp_factory(sim)
+    clock = clock_of(sim)
+    for round_ in range(2):  # repeatable
+        await sim.backend.chargers.plug_in("SIM-AMS-1")
+        await ptp.command("START_SESSION", {"token": ptp.token(f"PAY-TX-{round_}"), **START})
+        await clock.advance(2)
+        session_id = sim.backend.evse("SIM-AMS-1").session_id
+        assert session_id is not None
+        await clock.advance(600)
+        await ptp.command("STOP_SESSION", {"session_id": session_id})
+        await clock.advance(10)
+        evse = sim.backend.evse("SIM-AMS-1")
+        assert (evse.status(), evse.car, evse.session_id) == ("AVAILABLE", None, None)
+    assert len(ptp.cdrs) == 2
+
+
 async def test_second_start_on_busy_evse_is_occupied(sim: CpoSimNode, ptp: PtpDouble) -> None:
     await start_session(sim, ptp)
     _, env, key = await ptp.command("START_SESSION", {"token": ptp.token("PAY-TX-2"), **START})

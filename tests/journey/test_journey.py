@@ -41,7 +41,7 @@ async def test_full_approved_journey(rig: Rig) -> None:
     assert home["keys"] == ["start", "stop", "receipt", "language"]  # two tariff languages
     choose = await rig.press("start")
     labels = [v for k, v in choose["properties"].items() if k.endswith(".label")]
-    assert "NL*CPO*E1 · CCS · 50 kW · Available" in labels
+    assert "Charger NL*CPO*E1 · CCS · 50 kW · Available" in labels
     assert choose["keys"] == ["evse1", "evse2", "back"]
     tariff = await rig.press("evse1")
     assert tariff["type"] == "message" and tariff["keys"] == ["accept", "cancel"]
@@ -160,14 +160,18 @@ async def test_receipt_with_invoice_qr(rig: Rig) -> None:
 
 async def test_receipt_without_invoice_shows_the_amount(rig: Rig) -> None:
     ref = await rig.start_charging()
-    await rig.session("COMPLETED", kwh=10, ref=ref)
+    await rig.session("COMPLETED", kwh=10, ref=ref, end_date_time="2025-03-01T10:05:00Z")
     await rig.cdr(ref=ref)
     await rig.advance(10)
-    await rig.press("receipt")
+    receipts = await rig.press("receipt")
+    # Which charger and when, in words a driver reads; the amount beside it.
+    assert receipts["properties"]["items.r1.label"] == "Charger NL*CPO*E1 · 2025-03-01 09:00"
+    assert receipts["view"]["items"][0]["amount_text"] == "€5.45"
     receipt = await rig.press("r1")
     assert "qr" not in receipt["properties"] and receipt["properties"]["title"] == "Receipt"
     assert "Amount: €5.45" in receipt["properties"]["subtitle"]
     assert "Energy: 10.00 kWh" in receipt["properties"]["subtitle"]
+    assert "Duration: 1 h 05 min" in receipt["properties"]["subtitle"]
     await rig.advance(60)  # screen 16: 60 s → Home
     assert (await rig.screen())["id"] == "journey.home"
 
@@ -182,7 +186,7 @@ async def test_stop_on_the_terminal(rig: Rig) -> None:
     mark = rig.mark()
     stop = await rig.press("stop")
     assert stop["id"] == "journey.stop" and stop["keys"] == ["s1", "back"]
-    assert stop["properties"]["items.s1.label"] == "NL*CPO*E1 · 2.00 kWh"
+    assert stop["properties"]["items.s1.label"] == "Charger NL*CPO*E1 · 2.00 kWh"
     confirm = await rig.press("s1")
     assert confirm["id"] == "journey.stop_confirm" and confirm["keys"] == ["yes", "no"]
     stopping = await rig.press("yes")

@@ -53,12 +53,47 @@ async def test_declined_card(rig: Rig, card: str, reason: str) -> None:
         "payment:processing",
         "payter.message",  # Payter's own decline screen, replaced by the driver's language
         "journey.notice:Declined",
-        "journey.home",
+        "payment:present_card",  # "Try another card": the same start, the same amount
     ]
-    journey = rig.journey()
-    assert (journey["state"], journey["money"], journey["reason"]) == ("DECLINED", "NONE", reason)
+    declined, retry = rig.journeys()
+    assert (declined["state"], declined["money"], declined["reason"]) == (
+        "DECLINED",
+        "NONE",
+        reason,
+    )
+    assert (retry["state"], retry["money"], retry["evse_uid"]) == (
+        "PRESENTING",
+        "NONE",
+        declined["evse_uid"],
+    )
     assert rig.sent() == [] and rig.payment_sessions() == []
     assert rig.payment_steps(mark) == ["declined"]
+    # The next card is read for the same start.
+    assert (await rig.card("visa-approved"))["properties"]["title"] == "Approved"
+    assert rig.journey()["money"] == "AUTHORIZED" and rig.sent() == ["START_SESSION"]
+
+
+async def test_another_card_is_read_while_the_decline_is_on_the_screen(rig: Rig) -> None:
+    await rig.to_card_screen()
+    await rig.card("visa-declined")
+    assert (await rig.screen())["properties"]["title"] == "Declined"
+    screen = await rig.card("visa-approved")  # no need to wait for the notice to go
+    assert screen["properties"]["title"] == "Approved"
+    assert [j["state"] for j in rig.journeys()] == ["DECLINED", "STARTING"]
+    await rig.advance(3)  # the decline's notice ends: nothing of it comes back
+    assert (await rig.screen())["id"] == "journey.starting"
+
+
+async def test_no_second_card_after_a_decline_times_out_home(rig: Rig) -> None:
+    await rig.to_card_screen()
+    await rig.card("visa-declined")
+    await rig.advance(3)
+    assert (await rig.screen())["properties"]["phase"] == "present_card"
+    await rig.advance(30)
+    assert [j["state"] for j in rig.journeys()] == ["DECLINED", "CARD_TIMEOUT"]
+    await rig.advance(3)
+    assert (await rig.screen())["id"] == "journey.home"
+    assert rig.sent() == [] and rig.payment_sessions() == []
 
 
 async def test_card_timeout_after_30_seconds(rig: Rig) -> None:
@@ -88,7 +123,7 @@ async def test_acquirer_never_answers(rig: Rig) -> None:
     processing = await rig.card("visa-auth-timeout")
     assert processing["properties"]["phase"] == "processing"
     await rig.advance(30)
-    journey = rig.journey()
+    journey = rig.journeys()[0]
     assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
     assert journey["reason"] == "Response received too late"
     assert rig.payment_steps(mark) == ["authorizing", "declined"]
@@ -105,7 +140,7 @@ async def test_pin_entry_abandoned_after_30_seconds(rig: Rig) -> None:
     await rig.advance(29)
     assert (await rig.screen())["properties"]["phase"] == "pin"
     await rig.advance(1)
-    journey = rig.journey()
+    journey = rig.journeys()[0]
     assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
     assert journey["reason"] == "PIN entry timed out"
     assert rig.payment_steps(mark) == ["pin_required", "declined"]
@@ -117,7 +152,7 @@ async def test_pin_cancelled(rig: Rig) -> None:
     await rig.card("visa-pin")
     screen = await rig.press("cancel")
     assert screen["properties"]["title"] == "Declined"
-    assert (rig.journey()["state"], rig.journey()["money"]) == ("DECLINED", "NONE")
+    assert (rig.journeys()[0]["state"], rig.journeys()[0]["money"]) == ("DECLINED", "NONE")
     assert rig.sent() == []
 
 

@@ -128,6 +128,10 @@ async def test_out_of_service(rig: Rig) -> None:
     assert base
     out = await rig.screen()
     assert (out["id"], out["keys"]) == ("journey.out", [])
+    # Why, for the person at the control API (and the TUI's status line).
+    terminal_view = await rig.terminal()
+    assert terminal_view["out_of_service"] == "no chargers assigned to this terminal"
+    assert out["view"]["out_of_service"] == "no chargers assigned to this terminal"
 
 
 # --- several sessions on one terminal ------------------------------------------------------------
@@ -247,10 +251,9 @@ async def test_forced_decline_beats_an_approved_card(rig: Rig) -> None:
     await rig.to_card_screen()
     screen = await rig.card("visa-approved")
     assert screen["properties"]["message"] == "Insufficient funds"
-    assert (rig.journey()["state"], rig.journey()["money"]) == ("DECLINED", "NONE")
+    assert (rig.journeys()[0]["state"], rig.journeys()[0]["money"]) == ("DECLINED", "NONE")
     await force(rig, None)
-    await rig.advance(3)
-    await rig.to_card_screen()
+    await rig.advance(3)  # "Try another card": the present-card screen is back
     assert (await rig.card("visa-approved"))["properties"]["title"] == "Approved"
 
 
@@ -275,10 +278,10 @@ async def test_forced_pin_and_authorization_timeout(rig: Rig) -> None:
     await rig.press("cancel")
     await rig.advance(3)
     await force(rig, "auth_timeout")
-    await rig.to_card_screen()
+    assert (await rig.screen())["properties"]["phase"] == "present_card"
     assert (await rig.card("visa-approved"))["properties"]["phase"] == "processing"
     await rig.advance(30)
-    assert rig.journey()["reason"] == "Response received too late"
+    assert rig.journeys()[-2]["reason"] == "Response received too late"
 
 
 async def test_an_unknown_outcome_is_refused(rig: Rig) -> None:
@@ -286,3 +289,14 @@ async def test_an_unknown_outcome_is_refused(rig: Rig) -> None:
     assert status == 400 and "approved" in body["error"]["accepted"]
     status, body = await rig.admin("POST", f"terminals/{SERIAL}/outcome", {})
     assert status == 400 and body["error"]["code"] == "missing_field"
+
+
+async def test_a_fresh_emulator_says_its_terminal_waits_for_a_cpo(start_emulator, http) -> None:
+    """`serve` with no CPO registered: Out of service, and the control API says why."""
+    from helpers import admin
+
+    node = await start_emulator()
+    status, terminal = await admin(http, node, "GET", f"terminals/{SERIAL}")
+    assert status == 200 and terminal["screen"]["id"] == "journey.out"
+    assert terminal["screen"]["properties"]["title"] == "Out of service"
+    assert terminal["out_of_service"] == "no CPO registered"

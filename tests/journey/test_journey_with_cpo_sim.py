@@ -60,8 +60,11 @@ class Driver:
     async def advance(self, seconds: float) -> None:
         await clock_of(self.emu).advance(seconds)
 
+    def journeys(self) -> list[dict[str, Any]]:
+        return [self.emu.journey.view(r) for r in self.emu.journey.records.all()]
+
     def journey(self) -> dict[str, Any]:
-        return self.emu.journey.view(self.emu.journey.records.all()[-1])
+        return self.journeys()[-1]
 
     def errors(self) -> list[dict[str, Any]]:
         return [f for f in self.emu.rt.findings.list() if f["severity"] == "error"]
@@ -245,9 +248,10 @@ async def test_declined_card_sends_nothing_to_the_cpo(pair, http) -> None:
     d = await connected(pair, http)
     await d.start_charging("visa-declined")
     await d.advance(3)
-    journey = d.journey()
-    assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
-    assert shown(d)[-2:] == ["journey.notice:Declined", "journey.home"]
+    declined, retry = d.journeys()
+    assert (declined["state"], declined["money"]) == ("DECLINED", "NONE")
+    assert retry["state"] == "PRESENTING"  # "Try another card" reads the next card
+    assert shown(d)[-2:] == ["journey.notice:Declined", "payter.present_card"]
     assert await cpo_commands(d) == []
     assert rules(d) == {}
 

@@ -598,6 +598,23 @@ def test_tariff_lines_for_other_currencies_and_hourly_prices() -> None:
     ]
 
 
+def test_tariff_lines_round_unit_prices_to_cents_and_give_the_exact_ones_apart() -> None:
+    # The demo's tariff: 0.45 and 0.60 excl. 21 % VAT are 0.5445 per kWh and 0.726 per hour.
+    t = tariff(
+        element(component("ENERGY", "0.45", vat="21")),
+        element(component("TIME", "0.60", vat="21")),
+        element(component("PARKING_TIME", "3.00", vat="21")),
+        tax_included="NO",
+    )
+    assert tariff_lines(t, language="en") == [
+        "€0.54 per kWh",
+        "€0.73 per hour",
+        "€3.63 per hour parking",
+        "incl. 21% VAT",
+        "Exact: €0.5445 per kWh, €0.726 per hour",
+    ]
+
+
 def test_tariff_lines_for_a_free_tariff() -> None:
     assert tariff_lines(tariff(element(component("FLAT", "0.00"))), language="en") == [
         "Free of charge"

@@ -393,6 +393,29 @@ async def test_sender_errors(start_emulator, http) -> None:
     assert status == 400 and body["error"]["code"] == "missing_field"
 
 
+async def test_a_url_that_is_not_a_versions_endpoint_judges_no_cpo(
+    emulator: EmulatorNode, http
+) -> None:
+    """An operator's wrong URL (here the emulator's own /healthz, which answers 200 without an
+    OCPI envelope): the registration fails and says why, and the report does not FAIL for a
+    platform that never registered."""
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": f"{emulator.rt.base_url}/healthz", "token": "a"},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+    assert "not an OCPI envelope" in body["error"]["message"]
+    assert "is it the CPO's OCPI versions endpoint?" in body["error"]["message"]
+    assert body["error"]["exchange_id"]  # the exchange stays in the journal
+    assert emulator.platforms.all() == []
+    assert emulator.rt.findings.list() == []
+    status, report = await admin(http, emulator, "GET", "report")
+    assert report["verdict"] != "FAIL"
+
+
 async def test_token_c_equal_to_b_is_a_finding(emulator: EmulatorNode, http) -> None:
     cpo = await CpoDouble(return_token="same-as-token-a").start()
     cpo.token_a = "same-as-token-a"

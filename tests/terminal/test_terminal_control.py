@@ -31,10 +31,24 @@ async def test_terminal_view(client: Client) -> None:
     data = await call(client, "GET", f"{P}/APO1")
     assert (data["serial_number"], data["model"], data["mode"]) == ("APO1", "Apollo", "ocpi")
     assert (data["online"], data["state"], data["forced_outcome"]) == (True, "IDLE", None)
-    assert set(data["screen"]) == {"type", "id", "properties", "keys"}
+    assert set(data["screen"]) == {"type", "id", "properties", "keys", "view"}
     assert data["screen"]["type"] == "carousel"
     assert data["screen"]["properties"]["cards.0.logo"] == "mastercard"
-    assert data["sessions"] == []
+    # The screen as a renderer draws it, read by the terminal (the TUI reads nothing itself).
+    assert data["screen"]["view"]["cards"][0] == {
+        "name": "0",
+        "logo": "mastercard",
+        "cardholder": "Mastercard",
+    }
+    assert data["sessions"] == [] and data["out_of_service"] is None
+
+
+async def test_an_offline_terminal_says_why_it_is_out_of_service(client: Client) -> None:
+    data = await call(client, "POST", f"{P}/APO1/offline")
+    assert data["out_of_service"] == "the terminal is offline"
+    assert data["screen"]["view"]["out_of_service"] == "the terminal is offline"
+    data = await call(client, "POST", f"{P}/APO1/online")
+    assert data["out_of_service"] != "the terminal is offline"
 
 
 async def test_unknown_terminal_is_404(client: Client) -> None:

@@ -89,12 +89,54 @@ def test_selection_items_keep_their_order_and_disabled_ones_cannot_be_pressed() 
     assert view["keys"] == ["evse1", "back"]
 
 
-def test_as_json_is_exactly_type_id_properties_keys() -> None:
+def test_as_json_is_exactly_type_id_properties_keys_and_the_view() -> None:
     screen = Screen.parse(SELECTION)
     data = screen.as_json()
-    assert set(data) == {"type", "id", "properties", "keys"}
+    assert set(data) == {"type", "id", "properties", "keys", "view"}
     assert data["properties"] == SELECTION["properties"]
     assert data["keys"] == ["evse1", "back"]
+    assert data["view"] == screen.view()
+
+
+def test_the_view_is_everything_a_renderer_needs() -> None:
+    screen = Screen.parse(SELECTION)
+    view = screen.view()
+    assert view["selection_type"] == 1
+    # Amounts as a driver reads them: a decimal point means major units, digits minor units.
+    assert [i["amount_text"] for i in view["items"]] == [None, "€0.35"]
+    assert (
+        Screen.parse(
+            {
+                "id": "s",
+                "type": "selection",
+                "properties": {"items.a.amount": "1250", "items.a.currency": "SEK"},
+            }
+        ).view()["items"][0]["amount_text"]
+        == "SEK 12.50"
+    )
+    notice = Screen.parse(
+        {"id": "n", "type": "notification", "properties": {"icon": "declined", "advice": "Try"}}
+    ).view()
+    assert (notice["icon"], notice["color"], notice["advice"]) == ("declined", "red", "Try")
+    saver = Screen.parse({"id": "q", "type": "screensaver", "properties": {"qrcode": "X"}})
+    assert (saver.view()["qr"], saver.view()["keys"]) == ("X", ["touch"])
+
+
+def test_the_present_card_message_names_only_the_media_read() -> None:
+    card_only = payment_screen(
+        "present_card", amount=5000, currency="EUR", media=("contactless", "chip")
+    )
+    assert card_only.properties["message"] == "Tap or insert your card"
+    every = payment_screen(
+        "present_card", amount=None, currency=None, media=("contactless", "chip", "qr")
+    )
+    assert every.properties["message"] == "Tap, insert or scan your card"
+    view = card_only.view()["payment"]
+    assert (view["amount"], view["amount_text"], view["media"]) == (
+        5000,
+        "€50.00",
+        ["contactless", "chip"],
+    )
 
 
 def test_numbers_and_booleans_become_strings() -> None:
@@ -226,3 +268,9 @@ def test_notification_colours_follow_the_icon() -> None:
 def test_round_trip_through_dict() -> None:
     screen = Screen.parse(SELECTION)
     assert Screen.from_dict(screen.to_dict()) == screen
+
+
+def test_the_pin_screen_tells_the_tester_the_test_pin_apart_from_the_display() -> None:
+    pin = payment_screen("pin", amount=100, currency="EUR", hint="Test PIN: any 4 digits")
+    assert pin.view()["hint"] == "Test PIN: any 4 digits"
+    assert payment_screen("pin", amount=100, currency="EUR").view()["hint"] is None
