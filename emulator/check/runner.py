@@ -117,11 +117,16 @@ class Runner:
         self._held: list[dict[str, Any]] = []
         self._finding_cursor = 0
         self._event_cursor = 0
+        # A value no earlier run against the same CPO used: the emulator's clock at the start
+        # (seconds, base 36); on the manual clock the same in every run, as the rest is.
+        self.unique = ""
 
     # --- the run -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Everything recorded so far (the registration) is the setup window."""
+        clock = await self.emu.get("clock")
+        self.unique = _base36(int(parse_datetime(clock["now"]).timestamp()))
         self._held.extend(await self._new_findings())
 
     async def run(self, checks: list[Check]) -> list[CheckResult]:
@@ -260,15 +265,18 @@ class _CheckRun:
         self.emu = runner.emu
         self.check = check
         self.result = result
-        self.vars: dict[str, Any] = {"terminal": self.t.terminal}
+        # ${unique}: a value of this run's own (a terminal reference to activate, say).
+        self.vars: dict[str, Any] = {"terminal": self.t.terminal, "unique": runner.unique}
         if self.t.platform:
             self.vars["platform_id"] = self.t.platform.get("id")
         self.journal_start = 0
         self.known_journeys: set[str] = set()
         self.faults: list[int] = []
         self.presets: str | None = None
-        # The car this check plugged in and has not unplugged (unplugged at the end).
+        # The car this check plugged in and has not unplugged (unplugged at the end), and the
+        # EVSE it took out of service and has not put back (put back at the end).
         self.plugged: dict[str, Any] | None = None
+        self.unavailable: dict[str, Any] | None = None
 
     def log(self, text: str) -> None:
         self.result.log.append(text)
@@ -312,6 +320,11 @@ class _CheckRun:
             with contextlib.suppress(HookFailed):
                 await unplug.run(self.t.http, self.plugged)
                 self.log("cleanup: unplugged the car")
+        available = self.t.hooks.get("evse-available")
+        if self.unavailable is not None and available is not None:
+            with contextlib.suppress(HookFailed):
+                await available.run(self.t.http, self.unavailable)
+                self.log("cleanup: the EVSE is back in service")
         for fault_id in self.faults:
             await self.emu.request("DELETE", f"faults/{fault_id}")
         if self.presets is not None and self.t.cpo_sim is not None:
@@ -498,17 +511,24 @@ class _CheckRun:
         else:
             await asyncio.sleep(seconds)
 
-    async def do_hook(self, name: str) -> None:
+    async def do_hook(self, arg: str | dict[str, Any]) -> None:
+        name = arg if isinstance(arg, str) else str(arg["name"])
         hook = self.t.hooks.get(name)
         if hook is None:
             raise CannotRun(f"no {name} hook")
         await self.refresh_journey()
+        if isinstance(arg, dict):
+            self.vars.update({k: v for k, v in arg.items() if k != "name"})
         out = await hook.run(self.t.http, self.vars)
         self.log(f"{name} hook: {out}".rstrip(": "))
         if name == "plug-in":
             self.plugged = dict(self.vars)
         elif name == "unplug":
             self.plugged = None
+        elif name == "evse-unavailable":
+            self.unavailable = dict(self.vars)
+        elif name == "evse-available":
+            self.unavailable = None
 
     async def do_fault(self, spec: dict[str, Any]) -> None:
         fault = await self.emu.post("faults", spec)
@@ -762,6 +782,16 @@ def _kw(label: str) -> float:
     """The power on a charger's label ("3 · CCS · 50 kW · Available"), 0 if none."""
     match = re.search(r"(\d+(?:\.\d+)?)\s*kW", label)
     return float(match.group(1)) if match else 0.0
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
 
 
 def _describe(fields: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import xmlschema
 from helpers import SIM_TOKEN_A, make_settings, sim_settings
 
 from emulator.app import build_emulator
+from emulator.check.hooks import HOOKS
 from emulator.check.run import CheckOptions, CheckRun, Outcome, write_outputs
 from emulator.cpo_sim.node import build_cpo_sim
 from emulator.cpo_sim.presets import PRESETS
@@ -92,8 +93,20 @@ MATRIX = {
     "bad-paging": ["mirror.locations-crawl", "registration.handshake", "journey.declined"],
     "late-result": ["journey.approved", "journey.start-rejected", "registration.handshake"],
     "no-session-after-accept": ["mirror.evse-status-push", "journey.approved", "journey.declined"],
-    "patch-without-last-updated": ["payments.*", "journey.approved", "journey.declined"],
-    "wrong-cdr-token": ["journey.approved", "journey.declined", "mirror.tariff-usable"],
+    "patch-without-last-updated": [
+        "payments.*",
+        "journey.approved",
+        "journey.declined",
+        "journey.stop-cpo",
+        "journey.evse-unavailable",
+    ],
+    "wrong-cdr-token": [
+        "journey.approved",
+        "journey.declined",
+        "mirror.tariff-usable",
+        "journey.stop-cpo",
+        "journey.evse-unavailable",
+    ],
     "cdr-over-authorization": ["journey.stop-limit", "journey.approved"],
     # Legal by the spec, but no session can start: the checks that need one fail.
     "reject-start": ["journey.approved", "journey.start-rejected", "journey.declined"],
@@ -144,9 +157,14 @@ async def test_without_hooks_the_charger_checks_are_not_run(cpo_on_our_clock, tm
     outcome = await CheckRun(options, io.StringIO()).execute()
     write_outputs(options, outcome, io.StringIO())
     result = statuses(outcome)
-    charger = [r for r in outcome.results if {"plug-in", "unplug"} & set(_needs(r.id))]
+    charger = [r for r in outcome.results if set(HOOKS) & set(_needs(r.id))]
+    assert {"journey.stop-cpo", "journey.evse-unavailable", "payments.activation"} <= {
+        r.id for r in charger
+    }
     assert charger and all(r.status == "not_run" for r in charger)
-    assert all("--hook-plug-in" in (r.reason or "") for r in charger)
+    for r in charger:
+        first = next(n for n in _needs(r.id) if n in HOOKS)
+        assert f"--hook-{first}" in (r.reason or ""), (r.id, r.reason)
     assert result["journey.declined"] == result["registration.handshake"] == "passed"
     assert "failed" not in result.values()
     assert outcome.exit_code == 2 and outcome.verdict == "INCOMPLETE"
