@@ -158,6 +158,9 @@ def _serve_node(builder: str, settings: Any) -> None:
     from emulator import logs
 
     logs.configure(settings.log_format, settings.log_level)
+    warning = settings.exposure_warning()
+    if warning:
+        click.echo(warning, err=True)
     module, _, name = builder.partition(":")
     build = getattr(importlib.import_module(module), name)  # imported only when run
     sys.exit(asyncio.run(_run(build, settings)))

@@ -366,7 +366,7 @@ class PresentedCard:
     medium: Medium
 
     def to_dict(self) -> dict[str, Any]:
-        return {"card": self.card.as_json(), "medium": self.medium.value}
+        return {"card": self.card.as_stored(), "medium": self.medium.value}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PresentedCard:
