@@ -337,7 +337,9 @@ def check_plausible(obj: dict[str, Any], what: str, now: datetime) -> list[Probl
     (OCPI-38b), except a negative cost in a CDR that is not a credit CDR: only a credit CDR's
     total_cost holds negative amounts (mod_cdrs §Credit CDRs; checklist 5.4 #37 [W])."""
     out: list[Problem] = []
-    checked("OCPI-38b", "OCPI-37b") if what == "CDR" else checked("OCPI-38b")
+    checked("OCPI-38b")
+    if what == "CDR":
+        checked("OCPI-37b")  # only a credit CDR has negative costs
     credit = bool(obj.get("credit"))
     for name in ("kwh", "total_energy", "total_time", "total_parking_time"):
         if name not in obj:
