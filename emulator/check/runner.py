@@ -53,6 +53,9 @@ class CheckResult:
     failures: list[str] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Infos of its rules while it ran: they fail nothing, but say why a wait ran out (a
+    # CommandResult that never came, a Session that never followed).
+    notes: list[dict[str, Any]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
     clock_start: str | None = None
@@ -72,6 +75,7 @@ class CheckResult:
             "failures": self.failures,
             "findings": [_finding_json(f) for f in self.findings],
             "warnings": [_finding_json(f) for f in self.warnings],
+            "notes": [_finding_json(f) for f in self.notes],
             "log": self.log,
             "seconds": round(self.seconds, 3),
             "clock": {"start": self.clock_start, "end": self.clock_end},
@@ -140,6 +144,8 @@ class Runner:
         return self.results
 
     async def finish(self) -> None:
+        """Findings recorded outside the checks that name their rule go to those checks (the
+        ones recorded before a check already went to it when it ended)."""
         self._held.extend(await self._new_findings())
         ran = [r for r in self.results if r.status in (PASSED, FAILED)]
         for f in self._held:
@@ -147,6 +153,8 @@ class Runner:
                 continue
             owners = [r for r in ran if f["rule"] in r.rules and f["rule"] not in r.allowed]
             for r in owners:
+                if any(g.get("id") == f.get("id") for g in r.findings):
+                    continue
                 r.findings.append({**f, "outside": True})
                 if r.status == PASSED:
                     r.status = FAILED
@@ -195,8 +203,16 @@ class Runner:
                 result.findings.append(f)
             elif mine and f.get("severity") == "warning":
                 result.warnings.append(f)
+            elif mine and f.get("severity") == "info":
+                result.notes.append(f)
             else:
                 self._held.append(f)
+        if result.status != ERROR:
+            # An error of its rules found before it ran (during the registration, say) fails
+            # it now, so that its progress line says so (later ones: when the run ends).
+            for f in self._held:
+                if f["rule"] in check.rules and f["rule"] not in result.allowed and self._counts(f):
+                    result.findings.append({**f, "outside": True})
         if result.status != ERROR and (result.failures or result.findings):
             result.status = FAILED
         return result
@@ -597,20 +613,32 @@ class _CheckRun:
         return await self._wait_real(holds, within)
 
     async def _wait_manual(self, holds: Callable[[], Awaitable[bool]], within: float) -> bool:
+        """Step the clock from timer to timer until ``holds`` or ``within`` seconds passed.
+
+        The condition is looked at again only when something happened meanwhile (the
+        emulator published an event: traffic, a journey, a screen), and the clock's answer
+        to each step says when its next timer is due: a wait that runs out costs one request
+        per timer, not four."""
         clock = await self.emu.get("clock")
         deadline = parse_datetime(clock["now"]) + timedelta(seconds=within)
+        looked_at: Any = object()  # the last event id when the condition was looked at
         while True:
-            if await holds():
-                return True
-            clock = await self.emu.get("clock")
+            marker = clock.get("last_event_id")
+            if marker is None or marker != looked_at:
+                looked_at = marker
+                if await holds():
+                    return True
             now = parse_datetime(clock["now"])
             if now >= deadline:
-                return False
+                # A last look, whatever the events said.
+                return marker is not None and await holds()
             due = clock.get("next_timer_at")
             target = min(parse_datetime(due), deadline) if due else deadline
             # Timers carry milliseconds: a millisecond more makes sure the due one fires.
             seconds = max((target - now).total_seconds(), 0) + 0.001
-            await self.emu.post("clock/advance", {"seconds": seconds})
+            clock = await self.emu.post("clock/advance", {"seconds": seconds})
+            if "next_timer_at" not in clock:  # an emulator that does not say: ask
+                clock = await self.emu.get("clock")
 
     async def _wait_real(self, holds: Callable[[], Awaitable[bool]], within: float) -> bool:
         deadline = time.monotonic() + within
