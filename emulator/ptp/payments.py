@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from emulator import crashpoint
 from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError, join_url
@@ -673,6 +674,7 @@ class Payments:
             reply = await self.ptp.node.client.call(
                 platform, "POST", "payments", url=url, body=row["object"]
             )
+            crashpoint.reached("fac-delivering")  # the CPO has it; we have not marked it
             exchange_id = reply.exchange_id
             # Taken (#57), and in the negotiated version's Price shape (#57b).
             self.rt.coverage.ran(["OCPI-57", "OCPI-57b"], platform.id)
