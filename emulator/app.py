@@ -179,6 +179,7 @@ class EmulatorNode(Node):
     def _check_payter_modules(self, platform: Platform) -> None:
         version = platform.version or "2.3.0"
         modern = version_key(version) >= (2, 2)
+        self.rt.coverage.ran("PAYTER-01", platform.id)
         missing = [
             str(need)
             for need in PAYTER_MODULES[self.settings.profile]

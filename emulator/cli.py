@@ -746,6 +746,20 @@ def admin_clock_advance(obj: _Admin, seconds: float) -> None:
 @click.option("--hook-unplug", metavar="CMD|URL", help="Unplug the car at the check's EVSE.")
 @click.option("--hook-ev-full", metavar="CMD|URL", help="The car at the check's EVSE is full.")
 @click.option(
+    "--hook-evse-unavailable",
+    metavar="CMD|URL",
+    help="Take the check's EVSE out of service (with --hook-evse-available to put it back).",
+)
+@click.option(
+    "--hook-evse-available", metavar="CMD|URL", help="Put the check's EVSE back in service."
+)
+@click.option("--hook-cpo-stop", metavar="CMD|URL", help="The CPO ends the check's session itself.")
+@click.option(
+    "--hook-activate",
+    metavar="CMD|URL",
+    help="The CPO activates a terminal at the PTP by reference (PAYTER_CHECK_REFERENCE).",
+)
+@click.option(
     "--hook-header",
     "hook_headers",
     multiple=True,
@@ -808,7 +822,7 @@ def check(**given: Any) -> None:
     if given["print_schema"]:
         click.echo(json.dumps(schema(), indent=2))
         return
-    from emulator.check.hooks import parse_header
+    from emulator.check.hooks import HOOKS, parse_header
 
     try:
         [parse_header(h) for h in given["hook_headers"]]
@@ -828,11 +842,7 @@ def check(**given: Any) -> None:
         skip=list(given["skip"]),
         scenarios=list(given["scenarios"]),
         hooks=check_run.hooks_from(
-            {
-                "plug-in": given["hook_plug_in"],
-                "unplug": given["hook_unplug"],
-                "ev-full": given["hook_ev_full"],
-            }
+            {name: given["hook_" + name.replace("-", "_")] for name in HOOKS}
         ),
         hook_headers=dict(parse_header(h) for h in given["hook_headers"]),
         emulator_url=given["emulator_url"],

@@ -14,12 +14,22 @@ verdict is ``INCOMPLETE``, never ``PASS``.
 
 Marks are kept in SQLite (they survive a restart) and cached in memory, so a check that runs on
 every request costs a set look-up, not a write.
+
+A check says that it ran where it runs, once: :func:`checked` (or the :func:`checks` decorator
+on a check function) notes its rules in the current :meth:`Coverage.scope`, which knows the
+platform the work is for and marks them when it ends. The scopes are where the platform is
+known: an inbound OCPI request (the transport, once the token named the platform), the answer
+to an outbound call (the client), a platform's crawl or push. A check run outside any scope
+(a unit test calling a check function) marks nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+import contextvars
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from emulator.datetimes import format_datetime
 from emulator.rules import RULES, RuleId
@@ -65,6 +75,37 @@ PASSED, FAILED, NOTED, NOT_RUN, NOT_EXERCISED = (
 )
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# The rules whose checks ran in the current scope (None: no scope, nothing is marked).
+_checked: contextvars.ContextVar[set[RuleId] | None] = contextvars.ContextVar(
+    "coverage_checked", default=None
+)
+
+
+def checked(*rules: RuleId) -> None:
+    """The checks of ``rules`` ran here (whether they found something or not): marked as run
+    for the platform of the enclosing :meth:`Coverage.scope`."""
+    bucket = _checked.get()
+    if bucket is not None:
+        bucket.update(rules)
+
+
+def checks(*rules: RuleId) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorator of a check function: calling it runs the checks of ``rules``."""
+
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            checked(*rules)
+            return fn(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
 def _key(platform_id: int | None, name: str) -> str:
     return f"{platform_id if platform_id is not None else '-'}/{name}"
 
@@ -88,11 +129,44 @@ class Coverage:
 
     # --- marks ------------------------------------------------------------------------------
 
-    def ran(self, rule_id: RuleId, platform_id: int | None) -> None:
+    @contextmanager
+    def collect(self) -> Iterator[set[RuleId]]:
+        """The rules whose checks run inside the block (the caller marks them, when it knows
+        the platform). Nested blocks keep their own: an outbound call made while handling an
+        inbound request marks its answer's checks for its own platform."""
+        bucket: set[RuleId] = set()
+        token = _checked.set(bucket)
+        try:
+            yield bucket
+        finally:
+            _checked.reset(token)
+
+    @contextmanager
+    def scope(self, platform_id: int | None) -> Iterator[None]:
+        """Checks that run inside the block are marked as run for ``platform_id``."""
+        with self.collect() as bucket:
+            try:
+                yield
+            finally:
+                self.ran(bucket, platform_id)
+
+    def ran(self, rule_ids: RuleId | Iterable[RuleId], platform_id: int | None) -> None:
+        """The checks of ``rule_ids`` ran for ``platform_id``."""
+        for rule_id in [rule_ids] if isinstance(rule_ids, str) else rule_ids:
+            self._ran_one(rule_id, platform_id)
+
+    def _ran_one(self, rule_id: RuleId, platform_id: int | None) -> None:
         key = _key(platform_id, rule_id)
         if key in self._ran:
             return
         self._ran.add(key)
+        row = self.store.get(COVERAGE.name, key)
+        if row is not None:
+            # Ran before (a restart), or could not run before and ran now: in part, with the
+            # reason kept.
+            if row.get("state") != "ran":
+                self.store.update(COVERAGE.name, key, {"state": "ran"})
+            return
         self.store.upsert(
             COVERAGE.name,
             {

@@ -34,9 +34,12 @@ class EventBus:
         self._seq = itertools.count(1)
         self._history: deque[Event] = deque(maxlen=history)
         self._queues: set[asyncio.Queue[Event]] = set()
+        # The id of the last event published (0: none yet): whether anything happened since.
+        self.last_id = 0
 
     def publish(self, kind: str, **data: Any) -> Event:
         event = Event(next(self._seq), kind, format_datetime(self._now()), data)
+        self.last_id = event.id
         self._history.append(event)
         for queue in list(self._queues):
             if queue.full():

@@ -1,10 +1,14 @@
-"""The CPO's charger, driven at the right moments: ``--hook-plug-in``, ``--hook-unplug``,
-``--hook-ev-full``.
+"""The CPO's charger and back office, driven at the right moments: ``--hook-plug-in``,
+``--hook-unplug``, ``--hook-ev-full`` (the car), ``--hook-evse-unavailable`` and
+``--hook-evse-available`` (the EVSE goes out of service and comes back), ``--hook-cpo-stop``
+(the CPO ends the session itself) and ``--hook-activate`` (the CPO activates a terminal at
+the PTP by its reference).
 
 A hook is a shell command (run with ``PAYTER_CHECK_*`` variables naming the terminal,
-location, EVSE, connector, session and authorization reference) or an http(s) URL (POSTed a
-JSON object with the same fields; ``{evse_uid}`` and the other names in the URL are replaced).
-Against the simulated CPO the hooks are built in: its control API plugs the car in.
+location, EVSE, connector, session, authorization reference and terminal reference) or an
+http(s) URL (POSTed a JSON object with the same fields; ``{evse_uid}`` and the other names in
+the URL are replaced, URL-encoded). Against the simulated CPO the hooks are built in: its
+control API plugs the car in, puts the EVSE out of order, stops the session.
 """
 
 from __future__ import annotations
@@ -13,10 +17,19 @@ import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-HOOKS = ("plug-in", "unplug", "ev-full")
+HOOKS = (
+    "plug-in",
+    "unplug",
+    "ev-full",
+    "evse-unavailable",
+    "evse-available",
+    "cpo-stop",
+    "activate",
+)
 FIELDS = (
     "terminal",
     "location_id",
@@ -24,6 +37,7 @@ FIELDS = (
     "connector_id",
     "session_id",
     "authorization_reference",
+    "reference",
 )
 TIMEOUT = 60.0
 
@@ -52,7 +66,7 @@ class Hook:
     async def _post(self, http: aiohttp.ClientSession, values: dict[str, str]) -> str:
         url = self.target
         for name, value in values.items():
-            url = url.replace("{" + name + "}", value)
+            url = url.replace("{" + name + "}", quote(value, safe=""))
         headers = {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
         headers.update(self.headers or {})
         try:
@@ -99,7 +113,19 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+# The simulated CPO's control API route of each hook.
+CPO_SIM_ROUTES = {
+    "plug-in": "evses/{evse_uid}/plug-in",
+    "unplug": "evses/{evse_uid}/unplug",
+    "ev-full": "evses/{evse_uid}/ev-full",
+    "evse-unavailable": "evses/{evse_uid}/out-of-order",
+    "evse-available": "evses/{evse_uid}/repair",
+    "cpo-stop": "sessions/{session_id}/stop",
+    "activate": "terminals/activate",
+}
+
+
 def cpo_sim_hooks(cpo_sim_url: str, admin_token: str | None = None) -> dict[str, Hook]:
     """The simulated CPO's own control API as the hooks."""
-    base = cpo_sim_url.rstrip("/") + "/__admin/evses/{evse_uid}/"
-    return {name: Hook(name, base + name, admin_token) for name in HOOKS}
+    base = cpo_sim_url.rstrip("/") + "/__admin/"
+    return {name: Hook(name, base + CPO_SIM_ROUTES[name], admin_token) for name in HOOKS}

@@ -37,6 +37,33 @@ def progress_line(result: CheckResult, color: bool = False) -> str:
     return line
 
 
+def finding_lines(findings: list[dict[str, Any]], per_rule: int = 3) -> list[str]:
+    """Findings grouped by rule: the rule, its title and spec reference once, then its
+    messages, each once with how often it came (one root cause, often many exchanges)."""
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_rule.setdefault(str(f["rule"]), []).append(f)
+    lines: list[str] = []
+    for rule, group in by_rule.items():
+        first = group[0]
+        count = f" x{len(group)}" if len(group) > 1 else ""
+        lines.append(f"[{first['severity']}] {rule}{count}: {first.get('title', '')}")
+        lines.append(f"    see {first.get('reference', '')}")
+        messages: dict[str, list[dict[str, Any]]] = {}
+        for f in group:
+            label = f["message"] + (" (outside the check)" if f.get("outside") else "")
+            messages.setdefault(label, []).append(f)
+        for label, same in list(messages.items())[:per_rule]:
+            times = f" (x{len(same)})" if len(same) > 1 else ""
+            lines.append(f"    - {label}{times}")
+            exchange = same[0].get("exchange_id")
+            if exchange:
+                lines.append(f"      exchange {exchange} (GET /__admin/journal/{exchange})")
+        if len(messages) > per_rule:
+            lines.append(f"    - ... and {len(messages) - per_rule} other messages")
+    return lines
+
+
 def counts(results: list[CheckResult]) -> Counter[str]:
     return Counter(r.status for r in results)
 
@@ -59,10 +86,10 @@ def summary(outcome: Outcome, *, color: bool = False) -> str:
             lines.append(f"  {r.id}: {r.title}")
             for failure in r.failures:
                 lines.append(f"    - {failure}")
-            for f in r.findings:
-                where = " (outside the check)" if f.get("outside") else ""
-                lines.append(f"    [{f['severity']}] {f['rule']}{where}: {f['message']}")
-                lines.append(f"        {f.get('title', '')}; see {f.get('reference', '')}")
+            lines.extend("    " + line for line in finding_lines(r.findings))
+            if r.notes:
+                lines.append("    noted while it ran (infos: they fail nothing, but say why):")
+                lines.extend("    " + line for line in finding_lines(r.notes))
         lines.append("")
     if outcome.other_findings:
         lines.append("Errors the emulator found that no check names:")
@@ -182,12 +209,8 @@ def _totals(element: ET.Element, results: list[CheckResult], seconds: float) -> 
 
 
 def _failure_text(r: CheckResult) -> str:
-    lines = [*r.failures]
-    for f in r.findings:
-        lines.append(f"[{f['severity']}] {f['rule']}: {f['message']}")
-        lines.append(f"    {f.get('title', '')}; see {f.get('reference', '')}")
-        if f.get("exchange_id"):
-            lines.append(
-                f"    exchange {f['exchange_id']} (GET /__admin/journal/{f['exchange_id']})"
-            )
+    lines = [*r.failures, *finding_lines(r.findings, per_rule=10)]
+    if r.notes:
+        lines.append("noted while it ran (infos):")
+        lines.extend(finding_lines(r.notes, per_rule=10))
     return "\n".join(lines)

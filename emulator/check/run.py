@@ -287,7 +287,17 @@ class CheckRun:
         }
         clock = ManualClock(Background())
         self.emulator_node = build_emulator(
-            EmulatorSettings(**{**common, "profile": o.profile}), clock=clock
+            EmulatorSettings(
+                **{
+                    **common,
+                    "profile": o.profile,
+                    # The checks crawl when they need to (and the registration does): no
+                    # periodic crawl every 10 minutes of clock, which would make a wait that
+                    # runs out (a day for a CDR) cost seconds of polls no check looks at.
+                    "poll_interval": 0,
+                }
+            ),
+            clock=clock,
         )
         self.cpo_node = build_cpo_sim(
             CpoSimSettings(

@@ -53,6 +53,9 @@ class CheckResult:
     failures: list[str] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Infos of its rules while it ran: they fail nothing, but say why a wait ran out (a
+    # CommandResult that never came, a Session that never followed).
+    notes: list[dict[str, Any]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
     clock_start: str | None = None
@@ -72,6 +75,7 @@ class CheckResult:
             "failures": self.failures,
             "findings": [_finding_json(f) for f in self.findings],
             "warnings": [_finding_json(f) for f in self.warnings],
+            "notes": [_finding_json(f) for f in self.notes],
             "log": self.log,
             "seconds": round(self.seconds, 3),
             "clock": {"start": self.clock_start, "end": self.clock_end},
@@ -117,11 +121,16 @@ class Runner:
         self._held: list[dict[str, Any]] = []
         self._finding_cursor = 0
         self._event_cursor = 0
+        # A value no earlier run against the same CPO used: the emulator's clock at the start
+        # (seconds, base 36); on the manual clock the same in every run, as the rest is.
+        self.unique = ""
 
     # --- the run -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Everything recorded so far (the registration) is the setup window."""
+        clock = await self.emu.get("clock")
+        self.unique = _base36(int(parse_datetime(clock["now"]).timestamp()))
         self._held.extend(await self._new_findings())
 
     async def run(self, checks: list[Check]) -> list[CheckResult]:
@@ -135,6 +144,8 @@ class Runner:
         return self.results
 
     async def finish(self) -> None:
+        """Findings recorded outside the checks that name their rule go to those checks (the
+        ones recorded before a check already went to it when it ended)."""
         self._held.extend(await self._new_findings())
         ran = [r for r in self.results if r.status in (PASSED, FAILED)]
         for f in self._held:
@@ -142,6 +153,8 @@ class Runner:
                 continue
             owners = [r for r in ran if f["rule"] in r.rules and f["rule"] not in r.allowed]
             for r in owners:
+                if any(g.get("id") == f.get("id") for g in r.findings):
+                    continue
                 r.findings.append({**f, "outside": True})
                 if r.status == PASSED:
                     r.status = FAILED
@@ -190,8 +203,16 @@ class Runner:
                 result.findings.append(f)
             elif mine and f.get("severity") == "warning":
                 result.warnings.append(f)
+            elif mine and f.get("severity") == "info":
+                result.notes.append(f)
             else:
                 self._held.append(f)
+        if result.status != ERROR:
+            # An error of its rules found before it ran (during the registration, say) fails
+            # it now, so that its progress line says so (later ones: when the run ends).
+            for f in self._held:
+                if f["rule"] in check.rules and f["rule"] not in result.allowed and self._counts(f):
+                    result.findings.append({**f, "outside": True})
         if result.status != ERROR and (result.failures or result.findings):
             result.status = FAILED
         return result
@@ -260,15 +281,18 @@ class _CheckRun:
         self.emu = runner.emu
         self.check = check
         self.result = result
-        self.vars: dict[str, Any] = {"terminal": self.t.terminal}
+        # ${unique}: a value of this run's own (a terminal reference to activate, say).
+        self.vars: dict[str, Any] = {"terminal": self.t.terminal, "unique": runner.unique}
         if self.t.platform:
             self.vars["platform_id"] = self.t.platform.get("id")
         self.journal_start = 0
         self.known_journeys: set[str] = set()
         self.faults: list[int] = []
         self.presets: str | None = None
-        # The car this check plugged in and has not unplugged (unplugged at the end).
+        # The car this check plugged in and has not unplugged (unplugged at the end), and the
+        # EVSE it took out of service and has not put back (put back at the end).
         self.plugged: dict[str, Any] | None = None
+        self.unavailable: dict[str, Any] | None = None
 
     def log(self, text: str) -> None:
         self.result.log.append(text)
@@ -312,6 +336,11 @@ class _CheckRun:
             with contextlib.suppress(HookFailed):
                 await unplug.run(self.t.http, self.plugged)
                 self.log("cleanup: unplugged the car")
+        available = self.t.hooks.get("evse-available")
+        if self.unavailable is not None and available is not None:
+            with contextlib.suppress(HookFailed):
+                await available.run(self.t.http, self.unavailable)
+                self.log("cleanup: the EVSE is back in service")
         for fault_id in self.faults:
             await self.emu.request("DELETE", f"faults/{fault_id}")
         if self.presets is not None and self.t.cpo_sim is not None:
@@ -498,17 +527,24 @@ class _CheckRun:
         else:
             await asyncio.sleep(seconds)
 
-    async def do_hook(self, name: str) -> None:
+    async def do_hook(self, arg: str | dict[str, Any]) -> None:
+        name = arg if isinstance(arg, str) else str(arg["name"])
         hook = self.t.hooks.get(name)
         if hook is None:
             raise CannotRun(f"no {name} hook")
         await self.refresh_journey()
+        if isinstance(arg, dict):
+            self.vars.update({k: v for k, v in arg.items() if k != "name"})
         out = await hook.run(self.t.http, self.vars)
         self.log(f"{name} hook: {out}".rstrip(": "))
         if name == "plug-in":
             self.plugged = dict(self.vars)
         elif name == "unplug":
             self.plugged = None
+        elif name == "evse-unavailable":
+            self.unavailable = dict(self.vars)
+        elif name == "evse-available":
+            self.unavailable = None
 
     async def do_fault(self, spec: dict[str, Any]) -> None:
         fault = await self.emu.post("faults", spec)
@@ -577,20 +613,32 @@ class _CheckRun:
         return await self._wait_real(holds, within)
 
     async def _wait_manual(self, holds: Callable[[], Awaitable[bool]], within: float) -> bool:
+        """Step the clock from timer to timer until ``holds`` or ``within`` seconds passed.
+
+        The condition is looked at again only when something happened meanwhile (the
+        emulator published an event: traffic, a journey, a screen), and the clock's answer
+        to each step says when its next timer is due: a wait that runs out costs one request
+        per timer, not four."""
         clock = await self.emu.get("clock")
         deadline = parse_datetime(clock["now"]) + timedelta(seconds=within)
+        looked_at: Any = object()  # the last event id when the condition was looked at
         while True:
-            if await holds():
-                return True
-            clock = await self.emu.get("clock")
+            marker = clock.get("last_event_id")
+            if marker is None or marker != looked_at:
+                looked_at = marker
+                if await holds():
+                    return True
             now = parse_datetime(clock["now"])
             if now >= deadline:
-                return False
+                # A last look, whatever the events said.
+                return marker is not None and await holds()
             due = clock.get("next_timer_at")
             target = min(parse_datetime(due), deadline) if due else deadline
             # Timers carry milliseconds: a millisecond more makes sure the due one fires.
             seconds = max((target - now).total_seconds(), 0) + 0.001
-            await self.emu.post("clock/advance", {"seconds": seconds})
+            clock = await self.emu.post("clock/advance", {"seconds": seconds})
+            if "next_timer_at" not in clock:  # an emulator that does not say: ask
+                clock = await self.emu.get("clock")
 
     async def _wait_real(self, holds: Callable[[], Awaitable[bool]], within: float) -> bool:
         deadline = time.monotonic() + within
@@ -762,6 +810,16 @@ def _kw(label: str) -> float:
     """The power on a charger's label ("3 · CCS · 50 kW · Available"), 0 if none."""
     match = re.search(r"(\d+(?:\.\d+)?)\s*kW", label)
     return float(match.group(1)) if match else 0.0
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
 
 
 def _describe(fields: dict[str, Any]) -> str:

@@ -159,13 +159,19 @@ class _Handlers:
         return ok({"reset": True})
 
     async def clock(self, request: web.Request) -> web.Response:
+        return ok(self._clock_info())
+
+    def _clock_info(self) -> dict[str, Any]:
+        """The clock; on a manual one its next timer, and the last event's id (a script
+        that steps the clock sees whether anything happened without asking again)."""
         clock = self.rt.clock
         info = clock.describe()
         if isinstance(clock, ManualClock):
             info["pending_timers"] = clock.pending_timers
             due = clock.next_due()
             info["next_timer_at"] = due and jsonio.plain(due)
-        return ok(info)
+        info["last_event_id"] = self.rt.bus.last_id
+        return info
 
     def _manual(self) -> ManualClock:
         clock = self.rt.clock
@@ -190,7 +196,7 @@ class _Handlers:
         if seconds < 0:
             raise ControlError(400, "invalid_field", "the clock only moves forwards")
         fired = await clock.advance(seconds)
-        info = clock.describe()
+        info = self._clock_info()
         info["timers_fired"] = fired
         return ok(info)
 
@@ -205,7 +211,7 @@ class _Handlers:
         if when < clock.now():
             raise ControlError(400, "invalid_field", "the clock only moves forwards")
         fired = await clock.advance_to(when)
-        info = clock.describe()
+        info = self._clock_info()
         info["timers_fired"] = fired
         return ok(info)
 

@@ -45,6 +45,7 @@ def add_routes(app: web.Application, node: CpoSimNode) -> None:
     r.add_get(f"{p}/tokens", h.listing("tokens"))
     r.add_get(f"{p}/terminals", h.listing("terminals"))
     r.add_post(f"{p}/terminals/{{id}}/assign", h.assign_terminal)
+    r.add_post(f"{p}/terminals/activate", h.activate_terminal)
     r.add_get(f"{p}/financial-advice-confirmations", h.listing("facs"))
     r.add_get(f"{p}/preset", h.preset)
     r.add_put(f"{p}/preset", h.set_preset)
@@ -135,6 +136,20 @@ class _Handlers:
             raise ControlError(404, "not_found", f"no terminal {terminal_id}")
         delivery = await self.backend.payments.assign_terminal(terminal_id)
         return ok(delivery.as_json() if delivery else {"assigned": False})
+
+    async def activate_terminal(self, request: web.Request) -> web.Response:
+        body = await json_body(request, required=True)
+        reference = field(body, "reference", str)
+        platform_id = field(body, "platform_id", int, required=False)
+        delivery = await self.backend.payments.activate_terminal(reference, platform_id)
+        if not delivery.ok:
+            raise ControlError(
+                409,
+                "not_activated",
+                f"the PTP did not take the activation: {delivery.error or delivery.http_status}",
+                delivery=delivery.as_json(),
+            )
+        return ok(delivery.as_json())
 
     async def preset(self, request: web.Request) -> web.Response:
         presets = self.node.presets

@@ -134,6 +134,23 @@ class Payments:
         )
         return delivery
 
+    async def activate_terminal(self, reference: str, platform_id: int | None = None) -> Delivery:
+        """Ask the PTP to activate a terminal by ``reference`` (the OEM's serial number, say):
+        ``POST {payments terminals}/activate`` (mod_payments, Terminal Activation). The PTP
+        then creates the Terminal here (POST) and the CPO assigns it as for any other."""
+        candidates = [
+            p
+            for p in self.b.peers.platforms.registered()
+            if p.endpoint("payments", "SENDER") is not None
+            and (platform_id is None or p.id == platform_id)
+        ]
+        if not candidates:
+            return Delivery(False, "POST", None, error="no registered PTP with a payments Sender")
+        body: dict[str, Any] = {"reference": reference, "last_updated": self.b.stamp()}
+        return await self.b.peers.send(
+            candidates[0], "POST", "payments", "terminals/activate", body=body, role="SENDER"
+        )
+
     def receive_fac(self, platform: Platform, fac: dict[str, Any]) -> bool:
         reference = str(fac["authorization_reference"])
         known = self.b.sessions.first(

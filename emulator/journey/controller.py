@@ -175,6 +175,8 @@ class JourneyController:
                 self.rt.findings.record(
                     effect.rule, effect.message, platform_id=journey.platform_id, once=effect.once
                 )
+            elif isinstance(effect, steps.Checked):
+                self.rt.coverage.ran(effect.rules, journey.platform_id)
             elif isinstance(effect, steps.NotChecked):
                 self.rt.coverage.not_checked(effect.rule, journey.platform_id, effect.reason)
             elif isinstance(effect, steps.ArmDeadline):

@@ -282,6 +282,14 @@ class RecordFinding:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """The checks of ``rules`` ran on this journey (whatever they found): the report's
+    coverage counts them as run, found or not."""
+
+    rules: tuple[RuleId, ...]
+
+
+@dataclass(frozen=True)
 class PresentAgain:
     """After a decline ("Try another card"): read the next card for the same start, in a new
     journey, behind the decline's notice; the present-card screen follows after ``seconds``."""
@@ -325,6 +333,7 @@ Effect = (
     | ArmDeadline
     | CancelDeadline
     | RecordFinding
+    | Checked
     | NotChecked
     | ShowScreen
     | PresentAgain
@@ -378,6 +387,9 @@ class _Step:
     def finding(self, rule: RuleId, message: str, *, once: bool = False) -> None:
         self.emit(RecordFinding(rule, message, once))
 
+    def checked(self, *rules: RuleId) -> None:
+        self.emit(Checked(rules))
+
     def money(self, minor: int | None) -> str:
         return show_money(minor, self.j.currency)
 
@@ -403,6 +415,7 @@ class _Step:
 
     def capture(self, amount: int, source: str) -> None:
         limit = self.j.preauth_amount
+        self.checked("PAYTER-06")
         if amount > limit:
             self.finding(
                 "PAYTER-06",
@@ -458,6 +471,7 @@ class _Step:
         if cost is None or self.j.state not in (S.CHARGING, S.STOPPING):
             return
         limit = self.j.preauth_amount
+        self.checked("PAYTER-06")
         if cost > limit:
             self.finding(
                 "PAYTER-06",
@@ -698,6 +712,8 @@ def _cdr(s: _Step, event: CdrReceived) -> None:
     )
     s.clear_deadline()
     creator, has_ref = s.ctx.invoice_creator, bool(cdr.get("invoice_reference_id"))
+    if creator in ("CPO", "PTP"):
+        s.checked("OCPI-56")
     if creator == "CPO" and not has_ref:
         s.finding(
             "OCPI-56",
@@ -722,6 +738,7 @@ def _cdr(s: _Step, event: CdrReceived) -> None:
                 )
             )
         return
+    s.checked("PAYTER-05")  # the CDR came: the pre-authorization can be captured
     s.capture(total if total is not None else 0, "CDR")
 
 

@@ -22,6 +22,7 @@ import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from emulator import inbound, jsonio, outbound
+from emulator.coverage import checked
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform
@@ -204,6 +205,8 @@ class OcpiClient:
         """Send ``body`` with an undocumented field; if the peer refuses it but takes the same
         request without the field, it rejects unknown fields, which OCPI 2.3.0 forbids."""
         reply = await self._send(method, url, body={**body, UNKNOWN_FIELD: UNKNOWN_VALUE}, **kw)
+        platform = kw.get("platform")
+        self.rt.coverage.ran("OCPI-09", platform.id if platform else None)
         refused = reply.http_status in (400, 422) or (
             reply.status_code is not None and 2000 <= reply.status_code < 3000
         )
@@ -211,7 +214,6 @@ class OcpiClient:
             return reply
         retry = await self._send(method, url, body=body, **kw)
         if retry.ok:
-            platform = kw.get("platform")
             self.rt.findings.record(
                 "OCPI-09",
                 f"{method} {url} was refused ({reply.describe()}) with the undocumented field "
@@ -347,18 +349,19 @@ class OcpiClient:
             ms=round(elapsed, 2),
         )
         if check:
-            self._check_reply(
-                reply,
-                problem,
-                raw,
-                platform_id,
-                modern,
-                functional,
-                sent_request_id,
-                sent_correlation,
-                expect,
-                platform,
-            )
+            with self.rt.coverage.scope(platform_id):
+                self._check_reply(
+                    reply,
+                    problem,
+                    raw,
+                    platform_id,
+                    modern,
+                    functional,
+                    sent_request_id,
+                    sent_correlation,
+                    expect,
+                    platform,
+                )
         if envelope is None:
             raise PeerProtocolError(
                 f"{method} {url}: {problem} (HTTP {http_status})",
@@ -394,6 +397,7 @@ class OcpiClient:
         platform: Platform | None,
     ) -> None:
         ex = reply.exchange_id
+        checked("OCPI-06")
         if problem:
             self._finding(
                 "OCPI-06", f"{reply.url}: {problem} (HTTP {reply.http_status})", platform_id, ex
@@ -401,9 +405,10 @@ class OcpiClient:
             return
         env = reply.envelope or {}
         ctype = reply.headers.get("Content-Type", "")
+        checked("OCPI-05b", "OCPI-07")
         if raw and "application/json" not in ctype.lower():
             self._finding(
-                "OCPI-05", f"response with Content-Type {ctype or '(none)'!r}", platform_id, ex
+                "OCPI-05b", f"response with Content-Type {ctype or '(none)'!r}", platform_id, ex
             )
         code = env.get("status_code")
         if not status.is_known(code):
@@ -434,6 +439,7 @@ class OcpiClient:
                 "OCPI-07", f"HTTP {reply.http_status} with OCPI success {code}", platform_id, ex
             )
         if modern:
+            checked("OCPI-03")
             echoed = reply.headers.get("X-Request-ID")
             if request_id is not None and echoed != request_id:
                 self._finding(
@@ -462,6 +468,7 @@ class OcpiClient:
                 )
             self._check_routing(reply, functional, platform_id, platform)
         if status.is_success(code) and expect:
+            checked("OCPI-06b")
             data = env.get("data")
             if expect == "list" and not isinstance(data, list):
                 self._finding(
@@ -488,6 +495,7 @@ class OcpiClient:
         h = reply.headers
         present = [n for n in ROUTING_HEADERS if h.get(n)]
         ex = reply.exchange_id
+        checked("OCPI-04" if functional else "OCPI-04b")
         if not functional:
             if present:
                 self._finding(
@@ -603,6 +611,7 @@ class OcpiClient:
         first_x_limit: str | None = None
         x_limit_moved = False
         totals: set[int] = set()
+        linked = False
         pid = platform.id
         # 2.1.1 defines X-Limit as the number of objects returned; 2.2.1 on, the maximum.
         x_limit_is_maximum = platform.version != "2.1.1"
@@ -675,6 +684,7 @@ class OcpiClient:
             crawl.items.extend(data)
             next_url = _next_link(reply.headers.getall("Link", []))
             if next_url is not None:
+                linked = True
                 parts = urlsplit(next_url)
                 if not parts.scheme or not parts.netloc:
                     self._finding("OCPI-20c", f"Link {next_url!r} is not an absolute URL", pid, ex)
@@ -699,9 +709,11 @@ class OcpiClient:
                     ex,
                 )
             url = next_url
-        self.rt.coverage.ran("OCPI-20", pid)
-        self.rt.coverage.ran("OCPI-20b", pid)
-        self.rt.coverage.ran("OCPI-21", pid)
+        # The paging checks ran (the Link's form only if there was one; ordering by ids).
+        ran: list[RuleId] = ["OCPI-20", "OCPI-20b", "OCPI-21"]
+        ran += ["OCPI-20c"] if linked else []
+        ran += ["OCPI-27"] if id_key else []
+        self.rt.coverage.ran(ran, pid)
         # A total that moved between pages means the data changed while we crawled (the
         # spec's own concurrency note): the count proves nothing then.
         if (

@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
+from emulator.coverage import checks
 from emulator.findings import Problem
 from emulator.money import currency_prefix
 from emulator.ocpi.types import ci_equal, parse_datetime_or_none
@@ -1089,6 +1090,7 @@ def _cdr_tariff(cdr: Mapping[str, Any], tariff: Any) -> Mapping[str, Any] | None
     return None
 
 
+@checks("OCPI-38")
 def check_cdr_totals(
     cdr: Mapping[str, Any] | BaseModel,
     *,

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from emulator.ocpi import status
 from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
+from emulator.ocpi.models.base import validate_peer_object
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import (
@@ -231,6 +232,7 @@ class Registration:
             )
         data = reply.data
         pid, ex = platform.id, reply.exchange_id
+        self.rt.coverage.ran("OCPI-13", pid)
         if not isinstance(data, list) or not data:
             self.rt.findings.record(
                 "OCPI-13",
@@ -299,10 +301,12 @@ class Registration:
                 platform.id,
             )
         pid, ex = platform.id, reply.exchange_id
+        modern = version_key(version) >= (2, 2)
+        self.rt.coverage.ran(["OCPI-14", "OCPI-14b"] if modern else ["OCPI-14"], pid)
         model = _versions().DETAILS_MODEL[version]
         with collect_notes() as notes:
             try:
-                details = model.model_validate(reply.data)
+                details = validate_peer_object(model, reply.data)
             except ValidationError as exc:
                 summary = self._invalid(exc, "OCPI-14", "version details", pid, ex)
                 raise RegistrationFailed(
@@ -657,6 +661,15 @@ class Registration:
     async def register_with(
         self, versions_url: str, token_a: str, version: str | None = None
     ) -> Platform:
+        """Register with the peer at ``versions_url`` (we are the Sender of the handshake)."""
+        with self.rt.coverage.collect() as ran:
+            platform = await self._register_with(versions_url, token_a, version)
+        self.rt.coverage.ran(ran, platform.id)
+        return platform
+
+    async def _register_with(
+        self, versions_url: str, token_a: str, version: str | None = None
+    ) -> Platform:
         if version is not None and version not in OCPI_VERSIONS:
             raise RegistrationFailed(
                 f"unknown OCPI version {version!r}", status.UNSUPPORTED_VERSION
@@ -734,6 +747,7 @@ class Registration:
             if row["module"] == "versions" and row["status"] == 200
         }
         missing = [what for path, what in wanted.items() if path not in read]
+        self.rt.coverage.ran("OCPI-15" if method == "POST" else "OCPI-16", platform.id)
         if missing:
             self.rt.findings.record(
                 "OCPI-15" if method == "POST" else "OCPI-16",
@@ -766,6 +780,7 @@ class Registration:
                 )
             except PeerError:
                 continue  # unreachable or no envelope: reported by the client already
+            self.rt.coverage.ran(rule, platform.id)
             if reply.http_status != 401:
                 self.rt.findings.record(
                     rule,
@@ -843,7 +858,7 @@ class Registration:
         pid, ex = platform.id, reply.exchange_id
         with collect_notes() as notes:
             try:
-                creds = model.model_validate(reply.data).dump()
+                creds = validate_peer_object(model, reply.data).dump()
             except ValidationError as exc:
                 summary = self._invalid(exc, "OCPI-15", f"{version} Credentials", pid, ex)
                 raise RegistrationFailed(
@@ -856,6 +871,7 @@ class Registration:
             self.rt.findings.record(
                 n.rule, f"Credentials: {n.message}", platform_id=pid, exchange_id=ex
             )
+        self.rt.coverage.ran(reuse_rule, pid)
         if creds["token"] in not_equal:
             self.rt.findings.record(
                 reuse_rule,
@@ -870,6 +886,10 @@ class Registration:
 
     async def update(self, platform: Platform, version: str | None = None) -> Platform:
         """PUT our credentials to the peer: re-read its endpoints, rotate both tokens."""
+        with self.rt.coverage.scope(platform.id):
+            return await self._update(platform, version)
+
+    async def _update(self, platform: Platform, version: str | None = None) -> Platform:
         if not platform.registered or not platform.peer_token:
             raise RegistrationFailed(
                 f"platform {platform.id} is not registered",

@@ -24,7 +24,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from emulator import inbound, jsonio
+from emulator.coverage import checked
 from emulator.ocpi import status
+from emulator.ocpi.models.base import validate_peer_object
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
@@ -143,6 +145,7 @@ class OcpiRequest:
         platform's CredentialsRoles (transport_and_format.asciidoc; checklist 5.4 #28)."""
         platform = self.require_platform()
         cc, pid = self.params["country_code"], self.params["party_id"]
+        checked("OCPI-28")
         if not platform.owns(cc, pid):
             self.finding(
                 "OCPI-28", f"{cc}/{pid} in the URL is not among the platform's CredentialsRoles"
@@ -161,7 +164,7 @@ class OcpiRequest:
             raise OcpiError(status.INVALID_PARAMETERS, f"{name}: a JSON body is required")
         with collect_notes() as notes:
             try:
-                obj = model.model_validate(payload)
+                obj = validate_peer_object(model, payload)
             except ValidationError as exc:
                 problems = validation_findings(exc)
                 for rule, pointer, message in problems:
@@ -527,48 +530,50 @@ class OcpiServer:
             correlation_id=correlation_id or self.rt.ids.uuid(),
         )
         result: OcpiResult
-        try:
-            if refused is not None:
-                raise refused
-            self._authenticate(req, route)
-            if route.registered_only and (req.platform is None or not req.platform.registered):
-                raise OcpiError(
-                    status.CLIENT_ERROR,
-                    f"{module_id} needs the token of a registered platform",
-                    http_status=401,
+        # The checks this request runs (marked for its platform once it is known, below).
+        with self.rt.coverage.collect() as ran:
+            try:
+                if refused is not None:
+                    raise refused
+                self._authenticate(req, route)
+                if route.registered_only and (req.platform is None or not req.platform.registered):
+                    raise OcpiError(
+                        status.CLIENT_ERROR,
+                        f"{module_id} needs the token of a registered platform",
+                        http_status=401,
+                    )
+                effective = version or (req.platform.version if req.platform else None)
+                # Headers 2.1.1 does not have are judged once the version is known (the
+                # versions list called with token A is the same for 2.1.1 and 2.2+).
+                if effective is not None and version_key(effective) >= (2, 2):
+                    self._check_request_headers(req, functional, request_id, correlation_id)
+                await self._read_body(req)
+                value = await route.handler(req)
+                result = value if isinstance(value, OcpiResult) else OcpiResult(data=value)
+            except OcpiError as exc:
+                result = OcpiResult(
+                    data=exc.data,
+                    status_code=exc.status_code,
+                    message=exc.message,
+                    http_status=exc.http_status,
+                    headers=exc.headers,
                 )
-            effective = version or (req.platform.version if req.platform else None)
-            # Headers 2.1.1 does not have are judged once the version is known (the
-            # versions list called with token A is the same for 2.1.1 and 2.2+).
-            if effective is not None and version_key(effective) >= (2, 2):
-                self._check_request_headers(req, functional, request_id, correlation_id)
-            await self._read_body(req)
-            value = await route.handler(req)
-            result = value if isinstance(value, OcpiResult) else OcpiResult(data=value)
-        except OcpiError as exc:
-            result = OcpiResult(
-                data=exc.data,
-                status_code=exc.status_code,
-                message=exc.message,
-                http_status=exc.http_status,
-                headers=exc.headers,
-            )
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            # Raised by aiohttp (or a handler) below us: still an OCPI envelope.
-            result = OcpiResult(
-                status_code=status.CLIENT_ERROR if exc.status < 500 else status.SERVER_ERROR,
-                message=exc.text or exc.reason,
-                http_status=exc.status,
-            )
-        except Exception as exc:
-            log.exception("OCPI handler failed", path=request.path)
-            result = OcpiResult(
-                status_code=status.SERVER_ERROR,
-                message=f"internal error in the emulator: {type(exc).__name__}: {exc}",
-                http_status=500,
-            )
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                # Raised by aiohttp (or a handler) below us: still an OCPI envelope.
+                result = OcpiResult(
+                    status_code=status.CLIENT_ERROR if exc.status < 500 else status.SERVER_ERROR,
+                    message=exc.text or exc.reason,
+                    http_status=exc.status,
+                )
+            except Exception as exc:
+                log.exception("OCPI handler failed", path=request.path)
+                result = OcpiResult(
+                    status_code=status.SERVER_ERROR,
+                    message=f"internal error in the emulator: {type(exc).__name__}: {exc}",
+                    http_status=500,
+                )
         response = self._build_response(req, result, functional)
         elapsed = (time.perf_counter() - started) * 1000
         platform_id = req.platform.id if req.platform else req.journal_platform_id
@@ -587,6 +592,7 @@ class OcpiServer:
             platform_id=platform_id,
             module=module_id,
         )
+        self.rt.coverage.ran(ran, platform_id)
         for f in req.findings:
             self.rt.findings.record(
                 f.rule,
@@ -674,6 +680,12 @@ class OcpiServer:
                     http_status=401,
                 )
             self._note_encoding(req, platform, encoding)
+            if platform.registered_by == "peer" and platform.registered:
+                # Checklist 5.2 #17: after its POST, the Sender calls us with token C.
+                checked("OCPI-17")
+            elif platform.registered_by == "us" and platform.status == "PENDING":
+                # Checklist 5.2 #15: the Receiver of our POST calls us with token B.
+                checked("OCPI-15")
             req.platform = platform
             req.token = token
             req.token_encoding = encoding
@@ -691,6 +703,8 @@ class OcpiServer:
                 )
             # The versions list is the same for every version: whether a raw token is
             # right there is only known from the version of the next calls.
+            if req.version and version_key(req.version) >= (2, 2):
+                checked("OCPI-01")
             if encoding == "raw" and req.version and version_key(req.version) >= (2, 2):
                 req.finding(
                     "OCPI-01",
@@ -779,6 +793,7 @@ class OcpiServer:
     def _note_encoding(self, req: OcpiRequest, platform: Platform, encoding: str) -> None:
         version = req.version or platform.version
         modern = version is None or version_key(version) >= (2, 2)
+        checked("OCPI-01")
         if encoding == "raw" and modern:
             if platform.peer_auth_seen != "raw" or self.strict:
                 req.finding(
@@ -804,6 +819,7 @@ class OcpiServer:
         correlation_id: str | None,
     ) -> None:
         h = req.http.headers
+        checked("OCPI-03", "OCPI-04" if functional else "OCPI-04b")
         missing = [
             n
             for n, v in (("X-Request-ID", request_id), ("X-Correlation-ID", correlation_id))
@@ -873,6 +889,7 @@ class OcpiServer:
         if not raw.strip():
             return
         ctype = req.http.headers.get("Content-Type", "")
+        checked("OCPI-05")
         if "application/json" not in ctype.lower():
             req.finding("OCPI-05", f"request body sent with Content-Type {ctype or '(none)'!r}")
         try:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from annotated_types import GroupedMetadata, MaxLen, MinLen
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
+from emulator.coverage import checked
 from emulator.datetimes import format_datetime as format_datetime
 from emulator.datetimes import parse_datetime_offset
 from emulator.datetimes import sortable_datetime as sortable_datetime
@@ -69,6 +70,7 @@ def parse_datetime(value: Any) -> datetime:
     seconds. Accepted with a note (checklist rule 8): an explicit offset, more than 25
     characters.
     """
+    checked("OCPI-08")
     moment, offset = parse_datetime_offset(value)
     if offset:
         note(
@@ -105,12 +107,14 @@ _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_cistring(value: str) -> str:
+    checked("OCPI-10")
     if not _CI_RE.match(value):
         raise ValueError("a CiString holds printable ASCII characters only")
     return value
 
 
 def _check_string(value: str) -> str:
+    checked("OCPI-10")
     if _CTRL_RE.search(value):
         raise ValueError("an OCPI string must not contain control characters (CR, LF, TAB...)")
     return value

@@ -1,7 +1,9 @@
 """Conformance checks on what a CPO pushes or returns (checklist 5.3-5.4 of spec/ocpi.md).
 
 Each check returns :class:`Problem` s; the caller records them as findings (on the exchange
-they came from) and decides whether the message is refused. Checks never raise.
+they came from) and decides whether the message is refused. Checks never raise. Each notes the
+rules it checks (:mod:`emulator.coverage`): the report counts a rule as passed only where its
+check ran.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from emulator.coverage import checked, checks
 from emulator.findings import Problem
 from emulator.ocpi.types import ci_equal, parse_datetime_or_none
 
@@ -33,6 +36,7 @@ CARD_PAYMENT_CAPABILITIES = (
 # --- ownership and ids (5.4 #28, #29) -------------------------------------------------------
 
 
+@checks("OCPI-28", "OCPI-29")
 def check_url_matches(
     body: dict[str, Any], url_cc: str, url_pid: str, url_id: str, id_field: str = "id"
 ) -> list[Problem]:
@@ -67,6 +71,7 @@ def check_url_matches(
 # --- locations (5.3 #25, 5.1 #12) ------------------------------------------------------------
 
 
+@checks("OCPI-25", "OCPI-12")
 def check_location_tree(location: dict[str, Any]) -> list[Problem]:
     """Children's last_updated never later than their parent's (changes bump parents)."""
     out = []
@@ -105,6 +110,7 @@ def check_location_tree(location: dict[str, Any]) -> list[Problem]:
     return out
 
 
+@checks("OCPI-54b")
 def check_card_payment_evse(evse: dict[str, Any], where: str) -> list[Problem]:
     """What Payter's terminal needs of an assigned EVSE (checklist 5.7 #54)."""
     caps = set(evse.get("capabilities") or [])
@@ -136,6 +142,7 @@ def check_session_change(
 ) -> list[Problem]:
     out = []
     if old is not None:
+        checked("OCPI-34", "OCPI-34b")
         before, after = old.get("status"), new.get("status")
         if before in SESSION_TRANSITIONS and after and after not in SESSION_TRANSITIONS[before]:
             out.append(
@@ -175,6 +182,7 @@ def check_session_change(
     return out
 
 
+@checks("OCPI-33")
 def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
     out = []
     previous: datetime | None = None
@@ -193,6 +201,7 @@ def check_periods(periods: list[dict[str, Any]], pointer: str) -> list[Problem]:
     return out
 
 
+@checks("OCPI-38")
 def check_session_energy(session: dict[str, Any]) -> list[Problem]:
     """ENERGY volumes that look like Wh (the spec's own session example has them): valid, so
     accepted, but worth a warning (checklist 5.4 #38)."""
@@ -217,6 +226,7 @@ def check_session_energy(session: dict[str, Any]) -> list[Problem]:
     return out
 
 
+@checks("OCPI-39")
 def check_cdr_location(cdr: dict[str, Any], session: dict[str, Any]) -> list[Problem]:
     """The CDR's cdr_location is where its Session took place (checklist 5.4 #39)."""
     where = cdr.get("cdr_location") or {}
@@ -240,6 +250,7 @@ def check_cdr_location(cdr: dict[str, Any], session: dict[str, Any]) -> list[Pro
     return out
 
 
+@checks("OCPI-35")
 def check_token_echo(obj: dict[str, Any], token: dict[str, Any], what: str) -> list[Problem]:
     """The Session/CDR cdr_token is the token we sent in START_SESSION (5.4 #35)."""
     cdr_token = obj.get("cdr_token") or {}
@@ -269,6 +280,7 @@ def check_token_echo(obj: dict[str, Any], token: dict[str, Any], what: str) -> l
     return out
 
 
+@checks("OCPI-36")
 def check_authorization_reference(obj: dict[str, Any], expected: str, what: str) -> list[Problem]:
     ref = obj.get("authorization_reference")
     if ref is None or not ci_equal(str(ref), expected):
@@ -289,6 +301,10 @@ def check_against_start(obj: dict[str, Any], command: dict[str, Any], what: str)
     if command.get("authorization_reference"):
         out.extend(check_authorization_reference(obj, command["authorization_reference"], what))
     token = (command.get("request") or {}).get("token") or {}
+    if token.get("type") in ("AD_HOC_USER", "APP_USER"):
+        # Its Session came without a real-time authorization of the command's token (one
+        # would have been OCPI-45's finding when it was asked for).
+        checked("OCPI-45")
     out.extend(check_token_echo(obj, token, what))
     return out
 
@@ -321,6 +337,9 @@ def check_plausible(obj: dict[str, Any], what: str, now: datetime) -> list[Probl
     (OCPI-38b), except a negative cost in a CDR that is not a credit CDR: only a credit CDR's
     total_cost holds negative amounts (mod_cdrs §Credit CDRs; checklist 5.4 #37 [W])."""
     out: list[Problem] = []
+    checked("OCPI-38b")
+    if what == "CDR":
+        checked("OCPI-37b")  # only a credit CDR has negative costs
     credit = bool(obj.get("credit"))
     for name in ("kwh", "total_energy", "total_time", "total_parking_time"):
         if name not in obj:

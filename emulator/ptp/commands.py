@@ -23,6 +23,7 @@ import structlog
 
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError
+from emulator.ocpi.models.base import validate_peer_object
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
@@ -76,6 +77,12 @@ NO_RESULT = "NO_RESULT"  # ACCEPTED, result never came within timeout
 EXPECT_SESSION = "SESSION"  # an ACCEPTED START_SESSION: its Session (checklist 5.7 #55)
 EXPECT_CDR = "CDR"  # its Session COMPLETED: the CDR, POSTed to us (5.7 #55)
 EXPECT_CANCELED = "CANCELED_RESERVATION"  # a RESERVE_NOW cancelled: its result (5.5 #47)
+# The rule whose check an expectation's deadline makes.
+_EXPECTATION_RULE: dict[str, RuleId] = {
+    EXPECT_SESSION: "OCPI-46",
+    EXPECT_CDR: "OCPI-55",
+    EXPECT_CANCELED: "OCPI-47",
+}
 
 # Commands whose Sessions (and CDRs) we follow.
 STARTING = ("START_SESSION", "RESERVE_NOW")
@@ -262,6 +269,7 @@ class Commands:
         evse = found[1] if found else {}
         record = self.rt.findings.record
         if response_type == "ACCEPTED":
+            self.rt.coverage.ran("OCPI-44", platform.id)
             if evse and not body.get("connector_id"):
                 if "START_SESSION_CONNECTOR_REQUIRED" in (evse.get("capabilities") or []):
                     record(
@@ -282,6 +290,7 @@ class Commands:
                 )
         elif response_type == "REJECTED" and evse.get("status") == "AVAILABLE":
             if self.ptp.uses_payments(platform):
+                self.rt.coverage.ran("OCPI-55", platform.id)
                 said = _message_text(data)
                 record(
                     "OCPI-55",
@@ -302,7 +311,7 @@ class Commands:
         model = model_for(version, "CommandResponse")
         with collect_notes() as notes:
             try:
-                parsed = model.model_validate(data).dump()
+                parsed = validate_peer_object(model, data).dump()
             except Exception as exc:
                 self.rt.findings.record(
                     "OCPI-42",
@@ -371,7 +380,9 @@ class Commands:
                 f"unknown response_url: no {command.upper()} command {uid} was sent",
                 http_status=404,
             )
-        req.rt.coverage.ran("OCPI-43", record["platform_id"])
+        # The result came to our response_url (#43), at a time that can be judged (#43c),
+        # after an answer whose type can be judged (#43b).
+        req.rt.coverage.ran(["OCPI-43", "OCPI-43b", "OCPI-43c"], record["platform_id"])
         version = req.version or record["version"] or "2.2.1"
         name = "CommandResponse" if version == "2.1.1" else "CommandResult"
         result = req.parse(model_for(version, name), what=name).dump()
@@ -482,6 +493,8 @@ class Commands:
         session = row["object"]
         if command is None or command["command"] != "START_SESSION":
             return
+        # A Session followed the START_SESSION (#46 is about one that does not).
+        self.rt.coverage.ran("OCPI-46", row["platform_id"])
         changes = self._met(command, EXPECT_SESSION)
         status_value = session.get("status")
         platform = self.ptp.node.platforms.get(row["platform_id"])
@@ -518,6 +531,7 @@ class Commands:
         ref = record.get("authorization_reference")
         message = None
         rule: RuleId = "OCPI-55"
+        self.rt.coverage.ran(_EXPECTATION_RULE.get(what, "OCPI-55"), record["platform_id"])
         if what == EXPECT_SESSION and not self._objects_of("ocpi_sessions", record):
             # Legal (mod_commands: accepted, but the EV was never plugged in): noted.
             rule = "OCPI-46"

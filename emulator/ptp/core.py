@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator import crashpoint
+from emulator.coverage import checked
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
@@ -166,6 +167,8 @@ class Ptp:
             return out  # 2.1.1: no cdr_token, no authorization_reference
         if command is not None:
             out.extend(checks.check_against_start(session, command, "Session"))
+            if command["command"] == "RESERVE_NOW" and previous is None:
+                checked("OCPI-47")
             if (
                 command["command"] == "RESERVE_NOW"
                 and previous is None
@@ -246,6 +249,7 @@ class Ptp:
 
         modern = version_key(version) >= (2, 2)
         out: list[checks.Problem] = checks.check_plausible(cdr, "CDR", self.rt.now())
+        checked("OCPI-37")
         if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
             out.append(
                 checks.Problem("OCPI-37", "a non-credit CDR id is at most 36 characters", "/id")
@@ -279,7 +283,6 @@ class Ptp:
                     f"CDR {cdr['id']}: its Session {cdr['session_id']!r} never reached us",
                 )
             else:
-                self.rt.coverage.ran("OCPI-39", platform.id)
                 out.extend(checks.check_cdr_location(cdr, session))
         # The CdrLocation has no time zone; the mirrored Location has (tariff restrictions on
         # the time of day are local time).
@@ -326,6 +329,7 @@ class Ptp:
             tariff.get("preauthorize_amount") is None and tariff.get("max_price") is None
         ):
             return []  # no limit the CPO knows of
+        checked("OCPI-58")
         limit = preauthorization_amount(tariff, default=Decimal(0))
         total = price_with_taxes(cdr.get("total_cost"), version)
         if total is None or total <= limit + Decimal("0.01"):
@@ -460,6 +464,7 @@ class Ptp:
     ) -> list[checks.Problem]:
         """Checklist 5.7 #54: an assigned EVSE has a usable tariff for card payment."""
         where = f"EVSE {evse.get('uid')} of location {location.get('id')}"
+        checked("OCPI-54", "OCPI-54b", "PAYTER-03")
         tariff = self.choose_tariff(platform.id, evse)
         if tariff is None:
             return [

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from emulator.coverage import checked
 from emulator.ocpi.client import PeerError, PeerUnreachable
+from emulator.ocpi.models.base import validate_peer_object
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import (
@@ -66,7 +68,7 @@ class Mirror:
 
         with collect_notes() as notes:
             try:
-                parsed = model.model_validate(obj)
+                parsed = validate_peer_object(model, obj)
             except Exception as exc:
                 from pydantic import ValidationError
 
@@ -93,6 +95,10 @@ class Mirror:
         """Crawl the CPO's Sender list of ``module``; returns a summary."""
         if module in ("sessions", "cdrs"):
             return await self.pull(platform, module)
+        with self.rt.coverage.scope(platform.id):
+            return await self._poll(platform, module)
+
+    async def _poll(self, platform: Platform, module: str) -> dict[str, Any]:
         repo = self.repo(module)
         summary: dict[str, Any] = {
             "module": module,
@@ -121,6 +127,7 @@ class Mirror:
                 )
             self.last_poll[(platform.id, module)] = summary
             return summary
+        checked("OCPI-23")  # the list answered without parameters
         keep: set[str] = set()
         valid = 0
         last_exchange = crawl.exchange_ids[-1] if crawl.exchange_ids else None
@@ -131,6 +138,7 @@ class Mirror:
             obj = self.validate(platform, module, item, last_exchange, where)
             if obj is None:
                 continue
+            checked("OCPI-24")
             if "country_code" in obj and not platform.owns(
                 obj.get("country_code"), obj.get("party_id")
             ):
@@ -198,6 +206,7 @@ class Mirror:
         status changed (a newer last_updated) without a push shows up only in a crawl."""
         if stored is None or not stored["valid"]:
             return
+        checked("PAYTER-02")  # a status the crawl sees changed must have been pushed
         before = {
             str(e.get("uid")).upper(): e
             for e in stored["object"].get("evses") or []
@@ -222,7 +231,6 @@ class Mirror:
                     f"{refused} (a push of location {polled.get('id')} was refused)",
                 )
                 continue
-            self.rt.coverage.ran("PAYTER-02", platform.id)
             self.rt.findings.record(
                 "PAYTER-02",
                 f"EVSE {evse.get('uid')} of location {polled.get('id')} went from "
@@ -242,6 +250,12 @@ class Mirror:
         (the first one looks back ``receipt_window``), every page. Sessions "can be GET from
         the CPO system, or pushed" (payter.md §2.3); the Sessions list needs ``date_from``
         (mod_sessions.asciidoc). New objects go through the same checks as pushed ones."""
+        with self.rt.coverage.scope(platform.id):
+            return await self._pull(platform, module, since=since)
+
+    async def _pull(
+        self, platform: Platform, module: str, *, since: datetime | None = None
+    ) -> dict[str, Any]:
         now = self.rt.now()
         # A pull from a given time (recovery) does not move the regular pull's bookmark.
         bookmark = since is None
@@ -286,6 +300,7 @@ class Mirror:
                 continue
             cc = str(obj.get("country_code") or role_ids.get("country_code") or "")
             pid = str(obj.get("party_id") or role_ids.get("party_id") or "")
+            checked("OCPI-22", "OCPI-24")  # date_from kept, and owned by the platform
             if "country_code" in obj and not platform.owns(cc, pid):
                 self.rt.findings.record(
                     "OCPI-24",
@@ -459,6 +474,7 @@ class Mirror:
         known = {r["id"].upper() for r in self.tariffs.rows(platform.id, valid_only=True)}
         if not known and (polled is None or "error" in polled):
             return  # nothing to compare with: the tariffs were never read
+        self.rt.coverage.ran("OCPI-41", platform.id)
         missing: set[str] = set()
         for row in self.locations.rows(platform.id, valid_only=True):
             for evse in row["object"].get("evses") or []:

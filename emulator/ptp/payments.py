@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from emulator import crashpoint
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError, join_url
 from emulator.ocpi.models.base import partial_model
@@ -274,6 +275,7 @@ class Payments:
                 {"platform_id": platform.id, "push_state": "FAILED", "push_error": exc.message},
             )
             return self.terminal(row["terminal_id"]) or row
+        self.rt.coverage.ran("OCPI-51", platform.id)
         if not reply.ok:
             self.rt.findings.record(
                 "OCPI-51",
@@ -372,6 +374,7 @@ class Payments:
                 exchange_id=exc.exchange_id,
             )
             return exc.message
+        self.rt.coverage.ran("PAYTER-04", platform.id)
         if not reply.ok:
             self.rt.findings.record(
                 "PAYTER-04",
@@ -440,6 +443,7 @@ class Payments:
         body = req.parse(model, what="Terminal").model_dump(
             mode="json", exclude_none=True, by_alias=True
         )
+        checked("OCPI-29", "OCPI-52b")  # the URL's terminal_id, and last_updated
         if "terminal_id" in body and not ci_equal(
             str(body["terminal_id"]), str(row["terminal_id"])
         ):
@@ -496,10 +500,15 @@ class Payments:
     def check_assignment(self, platform: Platform, row: dict[str, Any]) -> list[checks.Problem]:
         """The assigned ids exist in the CPO's Locations, and what they point to can be paid
         for with a card on this terminal (checklist 5.7 #52, #54)."""
+        with self.rt.coverage.scope(platform.id):
+            return self._check_assignment(platform, row)
+
+    def _check_assignment(self, platform: Platform, row: dict[str, Any]) -> list[checks.Problem]:
         obj = row["object"]
         mirror = self.ptp.mirror
         if not mirror.locations.any(platform.id):
             return []
+        checked("OCPI-52", "PAYTER-07")
         problems: list[checks.Problem] = []
         for i, loc_id in enumerate(obj.get("location_ids") or []):
             found = mirror.locations.find(str(loc_id), platform.id)
@@ -530,6 +539,7 @@ class Payments:
     async def activate(self, req: OcpiRequest) -> OcpiResult:
         """POST {terminals}/activate: the CPO asks us to activate a terminal by reference."""
         platform = req.require_platform()
+        checked("OCPI-53")
         if isinstance(req.body, dict) and req.body.get("terminal_id"):
             req.finding(
                 "OCPI-53",
@@ -562,6 +572,7 @@ class Payments:
 
     async def deactivate(self, req: OcpiRequest) -> OcpiResult:
         platform = req.require_platform()
+        checked("OCPI-53")
         row = self.terminal(req.params["terminal_id"])
         if row is None or row.get("platform_id") not in (None, platform.id):
             req.finding("OCPI-53", f"deactivate for unknown terminal {req.params['terminal_id']}")
@@ -665,6 +676,8 @@ class Payments:
             )
             crashpoint.reached("fac-delivering")  # the CPO has it; we have not marked it
             exchange_id = reply.exchange_id
+            # Taken (#57), and in the negotiated version's Price shape (#57b).
+            self.rt.coverage.ran(["OCPI-57", "OCPI-57b"], platform.id)
             if not reply.ok:
                 error = reply.describe()
                 if _refused_body(reply) and await self._other_shape_taken(platform, url, row):

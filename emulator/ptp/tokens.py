@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError
 from emulator.ocpi.platforms import Platform
@@ -102,6 +103,7 @@ class Tokens:
         if row is None:
             return []
         ours = row["object"]
+        checked("OCPI-49")
         out = []
         method = obj.get("auth_method")
         if ours.get("whitelist") == "NEVER" and method == "WHITELIST":
@@ -264,6 +266,7 @@ class Tokens:
     async def authorize(self, req: OcpiRequest) -> OcpiResult:
         """POST {tokens}/{uid}/authorize[?type=]: real-time authorization (5.6 #48)."""
         req.require_platform()
+        checked("OCPI-48")
         uid = req.params["uid"]
         token_type = req.http.query.get("type")
         row = self.find(uid, token_type or "RFID")

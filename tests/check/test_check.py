@@ -15,6 +15,7 @@ import xmlschema
 from helpers import SIM_TOKEN_A, make_settings, sim_settings
 
 from emulator.app import build_emulator
+from emulator.check.hooks import HOOKS
 from emulator.check.run import CheckOptions, CheckRun, Outcome, write_outputs
 from emulator.cpo_sim.node import build_cpo_sim
 from emulator.cpo_sim.presets import PRESETS
@@ -53,6 +54,35 @@ async def test_the_whole_suite_passes_against_the_correct_simulated_cpo(tmp_path
     assert data["coverage"]["not_tested"] == []
     approved = next(c for c in data["checks"] if c["id"] == "journey.approved")
     assert "hook" in " ".join(approved["log"]) and approved["rules"]
+    # The emulator's own coverage of the run: every rule whose check ran on the traffic is
+    # passed, the transport's and the schema's included; what stays unexercised is what the
+    # suite sends no traffic for (reservations, credit CDRs, real-time authorization, ...).
+    [coverage] = data["emulator_report"]["coverage"]
+    by_status: dict[str, set[str]] = {}
+    for check in coverage["checks"]:
+        by_status.setdefault(check["status"], set()).add(check["rule"])
+    assert set(by_status) == {"passed", "not_exercised"}, by_status
+    assert by_status["not_exercised"] <= NO_TRAFFIC_IN_THE_SUITE, by_status["not_exercised"]
+    assert {"OCPI-01", "OCPI-03", "OCPI-05", "OCPI-08", "OCPI-10", "OCPI-30"} <= by_status["passed"]
+    assert {"OCPI-31", "OCPI-35", "OCPI-43c", "OCPI-46", "OCPI-55", "PAYTER-05"} <= by_status[
+        "passed"
+    ]
+
+
+# Rules the built-in suites send no traffic for, against the simulated CPO (emulator first).
+NO_TRAFFIC_IN_THE_SUITE = {
+    "OCPI-09",  # the unknown-field probe is opt-in (--probe-unknown-fields)
+    "OCPI-16b",  # the spent-token-A probe is opt-in
+    "OCPI-17",  # the CPO registers with us only with --wait-for-registration
+    "OCPI-32",  # a method the interface does not have
+    "OCPI-37b",  # credit CDRs
+    "OCPI-41b",  # a Tariff DELETE
+    "OCPI-47",  # reservations
+    "OCPI-48",  # real-time authorization
+    "OCPI-50",  # the Tokens Receiver check (POST /__admin/ocpi/tokens/check)
+    "OCPI-53",  # activation by the CPO
+    "PAYTER-04",  # the customer_reference PATCH (off by default)
+}
 
 
 # Each wrong preset with the checks that show it (the long stop-limit journey only where it
@@ -63,8 +93,20 @@ MATRIX = {
     "bad-paging": ["mirror.locations-crawl", "registration.handshake", "journey.declined"],
     "late-result": ["journey.approved", "journey.start-rejected", "registration.handshake"],
     "no-session-after-accept": ["mirror.evse-status-push", "journey.approved", "journey.declined"],
-    "patch-without-last-updated": ["payments.*", "journey.approved", "journey.declined"],
-    "wrong-cdr-token": ["journey.approved", "journey.declined", "mirror.tariff-usable"],
+    "patch-without-last-updated": [
+        "payments.*",
+        "journey.approved",
+        "journey.declined",
+        "journey.stop-cpo",
+        "journey.evse-unavailable",
+    ],
+    "wrong-cdr-token": [
+        "journey.approved",
+        "journey.declined",
+        "mirror.tariff-usable",
+        "journey.stop-cpo",
+        "journey.evse-unavailable",
+    ],
     "cdr-over-authorization": ["journey.stop-limit", "journey.approved"],
     # Legal by the spec, but no session can start: the checks that need one fail.
     "reject-start": ["journey.approved", "journey.start-rejected", "journey.declined"],
@@ -77,7 +119,10 @@ def test_the_matrix_covers_every_preset_that_breaks_a_rule() -> None:
 
 @pytest.mark.parametrize("preset", sorted(MATRIX))
 async def test_a_wrong_preset_fails_exactly_the_checks_of_its_rules(preset: str) -> None:
-    outcome = await run(against=f"cpo-sim:{preset}", only=MATRIX[preset])
+    out = io.StringIO()
+    outcome = await CheckRun(
+        CheckOptions(against=f"cpo-sim:{preset}", only=MATRIX[preset]), out
+    ).execute()
     broken = set(PRESETS[preset].rules)
     # A SHOULD (warning) finding fails no check by itself; a preset that breaks only SHOULDs
     # fails the checks naming them on what follows (here: a capture above the authorization).
@@ -87,6 +132,16 @@ async def test_a_wrong_preset_fails_exactly_the_checks_of_its_rules(preset: str)
     assert failed == expected and expected, (preset, statuses(outcome))
     assert all(r.status == "passed" for r in outcome.results if r.id not in expected)
     assert outcome.exit_code == 1 and outcome.other_findings == []
+    # The progress line of each check already says what the summary says (a finding made
+    # before the check ran, during the registration say, fails it there and then).
+    live = {line.split()[1]: line.split()[0] for line in out.getvalue().splitlines()[1:]}
+    assert live == {r.id: {"passed": "PASS", "failed": "FAIL"}[r.status] for r in outcome.results}
+    if not errors & {rule for rule in broken if RULES[rule].severity("2.3.0") == "error"}:
+        # A legal preset: the journeys fail on what follows, and say why with the infos noted
+        # while they ran (a CommandResult or a Session that never came).
+        for r in outcome.results:
+            if r.status == "failed" and not r.findings and r.suite == "journey":
+                assert {f["rule"] for f in r.notes} & broken, (r.id, r.failures)
 
 
 @pytest.fixture
@@ -115,9 +170,14 @@ async def test_without_hooks_the_charger_checks_are_not_run(cpo_on_our_clock, tm
     outcome = await CheckRun(options, io.StringIO()).execute()
     write_outputs(options, outcome, io.StringIO())
     result = statuses(outcome)
-    charger = [r for r in outcome.results if {"plug-in", "unplug"} & set(_needs(r.id))]
+    charger = [r for r in outcome.results if set(HOOKS) & set(_needs(r.id))]
+    assert {"journey.stop-cpo", "journey.evse-unavailable", "payments.activation"} <= {
+        r.id for r in charger
+    }
     assert charger and all(r.status == "not_run" for r in charger)
-    assert all("--hook-plug-in" in (r.reason or "") for r in charger)
+    for r in charger:
+        first = next(n for n in _needs(r.id) if n in HOOKS)
+        assert f"--hook-{first}" in (r.reason or ""), (r.id, r.reason)
     assert result["journey.declined"] == result["registration.handshake"] == "passed"
     assert "failed" not in result.values()
     assert outcome.exit_code == 2 and outcome.verdict == "INCOMPLETE"

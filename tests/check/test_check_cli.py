@@ -130,9 +130,11 @@ async def test_a_url_hook_is_posted_with_the_names_filled_in(aiohttp_server) -> 
     from aiohttp import web
 
     received: list[tuple[str, dict[str, str]]] = []
+    raw_paths: list[str] = []
 
     async def handle(request: web.Request) -> web.Response:
         received.append((request.path, await request.json()))
+        raw_paths.append(request.raw_path)
         return web.json_response({}, status=200 if "EVSE-7" in request.path else 409)
 
     app = web.Application()
@@ -144,3 +146,10 @@ async def test_a_url_hook_is_posted_with_the_names_filled_in(aiohttp_server) -> 
         assert received == [("/chargers/EVSE-7/full", {"hook": "ev-full", "evse_uid": "EVSE-7"})]
         with pytest.raises(HookFailed, match="answered 409"):
             await Hook("ev-full", base + "/x/{evse_uid}").run(http, {"evse_uid": "E8"})
+        # Values are URL-encoded where they go into the URL (an id may hold '/', '&', ' ').
+        received.clear()
+        url = base + "/EVSE-7/{session_id}/stop?ref={reference}"
+        await Hook("cpo-stop", url).run(http, {"session_id": "S 1/2", "reference": "A&B"})
+        [(_, body)] = received
+        assert raw_paths[-1] == "/EVSE-7/S%201%2F2/stop?ref=A%26B"
+        assert body == {"hook": "cpo-stop", "session_id": "S 1/2", "reference": "A&B"}

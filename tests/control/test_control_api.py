@@ -24,14 +24,21 @@ async def test_clock_advance_and_set(start_emulator, http) -> None:
         "now": "2025-03-01T09:00:00Z",
         "pending_timers": 0,
         "next_timer_at": None,
+        "last_event_id": emulator.rt.bus.last_id,
     }
     fired: list[str] = []
     emulator.rt.clock.call_later(90, lambda: fired.append("x"))
+    emulator.rt.clock.call_later(200, lambda: emulator.rt.bus.publish("x"))
     status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 120})
     assert status == 200 and body["now"] == "2025-03-01T09:02:00Z" and body["timers_fired"] == 1
     assert fired == ["x"]
+    # The answer says what comes next, and whether anything happened (the last event's id).
+    before = body["last_event_id"]
+    assert body["next_timer_at"] == "2025-03-01T09:03:20Z" and body["pending_timers"] == 1
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 90})
+    assert body["last_event_id"] == before + 1 and body["next_timer_at"] is None
     status, body = await admin(http, emulator, "POST", "clock/advance?seconds=60")
-    assert body["now"] == "2025-03-01T09:03:00Z"
+    assert body["now"] == "2025-03-01T09:04:30Z"
     status, body = await admin(
         http, emulator, "POST", "clock/set", json={"at": "2025-03-02T00:00:00Z"}
     )

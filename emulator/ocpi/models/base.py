@@ -19,15 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from emulator.coverage import checked
 from emulator.ocpi.types import note
 from emulator.rules import RuleId
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class OcpiModel(BaseModel):
@@ -58,6 +61,7 @@ class Open(GroupedMetadata):
         yield AfterValidator(self._check)
 
     def _check(self, value: str) -> str:
+        checked(self.rule)
         if value not in self.values:
             note(self.rule, f"{value!r} is not a listed {self.name} value ({self.why()})")
         return value
@@ -81,7 +85,20 @@ def refuse(kind: str, message: str, rule: RuleId) -> NoReturn:
     raise PydanticCustomError(kind, message, {"rule": rule})
 
 
+def validate_peer_object(model: type[M], data: Any) -> M:
+    """Validate an object a peer sent (raises pydantic's ValidationError). This is where its
+    enum values (OCPI-11) and, for a whole object, its required fields (OCPI-30) are checked;
+    its strings and DateTimes note their own checks (OCPI-10, OCPI-08) as they are read."""
+    checked("OCPI-11")
+    if model not in _PARTIAL:
+        checked("OCPI-30")
+    return model.model_validate(data)
+
+
 # --- PATCH bodies -----------------------------------------------------------------------------
+
+# The PATCH variants made by partial_model: they check no required field.
+_PARTIAL: set[type[BaseModel]] = set()
 
 
 @cache
@@ -98,13 +115,15 @@ def partial_model(model: type[BaseModel]) -> type[BaseModel]:
     for name, info in model.model_fields.items():
         fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, default=None))
     base = OcpiModel if issubclass(model, OcpiModel) else BaseModel
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    partial: type[BaseModel] = create_model(  # type: ignore[call-overload]
         f"{model.__name__}Patch",
         __base__=base,
         __module__=model.__module__,
         __doc__=f"PATCH body of {model.__name__}: all fields optional.",
         **fields,
     )
+    _PARTIAL.add(partial)
+    return partial
 
 
 def validate_patch(model: type[BaseModel], data: Any) -> BaseModel:

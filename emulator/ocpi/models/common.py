@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from emulator.coverage import checked
 from emulator.ocpi.models.base import Lenient, OcpiModel, Open, refuse
 from emulator.ocpi.types import URL, Ci, Number, Str, note
 
@@ -69,6 +70,7 @@ def _check_price_shape(data: Any, *, own: str, foreign: tuple[str, ...], what: s
     so an object of one version carrying the other's shape is invalid. An object that has its
     own version's amount plus stray fields of the other shape is accepted with a note.
     """
+    checked("OCPI-40")
     if isinstance(data, dict):
         strays = [key for key in foreign if key in data]
         if strays and own not in data:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from emulator.coverage import checked
 from emulator.ocpi.models.base import OcpiModel, Open, refuse
 from emulator.ocpi.models.common import (
     BusinessDetails,
@@ -78,6 +79,7 @@ ROLE_ENUM = {"2.2.1": ROLES_221, "2.3.0": ROLES_230}
 
 def _role_checker(allowed: tuple[str, ...], version: str):  # type: ignore[no-untyped-def]
     def check(value: str) -> str:
+        checked("OCPI-18", "OCPI-19")
         if value in allowed:
             return value
         if value == "PTP":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.status import OcpiError
@@ -45,6 +46,7 @@ class CdrsReceiver(Module):
         # 2.1.1 CDRs carry no owner: it is the platform's (only) CPO role.
         cc = str(cdr.get("country_code", role.get("country_code")) or "")
         pid = str(cdr.get("party_id", role.get("party_id")) or "")
+        checked("OCPI-28", "OCPI-37")  # owned by the platform, and POSTed once
         if "country_code" in cdr and not platform.owns(cc, pid):
             req.finding(
                 "OCPI-28",
@@ -70,6 +72,8 @@ class CdrsReceiver(Module):
             )
             raise OcpiError(status.INVALID_PARAMETERS, f"CDR {cdr['id']} already received")
         command = self.ptp.start_of(cdr)
+        if command is not None and command["command"] == "START_SESSION":
+            checked("OCPI-55")  # the CDR of our START_SESSION, POSTed to our Receiver
         for p in self.ptp.cdr_problems(platform, version, cdr, cc, pid, command=command):
             req.finding(p.rule, p.message, pointer=p.pointer)
         await self.ptp.store_cdr(platform, version, cdr, cc, pid, source="push", command=command)

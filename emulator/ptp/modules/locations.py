@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.base import partial_model
 from emulator.ocpi.models.registry import model_for
@@ -268,6 +269,7 @@ class LocationsReceiver(Module):
         depth = self._depth(req)
         body = req.parse(partial_model(model_for(version, depth)), what=f"{depth} PATCH")
         changes = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        checked("OCPI-31")
         if "last_updated" not in changes:
             if version == "2.1.1":
                 # 2.1.1 has no such rule (its own PATCH example has none): stamp it now.
@@ -289,6 +291,7 @@ class LocationsReceiver(Module):
         else:
             head = self._head(req, cc, pid, "PUT it first")
         id_field = {"Location": "id", "EVSE": "uid", "Connector": "id"}[depth]
+        checked("OCPI-29")
         url_id = {
             "Location": req.params["location_id"],
             "EVSE": req.params.get("evse_uid"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.base import partial_model
 from emulator.ocpi.models.registry import model_for
@@ -70,6 +71,7 @@ class SessionsReceiver(Module):
         changes = req.parse(model, what="Session PATCH").model_dump(
             mode="json", exclude_unset=True, by_alias=True
         )
+        checked("OCPI-31", "OCPI-29")
         if "last_updated" not in changes:
             if req.version == "2.1.1":
                 # 2.1.1 has no such rule (its own PATCH example is {"status": "CHARGING"}).

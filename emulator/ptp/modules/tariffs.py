@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.status import OcpiError
@@ -50,6 +51,7 @@ class TariffsReceiver(Module):
             req.finding(p.rule, p.message, pointer=p.pointer)
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
+        checked("PAYTER-03")
         if not tariff.get("tariff_alt_text"):
             req.finding(
                 "PAYTER-03",
@@ -80,6 +82,7 @@ class TariffsReceiver(Module):
             raise OcpiError(status.CLIENT_ERROR, "unknown tariff", http_status=404)
         # The CPO should make sure no Connector still references it (mod_tariffs.asciidoc).
         tariff_id = row["id"].upper()
+        checked("OCPI-41b")
         for loc in self.ptp.mirror.locations.rows(req.require_platform().id, valid_only=True):
             for evse in loc["object"].get("evses") or []:
                 for conn in evse.get("connectors") or []:
