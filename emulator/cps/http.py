@@ -557,6 +557,7 @@ class Handlers:
     # --- UI ------------------------------------------------------------------------------
 
     async def ui(self, request: web.Request) -> web.Response:
+        self.service.ui_terminal(self._key(request), self._serial(request))
         callback_url = Query(request, self.service.rt.outbound).url("callbackUrl")
         body = await json_body(request)
         if body is None:
