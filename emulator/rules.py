@@ -134,6 +134,7 @@ RuleId = Literal[
     "CPS-03",
     "CPS-04",
     "CPS-05",
+    "CPS-06",
 ]
 
 OCPI_VERSIONS: tuple[Scope, ...] = ("2.1.1", "2.2.1", "2.3.0")
@@ -1041,6 +1042,18 @@ _RULES: list[Rule] = [
         scopes=("cps",),
         notes="Payter's full list of payment methods is not public; an unknown value is not "
         "refused.",
+    ),
+    payter(
+        "CPS-06",
+        "Optional query parameter given empty (taken as not given)",
+        "silent",
+        "inferred",
+        None,
+        "3.4",
+        scopes=("cps",),
+        notes="Payter does not document refusing an empty value; HTTP clients write a null "
+        "parameter as 'name' or 'name=', so the emulator takes it as not given and notes it "
+        "(a CSMS may have lost a value on the way). An empty required parameter is refused.",
     ),
 ]
 
