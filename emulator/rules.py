@@ -134,6 +134,7 @@ RuleId = Literal[
     "CPS-03",
     "CPS-04",
     "CPS-05",
+    "CPS-06",
 ]
 
 OCPI_VERSIONS: tuple[Scope, ...] = ("2.1.1", "2.2.1", "2.3.0")
@@ -186,9 +187,10 @@ class Evidence:
         return severity_of(self.keyword)
 
     def cite(self) -> str:
-        if self.file.startswith("https://"):
-            # Payter's page, and where spec/payter.md digests it.
-            return f"{self.file} (payter.md §{self.section})"
+        if self.file.startswith("https://") or self.file == INFERRED_SOURCE:
+            # Payter's page, or no public Payter source: what a CPO can read for itself (the
+            # section is where the project's own Payter digest discusses it, not shipped).
+            return self.file
         return f"{self.file} §{self.section}" + (f" ({self.text_of} text)" if self.text_of else "")
 
 
@@ -324,6 +326,11 @@ PAYTER_AUTH_AMOUNT = (
 )
 
 
+# The evidence of a Payter-axis rule that no public Payter page states: the README's
+# "Inferred" section says what the emulator chose and what changes it.
+INFERRED_SOURCE = "inferred: no public Payter source (README, Inferred)"
+
+
 def payter(
     rule_id: RuleId,
     title: str,
@@ -336,8 +343,8 @@ def payter(
     notes: str | None = None,
 ) -> Rule:
     """A Payter-axis rule: its evidence is Payter's page (documented) or, inferred, the
-    emulator's reading in spec/payter.md; ``section`` names where spec/payter.md digests it."""
-    source = page or "payter.md (inferred)"
+    emulator's own reading; ``section`` names where the project's Payter digest discusses it."""
+    source = page or INFERRED_SOURCE
     return Rule(
         rule_id,
         title,
@@ -912,7 +919,7 @@ _RULES: list[Rule] = [
         "documented",
         PAYTER_HOW,
         "2.3-2.4 required modules, milestones",
-        wording="recommends implementing all modules",
+        wording="modules required for Payter's Direct Payment solution",
     ),
     payter(
         "PAYTER-02",
@@ -945,10 +952,15 @@ _RULES: list[Rule] = [
         "PAYTER-05",
         "The CDR arrives, so the pre-authorization can be captured",
         "REQUIRED",
-        "documented",
-        PAYTER_MODULES,
+        "inferred",
+        None,
         "2.6 steps 8-9",
-        wording="the only billing-relevant object",
+        notes="Payter's modules page calls the CDR 'the only billing-relevant object', sent "
+        "after the session, with 'no requirement to send CDRs in (semi-)realtime' ("
+        + PAYTER_MODULES
+        + "); its error scenarios commit the last known total when the charger is lost. How "
+        "long to wait (--cdr-timeout, --session-update-timeout) and what is captured then are "
+        "the emulator's reading.",
     ),
     payter(
         "PAYTER-06",
@@ -1030,6 +1042,18 @@ _RULES: list[Rule] = [
         scopes=("cps",),
         notes="Payter's full list of payment methods is not public; an unknown value is not "
         "refused.",
+    ),
+    payter(
+        "CPS-06",
+        "Optional query parameter given empty (taken as not given)",
+        "silent",
+        "inferred",
+        None,
+        "3.4",
+        scopes=("cps",),
+        notes="Payter does not document refusing an empty value; HTTP clients write a null "
+        "parameter as 'name' or 'name=', so the emulator takes it as not given and notes it "
+        "(a CSMS may have lost a value on the way). An empty required parameter is refused.",
     ),
 ]
 

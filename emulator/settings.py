@@ -103,7 +103,10 @@ class ServerSettings(BaseSettings):
         64 * 1024, ge=256, description="Bodies longer than this are truncated in the journal."
     )
     http_timeout: float = Field(
-        10.0, gt=0, description="Seconds an outbound OCPI/CPS/webhook request may take."
+        10.0,
+        gt=0,
+        description="Seconds an outbound OCPI/CPS/webhook request may take (inferred: how "
+        "long Payter waits for a peer is not public).",
     )
     allow_outbound: str = Field(
         "",
@@ -125,12 +128,25 @@ class ServerSettings(BaseSettings):
 
     # --- OCPI identity and behaviour ------------------------------------------------------
     country_code: str = Field(
-        "NL", min_length=2, max_length=2, description="Own OCPI country code."
+        "NL",
+        min_length=2,
+        max_length=2,
+        description="Own OCPI country code (inferred: Payter's own is not public).",
     )
-    party_id: str = Field("PAY", min_length=3, max_length=3, description="Own OCPI party id.")
-    business_name: str = Field("Payter", max_length=100, description="BusinessDetails.name.")
+    party_id: str = Field(
+        "PAY",
+        min_length=3,
+        max_length=3,
+        description="Own OCPI party id (inferred: Payter's own is not public).",
+    )
+    business_name: str = Field(
+        "Payter",
+        max_length=100,
+        description="BusinessDetails.name (inferred: what Payter sends is not public).",
+    )
     business_website: str | None = Field(
-        "https://www.payter.com", description="BusinessDetails.website."
+        "https://www.payter.com",
+        description="BusinessDetails.website (inferred: what Payter sends is not public).",
     )
     versions: str = Field(
         ",".join(OCPI_VERSIONS),
@@ -153,7 +169,8 @@ class ServerSettings(BaseSettings):
         1.0,
         ge=0,
         description="Seconds after answering a peer's credentials POST/PUT before pushing to it "
-        "(terminals, first crawl): the peer completes its side when it reads the answer.",
+        "(terminals, first crawl): the peer completes its side when it reads the answer "
+        "(inferred: when Payter follows up is not public).",
     )
     required_modules: str | None = Field(
         None,
@@ -256,7 +273,8 @@ class EmulatorSettings(ServerSettings):
         600.0,
         ge=0,
         description="Seconds between crawls of the CPO's Locations and Tariffs (0: only at "
-        "registration and on demand). Payter's own interval is not published.",
+        "registration and on demand; inferred: Payter polls 'periodically', its interval is "
+        "not public).",
     )
     sender_checks: bool = Field(
         True,
@@ -340,7 +358,8 @@ class EmulatorSettings(ServerSettings):
         gt=0,
         description="Seconds after an ACCEPTED START_SESSION result within which a Session must "
         "arrive; then the pre-authorization is voided (Payter's example: 'may allow 5 minutes "
-        "to plug a vehicle in', PSP session management).",
+        "to plug a vehicle in', PSP session management; that its OCPI journey waits as long "
+        "is inferred).",
     )
     cdr_timeout: float = Field(
         86400.0,
@@ -515,7 +534,8 @@ class EmulatorSettings(ServerSettings):
     cps_session_timeout_action: Literal["void", "commit"] = Field(
         "void",
         description="What the session timeout does: 'void' the authorization or 'commit' the "
-        "full authorized amount (PSP Setup's two actions).",
+        "full authorized amount (PSP Setup's two actions; which one Payter's CPS takes is not "
+        "public: inferred).",
     )
     cps_answers: Literal["payter", "emulator"] = Field(
         "payter",

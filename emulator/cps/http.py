@@ -64,15 +64,33 @@ def error_response(exc: CpsError) -> web.Response:
 class Query:
     """Typed access to the query string; a bad value is a 400 naming the parameter.
 
-    A parameter that is not repeatable may be given once. An empty string parameter
-    (``uiMessage=``) counts as not given; an empty number, boolean or URL is refused, since a
-    CSMS that sends ``authorizedAmount=`` has most likely lost a value on the way.
+    A parameter that is not repeatable may be given once. An empty value (``uiMessage=``, or
+    ``uiMessageTimeout`` without ``=``, as HTTP clients write a null parameter) counts as not
+    given: Payter does not document refusing it, so the emulator is lenient, and notes an empty
+    number, boolean, URL or list value (info ``CPS-06``: the CSMS may have lost a value on the
+    way). An empty *required* parameter (``commitAmount=``) is refused.
     """
 
     def __init__(self, request: web.Request, policy: OutboundPolicy | None = None) -> None:
+        self.request = request
         self.query = request.query
         # URLs the emulator will call (webhook, callbackUrl) are checked against it.
         self.policy = policy
+        self._noted: set[str] = set()
+
+    def _empty(self, name: str, what: str) -> None:
+        """An empty value taken as not given, noted once per parameter."""
+        if name in self._noted:
+            return
+        self._noted.add(name)
+        self.request.setdefault(FINDINGS, []).append(
+            Finding(
+                "CPS-06",
+                f"'{name}' is given empty ({self.request.method} {self.request.path}): taken as "
+                f"not given; leave it out, or give {what}",
+                {"parameter": name},
+            )
+        )
 
     def _one(self, name: str) -> str | None:
         values = self.query.getall(name, [])
@@ -83,7 +101,8 @@ class Query:
     def _typed(self, name: str, what: str) -> str | None:
         value = self._one(name)
         if value is not None and not value.strip():
-            raise invalid_parameter(name, f"is empty: give {what} or leave the parameter out")
+            self._empty(name, what)
+            return None
         return value
 
     def text(self, name: str) -> str | None:
@@ -95,12 +114,17 @@ class Query:
         out: list[str] = []
         for value in self.query.getall(name, []):
             if not value.strip():
-                raise invalid_parameter(name, "is empty: give a value or leave the parameter out")
+                self._empty(name, "a value")
             out.extend(v.strip() for v in value.split(",") if v.strip())
         return out
 
     def integer(self, name: str, *, minimum: int | None = None) -> int:
         """A required integer (amounts are integers in minor units)."""
+        value = self._one(name)
+        if value is not None and not value.strip():
+            raise invalid_parameter(
+                name, "is empty: give an integer amount in minor units (it is required)"
+            )
         number = self.optional_integer(name, minimum=minimum)
         if number is None:
             raise missing_parameter(name, "an integer amount in minor units")
@@ -557,6 +581,7 @@ class Handlers:
     # --- UI ------------------------------------------------------------------------------
 
     async def ui(self, request: web.Request) -> web.Response:
+        self.service.ui_terminal(self._key(request), self._serial(request))
         callback_url = Query(request, self.service.rt.outbound).url("callbackUrl")
         body = await json_body(request)
         if body is None:

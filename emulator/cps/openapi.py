@@ -100,7 +100,8 @@ _NOT_FOUND = _error(
     "No such terminal for this API key (or a terminal in mode ocpi), or no such session."
 )
 _BAD_REQUEST = _error(
-    "A query parameter is missing, invalid, empty or given twice; error.parameter names it. "
+    "A query parameter is missing, invalid or given twice, or a required one is empty (an "
+    "empty optional one counts as not given); error.parameter names it. "
     "A path, query string or header that is not valid UTF-8 text (invalid_text)."
 )
 _TOO_LARGE = _error("The body is larger than the max_body_bytes setting (body_too_large).")

@@ -43,6 +43,8 @@ from emulator.terminal.device import (
     StateChanged,
     TerminalError,
     UiEvent,
+    has_screen,
+    p6x_refusal,
 )
 from emulator.terminal.host import TerminalHost
 
@@ -649,10 +651,20 @@ class CloudPaymentService:
 
     # --- UI ------------------------------------------------------------------------------------
 
+    def ui_terminal(self, key: ApiKey, serial_number: str) -> str:
+        """The terminal a ``/ui`` call may show a screen on: unknown (404) or without a display
+        (a P6X: 409 ``no_display``) is refused before the body is looked at, so a P6X gets the
+        same answer whatever screen is sent."""
+        serial = self._serial(key, serial_number)
+        model = self.host.device(serial).model
+        if not has_screen(model):
+            raise CpsError(409, "no_display", p6x_refusal(model, "it cannot show UI screens"))
+        return serial
+
     async def show(
         self, key: ApiKey, serial_number: str, body: Any, callback_url: str | None = None
     ) -> UiResult:
-        serial = self._serial(key, serial_number)
+        serial = self.ui_terminal(key, serial_number)
         result = await self._call(self.host.show(serial, body))
         # UI events of this screen go to this request's callbackUrl (none without one).
         self._set_callback(serial, ui_callback_url=callback_url)

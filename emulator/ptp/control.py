@@ -229,6 +229,13 @@ class _Handlers:
 
     async def list_terminals(self, request: web.Request) -> web.Response:
         rows = self.ptp.payments.terminals()
+        contract_id = query_int(request, "contract")
+        if contract_id is not None:
+            # The terminals under one contract (OCPI terminals only: a CPS one has none).
+            if self.ptp.contracts.get(contract_id) is None:
+                raise ControlError(404, "not_found", f"no contract {contract_id}")
+            listed = [terminal_view(self.ptp, r) for r in rows]
+            return ok([t for t in listed if t["contract"] == contract_id])
         listed = [terminal_view(self.ptp, r) for r in rows]
         ocpi_serials = {r["serial_number"] for r in rows}
         for device in self.ptp.node.terminals.list():

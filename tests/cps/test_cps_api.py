@@ -282,12 +282,6 @@ async def test_bad_wait_time(cps: CpsClient, terminal: str) -> None:
 @pytest.mark.parametrize(
     ("path", "query", "parameter", "words"),
     [
-        # Empty numbers, booleans and URLs: a lost value, not "not given".
-        ("start", "authorizedAmount=", "authorizedAmount", "is empty"),
-        ("start", "hideAmount=", "hideAmount", "is empty"),
-        ("start", "callbackUrl=", "callbackUrl", "is empty"),
-        ("start", "supportedPaymentMethods=", "supportedPaymentMethods", "is empty"),
-        ("stop", "uiMessageTimeout=", "uiMessageTimeout", "is empty"),
         # A parameter that is not repeatable, given twice.
         ("start", "authorizedAmount=100&authorizedAmount=200", "authorizedAmount", "2 times"),
         ("start", "uiMessage=a&uiMessage=b", "uiMessage", "2 times"),
@@ -314,6 +308,54 @@ async def test_query_values_that_are_refused(
     assert_error(body, 400, "invalid_parameter", parameter=parameter)
     assert words in body["error"]["message"]
     assert (await cps.get(T))[1]["state"] == "IDLE"  # nothing happened
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameters"),
+    [
+        # As HTTP clients write null parameters: "name=" and a bare "name".
+        (
+            "start",
+            "authorizedAmount=&hideAmount=&callbackUrl=",
+            ["authorizedAmount", "hideAmount", "callbackUrl"],
+        ),
+        (
+            "start",
+            "supportedPaymentMethods=&uiMessageTimeout",
+            ["supportedPaymentMethods", "uiMessageTimeout"],
+        ),
+        ("stop", "uiMessageTimeout=&uiMessage=", ["uiMessageTimeout"]),
+    ],
+)
+async def test_empty_optional_values_are_not_given_and_noted(
+    cps: CpsClient,
+    terminal: str,
+    node: EmulatorNode,
+    path: str,
+    query: str,
+    parameters: list[str],
+) -> None:
+    """Payter does not document refusing ``name=``: taken as not given, as if left out, with an
+    info finding per parameter (an empty text such as uiMessage= is not noted)."""
+    status, body = await cps.post(f"{T}/{path}?{query}")
+    assert status == 200, body
+    state = "READING" if path == "start" else "IDLE"
+    assert (await cps.get(T))[1]["state"] == state
+    if path == "start":
+        reading = node.terminals.get("CPS-1")["reading"]
+        # Not given: no amount, the default methods, the amount shown.
+        assert reading["amount"] is None and reading["hide_amount"] is False
+        assert reading["methods"] == ["EMV", "RFID"]
+    noted = node.rt.findings.list(rule="CPS-06")
+    assert sorted(f["context"]["parameter"] for f in noted) == sorted(parameters)
+    assert all(f["severity"] == "info" and f["exchange_id"] for f in noted)
+
+
+async def test_an_empty_required_value_is_refused(cps: CpsClient, terminal: str) -> None:
+    await cps.post(f"{T}/start", {"authorizedAmount": 100})
+    status, body = await cps.post(f"{T}/sessions/nope/commit?commitAmount=")
+    assert_error(body, 400, "invalid_parameter", parameter="commitAmount")
+    assert "is empty" in body["error"]["message"]
 
 
 async def test_edge_values_that_are_accepted(cps: CpsClient, terminal: str) -> None:

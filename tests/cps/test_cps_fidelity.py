@@ -152,6 +152,13 @@ async def test_p6x_is_cps_only_without_a_screen(
     )
     assert status == 409 and body["error"]["code"] == "no_display"
     assert model in body["error"]["message"] and "no graphical UI" in body["error"]["message"]
+    # Refused as a P6X whatever is sent: no body, or a screen that is not one, is the same 409
+    # (a display that does not exist is the one root cause), and the device is unchanged.
+    before = node.terminals.get("P-1")["screen"]
+    for kwargs in ({}, {"json": {"id": "w", "type": "no-such-type"}}):
+        status, body = await cps.post("terminals/P-1/ui", **kwargs)
+        assert (status, body["error"]["code"]) == (409, "no_display"), kwargs
+    assert node.terminals.get("P-1")["screen"] == before
     # ... but reading, authorizing and committing work.
     await cps.post("terminals/P-1/start", {"authorizedAmount": 1500})
     await present("P-1", "visa-approved")

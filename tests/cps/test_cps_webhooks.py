@@ -168,7 +168,7 @@ async def test_retries_until_200_on_the_clock(
     assert all(f["severity"] == "warning" and f["exchange_id"] for f in findings)
     assert all(
         (f["axis"], f["reference"])
-        == ("payter", "payter.md (inferred) §3.7 retry policy (cps: SHOULD)")
+        == ("payter", "inferred: no public Payter source (README, Inferred) (cps: SHOULD)")
         for f in findings
     )
     journal_ids = [r["id"] for r in node.rt.journal.list(protocol="webhook")]

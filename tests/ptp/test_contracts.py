@@ -126,6 +126,13 @@ async def test_customer_reference_patch_per_contract(emulator: EmulatorNode, htt
                 json={"serial_number": serial, "contract": contract["id"]},
             )
             ids.append(terminal["terminal_id"])
+        # The terminals under a contract, and only those.
+        _, under = await admin(http, emulator, "GET", f"terminals?contract={contract['id']}")
+        assert [t["serial_number"] for t in under] == ["APO-0002", "APO-0003"]
+        _, default = await admin(http, emulator, "GET", "terminals?contract=1")
+        assert [t["serial_number"] for t in default] == ["APO-0001"]
+        assert (await admin(http, emulator, "GET", "terminals?contract=99"))[0] == 404
+        assert (await admin(http, emulator, "GET", "terminals?contract=two"))[0] == 400
         status, changed = await admin(
             http,
             emulator,
