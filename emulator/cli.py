@@ -694,7 +694,8 @@ def admin_clock_advance(obj: _Admin, seconds: float) -> None:
 @click.option(
     "--wait-for-registration",
     is_flag=True,
-    help="Print a versions URL and a token A and wait for the CPO to register.",
+    help="Print a versions URL and a token A and wait for the CPO to register (with "
+    "--cpo-versions-url: first, then the emulator registers with the CPO: both directions).",
 )
 @click.option(
     "--registration-timeout",
@@ -754,6 +755,12 @@ def admin_clock_advance(obj: _Admin, seconds: float) -> None:
     "--hook-evse-available", metavar="CMD|URL", help="Put the check's EVSE back in service."
 )
 @click.option("--hook-cpo-stop", metavar="CMD|URL", help="The CPO ends the check's session itself.")
+@click.option(
+    "--hook-register",
+    metavar="CMD|URL",
+    help="The CPO registers with the emulator (PAYTER_CHECK_VERSIONS_URL, PAYTER_CHECK_TOKEN): "
+    "with --cpo-versions-url the run makes the handshake in both directions.",
+)
 @click.option(
     "--hook-activate",
     metavar="CMD|URL",

@@ -143,12 +143,14 @@ class Coverage:
 
     @contextmanager
     def scope(self, platform_id: int | None) -> Iterator[None]:
-        """Checks that run inside the block are marked as run for ``platform_id``."""
+        """Checks that run inside the block are marked as run for ``platform_id`` (none
+        without one: an OCPI check concerns a platform)."""
         with self.collect() as bucket:
             try:
                 yield
             finally:
-                self.ran(bucket, platform_id)
+                if platform_id is not None:
+                    self.ran(bucket, platform_id)
 
     def ran(self, rule_ids: RuleId | Iterable[RuleId], platform_id: int | None) -> None:
         """The checks of ``rule_ids`` ran for ``platform_id``."""

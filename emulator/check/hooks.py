@@ -1,11 +1,14 @@
 """The CPO's charger and back office, driven at the right moments: ``--hook-plug-in``,
 ``--hook-unplug``, ``--hook-ev-full`` (the car), ``--hook-evse-unavailable`` and
 ``--hook-evse-available`` (the EVSE goes out of service and comes back), ``--hook-cpo-stop``
-(the CPO ends the session itself) and ``--hook-activate`` (the CPO activates a terminal at
-the PTP by its reference).
+(the CPO ends the session itself), ``--hook-activate`` (the CPO activates a terminal at the
+PTP by its reference) and ``--hook-register`` (the CPO registers with the emulator, given a
+versions URL and a token A: with it a run makes the credentials handshake in both
+directions).
 
 A hook is a shell command (run with ``PAYTER_CHECK_*`` variables naming the terminal,
-location, EVSE, connector, session, authorization reference and terminal reference) or an
+location, EVSE, connector, session, authorization reference, terminal reference, versions
+URL, token A and OCPI version) or an
 http(s) URL (POSTed a JSON object with the same fields; ``{evse_uid}`` and the other names in
 the URL are replaced, URL-encoded). Against the simulated CPO the hooks are built in: its
 control API plugs the car in, puts the EVSE out of order, stops the session.
@@ -29,6 +32,7 @@ HOOKS = (
     "evse-available",
     "cpo-stop",
     "activate",
+    "register",
 )
 FIELDS = (
     "terminal",
@@ -38,6 +42,10 @@ FIELDS = (
     "session_id",
     "authorization_reference",
     "reference",
+    # register: where the CPO registers, with which token A (and OCPI version, if chosen).
+    "versions_url",
+    "token",
+    "version",
 )
 TIMEOUT = 60.0
 
@@ -122,6 +130,7 @@ CPO_SIM_ROUTES = {
     "evse-available": "evses/{evse_uid}/repair",
     "cpo-stop": "sessions/{session_id}/stop",
     "activate": "terminals/activate",
+    "register": "platforms/register",
 }
 
 

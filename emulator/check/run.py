@@ -199,9 +199,8 @@ class CheckRun:
     async def _connect(self) -> Target:
         o = self.options
         assert self.http is not None
-        if (
-            bool(o.cpo_versions_url) + bool(o.against) + (o.wait_for_registration and not o.against)
-            != 1
+        if bool(o.cpo_versions_url) + bool(o.against) > 1 or not (
+            o.cpo_versions_url or o.against or o.wait_for_registration
         ):
             raise RunError(
                 "give one target: --cpo-versions-url (with --cpo-token-a), "
@@ -225,16 +224,27 @@ class CheckRun:
         clock = await emulator.get("clock")
         manual = clock.get("mode") in ("manual", "paced")
         settings = await emulator.get("settings")
-        if o.wait_for_registration:
-            waiting = asyncio.create_task(self._wait_for_registration(emulator))
-            if cpo_admin is not None:
-                # The simulated CPO registers as a CPO backend would, with the token A shown.
-                await self._cpo_sim_registers(cpo_admin, waiting)
-            platform, direction = await waiting, "cpo"
-        else:
-            assert cpo_versions is not None
-            token = o.cpo_token_a or "cpo-sim-token-a"
-            platform, direction = await self._register(emulator, cpo_versions, token), "payter"
+        # The credentials handshake in each direction the run can make, the main one (the
+        # platform the other checks use) last; an earlier one is unregistered (DELETE) first.
+        plan = self._registration_plan(hooks)
+        registrations: list[dict[str, Any]] = []
+        platform: dict[str, Any] = {}
+        for i, direction in enumerate(plan):
+            if direction == "cpo":
+                platform = await self._cpo_registers(emulator, hooks.get("register"))
+            else:
+                token = o.cpo_token_a or "cpo-sim-token-a"
+                platform = await self._register(emulator, cpo_versions, token)
+            done: dict[str, Any] = {
+                "direction": direction,
+                "platform_id": platform.get("id"),
+                "status": platform.get("status"),
+                "version": platform.get("version"),
+            }
+            if i < len(plan) - 1:
+                done.update(await self._unregister(emulator, platform))
+            registrations.append(done)
+        direction = plan[-1]
         terminal = await self._terminal(emulator, platform)
         self.target_info.update(
             {
@@ -246,6 +256,7 @@ class CheckRun:
                 "terminal": terminal,
                 "clock": "manual" if manual else "real",
                 "hooks": sorted(hooks),
+                "registrations": " then ".join(plan),
             }
         )
         csms = bool(o.cps_base_callback)
@@ -264,7 +275,57 @@ class CheckRun:
             cpo_sim=cpo_admin,
             strict=o.strict,
             max_wait=o.max_wait,
+            registrations=registrations,
         )
+
+    def _registration_plan(self, hooks: dict[str, Hook]) -> list[str]:
+        """The handshakes to make, the main one last: ``payter`` (the emulator registers with
+        the CPO) and/or ``cpo`` (the CPO registers with the emulator: it is waited for, or
+        made by the register hook). Both when the run can make both: against the simulated
+        CPO; with --cpo-versions-url and either --hook-register or --wait-for-registration."""
+        o = self.options
+        can_payter = bool(o.against or o.cpo_versions_url)
+        can_cpo = bool(o.wait_for_registration or "register" in hooks)
+        if o.cpo_versions_url and o.wait_for_registration:
+            return ["cpo", "payter"]  # both asked for: the Payter-initiated one is the main
+        if o.wait_for_registration:
+            return ["payter", "cpo"] if can_payter else ["cpo"]
+        return ["cpo", "payter"] if can_cpo else ["payter"]
+
+    async def _cpo_registers(self, emulator: AdminClient, hook: Hook | None) -> Any:
+        """A fresh token A; the CPO registers with it (its register hook, or whoever reads
+        the printed line); the new platform once it is REGISTERED."""
+        waiting = asyncio.create_task(
+            self._wait_for_registration(emulator, hook=hook is not None)
+        )
+        if hook is not None:
+            minted = asyncio.create_task(self._minted_event.wait())
+            await asyncio.wait({minted, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            minted.cancel()
+            if self._minted is not None:
+                context = {
+                    "versions_url": self._minted["versions_url"],
+                    "token": self._minted["token"],
+                    "version": self.options.ocpi_version,
+                }
+                assert self.http is not None
+                try:
+                    await hook.run(self.http, context)
+                except Exception:
+                    waiting.cancel()
+                    raise
+        platform = await waiting
+        self._minted, self._minted_event = None, asyncio.Event()
+        return platform
+
+    async def _unregister(self, emulator: AdminClient, platform: dict[str, Any]) -> dict[str, Any]:
+        """The emulator unregisters (DELETE of its credentials at the CPO) before the
+        handshake in the other direction: whether the CPO took the DELETE."""
+        status, answer = await emulator.request("DELETE", f"platforms/{platform.get('id')}")
+        if status != 200:
+            raise RunError(f"could not unregister platform {platform.get('id')}: {answer}")
+        warning = answer.get("warning") if isinstance(answer, dict) else None
+        return {"unregistered": warning is None, **({"warning": warning} if warning else {})}
 
     async def _start_pair(self, preset: str) -> tuple[AdminClient, AdminClient, str]:
         from emulator.app import build_emulator
@@ -363,16 +424,17 @@ class CheckRun:
             raise RunError(f"could not register with the CPO at {versions_url}: {message}")
         return answer
 
-    async def _wait_for_registration(self, emulator: AdminClient) -> Any:
+    async def _wait_for_registration(self, emulator: AdminClient, *, hook: bool = False) -> Any:
         before = {p["id"] for p in await emulator.get("platforms")}
         minted = await emulator.post("tokens-a", {"label": "payter-emulator check"})
         self._minted = minted
         self._minted_event.set()
-        self.say(
-            "Register your CPO with the emulator: versions URL "
-            f"{minted['versions_url']} token A {minted['token']} "
-            f"(waiting up to {self.options.registration_timeout:g} s)"
-        )
+        if not hook:  # (the register hook is given the same)
+            self.say(
+                "Register your CPO with the emulator: versions URL "
+                f"{minted['versions_url']} token A {minted['token']} "
+                f"(waiting up to {self.options.registration_timeout:g} s)"
+            )
         deadline = time.monotonic() + self.options.registration_timeout
         since = 0
         while True:
@@ -389,26 +451,16 @@ class CheckRun:
             if events:
                 since = max(int(e["id"]) for e in events)
 
-    async def _cpo_sim_registers(self, cpo: AdminClient, waiting: asyncio.Task[Any]) -> None:
-        minted = asyncio.create_task(self._minted_event.wait())
-        await asyncio.wait({minted, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        minted.cancel()
-        if self._minted is None:
-            return
-        body: dict[str, Any] = {
-            "versions_url": self._minted["versions_url"],
-            "token": self._minted["token"],
-        }
-        if self.options.ocpi_version:
-            body["version"] = self.options.ocpi_version
-        status, answer = await cpo.request("POST", "platforms/register", body)
-        if status != 201:
-            waiting.cancel()
-            raise RunError(f"the simulated CPO could not register: {answer}")
-
     async def _terminal(self, emulator: AdminClient, platform: dict[str, Any]) -> str:
+        """An OCPI terminal of the run's platform (one of an earlier, unregistered platform
+        is of no use), created when there is none."""
         rows = await emulator.get("terminals")
-        ocpi = [r for r in rows if r.get("mode", "ocpi") == "ocpi"]
+        ocpi = [
+            r
+            for r in rows
+            if r.get("mode", "ocpi") == "ocpi"
+            and r.get("platform_id") in (None, platform.get("id"))
+        ]
         if ocpi:
             return str(ocpi[0]["serial_number"])
         created = await emulator.post(

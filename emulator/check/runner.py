@@ -108,6 +108,9 @@ class Target:
     strict: bool = False
     # Seconds a step waits at most when the scenario's own 'within' is longer.
     max_wait: float | None = None
+    # The credentials handshakes the run made, in order, the main one (``platform``) last:
+    # ``{"direction", "platform_id", "status", "version", "unregistered"?, "warning"?}``.
+    registrations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Runner:
@@ -226,6 +229,12 @@ class Runner:
             elif need == "manual-clock":
                 if not t.manual_clock:
                     return "needs the manual clock (hours of charging; --against cpo-sim)"
+            elif need == "both-directions":
+                if {r["direction"] for r in t.registrations} != {"payter", "cpo"}:
+                    return (
+                        "needs the handshake in both directions: --cpo-versions-url with "
+                        "--hook-register (or with --wait-for-registration), or --against cpo-sim"
+                    )
             elif need not in t.hooks:
                 return f"needs the {need} hook (--hook-{need})"
         setup = check.setup
@@ -765,6 +774,16 @@ class _CheckRun:
         if kind == "last":
             last = self.vars.get("last")
             return dict(last) if isinstance(last, dict) else None
+        if kind == "registrations":
+            # Per direction, what its handshake gave; "earlier_unregistered": whether the CPO
+            # took the DELETE that ended the earlier one.
+            out: dict[str, Any] = {}
+            for r in self.t.registrations:
+                out[r["direction"]] = r.get("status")
+                out[f"{r['direction']}_version"] = r.get("version")
+                if "unregistered" in r:
+                    out["earlier_unregistered"] = r["unregistered"]
+            return out
         return None
 
     def _endpoints(self, wanted: dict[str, str]) -> list[str]:

@@ -592,7 +592,8 @@ class OcpiServer:
             platform_id=platform_id,
             module=module_id,
         )
-        self.rt.coverage.ran(ran, platform_id)
+        if platform_id is not None:  # (token A before the platform exists: nobody's yet)
+            self.rt.coverage.ran(ran, platform_id)
         for f in req.findings:
             self.rt.findings.record(
                 f.rule,
