@@ -8,13 +8,21 @@ CSMS's CPS client the CPS error body, so :class:`ProtocolRunner` answers those i
 Such a request has no usable path (aiohttp could not read it), so the answer carries both
 shapes at once: the OCPI envelope's ``status_code``/``status_message``/``timestamp`` and the
 CPS and control API's ``error`` object. Where the path is known (an exception that escaped a
-handler), the answer has the shape of the protocol the path belongs to. Nothing of the refused
-request is echoed or logged beyond the first line of aiohttp's reason (no header values: they
-may carry a token).
+handler), or can be read from the first bytes the connection received for that request (the
+request line: a path aiohttp refused for a header, or for its length), the answer has the shape
+of the protocol the path belongs to. Nothing of the refused request is echoed or logged: only
+aiohttp's reason, cut before any quoted input (a request line may carry ``?token=``, a header a
+token).
+
+A body aiohttp cannot decode (a wrong ``Content-Encoding``) is refused by the handler that reads
+it; when the handler answered without reading it (a 401 before the body), aiohttp reads the rest
+after the answer and would log the failure as an "Unhandled exception" with a traceback: it is a
+client's mistake, logged as one warning line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
@@ -22,7 +30,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from emulator import jsonio
@@ -31,14 +40,29 @@ from emulator.datetimes import format_datetime
 log = structlog.get_logger("emulator.http")
 
 OCPI_PREFIX = "/ocpi"
+# How much of a request's first bytes is kept to tell which protocol it was for.
+_HEAD_BYTES = 128
+_REQUEST_LINE = re.compile(rb"[A-Za-z]{1,16} (/[!-~]*)")
+# Where aiohttp starts quoting the input in a reason: bytearray(b'...'), b'...', '...', "...".
+_QUOTED = re.compile(r"""(?:^|(?<=[\s:(]))(?:bytearray\(|b?['"])""")
 
 
 def _reason(status: int, message: str | None) -> str:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     first = (message or "").strip().splitlines()[0] if message and message.strip() else ""
-    # aiohttp quotes the offending bytes (" b'...'"), which may be a header with a token.
-    first = first.split(" b'", 1)[0].split(' b"', 1)[0].rstrip(": ")
+    # aiohttp quotes the offending input ("reading: bytearray(b'/cps/apikey?token=...')",
+    # "b'...'"): a request line or a header that may carry a token. Cut before it.
+    first = _QUOTED.split(first, maxsplit=1)[0].rstrip(": .(")
     return f"{phrase}: {first}" if first else phrase
+
+
+def sniffed_path(head: bytes) -> str | None:
+    """The path of a request line's first bytes (``GET /cps/terminals?...``), None if they are
+    not one. Only ever used to choose the shape of an error answer, never echoed."""
+    match = _REQUEST_LINE.match(head)
+    if match is None:
+        return None
+    return match.group(1).split(b"?", 1)[0].decode("ascii")
 
 
 def error_body(path: str | None, status: int, reason: str, now: datetime) -> dict[str, Any]:
@@ -60,6 +84,34 @@ def error_body(path: str | None, status: int, reason: str, now: datetime) -> dic
 
 class _Handler(RequestHandler):
     now: Callable[[], datetime]
+    # The first bytes of the request being read (to tell its protocol if aiohttp refuses it).
+    _head = b""
+    _reading_head = True
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head and data:
+            self._head = (self._head + data)[:_HEAD_BYTES]
+            self._reading_head = len(self._head) < _HEAD_BYTES and b"\n" not in self._head
+        super().data_received(data)
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        try:
+            return await super().finish_response(request, resp, start_time)
+        finally:
+            # The next bytes on this connection begin the next request.
+            self._head, self._reading_head = b"", True
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, RequestPayloadError):
+            # The rest of a body read after the answer (see the module docstring).
+            cause = exc.__cause__
+            message = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
+            log.warning("request body could not be read", reason=_reason(400, message))
+            return
+        super().log_exception(*args, **kwargs)
 
     def handle_error(
         self,
@@ -83,7 +135,8 @@ class _Handler(RequestHandler):
         else:
             reason = _reason(status, message or (str(exc) if exc else None))
             log.warning("request refused before routing", status=status, reason=reason)
-        body = error_body(request.path if parsed else None, status, reason, self.now())
+        path = request.path if parsed else sniffed_path(self._head)
+        body = error_body(path, status, reason, self.now())
         response = web.Response(
             status=status,
             body=jsonio.dumps(body).encode("utf-8"),

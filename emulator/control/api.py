@@ -12,7 +12,15 @@ from aiohttp import WSMsgType, web
 from emulator import jsonio
 from emulator.clock import ManualClock
 from emulator.control import faults as fault_routes
-from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.control.http import (
+    ADMIN_PREFIX,
+    ControlError,
+    field,
+    json_body,
+    ok,
+    path_int,
+    query_int,
+)
 from emulator.datetimes import parse_datetime
 from emulator.findings import report_text
 from emulator.ocpi.registration import RegistrationFailed
@@ -84,10 +92,7 @@ class _Handlers:
         return ok({"service": self.node.name, "routes": routes, **self.node.listening()})
 
     def _platform(self, request: web.Request) -> Any:
-        try:
-            platform_id = int(request.match_info["id"])
-        except ValueError:
-            raise ControlError(400, "invalid_id", "platform id must be an integer") from None
+        platform_id = path_int(request, "id", "platform id")
         platform = self.node.platforms.get(platform_id)
         if platform is None:
             raise ControlError(404, "not_found", f"no platform {platform_id}")
@@ -347,7 +352,10 @@ class _Handlers:
             or request.query.get("stream") == "sse"
         ):
             return await self._sse(request, since, kinds)
-        wait = float(request.query.get("wait", "0") or 0)
+        try:
+            wait = float(request.query.get("wait", "0") or 0)
+        except ValueError:
+            raise ControlError(400, "invalid_parameter", "'wait' must be a number") from None
         events = bus.recent(since, kinds)
         if not events and wait > 0:
             with bus.subscribe() as sub:
@@ -448,7 +456,4 @@ def _sse_frame(data: dict[str, Any]) -> bytes:
 
 
 def query_int_match(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise ControlError(400, "invalid_id", f"'{name}' must be an integer") from None
+    return path_int(request, name, f"'{name}'")

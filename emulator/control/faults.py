@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from pydantic import ValidationError
 
-from emulator.control.http import ADMIN_PREFIX, ControlError, json_body, ok
+from emulator.control.http import ADMIN_PREFIX, ControlError, json_body, ok, path_int
 from emulator.faults import FaultSpec
 
 if TYPE_CHECKING:
@@ -29,10 +29,7 @@ class _Handlers:
         self.rt = rt
 
     def _id(self, request: web.Request) -> int:
-        try:
-            return int(request.match_info["id"])
-        except ValueError:
-            raise ControlError(400, "invalid_id", "a fault id is an integer") from None
+        return path_int(request, "id", "fault id")
 
     async def list(self, request: web.Request) -> web.Response:
         only_active = request.query.get("active") in ("1", "true")

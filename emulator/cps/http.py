@@ -227,8 +227,17 @@ async def json_body(request: web.Request) -> Any:
 # --- middleware ----------------------------------------------------------------------------------
 
 
+def _request_url(request: web.Request) -> URL:
+    """The URL the client asked for; path and query only when its Host header is no host name
+    (``request.url`` raises then: not a 500, the header is the client's mistake)."""
+    try:
+        return request.url
+    except ValueError:  # UnicodeError too
+        return request.rel_url
+
+
 def _journal_url(request: web.Request) -> str:
-    url = request.url
+    url = _request_url(request)
     if "token" in url.query:  # GET /apikey?token=: a secret in the query
         url = url.update_query(token=redact_secret(url.query["token"]))
     return str(url)
@@ -375,7 +384,7 @@ class Handlers:
     # --- public --------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.Response:
-        base = str(request.url.with_query(None)).rstrip("/")
+        base = str(_request_url(request).with_query(None)).rstrip("/")
         return json_response(
             {
                 "service": "Payter Cloud Payments Service (emulated)",
@@ -387,7 +396,7 @@ class Handlers:
     async def openapi(self, request: web.Request) -> web.Response:
         from emulator.cps.openapi import openapi_document
 
-        server = str(request.url.with_query(None))
+        server = str(_request_url(request).with_query(None))
         server = server[: -len("openapi.json")] if server.endswith("openapi.json") else server
         return json_response(
             openapi_document(server.rstrip("/") or "/", self.service.settings.cps_answers)

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from emulator.control.http import ADMIN_PREFIX, ControlError, field, json_body, ok, query_int
+from emulator.control.http import (
+    ADMIN_PREFIX,
+    INT_MAX,
+    ControlError,
+    field,
+    json_body,
+    ok,
+    query_int,
+)
 from emulator.ocpi.types import format_datetime
 from emulator.ptp.contracts import ContractError
 from emulator.ptp.payments import TERMINALS
@@ -176,7 +184,9 @@ class _Handlers:
 
     def _contract(self, request: web.Request) -> dict[str, Any]:
         raw = request.match_info["contract_id"]
-        contract = self.ptp.contracts.get(int(raw)) if raw.isdigit() else None
+        contract = (
+            self.ptp.contracts.get(int(raw)) if raw.isdigit() and int(raw) <= INT_MAX else None
+        )
         if contract is None:
             raise ControlError(404, "not_found", f"no contract {raw}")
         return contract
