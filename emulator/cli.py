@@ -23,7 +23,6 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.settings import EmulatorSettings, env_name
 
 
@@ -86,7 +85,23 @@ def load_settings(cls: type[BaseSettings], given: dict[str, Any]) -> Any:
         raise click.UsageError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands; ``cpo-sim`` is built when it is asked for (run, or listed by --help),
+    so that ``serve`` does not build the simulated CPO's settings class at start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "cpo-sim"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "cpo-sim":
+            return _cpo_sim_command()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="payter-emulator")
 def main() -> None:
     """Emulator of the Payter payment terminal and of Payter's platform (OCPI PTP + CPS)."""
@@ -102,14 +117,19 @@ def serve(**given: Any) -> None:
     _serve_node("emulator.app:build_emulator", load_settings(EmulatorSettings, given))
 
 
-@main.command("cpo-sim")
-@settings_options(CpoSimSettings)
-def cpo_sim(**given: Any) -> None:
-    """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+def _cpo_sim_command() -> click.Command:
+    from emulator.cpo_sim.settings import CpoSimSettings
 
-    Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
-    """
-    _serve_node("emulator.cpo_sim.node:build_cpo_sim", load_settings(CpoSimSettings, given))
+    @click.command("cpo-sim")
+    @settings_options(CpoSimSettings)
+    def cpo_sim(**given: Any) -> None:
+        """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+
+        Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
+        """
+        _serve_node("emulator.cpo_sim.node:build_cpo_sim", load_settings(CpoSimSettings, given))
+
+    return cpo_sim
 
 
 def _serve_node(builder: str, settings: Any) -> None:
@@ -118,7 +138,7 @@ def _serve_node(builder: str, settings: Any) -> None:
 
     from emulator import logs
 
-    logs.configure(settings.log_format, settings.log_level)
+    logs.configure(settings.log_format, settings.log_level, lazy=True)
     module, _, name = builder.partition(":")
     build = getattr(importlib.import_module(module), name)  # imported only when run
     sys.exit(asyncio.run(_run(build, settings)))
@@ -608,6 +628,8 @@ def settings_table(command: str, target: Path | None) -> None:
         table = presets_table()
         start, end = "<!-- cpo-sim-presets:start -->", "<!-- cpo-sim-presets:end -->"
     elif command == "cpo-sim":
+        from emulator.cpo_sim.settings import CpoSimSettings
+
         table = markdown_table(CpoSimSettings)
         start, end = "<!-- cpo-sim-settings:start -->", "<!-- cpo-sim-settings:end -->"
     else:

@@ -20,15 +20,14 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from emulator import jsonio
+from emulator import jsonio, logs
 from emulator.datetimes import format_datetime
 
-log = structlog.get_logger("emulator.http")
+log = logs.get_logger("emulator.http")
 
 OCPI_PREFIX = "/ocpi"
 

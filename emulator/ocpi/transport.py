@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from emulator import inbound, jsonio
+from emulator import inbound, jsonio, logs
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
@@ -35,7 +34,7 @@ from emulator.settings import version_key
 if TYPE_CHECKING:
     from emulator.runtime import Runtime
 
-log = structlog.get_logger("emulator.ocpi")
+log = logs.get_logger("emulator.ocpi")
 
 CONFIGURATION_MODULES = frozenset({"credentials", "versions", "hubclientinfo"})
 _VERSION_RE = re.compile(r"\d+(\.\d+)+")

@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi.client import PeerError, PeerUnreachable
 from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.platforms import Platform
@@ -30,7 +29,7 @@ from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.mirror")
+log = logs.get_logger("emulator.ptp.mirror")
 
 MODEL_NAME = {"locations": "Location", "tariffs": "Tariff", "sessions": "Session", "cdrs": "CDR"}
 

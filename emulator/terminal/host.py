@@ -32,8 +32,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
-
+from emulator import logs
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
@@ -59,7 +58,7 @@ from emulator.terminal.device import (
 )
 from emulator.terminal.screens import Screen, ScreenError
 
-log = structlog.get_logger("emulator.terminal")
+log = logs.get_logger("emulator.terminal")
 
 MODES = ("ocpi", "cps")
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
