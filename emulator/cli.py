@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
+import errno
+import functools
 import json
+import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -105,6 +109,46 @@ class _Commands(click.Group):
 @click.version_option(package_name="payter-emulator")
 def main() -> None:
     """Emulator of the Payter payment terminal and of Payter's platform (OCPI PTP + CPS)."""
+    for warning in unknown_environment(os.environ):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def known_environment() -> set[str]:
+    """Every ``EMULATOR_*`` variable some command reads: the settings of ``serve`` and
+    ``cpo-sim`` and the ``envvar`` of every option of every command."""
+    from emulator.cpo_sim.settings import CpoSimSettings
+
+    names = {
+        env_name(cls, field)
+        for cls in (EmulatorSettings, CpoSimSettings)
+        for field in cls.model_fields
+    }
+
+    def walk(command: click.Command) -> None:
+        for param in command.params:
+            envvar = getattr(param, "envvar", None)
+            names.update([envvar] if isinstance(envvar, str) else envvar or [])
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(main)
+    walk(_cpo_sim_command())  # built on demand, so not among main's commands
+    return names
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """A misspelt variable would be ignored without a word: say so, with the likely name."""
+    if not any(name.startswith("EMULATOR_") for name in environ):
+        return []  # nothing to judge: the settings classes need not be built
+    known = known_environment()
+    out = []
+    for name in sorted(environ):
+        if not name.startswith("EMULATOR_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        out.append(f"{name} is not a setting of payter-emulator and is ignored{hint}")
+    return out
 
 
 @main.command()
@@ -139,6 +183,9 @@ def _serve_node(builder: str, settings: Any) -> None:
     from emulator import logs
 
     logs.configure(settings.log_format, settings.log_level, lazy=True)
+    warning = settings.exposure_warning()
+    if warning:
+        click.echo(warning, err=True)
     module, _, name = builder.partition(":")
     build = getattr(importlib.import_module(module), name)  # imported only when run
     sys.exit(asyncio.run(_run(build, settings)))
@@ -154,7 +201,13 @@ async def _run(build: Callable[[Any], Any], settings: Any) -> int:
         node = build(settings)
         info = await node.start()
     except OSError as exc:
-        click.echo(f"cannot start: {exc}", err=True)
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            hint = (
+                f"; port {settings.port} is taken: choose another with --port, "
+                "or --port 0 for a free one (the URL is in the listening line and --ready-file)"
+            )
+        click.echo(f"cannot start: {exc}{hint}", err=True)
         return 1
     except sqlite3.Error as exc:
         click.echo(f"cannot start: database {settings.db}: {exc}", err=True)
@@ -267,7 +320,8 @@ def tui_serve(
         from textual_serve.server import Server
     except ImportError:
         raise click.ClickException(
-            "textual-serve is not installed: pip install 'payter-emulator[serve]'"
+            "textual-serve is not installed: from a clone, .venv/bin/pip install -e '.[serve]' "
+            "(pip install 'payter-emulator[serve]' where the package is published)"
         ) from None
     # Tokens reach the TUI processes through their environment, never their command line
     # (which any local user can read).
@@ -420,6 +474,224 @@ def demo(**given: Any) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     sys.exit(asyncio.run(run(options)))
+
+
+# --- payter-emulator admin: the control API from a terminal or a CI script ------------------
+
+
+@main.group()
+@click.option(
+    "--url",
+    default=None,
+    envvar="EMULATOR_ADMIN_URL",
+    show_envvar=True,
+    help="The emulator (default: the URL in --ready-file, else http://127.0.0.1:8080).",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="EMULATOR_READY_FILE",
+    show_envvar=True,
+    help="The ready file of `serve --ready-file` or `demo --ready-file` to read the URL from.",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="EMULATOR_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Bearer token of the control API (when the emulator has one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the control API's JSON answer.")
+@click.pass_context
+def admin(
+    ctx: click.Context,
+    url: str | None,
+    ready_file: Path | None,
+    admin_token: str | None,
+    as_json: bool,
+) -> None:
+    """The control API (/__admin/) from the command line: the same words for a person at a
+    terminal and a CI script.
+
+    Exit codes: 0 done; 1 the emulator refused the call or cannot be reached (the reason is
+    printed); 2 invalid command line; 3 `report --check` found no PASS.
+    """
+    from emulator.control.client import AdminClient, default_url
+
+    try:
+        client = AdminClient(url or default_url(ready_file), admin_token=admin_token)
+    except ValueError as exc:
+        raise click.UsageError(f"--url: {exc}") from None
+    ctx.obj = _Admin(client, as_json)
+
+
+class _Admin:
+    def __init__(self, client: Any, as_json: bool) -> None:
+        self.client = client
+        self.as_json = as_json
+
+    def call(self, what: Callable[[], Any]) -> Any:
+        from emulator.control.client import AdminError
+
+        try:
+            return what()
+        except AdminError as exc:
+            details = ""
+            for name in ("accepted", "allowed"):
+                if exc.details.get(name):
+                    values = ", ".join(str(v) for v in exc.details[name])
+                    details += f" ({name}: {values})"
+            raise click.ClickException(f"{exc.message}{details}") from None
+
+    def show(self, data: Any, text: str) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            click.echo(text)
+
+    def serial(self, given: str | None) -> str:
+        """The terminal asked for, or the only one there is."""
+        if given:
+            return given
+        terminals = self.call(self.client.terminals)
+        if len(terminals) != 1:
+            names = ", ".join(str(t.get("serial_number")) for t in terminals) or "none"
+            raise click.UsageError(f"which terminal? --terminal SERIAL (there are: {names})")
+        return str(terminals[0]["serial_number"])
+
+
+def _screen_line(terminal: Mapping[str, Any]) -> str:
+    screen = terminal.get("screen") or {}
+    keys = " ".join(str(k) for k in screen.get("keys") or [])
+    title = (screen.get("view") or {}).get("title") or ""
+    line = f"{screen.get('id', '?')}"
+    if title:
+        line += f" \u201c{title}\u201d"
+    if keys:
+        line += f"  keys: {keys}"
+    if terminal.get("out_of_service"):
+        line += f"  (out of service: {terminal['out_of_service']})"
+    return line
+
+
+_TERMINAL = click.option("--terminal", "-t", "serial", default=None, help="Serial number.")
+
+
+@admin.command("terminals")
+@click.argument("serial", required=False)
+@click.pass_obj
+def admin_terminals(obj: _Admin, serial: str | None) -> None:
+    """The terminals and what each shows (or one terminal)."""
+    if serial:
+        terminal = obj.call(lambda: obj.client.terminal(serial))
+        obj.show(terminal, _terminal_line(terminal))
+        return
+    terminals = obj.call(obj.client.terminals)
+    lines = []
+    if not obj.as_json:
+        for row in terminals:
+            # The list has the OCPI side; the screen is in each terminal's own view.
+            detail = obj.call(functools.partial(obj.client.terminal, str(row["serial_number"])))
+            lines.append(_terminal_line({**row, **detail}))
+    obj.show(terminals, "\n".join(lines) or "no terminals")
+
+
+def _terminal_line(terminal: Mapping[str, Any]) -> str:
+    state = "online" if terminal.get("online") else "OFFLINE"
+    return (
+        f"{terminal.get('serial_number')}  {terminal.get('mode', '')}  {state}  "
+        f"{terminal.get('state', '')}  {_screen_line(terminal)}"
+    )
+
+
+@admin.command("press")
+@_TERMINAL
+@click.argument("key")
+@click.pass_obj
+def admin_press(obj: _Admin, serial: str | None, key: str) -> None:
+    """Press KEY on the terminal's screen (one of its keys; `touch` wakes the screensaver)."""
+    terminal = obj.serial(serial)
+    answer = obj.call(lambda: obj.client.press(terminal, key))
+    obj.show(answer, _screen_line(answer.get("terminal") or {}))
+
+
+@admin.command("tap")
+@_TERMINAL
+@click.argument("card", default="visa-approved")
+@click.option(
+    "--medium",
+    type=click.Choice(["contactless", "chip", "qr", "rfid"]),
+    default="contactless",
+    show_default=True,
+    help="How the card is presented.",
+)
+@click.pass_obj
+def admin_tap(obj: _Admin, serial: str | None, card: str, medium: str) -> None:
+    """Present a test CARD (default visa-approved; GET /__admin/cards lists them)."""
+    terminal = obj.serial(serial)
+    answer = obj.call(lambda: obj.client.present_card(terminal, card, medium))
+    if answer.get("result") == "ignored":
+        text = f"ignored: {answer.get('message') or answer.get('reason')}"
+    else:
+        shown = obj.call(lambda: obj.client.terminal(terminal))
+        text = f"read {card}: {_screen_line(shown)}"
+    obj.show(answer, text)
+
+
+@admin.command("journeys")
+@_TERMINAL
+@click.option("--state", default=None, help="Only journeys in this state (CHARGING, ...).")
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.pass_obj
+def admin_journeys(obj: _Admin, serial: str | None, state: str | None, limit: int | None) -> None:
+    """The card payments: state, money and references."""
+    rows = obj.call(lambda: obj.client.journeys(serial_number=serial, state=state, limit=limit))
+    lines = [
+        f"{j.get('serial_number')}  {j.get('evse_uid')}  {j.get('state')}  "
+        f"money {j.get('money')}  authorized {j.get('preauthorized_amount')}  "
+        f"captured {j.get('captured_amount')}  {j.get('currency')}  "
+        f"ref {j.get('authorization_reference')}"
+        for j in rows
+    ]
+    obj.show(rows, "\n".join(lines) or "no journeys")
+
+
+@admin.command("report")
+@click.option("--strict/--no-strict", default=None, help="Count warnings as failures (or not).")
+@click.option("--platform-id", type=int, default=None, help="One registered platform only.")
+@click.option("--check", is_flag=True, help="Exit 3 unless the verdict is PASS (for CI).")
+@click.pass_obj
+def admin_report(obj: _Admin, strict: bool | None, platform_id: int | None, check: bool) -> None:
+    """The verdict per axis (OCPI spec, Payter) and the findings behind it."""
+    query = {
+        "platform_id": platform_id,
+        "strict": None if strict is None else str(strict).lower(),
+    }
+    report = obj.call(lambda: obj.client.report(**query))
+    text = "" if obj.as_json else obj.call(lambda: obj.client.report(text=True, **query))
+    obj.show(report, str(text).rstrip("\n"))
+    if check and report.get("verdict") != "PASS":
+        sys.exit(3)
+
+
+@admin.group("clock", invoke_without_command=True)
+@click.pass_context
+def admin_clock(ctx: click.Context) -> None:
+    """The emulator's clock (its time, its mode)."""
+    if ctx.invoked_subcommand is None:
+        obj: _Admin = ctx.obj
+        clock = obj.call(obj.client.clock)
+        obj.show(clock, f"{clock.get('now')} ({clock.get('mode')})")
+
+
+@admin_clock.command("advance")
+@click.argument("seconds", type=float)
+@click.pass_obj
+def admin_clock_advance(obj: _Admin, seconds: float) -> None:
+    """Move a manual (or the demo's paced) clock SECONDS forward; every timer due fires."""
+    clock = obj.call(lambda: obj.client.advance(seconds))
+    obj.show(clock, f"{clock.get('now')} ({clock.get('timers_fired', 0)} timers fired)")
 
 
 @main.command()

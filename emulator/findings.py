@@ -157,6 +157,16 @@ class Findings:
             self._prune(finding_id)
         return row
 
+    def withdraw(self, platform_id: int) -> int:
+        """Remove the findings of a platform that never came to be: a registration against a
+        URL that is not an OCPI versions endpoint judges no CPO (the error answer and the
+        journal say what happened). Returns how many were removed."""
+        count = self.store.count("findings", "platform_id = ?", [platform_id])
+        if count:
+            self.store.execute("delete from findings where platform_id = ?", [platform_id])
+            self.bus.publish("finding.withdrawn", platform_id=platform_id, count=count)
+        return count
+
     def _prune(self, newest: int) -> None:
         if not self.retention:
             return

@@ -94,6 +94,7 @@ RuleId = Literal[
     "OCPI-37",
     "OCPI-37b",
     "OCPI-38",
+    "OCPI-38b",
     "OCPI-39",
     "OCPI-40",
     "OCPI-41",
@@ -711,6 +712,18 @@ _RULES: list[Rule] = [
             **ev("mod_cdrs", "Push model", "SHOULD", wording="should contain enough"),
         },
         "5.4 #38",
+    ),
+    spec(
+        "OCPI-38b",
+        "Energy, durations, costs and times are plausible: not negative, not in the future",
+        {
+            **ev("mod_sessions", "Session", "silent", V211),
+            **ev("mod_sessions", "Session", "silent"),
+        },
+        "5.4 #38",
+        "The spec bounds none of these values (negative ENERGY is even legal in V2G charging "
+        "periods): information for a person, never a failed verdict. A negative cost in a CDR "
+        "that is not a credit CDR is OCPI-37b.",
     ),
     spec(
         "OCPI-39",

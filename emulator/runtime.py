@@ -6,6 +6,7 @@ test can build a runtime with a manual clock, a seeded id generator and an in-me
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,8 +23,10 @@ from emulator.faults import Faults
 from emulator.findings import Findings
 from emulator.ids import Ids
 from emulator.journal import Journal
+from emulator.outbound import OutboundPolicy, PolicyResolver
 from emulator.settings import ServerSettings
 from emulator.store import Store, TableSpec
+from emulator.vault import Vault
 
 # One row per start of a server on this database (kept by POST /__admin/reset): a seeded
 # restart draws ids the earlier runs did not.
@@ -43,6 +46,9 @@ class Runtime:
     coverage: Coverage
     faults: Faults
     base_url: str = ""
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    # Keyed hashes and encryption for the secrets the store keeps (emulator/vault.py).
+    vault: Vault = field(default_factory=lambda: Vault(os.urandom(32)))
     _http: aiohttp.ClientSession | None = None
     # Called after POST /__admin/reset has emptied the store (re-seed fixtures etc.).
     reset_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -53,6 +59,8 @@ class Runtime:
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
+                # Every name is resolved through the outbound policy (emulator/outbound.py).
+                connector=aiohttp.TCPConnector(resolver=PolicyResolver(self.outbound)),
                 timeout=aiohttp.ClientTimeout(total=self.settings.http_timeout),
                 # The emulator talks to whatever the user points it at; never to a proxy
                 # picked up from the environment.
@@ -98,6 +106,8 @@ def build_runtime(
     findings.coverage = coverage
     rt = Runtime(
         settings=settings,
+        outbound=OutboundPolicy.from_settings(settings.allow_outbound, settings.deny_outbound),
+        vault=Vault.for_database(settings.db, settings.secrets_key),
         clock=clock,
         background=background,
         bus=bus,

@@ -35,6 +35,12 @@ def check_payments_versions(value: str) -> str:
     return ",".join(sorted(items, key=_version_key, reverse=True))
 
 
+# Settings that hold a secret: shortened wherever settings are shown.
+SECRET_SETTINGS = frozenset(
+    {"admin_token", "token_a", "secrets_key", "cps_api_key", "cps_apikey_token"}
+)
+
+
 class ServerSettings(BaseSettings):
     """Settings shared by every server this package starts (emulator, simulated CPO)."""
 
@@ -62,8 +68,10 @@ class ServerSettings(BaseSettings):
     seed: int | None = Field(
         None, description="Seed for ids, tokens and EFT data; set it for repeatable runs."
     )
-    log_format: Literal["auto", "json", "console"] = Field(
-        "auto", description="Log lines as JSON (default when stderr is not a terminal) or text."
+    log_format: Literal["auto", "json", "text", "console"] = Field(
+        "auto",
+        description="Log lines as 'json' (one object per line) or 'text' (readable lines; "
+        "'console' is the same); 'auto': text on a terminal, JSON otherwise.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level written to the log."
@@ -72,6 +80,13 @@ class ServerSettings(BaseSettings):
         None,
         description="Bearer token for /__admin/. Without it the control API answers loopback "
         "clients only.",
+    )
+    secrets_key: str | None = Field(
+        None,
+        description="Key for the secrets the database keeps (the tokens the emulator sends "
+        "to peers, minted CPS API keys); default: a random key in DB.key next to the database, "
+        "created on the first start (keep it with the database, or the stored tokens cannot "
+        "be read).",
     )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
@@ -89,6 +104,18 @@ class ServerSettings(BaseSettings):
     )
     http_timeout: float = Field(
         10.0, gt=0, description="Seconds an outbound OCPI/CPS/webhook request may take."
+    )
+    allow_outbound: str = Field(
+        "",
+        description="Hosts and networks outbound calls (to peers, webhooks) may reach besides "
+        "loopback and private networks: comma-separated CIDRs, IPs or host names "
+        "('.example.com': its subdomains); '0.0.0.0/0,::/0' allows every public address. "
+        "Link-local and cloud metadata addresses are always refused.",
+    )
+    deny_outbound: str = Field(
+        "",
+        description="Hosts and networks outbound calls may never reach (CIDRs, IPs or host "
+        "names, comma-separated); checked before --allow-outbound.",
     )
     strict: bool = Field(
         False,
@@ -133,6 +160,51 @@ class ServerSettings(BaseSettings):
         description="Modules a peer must expose at registration, as 'module:ROLE' "
         "(comma-separated); default depends on the profile.",
     )
+
+    @field_validator("allow_outbound", "deny_outbound")
+    @classmethod
+    def _outbound_rules(cls, value: str) -> str:
+        from emulator.outbound import Rules
+
+        Rules.parse(value)
+        return value
+
+    def default_secrets(self) -> list[str]:
+        """Settings that hold a secret and still have their published default value."""
+        return [
+            name
+            for name in ("token_a",)
+            if getattr(self, name) and getattr(self, name) == type(self).model_fields[name].default
+        ]
+
+    def exposure_warning(self) -> str | None:
+        """What to tell someone who listens beyond loopback with secrets anyone can read in
+        this project's README (the fixed token A, the fixed CPS key)."""
+        if self.loopback_only:
+            return None
+        names = self.default_secrets()
+        if not names:
+            return None
+        flags = ", ".join("--" + n.replace("_", "-") for n in names)
+        return (
+            f"warning: listening on {self.host}, beyond loopback, while {flags} still "
+            "have their published default values: anyone who can reach this port can register "
+            "a platform or call the CPS API with them. Set your own values (or the "
+            "EMULATOR_* variables), or listen on 127.0.0.1."
+        )
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the server listens on a loopback interface only."""
+        import ipaddress
+
+        host = self.host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @field_validator("versions")
     @classmethod
@@ -464,6 +536,14 @@ class EmulatorSettings(ServerSettings):
             if "versions" not in self.model_fields_set:
                 self.versions = "2.2.1,2.1.1"
         return self
+
+    def default_secrets(self) -> list[str]:
+        names = super().default_secrets()
+        return names + [
+            name
+            for name in ("cps_api_key", "cps_apikey_token")
+            if getattr(self, name) and getattr(self, name) == type(self).model_fields[name].default
+        ]
 
     @property
     def cps_retry_delays(self) -> list[float]:

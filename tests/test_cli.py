@@ -100,6 +100,42 @@ def test_port_taken_exits_1(tmp_path: Path) -> None:
             timeout=20,
         )
     assert result.returncode == 1 and "cannot start" in result.stderr
+    # What to do about it, not only what went wrong.
+    assert f"port {port} is taken" in result.stderr and "--port 0" in result.stderr
+
+
+def test_log_format_text_is_accepted_and_writes_readable_lines() -> None:
+    """The README documents --log-format text: the command line takes it."""
+    import io
+
+    from emulator import logs
+    from emulator.cli import load_settings
+
+    assert load_settings(EmulatorSettings, {"log_format": "text"}).log_format == "text"
+    result = CliRunner().invoke(main, ["serve", "--log-format", "text", "--help"])
+    assert result.exit_code == 0
+    out = io.StringIO()
+    logs.configure("text", "info", stream=out)
+    import structlog
+
+    structlog.get_logger("t").info("hello", where="here")
+    line = out.getvalue()
+    assert "hello" in line and "where=here" in line and not line.lstrip().startswith("{")
+    logs.configure("auto", "warning")
+
+
+def test_a_misspelt_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMULATOR_PROT", "9000")
+    monkeypatch.setenv("EMULATOR_CPO_SIM_PORT", "9001")  # a real one: no warning
+    monkeypatch.setenv("EMULATOR_DEMO_HEADLESS", "1")  # an option's variable: no warning
+    result = CliRunner().invoke(main, ["settings-table"])
+    assert result.exit_code == 0
+    assert (
+        "warning: EMULATOR_PROT is not a setting of payter-emulator and is ignored "
+        "(did you mean EMULATOR_PORT?)"
+    ) in result.output
+    assert "EMULATOR_CPO_SIM_PORT" not in result.output.split("| Flag")[0]
+    assert "EMULATOR_DEMO_HEADLESS" not in result.output.split("| Flag")[0]
 
 
 def test_help_lists_every_setting_with_its_variable() -> None:

@@ -72,3 +72,11 @@ class StreamStatusChanged(Message):
         super().__init__()
         self.connected = connected
         self.error = error
+
+
+class JourneySelected(Message):
+    """Open the whole record of one payment journey."""
+
+    def __init__(self, journey: dict[str, Any]) -> None:
+        super().__init__()
+        self.journey = journey

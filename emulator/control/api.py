@@ -138,13 +138,12 @@ class _Handlers:
         return ok({"token": token, "versions_url": self.node.server.versions_url}, status=201)
 
     async def tokens_a(self, request: web.Request) -> web.Response:
-        from emulator.redact import redact_secret
 
         rows = self.rt.store.rows("tokens_a", order_by="created_at")
         return ok(
             [
                 {
-                    "token": r["token"] if r["fixed"] else redact_secret(r["token"]),
+                    "token": r.get("token_hint") or "…",
                     "label": r["label"],
                     "fixed": bool(r["fixed"]),
                     "created_at": r["created_at"],
@@ -321,10 +320,13 @@ class _Handlers:
         return ok(row)
 
     async def settings(self, request: web.Request) -> web.Response:
+        from emulator.redact import redact_secret
+        from emulator.settings import SECRET_SETTINGS
+
         data = self.rt.settings.model_dump(mode="json")
-        for secret in ("admin_token", "token_a"):
+        for secret in SECRET_SETTINGS:
             if data.get(secret):
-                data[secret] = data[secret][:4] + "…"
+                data[secret] = redact_secret(str(data[secret]))
         return ok(data)
 
     async def events(self, request: web.Request) -> web.StreamResponse:

@@ -146,6 +146,25 @@ def admin_middleware(token: str | None) -> Any:
                 "body_too_large",
                 f"request body too large: {exc.text or exc.reason} (--max-body-bytes)",
             )
+        except web.HTTPNotFound:
+            return error(
+                404,
+                "not_found",
+                f"no control API route {request.method} {request.path}: "
+                f"GET {ADMIN_PREFIX}/ lists them",
+                path=request.path,
+                routes=f"{ADMIN_PREFIX}/",
+            )
+        except web.HTTPMethodNotAllowed as exc:
+            allowed = sorted(exc.allowed_methods)
+            return error(
+                405,
+                "method_not_allowed",
+                f"{request.path} does not take {request.method} (it takes "
+                f"{', '.join(allowed)}): GET {ADMIN_PREFIX}/ lists the routes",
+                path=request.path,
+                allowed=allowed,
+            )
         except web.HTTPException as exc:
             if exc.status >= 400:
                 return error(

@@ -111,8 +111,8 @@ class CpoSimSettings(ServerSettings):
     auto_plug_in_delay: float = Field(
         5.0,
         description="Seconds after which the simulated driver plugs a car in after an "
-        "accepted START_SESSION, and unplugs it after the session; negative: only through "
-        "the control API.",
+        "accepted START_SESSION, and unplugs it after the session (also a car plugged in "
+        "through the control API); negative: only through the control API.",
     )
     plug_in_timeout: float = Field(
         120.0,

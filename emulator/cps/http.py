@@ -21,6 +21,7 @@ from emulator import inbound, jsonio, logs
 from emulator.cps.errors import CpsError, Finding, invalid_parameter, missing_parameter
 from emulator.cps.keys import ApiKey
 from emulator.cps.service import CloudPaymentService
+from emulator.outbound import OutboundPolicy
 from emulator.redact import redact_secret
 
 log = logs.get_logger("emulator.cps.http")
@@ -66,8 +67,10 @@ class Query:
     CSMS that sends ``authorizedAmount=`` has most likely lost a value on the way.
     """
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, policy: OutboundPolicy | None = None) -> None:
         self.query = request.query
+        # URLs the emulator will call (webhook, callbackUrl) are checked against it.
+        self.policy = policy
 
     def _one(self, name: str) -> str | None:
         values = self.query.getall(name, [])
@@ -149,11 +152,11 @@ class Query:
         value = self._typed(name, "an absolute http(s) URL")
         if value is None:
             return None
-        check_url(value, name)
+        check_url(value, name, self.policy)
         return value
 
 
-def check_url(value: Any, name: str) -> str:
+def check_url(value: Any, name: str, policy: OutboundPolicy | None = None) -> str:
     if not isinstance(value, str):
         raise invalid_parameter(name, "must be an absolute http(s) URL")
     if not (value.isascii() and value.isprintable()) or " " in value:
@@ -169,6 +172,11 @@ def check_url(value: Any, name: str) -> str:
         raise invalid_parameter(name, f"must be an absolute http(s) URL, got {value!r}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise invalid_parameter(name, f"must be an absolute http(s) URL, got {value!r}")
+    refusal = policy.host_refusal(url.host) if policy is not None else None
+    if refusal is not None:
+        raise invalid_parameter(
+            name, f"is not a URL the emulator calls: {url.host} {refusal} (outbound policy)"
+        )
     return value
 
 
@@ -378,7 +386,8 @@ class Handlers:
         return json_response(self.service.webhook(self._key(request)).dump())
 
     async def set_webhook(self, request: web.Request) -> web.Response:
-        query = Query(request)
+        policy = self.service.rt.outbound
+        query = Query(request, policy)
         body = await json_body(request)
         if body is not None and not isinstance(body, dict):
             raise CpsError(
@@ -390,7 +399,7 @@ class Handlers:
         # parameters, payter.md §3.4), then the body. callbackUrl, as start and ui name their
         # URLs, is taken as well.
         body_urls = {
-            name: check_url(body[name], name)
+            name: check_url(body[name], name, policy)
             for name in ("url", "callbackUrl")
             if body and body.get(name) is not None
         }
@@ -413,7 +422,7 @@ class Handlers:
         return json_response(terminal.dump())
 
     async def start(self, request: web.Request) -> web.Response:
-        q = Query(request)
+        q = Query(request, self.service.rt.outbound)
         # Accepted and checked, without effect: uiMessageTimeout (how long the terminal reads is
         # the cps_read_timeout setting; Payter's card-detect timeout is terminal configuration),
         # customIdleScreen and qr (named by Payter's clients, meaning not public, payter.md §3.4).
@@ -550,7 +559,7 @@ class Handlers:
     # --- UI ------------------------------------------------------------------------------
 
     async def ui(self, request: web.Request) -> web.Response:
-        callback_url = Query(request).url("callbackUrl")
+        callback_url = Query(request, self.service.rt.outbound).url("callbackUrl")
         body = await json_body(request)
         if body is None:
             raise CpsError(

@@ -18,6 +18,7 @@ layer adds what is CPS's own (payter.md §3):
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -63,12 +64,14 @@ CPS_TERMINALS = TableSpec(
     },
     pk="serial_number",
 )
-# Per API key: the state webhook "for all terminals" (§3.1 tag Web Hook).
+# Per API key: the state webhook "for all terminals" (§3.1 tag Web Hook). "apikey" holds the
+# key's id (its keyed hash, emulator/cps/keys.py), never the key.
 CPS_WEBHOOKS = TableSpec(
     name="cps_webhooks",
     columns={"apikey": str, "url": str, "updated_at": str},
     pk="apikey",
 )
+_KEY_ID_RE = re.compile(r"[0-9a-f]{64}")
 # What CPS adds to a terminal session: receipt lines and the session timeout.
 CPS_SESSIONS = TableSpec(
     name="cps_sessions",
@@ -105,6 +108,13 @@ class CloudPaymentService:
         self.keys = ApiKeys(
             rt, fixed_key=settings.cps_api_key, fixed_token=settings.cps_apikey_token
         )
+        # Webhooks chosen by a key: by the key's id, also those kept by name from before.
+        for row in rt.store.rows(CPS_WEBHOOKS.name):
+            if not _KEY_ID_RE.fullmatch(row["apikey"]):
+                rt.store.delete(CPS_WEBHOOKS.name, row["apikey"])
+                rt.store.upsert(
+                    CPS_WEBHOOKS.name, {**row, "apikey": self.keys.key_id(row["apikey"])}
+                )
         self.deliveries = Deliveries(
             rt, delays=settings.cps_retry_delays, timeout=settings.cps_webhook_timeout
         )
@@ -690,7 +700,7 @@ class CloudPaymentService:
     def webhook(self, key: ApiKey) -> Webhook:
         from emulator.cps.models import Webhook
 
-        row = self.rt.store.get(CPS_WEBHOOKS.name, key.apikey)
+        row = self.rt.store.get(CPS_WEBHOOKS.name, key.id)
         return Webhook(url=row["url"] if row else None)
 
     def set_webhook(self, key: ApiKey, url: str) -> Webhook:
@@ -698,14 +708,14 @@ class CloudPaymentService:
 
         self.rt.store.upsert(
             CPS_WEBHOOKS.name,
-            {"apikey": key.apikey, "url": url, "updated_at": format_datetime(self.rt.now())},
+            {"apikey": key.id, "url": url, "updated_at": format_datetime(self.rt.now())},
         )
         return Webhook(url=url)
 
     def delete_webhook(self, key: ApiKey) -> Webhook:
         from emulator.cps.models import Webhook
 
-        self.rt.store.delete(CPS_WEBHOOKS.name, key.apikey)
+        self.rt.store.delete(CPS_WEBHOOKS.name, key.id)
         return Webhook(url=None)
 
     def state_changed(self, serial_number: str, effect: StateChanged) -> None:
@@ -718,8 +728,5 @@ class CloudPaymentService:
         for url in urls:  # one delivery per URL, even when several keys chose it
             self.deliveries.enqueue("state", serial_number, url, body)
 
-    def _key(self, apikey: str) -> ApiKey | None:
-        fixed = self.keys.fixed
-        if fixed is not None and apikey == fixed.apikey:
-            return fixed
-        return self.keys.get(apikey)
+    def _key(self, key_id: str) -> ApiKey | None:
+        return self.keys.get(key_id)

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from emulator import jsonio, logs
+from emulator import jsonio, logs, outbound
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime, parse_datetime
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
@@ -234,6 +234,7 @@ class Deliveries:
             payload, headers = apply_outbound(fault, payload, headers)
         started = time.perf_counter()
         try:
+            self.rt.outbound.check_url(row["url"])
             if fault is not None and fault.spec.action == "delay":
                 await self.rt.faults.delay(fault.spec.seconds or 0)
             if fault is None or not withheld(fault):
@@ -259,7 +260,9 @@ class Deliveries:
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"
         except (aiohttp.ClientError, ValueError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = outbound.describe(exc) or (
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            )
         duration_ms = (time.perf_counter() - started) * 1000
         exchange_id = self.rt.journal.record(
             direction="out",

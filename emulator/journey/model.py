@@ -141,10 +141,6 @@ class Journey:
         """The charger as the driver knows it (its number on the list, else the EVSE uid)."""
         return self.connector_label or self.evse_uid or ""
 
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL
-
     def replace(self, **changes: Any) -> Journey:
         return dataclasses.replace(self, **changes)
 

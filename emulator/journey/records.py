@@ -24,7 +24,6 @@ from emulator.journey.model import (
     SETTLED,
     Journey,
     JourneyState,
-    Money,
 )
 from emulator.store import Store, TableSpec
 
@@ -152,14 +151,6 @@ class JourneyRecords:
         updated = self.get(current.id)
         assert updated is not None
         return updated
-
-    def claim_money(self, journey_id: str, expected: tuple[Money, ...], new: Money) -> bool:
-        """Move the money state from one of ``expected`` to ``new``; False if it had moved."""
-        current = self.get(journey_id)
-        if current is None or current.money not in expected:
-            return False
-        self._write(current, {"money": str(new)})
-        return True
 
     def _one(self, where: str, params: list[Any]) -> Journey | None:
         row = self.store.first("journeys", where, params)

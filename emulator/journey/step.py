@@ -664,7 +664,29 @@ def _session(s: _Step, event: SessionReceived) -> None:
 
 def _cdr(s: _Step, event: CdrReceived) -> None:
     cdr = event.cdr
+    if cdr.get("credit"):
+        return  # a credit CDR corrects one already billed: the card journey has no refund step
     total = price_incl(cdr.get("total_cost"))
+    # One CDR settles a journey, once (the same CDR pulled after it was pushed changes nothing).
+    if s.j.cdr_id is not None:
+        if str(s.j.cdr_id).upper() != str(cdr["id"]).upper():
+            s.finding(
+                "OCPI-55",
+                f"CDR {cdr['id']} is a second CDR for START_SESSION "
+                f"{s.j.authorization_reference}, which CDR {s.j.cdr_id} already settled; it is "
+                "not settled again",
+            )
+            return
+        if s.j.money != Money.AUTHORIZED:
+            return
+    if total is not None and total < 0:
+        s.finding(
+            "PAYTER-05",
+            f"CDR {cdr['id']} totals {s.money(total)}: nothing can be captured from a negative "
+            "total; the pre-authorization stays open for a CDR with the session's total (or "
+            "until the CDR timeout)",
+        )
+        return
     s.set(
         cdr_id=cdr["id"],
         cdr_total=total,

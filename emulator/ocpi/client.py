@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from emulator import inbound, jsonio, logs
+from emulator import inbound, jsonio, logs, outbound
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform
@@ -53,12 +53,15 @@ class PeerError(Exception):
         ocpi_status: int = status.UNABLE_TO_USE_CLIENT_API,
         exchange_id: int | None = None,
         reply: OcpiReply | None = None,
+        public: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.ocpi_status = ocpi_status
         self.exchange_id = exchange_id
         self.reply = reply
+        # What a peer that chose the URL may be told: never whether a port was open.
+        self.public = public or message
 
 
 class PeerUnreachable(PeerError):
@@ -273,6 +276,7 @@ class OcpiClient:
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.rt.settings.http_timeout)
         resp_headers: CIMultiDictProxy[str] | CIMultiDict[str]
         try:
+            self.rt.outbound.check_url(url)
             if fault is not None and fault.spec.action == "delay":
                 await self.rt.faults.delay(fault.spec.seconds or 0)
             made_up = fault is not None and fault.spec.action in FABRICATED
@@ -309,7 +313,9 @@ class OcpiClient:
             )
             log.warning("ocpi peer unreachable", method=method, url=url, error=reason)
             raise PeerUnreachable(
-                f"{method} {url} failed: {reason}", exchange_id=exchange_id
+                f"{method} {url} failed: {reason}",
+                exchange_id=exchange_id,
+                public=_no_answer(url, exchange_id, refused=outbound.describe(exc)),
             ) from None
         elapsed = (time.perf_counter() - started) * 1000
         envelope, problem = _parse_envelope(raw)
@@ -357,6 +363,7 @@ class OcpiClient:
                 f"{method} {url}: {problem} (HTTP {http_status})",
                 exchange_id=exchange_id,
                 reply=reply,
+                public=_no_answer(url, exchange_id),
             )
         return reply
 
@@ -770,7 +777,20 @@ def _parse_envelope(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return body, None
 
 
+def _no_answer(url: str, exchange_id: int | None, *, refused: str | None = None) -> str:
+    """One text for every way a call can fail before an OCPI answer (no connection, no answer
+    in time, something that is not OCPI), so that a URL a peer chose does not tell it whether
+    a port is open. The journal keeps what happened."""
+    if refused:
+        return f"{url}: {refused}"
+    where = f" (GET /__admin/journal/{exchange_id})" if exchange_id else ""
+    return f"no OCPI answer from {url}; the emulator's traffic journal has the details{where}"
+
+
 def _describe_exception(exc: BaseException, timeout: float) -> str:
+    refused = outbound.describe(exc)
+    if refused:
+        return refused
     if isinstance(exc, asyncio.TimeoutError):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -4,23 +4,28 @@ Per platform, two tokens (credentials.asciidoc):
 
 * ``peer_token``: the token *we* present when calling the peer (token B when the peer
   registered with us, token C when we registered with the peer; token A while a handshake we
-  started is under way).
-* ``issued_token``: the token the *peer* presents when calling us (the one we generated).
+  started is under way). We must send it again, so it is stored encrypted
+  (:meth:`emulator.vault.Vault.seal`) and opened when the platform is read.
+* ``issued_token``: the token the *peer* presents when calling us (the one we generated). We
+  only verify it, so only its keyed hash is stored (and its first characters, for display).
 
-Look-ups go by a SHA-256 of the presented token (indexed, O(1)) and the final comparison is
-constant-time (:func:`hmac.compare_digest`).
+Tokens A are verified only, too: stored as keyed hashes. Look-ups go by the keyed hash of the
+presented token (indexed, O(1)); a copied database file hands out no token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator import logs
 from emulator.ocpi.types import format_datetime
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
+from emulator.vault import SealError, Vault, hint, is_sealed
+
+log = logs.get_logger("emulator.ocpi.platforms")
 
 PLATFORMS = TableSpec(
     name="platforms",
@@ -30,10 +35,12 @@ PLATFORMS = TableSpec(
         "status": str,  # PENDING | REGISTERED | UNREGISTERED | FAILED
         "version": str,
         "versions_url": str,
-        "peer_token": str,
-        "peer_token_hash": str,
-        "issued_token": str,
+        "peer_token": str,  # sealed (encrypted)
+        "peer_token_hash": str,  # keyed hash
+        "peer_token_hint": str,
+        "issued_token": str,  # no longer written: only its keyed hash is kept
         "issued_token_hash": str,
+        "issued_token_hint": str,
         # The issued token a credentials PUT replaced, and who made that PUT ("peer" | "us"):
         # a peer still presenting it gets a clear 401 and a finding.
         "previous_token_hash": str,
@@ -54,8 +61,9 @@ PLATFORMS = TableSpec(
 TOKENS_A = TableSpec(
     name="tokens_a",
     columns={
-        "token_hash": str,
-        "token": str,
+        "token_hash": str,  # keyed hash
+        "token": str,  # no longer written
+        "token_hint": str,
         "label": str,
         "fixed": int,
         "created_at": str,
@@ -66,10 +74,6 @@ TOKENS_A = TableSpec(
 )
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 @dataclass
 class Platform:
     id: int
@@ -78,7 +82,8 @@ class Platform:
     version: str | None
     versions_url: str | None
     peer_token: str | None
-    issued_token: str | None
+    # What is shown of the token the peer calls us with (the token itself is not kept).
+    issued_token_hint: str | None
     roles: list[dict[str, Any]] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     hub_party_id: str | None = None
@@ -89,15 +94,26 @@ class Platform:
     updated_at: str | None = None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Platform:
+    def from_row(cls, row: dict[str, Any], vault: Vault) -> Platform:
+        peer_token = row.get("peer_token")
+        if peer_token and is_sealed(peer_token):
+            try:
+                peer_token = vault.open(peer_token)
+            except SealError as exc:
+                log.error(
+                    "cannot read the token to call the peer with",
+                    platform=row["id"],
+                    error=str(exc),
+                )
+                peer_token = None
         return cls(
             id=row["id"],
             name=row.get("name"),
             status=row["status"],
             version=row.get("version"),
             versions_url=row.get("versions_url"),
-            peer_token=row.get("peer_token"),
-            issued_token=row.get("issued_token"),
+            peer_token=peer_token,
+            issued_token_hint=row.get("issued_token_hint"),
             roles=row.get("roles") or [],
             endpoints=row.get("endpoints") or [],
             hub_party_id=row.get("hub_party_id"),
@@ -155,7 +171,7 @@ class Platform:
             "auth_encoding": self.auth_encoding,
             "peer_auth_seen": self.peer_auth_seen,
             "peer_token": redact_secret(self.peer_token) if self.peer_token else None,
-            "issued_token": redact_secret(self.issued_token) if self.issued_token else None,
+            "issued_token": self.issued_token_hint,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -165,31 +181,60 @@ class Platforms:
     def __init__(self, rt: Runtime, fixed_token_a: str | None) -> None:
         self.rt = rt
         self.store = rt.store
+        self.vault = rt.vault
         self.fixed_token_a = fixed_token_a
         self.store.register(PLATFORMS, TOKENS_A)
+        self._protect_stored()
         self.ensure_fixed_token_a()
 
     def _now(self) -> str:
         return format_datetime(self.rt.now())
+
+    def _protect_stored(self) -> None:
+        """Tokens a database from before kept as they were: hashed or sealed now."""
+        for row in self.store.rows("tokens_a", "token is not null"):
+            token = row["token"]
+            with self.store.atomic():
+                self.store.delete("tokens_a", row["token_hash"])
+                self.store.insert(
+                    "tokens_a",
+                    {
+                        **row,
+                        "token_hash": self.vault.digest(token),
+                        "token": None,
+                        "token_hint": hint(token),
+                    },
+                )
+        for row in self.store.rows(
+            "platforms",
+            "issued_token is not null or (peer_token is not null and peer_token not like 'v1:%')",
+        ):
+            changes = self._protect(
+                {
+                    k: row[k]
+                    for k in ("issued_token", "peer_token")
+                    if row.get(k) and not is_sealed(row[k])
+                }
+            )
+            # The old previous-token hash was unkeyed: it cannot be compared any more.
+            changes["previous_token_hash"] = None
+            self.store.update("platforms", row["id"], changes)
 
     # --- tokens A --------------------------------------------------------------------------
 
     def ensure_fixed_token_a(self) -> None:
         # A fixed token A from an earlier --token-a that no platform used is revoked: changing
         # the setting must not leave the old value valid in a kept database.
-        current = token_hash(self.fixed_token_a) if self.fixed_token_a else ""
+        current = self.vault.digest(self.fixed_token_a) if self.fixed_token_a else ""
         self.store.delete_where(
             "tokens_a", "fixed = 1 and used_at is null and token_hash != ?", [current]
         )
-        if (
-            self.fixed_token_a
-            and self.store.get("tokens_a", token_hash(self.fixed_token_a)) is None
-        ):
+        if self.fixed_token_a and self.store.get("tokens_a", current) is None:
             self.store.insert(
                 "tokens_a",
                 {
-                    "token_hash": token_hash(self.fixed_token_a),
-                    "token": self.fixed_token_a,
+                    "token_hash": current,
+                    "token_hint": hint(self.fixed_token_a),
                     "label": "fixed (settings)",
                     "fixed": 1,
                     "created_at": self._now(),
@@ -201,8 +246,8 @@ class Platforms:
         self.store.insert(
             "tokens_a",
             {
-                "token_hash": token_hash(token),
-                "token": token,
+                "token_hash": self.vault.digest(token),
+                "token_hint": hint(token),
                 "label": label,
                 "fixed": 0,
                 "created_at": self._now(),
@@ -211,18 +256,24 @@ class Platforms:
         return token
 
     def token_a(self, presented: str) -> dict[str, Any] | None:
-        """The unused token A matching ``presented``, if any (constant-time compare)."""
-        row = self.store.get("tokens_a", token_hash(presented))
+        """The unused token A matching ``presented``, if any (keyed hash, constant time)."""
+        digest = self.vault.digest(presented)
+        row = self.store.get("tokens_a", digest)
         if row is None or row.get("used_at"):
             return None
-        if not hmac.compare_digest(row["token"].encode(), presented.encode()):
+        if not hmac.compare_digest(row["token_hash"], digest):
             return None
         return row
+
+    def spent_token_a(self, presented: str) -> dict[str, Any] | None:
+        """The token A matching ``presented`` if a registration already used it."""
+        row = self.store.get("tokens_a", self.vault.digest(presented))
+        return row if row is not None and row.get("used_at") else None
 
     def consume_token_a(self, presented: str, platform_id: int) -> None:
         self.store.update(
             "tokens_a",
-            token_hash(presented),
+            self.vault.digest(presented),
             {"used_at": self._now(), "platform_id": platform_id},
         )
 
@@ -233,48 +284,44 @@ class Platforms:
 
     # --- platforms -------------------------------------------------------------------------
 
-    def by_issued_token(self, presented: str) -> Platform | None:
-        digest = token_hash(presented)
-        row = self.store.first("platforms", "issued_token_hash = ?", [digest])
-        if (
-            row is not None
-            and row.get("issued_token")
-            and hmac.compare_digest(row["issued_token"].encode(), presented.encode())
-        ):
-            return Platform.from_row(row)
+    def _by_hash(self, column: str, presented: str) -> dict[str, Any] | None:
+        digest = self.vault.digest(presented)
+        row = self.store.first("platforms", f"{column} = ?", [digest])
+        if row is not None and hmac.compare_digest(str(row[column]), digest):
+            return row
         return None
+
+    def by_issued_token(self, presented: str) -> Platform | None:
+        row = self._by_hash("issued_token_hash", presented)
+        return Platform.from_row(row, self.vault) if row is not None else None
 
     def by_previous_token(self, presented: str) -> tuple[Platform, str | None] | None:
         """The platform whose issued token ``presented`` was before a credentials PUT, and who
         made that PUT."""
-        row = self.store.first("platforms", "previous_token_hash = ?", [token_hash(presented)])
-        return (Platform.from_row(row), row.get("rotated_by")) if row else None
+        row = self._by_hash("previous_token_hash", presented)
+        return (Platform.from_row(row, self.vault), row.get("rotated_by")) if row else None
 
     def by_peer_token(self, presented: str) -> Platform | None:
         """The platform we call with ``presented``: a peer presenting it to us is using the
         wrong one of the pair (its own token instead of ours)."""
-        row = self.store.first("platforms", "peer_token_hash = ?", [token_hash(presented)])
-        if (
-            row is not None
-            and row.get("peer_token")
-            and hmac.compare_digest(row["peer_token"].encode(), presented.encode())
-        ):
-            return Platform.from_row(row)
-        return None
+        row = self._by_hash("peer_token_hash", presented)
+        return Platform.from_row(row, self.vault) if row is not None else None
 
     def get(self, platform_id: int) -> Platform | None:
         row = self.store.get("platforms", platform_id)
-        return Platform.from_row(row) if row else None
+        return Platform.from_row(row, self.vault) if row else None
 
     def all(self) -> list[Platform]:
-        return [Platform.from_row(r) for r in self.store.rows("platforms", order_by="id")]
+        return [
+            Platform.from_row(r, self.vault) for r in self.store.rows("platforms", order_by="id")
+        ]
 
     def registered(self) -> list[Platform]:
         return [p for p in self.all() if p.registered]
 
     def create(self, **fields: Any) -> Platform:
         now = self._now()
-        row = _with_hashes({"created_at": now, "updated_at": now, **fields})
+        row = self._protect({"created_at": now, "updated_at": now, **fields})
         platform_id = self.store.insert("platforms", row)
         assert platform_id is not None
         platform = self.get(platform_id)
@@ -282,19 +329,25 @@ class Platforms:
         return platform
 
     def update(self, platform_id: int, **fields: Any) -> Platform:
-        fields = _with_hashes(fields)
+        fields = self._protect(fields)
         fields["updated_at"] = self._now()
         self.store.update("platforms", platform_id, fields)
         platform = self.get(platform_id)
         assert platform is not None
         return platform
 
+    def issued_token_columns(self, platform_id: int) -> dict[str, Any]:
+        """What is stored of the issued token (to put it back after a failed PUT)."""
+        row = self.store.get("platforms", platform_id) or {}
+        return {
+            k: row.get(k)
+            for k in ("issued_token_hash", "issued_token_hint", "previous_token_hash", "rotated_by")
+        }
+
     def rotate_issued_token(self, platform_id: int, new_token: str, by: str) -> Platform:
-        """Replace the token the peer calls us with (credentials PUT, either side), keeping a
+        """Replace the token the peer calls us with (credentials PUT, either side), keeping the
         hash of the old one to explain a 401 to a peer that still presents it."""
-        current = self.get(platform_id)
-        assert current is not None
-        previous = token_hash(current.issued_token) if current.issued_token else None
+        previous = self.issued_token_columns(platform_id)["issued_token_hash"]
         return self.update(
             platform_id, issued_token=new_token, previous_token_hash=previous, rotated_by=by
         )
@@ -302,11 +355,18 @@ class Platforms:
     def delete(self, platform_id: int) -> None:
         self.store.delete("platforms", platform_id)
 
-
-def _with_hashes(fields: dict[str, Any]) -> dict[str, Any]:
-    """Index columns for the tokens among ``fields`` (look-ups never scan the table)."""
-    out = dict(fields)
-    for column in ("issued_token", "peer_token"):
-        if column in out:
-            out[f"{column}_hash"] = token_hash(out[column]) if out[column] else None
-    return out
+    def _protect(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The stored form of the tokens among ``fields``: the issued token as a keyed hash
+        (and a hint), the peer token sealed (and its keyed hash, to recognise it)."""
+        out = dict(fields)
+        if "issued_token" in out:
+            token = out.pop("issued_token")
+            out["issued_token"] = None
+            out["issued_token_hash"] = self.vault.digest(token) if token else None
+            out["issued_token_hint"] = hint(token) if token else None
+        if "peer_token" in out:
+            token = out["peer_token"]
+            out["peer_token"] = self.vault.seal(token) if token else None
+            out["peer_token_hash"] = self.vault.digest(token) if token else None
+            out["peer_token_hint"] = hint(token) if token else None
+        return out

@@ -81,12 +81,19 @@ class RegistrationFailed(Exception):
         ocpi_status: int,
         exchange_id: int | None = None,
         platform_id: int | None = None,
+        public: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.ocpi_status = ocpi_status
         self.exchange_id = exchange_id
         self.platform_id = platform_id
+        # What a peer that chose the URL is told (never whether a port answered); the operator
+        # (the control API) reads ``message``.
+        self.public = public or message
+        # The versions URL did not answer an OCPI versions list: most likely not the peer's
+        # versions endpoint at all (a wrong URL), so nothing it did judges a CPO.
+        self.no_versions_list = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -194,17 +201,26 @@ class Registration:
             )
 
     async def fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
+        try:
+            return await self._fetch_versions(platform, token)
+        except RegistrationFailed as exc:
+            exc.no_versions_list = True
+            raise
+
+    async def _fetch_versions(self, platform: Platform, token: str) -> list[dict[str, Any]]:
         assert platform.versions_url
         try:
             reply = await self._get(
                 platform, platform.versions_url, "versions", token, None, "list"
             )
         except PeerError as exc:
+            where = f"cannot read the peer's versions at {platform.versions_url}"
             raise RegistrationFailed(
-                f"cannot read the peer's versions at {platform.versions_url}: {exc.message}",
+                f"{where}: {exc.message}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
+                public=f"{where}: {exc.public}",
             ) from None
         if not reply.ok:
             raise RegistrationFailed(
@@ -267,11 +283,13 @@ class Registration:
         try:
             reply = await self._get(platform, url, "versions", token, version, "object")
         except PeerError as exc:
+            where = f"cannot read the peer's {version} version details at {url}"
             raise RegistrationFailed(
-                f"cannot read the peer's {version} version details at {url}: {exc.message}",
+                f"{where}: {exc.message}",
                 status.UNABLE_TO_USE_CLIENT_API,
                 exc.exchange_id,
                 platform.id,
+                public=f"{where}: {exc.public}",
             ) from None
         if not reply.ok:
             raise RegistrationFailed(
@@ -530,7 +548,7 @@ class Registration:
             chosen, endpoints = await self._discover(platform, creds["token"], version)
         except RegistrationFailed as exc:
             self.platforms.delete(platform.id)
-            raise OcpiError(exc.ocpi_status, exc.message) from None
+            raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
         platform = self.platforms.update(
             platform.id,
@@ -565,7 +583,7 @@ class Registration:
         try:
             chosen, endpoints = await self._discover(probe, creds["token"], version)
         except RegistrationFailed as exc:
-            raise OcpiError(exc.ocpi_status, exc.message) from None
+            raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
         self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
         platform = self.platforms.update(
@@ -594,9 +612,11 @@ class Registration:
         version = req.version
         assert version is not None
         if req.platform is not None:
-            if not req.platform.registered or not req.platform.issued_token:
+            if not req.platform.registered or req.token is None:
                 raise OcpiError(status.CLIENT_ERROR, "not registered", http_status=405)
-            return OcpiResult(data=self.server.credentials(version, req.platform.issued_token))
+            # Our credentials carry the token the peer calls us with: the one it just
+            # presented (only its hash is stored).
+            return OcpiResult(data=self.server.credentials(version, req.token))
         assert req.token_a is not None
         return OcpiResult(data=self.server.credentials(version, req.token_a))
 
@@ -670,8 +690,14 @@ class Registration:
             )
             self._check_read_with_token_b(platform, "POST", chosen, before_post, reply)
             theirs = self._accept_credentials(platform, reply, chosen, {token_a, token_b})
-        except RegistrationFailed:
+        except RegistrationFailed as exc:
             self.platforms.delete(platform.id)
+            if exc.no_versions_list:
+                self.rt.findings.withdraw(platform.id)
+                exc.message += (
+                    "; is it the CPO's OCPI versions endpoint? No platform was registered, "
+                    "and the report holds nothing of this attempt against one"
+                )
             raise
         platform = self.platforms.update(
             platform.id,
@@ -852,7 +878,7 @@ class Registration:
             )
         chosen, endpoints = await self._discover(platform, platform.peer_token, version)
         new_b = self.rt.ids.token()
-        before = self.rt.store.get("platforms", platform.id) or {}
+        before = self.platforms.issued_token_columns(platform.id)
         # The peer re-reads our endpoints with the new token while it handles the PUT.
         platform = self.platforms.rotate_issued_token(platform.id, new_b, by="us")
         creds_url = next(ep["url"] for ep in endpoints if ep["identifier"] == "credentials")
@@ -866,12 +892,7 @@ class Registration:
                 platform, reply, chosen, {platform.peer_token or "", new_b}, reuse_rule="OCPI-16"
             )
         except RegistrationFailed:
-            self.platforms.update(
-                platform.id,
-                issued_token=before.get("issued_token"),
-                previous_token_hash=before.get("previous_token_hash"),
-                rotated_by=before.get("rotated_by"),
-            )
+            self.platforms.update(platform.id, **before)
             raise
         platform = self.platforms.update(
             platform.id,

@@ -100,6 +100,8 @@ class OcpiRequest:
     request_id: str
     correlation_id: str
     findings: list[PendingFinding] = field(default_factory=list)
+    # The token that authenticated ``platform`` (decoded), for the credentials GET's answer.
+    token: str | None = None
     # The platform the request concerns if it was not authenticated by one (e.g. a
     # registration POST made with token A creates it during the handshake).
     journal_platform_id: int | None = None
@@ -637,6 +639,7 @@ class OcpiServer:
                 if req.module == "credentials" and req.http.method != "POST":
                     # Known, but unregistered: the credentials module answers 405.
                     req.platform = platform
+                    req.token = token
                     req.token_encoding = encoding
                     return
                 raise OcpiError(
@@ -652,8 +655,26 @@ class OcpiServer:
                     "registration is not complete: only versions and credentials may be called",
                     http_status=401,
                 )
+            if (
+                req.version is not None
+                and platform.version is not None
+                and req.version != platform.version
+                and req.module not in CONFIGURATION_MODULES
+            ):
+                # A token is issued for the version the credentials exchange agreed on; the
+                # other versions' module endpoints are not the platform's (credentials and
+                # versions stay open: a credentials PUT at another version switches to it).
+                req.journal_platform_id = platform.id
+                raise OcpiError(
+                    status.CLIENT_ERROR,
+                    f"this token is registered for OCPI {platform.version}; use the "
+                    f"{platform.version} endpoints (a credentials PUT at {req.version} switches "
+                    "the registration to it)",
+                    http_status=401,
+                )
             self._note_encoding(req, platform, encoding)
             req.platform = platform
+            req.token = token
             req.token_encoding = encoding
             return
         for token, encoding in candidates:
@@ -692,7 +713,7 @@ class OcpiServer:
         """Raise a 401 that says why ``token`` is refused, if it is one this server knows of
         (spent token A, the peer's own token, a token replaced by a credentials PUT), with a
         finding against the platform that presented it."""
-        spent = self.platforms.store.get("tokens_a", _hash(token))
+        spent = self.platforms.spent_token_a(token)
         if spent is not None:
             owner = self.platforms.get(spent["platform_id"]) if spent.get("platform_id") else None
             if owner is not None and owner.registered:
@@ -915,9 +936,3 @@ class OcpiServer:
             body=jsonio.dumps(envelope).encode("utf-8"),
             content_type="application/json",
         )
-
-
-def _hash(token: str) -> str:
-    from emulator.ocpi.platforms import token_hash
-
-    return token_hash(token)

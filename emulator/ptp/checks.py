@@ -6,7 +6,8 @@ they came from) and decides whether the message is refused. Checks never raise.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from emulator.findings import Problem
@@ -289,4 +290,90 @@ def check_against_start(obj: dict[str, Any], command: dict[str, Any], what: str)
         out.extend(check_authorization_reference(obj, command["authorization_reference"], what))
     token = (command.get("request") or {}).get("token") or {}
     out.extend(check_token_echo(obj, token, what))
+    return out
+
+
+# Clocks differ; a day ahead of ours is no longer a clock that is a little fast.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _negative_amounts(price: Any) -> bool:
+    """Whether a Price (any version's shape, or a 2.1.1 number) has a negative amount."""
+    if isinstance(price, dict):
+        values = [price.get(k) for k in ("before_taxes", "excl_vat", "incl_vat")]
+        values += [t.get("amount") for t in price.get("taxes") or [] if isinstance(t, dict)]
+    else:
+        values = [price]
+    return any((n := _number(v)) is not None and n < 0 for v in values)
+
+
+def check_plausible(obj: dict[str, Any], what: str, now: datetime) -> list[Problem]:
+    """Values no charging session can have: negative energy, durations or costs, times in the
+    future, an end before the start. The spec bounds none of them, so they are information
+    (OCPI-38b), except a negative cost in a CDR that is not a credit CDR: only a credit CDR's
+    total_cost holds negative amounts (mod_cdrs §Credit CDRs; checklist 5.4 #37 [W])."""
+    out: list[Problem] = []
+    credit = bool(obj.get("credit"))
+    for name in ("kwh", "total_energy", "total_time", "total_parking_time"):
+        if name not in obj:
+            continue
+        number = _number(obj[name])
+        if number is not None and number < 0 and not credit:
+            out.append(Problem("OCPI-38b", f"{what} {name} is negative ({obj[name]})", f"/{name}"))
+    for name in ("total_cost", "total_energy_cost", "total_time_cost", "total_parking_cost"):
+        if obj.get(name) is None or not _negative_amounts(obj[name]):
+            continue
+        if what == "CDR" and not credit:
+            out.append(
+                Problem(
+                    "OCPI-37b",
+                    f"CDR {name} is negative but the CDR is not a credit CDR (credit: true); "
+                    "only a credit CDR's total_cost holds negative amounts",
+                    f"/{name}",
+                )
+            )
+        elif what != "CDR":
+            out.append(Problem("OCPI-38b", f"{what} {name} is negative", f"/{name}"))
+    if credit and obj.get("total_cost") is not None:
+        total = obj["total_cost"]
+        positive = _number(
+            total.get("before_taxes", total.get("excl_vat")) if isinstance(total, dict) else total
+        )
+        if positive is not None and positive > 0:
+            out.append(
+                Problem(
+                    "OCPI-37b",
+                    "credit CDR total_cost is not negative; a credit CDR negates the original's "
+                    "total_cost",
+                    "/total_cost",
+                )
+            )
+    start = parse_datetime_or_none(obj.get("start_date_time"))
+    end = parse_datetime_or_none(obj.get("end_date_time"))
+    for name, moment in (("start_date_time", start), ("end_date_time", end)):
+        if moment is not None and moment > now + FUTURE_TOLERANCE:
+            out.append(
+                Problem(
+                    "OCPI-38b",
+                    f"{what} {name} {obj[name]} is in the future",
+                    f"/{name}",
+                )
+            )
+    if start is not None and end is not None and end < start:
+        out.append(
+            Problem(
+                "OCPI-38b",
+                f"{what} end_date_time {obj['end_date_time']} is before its start_date_time "
+                f"{obj['start_date_time']}",
+                "/end_date_time",
+            )
+        )
     return out

@@ -153,6 +153,12 @@ class Ptp:
         START_SESSION (:meth:`start_of`)."""
         out = checks.check_session_change(previous, session, patch=patch)
         out.extend(checks.check_session_energy(session))
+        decreasing = any(p.pointer == "/kwh" for p in out)  # OCPI-34 says it already
+        out.extend(
+            p
+            for p in checks.check_plausible(session, "Session", self.rt.now())
+            if not (decreasing and p.pointer == "/kwh")
+        )
         if version_key(version) < (2, 2):
             return out  # 2.1.1: no cdr_token, no authorization_reference
         if command is not None:
@@ -200,7 +206,7 @@ class Ptp:
             authorization_reference=session.get("authorization_reference"),
             token_uid=_token_uid(session),
         )
-        row = self.sessions.get(cc, pid, str(session["id"]))
+        row = self.sessions.get(platform.id, cc, pid, str(session["id"]))
         self.rt.bus.publish(
             "ocpi.session",
             platform_id=platform.id,
@@ -233,7 +239,7 @@ class Ptp:
         from emulator.ocpi.pricing import check_cdr_totals
 
         modern = version_key(version) >= (2, 2)
-        out: list[checks.Problem] = []
+        out: list[checks.Problem] = checks.check_plausible(cdr, "CDR", self.rt.now())
         if modern and not cdr.get("credit") and len(str(cdr["id"])) > 36:
             out.append(
                 checks.Problem("OCPI-37", "a non-credit CDR id is at most 36 characters", "/id")
@@ -248,7 +254,7 @@ class Ptp:
                         "/credit_reference_id",
                     )
                 )
-            elif self.cdrs.get(cc, pid, str(ref)) is None:
+            elif self.cdrs.get(platform.id, cc, pid, str(ref)) is None:
                 # The credited CDR may have gone elsewhere or before we were connected.
                 self.rt.coverage.not_run(
                     "OCPI-37b",
@@ -258,7 +264,7 @@ class Ptp:
             else:
                 self.rt.coverage.ran("OCPI-37b", platform.id)
         if cdr.get("session_id"):
-            session = self.sessions.object(cc, pid, str(cdr["session_id"]))
+            session = self.sessions.object(platform.id, cc, pid, str(cdr["session_id"]))
             if session is None:
                 # Sessions need not be pushed (pull model): nothing to compare against.
                 self.rt.coverage.not_run(
@@ -363,7 +369,7 @@ class Ptp:
             total_cost=cdr.get("total_cost"),
             session_id=cdr.get("session_id"),
         )
-        row = self.cdrs.get(cc, pid, str(cdr["id"]))
+        row = self.cdrs.get(platform.id, cc, pid, str(cdr["id"]))
         assert row is not None
         await self.notify(self.cdr_listeners, row, command)
         return row

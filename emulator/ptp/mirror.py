@@ -155,7 +155,8 @@ class Mirror:
             cc = obj.get("country_code", role.get("country_code"))
             pid = obj.get("party_id", role.get("party_id"))
             if module == "locations":
-                self._check_pushed(platform, repo.get(cc, pid, str(obj["id"])), obj, last_exchange)
+                previous = repo.get(platform.id, cc, pid, str(obj["id"]))
+                self._check_pushed(platform, previous, obj, last_exchange)
             repo.save(
                 obj,
                 platform_id=platform.id,
@@ -165,7 +166,7 @@ class Mirror:
                 country_code=role.get("country_code"),
                 party_id=role.get("party_id"),
             )
-            keep.add(object_key(cc, pid, str(obj["id"])))
+            keep.add(object_key(platform.id, cc, pid, str(obj["id"])))
             valid += 1
         gone = repo.invalidate_missing(platform.id, keep)
         summary.update(
@@ -317,12 +318,12 @@ class Mirror:
         ptp = self.ptp
         command = None
         if module == "cdrs":
-            if ptp.cdrs.get(cc, pid, str(obj["id"])) is not None:
+            if ptp.cdrs.get(platform.id, cc, pid, str(obj["id"])) is not None:
                 return False  # CDRs are final: the one we have is the one
             command = ptp.start_of(obj)
             problems = ptp.cdr_problems(platform, version, obj, cc, pid, command=command)
         else:
-            previous = ptp.sessions.get(cc, pid, str(obj["id"]))
+            previous = ptp.sessions.get(platform.id, cc, pid, str(obj["id"]))
             if previous is not None:
                 then, now = (
                     parse_datetime_or_none(previous["last_updated"]),

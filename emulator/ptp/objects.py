@@ -1,7 +1,7 @@
 """What Payter knows of a CPO: its Locations, Tariffs, Sessions and CDRs, as received.
 
 Objects are stored as the JSON the CPO sent (unknown fields kept, amounts exact), keyed by
-``COUNTRY/PARTY/ID`` in upper case because OCPI ids are CiStrings (compared
+the platform and ``COUNTRY/PARTY/ID`` in upper case because OCPI ids are CiStrings (compared
 case-insensitively). ``valid`` is cleared when a full crawl of the CPO's Sender no longer
 returns the object ("the union of all pages is the new truth", transport_and_format.asciidoc
 §Pagination).
@@ -15,8 +15,14 @@ from emulator.ocpi.types import format_datetime, sortable_datetime
 from emulator.store import Store, TableSpec
 
 
-def object_key(country_code: str | None, party_id: str | None, object_id: str) -> str:
-    return f"{country_code or ''}/{party_id or ''}/{object_id}".upper()
+def object_key(
+    platform_id: int | None, country_code: str | None, party_id: str | None, object_id: str
+) -> str:
+    """``PLATFORM#COUNTRY/PARTY/ID``: per platform, because two registered platforms may be the
+    same party (a CPO's staging and test backends, both NL/CPO): each keeps its own mirror,
+    Sessions and CDRs, and neither overwrites the other's."""
+    owner = "-" if platform_id is None else str(platform_id)
+    return f"{owner}#{country_code or ''}/{party_id or ''}/{object_id}".upper()
 
 
 def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
@@ -31,6 +37,9 @@ def _owned(name: str, *extra: tuple[str, type]) -> TableSpec:
         "valid": int,
         "source": str,  # push | poll
         "received_at": str,
+        # Sessions and CDRs: 0 from when one is stored until the listeners have heard of it
+        # (a restart passes on those still at 0: emulator/ptp/recovery.py).
+        "notified": int,
         "object": str,
     }
     columns.update(dict(extra))
@@ -81,6 +90,7 @@ class OwnedObjects:
         self.store = store
         self.table = spec.name
         store.register(spec)
+        self._rekey()
         # Objects are found by id alone, case-insensitively (a START_SESSION's location_id,
         # a connector's tariff_ids): indexed, so a look-up does not read every row.
         store.execute(
@@ -96,15 +106,38 @@ class OwnedObjects:
                 f"create index if not exists idx_{spec.name}_token_uid on {spec.name}(token_uid)"
             )
 
+    def _rekey(self) -> None:
+        """Keys from before they named the platform (``CC/PID/ID``) get its prefix."""
+        rows = self.store.query(
+            f"select key, platform_id from [{self.table}] "  # noqa: S608
+            "where key not like coalesce(cast(platform_id as text), '-') || '#%'"
+        )
+        for row in rows:
+            owner = "-" if row["platform_id"] is None else str(row["platform_id"])
+            self._move(row["key"], f"{owner}#{row['key']}")
+
+    def _move(self, old: str, new: str) -> None:
+        self.store.execute(f"update [{self.table}] set key = ? where key = ?", [new, old])  # noqa: S608
+
     def get(
-        self, country_code: str | None, party_id: str | None, object_id: str
+        self,
+        platform_id: int | None,
+        country_code: str | None,
+        party_id: str | None,
+        object_id: str,
     ) -> dict[str, Any] | None:
-        return self.store.get(self.table, object_key(country_code, party_id, object_id))
+        return self.store.get(
+            self.table, object_key(platform_id, country_code, party_id, object_id)
+        )
 
     def object(
-        self, country_code: str | None, party_id: str | None, object_id: str
+        self,
+        platform_id: int | None,
+        country_code: str | None,
+        party_id: str | None,
+        object_id: str,
     ) -> dict[str, Any] | None:
-        row = self.get(country_code, party_id, object_id)
+        row = self.get(platform_id, country_code, party_id, object_id)
         return row["object"] if row else None
 
     def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:
@@ -131,7 +164,7 @@ class OwnedObjects:
         """Create or replace; returns True when the object is new."""
         cc = obj.get("country_code", country_code)
         pid = obj.get("party_id", party_id)
-        key = object_key(cc, pid, str(obj["id"]))
+        key = object_key(platform_id, cc, pid, str(obj["id"]))
         created = not self.exists(key)
         last = obj.get("last_updated")
         row = {
@@ -195,11 +228,19 @@ class Locations(OwnedObjects):
     fields; :meth:`assigned` finds what a terminal is assigned to through the indexes."""
 
     def __init__(self, store: Store) -> None:
+        store.register(EVSES)  # before the base class re-keys Locations (_move)
         super().__init__(store, LOCATIONS)
-        store.register(EVSES)
         for row in store.rows(self.table, "evses_split is null"):
             with store.atomic():
                 self._write(row["key"], row["object"])
+
+    def _move(self, old: str, new: str) -> None:
+        super()._move(old, new)
+        self.store.execute(
+            f"update [{EVSES.name}] set location_key = ?, key = ? || '#' || position "  # noqa: S608
+            "where location_key = ?",
+            [new, new, old],
+        )
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -243,7 +284,7 @@ class Locations(OwnedObjects):
     ) -> bool:
         cc = obj.get("country_code", country_code)
         pid = obj.get("party_id", party_id)
-        key = object_key(cc, pid, str(obj["id"]))
+        key = object_key(platform_id, cc, pid, str(obj["id"]))
         with self.store.atomic():
             created = super().save(
                 _head(obj),
@@ -387,9 +428,13 @@ class Locations(OwnedObjects):
         return rows
 
     def get(
-        self, country_code: str | None, party_id: str | None, object_id: str
+        self,
+        platform_id: int | None,
+        country_code: str | None,
+        party_id: str | None,
+        object_id: str,
     ) -> dict[str, Any] | None:
-        row = super().get(country_code, party_id, object_id)
+        row = super().get(platform_id, country_code, party_id, object_id)
         return self._assemble([row])[0] if row else None
 
     def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:

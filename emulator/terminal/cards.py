@@ -87,16 +87,20 @@ class TestCard:
     capture_limit: int | None = None
     content: str | None = None  # QR code content
     uid: str | None = None  # RFID UID (hex)
+    # A card read back from the store: its PAN was never stored, only what is shown of it.
+    stored_masked_pan: str | None = None
+    stored_card_id: str | None = None
 
     @property
     def is_payment_card(self) -> bool:
-        return self.pan is not None and self.outcome is not Outcome.NO_PAYMENT
+        has_pan = self.pan is not None or self.stored_masked_pan is not None
+        return has_pan and self.outcome is not Outcome.NO_PAYMENT
 
     @property
     def masked_pan(self) -> str | None:
         """First six and last four digits, as Payter shows it (``411111******1111``)."""
         if not self.pan:
-            return None
+            return self.stored_masked_pan
         return self.pan[:6] + "*" * (len(self.pan) - 10) + self.pan[-4:]
 
     @property
@@ -109,6 +113,8 @@ class TestCard:
         """
         if self.pan:
             return hashlib.sha256(f"payter-emulator:{self.pan}".encode()).hexdigest()[:32].upper()
+        if self.stored_card_id:
+            return self.stored_card_id
         if self.uid:
             return self.uid
         return self.content or self.id
@@ -135,6 +141,13 @@ class TestCard:
         data["card_id"] = self.card_id
         return data
 
+    def as_stored(self) -> dict[str, Any]:
+        """What is stored of a card being read: everything but the PAN (masked at read, never
+        kept in full); :meth:`from_json` reads it back."""
+        data = self.as_json()
+        data.pop("pan", None)
+        return data
+
     @classmethod
     def from_json(
         cls, data: Mapping[str, Any], brands: Mapping[str, Any] | None = None
@@ -157,6 +170,8 @@ class TestCard:
             capture_limit=int(limit) if limit is not None else None,
             content=data.get("content"),
             uid=data.get("uid"),
+            stored_masked_pan=None if data.get("pan") else data.get("masked_pan"),
+            stored_card_id=None if data.get("pan") else data.get("card_id"),
         )
 
 

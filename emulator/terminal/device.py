@@ -114,6 +114,8 @@ DEFAULT_METHODS = ("EMV",)
 
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 12
+# Any PIN of that length is the right one (see _pin_key): said to whoever drives the emulator.
+PIN_HINT = f"Test PIN: any {PIN_MIN_DIGITS}-{PIN_MAX_DIGITS} digits, then OK"
 # Completed sessions kept in the device state (open ones are always kept). The host files
 # every completed session in its own table, so this only bounds the state written per input.
 COMPLETED_SESSIONS_KEPT = 10
@@ -364,7 +366,7 @@ class PresentedCard:
     medium: Medium
 
     def to_dict(self) -> dict[str, Any]:
-        return {"card": self.card.as_json(), "medium": self.medium.value}
+        return {"card": self.card.as_stored(), "medium": self.medium.value}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PresentedCard:
@@ -1184,6 +1186,7 @@ class Device:
                     currency=auth.currency,
                     pin_digits=pending.pin_digits,
                     language=language,
+                    hint=PIN_HINT,
                 )
             return payment_screen(
                 "processing", amount=auth.amount, currency=auth.currency, language=language

@@ -54,6 +54,8 @@ SCREENSAVER_KEY = "touch"
 # running the emulator; the driver reads the title and subtitle). The control API reports it
 # as the terminal's ``out_of_service``.
 OUT_OF_SERVICE = "out_of_service"
+# A note for the person running the emulator, not drawn on the display (the test PIN, say).
+HINT = "hint"
 # What the driver does with each medium, for the present-card screen's default message.
 _MEDIA_VERBS = {"contactless": "tap", "chip": "insert", "qr": "scan", "rfid": "tap"}
 
@@ -368,6 +370,7 @@ class Screen:
             "payment": payment.as_json() if payment else None,
             "keys": self.keys,
             OUT_OF_SERVICE: props.get(OUT_OF_SERVICE) or None,
+            HINT: props.get(HINT) or None,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -459,6 +462,7 @@ def payment_screen(
     message: str | None = None,
     pin_digits: int = 0,
     language: str | None = None,
+    hint: str | None = None,
 ) -> Screen:
     defaults = {
         "present_card": (PRESENT_CARD_ID, "Present card", present_card_message(media)),
@@ -481,6 +485,8 @@ def payment_screen(
         props["pin"] = "*" * pin_digits
     if language:
         props["language"] = language
+    if hint:
+        props[HINT] = hint
     return Screen("payment", screen_id, props)
 
 

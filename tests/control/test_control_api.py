@@ -149,8 +149,18 @@ async def test_control_api_errors_are_plain_json(emulator: EmulatorNode, http) -
     ) as resp:
         body = await resp.json()
         assert resp.status == 400 and body["error"]["code"] == "invalid_json"
+    # An unknown path is named, and GET /__admin/ (which lists the routes) is pointed to.
     status, body = await admin(http, emulator, "GET", "no-such-thing")
-    assert status == 404 and "error" in body
+    assert status == 404 and body["error"]["code"] == "not_found"
+    assert body["error"]["path"] == "/__admin/no-such-thing"
+    assert body["error"]["message"] == (
+        "no control API route GET /__admin/no-such-thing: GET /__admin/ lists them"
+    )
+    status, body = await admin(http, emulator, "DELETE", "clock")
+    assert status == 405 and body["error"]["allowed"] == ["GET", "HEAD"]
+    assert "GET /__admin/ lists the routes" in body["error"]["message"]
+    status, index = await admin(http, emulator, "GET", "")
+    assert status == 200 and "GET /__admin/clock" in index["routes"]
     status, body = await admin(http, emulator, "GET", "platforms/abc")
     assert status == 400
     # Control API errors never carry an OCPI envelope.

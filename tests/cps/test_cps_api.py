@@ -114,7 +114,7 @@ async def test_key_limited_to_serials(
 
     listing = await admin_call("GET", "cps/api-keys", status=200)
     assert listing[0] == {
-        "apikey": KEY,
+        "apikey": KEY[:4] + "…",  # secrets are shown shortened, the fixed key too
         "label": "fixed (settings)",
         "serial_numbers": None,
         "fixed": True,

@@ -71,7 +71,7 @@ async def _costs(terminals: int) -> list[tuple[int, int]]:
         )
         assert delivery.ok, delivery.as_json()
         # The other terminals, each assigned a Location of its own.
-        template = ptp.mirror.locations.object("NL", "SIM", "SIM-UTR-GARAGE")
+        template = ptp.mirror.locations.object(platform.id, "NL", "SIM", "SIM-UTR-GARAGE")
         assert template is not None
         for i in range(terminals - 1):
             location = copy.deepcopy(template)

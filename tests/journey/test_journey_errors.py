@@ -564,3 +564,65 @@ async def test_preauthorization_amount(
         assert rig.payment_sessions()[0]["authorized_amount"] == int(amount)
     finally:
         await rig.cpo.stop()
+
+
+# --- CDRs that cannot settle ---------------------------------------------------------------------
+
+
+async def test_a_negative_cdr_during_charging_leaves_the_preauthorization_open(rig: Rig) -> None:
+    """A CDR with a negative total (not a credit CDR) while the session is still active: no
+    capture, no void, a finding; the real CDR that follows captures its total."""
+    ref = await rig.start_charging()
+    negative = obj.price(-5.0, -6.05)
+    await rig.cdr(10.0, ref=ref, total_cost=negative, total_energy_cost=negative)
+    journey = rig.journey(ref)
+    assert (journey["money"], journey["cdr_id"], journey["state"]) == (
+        "AUTHORIZED",
+        None,
+        "CHARGING",
+    )
+    assert "PAYTER-05" in rig.rules() and "OCPI-37b" in rig.rules()
+    assert session_states(rig) == ["AUTHORIZED"]
+    await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
+    body = rig.start_body(ref)
+    real = obj.cdr(
+        f"CDR2-{ref}",
+        kwh=10.0,
+        ref=ref,
+        session_id=f"S-{ref}",
+        token=rig._token(body),
+    )
+    real["cdr_location"]["evse_uid"] = body["evse_uid"]
+    await rig.push("POST", "cdrs", body=real)
+    journey = rig.journey(ref)
+    assert (journey["money"], journey["cdr_id"], journey["captured_amount"]) == (
+        "CAPTURED",
+        f"CDR2-{ref}",
+        545,
+    )
+    rig.assert_settled()
+
+
+async def test_a_second_cdr_is_a_finding_never_a_second_settlement(rig: Rig) -> None:
+    ref = await rig.start_charging()
+    await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
+    await rig.cdr(10.0, ref=ref)
+    assert rig.journey(ref)["captured_amount"] == 545
+    body = rig.start_body(ref)
+    again = obj.cdr(
+        f"CDR-bis-{ref}", kwh=20.0, ref=ref, session_id=f"S-{ref}", token=rig._token(body)
+    )
+    again["cdr_location"]["evse_uid"] = body["evse_uid"]
+    await rig.push("POST", "cdrs", body=again)
+    journey = rig.journey(ref)
+    assert (journey["cdr_id"], journey["cdr_total"], journey["captured_amount"]) == (
+        f"CDR-{ref}",
+        545,
+        545,
+    )
+    assert rig.payment_steps().count("committed") == 1
+    [second] = [
+        f for f in rig.node.rt.findings.list(rule="OCPI-55") if "second CDR" in f["message"]
+    ]
+    assert f"CDR-bis-{ref}" in second["message"]
+    rig.assert_settled()

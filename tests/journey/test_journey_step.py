@@ -259,3 +259,25 @@ def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
     assert journey.state == JourneyState.PRESENTING
     assert first[0].state == JourneyState.AUTHORIZING
     assert first[1] == [steps.Authorize(5000, "EUR")]
+
+
+def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() -> None:
+    """JourneyRecords.save is the gate against a second capture or void: a decision taken on a
+    stale journey (its money moved meanwhile) is dropped, not written."""
+    from emulator.journey.records import JourneyRecords
+    from emulator.store import Store
+
+    records = JourneyRecords(Store(":memory:"), lambda: T0)
+    journey = records.create(World(random.Random(0)).journey)
+    authorized = records.save(journey, journey.replace(money=Money.AUTHORIZED))
+    assert authorized is not None and authorized.money == Money.AUTHORIZED
+    capturing = records.save(authorized, authorized.replace(money=Money.CAPTURING))
+    assert capturing is not None
+    # A void decided on the AUTHORIZED journey it read before the capture began: dropped.
+    assert records.save(authorized, authorized.replace(money=Money.VOIDING)) is None
+    stored = records.get(journey.id)
+    assert stored is not None and stored.money == Money.CAPTURING
+    # A change that leaves the money alone is written whatever the money is now.
+    later = records.save(authorized, authorized.replace(kwh=3.5))
+    assert later is not None and (later.kwh, later.money) == (3.5, Money.CAPTURING)
+    assert [h["state"] for h in later.history] == ["PRESENTING"]

@@ -44,7 +44,8 @@ async def test_cpo_registers_with_emulator(
     assert all("OCPI-from-party-id" not in s.headers for s in fetches)
     [platform] = emulator.platforms.registered()
     assert platform.version == version
-    assert platform.peer_token == token_b and platform.issued_token == token_c
+    assert platform.peer_token == token_b
+    assert emulator.platforms.by_issued_token(token_c) == platform
     assert platform.owns("nl", "cpo")
     assert {e["identifier"] for e in platform.endpoints} >= {"credentials", "locations"}
     # Token C now works; token A is spent (checklist 5.2 #16).
@@ -319,7 +320,7 @@ async def test_emulator_registers_with_cpo(emulator: EmulatorNode, cpo: CpoDoubl
     # The CPO could read our versions with token B while answering the POST.
     assert cpo.emulator_token == token_b
     [platform] = emulator.platforms.registered()
-    assert platform.issued_token == token_b
+    assert emulator.platforms.by_issued_token(token_b) == platform
     assert platform.peer_token in cpo.valid_tokens and platform.peer_token != cpo.token_a
     # Token B keeps working for the CPO afterwards.
     status, _, _ = await ocpi(http, "GET", emulator.server.versions_url, token_b)
@@ -391,6 +392,29 @@ async def test_sender_errors(start_emulator, http) -> None:
     # Bad control-API input.
     status, body = await admin(http, emulator, "POST", "platforms/register", json={"token": "x"})
     assert status == 400 and body["error"]["code"] == "missing_field"
+
+
+async def test_a_url_that_is_not_a_versions_endpoint_judges_no_cpo(
+    emulator: EmulatorNode, http
+) -> None:
+    """An operator's wrong URL (here the emulator's own /healthz, which answers 200 without an
+    OCPI envelope): the registration fails and says why, and the report does not FAIL for a
+    platform that never registered."""
+    status, body = await admin(
+        http,
+        emulator,
+        "POST",
+        "platforms/register",
+        json={"versions_url": f"{emulator.rt.base_url}/healthz", "token": "a"},
+    )
+    assert status == 502 and body["error"]["ocpi_status_code"] == 3001
+    assert "not an OCPI envelope" in body["error"]["message"]
+    assert "is it the CPO's OCPI versions endpoint?" in body["error"]["message"]
+    assert body["error"]["exchange_id"]  # the exchange stays in the journal
+    assert emulator.platforms.all() == []
+    assert emulator.rt.findings.list() == []
+    status, report = await admin(http, emulator, "GET", "report")
+    assert report["verdict"] != "FAIL"
 
 
 async def test_token_c_equal_to_b_is_a_finding(emulator: EmulatorNode, http) -> None:

@@ -35,7 +35,7 @@ async def test_crawl_builds_the_mirror_and_drops_what_disappears(
         cpo.locations = [obj.location("LOC-1")]
         await admin(http, emulator, "POST", "clock/advance", json={"seconds": 600})
         assert {r["id"] for r in mirror.locations.rows(valid_only=True)} == {"LOC-1"}
-        assert mirror.locations.get("NL", "CPO", "LOC-2")["valid"] == 0
+        assert mirror.locations.get(1, "NL", "CPO", "LOC-2")["valid"] == 0
         # On demand, too.
         status, summary = await admin(http, emulator, "POST", "ocpi/poll", json={})
         assert status == 200 and {s["module"] for s in summary} == {"tariffs", "locations"}
@@ -79,3 +79,50 @@ async def test_invalid_objects_in_a_crawl_are_findings_not_mirror_entries(
         assert findings(emulator, "OCPI-41")
     finally:
         await cpo.stop()
+
+
+async def test_two_platforms_of_the_same_party_keep_their_own_mirror(
+    emulator: EmulatorNode, http
+) -> None:
+    """A CPO's two backends (staging and test, both NL/CPO) registered at once: each keeps its
+    own Locations, Tariffs and Sessions, even under the same ids (objects are keyed per
+    platform), so the terminals of both keep their chargers."""
+    first, second = CpoDouble(), CpoDouble()
+    await first.start()
+    await second.start()
+    try:
+        first.locations = [obj.location("LOC-1", evses=[obj.evse("EVSE-A")])]
+        second.locations = [obj.location("LOC-1", evses=[obj.evse("EVSE-B")])]
+        first.tariffs = second.tariffs = [obj.tariff()]
+        await first.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+        # The fixed token A is spent by the first registration; a minted one for the second.
+        _, minted = await admin(http, emulator, "POST", "tokens-a")
+        await second.register_with(emulator.server.versions_url, minted["token"], "2.3.0")
+        await admin(http, emulator, "POST", "clock/advance", json={"seconds": 1})
+        one, two = (p.id for p in emulator.platforms.registered())
+        mirror = emulator.ptp.mirror
+        assert mirror.evse("LOC-1", "EVSE-A", one) is not None
+        assert mirror.evse("LOC-1", "EVSE-B", two) is not None
+        assert mirror.evse("LOC-1", "EVSE-B", one) is None
+        # Polling one platform again leaves the other's objects valid.
+        await admin(http, emulator, "POST", "clock/advance", json={"seconds": 600})
+        assert {r["platform_id"] for r in mirror.locations.rows(valid_only=True)} == {one, two}
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+def test_objects_kept_from_before_per_platform_keys_are_rekeyed() -> None:
+    from emulator.ptp.objects import LOCATIONS, OwnedObjects
+    from emulator.store import Store
+
+    store = Store(":memory:")
+    store.register(LOCATIONS)
+    store.insert(
+        LOCATIONS.name,
+        {"key": "NL/CPO/LOC-1", "platform_id": 3, "id": "LOC-1", "valid": 1, "object": {}},
+    )
+    repo = OwnedObjects(store, LOCATIONS)
+    assert repo.get(3, "nl", "cpo", "loc-1") is not None
+    OwnedObjects(store, LOCATIONS)  # a second start changes nothing
+    assert [r["key"] for r in repo.rows()] == ["3#NL/CPO/LOC-1"]

@@ -180,7 +180,7 @@ async def test_a_patch_with_explicit_nulls(emulator, doubles, http) -> None:
         headers=ROUTING,
     )
     assert (status, env["status_code"]) == (200, 1000) and findings(emulator) == []
-    evse = emulator.ptp.mirror.locations.object("NL", "CPO", "LOC-1")["evses"][0]
+    evse = emulator.ptp.mirror.locations.object(1, "NL", "CPO", "LOC-1")["evses"][0]
     assert evse["status"] == "CHARGING"
     # null for a required field: refused in OCPI terms, one finding.
     status, _, env = await ocpi(

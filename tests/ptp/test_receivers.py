@@ -25,6 +25,11 @@ class Cpo:
     def __init__(self, node: EmulatorNode, double: CpoDouble, token: str, version: str) -> None:
         self.node, self.double, self.token, self.version = node, double, token, version
 
+    @property
+    def platform_id(self) -> int:
+        [platform] = self.node.platforms.registered()
+        return platform.id
+
     def url(self, module: str, *parts: str) -> str:
         base = self.node.server.endpoint_url(self.version, module)
         return "/".join([base, *parts]) if parts else base
@@ -118,7 +123,7 @@ async def test_evse_patch_bumps_parents_and_needs_last_updated(cpo: Cpo, http) -
         http, "PATCH", "locations", "NL", "CPO", "LOC-1", "EVSE-1", json={"status": "CHARGING"}
     )
     assert env["status_code"] == 2001 and findings(cpo.node, "OCPI-31")
-    stored = cpo.node.ptp.mirror.locations.object("NL", "CPO", "LOC-1")
+    stored = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
     assert stored["evses"][0]["status"] == "AVAILABLE"
     status, _, env = await cpo.call(
         http,
@@ -131,7 +136,7 @@ async def test_evse_patch_bumps_parents_and_needs_last_updated(cpo: Cpo, http) -
         json={"status": "CHARGING", "last_updated": "2025-03-01T09:30:00Z"},
     )
     assert status == 200 and env["status_code"] == 1000, env
-    stored = cpo.node.ptp.mirror.locations.object("NL", "CPO", "LOC-1")
+    stored = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
     assert stored["evses"][0]["status"] == "CHARGING"
     assert stored["last_updated"] == "2025-03-01T09:30:00Z"
     # Connector PATCH bumps EVSE and Location.
@@ -146,7 +151,7 @@ async def test_evse_patch_bumps_parents_and_needs_last_updated(cpo: Cpo, http) -
         "1",
         json={"max_electric_power": 22000, "last_updated": "2025-03-01T09:40:00Z"},
     )
-    stored = cpo.node.ptp.mirror.locations.object("NL", "CPO", "LOC-1")
+    stored = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
     assert stored["evses"][1]["last_updated"] == "2025-03-01T09:40:00Z"
     assert stored["evses"][1]["connectors"][0]["max_electric_power"] == 22000
     assert stored["last_updated"] == "2025-03-01T09:40:00Z"
@@ -182,7 +187,7 @@ async def test_put_evse_and_connector_under_a_location(cpo: Cpo, http) -> None:
         http, "PUT", "locations", "NL", "CPO", "LOC-1", "EVSE-3", json=new
     )
     assert env["status_code"] == 1000, env
-    stored = cpo.node.ptp.mirror.locations.object("NL", "CPO", "LOC-1")
+    stored = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
     assert [e["uid"] for e in stored["evses"]] == ["EVSE-1", "EVSE-2", "EVSE-3"]
     assert stored["last_updated"] == "2025-03-01T11:00:00Z"
     status, _, env = await cpo.call(
@@ -259,7 +264,7 @@ async def test_session_put_patch_appends_periods(cpo: Cpo, http) -> None:
         "S1",
         json={"kwh": 5.5, "charging_periods": [later], "last_updated": "2025-03-01T09:30:00Z"},
     )
-    stored = cpo.node.ptp.sessions.object("NL", "CPO", "S1")
+    stored = cpo.node.ptp.sessions.object(cpo.platform_id, "NL", "CPO", "S1")
     assert stored["kwh"] == 5.5 and len(stored["charging_periods"]) == 2
     assert stored["status"] == "ACTIVE"
     assert [f["rule"] for f in errors(cpo.node)] == []
@@ -304,7 +309,8 @@ async def test_session_put_patch_appends_periods(cpo: Cpo, http) -> None:
         "S1",
         json=obj.session(version=cpo.version, status="COMPLETED", kwh=5.5),
     )
-    assert "charging_periods" not in cpo.node.ptp.sessions.object("NL", "CPO", "S1")
+    stored = cpo.node.ptp.sessions.object(cpo.platform_id, "NL", "CPO", "S1")
+    assert "charging_periods" not in stored
 
 
 async def test_session_patch_errors(cpo: Cpo, http) -> None:
@@ -391,4 +397,54 @@ async def test_cdr_checks(cpo: Cpo, http) -> None:
     del incomplete["charging_periods"]
     status, _, env = await cpo.call(http, "POST", "cdrs", json=incomplete)
     assert env["status_code"] == 2001
-    assert cpo.node.ptp.cdrs.get("NL", "CPO", "CDR3") is None
+    assert cpo.node.ptp.cdrs.get(cpo.platform_id, "NL", "CPO", "CDR3") is None
+
+
+async def test_a_token_works_on_its_own_version_only(emulator: EmulatorNode, http) -> None:
+    double = await CpoDouble().start()
+    try:
+        cpo = await registered(emulator, double, "2.3.0")
+        session = obj.session(version="2.3.0")
+        status, _, env = await cpo.call(http, "PUT", "sessions", "NL", "CPO", "S1", json=session)
+        assert (status, env["status_code"]) == (201, 1000)
+        # The same token on the 2.2.1 endpoints: not this platform's.
+        other = Cpo(emulator, double, cpo.token, "2.2.1")
+        status, _, env = await other.call(http, "GET", "sessions", "NL", "CPO", "S1")
+        assert (status, env["status_code"]) == (401, 2000)
+        assert "registered for OCPI 2.3.0" in env["status_message"]
+        # Versions and credentials stay open (a credentials PUT at 2.2.1 switches versions).
+        status, _, env = await other.call(http, "GET", "credentials")
+        assert (status, env["status_code"]) == (200, 1000)
+    finally:
+        await double.stop()
+
+
+async def test_implausible_values_are_accepted_and_reported(cpo: Cpo, http) -> None:
+    """Negative energy or cost and dates in year 9999: the spec bounds none of them (OCPI-38b,
+    information); a negative cost in a CDR that is not a credit CDR is OCPI-37b (only credit
+    CDRs carry negative amounts)."""
+    session = obj.session(
+        version=cpo.version,
+        kwh=-3.5,
+        start_date_time="9999-01-01T00:00:00Z",
+        total_cost=obj.price(-1.0, -1.21, cpo.version),
+    )
+    status, _, env = await cpo.call(http, "PUT", "sessions", "NL", "CPO", "S1", json=session)
+    assert (status, env["status_code"]) == (201, 1000)
+    info = {f["pointer"]: f for f in findings(cpo.node, "OCPI-38b")}
+    assert set(info) == {"/kwh", "/start_date_time", "/total_cost"}
+    assert {f["severity"] for f in info.values()} == {"info"}
+    cdr = obj.cdr(
+        version=cpo.version,
+        total_energy=-10,
+        total_cost=obj.price(-4.5, -5.45, cpo.version),
+        end_date_time="2025-03-01T08:00:00Z",
+    )
+    status, _, env = await cpo.call(http, "POST", "cdrs", json=cdr)
+    assert (status, env["status_code"]) == (201, 1000)
+    [negative_cost] = [f for f in findings(cpo.node, "OCPI-37b") if "/total_cost" == f["pointer"]]
+    assert negative_cost["severity"] == "error"  # credit CDRs SHALL carry the negative amounts
+    pointers = {f["pointer"] for f in findings(cpo.node, "OCPI-38b")} - set(info)
+    assert {"/total_energy", "/end_date_time"} <= pointers
+    # Information never fails a verdict.
+    assert all(r["rule"] != "OCPI-38b" for r in errors(cpo.node))

@@ -353,6 +353,8 @@ def test_pin_flow(device: Device, present: Present) -> None:
     assert started(effects)["authorization"] == 210.0  # Apollo: 3 min 30 s with PIN (§3.8)
     assert device.screen.properties["phase"] == "pin"
     assert "7" in device.screen.keys and "ok" in device.screen.keys
+    # Whoever drives the emulator is told which PIN works (any 4-12 digits).
+    assert device.as_json()["screen"]["view"]["hint"] == ("Test PIN: any 4-12 digits, then OK")
 
     for digit in "123":
         assert device.press(digit, now=T0) == [ScreenChanged(device.screen)]

@@ -268,3 +268,9 @@ def test_notification_colours_follow_the_icon() -> None:
 def test_round_trip_through_dict() -> None:
     screen = Screen.parse(SELECTION)
     assert Screen.from_dict(screen.to_dict()) == screen
+
+
+def test_the_pin_screen_tells_the_tester_the_test_pin_apart_from_the_display() -> None:
+    pin = payment_screen("pin", amount=100, currency="EUR", hint="Test PIN: any 4 digits")
+    assert pin.view()["hint"] == "Test PIN: any 4 digits"
+    assert payment_screen("pin", amount=100, currency="EUR").view()["hint"] is None

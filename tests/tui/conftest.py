@@ -77,8 +77,9 @@ async def wait_for(
         await pilot.pause(0.02)
 
 
-def assert_snapshot(app: App[object], name: str) -> None:
-    """Compare the app's SVG screenshot with ``snapshots/<name>.svg``.
+def snapshot_mismatch(app: App[object], name: str) -> list[str]:
+    """Compare the app's SVG screenshot with ``snapshots/<name>.svg``: ``[]`` if they are the
+    same, else what is wrong.
 
     ``UPDATE_SNAPSHOTS=1`` writes the file instead. On a mismatch the new screenshot is
     written next to it as ``<name>.new.svg`` (ignored by git) to look at.
@@ -88,11 +89,12 @@ def assert_snapshot(app: App[object], name: str) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOTS.mkdir(parents=True, exist_ok=True)
         path.write_text(svg, encoding="utf-8")
-        return
+        return []
     if not path.exists():
-        raise AssertionError(f"no snapshot {path.name}; run with UPDATE_SNAPSHOTS=1 to create it")
+        return [f"no snapshot {path.name}; run with UPDATE_SNAPSHOTS=1 to create it"]
     expected = path.read_text(encoding="utf-8")
     if svg != expected:
         new = path.with_name(f"{name}.new.svg")
         new.write_text(svg, encoding="utf-8")
-        raise AssertionError(f"screenshot differs from {path.name}; see {new.name}")
+        return [f"screenshot differs from {path.name}; see {new.name}"]
+    return []

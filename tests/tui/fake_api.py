@@ -22,18 +22,25 @@ CLOCK_START = "2025-03-01T09:00:00Z"
 
 
 def screen(name: str) -> dict[str, Any]:
-    """A screen fixture (``tests/tui/fixtures/screens/<name>.json``)."""
-    return json.loads((SCREENS / f"{name}.json").read_text(encoding="utf-8"))
+    """A screen fixture (``tests/tui/fixtures/screens/<name>.json``) as the control API
+    reports it: the emulator's own reading of it (``keys``, ``view``) comes from the emulator's
+    screen code, so the fake cannot drift from what the TUI is given in real life."""
+    from emulator.terminal.screens import Screen
+
+    data = json.loads((SCREENS / f"{name}.json").read_text(encoding="utf-8"))
+    return Screen.parse(data, allow_payment=True).as_json()
 
 
 def terminal(serial: str, screen_name: str = "selection_home", **extra: Any) -> dict[str, Any]:
+    shown = screen(screen_name)
     data = {
         "serial_number": serial,
         "model": "APOLLO",
         "currency": "EUR",
         "online": True,
         "state": "IDLE",
-        "screen": screen(screen_name),
+        "out_of_service": shown["view"]["out_of_service"],
+        "screen": shown,
         "sessions": [],
     }
     data.update(extra)
@@ -191,6 +198,23 @@ JOURNEYS = [
         "fac_id": "FAC-2",
         "fac_delivered": True,
     },
+    {
+        "id": "j3",
+        "serial_number": "PAY-0001",
+        "evse_uid": "EVSE-1",
+        "authorization_reference": None,
+        "state": "DECLINED",
+        "money": "NONE",
+        "currency": "EUR",
+        "preauthorized_amount": 5000,
+        "captured_amount": None,
+        "capture_status": None,
+        "voided_amount": None,
+        "session_id": None,
+        "cdr_id": None,
+        "fac_id": None,
+        "fac_delivered": False,
+    },
 ]
 
 CHARGERS = [
@@ -265,6 +289,7 @@ class FakeControlApi:
 
     def set_screen(self, serial: str, name: str, *, publish: bool = True) -> None:
         self.terminals[serial]["screen"] = screen(name)
+        self.terminals[serial]["out_of_service"] = screen(name)["view"]["out_of_service"]
         if publish:
             self.publish("terminal.screen", serial_number=serial, screen=screen(name))
 

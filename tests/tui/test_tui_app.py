@@ -11,9 +11,9 @@ from fake_api import FakeControlApi, terminal
 from tui.app import PayterTui, make_app
 from tui.screens.exchange_screen import ExchangeScreen
 from tui.screens.help_screen import KEYS, HelpScreen
+from tui.screens.journey_screen import JourneyScreen
 from tui.screens.main_screen import MainScreen
 from tui.widgets.clock_bar import ClockBar
-from tui.widgets.journeys_table import COLUMNS
 from tui.widgets.screen_key import ScreenKey
 from tui.widgets.terminal_frame import TerminalFrame
 
@@ -92,23 +92,107 @@ async def test_pin_pad_keys(fake_api: FakeControlApi) -> None:
         await wait_for(pilot, lambda: len(fake_api.presses) == 6)
 
 
-async def test_payment_screen_ignores_digits_outside_pin(fake_api: FakeControlApi) -> None:
+def _footer(app: PayterTui) -> dict[str, str]:
+    """What the footer shows: key → description of the bindings that apply now."""
+    return {
+        key: active.binding.description
+        for key, active in app.screen.active_bindings.items()
+        if active.binding.show
+    }
+
+
+def _status(app: PayterTui) -> str:
+    return str(app.screen.query_one("#terminal-status").render())
+
+
+async def test_a_number_without_a_use_says_why(fake_api: FakeControlApi) -> None:
+    """No key is dropped without a sign: on the present-card screen and on a notice."""
     fake_api.set_screen("PAY-0001", "payment_present_card", publish=False)
     app = _app(fake_api)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await _ready(pilot, app, "payter.present_card")
+        assert "t tap" in _status(app)
         await pilot.press("1", "space")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: len(app._notifications) == 1, what="hint")
+        [hint] = [n.message for n in app._notifications]
+        assert "waits for a card" in hint and "t taps" in hint
+        fake_api.set_screen("PAY-0001", "notification_declined")
+        await wait_for(pilot, lambda: _status(app) == "No keys: the screen moves on itself")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(app._notifications) == 2, what="second hint")
+        assert "moves on by itself" in list(app._notifications)[-1].message
+        fake_api.set_screen("PAY-0001", "selection_connectors")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.id == "journey.choose_evse")
+        await pilot.press("7")
+        await wait_for(pilot, lambda: len(app._notifications) == 3, what="third hint")
+        assert list(app._notifications)[-1].message == "No item 7 on this screen (1-3)"
         assert fake_api.presses == []
 
 
-async def test_screensaver_touch(fake_api: FakeControlApi) -> None:
+async def test_screensaver_wakes_with_space_or_a_number(fake_api: FakeControlApi) -> None:
     fake_api.set_screen("PAY-0001", "screensaver", publish=False)
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app, "payter.screensaver")
+        assert _footer(app).get("space") == "Wake"
+        assert "Space" in _status(app)
         await pilot.press("space")
         await wait_for(pilot, lambda: fake_api.presses == [("PAY-0001", "touch")])
+        await pilot.press("1")  # a number wakes it too (the number itself is not pressed)
+        await wait_for(pilot, lambda: len(fake_api.presses) == 2)
+        assert fake_api.presses[-1] == ("PAY-0001", "touch")
+    fake_api.set_screen("PAY-0001", "selection_home", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        assert "space" not in _footer(app)
+
+
+async def test_the_footer_and_status_line_switch_to_the_pin_pad(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "payment_pin", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "payter.pin")
+        footer = _footer(app)
+        assert (footer.get("0"), footer.get("enter"), footer.get("escape")) == (
+            "PIN",
+            "OK",
+            "Cancel",
+        )
+        assert "t" not in footer and "1" not in footer
+        # The test PIN, as the terminal tells it.
+        assert _status(app) == "Test PIN: any 4-12 digits, then OK"
+        fake_api.set_screen("PAY-0001", "selection_home")
+        await wait_for(pilot, lambda: _status(app).startswith("1-4"))
+        footer = _footer(app)
+        assert footer.get("1") == "Press" and "t" in footer and "0" not in footer
+
+
+async def test_a_real_clock_is_not_offered_to_be_advanced(fake_api: FakeControlApi) -> None:
+    fake_api.clock = {"mode": "real", "now": "2025-03-01T09:00:00Z"}
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await wait_for(pilot, lambda: app.screen.clock_mode == "real")  # type: ignore[attr-defined]
+        assert "m" not in _footer(app) and "h" not in _footer(app)
+        assert not app.screen.query_one("#clock-hour").display
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        assert fake_api.advances == []
+    fake_api.clock = {"mode": "manual", "now": "2025-03-01T09:00:00Z"}
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "journey.home")
+        await wait_for(pilot, lambda: "h" in _footer(app))
+        assert app.screen.query_one("#clock-hour").display
+
+
+async def test_out_of_service_says_why(fake_api: FakeControlApi) -> None:
+    fake_api.set_screen("PAY-0001", "info_out_of_service", publish=False)
+    app = _app(fake_api)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, app, "journey.out")
+        assert _status(app) == "Out of service: no CPO registered"
 
 
 async def test_wallet_taps_inserts_and_scans(fake_api: FakeControlApi) -> None:
@@ -239,15 +323,23 @@ async def test_findings_verdict_and_sessions(fake_api: FakeControlApi) -> None:
         assert app.screen.exchange["id"] == 3
         await pilot.press("escape")
         journeys = app.screen.query_one("#journeys-table")
-        await wait_for(pilot, lambda: journeys.row_count == 2)
-        rows = [dict(zip(COLUMNS, journeys.get_row_at(i), strict=True)) for i in range(2)]
+        await wait_for(pilot, lambda: journeys.row_count == 3)
+        rows = [journeys.row_cells(key) for key in ("j1", "j2", "j3")]
         # Charging: authorized, nothing captured, no FAC (no CDR with an invoice reference).
-        assert rows[0]["Terminal"] == "PAY-0001" and rows[0]["Reference"] == "AUTH0001"
-        assert rows[0]["Authorized"] == "€ 50.00" and rows[0]["Captured"] == ""
-        assert rows[0]["FAC"] == ""
+        assert rows[0]["terminal"] == "PAY-0001" and rows[0]["reference"] == "AUTH0001"
+        assert rows[0]["money"] == "€50.00 authorized"
+        assert rows[0]["authorized"] == "€50.00" and rows[0]["captured"] == ""
+        assert rows[0]["fac"] == ""
         # Completed: captured from the CDR, FAC delivered.
-        assert rows[1]["Captured"] == "€ 13.44" and rows[1]["Capture"] == "SUCCESS"
-        assert rows[1]["FAC"] == "✔ sent" and rows[1]["CDR"] == "CDR-2"
+        assert rows[1]["money"] == "€13.44 captured" and rows[1]["capture"] == "SUCCESS"
+        assert rows[1]["fac"] == "✔ sent" and rows[1]["cdr"] == "CDR-2"
+        # Declined: nothing was authorized, whatever amount was asked for (money NONE).
+        assert rows[2]["money"] == "not authorized" and rows[2]["authorized"] == ""
+        # Enter on a journey shows all of it.
+        await pilot.press("s", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JourneyScreen), what="journey")
+        assert app.screen.journey["authorization_reference"] == "AUTH0001"
+        await pilot.press("escape")
 
 
 async def test_journeys_missing_on_the_emulator(fake_api: FakeControlApi) -> None:

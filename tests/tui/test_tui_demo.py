@@ -103,7 +103,7 @@ async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
         await wait_for(pilot, lambda: table.row_count >= len(evses), what="chargers")
         await pilot.press("P")
         await wait_for(
-            pilot, lambda: str(table.get_row_at(0)[2]).endswith("%"), what="car plugged in"
+            pilot, lambda: str(table.cells_at(0)["car"]).endswith("%"), what="car plugged in"
         )
         traffic = app.screen.query_one("#traffic-table")
         await wait_for(pilot, lambda: traffic.row_count > 0, what="OCPI traffic")
@@ -113,7 +113,7 @@ async def test_tui_shows_the_demo_terminal_and_its_chargers(demo: Demo) -> None:
         row = next(
             i
             for i in range(traffic.row_count)
-            if str(traffic.get_row_at(i)[6]).endswith("/credentials")
+            if str(traffic.cells_at(i)["path"]).endswith("credentials")
         )
         traffic.move_cursor(row=row)
         await pilot.press("enter")

@@ -1,20 +1,26 @@
-"""SVG snapshots of the whole TUI showing every screen type of the terminal, at fixed sizes.
+"""SVG snapshots of the whole TUI at the two sizes it promises: 80x24 and 120x40.
 
-The fake control API serves seeded data at a frozen virtual time; the spinner does not turn
-and nothing polls, so each screenshot depends on the fixtures alone. The size is given to
-``run_test`` and the SVG names its fonts rather than measuring them, so neither the terminal
-nor the fonts of the machine matter; ``NO_COLOR`` (conftest) and ``TEXTUAL_THEME`` (``THEME``)
-are neutralised.
+Every screen type of the terminal and every side pane (and the help) at both sizes. The fake
+control API serves seeded data at a frozen virtual time; the spinner does not turn and nothing
+polls, so each screenshot depends on the fixtures alone. The size is given to ``run_test`` and
+the SVG names its fonts rather than measuring them, so neither the terminal nor the fonts of
+the machine matter; ``NO_COLOR`` (conftest) and ``TEXTUAL_THEME`` (``THEME``) are
+neutralised. One app per size goes through all its screens (or panes), which keeps the whole
+set to a few seconds; every mismatch is reported, not only the first.
 """
 
 from __future__ import annotations
 
-import pytest
-from conftest import assert_snapshot, wait_for
-from fake_api import FakeControlApi
+from typing import Any
 
-from tui.app import make_app
+import pytest
+from conftest import snapshot_mismatch, wait_for
+from fake_api import FakeControlApi, screen
+
+from tui.apollo import ApolloScreen
+from tui.app import PayterTui, make_app
 from tui.widgets.terminal_frame import TerminalFrame
+from tui.widgets.terminal_status import status_text
 
 SCREENS = [
     "carousel",
@@ -27,64 +33,85 @@ SCREENS = [
     "notification_approved",
     "notification_declined",
     "info_starting",
+    "selection_receipts",
     "info_receipt_qr",
+    "info_out_of_service",
     "screensaver",
     "dispense",
 ]
-
+PANES = {"w": "cards", "c": "charger", "l": "traffic", "s": "sessions", "f": "findings"}
+SIZES = [(80, 24), (120, 40)]
 
 # TEXTUAL_THEME in the environment changes Textual's default theme: name the one the
 # snapshots were taken with.
 THEME = "textual-dark"
 
 
-def _app(api: FakeControlApi):  # type: ignore[no-untyped-def]
+def _app(api: FakeControlApi) -> PayterTui:
     app = make_app(api.url, cpo_sim_url=api.url, animate=False, poll_interval=0, label="emulator")
     app.theme = THEME
     return app
 
 
-@pytest.mark.parametrize("name", SCREENS)
-async def test_screen_type(fake_api: FakeControlApi, name: str) -> None:
-    fake_api.set_screen("PAY-0001", name, publish=False)
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+async def _settled(pilot: Any, app: PayterTui) -> None:
+    """Everything the fake serves is on the screen: the clock, and every pane's rows."""
+    main = app.screen
+    await wait_for(pilot, lambda: main.query_one(TerminalFrame).screen_shown.id != "none")
+    for table, rows in (
+        ("#cards-table", 5),
+        ("#findings-table", 2),
+        ("#traffic-table", 3),
+        ("#journeys-table", 3),
+        ("#chargers-table", 2),
+    ):
+        await wait_for(pilot, lambda t=table, n=rows: main.query_one(t).row_count == n, what=table)
+    await wait_for(pilot, lambda: main.clock_mode == "manual", what="clock")  # type: ignore[attr-defined]
+
+
+async def _shown(pilot: Any, app: PayterTui, api: FakeControlApi, name: str) -> None:
+    """The fixture ``name`` is drawn, and the status line under it says what it should."""
+    expected = ApolloScreen.from_json(screen(name))
+    frame = app.screen.query_one(TerminalFrame)
+    status = app.screen.query_one("#terminal-status")
+    line = str(status_text(expected, api.terminals["PAY-0001"]))
+    await wait_for(pilot, lambda: frame.screen_shown == expected, what=name)
+    await wait_for(pilot, lambda: str(status.render()) == line, what=f"{name} status")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+async def test_every_screen_type(fake_api: FakeControlApi, size: tuple[int, int]) -> None:
+    fake_api.set_screen("PAY-0001", SCREENS[0], publish=False)
     app = _app(fake_api)
-    async with app.run_test(size=(100, 36)) as pilot:
-        frame = app.screen.query_one(TerminalFrame)
-        expected = fake_api.terminals["PAY-0001"]["screen"]["id"]
-        await wait_for(pilot, lambda: frame.screen_shown.id == expected, what=name)
-        await wait_for(
-            pilot,
-            lambda: app.screen.query_one("#findings-table").row_count == 2,
-            what="findings",
-        )
-        await pilot.pause()
-        assert_snapshot(app, f"screen_{name}")
+    mismatches: list[str] = []
+    async with app.run_test(size=size) as pilot:
+        await _settled(pilot, app)
+        for name in SCREENS:
+            fake_api.set_screen("PAY-0001", name)
+            await _shown(pilot, app, fake_api, name)
+            mismatches += snapshot_mismatch(app, f"screen_{name}_{_size(size)}")
+    assert mismatches == []
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
-async def test_layout_sizes(fake_api: FakeControlApi, size: tuple[int, int]) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+async def test_every_pane(fake_api: FakeControlApi, size: tuple[int, int]) -> None:
+    """Each side pane (and the help) beside the receipt with its QR code, the tallest screen:
+    tab labels, the columns that fit, buttons, the amount and Back in sight."""
     fake_api.set_screen("PAY-0001", "info_receipt_qr", publish=False)
     app = _app(fake_api)
+    mismatches: list[str] = []
     async with app.run_test(size=size) as pilot:
-        frame = app.screen.query_one(TerminalFrame)
-        await wait_for(pilot, lambda: frame.screen_shown.id == "journey.receipt")
-        await wait_for(pilot, lambda: app.screen.query_one("#findings-table").row_count == 2)
+        await _settled(pilot, app)
+        await _shown(pilot, app, fake_api, "info_receipt_qr")
+        for key, pane in PANES.items():
+            await pilot.press(key)
+            await pilot.pause()
+            mismatches += snapshot_mismatch(app, f"pane_{pane}_{_size(size)}")
+        await pilot.press("question_mark")
         await pilot.pause()
-        assert_snapshot(app, f"layout_{size[0]}x{size[1]}")
-
-
-@pytest.mark.parametrize("key", ["c", "l", "s", "f", "question_mark"])
-async def test_panes_at_80x24(fake_api: FakeControlApi, key: str) -> None:
-    """Each side pane (and the help) in a plain 80x24 terminal: tab labels, columns, buttons."""
-    app = _app(fake_api)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.query_one(TerminalFrame).screen_shown.id != "none")
-        await wait_for(pilot, lambda: screen.query_one("#findings-table").row_count == 2)
-        await wait_for(pilot, lambda: screen.query_one("#traffic-table").row_count == 3)
-        await wait_for(pilot, lambda: screen.query_one("#journeys-table").row_count == 2)
-        await wait_for(pilot, lambda: screen.query_one("#chargers-table").row_count == 2)
-        await pilot.press(key)
-        await pilot.pause()
-        name = {"c": "charger", "l": "traffic", "s": "sessions", "f": "findings"}.get(key, "help")
-        assert_snapshot(app, f"pane_{name}_80x24")
+        mismatches += snapshot_mismatch(app, f"pane_help_{_size(size)}")
+    assert mismatches == []

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 from textual import on, work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -30,17 +29,20 @@ from tui.messages import (
     ChargerActionRequested,
     ClockAdvanceRequested,
     ExchangeSelected,
+    JourneySelected,
     ScreenKeyPressed,
     TerminalSwitchRequested,
 )
 from tui.screens.exchange_screen import ExchangeScreen
 from tui.screens.help_screen import HelpScreen
+from tui.screens.journey_screen import JourneyScreen
 from tui.widgets.card_wallet import CardWallet
 from tui.widgets.charger_panel import ChargerPanel
 from tui.widgets.clock_bar import ClockBar
 from tui.widgets.findings_panel import FindingsPanel
 from tui.widgets.journeys_table import JourneysTable, journeys_from_ocpi
 from tui.widgets.terminal_frame import TerminalFrame, frame_width
+from tui.widgets.terminal_status import TerminalStatus
 from tui.widgets.terminal_switcher import TerminalSwitcher
 from tui.widgets.traffic_log import TrafficLog
 
@@ -55,6 +57,8 @@ TABS = {
 }
 # Below this width the side pane's tabs lose their padding (see ``-narrow`` in tui.tcss).
 NARROW_SIDE = 46
+# A frame shorter than this (80x24) closes up the terminal's lists (``-compact``).
+COMPACT_BELOW = 30
 # OCPI modules whose traffic changes what the charger and sessions panels show.
 CHARGER_MODULES = {"locations", "sessions", "cdrs", "commands"}
 JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
@@ -63,13 +67,21 @@ JOURNEY_MODULES = {"sessions", "cdrs", "payments", "commands"}
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#cards-table"
     BINDINGS = [
-        # The terminal's own keys win over the focused table's; an action that does not apply
-        # to the screen shown raises SkipAction and the key goes on to the focused widget.
-        *(Binding(str(n), f"digit({n})", show=False, priority=True) for n in range(10)),
-        Binding("enter", "pin('ok')", show=False, priority=True),
-        Binding("backspace", "pin('clear')", show=False, priority=True),
-        Binding("escape", "pin('cancel')", show=False, priority=True),
-        Binding("space", "touch", "Touch", show=False, priority=True),
+        # The terminal's own keys win over the focused table's. Which ones apply depends on
+        # the screen shown (check_action): the footer shows those, and the PIN pad's keys
+        # while a PIN is asked for. A key that does nothing on this screen says why.
+        *(
+            Binding(str(n), f"pin('{n}')", "PIN", key_display="0-9", show=n == 0, priority=True)
+            for n in range(10)
+        ),
+        Binding("enter", "pin('ok')", "OK", priority=True),
+        Binding("backspace", "pin('clear')", "Clear", key_display="⌫", priority=True),
+        Binding("escape", "pin('cancel')", "Cancel", priority=True),
+        *(
+            Binding(str(n), f"digit({n})", "Press", key_display="1-9", show=n == 1, priority=True)
+            for n in range(10)
+        ),
+        Binding("space", "touch", "Wake", priority=True),
         Binding("t", "present('tap')", "Tap"),
         Binding("i", "present('insert')", "Insert", show=False),
         Binding("q", "present('qr')", "QR", show=False),
@@ -81,6 +93,9 @@ class MainScreen(Screen[None]):
         Binding("R", "charger('repair')", "Repair", show=False),
         Binding("m", "advance(60)", "+1 min"),
         Binding("h", "advance(3600)", "+1 h"),
+        # The same keys, out of the footer while it lists the PIN pad's keys.
+        Binding("m", "advance_quietly(60)", show=False),
+        Binding("h", "advance_quietly(3600)", show=False),
         Binding("o", "toggle_online", "On/offline", show=False),
         Binding("left_square_bracket", "switch(-1)", "Prev", show=False),
         Binding("right_square_bracket", "switch(1)", "Next", show=False),
@@ -122,6 +137,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="terminal-pane"):
                 yield TerminalSwitcher()
                 yield TerminalFrame(animate=self._animated)
+                yield TerminalStatus(id="terminal-status")
             with TabbedContent(id="side", initial="tab-cards"):
                 with TabPane("Cards", id="tab-cards"):
                     yield CardWallet()
@@ -140,11 +156,14 @@ class MainScreen(Screen[None]):
 
     def _fit_frame(self) -> None:
         pane = self.query_one("#terminal-pane")
-        # The switcher takes one row; the frame gets the rest of the body's height.
-        height = max(self.size.height - 2 - 1, 10)
-        width = frame_width(height, self.size.width // 2 + 6)
+        # The switcher and the status line take one row each; the frame gets the rest of the
+        # body's height.
+        height = max(self.size.height - 2 - 2, 10)
+        compact = height < COMPACT_BELOW
+        width = frame_width(height, self.size.width // 2 + 6, compact=compact)
         pane.styles.width = width
-        self.query_one(TerminalFrame).styles.height = height
+        # The frame's height is what the switcher and the status line leave (1fr in tui.tcss).
+        self.query_one(TerminalFrame).set_class(compact, "-compact")
         # At 80 columns the five tab labels only fit with less padding (tui.tcss).
         self.set_class(self.size.width - width < NARROW_SIDE, "-narrow")
 
@@ -216,8 +235,11 @@ class MainScreen(Screen[None]):
         if clock:
             bar = self.query_one(ClockBar)
             bar.now = str(clock.get("now") or "")
-            self.clock_mode = str(clock.get("mode") or "")
-            bar.mode = self.clock_mode
+            mode = str(clock.get("mode") or "")
+            if mode != self.clock_mode:
+                self.clock_mode = mode
+                bar.mode = mode
+                self.refresh_bindings()
 
     async def refresh_terminals(self) -> None:
         try:
@@ -239,17 +261,11 @@ class MainScreen(Screen[None]):
             self.serial = self.serials[0] if self.serials else None
         self.query_one(TerminalSwitcher).show(self.serials, self.serial)
         if self.serial is None:
-            await self.frame.show_screen(
-                {
-                    "type": "info",
-                    "id": "tui.no_terminal",
-                    "properties": {
-                        "title": "No terminal",
-                        "subtitle": "Create one: POST /__admin/terminals",
-                    },
-                    "keys": [],
-                }
+            self.terminal = {}
+            await self.frame.show_placeholder(
+                "tui.no_terminal", "No terminal", "Create one: POST /__admin/terminals"
             )
+            self._screen_changed()
             return
         await self.refresh_terminal()
 
@@ -261,6 +277,12 @@ class MainScreen(Screen[None]):
         if terminal and serial == self.serial:
             self.terminal = terminal
             await self.frame.show_terminal(terminal)
+            self._screen_changed()
+
+    def _screen_changed(self) -> None:
+        self.query_one(TerminalStatus).show(self.apollo, self.terminal)
+        # The footer shows the keys of the screen now shown.
+        self.refresh_bindings()
 
     async def refresh_cards(self) -> None:
         try:
@@ -372,7 +394,7 @@ class MainScreen(Screen[None]):
                 self._mark("chargers")
             if module in JOURNEY_MODULES:
                 self._mark("journeys")
-        elif kind == "finding":
+        elif kind.startswith("finding"):
             self._mark("findings")
         elif kind.startswith("terminal"):
             serial = data.get("serial_number") or data.get("serialNumber") or data.get("serial")
@@ -488,6 +510,11 @@ class MainScreen(Screen[None]):
         message.stop()
         self.open_exchange(message.exchange_id)
 
+    @on(JourneySelected)
+    def _on_journey(self, message: JourneySelected) -> None:
+        message.stop()
+        self.app.push_screen(JourneyScreen(message.journey))
+
     @work(group="act")
     async def open_exchange(self, exchange_id: int) -> None:
         exchange = await self._guard(
@@ -506,26 +533,56 @@ class MainScreen(Screen[None]):
 
     # --- key actions ---------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which of the terminal's keys apply to the screen shown (and show in the footer)."""
+        try:
+            screen = self.apollo
+        except NoMatches:  # not composed yet, or being taken down
+            return True
+        pin = screen.phase == "pin"
+        if action == "pin":
+            return pin
+        if action == "digit":
+            return not pin
+        if action == "touch":
+            return screen.type == "screensaver"
+        if action == "present":
+            return not pin
+        if action in ("advance", "advance_quietly"):
+            # A real clock cannot be advanced: no +1 min / +1 h to fail with.
+            return self.clock_mode != "real" and (action == "advance") != pin
+        return True
+
     def action_digit(self, digit: int) -> None:
         screen = self.apollo
+        if screen.type == "screensaver":
+            # journey-screens.md screen 2: any touch wakes it (the number is not pressed).
+            self.action_touch()
+            return
         if screen.type == "payment":
-            if screen.phase != "pin":
-                raise SkipAction()
-            self.press(str(digit))
+            waiting = (
+                "waits for a card: t taps the card chosen in Cards"
+                if screen.phase == "present_card"
+                else "is processing the payment"
+            )
+            self.notify(f"No keys on this screen: the terminal {waiting}", timeout=4)
             return
         keys = screen.shortcut_keys
+        if not keys:
+            self.notify(
+                f"Nothing to press on “{screen.title or screen.id}”: the screen moves on by itself",
+                timeout=4,
+            )
+            return
         if not 1 <= digit <= len(keys):
-            raise SkipAction()
+            self.notify(f"No item {digit} on this screen (1-{len(keys)})", timeout=4)
+            return
         self.press(keys[digit - 1])
 
     def action_pin(self, key: str) -> None:
-        if self.apollo.phase != "pin":
-            raise SkipAction()
         self.press(key)
 
     def action_touch(self) -> None:
-        if self.apollo.type != "screensaver":
-            raise SkipAction()
         keys = self.apollo.keys
         self.press(keys[0] if keys else "touch")
 
@@ -536,6 +593,9 @@ class MainScreen(Screen[None]):
         self.query_one(ChargerPanel).act(action)
 
     def action_advance(self, seconds: float) -> None:
+        self.advance_clock(seconds)
+
+    def action_advance_quietly(self, seconds: float) -> None:
         self.advance_clock(seconds)
 
     def action_toggle_online(self) -> None:

@@ -16,13 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Digits, Static
 
-from tui.apollo import (
-    CARD_BRANDS,
-    MEDIA_LABELS,
-    ApolloScreen,
-    currency_symbol,
-    format_item_amount,
-)
+from tui.apollo import CARD_BRANDS, MEDIA_LABELS, ApolloScreen
 from tui.widgets.pin_pad import PinPad
 from tui.widgets.qr_code import QrCode
 from tui.widgets.screen_key import ScreenKey
@@ -80,7 +74,7 @@ class ApolloScreenView(VerticalScroll):
         return str(keys.index(key) + 1) if key in keys else ""
 
     def _buttons(self, screen: ApolloScreen) -> Iterator[Widget]:
-        buttons = screen.buttons()
+        buttons = screen.buttons
         if not buttons:
             return
         pressable = set(screen.keys)
@@ -106,7 +100,7 @@ class ApolloScreenView(VerticalScroll):
     def _carousel(self, screen: ApolloScreen) -> Iterator[Widget]:
         yield from self._title(screen)
         yield self._spacer()
-        cards = screen.cards()
+        cards = screen.cards
         if cards:
             marks = [
                 (CARD_BRANDS.get(c.logo or "", c.cardholder or c.name), c.logo or "") for c in cards
@@ -116,13 +110,15 @@ class ApolloScreenView(VerticalScroll):
         yield from self._buttons(screen)
 
     def _info(self, screen: ApolloScreen) -> Iterator[Widget]:
-        if screen.qr:
-            yield QrCode(screen.qr, classes="apollo-qr")
-        elif screen.get("logo").lower() == "true":
+        # The words first (a receipt's amount), then its QR code: in a short frame the code
+        # scrolls, the amount and the buttons (docked at the bottom) stay in sight.
+        if screen.logo and not screen.qr:
             yield Static("PAYTER", classes="apollo-logo")
         yield from self._title(screen)
         if screen.message:
             yield Static(screen.message, classes="apollo-message", markup=False)
+        if screen.qr:
+            yield QrCode(screen.qr, classes="apollo-qr")
         yield self._spacer()
         yield from self._buttons(screen)
 
@@ -146,10 +142,10 @@ class ApolloScreenView(VerticalScroll):
         yield from self._title(screen)
         kind = screen.selection_type
         rows: list[Widget] = []
-        for item in screen.items():
+        for item in screen.items:
             aside = ""
             if kind in (0, 1):
-                aside = format_item_amount(item.amount, item.currency)
+                aside = item.amount_text or ""
             elif kind == 2 and item.value:
                 aside = item.value
             if item.disabled and not aside:
@@ -192,14 +188,14 @@ class ApolloScreenView(VerticalScroll):
         yield self._spacer()
 
     def _payment(self, screen: ApolloScreen) -> Iterator[Widget]:
-        phase = screen.phase
-        yield Static(screen.title or _PHASE_TITLES[phase or "processing"], classes="apollo-title")
-        amount = screen.get("amount")
-        if amount:
-            yield _amount_digits(amount, screen.get("currency"))
+        payment = screen.payment
+        phase = payment.phase if payment else "processing"
+        yield Static(screen.title or _PHASE_TITLES.get(phase, ""), classes="apollo-title")
+        if payment and payment.amount_text:
+            yield _amount(payment.amount_text)
         if phase == "present_card":
             yield Static(")))", classes="apollo-contactless")
-            media = screen.media
+            media = payment.media if payment else ()
             if media:
                 text = Text(justify="center")
                 for index, medium in enumerate(media):
@@ -210,10 +206,10 @@ class ApolloScreenView(VerticalScroll):
             if screen.message:
                 yield Static(screen.message, classes="apollo-message", markup=False)
         elif phase == "pin":
-            digits = screen.pin_digits
+            digits = payment.pin_digits if payment else 0
             shown = " ".join(["●"] * digits) if digits else "_ _ _ _"
             yield Static(shown, classes="apollo-pin")
-            yield PinPad(screen.keys)
+            yield PinPad(list(screen.keys))
             yield ScreenKey(
                 "cancel",
                 "Cancel",
@@ -242,16 +238,15 @@ def _big_icon(icon: str) -> Text:
     return Text(f"╭───╮\n│ {glyph} │\n╰───╯", justify="center")
 
 
-def _amount_digits(amount: str, currency: str) -> Widget:
-    try:
-        minor = int(amount)
-    except ValueError:
-        return Static(f"{currency_symbol(currency)} {amount}", classes="apollo-amount-text")
-    symbol = currency_symbol(currency)
-    value = f"{minor // 100}.{minor % 100:02d}"
-    if symbol in ("€", "£", "$"):
-        return Digits(f"{symbol}{value}", classes="apollo-amount")
-    return Static(f"{value} {symbol}", classes="apollo-amount-text")
+def _amount(text: str) -> Widget:
+    """The amount in big digits when Textual's Digits can draw all of it (``€50.00``)."""
+    if text and all(c in DIGITS_CHARACTERS for c in text):
+        return Digits(text, classes="apollo-amount")
+    return Static(text, classes="apollo-amount-text", markup=False)
+
+
+# What Textual's Digits widget draws (currency symbols included).
+DIGITS_CHARACTERS = frozenset("0123456789.,-+€£$")
 
 
 def _badge_lines(marks: list[tuple[str, str]], width: int) -> Text:

@@ -6,12 +6,20 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable
+from textual.widgets import Button
 
 from tui.messages import CardPresented
+from tui.widgets.fitted_table import Column, FittedTable
 
 # Wallet action → presentation medium of ``POST /__admin/terminals/{serial}/present-card``.
 MEDIA = {"tap": "contactless", "insert": "chip", "qr": "qr", "rfid": "rfid"}
+# The card's label says what it does ("Visa, declined (05 do not honour)"): it comes first in a
+# narrow pane.
+COLUMNS = (
+    Column("outcome", "Outcome", 18, priority=1),
+    Column("card", "Card", 56, priority=0, flex=True),
+    Column("media", "Media", 18, priority=2),
+)
 
 
 class CardWallet(Vertical):
@@ -22,9 +30,7 @@ class CardWallet(Vertical):
         self.cards: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True, id="cards-table")
-        table.add_columns("Outcome", "Card", "Media")
-        yield table
+        yield FittedTable(COLUMNS, id="cards-table")
         with Horizontal(classes="wallet-actions"):
             yield Button("Tap \\[t]", id="wallet-tap", compact=True)
             yield Button("Insert \\[i]", id="wallet-insert", compact=True)
@@ -32,22 +38,30 @@ class CardWallet(Vertical):
             yield Button("RFID \\[r]", id="wallet-rfid", compact=True)
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#cards-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#cards-table", FittedTable)
 
     def set_cards(self, cards: list[dict[str, Any]]) -> None:
         self.cards = cards
-        table = self.table
-        table.clear()
+        rows = []
         for card in cards:
             card_id = str(card.get("id") or card.get("pan") or card.get("uid") or "?")
             media = card.get("media") or []
-            table.add_row(
-                str(card.get("outcome") or ""),
-                str(card.get("label") or card_id),
-                ", ".join(str(m) for m in media) if isinstance(media, list) else str(media),
-                key=card_id,
+            rows.append(
+                (
+                    card_id,
+                    {
+                        "outcome": str(card.get("outcome") or ""),
+                        "card": str(card.get("label") or card_id),
+                        "media": (
+                            ", ".join(str(m) for m in media)
+                            if isinstance(media, list)
+                            else str(media)
+                        ),
+                    },
+                )
             )
+        self.table.set_rows(rows)
 
     def selected_card(self) -> dict[str, Any] | None:
         table = self.table

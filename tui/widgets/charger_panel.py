@@ -6,9 +6,10 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
 from tui.messages import ChargerActionRequested
+from tui.widgets.fitted_table import Column, FittedTable
 
 # Action, button label, and its key (MainScreen.BINDINGS).
 ACTIONS = (
@@ -17,6 +18,13 @@ ACTIONS = (
     ("ev_full", "EV full", "E"),
     ("fault", "Fault", "X"),
     ("repair", "Repair", "R"),
+)
+COLUMNS = (
+    Column("evse", "EVSE", 9, priority=0),
+    Column("status", "Status", 10, priority=0),
+    Column("car", "Car", 5, priority=1),
+    Column("kw", "kW", 4, priority=2),
+    Column("session", "Session", 8, priority=3, flex=True),
 )
 
 
@@ -43,18 +51,14 @@ class ChargerPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="charger-note", classes="panel-note")
-        table: DataTable[str] = DataTable(
-            cursor_type="row", zebra_stripes=True, id="chargers-table"
-        )
-        table.add_columns("EVSE", "Status", "Car", "kW", "Session")
-        yield table
+        yield FittedTable(COLUMNS, id="chargers-table")
         with Horizontal(classes="charger-actions"):
             for action, label, key in ACTIONS:
                 yield Button(f"{label} \\[{key}]", id=f"charger-{action}", compact=True)
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#chargers-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#chargers-table", FittedTable)
 
     def set_unavailable(self, reason: str) -> None:
         note = self.query_one("#charger-note", Static)
@@ -65,26 +69,27 @@ class ChargerPanel(Vertical):
     def set_chargers(self, chargers: list[dict[str, Any]]) -> None:
         self.set_class(False, "-unavailable")
         self.query_one("#charger-note", Static).display = False
-        cursor = self.table.cursor_row
         self.chargers = chargers
-        table = self.table
-        table.clear()
+        rows = []
         for charger in chargers:
             uid = evse_uid(charger)
             status = str(charger.get("status") or "")
             if charger.get("online") is False:
                 status += " (offline)"
             power = charger.get("max_power_kw")
-            table.add_row(
-                uid,
-                status,
-                car_text(charger.get("car")),
-                "" if power is None else f"{float(power):g}",
-                str(charger.get("session_id") or ""),
-                key=uid,
+            rows.append(
+                (
+                    uid,
+                    {
+                        "evse": uid,
+                        "status": status,
+                        "car": car_text(charger.get("car")),
+                        "kw": "" if power is None else f"{float(power):g}",
+                        "session": str(charger.get("session_id") or ""),
+                    },
+                )
             )
-        if chargers:
-            table.move_cursor(row=min(max(cursor, 0), len(chargers) - 1))
+        self.table.set_rows(rows)
 
     def selected_evse(self) -> str | None:
         if not self.chargers or self.table.row_count == 0:

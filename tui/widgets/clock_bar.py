@@ -59,6 +59,10 @@ class ClockBar(Horizontal):
 
     def watch_mode(self) -> None:
         self._refresh_text()
+        if self.is_mounted:
+            # A real clock cannot be advanced: no buttons that can only fail.
+            for button in self.query(Button):
+                button.display = self.mode != "real"
 
     def watch_connected(self) -> None:
         self._refresh_text()

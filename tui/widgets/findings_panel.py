@@ -10,6 +10,15 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from tui.messages import ExchangeSelected
+from tui.widgets.fitted_table import Column, FittedTable
+
+COLUMNS = (
+    Column("id", "#", 3, priority=4),
+    Column("severity", "Severity", 7, priority=0),
+    Column("axis", "Axis", 6, priority=2),
+    Column("rule", "Rule", 9, priority=0),
+    Column("message", "Message", 16, priority=1, flex=True),
+)
 
 # The report's three verdicts: INCOMPLETE (nothing failed, but the flows Payter needs were not
 # all exercised) is neither green nor red.
@@ -47,33 +56,35 @@ class FindingsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Verdict: …", id="verdict")
-        table: DataTable[Any] = DataTable(
-            cursor_type="row", zebra_stripes=True, id="findings-table"
-        )
-        table.add_columns("#", "Severity", "Axis", "Rule", "Message")
-        yield table
+        yield FittedTable(COLUMNS, id="findings-table")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#findings-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#findings-table", FittedTable)
 
     def set_report(self, report: dict[str, Any]) -> None:
         self.query_one("#verdict", Static).update(verdict_text(report))
 
     def set_findings(self, findings: list[dict[str, Any]]) -> None:
         self.findings = findings
-        table = self.table
-        table.clear()
+        rows = []
         for finding in findings:
             severity = str(finding.get("severity") or "")
-            table.add_row(
-                str(finding.get("id", "")),
-                Text(severity, style="bold red" if severity == "error" else "yellow"),
-                str(finding.get("axis") or ""),
-                str(finding.get("rule") or ""),
-                str(finding.get("message") or ""),
-                key=str(finding.get("id")),
+            rows.append(
+                (
+                    str(finding.get("id")),
+                    {
+                        "id": str(finding.get("id", "")),
+                        "severity": Text(
+                            severity, style="bold red" if severity == "error" else "yellow"
+                        ),
+                        "axis": str(finding.get("axis") or ""),
+                        "rule": str(finding.get("rule") or ""),
+                        "message": str(finding.get("message") or ""),
+                    },
+                )
             )
+        self.table.set_rows(rows)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -9,20 +9,25 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from tui.apollo import currency_symbol, format_minor
+from tui.messages import JourneySelected
+from tui.money import major_text, minor_text
+from tui.widgets.fitted_table import Column, FittedTable
 
+# Where, what state and where the money is come first: that is what a narrow pane shows. The
+# rest of the record is one Enter away.
 COLUMNS = (
-    "Terminal",
-    "EVSE",
-    "State",
-    "Authorized",
-    "Captured",
-    "Voided",
-    "Capture",
-    "FAC",
-    "Reference",
-    "Session",
-    "CDR",
+    Column("terminal", "Terminal", 13, priority=7),
+    Column("evse", "EVSE", 9, priority=0),
+    Column("state", "State", 11, priority=1),
+    Column("money", "Money", 17, priority=0),
+    Column("authorized", "Authorized", 8, priority=4),
+    Column("captured", "Captured", 8, priority=5),
+    Column("voided", "Voided", 8, priority=6),
+    Column("capture", "Capture", 15, priority=3),
+    Column("fac", "FAC", 7, priority=2),
+    Column("reference", "Reference", 12, priority=8),
+    Column("session", "Session", 10, priority=9),
+    Column("cdr", "CDR", 10, priority=9),
 )
 
 
@@ -41,8 +46,8 @@ def _money(row: dict[str, Any], *names: str) -> str:
     if isinstance(value, dict):
         return price_text(value, row.get("currency"))
     if isinstance(value, str) and "." in value:
-        return f"{currency_symbol(row.get('currency'))} {value}".strip()
-    return format_minor(value, row.get("currency"))
+        return major_text(value, row.get("currency"))
+    return minor_text(value, row.get("currency"))
 
 
 def price_text(price: Any, currency: Any = None) -> str:
@@ -59,9 +64,28 @@ def price_text(price: Any, currency: Any = None) -> str:
         total = price.get("excl_vat")
     if total is None:
         return ""
-    return (
-        f"{currency_symbol(str(currency) if currency else None)} {Decimal(str(total)):.2f}".strip()
-    )
+    return major_text(total, currency)
+
+
+def money_text(row: dict[str, Any]) -> str:
+    """Where the journey's money is, as the control API says (``money``): a declined card or
+    one never presented is "not authorized", whatever amount was asked for."""
+    money = row.get("money")
+    authorized = _money(row, "preauthorized_amount", "authorized_amount")
+    captured = _money(row, "captured_amount")
+    if money is None:  # an emulator without journeys: what its CDRs and FACs say
+        return f"{captured} captured" if captured else ""
+    money = str(money)
+    if money == "NONE":
+        return "not authorized"
+    if money == "AUTHORIZED":
+        return f"{authorized} authorized".strip()
+    if money == "CAPTURED":
+        return f"{captured} captured".strip()
+    if money == "VOIDED":
+        return f"{_money(row, 'voided_amount') or authorized} voided".strip()
+    # On the way: CAPTURING, CAPTURE_QUEUED, VOIDING, VOID_QUEUED.
+    return f"{authorized} {money.lower().replace('_', ' ')}".strip()
 
 
 def journeys_from_ocpi(
@@ -123,24 +147,24 @@ def _fac(row: dict[str, Any]) -> str:
 
 class JourneysTable(Vertical):
     """One row per journey: where, its state and its money first (what fits a narrow pane),
-    then the references that tie it to the OCPI session, CDR and FAC.
+    then the references that tie it to the OCPI session, CDR and FAC; Enter shows all of it.
 
-    The fields are those of ``GET /__admin/journeys`` (``serial_number``, ``preauthorized_amount``,
-    ``captured_amount``, ... in minor units); the other names are those of
-    :func:`journeys_from_ocpi`.
+    The fields are those of ``GET /__admin/journeys`` (``serial_number``, ``money``,
+    ``preauthorized_amount``, ``captured_amount``, ... in minor units); the other names are
+    those of :func:`journeys_from_ocpi`.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.journeys: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="journeys-note", classes="panel-note")
-        table: DataTable[str] = DataTable(
-            cursor_type="row", zebra_stripes=True, id="journeys-table"
-        )
-        table.add_columns(*COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, id="journeys-table")
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#journeys-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#journeys-table", FittedTable)
 
     def set_unavailable(self, reason: str) -> None:
         self._note(reason)
@@ -152,21 +176,37 @@ class JourneysTable(Vertical):
 
     def set_journeys(self, journeys: list[dict[str, Any]]) -> None:
         self._note("" if journeys else "No payment journeys yet.")
-        table = self.table
-        table.clear()
+        rows = []
+        self.journeys = {}
         for index, row in enumerate(journeys):
             key = str(_first(row, "id", "authorization_reference") or index)
-            table.add_row(
-                str(_first(row, "serial_number", "terminal") or ""),
-                str(_first(row, "evse_uid") or ""),
-                str(_first(row, "state") or ""),
-                _money(row, "preauthorized_amount", "authorized_amount"),
-                _money(row, "captured_amount"),
-                _money(row, "voided_amount"),
-                str(_first(row, "capture_status") or ""),
-                _fac(row),
-                str(_first(row, "authorization_reference") or ""),
-                str(_first(row, "session_id") or ""),
-                str(_first(row, "cdr_id") or ""),
-                key=key,
-            )
+            self.journeys[key] = row
+            rows.append((key, journey_cells(row)))
+        self.table.set_rows(rows)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        journey = self.journeys.get(str(event.row_key.value))
+        if journey is not None:
+            self.post_message(JourneySelected(journey))
+
+
+def journey_cells(row: dict[str, Any]) -> dict[str, str]:
+    """Every column of one journey, shown or not."""
+    authorized = row.get("money") not in ("NONE",)
+    return {
+        "terminal": str(_first(row, "serial_number", "terminal") or ""),
+        "evse": str(_first(row, "evse_uid") or ""),
+        "state": str(_first(row, "state") or ""),
+        "money": money_text(row),
+        "authorized": (
+            _money(row, "preauthorized_amount", "authorized_amount") if authorized else ""
+        ),
+        "captured": _money(row, "captured_amount"),
+        "voided": _money(row, "voided_amount"),
+        "capture": str(_first(row, "capture_status") or ""),
+        "fac": _fac(row),
+        "reference": str(_first(row, "authorization_reference") or ""),
+        "session": str(_first(row, "session_id") or ""),
+        "cdr": str(_first(row, "cdr_id") or ""),
+    }

@@ -13,15 +13,19 @@ from tui.widgets.apollo_screen_view import ApolloScreenView
 # 320x480 px is 2:3. A terminal cell is about twice as tall as it is wide, so in cells the
 # display is 4 columns for every 3 rows.
 COLUMNS_PER_ROW = 4 / 3
-# Narrower than this and a receipt QR code (33 modules with its quiet zone) no longer fits.
+# Narrower than this and a receipt QR code (33 modules with its quiet zone) no longer fits
+# beside the display's padding (one cell each side)...
 MIN_INNER_WIDTH = 35
+# ... or, in a compact frame (80x24), which has no padding: the side pane gets the two cells.
+MIN_COMPACT_INNER_WIDTH = 33
 
 
-def frame_width(height: int, available_width: int) -> int:
+def frame_width(height: int, available_width: int, *, compact: bool = False) -> int:
     """Outer width of a frame ``height`` rows tall (border included) that keeps 2:3."""
+    least = MIN_COMPACT_INNER_WIDTH if compact else MIN_INNER_WIDTH
     inner_height = max(height - 2, 1)
-    inner = max(round(inner_height * COLUMNS_PER_ROW), MIN_INNER_WIDTH)
-    return min(inner + 2, max(available_width, MIN_INNER_WIDTH + 2))
+    inner = max(round(inner_height * COLUMNS_PER_ROW), least)
+    return min(inner + 2, max(available_width, least + 2))
 
 
 class TerminalFrame(Vertical):
@@ -59,3 +63,7 @@ class TerminalFrame(Vertical):
 
     async def show_screen(self, screen: dict[str, Any] | None) -> None:
         await self.view.show(ApolloScreen.from_json(screen))
+
+    async def show_placeholder(self, screen_id: str, title: str, subtitle: str) -> None:
+        self.border_subtitle = "no terminal"
+        await self.view.show(ApolloScreen.placeholder(title, subtitle, screen_id=screen_id))

@@ -31,7 +31,7 @@ class CdrsReceiver(Module):
     async def get(self, req: OcpiRequest) -> Any:
         platform = req.require_platform()
         row = self.ptp.cdrs.get(
-            req.params["country_code"], req.params["party_id"], req.params["cdr_id"]
+            platform.id, req.params["country_code"], req.params["party_id"], req.params["cdr_id"]
         )
         if row is None or row["platform_id"] != platform.id:
             raise OcpiError(status.CLIENT_ERROR, "unknown CDR", http_status=404)
@@ -54,7 +54,7 @@ class CdrsReceiver(Module):
             raise OcpiError(
                 status.INVALID_PARAMETERS, f"{cc}/{pid} is not a party of this platform"
             )
-        if self.ptp.cdrs.get(cc, pid, str(cdr["id"])) is not None:
+        if self.ptp.cdrs.get(platform.id, cc, pid, str(cdr["id"])) is not None:
             req.finding(
                 "OCPI-37",
                 f"CDR {cdr['id']} was already POSTed; CDRs are sent once "

@@ -64,7 +64,9 @@ class LocationsReceiver(Module):
     # --- helpers -------------------------------------------------------------------------------
 
     def _stored(self, req: OcpiRequest, cc: str, pid: str) -> dict[str, Any] | None:
-        return self.ptp.mirror.locations.object(cc, pid, req.params["location_id"])
+        return self.ptp.mirror.locations.object(
+            req.require_platform().id, cc, pid, req.params["location_id"]
+        )
 
     @staticmethod
     def _find(items: list[dict[str, Any]], key: str, value: str) -> int | None:
@@ -146,7 +148,7 @@ class LocationsReceiver(Module):
         )
 
     def _key(self, req: OcpiRequest, cc: str, pid: str) -> str:
-        return object_key(cc, pid, req.params["location_id"])
+        return object_key(req.require_platform().id, cc, pid, req.params["location_id"])
 
     def _head(self, req: OcpiRequest, cc: str, pid: str, missing: str) -> dict[str, Any]:
         """The stored Location's own fields (its EVSEs stay where they are stored)."""

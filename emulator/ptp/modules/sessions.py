@@ -41,7 +41,7 @@ class SessionsReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid = req.require_owner()
-        obj = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        obj = self.ptp.sessions.object(req.require_platform().id, cc, pid, req.params["session_id"])
         if obj is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown session", http_status=404)
         return obj
@@ -58,7 +58,9 @@ class SessionsReceiver(Module):
             req.finding(p.rule, p.message, pointer=p.pointer)
         if problems:
             raise OcpiError(status.INVALID_PARAMETERS, problems[0].message)
-        previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        previous = self.ptp.sessions.object(
+            req.require_platform().id, cc, pid, req.params["session_id"]
+        )
         created = await self._take(req, session, previous, cc, pid)
         return OcpiResult(http_status=201 if created else 200, omit_data=True)
 
@@ -77,7 +79,9 @@ class SessionsReceiver(Module):
                     "OCPI-31", "Session PATCH without last_updated", pointer="/last_updated"
                 )
                 raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
-        previous = self.ptp.sessions.object(cc, pid, req.params["session_id"])
+        previous = self.ptp.sessions.object(
+            req.require_platform().id, cc, pid, req.params["session_id"]
+        )
         if previous is None:
             raise OcpiError(
                 status.INVALID_PARAMETERS,

@@ -11,7 +11,6 @@ from emulator.ocpi.models.registry import model_for
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
 from emulator.ptp import checks
-from emulator.ptp.objects import object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -36,7 +35,9 @@ class TariffsReceiver(Module):
 
     async def get(self, req: OcpiRequest) -> Any:
         cc, pid = req.require_owner()
-        row = self.ptp.mirror.tariffs.get(cc, pid, req.params["tariff_id"])
+        row = self.ptp.mirror.tariffs.get(
+            req.require_platform().id, cc, pid, req.params["tariff_id"]
+        )
         if row is None or not row["valid"]:
             raise OcpiError(status.CLIENT_ERROR, "unknown tariff", http_status=404)
         return row["object"]
@@ -72,7 +73,9 @@ class TariffsReceiver(Module):
 
     async def delete(self, req: OcpiRequest) -> OcpiResult:
         cc, pid = req.require_owner()
-        row = self.ptp.mirror.tariffs.get(cc, pid, req.params["tariff_id"])
+        row = self.ptp.mirror.tariffs.get(
+            req.require_platform().id, cc, pid, req.params["tariff_id"]
+        )
         if row is None:
             raise OcpiError(status.CLIENT_ERROR, "unknown tariff", http_status=404)
         # The CPO should make sure no Connector still references it (mod_tariffs.asciidoc).
@@ -86,6 +89,6 @@ class TariffsReceiver(Module):
                             f"tariff {row['id']} deleted while connector "
                             f"{evse.get('uid')}/{conn.get('id')} still refers to it",
                         )
-        self.ptp.mirror.tariffs.mark_invalid(object_key(cc, pid, req.params["tariff_id"]))
+        self.ptp.mirror.tariffs.mark_invalid(row["key"])
         req.rt.bus.publish("ocpi.tariff", tariff_id=row["id"], change="DELETE")
         return OcpiResult(omit_data=True)
