@@ -89,17 +89,32 @@ def load_settings(cls: type[BaseSettings], given: dict[str, Any]) -> Any:
         raise click.UsageError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 
+class _LazyCommands(dict[str, click.Command]):
+    """A group's commands, ``cpo-sim`` made on first look-up."""
+
+    def __missing__(self, name: str) -> click.Command:
+        if name != "cpo-sim":
+            raise KeyError(name)
+        command = self[name] = _cpo_sim_command()
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
 class _Commands(click.Group):
     """The commands; ``cpo-sim`` is built when it is asked for (run, or listed by --help),
     so that ``serve`` does not build the simulated CPO's settings class at start-up."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), "cpo-sim"])
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(self.commands)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "cpo-sim":
-            return _cpo_sim_command()
-        return super().get_command(ctx, cmd_name)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "cpo-sim"})
 
 
 @click.group(
@@ -131,8 +146,8 @@ def known_environment() -> set[str]:
         for sub in getattr(command, "commands", {}).values():
             walk(sub)
 
+    main.commands["cpo-sim"]  # built on demand: built now, so that the walk sees it
     walk(main)
-    walk(_cpo_sim_command())  # built on demand, so not among main's commands
     return names
 
 

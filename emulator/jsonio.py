@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from emulator.datetimes import format_datetime
@@ -35,6 +36,20 @@ def _default(value: Any) -> Any:
 
 def dumps(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(value, default=_default, ensure_ascii=False, indent=indent)
+
+
+_COMPACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def dumps_compact(value: Any) -> str:
+    """:func:`dumps` without spaces between items, through orjson (several times faster): for
+    JSON nobody reads as text (columns of the store, decoded on every read). What orjson
+    refuses (an integer beyond 64 bits, text with a lone surrogate) goes through
+    :func:`json.dumps` as before."""
+    try:
+        return orjson.dumps(value, default=_default, option=_COMPACT).decode("utf-8")
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str | bytes) -> Any:

@@ -2,7 +2,7 @@
 
 Each subsystem declares its tables with :class:`TableSpec` and registers them; the store creates
 them (and their indexes) once. Columns named in ``json_columns`` hold JSON documents: they are
-written with :mod:`emulator.jsonio` (Decimals stay exact) and decoded on read, so OCPI objects
+written with :func:`emulator.jsonio.dumps_compact` and decoded on read, so OCPI objects
 keep unknown fields and exact amounts.
 
 sqlite-utils notes: a Database is bound to the thread that made it (the event loop thread
@@ -94,7 +94,7 @@ class Store:
         out: dict[str, Any] = {}
         for key, value in row.items():
             if key in spec.json_columns and value is not None:
-                out[key] = jsonio.dumps(value)
+                out[key] = jsonio.dumps_compact(value)
             else:
                 out[key] = jsonify_if_needed(value)
         return out
