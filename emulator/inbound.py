@@ -158,6 +158,21 @@ def _refuse_constant(name: str) -> Any:
     raise InvalidInput(f"{name} is not a JSON value", kind="shape")
 
 
+_DECODERS: dict[JsonLimits, json.JSONDecoder] = {}
+
+
+def _decoder(limits: JsonLimits) -> json.JSONDecoder:
+    """One decoder per set of limits (building one per call costs as much as a small parse)."""
+    decoder = _DECODERS.get(limits)
+    if decoder is None:
+        decoder = _DECODERS[limits] = json.JSONDecoder(
+            parse_float=_parse_float(limits),
+            parse_int=_parse_int(limits),
+            parse_constant=_refuse_constant,
+        )
+    return decoder
+
+
 def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
     """Parse JSON from a peer: strict UTF-8, no lone surrogates, within ``limits``; numbers
     with a fraction as Decimal (like :func:`emulator.jsonio.loads`).
@@ -178,12 +193,7 @@ def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
     text = text.removeprefix("\ufeff")
     escapes = _SURROGATE_ESCAPE.search(text) is not None
     try:
-        value = json.loads(
-            text,
-            parse_float=_parse_float(limits),
-            parse_int=_parse_int(limits),
-            parse_constant=_refuse_constant,
-        )
+        value = _decoder(limits).decode(text)
     except RecursionError:
         raise InvalidInput(
             f"JSON nested deeper than {limits.max_depth} levels", kind="shape"

@@ -144,7 +144,10 @@ class Journal:
 
     @staticmethod
     def _headers(headers: Any) -> dict[str, str]:
-        return {clean(k): clean(v) for k, v in redact_headers(headers or {}).items()}
+        return {
+            (k if k.isascii() else clean(k)): (v if v.isascii() else clean(v))
+            for k, v in redact_headers(headers or {}).items()
+        }
 
     def record(
         self,

@@ -22,6 +22,9 @@ from sqlite_utils.db import jsonify_if_needed
 
 from emulator import jsonio
 
+# Values written as they are (no JSON, no conversion).
+_PLAIN = frozenset({str, int, float, bool, bytes})
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -90,11 +93,15 @@ class Store:
     # --- encoding --------------------------------------------------------------------------
 
     def _encode(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        spec = self._specs[table]
+        json_columns = self._specs[table].json_columns
         out: dict[str, Any] = {}
         for key, value in row.items():
-            if key in spec.json_columns and value is not None:
+            if value is None:
+                out[key] = None
+            elif key in json_columns:
                 out[key] = jsonio.dumps_compact(value)
+            elif type(value) in _PLAIN:
+                out[key] = value  # what sqlite-utils' jsonify_if_needed leaves as it is
             else:
                 out[key] = jsonify_if_needed(value)
         return out

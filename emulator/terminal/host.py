@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from emulator import logs
+from emulator import jsonio, logs
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
@@ -136,6 +136,8 @@ class TerminalHost:
         self.timeouts = timeouts or Timeouts()
         rt.store.register(TERMINAL_DEVICES, TERMINAL_SESSIONS)
         self._devices: dict[str, Device] = {}
+        # The JSON of each device as last written by _persist.
+        self._persisted: dict[str, str] = {}
         self._meta: dict[str, dict[str, str]] = {}  # serial -> mode, created_at
         self._timers: dict[tuple[str, str], Timer] = {}
         self._controllers: dict[str, TerminalController] = {}
@@ -171,6 +173,7 @@ class TerminalHost:
         # POST /__admin/reset has emptied the table already; forget what is in memory.
         self.close()
         self._devices.clear()
+        self._persisted.clear()
         self._meta.clear()
         self._outbox.clear()
 
@@ -244,6 +247,7 @@ class TerminalHost:
         for key in [k for k in self._timers if k[0] == serial_number]:
             self._timers.pop(key).cancel()
         self._devices.pop(serial_number, None)
+        self._persisted.pop(serial_number, None)
         self._meta.pop(serial_number, None)
         self._outbox.pop(serial_number, None)
         self.rt.store.delete(TERMINAL_DEVICES.name, serial_number)
@@ -604,11 +608,18 @@ class TerminalHost:
         )
 
     def _persist(self, serial_number: str, device: Device) -> None:
+        """Store the device as it is now; not again when it is what was stored last (a
+        step that changed nothing, such as a timer re-armed on the same screen)."""
+        data = device.to_dict()
+        text = jsonio.dumps_compact(data)
+        if self._persisted.get(serial_number) == text:
+            return
         self.rt.store.update(
             TERMINAL_DEVICES.name,
             serial_number,
-            {"device": device.to_dict(), "updated_at": format_datetime(self.rt.now())},
+            {"device": data, "updated_at": format_datetime(self.rt.now())},
         )
+        self._persisted[serial_number] = text
 
     async def _deliver(self, serial_number: str, effects: builtins.list[Effect]) -> None:
         queue = self._outbox.setdefault(serial_number, deque())
