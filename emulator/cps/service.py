@@ -189,7 +189,7 @@ class CloudPaymentService:
         ]
 
     def terminal(self, key: ApiKey, serial_number: str) -> Terminal:
-        return self._terminal(self.host.get(self._serial(key, serial_number)))
+        return self._terminal(self.host.summary(self._serial(key, serial_number)))
 
     async def _call(self, coro: Any) -> Any:
         try:

@@ -266,6 +266,18 @@ class TerminalHost:
         data["controller"] = meta["mode"] in self._controllers
         return data
 
+    def summary(self, serial_number: str) -> dict[str, Any]:
+        """The terminal's identity and state only (what the CPS terminal object shows),
+        without building its screens as :meth:`get` does."""
+        device = self._device(serial_number)
+        return {
+            "serial_number": device.serial_number,
+            "model": device.model,
+            "currency": device.currency,
+            "online": device.online,
+            "state": device.state.value,
+        }
+
     def list(self) -> builtins.list[dict[str, Any]]:
         rows = self.rt.store.rows(TERMINAL_DEVICES.name, order_by="serial_number")
         for row in rows:
