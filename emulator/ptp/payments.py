@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from emulator import logs
+from emulator import crashpoint, logs
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError, join_url
 from emulator.ocpi.models.base import partial_model
@@ -661,6 +661,7 @@ class Payments:
             reply = await self.ptp.node.client.call(
                 platform, "POST", "payments", url=url, body=row["object"]
             )
+            crashpoint.reached("fac-delivering")  # the CPO has it; we have not marked it
             exchange_id = reply.exchange_id
             if not reply.ok:
                 error = reply.describe()

@@ -248,8 +248,11 @@ class Rig:
         cost: tuple[float, float] | None = None,
         *,
         ref: str | None = None,
+        push: bool = True,
         **kw: Any,
     ) -> None:
+        """The CPO's Session: PUT to the emulator, or (``push=False``) only on its Sessions
+        Sender, as if the PUT had been lost."""
         body = self.start_body(ref)
         reference = body["authorization_reference"]
         s = obj.session(
@@ -265,9 +268,15 @@ class Rig:
         )
         if cost is not None:
             s["total_cost"] = obj.price(*cost)
-        await self.push("PUT", "sessions", "NL", "CPO", s["id"], body=s)
+        self.cpo.sessions = [x for x in self.cpo.sessions if x["id"] != s["id"]] + [s]
+        if push:
+            await self.push("PUT", "sessions", "NL", "CPO", s["id"], body=s)
 
-    async def cdr(self, kwh: float = 10.0, *, ref: str | None = None, **kw: Any) -> dict:
+    async def cdr(
+        self, kwh: float = 10.0, *, ref: str | None = None, push: bool = True, **kw: Any
+    ) -> dict:
+        """The CPO's CDR: POSTed to the emulator, or (``push=False``) only on its CDRs
+        Sender, as if the POST had been lost."""
         body = self.start_body(ref)
         reference = body["authorization_reference"]
         cdr = obj.cdr(
@@ -279,7 +288,10 @@ class Rig:
             **kw,
         )
         cdr["cdr_location"]["evse_uid"] = body["evse_uid"]
-        await self.push("POST", "cdrs", body=cdr)
+        cdr["last_updated"] = self.node.rt.clock.describe()["now"]
+        self.cpo.cdrs.append(cdr)
+        if push:
+            await self.push("POST", "cdrs", body=cdr)
         return cdr
 
 
