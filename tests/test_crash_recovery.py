@@ -212,7 +212,8 @@ def journey(pair: Pair, point: str, arm: str | None) -> None:
         pair.advance(600, emulator=False)  # two Session PATCHes into the void
         pair.restart()
     pair.press("stop")
-    pair.press("s1")
+    # Stop reads the card used (Payter's advice): tap it, then confirm.
+    call(pair.emu.base, "POST", f"terminals/{SERIAL}/present-card", {"card": "visa-approved"})
     pair.press("yes")  # STOP_SESSION sent and answered ACCEPTED
     if point == "after-stop":
         pair.emu.kill()

@@ -95,6 +95,13 @@ class Rig:
         assert status == 200, body
         return await self.screen()
 
+    async def stop_with_card(self, card: str = "visa-approved") -> dict[str, Any]:
+        """Stop on the terminal, authenticated by the card used (Payter's advice): the Stop
+        screen reads the card; the answer is the screen that follows the tap."""
+        stop = await self.press("stop")
+        assert stop["id"] == "journey.stop", stop
+        return await self.card(card)
+
     async def offline(self) -> None:
         status, body = await self.admin("POST", f"terminals/{SERIAL}/offline")
         assert status == 200, body
