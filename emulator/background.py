@@ -15,9 +15,9 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-import structlog
+from emulator import logs
 
-log = structlog.get_logger("emulator.background")
+log = logs.get_logger("emulator.background")
 
 
 class Background:

@@ -27,7 +27,6 @@ import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from emulator.cpo_sim.settings import CpoSimSettings
 from emulator.settings import EmulatorSettings, env_name
 
 
@@ -90,7 +89,38 @@ def load_settings(cls: type[BaseSettings], given: dict[str, Any]) -> Any:
         raise click.UsageError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyCommands(dict[str, click.Command]):
+    """A group's commands, ``cpo-sim`` made on first look-up."""
+
+    def __missing__(self, name: str) -> click.Command:
+        if name != "cpo-sim":
+            raise KeyError(name)
+        command = self[name] = _cpo_sim_command()
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+class _Commands(click.Group):
+    """The commands; ``cpo-sim`` is built when it is asked for (run, or listed by --help),
+    so that ``serve`` does not build the simulated CPO's settings class at start-up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(self.commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "cpo-sim"})
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="payter-emulator")
 def main() -> None:
     """Emulator of the Payter payment terminal and of Payter's platform (OCPI PTP + CPS)."""
@@ -101,6 +131,8 @@ def main() -> None:
 def known_environment() -> set[str]:
     """Every ``EMULATOR_*`` variable some command reads: the settings of ``serve`` and
     ``cpo-sim`` and the ``envvar`` of every option of every command."""
+    from emulator.cpo_sim.settings import CpoSimSettings
+
     names = {
         env_name(cls, field)
         for cls in (EmulatorSettings, CpoSimSettings)
@@ -114,12 +146,15 @@ def known_environment() -> set[str]:
         for sub in getattr(command, "commands", {}).values():
             walk(sub)
 
+    main.commands["cpo-sim"]  # built on demand: built now, so that the walk sees it
     walk(main)
     return names
 
 
 def unknown_environment(environ: Mapping[str, str]) -> list[str]:
     """A misspelt variable would be ignored without a word: say so, with the likely name."""
+    if not any(name.startswith("EMULATOR_") for name in environ):
+        return []  # nothing to judge: the settings classes need not be built
     known = known_environment()
     out = []
     for name in sorted(environ):
@@ -141,14 +176,19 @@ def serve(**given: Any) -> None:
     _serve_node("emulator.app:build_emulator", load_settings(EmulatorSettings, given))
 
 
-@main.command("cpo-sim")
-@settings_options(CpoSimSettings)
-def cpo_sim(**given: Any) -> None:
-    """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+def _cpo_sim_command() -> click.Command:
+    from emulator.cpo_sim.settings import CpoSimSettings
 
-    Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
-    """
-    _serve_node("emulator.cpo_sim.node:build_cpo_sim", load_settings(CpoSimSettings, given))
+    @click.command("cpo-sim")
+    @settings_options(CpoSimSettings)
+    def cpo_sim(**given: Any) -> None:
+        """Run the simulated CPO: an OCPI 2.3.0/2.2.1 CPO backend with simulated chargers.
+
+        Prints one JSON line {"event": "listening", ...} on stdout once it accepts connections.
+        """
+        _serve_node("emulator.cpo_sim.node:build_cpo_sim", load_settings(CpoSimSettings, given))
+
+    return cpo_sim
 
 
 def _serve_node(builder: str, settings: Any) -> None:
@@ -157,7 +197,7 @@ def _serve_node(builder: str, settings: Any) -> None:
 
     from emulator import logs
 
-    logs.configure(settings.log_format, settings.log_level)
+    logs.configure(settings.log_format, settings.log_level, lazy=True)
     warning = settings.exposure_warning()
     if warning:
         click.echo(warning, err=True)
@@ -909,6 +949,8 @@ def settings_table(command: str, target: Path | None) -> None:
         table = presets_table()
         start, end = "<!-- cpo-sim-presets:start -->", "<!-- cpo-sim-presets:end -->"
     elif command == "cpo-sim":
+        from emulator.cpo_sim.settings import CpoSimSettings
+
         table = markdown_table(CpoSimSettings)
         start, end = "<!-- cpo-sim-settings:start -->", "<!-- cpo-sim-settings:end -->"
     else:

@@ -58,7 +58,8 @@ def format_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat is strftime("%Y-%m-%dT%H:%M:%S") at a fraction of the cost (years zero-padded).
+    text = value.isoformat(timespec="seconds")[:19]
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
     return text + "Z"
@@ -74,4 +75,4 @@ def sortable_datetime(value: Any) -> str | None:
         moment = parse_datetime(value)
     except ValueError:
         return str(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"

@@ -143,6 +143,8 @@ class Demo:
                 **common,
                 "port": opts.cpo_sim_port,
                 "invoicing": True,
+                # The demo's terminals are assigned at once: no second of waiting at start-up.
+                "terminal_assignment_delay": 0,
                 **cpo_extra,
                 **opts.cpo_sim_settings,
             }
@@ -327,7 +329,7 @@ async def run(options: DemoOptions) -> int:
     from emulator.node import print_listening
 
     if options.headless:
-        logs.configure("auto", options.log_level)
+        logs.configure("auto", options.log_level, lazy=True)
     else:
         # Textual owns the terminal: not one log line may reach it.
         logs.silence()

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.rules import RULES, Rule, RuleId
@@ -28,7 +27,7 @@ from emulator.store import Store, TableSpec
 if TYPE_CHECKING:
     from emulator.coverage import Coverage
 
-log = structlog.get_logger("emulator.findings")
+log = logs.get_logger("emulator.findings")
 
 Rows = list[dict[str, Any]]
 

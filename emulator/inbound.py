@@ -158,6 +158,21 @@ def _refuse_constant(name: str) -> Any:
     raise InvalidInput(f"{name} is not a JSON value", kind="shape")
 
 
+_DECODERS: dict[JsonLimits, json.JSONDecoder] = {}
+
+
+def _decoder(limits: JsonLimits) -> json.JSONDecoder:
+    """One decoder per set of limits (building one per call costs as much as a small parse)."""
+    decoder = _DECODERS.get(limits)
+    if decoder is None:
+        decoder = _DECODERS[limits] = json.JSONDecoder(
+            parse_float=_parse_float(limits),
+            parse_int=_parse_int(limits),
+            parse_constant=_refuse_constant,
+        )
+    return decoder
+
+
 def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
     """Parse JSON from a peer: strict UTF-8, no lone surrogates, within ``limits``; numbers
     with a fraction as Decimal (like :func:`emulator.jsonio.loads`).
@@ -178,12 +193,7 @@ def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
     text = text.removeprefix("\ufeff")
     escapes = _SURROGATE_ESCAPE.search(text) is not None
     try:
-        value = json.loads(
-            text,
-            parse_float=_parse_float(limits),
-            parse_int=_parse_int(limits),
-            parse_constant=_refuse_constant,
-        )
+        value = _decoder(limits).decode(text)
     except RecursionError:
         raise InvalidInput(
             f"JSON nested deeper than {limits.max_depth} levels", kind="shape"
@@ -195,17 +205,28 @@ def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
         or text.count("[") + text.count("{") > limits.max_depth
         or text.count(",") >= min(limits.max_array, limits.max_keys)
     ):
-        check_shape(value, limits, surrogates=escapes)
+        check_shape(
+            value, limits, surrogates=escapes, strings=escapes or len(text) > limits.max_string
+        )
     return value
 
 
-def check_shape(value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = True) -> None:
-    """Walk a parsed JSON value (without recursion) and refuse what breaks ``limits``."""
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+def check_shape(
+    value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = True, strings: bool = True
+) -> None:
+    """Walk a parsed JSON value (without recursion) and refuse what breaks ``limits``.
+
+    ``strings=False``: the strings need no look (the whole text is shorter than a string may
+    be, and holds no surrogate escape). The JSON pointer of a value is built only for the
+    message of a refusal: each entry of the walk is (value, depth, parent entry, key)."""
+    Entry = tuple[Any, int, Any, Any]
+    stack: list[Entry] = [(value, 1, None, None)]
     while stack:
-        node, depth, pointer = stack.pop()
+        entry = stack.pop()
+        node, depth = entry[0], entry[1]
         if isinstance(node, str):
             if len(node) > limits.max_string:
+                pointer = _pointer(entry)
                 raise InvalidInput(
                     f"a string of {len(node)} characters at {pointer or '/'}; at most "
                     f"{limits.max_string} are accepted",
@@ -213,6 +234,7 @@ def check_shape(value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = T
                     kind="shape",
                 )
             if surrogates and has_surrogate(node):
+                pointer = _pointer(entry)
                 raise InvalidInput(
                     f"the string at {pointer or '/'} holds a lone UTF-16 surrogate; it is "
                     "not valid Unicode text",
@@ -220,8 +242,9 @@ def check_shape(value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = T
                 )
             continue
         if not isinstance(node, (dict, list)):
-            continue
+            continue  # the root only: other scalars are not put on the stack
         if depth > limits.max_depth:
+            pointer = _pointer(entry)
             raise InvalidInput(
                 f"JSON nested deeper than {limits.max_depth} levels (at {pointer})",
                 pointer=pointer,
@@ -229,15 +252,21 @@ def check_shape(value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = T
             )
         if isinstance(node, list):
             if len(node) > limits.max_array:
+                pointer = _pointer(entry)
                 raise InvalidInput(
                     f"an array of {len(node)} elements at {pointer or '/'}; at most "
                     f"{limits.max_array} are accepted",
                     pointer=pointer or "/",
                     kind="shape",
                 )
-            stack.extend((item, depth + 1, f"{pointer}/{i}") for i, item in enumerate(node))
+            stack.extend(
+                (item, depth + 1, entry, i)
+                for i, item in enumerate(node)
+                if isinstance(item, (dict, list)) or (strings and isinstance(item, str))
+            )
             continue
         if len(node) > limits.max_keys:
+            pointer = _pointer(entry)
             raise InvalidInput(
                 f"an object of {len(node)} members at {pointer or '/'}; at most "
                 f"{limits.max_keys} are accepted",
@@ -245,11 +274,22 @@ def check_shape(value: Any, limits: JsonLimits = LIMITS, *, surrogates: bool = T
                 kind="shape",
             )
         for key, item in node.items():
-            where = f"{pointer}/{clean(key)}"
             if surrogates and has_surrogate(key):
+                where = f"{_pointer(entry)}/{clean(key)}"
                 raise InvalidInput(
                     f"the member name at {where} holds a lone UTF-16 surrogate; it is not "
                     "valid Unicode text",
                     pointer=where,
                 )
-            stack.append((item, depth + 1, where))
+            if isinstance(item, (dict, list)) or (strings and isinstance(item, str)):
+                stack.append((item, depth + 1, entry, key))
+
+
+def _pointer(entry: tuple[Any, int, Any, Any]) -> str:
+    """The JSON pointer of a walked value (its keys from the root, member names cleaned)."""
+    parts: list[str] = []
+    while entry[2] is not None:
+        key = entry[3]
+        parts.append(str(key) if isinstance(key, int) else clean(key))
+        entry = entry[2]
+    return "".join(f"/{part}" for part in reversed(parts))

@@ -13,16 +13,14 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-import structlog
-
-from emulator import inbound, jsonio
+from emulator import inbound, jsonio, logs
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.inbound import clean
 from emulator.redact import redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
 
-log = structlog.get_logger("emulator.journal")
+log = logs.get_logger("emulator.journal")
 
 JOURNAL = TableSpec(
     name="journal",
@@ -146,7 +144,10 @@ class Journal:
 
     @staticmethod
     def _headers(headers: Any) -> dict[str, str]:
-        return {clean(k): clean(v) for k, v in redact_headers(headers or {}).items()}
+        return {
+            (k if k.isascii() else clean(k)): (v if v.isascii() else clean(v))
+            for k, v in redact_headers(headers or {}).items()
+        }
 
     def record(
         self,

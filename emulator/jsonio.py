@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from emulator.datetimes import format_datetime
@@ -37,9 +38,35 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(value, default=_default, ensure_ascii=False, indent=indent)
 
 
+_COMPACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def dumps_compact(value: Any) -> str:
+    """:func:`dumps` without spaces between items, through orjson (several times faster): for
+    JSON nobody reads as text (columns of the store, decoded on every read). What orjson
+    refuses (an integer beyond 64 bits, text with a lone surrogate) goes through
+    :func:`json.dumps` as before."""
+    try:
+        return orjson.dumps(value, default=_default, option=_COMPACT).decode("utf-8")
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+# One decoder for every call: json.loads with a hook builds a new decoder (and its scanner)
+# each time, which costs as much as parsing a small document.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction become Decimal. Raises ValueError on bad JSON."""
-    return json.loads(text, parse_float=Decimal)
+    if not isinstance(text, str):
+        # What json.loads does with bytes: the encoding is detected (UTF-8, -16 or -32).
+        if not isinstance(text, (bytes, bytearray)):
+            raise TypeError(f"the JSON object must be str or bytes, not {type(text).__name__}")
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def plain(value: Any) -> Any:

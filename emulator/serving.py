@@ -28,16 +28,15 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from emulator import jsonio
+from emulator import jsonio, logs
 from emulator.datetimes import format_datetime
 
-log = structlog.get_logger("emulator.http")
+log = logs.get_logger("emulator.http")
 
 OCPI_PREFIX = "/ocpi"
 # How much of a request's first bytes is kept to tell which protocol it was for.

@@ -2,7 +2,7 @@
 
 Each subsystem declares its tables with :class:`TableSpec` and registers them; the store creates
 them (and their indexes) once. Columns named in ``json_columns`` hold JSON documents: they are
-written with :mod:`emulator.jsonio` (Decimals stay exact) and decoded on read, so OCPI objects
+written with :func:`emulator.jsonio.dumps_compact` and decoded on read, so OCPI objects
 keep unknown fields and exact amounts.
 
 sqlite-utils notes: a Database is bound to the thread that made it (the event loop thread
@@ -21,6 +21,9 @@ import sqlite_utils
 from sqlite_utils.db import jsonify_if_needed
 
 from emulator import jsonio
+
+# Values written as they are (no JSON, no conversion).
+_PLAIN = frozenset({str, int, float, bool, bytes})
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,15 @@ class Store:
     # --- encoding --------------------------------------------------------------------------
 
     def _encode(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        spec = self._specs[table]
+        json_columns = self._specs[table].json_columns
         out: dict[str, Any] = {}
         for key, value in row.items():
-            if key in spec.json_columns and value is not None:
-                out[key] = jsonio.dumps(value)
+            if value is None:
+                out[key] = None
+            elif key in json_columns:
+                out[key] = jsonio.dumps_compact(value)
+            elif type(value) in _PLAIN:
+                out[key] = value  # what sqlite-utils' jsonify_if_needed leaves as it is
             else:
                 out[key] = jsonify_if_needed(value)
         return out

@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
-import structlog
 
+from emulator import logs
 from emulator.check import report
 from emulator.check.client import AdminClient, ControlApiError
 from emulator.check.hooks import HOOKS, Hook, cpo_sim_hooks
 from emulator.check.runner import ERROR, FAILED, NOT_RUN, PASSED, CheckResult, Runner, Target
 from emulator.check.scenario import Check, Scenario, built_in, load_file
 
-log = structlog.get_logger("emulator.check")
+log = logs.get_logger("emulator.check")
 
 # Suites a target runs when --suite is not given: the OCPI ones, and cps with a CSMS.
 OCPI_SUITES = ("registration", "mirror", "payments", "journey")

@@ -11,8 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.cpo_sim import billing, catalog
 from emulator.cpo_sim.charger import Evse, charge
 from emulator.cpo_sim.runs import (
@@ -27,7 +26,7 @@ from emulator.ocpi.types import format_datetime
 if TYPE_CHECKING:
     from emulator.cpo_sim.backend import CpoBackend
 
-log = structlog.get_logger("emulator.cpo_sim")
+log = logs.get_logger("emulator.cpo_sim")
 
 
 class Charging:

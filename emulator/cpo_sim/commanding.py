@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.clock import Timer
 from emulator.cpo_sim import catalog
 from emulator.cpo_sim.charger import Evse
@@ -41,7 +40,7 @@ from emulator.ocpi.types import parse_datetime
 if TYPE_CHECKING:
     from emulator.cpo_sim.backend import CpoBackend
 
-log = structlog.get_logger("emulator.cpo_sim")
+log = logs.get_logger("emulator.cpo_sim")
 
 
 class Commanding:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi.client import OcpiClient, PeerError, join_url
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.settings import version_key
@@ -27,7 +26,7 @@ from emulator.settings import version_key
 if TYPE_CHECKING:
     from emulator.runtime import Runtime
 
-log = structlog.get_logger("emulator.cpo_sim")
+log = logs.get_logger("emulator.cpo_sim")
 
 
 @dataclass

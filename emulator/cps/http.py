@@ -14,19 +14,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from aiohttp import web
 from yarl import URL
 
-from emulator import inbound, jsonio
+from emulator import inbound, jsonio, logs
 from emulator.cps.errors import CpsError, Finding, invalid_parameter, missing_parameter
 from emulator.cps.keys import ApiKey
-from emulator.cps.models import MAX_AMOUNT, MAX_SECONDS
 from emulator.cps.service import CloudPaymentService
 from emulator.outbound import OutboundPolicy
 from emulator.redact import redact_secret
 
-log = structlog.get_logger("emulator.cps.http")
+log = logs.get_logger("emulator.cps.http")
 
 API_KEY = web.RequestKey("cps_api_key", ApiKey)
 # Findings about a request that succeeded (recorded once the exchange is in the journal).
@@ -142,6 +140,8 @@ class Query:
             ) from None
         if minimum is not None and number < minimum:
             raise invalid_parameter(name, f"must be at least {minimum}, got {number}")
+        from emulator.cps.models import MAX_AMOUNT
+
         if number > MAX_AMOUNT:
             raise invalid_parameter(name, f"must be at most {MAX_AMOUNT}, got {number}")
         return number
@@ -154,6 +154,8 @@ class Query:
             number = float(value)
         except ValueError:
             number = math.nan
+        from emulator.cps.models import MAX_SECONDS
+
         if not math.isfinite(number) or not 0 <= number <= MAX_SECONDS:
             raise invalid_parameter(
                 name, f"must be a number of seconds from 0 to {MAX_SECONDS}, got {value!r}"

@@ -21,14 +21,12 @@ import asyncio
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.clock import Timer
 from emulator.cps.errors import CpsError, Finding
 from emulator.cps.keys import ApiKey, ApiKeys
-from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
 from emulator.cps.retries import CommitFaults, Fault, RetryCheck
 from emulator.cps.webhooks import Deliveries
 from emulator.datetimes import format_datetime, parse_datetime
@@ -48,7 +46,12 @@ from emulator.terminal.device import (
 )
 from emulator.terminal.host import TerminalHost
 
-log = structlog.get_logger("emulator.cps")
+if TYPE_CHECKING:
+    # The answer models are imported where an answer is built: pydantic classes are not
+    # free to build, and a server that starts need not build them before the first call.
+    from emulator.cps.models import Card, Increment, Session, Terminal, UiResult, Webhook
+
+log = logs.get_logger("emulator.cps")
 
 MODE = "cps"
 
@@ -167,6 +170,8 @@ class CloudPaymentService:
         return serial_number
 
     def _terminal(self, data: dict[str, Any]) -> Terminal:
+        from emulator.cps.models import Terminal
+
         return Terminal(
             serialNumber=data["serial_number"],
             online=data["online"],
@@ -186,7 +191,7 @@ class CloudPaymentService:
         ]
 
     def terminal(self, key: ApiKey, serial_number: str) -> Terminal:
-        return self._terminal(self.host.get(self._serial(key, serial_number)))
+        return self._terminal(self.host.summary(self._serial(key, serial_number)))
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -243,6 +248,8 @@ class CloudPaymentService:
 
     def current_card(self, serial_number: str) -> Card | None:
         """The card that was read and waits for authorize or stop (state CARD)."""
+        from emulator.cps.models import Card
+
         device = self.host.device(serial_number)
         if device.state is not State.CARD or device.card is None:
             return None
@@ -265,6 +272,8 @@ class CloudPaymentService:
 
         ``waitTime`` is network time, so the wait is real seconds even on the manual clock.
         """
+        from emulator.cps.models import Card
+
         serial = self._serial(key, serial_number)
         card = self.current_card(serial)
         if card is not None or wait <= 0:
@@ -287,6 +296,8 @@ class CloudPaymentService:
         return len(self._card_waiters.get(serial_number, ()))
 
     def card_json(self, effect: CardRead) -> dict[str, Any]:
+        from emulator.cps.models import Card
+
         return Card(
             serialNumber=effect.serial_number,
             ifd=effect.ifd,
@@ -363,6 +374,8 @@ class CloudPaymentService:
         return self.session(key, serial, session_id)
 
     def _session(self, data: dict[str, Any], extra: dict[str, Any] | None) -> Session:
+        from emulator.cps.models import Session
+
         extra = extra or {}
         state = data["state"]
         return Session(
@@ -503,6 +516,8 @@ class CloudPaymentService:
         self, key: ApiKey, serial_number: str, session_id: str, amount: int
     ) -> Increment:
         """Emulator extension: incremental authorization (Apollo only, §3.9 strategy 1)."""
+        from emulator.cps.models import Increment
+
         serial = self._serial(key, serial_number)
         result = await self._call(self.host.increment(serial, session_id, amount))
         session = self.session(key, serial, session_id)
@@ -664,6 +679,8 @@ class CloudPaymentService:
     async def show(
         self, key: ApiKey, serial_number: str, body: Any, callback_url: str | None = None
     ) -> UiResult:
+        from emulator.cps.models import UiResult
+
         serial = self.ui_terminal(key, serial_number)
         result = await self._call(self.host.show(serial, body))
         # UI events of this screen go to this request's callbackUrl (none without one).
@@ -693,10 +710,14 @@ class CloudPaymentService:
     # --- state webhook -----------------------------------------------------------------------
 
     def webhook(self, key: ApiKey) -> Webhook:
+        from emulator.cps.models import Webhook
+
         row = self.rt.store.get(CPS_WEBHOOKS.name, key.id)
         return Webhook(url=row["url"] if row else None)
 
     def set_webhook(self, key: ApiKey, url: str) -> Webhook:
+        from emulator.cps.models import Webhook
+
         self.rt.store.upsert(
             CPS_WEBHOOKS.name,
             {"apikey": key.id, "url": url, "updated_at": format_datetime(self.rt.now())},
@@ -704,6 +725,8 @@ class CloudPaymentService:
         return Webhook(url=url)
 
     def delete_webhook(self, key: ApiKey) -> Webhook:
+        from emulator.cps.models import Webhook
+
         self.rt.store.delete(CPS_WEBHOOKS.name, key.id)
         return Webhook(url=None)
 

@@ -26,17 +26,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-import structlog
 from yarl import URL
 
-from emulator import jsonio, outbound
+from emulator import jsonio, logs, outbound
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime, parse_datetime
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 
-log = structlog.get_logger("emulator.cps.webhooks")
+log = logs.get_logger("emulator.cps.webhooks")
 
 CPS_DELIVERIES = TableSpec(
     name="cps_deliveries",

@@ -24,18 +24,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
-
-from emulator import crashpoint
+from emulator import crashpoint, logs
 from emulator.datetimes import parse_datetime
 from emulator.journey import screens
-from emulator.journey import step as steps
 from emulator.journey.menus import Menus
 from emulator.journey.model import Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
 from emulator.journey.screens import PAYMENT_SCREEN
-from emulator.journey.step import Context, Effect, Event, step
 from emulator.journey.texts import money
+from emulator.lazy import lazy_module
 from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
@@ -51,13 +48,18 @@ from emulator.terminal.device import Effect as TerminalEffect
 
 if TYPE_CHECKING:
     from emulator.clock import Timer
+    from emulator.journey import step as steps
+    from emulator.journey.step import Context, Effect, Event
     from emulator.ocpi.platforms import Platforms
     from emulator.ptp.core import Ptp
     from emulator.runtime import Runtime
     from emulator.settings import EmulatorSettings
     from emulator.terminal.host import TerminalHost
+else:
+    # The journey's rules are built when the first journey needs them.
+    steps = lazy_module("emulator.journey.step")
 
-log = structlog.get_logger("emulator.journey")
+log = logs.get_logger("emulator.journey")
 
 # What GET /__admin/journeys shows of a journey, in this order.
 JOURNEY_VIEW = (
@@ -141,7 +143,7 @@ class JourneyController:
         if isinstance(event, steps.CdrReceived):
             terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
             creator = (terminal.get("object") or {}).get("invoice_creator")
-        return Context(
+        return steps.Context(
             session_start_timeout=s.session_start_timeout,
             session_update_timeout=s.session_update_timeout,
             cdr_timeout=s.cdr_timeout,
@@ -157,7 +159,7 @@ class JourneyController:
         before = self.records.get(journey_id)
         if before is None:
             return None
-        after, effects = step(before, event, self.rt.now(), self._context(before, event))
+        after, effects = steps.step(before, event, self.rt.now(), self._context(before, event))
         saved = self.records.save(before, after) if after != before else before
         if saved is None:
             return None

@@ -16,14 +16,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.datetimes import format_datetime
 from emulator.journey import screens
-from emulator.journey import step as steps
 from emulator.journey.model import ACTIVE, Card, Journey, JourneyState
 from emulator.journey.screens import CHOOSE, HOME, NOTICE, OUT, Choice
 from emulator.journey.texts import Texts, to_minor
+from emulator.lazy import lazy_module
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
@@ -35,9 +34,13 @@ from emulator.terminal.screens import Screen
 
 if TYPE_CHECKING:
     from emulator.clock import Timer
+    from emulator.journey import step as steps
     from emulator.journey.controller import JourneyController
+else:
+    # The journey's rules are built when the first journey needs them.
+    steps = lazy_module("emulator.journey.step")
 
-log = structlog.get_logger("emulator.journey")
+log = logs.get_logger("emulator.journey")
 
 S = JourneyState
 

@@ -102,23 +102,63 @@ STATES = tuple(JourneyState)
 
 
 class JourneyRecords:
+    """Journeys are read far more often than written (every event of a journey reads it, and
+    :meth:`save` reads the stored money state): the last :attr:`KEEP` journeys read or
+    written are kept decoded, as the store holds them. Every write goes through here and
+    puts what the store then holds in their place (a :class:`Journey` is frozen, so a copy
+    handed out cannot change); a reset of the store forgets them."""
+
+    KEEP = 2048
+
     def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
         self.store = store
         self.now = now
+        self._kept: dict[str, Journey] = {}
         store.register(JOURNEYS)
+        store.reset_listeners.append(self._kept.clear)
+        # Sessions and commands name a journey by CiStrings, compared in upper case: indexed
+        # as compared, so a look-up does not read every journey ever made.
+        store.execute(
+            "create index if not exists idx_journeys_upper_ref "
+            "on journeys(upper(authorization_reference))"
+        )
+        store.execute(
+            "create index if not exists idx_journeys_upper_session "
+            "on journeys(platform_id, upper(session_id))"
+        )
+        store.execute(
+            "create index if not exists idx_journeys_commands on journeys(start_command_id)"
+        )
+        store.execute(
+            "create index if not exists idx_journeys_stop_command on journeys(stop_command_id)"
+        )
+
+    def _read(self, journey_id: str) -> Journey | None:
+        """The journey as stored (read from the store), kept for the next reads."""
+        row = self.store.get("journeys", journey_id)
+        if row is None:
+            self._kept.pop(journey_id, None)
+            return None
+        journey = Journey.from_row(row)
+        kept = self._kept
+        kept.pop(journey_id, None)
+        kept[journey_id] = journey
+        if len(kept) > self.KEEP:
+            del kept[next(iter(kept))]
+        return journey
 
     def create(self, journey: Journey) -> Journey:
         stamp = format_datetime(self.now())
         entry = {"at": stamp, "state": str(journey.state)}
         journey = journey.replace(created_at=stamp, updated_at=stamp, history=(entry,))
         self.store.insert("journeys", journey.to_row())
-        created = self.get(journey.id)
+        created = self._read(journey.id)
         assert created is not None
         return created
 
     def get(self, journey_id: str) -> Journey | None:
-        row = self.store.get("journeys", journey_id)
-        return Journey.from_row(row) if row is not None else None
+        kept = self._kept.get(journey_id)
+        return kept if kept is not None else self._read(journey_id)
 
     def save(self, before: Journey, after: Journey) -> Journey | None:
         """Write what changed from ``before`` to ``after``; None (nothing written) if the
@@ -147,8 +187,11 @@ class JourneyRecords:
             if changes.get("reason"):
                 entry["reason"] = changes["reason"]
             changes["history"] = [*current.history, entry]
-        self.store.update("journeys", current.id, changes)
-        updated = self.get(current.id)
+        try:
+            self.store.update("journeys", current.id, changes)
+        finally:
+            self._kept.pop(current.id, None)
+        updated = self._read(current.id)
         assert updated is not None
         return updated
 

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import aiohttp
-import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from emulator import inbound, jsonio, outbound
+from emulator import inbound, jsonio, logs, outbound
 from emulator.coverage import checked
 from emulator.faults import FABRICATED, apply_outbound, fault_body, withheld
 from emulator.ocpi import status
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from emulator.ocpi.transport import OcpiServer
     from emulator.runtime import Runtime
 
-log = structlog.get_logger("emulator.ocpi.client")
+log = logs.get_logger("emulator.ocpi.client")
 
 # Sent to 2.3.0 peers when probing unknown fields: a meaningful name, no x- prefix
 # (transport_and_format, "Non-specified JSON fields").

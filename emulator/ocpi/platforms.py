@@ -15,18 +15,18 @@ presented token (indexed, O(1)); a copied database file hands out no token.
 
 from __future__ import annotations
 
+import copy
 import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi.types import format_datetime
 from emulator.runtime import Runtime
 from emulator.store import TableSpec
 from emulator.vault import SealError, Vault, hint, is_sealed
 
-log = structlog.get_logger("emulator.ocpi.platforms")
+log = logs.get_logger("emulator.ocpi.platforms")
 
 PLATFORMS = TableSpec(
     name="platforms",
@@ -178,15 +178,60 @@ class Platform:
         }
 
 
+# Columns holding a keyed hash a presented token is looked up by.
+_HASH_COLUMNS = ("issued_token_hash", "previous_token_hash", "peer_token_hash")
+
+
+class _Cache:
+    """Every platform row, decoded once (its peer token opened once): every request is
+    authenticated by its token, and platforms change only when one registers, updates or
+    unregisters. Each hash column is indexed by its value; the final comparison with the
+    stored verifier stays constant-time (:meth:`Platforms._by_hash`)."""
+
+    def __init__(self, rows: list[dict[str, Any]], vault: Vault) -> None:
+        self.rows = {int(r["id"]): r for r in rows}
+        self.platforms = {pid: Platform.from_row(r, vault) for pid, r in self.rows.items()}
+        self.by_hash: dict[str, dict[str, int]] = {c: {} for c in _HASH_COLUMNS}
+        for pid, row in self.rows.items():
+            for column in _HASH_COLUMNS:
+                value = row.get(column)
+                # The first platform by id wins, as the ordered query did.
+                if value and value not in self.by_hash[column]:
+                    self.by_hash[column][str(value)] = pid
+
+
 class Platforms:
+    """The platforms this node knows and the tokens A it accepts. Reads of platforms come
+    from an in-memory copy of the table (:class:`_Cache`), dropped on every write made here
+    and on a reset of the store; nothing else writes the table."""
+
     def __init__(self, rt: Runtime, fixed_token_a: str | None) -> None:
         self.rt = rt
         self.store = rt.store
         self.vault = rt.vault
         self.fixed_token_a = fixed_token_a
+        self._cached: _Cache | None = None
         self.store.register(PLATFORMS, TOKENS_A)
+        self.store.reset_listeners.append(self._forget)
         self._protect_stored()
         self.ensure_fixed_token_a()
+
+    def _forget(self) -> None:
+        self._cached = None
+
+    def _cache(self) -> _Cache:
+        cache = self._cached
+        if cache is None:
+            cache = _Cache(self.store.rows("platforms", order_by="id"), self.vault)
+            # Rows read inside a transaction may yet be rolled back: not kept.
+            if not self.store.db.conn.in_transaction:
+                self._cached = cache
+        return cache
+
+    @staticmethod
+    def _copy(platform: Platform) -> Platform:
+        """What a caller gets: its own object (a caller may set a field on it)."""
+        return copy.copy(platform)
 
     def _now(self) -> str:
         return format_datetime(self.rt.now())
@@ -220,6 +265,7 @@ class Platforms:
             # The old previous-token hash was unkeyed: it cannot be compared any more.
             changes["previous_token_hash"] = None
             self.store.update("platforms", row["id"], changes)
+        self._forget()
 
     # --- tokens A --------------------------------------------------------------------------
 
@@ -285,37 +331,43 @@ class Platforms:
 
     # --- platforms -------------------------------------------------------------------------
 
-    def _by_hash(self, column: str, presented: str) -> dict[str, Any] | None:
+    def _by_hash(self, column: str, presented: str) -> int | None:
+        """The id of the platform whose ``column`` is the keyed hash of ``presented``."""
         digest = self.vault.digest(presented)
-        row = self.store.first("platforms", f"{column} = ?", [digest])
-        if row is not None and hmac.compare_digest(str(row[column]), digest):
-            return row
-        return None
+        cache = self._cache()
+        platform_id = cache.by_hash[column].get(digest)
+        if platform_id is None:
+            return None
+        stored = cache.rows[platform_id][column]
+        if not hmac.compare_digest(str(stored), digest):
+            return None
+        return platform_id
 
     def by_issued_token(self, presented: str) -> Platform | None:
-        row = self._by_hash("issued_token_hash", presented)
-        return Platform.from_row(row, self.vault) if row is not None else None
+        platform_id = self._by_hash("issued_token_hash", presented)
+        return self.get(platform_id) if platform_id is not None else None
 
     def by_previous_token(self, presented: str) -> tuple[Platform, str | None] | None:
         """The platform whose issued token ``presented`` was before a credentials PUT, and who
         made that PUT."""
-        row = self._by_hash("previous_token_hash", presented)
-        return (Platform.from_row(row, self.vault), row.get("rotated_by")) if row else None
+        platform_id = self._by_hash("previous_token_hash", presented)
+        platform = self.get(platform_id) if platform_id is not None else None
+        if platform is None:
+            return None
+        return platform, self._cache().rows[platform.id].get("rotated_by")
 
     def by_peer_token(self, presented: str) -> Platform | None:
         """The platform we call with ``presented``: a peer presenting it to us is using the
         wrong one of the pair (its own token instead of ours)."""
-        row = self._by_hash("peer_token_hash", presented)
-        return Platform.from_row(row, self.vault) if row is not None else None
+        platform_id = self._by_hash("peer_token_hash", presented)
+        return self.get(platform_id) if platform_id is not None else None
 
     def get(self, platform_id: int) -> Platform | None:
-        row = self.store.get("platforms", platform_id)
-        return Platform.from_row(row, self.vault) if row else None
+        platform = self._cache().platforms.get(platform_id)
+        return self._copy(platform) if platform is not None else None
 
     def all(self) -> list[Platform]:
-        return [
-            Platform.from_row(r, self.vault) for r in self.store.rows("platforms", order_by="id")
-        ]
+        return [self._copy(p) for p in self._cache().platforms.values()]
 
     def registered(self) -> list[Platform]:
         return [p for p in self.all() if p.registered]
@@ -324,6 +376,7 @@ class Platforms:
         now = self._now()
         row = self._protect({"created_at": now, "updated_at": now, **fields})
         platform_id = self.store.insert("platforms", row)
+        self._forget()
         assert platform_id is not None
         platform = self.get(platform_id)
         assert platform is not None
@@ -333,13 +386,14 @@ class Platforms:
         fields = self._protect(fields)
         fields["updated_at"] = self._now()
         self.store.update("platforms", platform_id, fields)
+        self._forget()
         platform = self.get(platform_id)
         assert platform is not None
         return platform
 
     def issued_token_columns(self, platform_id: int) -> dict[str, Any]:
         """What is stored of the issued token (to put it back after a failed PUT)."""
-        row = self.store.get("platforms", platform_id) or {}
+        row = self._cache().rows.get(platform_id) or {}
         return {
             k: row.get(k)
             for k in ("issued_token_hash", "issued_token_hint", "previous_token_hash", "rotated_by")
@@ -355,6 +409,7 @@ class Platforms:
 
     def delete(self, platform_id: int) -> None:
         self.store.delete("platforms", platform_id)
+        self._forget()
 
     def _protect(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The stored form of the tokens among ``fields``: the issued token as a keyed hash

@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from emulator import inbound, jsonio
+from emulator import inbound, jsonio, logs
 from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.base import validate_peer_object
@@ -37,7 +36,7 @@ from emulator.settings import version_key
 if TYPE_CHECKING:
     from emulator.runtime import Runtime
 
-log = structlog.get_logger("emulator.ocpi")
+log = logs.get_logger("emulator.ocpi")
 
 CONFIGURATION_MODULES = frozenset({"credentials", "versions", "hubclientinfo"})
 _VERSION_RE = re.compile(r"\d+(\.\d+)+")

@@ -19,8 +19,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError
 from emulator.ocpi.models.base import validate_peer_object
@@ -35,7 +34,7 @@ from emulator.store import TableSpec
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.commands")
+log = logs.get_logger("emulator.ptp.commands")
 
 COMMANDS = TableSpec(
     name="ocpi_commands",

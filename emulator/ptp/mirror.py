@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.coverage import checked
 from emulator.ocpi.client import PeerError, PeerUnreachable
 from emulator.ocpi.models.base import validate_peer_object
@@ -32,7 +31,7 @@ from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.mirror")
+log = logs.get_logger("emulator.ptp.mirror")
 
 MODEL_NAME = {"locations": "Location", "tariffs": "Tariff", "sessions": "Session", "cdrs": "CDR"}
 

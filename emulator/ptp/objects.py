@@ -9,8 +9,10 @@ returns the object ("the union of all pages is the new truth", transport_and_for
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from emulator import jsonio
 from emulator.ocpi.types import format_datetime, sortable_datetime
 from emulator.store import Store, TableSpec
 
@@ -340,13 +342,39 @@ class Locations(OwnedObjects):
         )
         return row["object"] if row else None
 
-    def save_evse(self, location_key: str, evse: dict[str, Any]) -> None:
-        """Replace the EVSE with this uid, or add it at the end."""
+    def evse_slot(self, location_key: str, uid: str) -> EvseSlot:
+        """The first EVSE of the Location with this uid (CiString), its position, and the
+        uid and status of every EVSE of the Location, in one read (an EVSE PATCH)."""
+        wanted = uid.upper()
+        rows = self.store.query(
+            "select position, uid, status, "  # noqa: S608
+            "case when uid_upper = ? then object end as object "
+            f"from [{EVSES.name}] where location_key = ? order by position",
+            [wanted, location_key],
+        )
+        slot = EvseSlot(statuses=[(r["uid"], r["status"]) for r in rows])
+        for index, r in enumerate(rows):
+            if r["object"] is not None:
+                slot.evse = jsonio.loads(r["object"])
+                slot.position = int(r["position"])
+                slot.index = index
+                break
+        return slot
+
+    def save_evse(
+        self, location_key: str, evse: dict[str, Any], position: int | None = None
+    ) -> None:
+        """Replace the EVSE with this uid (at ``position`` when the caller read it), or add
+        it at the end."""
         uid = str(evse.get("uid")).upper()
-        found = self.store.query(
-            f"select position from [{EVSES.name}] where location_key = ? and uid_upper = ? "  # noqa: S608
-            "order by position limit 1",
-            [location_key, uid],
+        found = (
+            [{"position": position}]
+            if position is not None
+            else self.store.query(
+                f"select position from [{EVSES.name}] where location_key = ? and uid_upper = ? "  # noqa: S608
+                "order by position limit 1",
+                [location_key, uid],
+            )
         )
         if found:
             position = int(found[0]["position"])
@@ -450,6 +478,26 @@ class Locations(OwnedObjects):
         with self.store.atomic():
             self.store.delete_where(EVSES.name, "location_key = ?", [key])
             super().delete(key)
+
+
+@dataclass
+class EvseSlot:
+    """What :meth:`Locations.evse_slot` read: the EVSE (None if the Location has none with
+    that uid), its position, and (uid, status) of every EVSE of the Location in order."""
+
+    statuses: list[tuple[Any, Any]]
+    evse: dict[str, Any] | None = None
+    position: int | None = None
+    index: int | None = None
+
+    def statuses_after(self, evse: dict[str, Any]) -> dict[Any, Any]:
+        """uid → status once ``evse`` is written in its place (as :meth:`Locations.statuses`
+        would read them then)."""
+        pairs = list(self.statuses)
+        if self.index is not None:
+            uid = evse.get("uid")
+            pairs[self.index] = (None if uid is None else str(uid), evse.get("status"))
+        return dict(pairs)
 
 
 def _head(location: dict[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
-from emulator import crashpoint
+from emulator import crashpoint, logs
 from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError, join_url
@@ -38,7 +36,7 @@ from emulator.store import TableSpec
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.payments")
+log = logs.get_logger("emulator.ptp.payments")
 
 TERMINALS = TableSpec(
     name="ptp_terminals",

@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi.client import Crawl, OcpiReply, PeerError, PeerProtocolError
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime_or_none
@@ -25,7 +24,7 @@ from emulator.rules import RuleId
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.probes")
+log = logs.get_logger("emulator.ptp.probes")
 
 MODULE = "locations"
 

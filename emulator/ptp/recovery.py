@@ -20,15 +20,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from emulator import logs
 from emulator.ocpi.types import parse_datetime_or_none
 from emulator.ptp.objects import CDRS, SESSIONS
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
-log = structlog.get_logger("emulator.ptp.recovery")
+log = logs.get_logger("emulator.ptp.recovery")
 
 # The CPO's clock and ours differ; look back a little further than the journey's start.
 CLOCK_MARGIN = timedelta(minutes=5)

@@ -32,8 +32,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
-
+from emulator import jsonio, logs
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
@@ -59,7 +58,7 @@ from emulator.terminal.device import (
 )
 from emulator.terminal.screens import Screen, ScreenError
 
-log = structlog.get_logger("emulator.terminal")
+log = logs.get_logger("emulator.terminal")
 
 MODES = ("ocpi", "cps")
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -147,6 +146,8 @@ class TerminalHost:
         self.p6x_timeouts = p6x_timeouts or self.timeouts
         rt.store.register(TERMINAL_DEVICES, TERMINAL_SESSIONS)
         self._devices: dict[str, Device] = {}
+        # The JSON of each device as last written by _persist.
+        self._persisted: dict[str, str] = {}
         self._meta: dict[str, dict[str, str]] = {}  # serial -> mode, created_at
         self._timers: dict[tuple[str, str], Timer] = {}
         self._controllers: dict[str, TerminalController] = {}
@@ -182,6 +183,7 @@ class TerminalHost:
         # POST /__admin/reset has emptied the table already; forget what is in memory.
         self.close()
         self._devices.clear()
+        self._persisted.clear()
         self._meta.clear()
         self._outbox.clear()
 
@@ -255,6 +257,7 @@ class TerminalHost:
         for key in [k for k in self._timers if k[0] == serial_number]:
             self._timers.pop(key).cancel()
         self._devices.pop(serial_number, None)
+        self._persisted.pop(serial_number, None)
         self._meta.pop(serial_number, None)
         self._outbox.pop(serial_number, None)
         self.rt.store.delete(TERMINAL_DEVICES.name, serial_number)
@@ -272,6 +275,18 @@ class TerminalHost:
         data["created_at"] = meta["created_at"]
         data["controller"] = meta["mode"] in self._controllers
         return data
+
+    def summary(self, serial_number: str) -> dict[str, Any]:
+        """The terminal's identity and state only (what the CPS terminal object shows),
+        without building its screens as :meth:`get` does."""
+        device = self._device(serial_number)
+        return {
+            "serial_number": device.serial_number,
+            "model": device.model,
+            "currency": device.currency,
+            "online": device.online,
+            "state": device.state.value,
+        }
 
     def list(self) -> builtins.list[dict[str, Any]]:
         rows = self.rt.store.rows(TERMINAL_DEVICES.name, order_by="serial_number")
@@ -615,11 +630,18 @@ class TerminalHost:
         )
 
     def _persist(self, serial_number: str, device: Device) -> None:
+        """Store the device as it is now; not again when it is what was stored last (a
+        step that changed nothing, such as a timer re-armed on the same screen)."""
+        data = device.to_dict()
+        text = jsonio.dumps_compact(data)
+        if self._persisted.get(serial_number) == text:
+            return
         self.rt.store.update(
             TERMINAL_DEVICES.name,
             serial_number,
-            {"device": device.to_dict(), "updated_at": format_datetime(self.rt.now())},
+            {"device": data, "updated_at": format_datetime(self.rt.now())},
         )
+        self._persisted[serial_number] = text
 
     async def _deliver(self, serial_number: str, effects: builtins.list[Effect]) -> None:
         queue = self._outbox.setdefault(serial_number, deque())

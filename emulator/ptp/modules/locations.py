@@ -19,7 +19,7 @@ from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import Module, OcpiRequest, OcpiResult, Route
 from emulator.ocpi.types import ci_equal, format_datetime, parse_datetime
 from emulator.ptp import checks
-from emulator.ptp.objects import object_key
+from emulator.ptp.objects import EvseSlot, object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -119,16 +119,23 @@ class LocationsReceiver(Module):
         return created
 
     def _save_evse(
-        self, req: OcpiRequest, key: str, head: dict[str, Any], evse: dict[str, Any], stamp: Any
+        self,
+        req: OcpiRequest,
+        key: str,
+        head: dict[str, Any],
+        evse: dict[str, Any],
+        stamp: Any,
+        slot: EvseSlot | None = None,
     ) -> None:
         """One EVSE (or one of its Connectors) changed: that EVSE's row is written, and the
-        Location's last_updated, which the receiver SHALL update (mod_locations.asciidoc)."""
+        Location's last_updated, which the receiver SHALL update (mod_locations.asciidoc).
+        ``slot``: what a PATCH read of the EVSE and its siblings (no second read)."""
         platform = req.require_platform()
         locations = self.ptp.mirror.locations
         head = dict(head)
         head["last_updated"] = _later(head.get("last_updated"), stamp)
         with req.rt.store.atomic():
-            locations.save_evse(key, evse)
+            locations.save_evse(key, evse, slot.position if slot is not None else None)
             locations.save_head(
                 key,
                 head,
@@ -137,7 +144,8 @@ class LocationsReceiver(Module):
                 source="push",
                 now=req.rt.now(),
             )
-        self._published(req, head.get("id"), locations.statuses(key))
+        statuses = slot.statuses_after(evse) if slot is not None else locations.statuses(key)
+        self._published(req, head.get("id"), statuses)
 
     def _published(self, req: OcpiRequest, location_id: Any, evses: dict[str, Any]) -> None:
         req.rt.bus.publish(
@@ -313,7 +321,8 @@ class LocationsReceiver(Module):
             self._save(req, location)
             await self._notify(req)
             return OcpiResult(omit_data=True)
-        evse = self.ptp.mirror.locations.evse(key, req.params["evse_uid"])
+        slot = self.ptp.mirror.locations.evse_slot(key, req.params["evse_uid"])
+        evse = slot.evse
         if evse is None:
             raise OcpiError(
                 status.INVALID_PARAMETERS,
@@ -330,6 +339,6 @@ class LocationsReceiver(Module):
                 )
             evse["connectors"][j].update(changes)
             evse["last_updated"] = _later(evse.get("last_updated"), stamp)
-        self._save_evse(req, key, head, evse, stamp)
+        self._save_evse(req, key, head, evse, stamp, slot)
         await self._notify(req)
         return OcpiResult(omit_data=True)
