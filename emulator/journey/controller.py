@@ -30,7 +30,7 @@ from emulator.datetimes import parse_datetime
 from emulator.journey import screens
 from emulator.journey import step as steps
 from emulator.journey.menus import Menus
-from emulator.journey.model import Deadline, Journey, JourneyState, Money
+from emulator.journey.model import UNDER_WAY, Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
 from emulator.journey.screens import PAYMENT_SCREEN
 from emulator.journey.step import Context, Effect, Event, step
@@ -180,6 +180,9 @@ class JourneyController:
                 self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):
                 self._cancel_deadline(journey.id)
+            elif isinstance(effect, steps.KeepOnDisplay):
+                ui = self.menus.display(journey.serial_number)
+                ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
             elif isinstance(effect, steps.ShowScreen):
                 await self.menus.show_journey_screen(journey, effect)
             elif isinstance(effect, steps.StartReading):
@@ -239,7 +242,8 @@ class JourneyController:
         for journey in self.records.open():
             if journey.deadline_at and journey.deadline_kind:
                 self._watch(journey, parse_datetime(journey.deadline_at), journey.deadline_kind)
-            if await self._resume(journey):
+            await self.dispatch(journey.id, self._restarted(journey))
+            if self.menus.display(journey.serial_number).journey_id == journey.id:
                 on_display.add(journey.serial_number)
         for terminal in self.host.list():
             if terminal.get("mode") != "ocpi":
@@ -248,61 +252,45 @@ class JourneyController:
             if terminal.get("online") and terminal["serial_number"] not in on_display:
                 await self.menus.show_home(terminal["serial_number"])
 
-    async def _resume(self, journey: Journey) -> bool:
-        """Pick up one open journey after a restart; True if it still holds the display."""
+    def _restarted(self, journey: Journey) -> steps.Restarted:
+        """What the terminal and ptp say of one open journey after a restart: the step
+        decides what to make of it."""
         serial, state = journey.serial_number, journey.state
         device = self.host.device(serial) if self.host.exists(serial) else None
-        if journey.money in (
-            Money.CAPTURING,
-            Money.VOIDING,
-            Money.CAPTURE_QUEUED,
-            Money.VOID_QUEUED,
-        ):
-            await self._reconcile_money(journey)
-            return False
-        if state in (S.PRESENTING, S.AUTHORIZING) and journey.money == Money.NONE:
-            waiting = (
-                device is not None
-                and device.online
-                and (
-                    device.state.value == "READING"
-                    if state == S.PRESENTING
-                    else device.pending is not None
-                )
+        if journey.money in UNDER_WAY:
+            try:
+                session = self.host.session(serial, journey.payment_session_id or "")
+            except TerminalError as exc:
+                log.error("journey without its payment session", journey=journey.id, error=exc)
+                return steps.Restarted(payment=None)
+            payment = steps.PaymentSession(
+                session["state"], session.get("queued") is not None, session
             )
-            if waiting:
-                # The present-card or PIN screen is still up, its timers re-armed: go on.
-                ui = self.menus.display(serial)
-                ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
-                return True
-            if state == S.AUTHORIZING and device is not None:
-                await self._adopt_authorization(journey, device)
-            else:
-                await self.dispatch(journey.id, steps.Abandoned("restart", stop_reading=True))
-                return False
-            journey = self.records.get(journey.id) or journey
-        if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
-            record = None
-            if journey.start_command_id:
-                record = self.ptp.commands.get(journey.start_command_id)
-            if record is None or record["state"] == "SENDING":
-                # Whether the CPO got the START_SESSION is unknown: release the money (a
-                # Session that arrives after all is stopped, see step._session).
-                await self.dispatch(journey.id, steps.StartNotSent("RESTART"))
-            else:
-                await self.dispatch(journey.id, _command_result(record))
-            return False
-        await self.dispatch(journey.id, steps.Resumed())
-        return False
+            return steps.Restarted(payment=payment)
+        online = device is not None and device.online
+        adoptable = None
+        if state == S.AUTHORIZING and journey.money == Money.NONE and device is not None:
+            adoptable = self._adoptable(journey, device)
+        start = None
+        if journey.start_command_id and state in (S.AUTHORIZING, S.STARTING):
+            record = self.ptp.commands.get(journey.start_command_id)
+            start = record["state"] if record is not None else None
+        return steps.Restarted(
+            reading=online and device is not None and device.state.value == "READING",
+            authorizing=online and device is not None and device.pending is not None,
+            terminal=device is not None,
+            adoptable=adoptable,
+            start=start,
+        )
 
     async def _stop_reading(self, serial: str) -> None:
         device = self.host.device(serial) if self.host.exists(serial) else None
         if device is not None and device.online and device.state.value in ("READING", "CARD"):
             await self.host.stop_reading(serial)
 
-    async def _adopt_authorization(self, journey: Journey, device: Any) -> None:
-        """The card was approved but the journey had not heard of it when the emulator
-        stopped: the journey's pre-authorization is the open session of that card."""
+    def _adoptable(self, journey: Journey, device: Any) -> tuple[str, int] | None:
+        """The open payment session of the journey's card that no journey owns: the terminal
+        approved the card before the journey heard of it when the emulator stopped."""
         card_id = journey.card.card_id if journey.card else None
         for session in device.open_sessions():
             auth = session.authorization
@@ -311,24 +299,8 @@ class JourneyController:
                 and session.created_at >= journey.created_at
                 and self.records.by_payment_session(session.session_id) is None
             ):
-                await self.dispatch(
-                    journey.id, steps.AuthorizationAdopted(session.session_id, auth.amount)
-                )
-                return
-        await self.dispatch(journey.id, steps.Abandoned("restart"))
-
-    async def _reconcile_money(self, journey: Journey) -> None:
-        """A capture or void was under way when the emulator stopped: take the terminal's
-        word for what happened, or do it now."""
-        try:
-            session = self.host.session(journey.serial_number, journey.payment_session_id or "")
-        except TerminalError as exc:
-            log.error("journey without its payment session", journey=journey.id, error=exc)
-            return
-        await self.dispatch(
-            journey.id,
-            steps.Restarted(session["state"], session.get("queued") is not None, data=session),
-        )
+                return session.session_id, auth.amount
+        return None
 
     async def _void_orphans(self, serial: str) -> None:
         """An open pre-authorization no journey owns (the emulator stopped between the
