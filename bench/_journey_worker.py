@@ -166,7 +166,7 @@ class Rig:
             await self.advance(60)  # Session PATCHes
         for s in serials:
             await self.press(s, "stop")
-            await self.press(s, "s1")
+            await self.emu.terminals.present_card(s, "visa-approved")  # the card used
             await self.press(s, "yes")
         await self.advance(5)
         await self.advance(60)

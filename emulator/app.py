@@ -84,9 +84,14 @@ class EmulatorNode(Node):
         from emulator.ptp.modules.tariffs import TariffsReceiver
         from emulator.ptp.modules.tokens import TokensSender
 
-        self.terminals = TerminalHost(self.rt, timeouts=terminal_timeouts(self.settings))
+        self.terminals = TerminalHost(
+            self.rt,
+            timeouts=terminal_timeouts(self.settings),
+            p6x_timeouts=terminal_timeouts(self.settings, "P68"),
+        )
         self._setup_cps()
         self.ptp = Ptp(self)
+        self._use_journey_texts()
         self.journey = JourneyController(self)
         for module in (
             LocationsReceiver(self.ptp),
@@ -104,6 +109,16 @@ class EmulatorNode(Node):
                 PaymentsSender(self.ptp, versions=self.settings.payments_version_list)
             )
         self.rt.reset_hooks.append(self._seed)
+
+    def _use_journey_texts(self) -> None:
+        """--journey-texts over the built-in texts (one set per process: the last node's)."""
+        import json
+
+        from emulator.journey import texts
+
+        path = self.settings.journey_texts
+        data = json.loads(path.read_text(encoding="utf-8")) if path else {}
+        texts.use_overrides(data)
 
     def add_routes(self, app: web.Application) -> None:
         from emulator.journey import control as journey_control

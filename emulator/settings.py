@@ -268,13 +268,13 @@ class EmulatorSettings(ServerSettings):
         60,
         ge=1,
         description="Seconds to wait for a CommandResult when the CommandResponse gives no "
-        "usable timeout.",
+        "usable timeout (inferred: Payter's wait is not public).",
     )
     command_result_grace: int = Field(
         5,
         ge=0,
         description="Extra seconds after a CommandResponse timeout before the result "
-        "counts as missing.",
+        "counts as missing (inferred).",
     )
     payments_versions: str = payments_versions_field(
         "OCPI versions on which the Payments module (Terminals, Financial Advice "
@@ -322,98 +322,141 @@ class EmulatorSettings(ServerSettings):
         50.0,
         gt=0,
         description="Pre-authorization amount (tariff currency) when the tariff has neither "
-        "preauthorize_amount nor max_price.",
+        "preauthorize_amount nor max_price (inferred: Payter's rule is not public).",
     )
     fac_policy: Literal["invoice_reference_id", "always"] = Field(
         "invoice_reference_id",
         description="When to send a Financial Advice Confirmation: when the CDR carries "
-        "invoice_reference_id (the CPO invoices), or after every capture.",
+        "invoice_reference_id (the CPO invoices; mod_payments), or after every capture.",
     )
     fac_retries: str = Field(
         "60,300,900,3600,10800,43200,86400",
         description="Delays between attempts to deliver a Financial Advice Confirmation while "
         "the CPO cannot be reached, as 'SECONDS[xCOUNT]' steps; after the last it is reported "
-        "(OCPI-57).",
+        "(OCPI-57). Inferred: Payter's FAC retries are not public.",
     )
     session_start_timeout: float = Field(
         300.0,
         gt=0,
         description="Seconds after an ACCEPTED START_SESSION result within which a Session must "
-        "arrive; then the pre-authorization is voided.",
+        "arrive; then the pre-authorization is voided (Payter's example: 'may allow 5 minutes "
+        "to plug a vehicle in', PSP session management).",
     )
     cdr_timeout: float = Field(
         86400.0,
         gt=0,
         description="Seconds after the session ends within which the CDR must arrive; then the "
-        "last known session cost is captured.",
+        "last known session cost is captured (inferred: Payter asks for the CDR 'as soon as "
+        "possible', no limit published).",
     )
     receipt_window: float = Field(
-        86400.0, gt=0, description="Seconds back the terminal's Receipt button looks (24 h)."
+        86400.0,
+        gt=0,
+        description="Seconds back the terminal's Receipt button looks (Payter: sessions of the "
+        "last 24 hours).",
+    )
+    journey_stop_list: bool = Field(
+        False,
+        description="The Stop screen also lists the running sessions, to choose one without "
+        "the card (off: as Payter advises, a stop on the terminal is authenticated by the card "
+        "used: Stop reads the card and offers only Back).",
+    )
+    journey_texts: Path | None = Field(
+        None,
+        description="JSON file of journey texts, {language: {key: text}}, over the built-in "
+        "ones (fixtures/journey/texts.json; inferred: Payter's screen texts are not public).",
     )
     journey_screen_timeout: float = Field(
-        30.0, gt=0, description="Inactivity timeout of the journey's selection screens (s)."
+        30.0,
+        gt=0,
+        description="Inactivity timeout of the journey's selection screens (s; inferred: "
+        "Payter's per-screen timeouts are not public).",
     )
     journey_tariff_timeout: float = Field(
-        60.0, gt=0, description="Inactivity timeout of the tariff screen (s)."
+        60.0, gt=0, description="Inactivity timeout of the tariff screen (s; inferred)."
     )
     journey_receipt_timeout: float = Field(
-        60.0, gt=0, description="How long a receipt stays on the screen (s)."
+        60.0, gt=0, description="How long a receipt stays on the screen (s; inferred)."
     )
     journey_notice_seconds: float = Field(
-        3.0, gt=0, description="How long approved/declined/timed-out notices stay (s)."
+        3.0,
+        gt=0,
+        description="How long approved/declined/timed-out notices stay (s; inferred).",
     )
     journey_result_seconds: float = Field(
-        5.0, gt=0, description="How long started/stopped/could-not-start notices stay (s)."
+        5.0,
+        gt=0,
+        description="How long started/stopped/could-not-start notices stay (s; inferred).",
     )
     session_update_timeout: float = Field(
         86400.0,
         gt=0,
         description="Seconds a started session may go without any Session update or CDR; then "
         "it counts as lost and its last known cost is captured (Payter: lost contact with the "
-        "charger ⇒ commit the last known total).",
+        "charger ⇒ commit the last known total; the time is inferred).",
     )
 
     # --- the virtual terminal (Payter's terminal-level timeouts, payter.md §3.8) -----------
     card_presentation_timeout: float = Field(
-        30.0,
+        60.0,
         gt=0,
-        description="Seconds the present-card screen waits for a card before 'Timed out'.",
+        description="Seconds the present-card screen waits for a card before 'Timed out' "
+        "(Payter: the Apollo's card-detect-timeout, default 60 s, PSP configurable options).",
     )
     card_read_timeout: float = Field(
         30.0,
         gt=0,
-        description="Seconds a read card waits for authorize or stop before the terminal drops it.",
+        description="Seconds a read card waits for authorize or stop before the terminal drops "
+        "it (Payter: 30 s, PSP timeouts).",
     )
     authorization_timeout: float = Field(
-        30.0,
+        210.0,
         gt=0,
-        description="Seconds the terminal waits for the acquirer's answer to an authorization.",
+        description="Seconds an authorization may take on an Apollo, Apollo Max or Polar "
+        "(Payter: Auth Session 3 min 30 s, PSP timeouts).",
     )
     pin_authorization_timeout: float = Field(
         210.0,
         gt=0,
-        description="Seconds an authorization with PIN entry may take in all (Apollo: 3 min "
-        "30 s, three PIN tries).",
+        description="Seconds an authorization with PIN entry may take in all on an Apollo "
+        "(Payter: 3 min 30 s, 'allows for 3x PIN entry', PSP timeouts).",
+    )
+    p6x_authorization_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds an authorization may take on a P6X, with or without PIN (Payter: "
+        "Auth Session 30 s, PSP timeouts).",
+    )
+    commit_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a commit or void may take at the terminal (Payter: Commit/Void "
+        "Session 60 s, PSP timeouts): how long an injected commit/cancel 'timeout' holds the "
+        "call.",
     )
     pin_entry_timeout: float = Field(
         30.0,
         gt=0,
-        description="Seconds without a key on the PIN pad before the payment is declined.",
+        description="Seconds without a key on the PIN pad before the payment is declined "
+        "(inferred).",
     )
     screensaver_timeout: float = Field(
-        30.0, ge=0, description="Seconds of inactivity before the screensaver (0: never)."
+        30.0,
+        ge=0,
+        description="Seconds of inactivity before the screensaver (0: never; Payter: 'by "
+        "default this is after 30 seconds', Apollo UI screensaver).",
     )
     notification_timeout: float = Field(
         3.0,
         gt=0,
         description="Seconds a terminal notification stays when no timeout is given "
-        "(uiMessageTimeout).",
+        "(uiMessageTimeout; inferred).",
     )
     authorization_validity: float = Field(
         7 * 86400.0,
         gt=0,
         description="Seconds until an authorization neither captured nor voided lapses at "
-        "the issuer.",
+        "the issuer (inferred: Payter says 'weeks and sometimes months').",
     )
     default_terminal: str | None = Field(
         "APO-0001",
@@ -446,10 +489,11 @@ class EmulatorSettings(ServerSettings):
         "(the emulator's shape of Payter's ApiKey endpoint; empty: none).",
     )
     cps_read_timeout: float = Field(
-        30.0,
+        60.0,
         ge=0,
         description="Seconds a terminal reads after CPS start before it returns to IDLE "
-        "(0: reads until stopped, Payter's 'always reading').",
+        "(Payter: the Apollo's card-detect-timeout, default 60 s, PSP configurable options; "
+        "0: reads until stopped, Payter's 'always reading').",
     )
     cps_payment_methods: str = Field(
         "EMV,RFID",
@@ -459,14 +503,14 @@ class EmulatorSettings(ServerSettings):
     cps_max_wait_time: float = Field(
         60.0,
         gt=0,
-        description="Longest waitTime (seconds) a GET .../card long poll is held.",
+        description="Longest waitTime (seconds) a GET .../card long poll is held (inferred).",
     )
     cps_session_timeout: float = Field(
         86400.0,
         ge=0,
         description="Seconds after authorization when a CPS session neither committed nor "
         "cancelled is closed with the session timeout action (0: never; Payter's PSP "
-        "'session timeout').",
+        "'session timeout', whose default is not public: inferred).",
     )
     cps_session_timeout_action: Literal["void", "commit"] = Field(
         "void",
@@ -481,7 +525,9 @@ class EmulatorSettings(ServerSettings):
         "not rely on with Payter.",
     )
     cps_webhook_timeout: float = Field(
-        10.0, gt=0, description="Seconds a CPS webhook delivery attempt may take."
+        10.0,
+        gt=0,
+        description="Seconds a CPS webhook delivery attempt may take (inferred).",
     )
     cps_webhook_retries: str = Field(
         "60x5,3600x24,86400x7",
@@ -507,6 +553,24 @@ class EmulatorSettings(ServerSettings):
     @classmethod
     def _payments_versions(cls, value: str) -> str:
         return check_payments_versions(value)
+
+    @field_validator("journey_texts")
+    @classmethod
+    def _journey_texts(cls, value: Path | None) -> Path | None:
+        if value is None or not str(value):
+            return None
+        import json
+
+        try:
+            data = json.loads(Path(value).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the journey texts {value}: {exc}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(t, dict) and all(isinstance(x, str) for x in t.values())
+            for t in data.values()
+        ):
+            raise ValueError('journey texts must be {"<language>": {"<key>": "<text>"}}')
+        return value
 
     @property
     def payments_version_list(self) -> list[str]:

@@ -104,6 +104,9 @@ class CpoDouble:
     # What its Sender interfaces serve.
     locations: list[dict[str, Any]] = field(default_factory=list)
     tariffs: list[dict[str, Any]] = field(default_factory=list)
+    # What its Sessions and CDRs Senders list (a test puts there what it did not push).
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    cdrs: list[dict[str, Any]] = field(default_factory=list)
     # State.
     seen: list[Seen] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
@@ -208,7 +211,12 @@ class CpoDouble:
             return self.envelope(self.command_answer, code=self.command_status, request=request)
         if module.startswith("payments/"):
             return self.payments(request, module.split("/", 1)[1], body)
-        if request.method == "GET" and module.split("/")[0] in ("locations", "tariffs"):
+        if request.method == "GET" and module.split("/")[0] in (
+            "locations",
+            "tariffs",
+            "sessions",
+            "cdrs",
+        ):
             return self.sender(request, module)
         if module.startswith("tokens/"):
             return self.tokens_receiver(request, module, body)
@@ -258,9 +266,15 @@ class CpoDouble:
         await asyncio.gather(*tasks)
 
     def sender(self, request: web.Request, module: str) -> web.Response:
-        """Locations / Tariffs Sender: the whole list in one page, or one object by id."""
+        """Locations / Tariffs / Sessions / CDRs Sender: the whole list in one page, or one
+        object by id."""
         kind, _, object_id = module.partition("/")
-        items = self.locations if kind == "locations" else self.tariffs
+        items = {
+            "locations": self.locations,
+            "tariffs": self.tariffs,
+            "sessions": self.sessions,
+            "cdrs": self.cdrs,
+        }[kind]
         if object_id:
             location_id, _, evse_uid = object_id.partition("/")
             found = [i for i in items if i["id"].upper() == location_id.upper()]

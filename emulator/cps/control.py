@@ -101,8 +101,9 @@ class _Handlers:
         if not 500 <= status <= 599:
             raise ControlError(400, "invalid_field", "'status' must be a 5xx HTTP status")
         values["status"] = status
+        defaults = {"hold": self.service.settings.commit_timeout, "offline_for": 60}
         for name in ("hold", "offline_for"):
-            seconds = field(body, name, (int, float), required=False, default=60)
+            seconds = field(body, name, (int, float), required=False, default=defaults[name])
             if not math.isfinite(seconds) or not 0 <= seconds <= 86400:
                 raise ControlError(400, "invalid_field", f"'{name}' must be 0-86400 seconds")
             values[name] = float(seconds)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from emulator import crashpoint
 from emulator.datetimes import parse_datetime
 from emulator.journey import screens
 from emulator.journey import step as steps
@@ -196,6 +197,7 @@ class JourneyController:
                     journey.serial_number, amount=effect.amount, currency=effect.currency
                 )
             elif isinstance(effect, steps.Capture):
+                crashpoint.reached("capturing")  # the journey says CAPTURING, the card not yet
                 await self._capture(journey, effect.amount)
             elif isinstance(effect, steps.Void):
                 await self._void(journey)
@@ -251,6 +253,16 @@ class JourneyController:
             await self._void_orphans(terminal["serial_number"])
             if terminal.get("online") and terminal["serial_number"] not in on_display:
                 await self.menus.show_home(terminal["serial_number"])
+        # What the CPO sent while we were down (ptp/recovery.py), in the background: pushes
+        # stored but not passed on, and the Sessions and CDRs of the journeys still open.
+        open_starts = [
+            (j.start_command_id, j.created_at)
+            for j in self.records.open()
+            if j.start_command_id and j.money == Money.AUTHORIZED
+        ]
+        self.rt.background.spawn(
+            self.ptp.recovery.after_restart(open_starts), name="journey-recovery"
+        )
 
     def _restarted(self, journey: Journey) -> steps.Restarted:
         """What the terminal and ptp say of one open journey after a restart: the step
@@ -359,6 +371,17 @@ class JourneyController:
     def _arm_deadline(self, journey_id: str, due: datetime, kind: Deadline) -> None:
         async def fire() -> None:
             self._timers.pop(journey_id, None)
+            before = self.records.get(journey_id)
+            if before is not None and before.start_command_id:
+                # Before a timeout settles the money: what the CPO sent that never reached
+                # us, pulled (ptp/recovery.py); a Session or CDR found moves the deadline.
+                await self.ptp.recovery.pull_for([before.start_command_id], before.created_at)
+                after = self.records.get(journey_id)
+                if after is None or (after.deadline_kind, after.deadline_at) != (
+                    before.deadline_kind,
+                    before.deadline_at,
+                ):
+                    return
             await self.dispatch(journey_id, steps.DeadlineReached(kind))
 
         self._cancel_deadline(journey_id)

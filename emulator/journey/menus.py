@@ -325,10 +325,14 @@ class Menus:
         self._screen_timeout(serial, screens.LANGUAGE, self.settings.journey_screen_timeout)
 
     async def show_stop(self, serial: str) -> None:
+        """Stop reads the card used; a list of sessions only with journey_stop_list."""
         ui = self.display(serial)
         active = self.records.for_terminal(serial, ACTIVE)
-        ui.options = {f"s{index}": j.id for index, j in enumerate(active, start=1)}
-        await self.show(serial, screens.stop_list(self.texts(serial), active))
+        listed = self.settings.journey_stop_list
+        ui.options = (
+            {f"s{index}": j.id for index, j in enumerate(active, start=1)} if listed else {}
+        )
+        await self.show(serial, screens.stop_list(self.texts(serial), active, listed=listed))
         if active:
             await self._read_card_for(serial, "stop")
         self._screen_timeout(serial, screens.STOP, self.settings.journey_screen_timeout)
@@ -342,13 +346,14 @@ class Menus:
         except TerminalError as exc:
             log.info("cannot read cards for identification", serial=serial, error=exc.message)
 
-    async def show_stop_confirm(self, serial: str, journey_id: str) -> None:
+    async def show_stop_confirm(self, serial: str, journey_id: str, *, by: str) -> None:
+        """Stop charging? ``by``: how the driver was identified, "card" or "list"."""
         await self._stop_card_reading(serial)
         journey = self.records.get(journey_id)
         if journey is None or journey.state not in ACTIVE:
             await self.show_home(serial)
             return
-        self.display(serial).options = {"journey": journey_id}
+        self.display(serial).options = {"journey": journey_id, "by": by}
         await self.show(serial, screens.stop_confirm(self.texts(serial), journey))
         self._screen_timeout(serial, screens.STOP_CONFIRM, self.settings.journey_screen_timeout)
 
@@ -419,13 +424,14 @@ class Menus:
             await self.show_home(serial)
         elif screen_id == screens.STOP:
             if key in ui.options:
-                await self.show_stop_confirm(serial, ui.options[key])
+                await self.show_stop_confirm(serial, ui.options[key], by="list")
             else:
                 await self.show_home(serial)
         elif screen_id == screens.STOP_CONFIRM:
             journey = self.records.get(ui.options.get("journey", ""))
             if key == "yes" and journey is not None:
-                await self.journeys.dispatch(journey.id, steps.DriverStopped())
+                by = ui.options.get("by", "card")
+                await self.journeys.dispatch(journey.id, steps.DriverStopped(by))
             else:
                 await self.show_home(serial)
         elif screen_id == screens.RECEIPTS:
@@ -461,7 +467,7 @@ class Menus:
                     seconds=3,
                 )
             elif purpose == "stop":
-                await self.show_stop_confirm(serial, mine[-1].id)
+                await self.show_stop_confirm(serial, mine[-1].id, by="card")
             else:
                 await self.show_receipt(serial, mine[0].id)
 

@@ -182,13 +182,17 @@ def processing(texts: Texts) -> Screen:
     return Screen("info", PAYMENT_SCREEN, {"title": texts.t("processing")})
 
 
-def stop_list(texts: Texts, active: Sequence[Journey]) -> Screen:
+def stop_list(texts: Texts, active: Sequence[Journey], *, listed: bool = False) -> Screen:
+    """Stop: the terminal reads the card the driver paid with (Payter advises a stop
+    authenticated by that card); only Back is offered. ``listed`` (setting
+    journey_stop_list) also offers the running sessions to choose without the card."""
+    tap = "stop.tap" if listed else "stop.tap_card"
     props: dict[str, str] = {
         "title": texts.t("stop.title"),
         "type": "1",
-        "subtitle": texts.t("stop.tap" if active else "stop.none"),
+        "subtitle": texts.t(tap if active else "stop.none"),
     }
-    for index, journey in enumerate(active, start=1):
+    for index, journey in enumerate(active if listed else (), start=1):
         key = f"s{index}"
         props[f"items.{key}"] = ""
         props[f"items.{key}.label"] = texts.t(

@@ -138,7 +138,10 @@ class DeadlineReached:
 
 @dataclass(frozen=True)
 class DriverStopped:
-    """The driver confirmed Stop on the terminal."""
+    """The driver confirmed Stop on the terminal, identified by ``by``: "card" (the card used
+    was tapped, as Payter advises) or "list" (chosen from a list, setting journey_stop_list)."""
+
+    by: str = "card"
 
 
 @dataclass(frozen=True)
@@ -725,6 +728,8 @@ def _deadline(s: _Step, event: DeadlineReached) -> None:
 
 
 def _driver_stopped(s: _Step, event: DriverStopped) -> None:
+    how = "the card used" if event.by == "card" else "the session list, without the card"
+    s.set(reason=f"stopped on the terminal, identified by {how}")
     if not s.j.session_id:
         # No Session yet: charging never began; stopping releases the money.
         s.set(state=S.VOIDED, reason="stopped before charging began")

@@ -14,12 +14,37 @@ from typing import Any
 from emulator.fixtures import load_json
 from emulator.money import currency_prefix
 
+# Texts from --journey-texts, over the built-in ones (per language, per key).
+_overrides: dict[str, Any] = {}
+
 
 @cache
 def _texts() -> dict[str, Any]:
     data = load_json("journey", "texts.json")
     assert isinstance(data, dict)
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for language, table in _overrides.items():
+        merged.setdefault(language, {}).update(table)
+    return merged
+
+
+def check_overrides(data: Any) -> dict[str, dict[str, str]]:
+    """A texts file: ``{"<language>": {"<key>": "<text>", ...}, ...}``; ValueError if not."""
+    if not isinstance(data, dict) or not all(
+        isinstance(lang, str)
+        and isinstance(table, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+        for lang, table in data.items()
+    ):
+        raise ValueError('journey texts must be {"<language>": {"<key>": "<text>", ...}, ...}')
     return data
+
+
+def use_overrides(data: dict[str, dict[str, str]]) -> None:
+    """Texts that replace the built-in ones (Payter's own texts are not public)."""
+    _overrides.clear()
+    _overrides.update(check_overrides(data))
+    _texts.cache_clear()
 
 
 def text(language: str, key: str, **values: Any) -> str:

@@ -507,6 +507,13 @@ class Commands:
         if record is None or not record.get("expect"):
             return
         what = record["expect"]
+        if record["command"] == "START_SESSION" and what in (EXPECT_SESSION, EXPECT_CDR):
+            # Before the journey voids or captures on this deadline: what the CPO has that
+            # never reached us (a push lost while we were down), through the push path.
+            await self.ptp.recovery.pull_for([uid])
+            record = self.get(uid)
+            if record is None or record.get("expect") != what:
+                return  # the pull brought it (and a new expectation, if any)
         self.rt.store.update("ocpi_commands", uid, {"expect": None, "expect_due_at": None})
         ref = record.get("authorization_reference")
         message = None

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from emulator import crashpoint
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
@@ -22,6 +23,7 @@ from emulator.ptp.mirror import Mirror
 from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
 from emulator.ptp.payments import Payments
 from emulator.ptp.probes import SenderProbes
+from emulator.ptp.recovery import Recovery
 from emulator.ptp.tokens import Tokens
 from emulator.settings import EmulatorSettings, version_key
 
@@ -71,6 +73,7 @@ class Ptp:
         self.contracts = Contracts(self)
         self.payments = Payments(self)
         self.probes = SenderProbes(self)
+        self.recovery = Recovery(self)
         # (session row, previous object or None) / (cdr row,) / (location id, platform)
         self.session_listeners: list[Listener] = []
         self.cdr_listeners: list[Listener] = []
@@ -205,6 +208,7 @@ class Ptp:
             status=session.get("status"),
             authorization_reference=session.get("authorization_reference"),
             token_uid=_token_uid(session),
+            notified=0,
         )
         row = self.sessions.get(platform.id, cc, pid, str(session["id"]))
         self.rt.bus.publish(
@@ -217,6 +221,8 @@ class Ptp:
             total_cost=session.get("total_cost"),
         )
         await self.notify(self.session_listeners, row, previous, command)
+        if row is not None:
+            self.rt.store.update(SESSIONS.name, row["key"], {"notified": 1})
         return created
 
     def start_of(self, obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -360,6 +366,7 @@ class Ptp:
             authorization_reference=cdr.get("authorization_reference"),
             session_id=cdr.get("session_id"),
             token_uid=_token_uid(cdr),
+            notified=0,
         )
         self.rt.bus.publish(
             "ocpi.cdr",
@@ -371,7 +378,9 @@ class Ptp:
         )
         row = self.cdrs.get(platform.id, cc, pid, str(cdr["id"]))
         assert row is not None
+        crashpoint.reached("cdr-stored")
         await self.notify(self.cdr_listeners, row, command)
+        self.rt.store.update(CDRS.name, row["key"], {"notified": 1})
         return row
 
     # --- terminals ---

@@ -9,7 +9,7 @@ truth: objects it no longer returns are marked invalid.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -235,12 +235,16 @@ class Mirror:
 
     # --- Sessions and CDRs, for CPOs that do not (only) push them ---
 
-    async def pull(self, platform: Platform, module: str) -> dict[str, Any]:
-        """GET the CPO's Sessions or CDRs changed since the last pull (the first one looks
-        back ``receipt_window``). Sessions "can be GET from the CPO system, or pushed"
-        (payter.md §2.3); the Sessions list needs ``date_from`` (mod_sessions.asciidoc).
-        New objects go through the same checks as pushed ones."""
+    async def pull(
+        self, platform: Platform, module: str, *, since: datetime | None = None
+    ) -> dict[str, Any]:
+        """GET the CPO's Sessions or CDRs changed since ``since``, else since the last pull
+        (the first one looks back ``receipt_window``), every page. Sessions "can be GET from
+        the CPO system, or pushed" (payter.md §2.3); the Sessions list needs ``date_from``
+        (mod_sessions.asciidoc). New objects go through the same checks as pushed ones."""
         now = self.rt.now()
+        # A pull from a given time (recovery) does not move the regular pull's bookmark.
+        bookmark = since is None
         summary: dict[str, Any] = {
             "module": module,
             "platform_id": platform.id,
@@ -249,14 +253,16 @@ class Mirror:
         role = "SENDER" if platform.version != "2.1.1" else None
         if platform.endpoint(module, role) is None:
             summary["error"] = f"the platform exposes no {module} Sender"
-            self.last_poll[(platform.id, module)] = summary
+            if bookmark:
+                self.last_poll[(platform.id, module)] = summary
             return summary
         last = self.last_poll.get((platform.id, module))
-        since = (
-            parse_datetime(last["at"])
-            if last and "error" not in last
-            else now - timedelta(seconds=self.ptp.settings.receipt_window)
-        )
+        if since is None:
+            since = (
+                parse_datetime(last["at"])
+                if last and "error" not in last
+                else now - timedelta(seconds=self.ptp.settings.receipt_window)
+            )
         date_from = format_datetime(since)
         try:
             crawl = await self.ptp.node.client.get_all(
@@ -264,7 +270,8 @@ class Mirror:
             )
         except PeerError as exc:
             summary["error"] = exc.message
-            self.last_poll[(platform.id, module)] = summary
+            if bookmark:
+                self.last_poll[(platform.id, module)] = summary
             return summary
         exchange_id = crawl.exchange_ids[-1] if crawl.exchange_ids else None
         version = platform.version or "2.2.1"
@@ -300,7 +307,8 @@ class Mirror:
             if await self._ingest(platform, version, module, obj, cc, pid, exchange_id):
                 new += 1
         summary.update(objects=len(crawl.items), new=new, pages=crawl.pages, date_from=date_from)
-        self.last_poll[(platform.id, module)] = summary
+        if bookmark:
+            self.last_poll[(platform.id, module)] = summary
         self.rt.bus.publish(f"ocpi.{module}.polled", **summary)
         return summary
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from emulator import crashpoint
 from emulator.ocpi import status
 from emulator.ocpi.client import PeerError, join_url
 from emulator.ocpi.models.base import partial_model
@@ -662,6 +663,7 @@ class Payments:
             reply = await self.ptp.node.client.call(
                 platform, "POST", "payments", url=url, body=row["object"]
             )
+            crashpoint.reached("fac-delivering")  # the CPO has it; we have not marked it
             exchange_id = reply.exchange_id
             if not reply.ok:
                 error = reply.describe()

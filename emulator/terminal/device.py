@@ -135,9 +135,9 @@ EXPIRY_TIMER_PREFIX = "expiry:"
 class Timeouts:
     """Seconds; Payter's defaults (§3.8, DESIGN.md "Timeouts")."""
 
-    card_presentation: float = 30.0
+    card_presentation: float = 60.0  # the Apollo's card-detect-timeout default
     card_read: float = 30.0  # a read card waits this long for authorize/stop
-    authorization: float = 30.0
+    authorization: float = 210.0  # Apollo's Auth Session; a P6X's is 30 s
     pin_authorization: float = 210.0  # Apollo: 3 min 30 s "allows for 3x PIN entry"
     # No key on the PIN pad for this long declines (journey-screens.md screen 6: 30 s).
     pin_entry: float = 30.0

@@ -97,14 +97,21 @@ TERMINAL_SESSIONS = TableSpec(
 )
 
 
-def terminal_timeouts(settings: EmulatorSettings) -> Timeouts:
-    """The terminal timeouts of the settings (Payter's numbers by default, payter.md §3.8)."""
+def terminal_timeouts(settings: EmulatorSettings, model: str | None = None) -> Timeouts:
+    """The terminal timeouts of the settings (Payter's numbers by default, payter.md §3.8):
+    a P6X authorizes within its own Auth Session timeout (30 s), an Apollo within 3 min 30 s."""
+    p6x = model in P6X_MODELS
     return Timeouts(
         card_presentation=settings.card_presentation_timeout,
         card_read=settings.card_read_timeout,
-        authorization=settings.authorization_timeout,
-        pin_authorization=settings.pin_authorization_timeout,
+        authorization=(
+            settings.p6x_authorization_timeout if p6x else settings.authorization_timeout
+        ),
+        pin_authorization=(
+            settings.p6x_authorization_timeout if p6x else settings.pin_authorization_timeout
+        ),
         pin_entry=settings.pin_entry_timeout,
+        commit=settings.commit_timeout,
         screensaver=settings.screensaver_timeout or None,
         message=settings.notification_timeout,
         authorization_validity=settings.authorization_validity,
@@ -130,11 +137,14 @@ class TerminalHost:
         *,
         cards: CardCatalogue | None = None,
         timeouts: Timeouts | None = None,
+        p6x_timeouts: Timeouts | None = None,
     ) -> None:
         self.rt = rt
         self.cards = cards or default_catalogue()
         self.acquirer = Acquirer(rt.ids)
         self.timeouts = timeouts or Timeouts()
+        # A P6X has its own Auth Session timeout (payter.md §3.8).
+        self.p6x_timeouts = p6x_timeouts or self.timeouts
         rt.store.register(TERMINAL_DEVICES, TERMINAL_SESSIONS)
         self._devices: dict[str, Device] = {}
         self._meta: dict[str, dict[str, str]] = {}  # serial -> mode, created_at
@@ -217,7 +227,7 @@ class TerminalHost:
             model,
             acquirer=self.acquirer,
             currency=currency,
-            timeouts=timeouts or self.timeouts,
+            timeouts=timeouts or self.timeouts_of(model),
             test_firmware=test_firmware,
         )
         now = self.rt.now()
@@ -680,6 +690,9 @@ class TerminalHost:
 
     # --- loading -----------------------------------------------------------------------------
 
+    def timeouts_of(self, model: str) -> Timeouts:
+        return self.p6x_timeouts if model in P6X_MODELS else self.timeouts
+
     def _check_mode(self, mode: str, model: str | None = None) -> None:
         if mode not in MODES:
             raise TerminalError(
@@ -715,7 +728,7 @@ class TerminalHost:
         serial_number = row["serial_number"]
         device = Device.from_dict(row["device"], acquirer=self.acquirer)
         # The settings of this run apply to every terminal, also to those stored before.
-        device.set_timeouts(self.timeouts)
+        device.set_timeouts(self.timeouts_of(device.model))
         self._devices[serial_number] = device
         self._meta[serial_number] = {"mode": row["mode"], "created_at": row["created_at"]}
         now = self.rt.now()

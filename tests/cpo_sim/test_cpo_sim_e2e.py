@@ -403,7 +403,7 @@ async def test_a_correct_cpo_passes_the_whole_card_journey(
     await clock(emu).advance(15)  # CommandResult, the car, the Session
     await clock(emu).advance(1800)
     await terminal(http, emu, "press", key="stop")
-    await terminal(http, emu, "press", key="s1")
+    await terminal(http, emu, "present-card", card="visa-approved")  # the card used
     await terminal(http, emu, "press", key="yes")
     await clock(emu).advance(60)
     _, [journey] = await admin(http, emu, "GET", "journeys")

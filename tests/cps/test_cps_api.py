@@ -889,12 +889,12 @@ async def test_acquirer_timeout_ends_on_the_clock(
     cps: CpsClient, terminal: str, present: Callable[..., Any], clock: ManualClock
 ) -> None:
     """authorize answers when the outcome is known; an acquirer that never answers is declined
-    after the authorization timeout (30 s) of the emulator's clock."""
+    after the authorization timeout (Apollo: 3 min 30 s) of the emulator's clock."""
     await cps.post(f"{T}/start", {"authorizedAmount": 5000})
     await present("CPS-1", "visa-auth-timeout")
     pending = asyncio.create_task(cps.post(f"{T}/authorize"))
     await _until_state(cps, "AUTHORIZING")
-    await clock.advance(29)
+    await clock.advance(209)
     assert not pending.done()
     await clock.advance(1)
     status, body = await pending

@@ -95,6 +95,13 @@ class Rig:
         assert status == 200, body
         return await self.screen()
 
+    async def stop_with_card(self, card: str = "visa-approved") -> dict[str, Any]:
+        """Stop on the terminal, authenticated by the card used (Payter's advice): the Stop
+        screen reads the card; the answer is the screen that follows the tap."""
+        stop = await self.press("stop")
+        assert stop["id"] == "journey.stop", stop
+        return await self.card(card)
+
     async def offline(self) -> None:
         status, body = await self.admin("POST", f"terminals/{SERIAL}/offline")
         assert status == 200, body
@@ -248,8 +255,11 @@ class Rig:
         cost: tuple[float, float] | None = None,
         *,
         ref: str | None = None,
+        push: bool = True,
         **kw: Any,
     ) -> None:
+        """The CPO's Session: PUT to the emulator, or (``push=False``) only on its Sessions
+        Sender, as if the PUT had been lost."""
         body = self.start_body(ref)
         reference = body["authorization_reference"]
         s = obj.session(
@@ -265,9 +275,15 @@ class Rig:
         )
         if cost is not None:
             s["total_cost"] = obj.price(*cost)
-        await self.push("PUT", "sessions", "NL", "CPO", s["id"], body=s)
+        self.cpo.sessions = [x for x in self.cpo.sessions if x["id"] != s["id"]] + [s]
+        if push:
+            await self.push("PUT", "sessions", "NL", "CPO", s["id"], body=s)
 
-    async def cdr(self, kwh: float = 10.0, *, ref: str | None = None, **kw: Any) -> dict:
+    async def cdr(
+        self, kwh: float = 10.0, *, ref: str | None = None, push: bool = True, **kw: Any
+    ) -> dict:
+        """The CPO's CDR: POSTed to the emulator, or (``push=False``) only on its CDRs
+        Sender, as if the POST had been lost."""
         body = self.start_body(ref)
         reference = body["authorization_reference"]
         cdr = obj.cdr(
@@ -279,7 +295,10 @@ class Rig:
             **kw,
         )
         cdr["cdr_location"]["evse_uid"] = body["evse_uid"]
-        await self.push("POST", "cdrs", body=cdr)
+        cdr["last_updated"] = self.node.rt.clock.describe()["now"]
+        self.cpo.cdrs.append(cdr)
+        if push:
+            await self.push("POST", "cdrs", body=cdr)
         return cdr
 
 

@@ -184,16 +184,21 @@ async def test_stop_on_the_terminal(rig: Rig) -> None:
     await rig.session("ACTIVE", kwh=2, ref=ref)
     await rig.advance(5)
     mark = rig.mark()
+    # Payter advises a stop authenticated by the card used: no session to pick, only Back,
+    # and the terminal reads the card.
     stop = await rig.press("stop")
-    assert stop["id"] == "journey.stop" and stop["keys"] == ["s1", "back"]
-    assert stop["properties"]["items.s1.label"] == "Charger NL*CPO*E1 · 2.00 kWh"
-    confirm = await rig.press("s1")
+    assert stop["id"] == "journey.stop" and stop["keys"] == ["back"]
+    assert stop["properties"]["subtitle"] == "Tap the card you paid with"
+    assert not any(k.startswith("items.") for k in stop["properties"])
+    assert (await rig.admin("GET", "terminals/APO-0001"))[1]["state"] == "READING"
+    confirm = await rig.card("visa-approved")
     assert confirm["id"] == "journey.stop_confirm" and confirm["keys"] == ["yes", "no"]
     stopping = await rig.press("yes")
     assert stopping["id"] == "journey.stopping"
     assert rig.sent() == ["START_SESSION", "STOP_SESSION"]
     assert rig.cpo.commands[-1]["body"]["session_id"] == f"S-{ref}"
     assert rig.journey()["state"] == "STOPPING" and rig.journey()["stop_reason"] == "driver"
+    assert rig.journey()["reason"] == "stopped on the terminal, identified by the card used"
     await rig.result("ACCEPTED", command="STOP_SESSION")
     assert (await rig.screen())["properties"]["title"] == "Charging stopped"
     await rig.advance(5)
@@ -213,8 +218,7 @@ async def test_stop_on_the_terminal(rig: Rig) -> None:
 async def test_stop_refused_by_the_charger(rig: Rig) -> None:
     ref = await rig.start_charging()
     await rig.advance(5)
-    await rig.press("stop")
-    await rig.press("s1")
+    await rig.stop_with_card()
     await rig.press("yes")
     await rig.result("REJECTED", command="STOP_SESSION")
     screen = await rig.screen()
@@ -228,8 +232,7 @@ async def test_stop_before_the_session_began_voids(rig: Rig) -> None:
     await rig.card()
     await rig.result("ACCEPTED")  # no Session yet
     await rig.advance(5)
-    await rig.press("stop")
-    await rig.press("s1")
+    await rig.stop_with_card()
     screen = await rig.press("yes")
     assert screen["properties"]["title"] == "Charging stopped"
     assert screen["properties"]["message"] == "No charge was made."
@@ -254,6 +257,29 @@ async def test_stop_by_tapping_the_same_card(rig: Rig) -> None:
     assert confirm["id"] == "journey.stop_confirm"
     await rig.press("yes")
     assert rig.sent() == ["START_SESSION", "STOP_SESSION"]
+
+
+async def test_choosing_the_session_without_the_card_is_a_setting(
+    start_emulator: Any, http: Any
+) -> None:
+    rig = await make_rig(await start_emulator(poll_interval=0, journey_stop_list=True), http)
+    try:
+        ref = await rig.start_charging()
+        await rig.session("ACTIVE", kwh=2, ref=ref)
+        await rig.advance(5)
+        stop = await rig.press("stop")
+        assert stop["keys"] == ["s1", "back"]
+        assert stop["properties"]["items.s1.label"] == "Charger NL*CPO*E1 · 2.00 kWh"
+        assert stop["properties"]["subtitle"] == "Or tap the card you paid with"
+        confirm = await rig.press("s1")
+        assert confirm["id"] == "journey.stop_confirm"
+        await rig.press("yes")
+        assert rig.sent() == ["START_SESSION", "STOP_SESSION"]
+        assert rig.journey()["reason"] == (
+            "stopped on the terminal, identified by the session list, without the card"
+        )
+    finally:
+        await rig.cpo.stop()
 
 
 async def test_stop_at_the_preauthorized_limit(rig: Rig) -> None:

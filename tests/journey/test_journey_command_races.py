@@ -52,8 +52,7 @@ async def journey_to_capture(rig: Rig) -> None:
     await rig.session("ACTIVE", kwh=2)
     assert (rig.journey()["state"], rig.journey()["money"]) == ("CHARGING", "AUTHORIZED")
     await rig.advance(5)
-    await rig.press("stop")
-    await rig.press("s1")
+    await rig.stop_with_card()
     await rig.press("yes")
     await settle(rig)
     assert command_states(rig)["STOP_SESSION"] == "RESULT_ACCEPTED"

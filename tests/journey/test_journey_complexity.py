@@ -33,8 +33,9 @@ async def _journey(emu: Any) -> None:
     await emu.terminals.present_card(JOURNEY_TERMINAL, "visa-approved")
     for seconds in (3, 10, 60, 60):
         await clock.advance(seconds)
-    for key in ("stop", "s1", "yes"):
-        await _press(emu, JOURNEY_TERMINAL, key)
+    await _press(emu, JOURNEY_TERMINAL, "stop")
+    await emu.terminals.present_card(JOURNEY_TERMINAL, "visa-approved")  # the card used
+    await _press(emu, JOURNEY_TERMINAL, "yes")
     for seconds in (5, 60, 60):
         await clock.advance(seconds)
 

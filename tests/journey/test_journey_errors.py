@@ -89,17 +89,19 @@ async def test_no_second_card_after_a_decline_times_out_home(rig: Rig) -> None:
     await rig.card("visa-declined")
     await rig.advance(3)
     assert (await rig.screen())["properties"]["phase"] == "present_card"
-    await rig.advance(30)
+    await rig.advance(60)  # the card-detect timeout
     assert [j["state"] for j in rig.journeys()] == ["DECLINED", "CARD_TIMEOUT"]
     await rig.advance(3)
     assert (await rig.screen())["id"] == "journey.home"
     assert rig.sent() == [] and rig.payment_sessions() == []
 
 
-async def test_card_timeout_after_30_seconds(rig: Rig) -> None:
+async def test_card_timeout_after_60_seconds(rig: Rig) -> None:
+    """The present-card screen waits for the terminal's card-detect timeout (Payter's Apollo
+    default: 60 s)."""
     mark = rig.mark()
     await rig.to_card_screen()
-    await rig.advance(29)
+    await rig.advance(59)
     assert (await rig.screen())["properties"]["phase"] == "present_card"
     await rig.advance(1)
     journey = rig.journey()
@@ -122,7 +124,9 @@ async def test_acquirer_never_answers(rig: Rig) -> None:
     await rig.to_card_screen()
     processing = await rig.card("visa-auth-timeout")
     assert processing["properties"]["phase"] == "processing"
-    await rig.advance(30)
+    await rig.advance(209)
+    assert rig.journeys()[0]["state"] != "DECLINED"
+    await rig.advance(1)  # Apollo's Auth Session timeout: 3 min 30 s
     journey = rig.journeys()[0]
     assert (journey["state"], journey["money"]) == ("DECLINED", "NONE")
     assert journey["reason"] == "Response received too late"

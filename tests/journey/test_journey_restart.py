@@ -73,7 +73,7 @@ async def test_card_timeout_runs_on_after_a_restart(rig: Rig) -> None:
     await rig.to_card_screen()
     await rig.advance(10)
     await restart(rig)
-    await rig.advance(20)
+    await rig.advance(50)  # 60 s in all (the card-detect timeout)
     assert (rig.journey()["state"], rig.journey()["money"]) == ("CARD_TIMEOUT", "NONE")
     assert (await rig.screen())["properties"]["title"] == "Timed out"
 

@@ -124,10 +124,10 @@ async def test_full_journey_against_the_simulated_cpo(pair, http) -> None:
     await d.advance(1800)
     journey = d.journey()
     assert journey["kwh"] > 5 and journey["session_cost"] > 0
-    # The driver stops on the terminal.
+    # The driver stops on the terminal, with the card used.
     stop = await d.press("stop")
     assert stop["id"] == "journey.stop"
-    await d.press("s1")
+    assert (await d.tap("visa-approved"))["id"] == "journey.stop_confirm"
     await d.press("yes")
     await d.advance(5)
     assert (await d.screen())["properties"]["title"] == "Charging stopped"
@@ -216,7 +216,7 @@ async def test_cdr_without_invoice_reference_although_the_cpo_invoices(pair, htt
     d.cpo.backend.settings.invoicing = False  # the CPO's billing forgets the invoice
     await d.advance(600)
     await d.press("stop")
-    await d.press("s1")
+    await d.tap("visa-approved")
     await d.press("yes")
     await d.advance(60)
     journey = d.journey()
@@ -261,7 +261,7 @@ async def test_card_timeout(pair, http) -> None:
     await d.press("start")
     await d.press("evse1")
     await d.press("accept")
-    await d.advance(33)
+    await d.advance(63)
     journey = d.journey()
     assert (journey["state"], journey["money"]) == ("CARD_TIMEOUT", "NONE")
     assert shown(d)[-2:] == ["journey.notice:Timed out", "journey.home"]

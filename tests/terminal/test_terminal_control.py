@@ -182,7 +182,8 @@ async def test_cards_list(client: Client) -> None:
 
 async def test_card_timeout_through_the_clock_endpoint(client: Client, node: EmulatorNode) -> None:
     await node.terminals.start_reading("APO1", amount=5000)
-    advanced = await call(client, "POST", "/__admin/clock/advance", {"seconds": 29})
+    # Payter's card-detect timeout: 60 s by default.
+    advanced = await call(client, "POST", "/__admin/clock/advance", {"seconds": 59})
     assert advanced["timers_fired"] == 0
     assert (await call(client, "GET", f"{P}/APO1"))["state"] == "READING"
     advanced = await call(client, "POST", "/__admin/clock/advance", {"seconds": 1})

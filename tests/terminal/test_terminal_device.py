@@ -140,7 +140,7 @@ def test_start_reading_shows_present_card_and_arms_the_presentation_timer(device
     assert screen.properties["title"] == "Pay"
     assert screen.properties["message"] == "Approach card"
     assert screen.properties["media"] == "contactless,chip,qr"
-    assert started(effects)["card_presentation"] == 30.0
+    assert started(effects)["card_presentation"] == 60.0  # the Apollo's card-detect timeout
     # The payment flow owns the display: no screensaver meanwhile.
     assert "screensaver" in cancelled(effects)
 
@@ -405,10 +405,10 @@ def test_acquirer_without_answer_times_out(device: Device, present: Present) -> 
     read(device, present, "visa-auth-timeout")
     effects = device.authorize(now=T0)
     assert step(effects).step == "authorizing"
-    assert started(effects)["authorization"] == 30.0
+    assert started(effects)["authorization"] == 210.0  # Apollo's Auth Session: 3 min 30 s
     assert device.screen.properties["phase"] == "processing"
     expect_error(ErrorKind.INVALID, "unknown_key", lambda: device.press("ok", now=T0))
-    result = step(device.timer_fired("authorization", now=at(30)))
+    result = step(device.timer_fired("authorization", now=at(210)))
     assert (result.step, result.data["response_code"]) == ("declined", "68")
 
 
@@ -787,5 +787,5 @@ def test_round_trip_through_stored_json(device: Device, present: Present) -> Non
     device.stop_reading(now=T0, message="bye", message_timeout=2.5)
     copy = Device.from_dict(jsonio.loads(jsonio.dumps(device.to_dict())), acquirer=device.acquirer)
     copy.start_reading(now=T0, amount=100)
-    assert copy.to_dict()["timers"]["card_presentation"] == at(30).isoformat()
-    assert copy.timer_due("card_presentation") == at(30)
+    assert copy.to_dict()["timers"]["card_presentation"] == at(60).isoformat()
+    assert copy.timer_due("card_presentation") == at(60)

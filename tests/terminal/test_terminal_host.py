@@ -117,7 +117,7 @@ async def test_card_presentation_timeout_on_the_manual_clock(node: EmulatorNode)
     clock = clock_of(node)
     await host.create("APO1")
     await host.start_reading("APO1", amount=5000)
-    await clock.advance(29.9)
+    await clock.advance(59.9)  # Payter's card-detect timeout: 60 s by default
     assert host.get("APO1")["state"] == "READING"
     await clock.advance(0.1)
     assert host.get("APO1")["state"] == "IDLE"
@@ -133,12 +133,12 @@ async def test_cancelled_timer_does_not_fire(node: EmulatorNode) -> None:
     await host.create("APO1")
     await host.start_reading("APO1", amount=5000)
     await host.stop_reading("APO1")
-    await host.start_reading("APO1", amount=5000)  # a fresh 30 s from now
-    await clock.advance(20)
+    await host.start_reading("APO1", amount=5000)  # a fresh 60 s from now
+    await clock.advance(40)
     await host.start_reading("APO1", amount=5000)  # and again
-    await clock.advance(20)
+    await clock.advance(40)
     assert host.get("APO1")["state"] == "READING"
-    await clock.advance(10)
+    await clock.advance(20)
     assert host.get("APO1")["state"] == "IDLE"
     assert len(events(node, "terminal.reading")) == 2  # one stop, one timeout
 
@@ -158,8 +158,11 @@ async def test_restart_rearms_pending_timers(node: EmulatorNode) -> None:
     restarted = TerminalHost(rt)
     await restarted.start()
     assert restarted.get("APO1")["state"] == "READING"
+    # The card read timeout of APO2 (30 s) first, then APO1's card-detect timeout (60 s).
     assert clock.next_due() == T0 + timedelta(seconds=30)
-    await clock.advance(19)
+    await clock.advance(20)
+    assert restarted.get("APO2")["state"] == "IDLE"
+    await clock.advance(29)
     assert restarted.get("APO1")["state"] == "READING"
     await clock.advance(1)
     assert restarted.get("APO1")["state"] == "IDLE"
@@ -280,7 +283,7 @@ async def test_pending_authorization_times_out(node: EmulatorNode) -> None:
     waiting = asyncio.create_task(host.authorize("APO2", wait=True))
     await until(lambda: host.get("APO2")["state"] == "AUTHORIZING")
 
-    await clock_of(node).advance(29)
+    await clock_of(node).advance(209)  # Apollo's Auth Session timeout: 3 min 30 s
     assert not waiting.done()
     await clock_of(node).advance(1)
     assert host.get("APO1")["state"] == "IDLE"
@@ -421,6 +424,8 @@ async def test_terminal_timeouts_are_settings(tmp_path: Any) -> None:
         "card_read_timeout": 7,
         "authorization_timeout": 9,
         "pin_authorization_timeout": 100,
+        "p6x_authorization_timeout": 5,
+        "commit_timeout": 11,
         "pin_entry_timeout": 4,
         "screensaver_timeout": 0,
         "notification_timeout": 2,
@@ -437,11 +442,16 @@ async def test_terminal_timeouts_are_settings(tmp_path: Any) -> None:
             authorization=9,
             pin_authorization=100,
             pin_entry=4,
+            commit=11,
             screensaver=None,
             message=2,
             authorization_validity=3600,
         )
         assert host.get("APO1")["timers"] == {}  # no screensaver
+        # A P6X authorizes within its own timeout, PIN or not (Payter: 30 s).
+        await host.create("P68-1", "P68", mode="cps")
+        p6x = host.device("P68-1").timeouts
+        assert (p6x.authorization, p6x.pin_authorization, p6x.card_read) == (5, 5, 7)
         await host.start_reading("APO1", amount=100)
         await clock.advance(12)
         assert host.get("APO1")["state"] == "IDLE"
@@ -454,7 +464,7 @@ async def test_terminal_timeouts_are_settings(tmp_path: Any) -> None:
     try:
         assert node.terminals.device("APO1").timeouts == Timeouts()
         await node.terminals.start_reading("APO1", amount=100)
-        await clock_of(node).advance(29)
+        await clock_of(node).advance(59)
         assert node.terminals.get("APO1")["state"] == "READING"
         await clock_of(node).advance(1)
         assert node.terminals.get("APO1")["state"] == "IDLE"

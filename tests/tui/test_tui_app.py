@@ -470,3 +470,20 @@ def test_help_lists_every_key() -> None:
         if not key.isdigit() and names.get(key, key) not in listed
     ]
     assert missing == []
+
+
+async def test_a_p6x_is_drawn_without_a_screen(fake_api: FakeControlApi) -> None:
+    """A P6X (CPS only, no graphical UI): the frame shows a card reader's status light, never
+    the device's internal screen."""
+    fake_api.terminals["P68-0001"] = terminal(
+        "P68-0001", "payment_present_card", model="P68", has_screen=False, state="READING"
+    )
+    del fake_api.terminals["PAY-0001"]
+    app = _app(fake_api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app, "tui.no_display")
+        assert "P68-0001" in _frame(app).border_title
+        shown = _frame(app).screen_shown
+        assert "Tap, insert or swipe" in shown.title and "●" in shown.title
+        assert "no display" in shown.subtitle
+        assert _frame(app).border_title == "Payter P68 · P68-0001"

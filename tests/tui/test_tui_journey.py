@@ -128,10 +128,11 @@ async def test_full_journey_through_the_tui(emulator, http) -> None:  # type: ig
             await pilot.press("h")
             await _home(pilot, app)
 
-            # 12 Stop: the session → 13 Yes → 14 Charging stopped.
+            # 12 Stop: tap the card used → 13 Yes → 14 Charging stopped.
             await pilot.press(await _number_of(app, "stop"))
             stop = await _on(pilot, app, "journey.stop")
-            await pilot.press(await _number_of(app, stop.shortcut_keys[0]))
+            assert stop.shortcut_keys == ["back"]  # no session to pick: the card says which
+            await pilot.press("t")
             await _on(pilot, app, "journey.stop_confirm")
             await pilot.press(await _number_of(app, "yes"))
             await rig.result("ACCEPTED")
@@ -202,8 +203,8 @@ async def test_full_journey_with_the_simulated_cpo(demo: Any) -> None:
             await _advanced(pilot, demo, key, seconds)
             await _home(pilot, app)
         await pilot.press(await _number_of(app, "stop"))
-        stop = await _on(pilot, app, "journey.stop")
-        await pilot.press(await _number_of(app, stop.shortcut_keys[0]))
+        await _on(pilot, app, "journey.stop")
+        await pilot.press("t")  # the card used
         await _on(pilot, app, "journey.stop_confirm")
         await pilot.press(await _number_of(app, "yes"))
         # 14 Stopping…, then stopped once the simulated CPO's result arrives on the clock.

@@ -28,6 +28,25 @@ def frame_width(height: int, available_width: int, *, compact: bool = False) -> 
     return min(inner + 2, max(available_width, least + 2))
 
 
+def reader_face(terminal: dict[str, Any]) -> ApolloScreen:
+    """What the TUI draws for a terminal without a display (the P6X family): its status light
+    and what it reads, never a screen."""
+    state = str(terminal.get("state") or "IDLE")
+    online = terminal.get("online", True)
+    light = "( ● )" if online and state in ("READING", "CARD", "AUTHORIZING") else "( ○ )"
+    doing = {
+        "READING": "Tap, insert or swipe a card",
+        "CARD": "Card read",
+        "AUTHORIZING": "Authorizing",
+    }.get(state, "Idle" if online else "Offline")
+    return ApolloScreen.placeholder(
+        f"{light}  {doing}",
+        f"{terminal.get('model') or 'P6X'} card reader: no display "
+        "(the CSMS drives it through CPS)",
+        screen_id="tui.no_display",
+    )
+
+
 class TerminalFrame(Vertical):
     """Border titled with the terminal's model and serial number, its state underneath."""
 
@@ -59,6 +78,11 @@ class TerminalFrame(Vertical):
         status = "online" if online else "OFFLINE"
         self.border_subtitle = f"{status} · {state}" if state else status
         self.set_class(not online, "-offline")
+        if terminal.get("has_screen") is False:
+            # A P6X (P66, P68): a card reader with a status light, no display to draw.
+            self.border_title = f"Payter {terminal.get('model') or 'P6X'} · {serial}"
+            await self.view.show(reader_face(terminal))
+            return
         await self.show_screen(terminal.get("screen"))
 
     async def show_screen(self, screen: dict[str, Any] | None) -> None:

@@ -54,7 +54,14 @@ class CdrsReceiver(Module):
             raise OcpiError(
                 status.INVALID_PARAMETERS, f"{cc}/{pid} is not a party of this platform"
             )
-        if self.ptp.cdrs.get(platform.id, cc, pid, str(cdr["id"])) is not None:
+        location = f"{req.server.endpoint_url(version, 'cdrs')}/{cc}/{pid}/{cdr['id']}"
+        existing = self.ptp.cdrs.get(platform.id, cc, pid, str(cdr["id"]))
+        if existing is not None and existing["source"] == "poll":
+            # Pulled from the CPO's Sender before this, its first POST, reached us (the
+            # emulator was down, or pulled before a deadline): it is the one we have.
+            req.rt.store.update(self.ptp.cdrs.table, existing["key"], {"source": "push"})
+            return OcpiResult(http_status=201, headers={"Location": location}, omit_data=True)
+        if existing is not None:
             req.finding(
                 "OCPI-37",
                 f"CDR {cdr['id']} was already POSTed; CDRs are sent once "
@@ -66,5 +73,4 @@ class CdrsReceiver(Module):
         for p in self.ptp.cdr_problems(platform, version, cdr, cc, pid, command=command):
             req.finding(p.rule, p.message, pointer=p.pointer)
         await self.ptp.store_cdr(platform, version, cdr, cc, pid, source="push", command=command)
-        location = f"{req.server.endpoint_url(version, 'cdrs')}/{cc}/{pid}/{cdr['id']}"
         return OcpiResult(http_status=201, headers={"Location": location}, omit_data=True)
