@@ -429,7 +429,7 @@ class Menus:
                 await self.show_home(serial)
         elif screen_id == screens.STOP_CONFIRM:
             journey = self.records.get(ui.options.get("journey", ""))
-            if key == "yes" and journey is not None:
+            if key == "yes" and journey is not None and journey.state in ACTIVE:
                 by = ui.options.get("by", "card")
                 await self.journeys.dispatch(journey.id, steps.DriverStopped(by))
             else:

@@ -7,6 +7,20 @@ START/STOP_SESSION, create the FAC, arm or cancel a deadline, record a finding. 
 clock reads: :class:`emulator.journey.controller.JourneyController` is the executor that carries
 the effects out and feeds their outcomes back as events.
 
+Every input that can change a journey is an event here; the executor only finds out what
+happened and carries the effects out:
+
+- keys: a key moves the display's menus (:mod:`emulator.journey.menus`, which hold no journey);
+  the two keys that change a journey are events: Accept on the tariff (:class:`TariffAccepted`)
+  and Yes on Stop (:class:`DriverStopped`); the keys of Payter's own payment screens (PIN,
+  cancel) reach the journey as the terminal's payment steps;
+- the terminal going offline or online: the pure terminal
+  :class:`~emulator.terminal.device.Device` turns it into what it means for a payment, and the
+  journey hears that: the reading ended ``offline`` (:class:`ReadingEnded`), the authorization
+  declined, a commit or cancel queued and carried out when back online
+  (:class:`PaymentStepped`);
+- a restart: :class:`Restarted`, with what the terminal and ptp say of the journey.
+
 The money rule (DESIGN.md): once authorized, a journey ends in exactly one capture or one void.
 Every path below that gives up voids; every path that has a price captures; a refused capture
 or void returns the money to AUTHORIZED so that the next event settles it.
@@ -22,6 +36,7 @@ from typing import Any, Literal
 
 from emulator.datetimes import format_datetime
 from emulator.journey.model import (
+    ACTIVE,
     UNDER_WAY,
     VOIDING_OR_VOIDED,
     Card,
@@ -728,6 +743,8 @@ def _deadline(s: _Step, event: DeadlineReached) -> None:
 
 
 def _driver_stopped(s: _Step, event: DriverStopped) -> None:
+    if s.j.state not in ACTIVE:
+        return  # it ended (or its capture began) while the driver was asked: nothing to stop
     how = "the card used" if event.by == "card" else "the session list, without the card"
     s.set(reason=f"stopped on the terminal, identified by {how}")
     if not s.j.session_id:

@@ -75,6 +75,7 @@ class World:
         # The CPO and the emulator this seed draws.
         self.sends_sessions = rnd.random() < 0.85
         self.sends_cdrs = rnd.random() < 0.7
+        self.invalid_sessions = rnd.random() < 0.3
         self.restarts = rnd.random() < 0.5
         self.refuses_voids = rnd.random() < 0.25
 
@@ -91,7 +92,10 @@ class World:
             # An ended journey holds no money, unless the terminal refused its void (a restart
             # tries again).
             assert self.void_refused, (j, self.trail)
-        self.stepping.append(type(event).__name__)
+        name = type(event).__name__
+        if isinstance(event, steps.DeadlineReached):
+            name += f"({event.kind})"
+        self.stepping.append(name)
         for effect in effects:
             self.effect(effect)
         self.stepping.pop()
@@ -219,7 +223,8 @@ class World:
             self.apply(steps.CommandResult(command, state))  # type: ignore[arg-type]
         elif choice in (4, 5) and j.authorization_reference and self.sends_sessions:
             # A Session reaches the journey through its START_SESSION (reference or token).
-            status = rnd.choice(("PENDING", "ACTIVE", "ACTIVE", "COMPLETED", "INVALID"))
+            statuses = ("PENDING", "ACTIVE", "ACTIVE", "COMPLETED")
+            status = rnd.choice(statuses + ("INVALID",) * self.invalid_sessions)
             cost = rnd.choice((None, 0, 1200, 4999, 5000, 7000))
             session: dict[str, Any] = {"id": "S1", "status": status, "kwh": 3}
             if cost is not None:
@@ -279,6 +284,11 @@ def test_one_capture_or_one_void_per_authorization(seed: int) -> None:
     world.settle()
     j = world.journey
     assert j.money in SETTLED, (j, world.trail)
+    # The state says what became of the money.
+    if j.money == Money.CAPTURED:
+        assert j.state == JourneyState.COMPLETED, (j, world.trail)
+    elif j.money == Money.VOIDED:
+        assert j.state in (JourneyState.START_FAILED, JourneyState.VOIDED), (j, world.trail)
     if world.terminal is None:
         assert (world.captured, world.voided, j.money) == (0, 0, Money.NONE), world.trail
     else:
@@ -311,14 +321,16 @@ def test_the_histories_cover_the_money_paths() -> None:
     } <= ends
     assert {
         "capture on CdrReceived",
-        "capture on DeadlineReached",  # the last known cost: no CDR, or no Session update
+        "capture on DeadlineReached(cdr)",  # the last known cost: no CDR in time
+        "capture on DeadlineReached(update)",  # the last known cost: no Session update
         "void on CdrReceived",  # a CDR of 0
         "void on CommandResult",  # START_SESSION rejected or unanswered
         "void on StartNotSent",
         "void on SessionReceived",  # INVALID
-        "void on DeadlineReached",  # no Session
+        "void on DeadlineReached(session)",  # no Session
         "void on DriverStopped",  # before charging began
         "void on Restarted",  # a void refused, a start whose fate is unknown
+        "capture on Restarted",  # a capture lost in the stop
     } <= settled_by, settled_by
     assert refused > 0
 
@@ -335,6 +347,22 @@ def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
     assert journey.state == JourneyState.PRESENTING
     assert first[0].state == JourneyState.AUTHORIZING
     assert first[1] == [steps.Authorize(5000, "EUR")]
+
+
+def test_a_stop_confirmed_after_the_journey_ended_changes_nothing() -> None:
+    """The Stop confirmation offers an active journey; its CDR may settle it before Yes."""
+    journey = World(random.Random(0)).journey
+    for state, money in (
+        (JourneyState.COMPLETED, Money.CAPTURED),
+        (JourneyState.CAPTURING, Money.CAPTURING),
+        (JourneyState.VOIDED, Money.VOIDED),
+    ):
+        ended = journey.replace(state=state, money=money, authorization_reference="REF-1")
+        assert step(ended, steps.DriverStopped(), T0, CONTEXT) == (ended, [])
+    charging = journey.replace(state=JourneyState.CHARGING, money=Money.AUTHORIZED, session_id="S1")
+    after, effects = step(charging, steps.DriverStopped(), T0, CONTEXT)
+    assert after.state == JourneyState.STOPPING
+    assert steps.SendStop(now=True) in effects
 
 
 def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() -> None:
