@@ -36,7 +36,8 @@ from emulator.journey.records import JourneyRecords
 from emulator.journey.screens import PAYMENT_SCREEN
 from emulator.journey.step import Context, Effect, Event, step
 from emulator.journey.texts import money
-from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
+from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION, CommandRecord
+from emulator.ptp.objects import StoredObject
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
@@ -139,8 +140,9 @@ class JourneyController:
         s = self.settings
         creator = None
         if isinstance(event, steps.CdrReceived):
-            terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
-            creator = (terminal.get("object") or {}).get("invoice_creator")
+            terminal = self.ptp.payments.terminal(journey.terminal_id or "")
+            obj = (terminal["object"] or {}) if terminal is not None else {}
+            creator = obj.get("invoice_creator")
         return Context(
             session_start_timeout=s.session_start_timeout,
             session_update_timeout=s.session_update_timeout,
@@ -360,7 +362,7 @@ class JourneyController:
                 return
         self._arm_deadline(journey.id, due, kind)
 
-    async def _on_expectation_due(self, record: dict[str, Any], what: str) -> None:
+    async def _on_expectation_due(self, record: CommandRecord, what: str) -> None:
         kind = next((k for k, v in PTP_EXPECTS.items() if v == what), None)
         if kind is None or record["command"] != "START_SESSION":
             return
@@ -563,11 +565,11 @@ class JourneyController:
         await self.dispatch(journey.id, steps.CommandSent("START_SESSION", record["id"]))
         await self._on_command(record)
 
-    async def _on_command(self, record: dict[str, Any]) -> None:
+    async def _on_command(self, record: CommandRecord) -> None:
         if record["command"] == "START_SESSION":
             journey = None
-            if record.get("authorization_reference"):
-                journey = self.records.by_reference(record["authorization_reference"])
+            if reference := record["authorization_reference"]:
+                journey = self.records.by_reference(reference)
             if journey is None:
                 journey = self.records.by_command(record["id"])
         elif record["command"] == "STOP_SESSION":
@@ -580,23 +582,25 @@ class JourneyController:
     # --- sessions, stopping ---------------------------------------------------------------------
 
     def _journey_of_object(
-        self, platform_id: int, obj: dict[str, Any], command: dict[str, Any] | None
+        self, platform_id: int | None, obj: dict[str, Any], command: CommandRecord | None
     ) -> Journey | None:
         """The journey a Session or CDR belongs to: through its START_SESSION (reference or
         token; ptp found it, :meth:`emulator.ptp.core.Ptp.start_of`), else through the
         session id."""
-        if command is not None and command.get("authorization_reference"):
-            journey = self.records.by_reference(command["authorization_reference"])
+        if command is not None and (reference := command["authorization_reference"]):
+            journey = self.records.by_reference(reference)
             if journey is not None:
                 return journey
         session_id = obj.get("session_id") or obj.get("id")
-        return self.records.by_session(platform_id, str(session_id)) if session_id else None
+        if not session_id or platform_id is None:
+            return None
+        return self.records.by_session(platform_id, str(session_id))
 
     async def _on_session(
         self,
-        row: dict[str, Any],
+        row: StoredObject,
         previous: dict[str, Any] | None,
-        command: dict[str, Any] | None,
+        command: CommandRecord | None,
     ) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
@@ -618,7 +622,7 @@ class JourneyController:
 
     # --- CDR, FAC -------------------------------------------------------------------------------
 
-    async def _on_cdr(self, row: dict[str, Any], command: dict[str, Any] | None) -> None:
+    async def _on_cdr(self, row: StoredObject, command: CommandRecord | None) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
             await self.dispatch(journey.id, steps.CdrReceived(row["object"]))
@@ -673,5 +677,6 @@ class JourneyController:
         return out
 
 
-def _command_result(record: dict[str, Any]) -> steps.CommandResult:
-    return steps.CommandResult(record["command"], record["state"])
+def _command_result(record: CommandRecord) -> steps.CommandResult:
+    start = record["command"] == "START_SESSION"
+    return steps.CommandResult("START_SESSION" if start else "STOP_SESSION", record["state"])
