@@ -295,9 +295,7 @@ class CheckRun:
     async def _cpo_registers(self, emulator: AdminClient, hook: Hook | None) -> Any:
         """A fresh token A; the CPO registers with it (its register hook, or whoever reads
         the printed line); the new platform once it is REGISTERED."""
-        waiting = asyncio.create_task(
-            self._wait_for_registration(emulator, hook=hook is not None)
-        )
+        waiting = asyncio.create_task(self._wait_for_registration(emulator, hook=hook is not None))
         if hook is not None:
             minted = asyncio.create_task(self._minted_event.wait())
             await asyncio.wait({minted, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -28,12 +28,13 @@ from emulator import crashpoint, logs
 from emulator.datetimes import parse_datetime
 from emulator.journey import screens
 from emulator.journey.menus import Menus
-from emulator.journey.model import Deadline, Journey, JourneyState, Money
+from emulator.journey.model import UNDER_WAY, Deadline, Journey, JourneyState, Money
 from emulator.journey.records import JourneyRecords
 from emulator.journey.screens import PAYMENT_SCREEN
 from emulator.journey.texts import money
 from emulator.lazy import lazy_module
-from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION
+from emulator.ptp.commands import EXPECT_CDR, EXPECT_SESSION, CommandRecord
+from emulator.ptp.objects import StoredObject
 from emulator.ptp.payments import fac_total_costs
 from emulator.settings import version_key
 from emulator.terminal.device import (
@@ -141,8 +142,9 @@ class JourneyController:
         s = self.settings
         creator = None
         if isinstance(event, steps.CdrReceived):
-            terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
-            creator = (terminal.get("object") or {}).get("invoice_creator")
+            terminal = self.ptp.payments.terminal(journey.terminal_id or "")
+            obj = (terminal["object"] or {}) if terminal is not None else {}
+            creator = obj.get("invoice_creator")
         return steps.Context(
             session_start_timeout=s.session_start_timeout,
             session_update_timeout=s.session_update_timeout,
@@ -185,6 +187,9 @@ class JourneyController:
                 self._watch(journey, effect.due, effect.kind)
             elif isinstance(effect, steps.CancelDeadline):
                 self._cancel_deadline(journey.id)
+            elif isinstance(effect, steps.KeepOnDisplay):
+                ui = self.menus.display(journey.serial_number)
+                ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
             elif isinstance(effect, steps.ShowScreen):
                 await self.menus.show_journey_screen(journey, effect)
             elif isinstance(effect, steps.StartReading):
@@ -245,7 +250,8 @@ class JourneyController:
         for journey in self.records.open():
             if journey.deadline_at and journey.deadline_kind:
                 self._watch(journey, parse_datetime(journey.deadline_at), journey.deadline_kind)
-            if await self._resume(journey):
+            await self.dispatch(journey.id, self._restarted(journey))
+            if self.menus.display(journey.serial_number).journey_id == journey.id:
                 on_display.add(journey.serial_number)
         for terminal in self.host.list():
             if terminal.get("mode") != "ocpi":
@@ -264,61 +270,45 @@ class JourneyController:
             self.ptp.recovery.after_restart(open_starts), name="journey-recovery"
         )
 
-    async def _resume(self, journey: Journey) -> bool:
-        """Pick up one open journey after a restart; True if it still holds the display."""
+    def _restarted(self, journey: Journey) -> steps.Restarted:
+        """What the terminal and ptp say of one open journey after a restart: the step
+        decides what to make of it."""
         serial, state = journey.serial_number, journey.state
         device = self.host.device(serial) if self.host.exists(serial) else None
-        if journey.money in (
-            Money.CAPTURING,
-            Money.VOIDING,
-            Money.CAPTURE_QUEUED,
-            Money.VOID_QUEUED,
-        ):
-            await self._reconcile_money(journey)
-            return False
-        if state in (S.PRESENTING, S.AUTHORIZING) and journey.money == Money.NONE:
-            waiting = (
-                device is not None
-                and device.online
-                and (
-                    device.state.value == "READING"
-                    if state == S.PRESENTING
-                    else device.pending is not None
-                )
+        if journey.money in UNDER_WAY:
+            try:
+                session = self.host.session(serial, journey.payment_session_id or "")
+            except TerminalError as exc:
+                log.error("journey without its payment session", journey=journey.id, error=exc)
+                return steps.Restarted(payment=None)
+            payment = steps.PaymentSession(
+                session["state"], session.get("queued") is not None, session
             )
-            if waiting:
-                # The present-card or PIN screen is still up, its timers re-armed: go on.
-                ui = self.menus.display(serial)
-                ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
-                return True
-            if state == S.AUTHORIZING and device is not None:
-                await self._adopt_authorization(journey, device)
-            else:
-                await self.dispatch(journey.id, steps.Abandoned("restart", stop_reading=True))
-                return False
-            journey = self.records.get(journey.id) or journey
-        if journey.money == Money.AUTHORIZED and journey.state in (S.AUTHORIZING, S.STARTING):
-            record = None
-            if journey.start_command_id:
-                record = self.ptp.commands.get(journey.start_command_id)
-            if record is None or record["state"] == "SENDING":
-                # Whether the CPO got the START_SESSION is unknown: release the money (a
-                # Session that arrives after all is stopped, see step._session).
-                await self.dispatch(journey.id, steps.StartNotSent("RESTART"))
-            else:
-                await self.dispatch(journey.id, _command_result(record))
-            return False
-        await self.dispatch(journey.id, steps.Resumed())
-        return False
+            return steps.Restarted(payment=payment)
+        online = device is not None and device.online
+        adoptable = None
+        if state == S.AUTHORIZING and journey.money == Money.NONE and device is not None:
+            adoptable = self._adoptable(journey, device)
+        start = None
+        if journey.start_command_id and state in (S.AUTHORIZING, S.STARTING):
+            record = self.ptp.commands.get(journey.start_command_id)
+            start = record["state"] if record is not None else None
+        return steps.Restarted(
+            reading=online and device is not None and device.state.value == "READING",
+            authorizing=online and device is not None and device.pending is not None,
+            terminal=device is not None,
+            adoptable=adoptable,
+            start=start,
+        )
 
     async def _stop_reading(self, serial: str) -> None:
         device = self.host.device(serial) if self.host.exists(serial) else None
         if device is not None and device.online and device.state.value in ("READING", "CARD"):
             await self.host.stop_reading(serial)
 
-    async def _adopt_authorization(self, journey: Journey, device: Any) -> None:
-        """The card was approved but the journey had not heard of it when the emulator
-        stopped: the journey's pre-authorization is the open session of that card."""
+    def _adoptable(self, journey: Journey, device: Any) -> tuple[str, int] | None:
+        """The open payment session of the journey's card that no journey owns: the terminal
+        approved the card before the journey heard of it when the emulator stopped."""
         card_id = journey.card.card_id if journey.card else None
         for session in device.open_sessions():
             auth = session.authorization
@@ -327,24 +317,8 @@ class JourneyController:
                 and session.created_at >= journey.created_at
                 and self.records.by_payment_session(session.session_id) is None
             ):
-                await self.dispatch(
-                    journey.id, steps.AuthorizationAdopted(session.session_id, auth.amount)
-                )
-                return
-        await self.dispatch(journey.id, steps.Abandoned("restart"))
-
-    async def _reconcile_money(self, journey: Journey) -> None:
-        """A capture or void was under way when the emulator stopped: take the terminal's
-        word for what happened, or do it now."""
-        try:
-            session = self.host.session(journey.serial_number, journey.payment_session_id or "")
-        except TerminalError as exc:
-            log.error("journey without its payment session", journey=journey.id, error=exc)
-            return
-        await self.dispatch(
-            journey.id,
-            steps.Restarted(session["state"], session.get("queued") is not None, data=session),
-        )
+                return session.session_id, auth.amount
+        return None
 
     async def _void_orphans(self, serial: str) -> None:
         """An open pre-authorization no journey owns (the emulator stopped between the
@@ -392,7 +366,7 @@ class JourneyController:
                 return
         self._arm_deadline(journey.id, due, kind)
 
-    async def _on_expectation_due(self, record: dict[str, Any], what: str) -> None:
+    async def _on_expectation_due(self, record: CommandRecord, what: str) -> None:
         kind = next((k for k, v in PTP_EXPECTS.items() if v == what), None)
         if kind is None or record["command"] != "START_SESSION":
             return
@@ -595,11 +569,11 @@ class JourneyController:
         await self.dispatch(journey.id, steps.CommandSent("START_SESSION", record["id"]))
         await self._on_command(record)
 
-    async def _on_command(self, record: dict[str, Any]) -> None:
+    async def _on_command(self, record: CommandRecord) -> None:
         if record["command"] == "START_SESSION":
             journey = None
-            if record.get("authorization_reference"):
-                journey = self.records.by_reference(record["authorization_reference"])
+            if reference := record["authorization_reference"]:
+                journey = self.records.by_reference(reference)
             if journey is None:
                 journey = self.records.by_command(record["id"])
         elif record["command"] == "STOP_SESSION":
@@ -612,23 +586,25 @@ class JourneyController:
     # --- sessions, stopping ---------------------------------------------------------------------
 
     def _journey_of_object(
-        self, platform_id: int, obj: dict[str, Any], command: dict[str, Any] | None
+        self, platform_id: int | None, obj: dict[str, Any], command: CommandRecord | None
     ) -> Journey | None:
         """The journey a Session or CDR belongs to: through its START_SESSION (reference or
         token; ptp found it, :meth:`emulator.ptp.core.Ptp.start_of`), else through the
         session id."""
-        if command is not None and command.get("authorization_reference"):
-            journey = self.records.by_reference(command["authorization_reference"])
+        if command is not None and (reference := command["authorization_reference"]):
+            journey = self.records.by_reference(reference)
             if journey is not None:
                 return journey
         session_id = obj.get("session_id") or obj.get("id")
-        return self.records.by_session(platform_id, str(session_id)) if session_id else None
+        if not session_id or platform_id is None:
+            return None
+        return self.records.by_session(platform_id, str(session_id))
 
     async def _on_session(
         self,
-        row: dict[str, Any],
+        row: StoredObject,
         previous: dict[str, Any] | None,
-        command: dict[str, Any] | None,
+        command: CommandRecord | None,
     ) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
@@ -650,7 +626,7 @@ class JourneyController:
 
     # --- CDR, FAC -------------------------------------------------------------------------------
 
-    async def _on_cdr(self, row: dict[str, Any], command: dict[str, Any] | None) -> None:
+    async def _on_cdr(self, row: StoredObject, command: CommandRecord | None) -> None:
         journey = self._journey_of_object(row["platform_id"], row["object"], command)
         if journey is not None:
             await self.dispatch(journey.id, steps.CdrReceived(row["object"]))
@@ -705,5 +681,6 @@ class JourneyController:
         return out
 
 
-def _command_result(record: dict[str, Any]) -> steps.CommandResult:
-    return steps.CommandResult(record["command"], record["state"])
+def _command_result(record: CommandRecord) -> steps.CommandResult:
+    start = record["command"] == "START_SESSION"
+    return steps.CommandResult("START_SESSION" if start else "STOP_SESSION", record["state"])

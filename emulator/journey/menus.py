@@ -26,6 +26,7 @@ from emulator.lazy import lazy_module
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
+from emulator.ptp.payments import TerminalRow
 from emulator.terminal.device import (
     CardRead,
     TerminalError,
@@ -132,17 +133,18 @@ class Menus:
 
         self._later(serial, "ui", seconds, back_home)
 
-    def terminal(self, serial: str) -> dict[str, Any] | None:
+    def terminal(self, serial: str) -> TerminalRow | None:
         return self.ptp.payments.by_serial(serial)
 
-    def platform(self, terminal: dict[str, Any] | None) -> Platform | None:
-        if terminal is None or terminal.get("platform_id") is None:
+    def platform(self, terminal: TerminalRow | None) -> Platform | None:
+        platform_id = terminal["platform_id"] if terminal is not None else None
+        if platform_id is None:
             return None
-        platform = self.node.platforms.get(terminal["platform_id"])
+        platform = self.node.platforms.get(platform_id)
         return platform if platform is not None and platform.registered else None
 
     def _choices(
-        self, terminal: dict[str, Any]
+        self, terminal: TerminalRow
     ) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
         out = []
         for loc, evse in self.ptp.payments.assigned_evses(terminal):
@@ -150,7 +152,7 @@ class Menus:
                 out.append((loc, evse, conn))
         return out
 
-    def _languages(self, terminal: dict[str, Any]) -> list[str]:
+    def _languages(self, terminal: TerminalRow) -> list[str]:
         """The languages of the tariffs of the assigned EVSEs (payter.md §2.3 Tariffs)."""
         found: list[str] = []
         for _, evse, conn in self._choices(terminal):
@@ -160,7 +162,7 @@ class Menus:
                     found.append(lang)
         return found or ["en"]
 
-    def out_of_service(self, terminal: dict[str, Any] | None, choices: list[Any]) -> str | None:
+    def out_of_service(self, terminal: TerminalRow | None, choices: list[Any]) -> str | None:
         """Why the terminal cannot offer a start (journey-screens.md screen 18), or None. For
         the person running the emulator: the control API and the TUI show it."""
         if terminal is None:
@@ -390,8 +392,8 @@ class Menus:
 
     def _invoice_url(self, journey: Journey) -> str | None:
         """When the CPO invoices: invoice_base_url + authorization_reference (InvoiceCreator)."""
-        terminal = self.ptp.payments.terminal(journey.terminal_id or "") or {}
-        obj = terminal.get("object") or {}
+        terminal = self.ptp.payments.terminal(journey.terminal_id or "")
+        obj = (terminal["object"] or {}) if terminal is not None else {}
         base = obj.get("invoice_base_url")
         cpo_invoices = obj.get("invoice_creator") == "CPO" or journey.invoice_reference_id
         if base and cpo_invoices and journey.authorization_reference:
@@ -432,7 +434,7 @@ class Menus:
                 await self.show_home(serial)
         elif screen_id == screens.STOP_CONFIRM:
             journey = self.records.get(ui.options.get("journey", ""))
-            if key == "yes" and journey is not None:
+            if key == "yes" and journey is not None and journey.state in ACTIVE:
                 by = ui.options.get("by", "card")
                 await self.journeys.dispatch(journey.id, steps.DriverStopped(by))
             else:

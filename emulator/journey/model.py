@@ -70,6 +70,8 @@ ACTIVE = frozenset({JourneyState.STARTED, JourneyState.CHARGING, JourneyState.ST
 # Money states a pre-authorization ends in (NONE: there never was one).
 SETTLED = frozenset({Money.NONE, Money.CAPTURED, Money.VOIDED})
 VOIDING_OR_VOIDED = frozenset({Money.VOIDING, Money.VOID_QUEUED, Money.VOIDED})
+# A capture or void decided and not yet confirmed by the terminal.
+UNDER_WAY = frozenset({Money.CAPTURING, Money.CAPTURE_QUEUED, Money.VOIDING, Money.VOID_QUEUED})
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,20 @@ START/STOP_SESSION, create the FAC, arm or cancel a deadline, record a finding. 
 clock reads: :class:`emulator.journey.controller.JourneyController` is the executor that carries
 the effects out and feeds their outcomes back as events.
 
+Every input that can change a journey is an event here; the executor only finds out what
+happened and carries the effects out:
+
+- keys: a key moves the display's menus (:mod:`emulator.journey.menus`, which hold no journey);
+  the two keys that change a journey are events: Accept on the tariff (:class:`TariffAccepted`)
+  and Yes on Stop (:class:`DriverStopped`); the keys of Payter's own payment screens (PIN,
+  cancel) reach the journey as the terminal's payment steps;
+- the terminal going offline or online: the pure terminal
+  :class:`~emulator.terminal.device.Device` turns it into what it means for a payment, and the
+  journey hears that: the reading ended ``offline`` (:class:`ReadingEnded`), the authorization
+  declined, a commit or cancel queued and carried out when back online
+  (:class:`PaymentStepped`);
+- a restart: :class:`Restarted`, with what the terminal and ptp say of the journey.
+
 The money rule (DESIGN.md): once authorized, a journey ends in exactly one capture or one void.
 Every path below that gives up voids; every path that has a price captures; a refused capture
 or void returns the money to AUTHORIZED so that the next event settles it.
@@ -22,6 +36,8 @@ from typing import Any, Literal
 
 from emulator.datetimes import format_datetime
 from emulator.journey.model import (
+    ACTIVE,
+    UNDER_WAY,
     VOIDING_OR_VOIDED,
     Card,
     Deadline,
@@ -121,29 +137,6 @@ class FacCreated:
 
 
 @dataclass(frozen=True)
-class Abandoned:
-    """The journey cannot go on before any money was taken (a restart, say);
-    ``stop_reading``: the terminal may still be asking for the card."""
-
-    reason: str
-    stop_reading: bool = False
-
-
-@dataclass(frozen=True)
-class AuthorizationAdopted:
-    """After a restart: the terminal approved the card before the journey heard of it."""
-
-    session_id: str
-    amount: int
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """After a restart, for a journey with no capture or void under way: finish what the
-    stop left undone (a void the terminal refused, a STOP_SESSION not yet sent)."""
-
-
-@dataclass(frozen=True)
 class SessionReceived:
     session: Mapping[str, Any]
 
@@ -177,14 +170,34 @@ class VoidRefused:
 
 
 @dataclass(frozen=True)
-class Restarted:
-    """After a restart, the terminal's word on a capture or void that was under way:
-    ``session_state`` of its payment session (AUTHORIZED, COMMITTED, CANCELLED) and whether
-    the terminal holds it queued."""
+class PaymentSession:
+    """The terminal's word on a payment session: its ``state`` (AUTHORIZED, COMMITTED,
+    CANCELLED), whether it holds a commit or cancel ``queued`` while offline, and its data."""
 
-    session_state: str
-    queued: bool
+    state: str
+    queued: bool = False
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The emulator started again with this journey open; what the executor found:
+
+    - ``payment``: the journey's payment session on the terminal (asked when a capture or
+      void was under way; None if the terminal has none);
+    - ``reading`` / ``authorizing``: the terminal is online and still on this journey's
+      present-card / PIN screen;
+    - ``terminal``: the terminal still exists;
+    - ``adoptable``: (payment session id, amount) of an open authorization of the journey's
+      card that no journey owns (the terminal approved it before the journey heard of it);
+    - ``start``: the state of the START_SESSION the journey sent (None: none recorded)."""
+
+    payment: PaymentSession | None = None
+    reading: bool = False
+    authorizing: bool = False
+    terminal: bool = True
+    adoptable: tuple[str, int] | None = None
+    start: str | None = None
 
 
 Event = (
@@ -197,9 +210,6 @@ Event = (
     | StartRequested
     | CommandSent
     | FacCreated
-    | Abandoned
-    | AuthorizationAdopted
-    | Resumed
     | SessionReceived
     | CdrReceived
     | DeadlineReached
@@ -275,6 +285,12 @@ class CancelDeadline:
 
 
 @dataclass(frozen=True)
+class KeepOnDisplay:
+    """After a restart, the terminal still shows this journey's present-card or PIN screen
+    (its own timers re-armed): the display goes on with the journey."""
+
+
+@dataclass(frozen=True)
 class RecordFinding:
     rule: RuleId
     message: str
@@ -332,6 +348,7 @@ Effect = (
     | CreateFac
     | ArmDeadline
     | CancelDeadline
+    | KeepOnDisplay
     | RecordFinding
     | Checked
     | NotChecked
@@ -624,26 +641,6 @@ def _fac_created(s: _Step, event: FacCreated) -> None:
     s.set(fac_id=event.fac_id)
 
 
-def _abandoned(s: _Step, event: Abandoned) -> None:
-    if s.j.money == Money.NONE and s.j.state in (S.PRESENTING, S.AUTHORIZING):
-        if event.stop_reading:
-            s.emit(StopReading())
-        s.set(state=S.ABANDONED, reason=event.reason)
-
-
-def _adopted(s: _Step, event: AuthorizationAdopted) -> None:
-    if s.j.money != Money.NONE:
-        return
-    s.set(money=Money.AUTHORIZED, payment_session_id=event.session_id, preauth_amount=event.amount)
-
-
-def _resumed(s: _Step, event: Resumed) -> None:
-    if s.j.money == Money.AUTHORIZED and s.j.state in (S.START_FAILED, S.VOIDED):
-        s.void()  # the terminal refused the void before the restart
-    if s.j.stop_reason and not s.j.stop_command_id:
-        s.request_stop(s.j.stop_reason)
-
-
 def _session(s: _Step, event: SessionReceived) -> None:
     session = event.session
     cost = price_incl(session.get("total_cost"))
@@ -763,6 +760,8 @@ def _deadline(s: _Step, event: DeadlineReached) -> None:
 
 
 def _driver_stopped(s: _Step, event: DriverStopped) -> None:
+    if s.j.state not in ACTIVE:
+        return  # it ended (or its capture began) while the driver was asked: nothing to stop
     how = "the card used" if event.by == "card" else "the session list, without the card"
     s.set(reason=f"stopped on the terminal, identified by {how}")
     if not s.j.session_id:
@@ -787,21 +786,58 @@ def _void_refused(s: _Step, event: VoidRefused) -> None:
 
 
 def _restarted(s: _Step, event: Restarted) -> None:
+    """Pick the journey up where it stood when the emulator stopped, so that its
+    pre-authorization still ends in exactly one capture or one void."""
+    if s.j.money in UNDER_WAY:
+        if event.payment is not None:
+            _reconcile(s, event.payment)
+        return
+    if s.j.state in (S.PRESENTING, S.AUTHORIZING) and s.j.money == Money.NONE:
+        if event.reading if s.j.state == S.PRESENTING else event.authorizing:
+            s.emit(KeepOnDisplay())  # the present-card or PIN screen is still up: go on
+            return
+        if s.j.state == S.PRESENTING or not event.terminal:
+            # The terminal may still be asking for the card.
+            s.emit(StopReading())
+            s.set(state=S.ABANDONED, reason="restart")
+            return
+        if event.adoptable is None:
+            s.set(state=S.ABANDONED, reason="restart")
+            return
+        # The terminal approved the card before the journey heard of it: the journey's
+        # pre-authorization is that open payment session (released below: no start was sent).
+        session_id, amount = event.adoptable
+        s.set(money=Money.AUTHORIZED, payment_session_id=session_id, preauth_amount=amount)
+    if s.j.money == Money.AUTHORIZED and s.j.state in (S.AUTHORIZING, S.STARTING):
+        if event.start in (None, "SENDING"):
+            # Whether the CPO got the START_SESSION is unknown: release the money (a Session
+            # that arrives after all is stopped, see _session).
+            _start_not_sent(s, StartNotSent("RESTART"))
+        else:
+            _command(s, CommandResult("START_SESSION", event.start))
+        return
+    if s.j.money == Money.AUTHORIZED and s.j.state in (S.START_FAILED, S.VOIDED):
+        s.void()  # the terminal refused the void before the restart
+    if s.j.stop_reason and not s.j.stop_command_id:
+        s.request_stop(s.j.stop_reason)  # decided, not yet sent
+
+
+def _reconcile(s: _Step, payment: PaymentSession) -> None:
     """A capture or void was under way when the emulator stopped: take the terminal's word
     for what happened, or do it now."""
     capturing = s.j.money in (Money.CAPTURING, Money.CAPTURE_QUEUED)
-    if event.session_state == "COMMITTED" and not event.queued:
-        _captured(s, event.data)
-    elif event.session_state == "CANCELLED" and not event.queued:
+    if payment.state == "COMMITTED" and not payment.queued:
+        _captured(s, payment.data)
+    elif payment.state == "CANCELLED" and not payment.queued:
         if s.j.money in (Money.VOIDING, Money.VOID_QUEUED):
             s.set(money=Money.VOIDED, voided_amount=s.j.preauth_amount)
-    elif event.session_state == "AUTHORIZED":
+    elif payment.state == "AUTHORIZED":
         s.set(money=Money.AUTHORIZED)
         if capturing:
             s.capture(amount_due(s.j), "restart")
         else:
             s.void()
-    elif event.queued:
+    elif payment.queued:
         s.set(money=Money.CAPTURE_QUEUED if capturing else Money.VOID_QUEUED)
 
 
@@ -815,9 +851,6 @@ _HANDLERS: dict[type, Any] = {
     StartRequested: _start_requested,
     CommandSent: _command_sent,
     FacCreated: _fac_created,
-    Abandoned: _abandoned,
-    AuthorizationAdopted: _adopted,
-    Resumed: _resumed,
     SessionReceived: _session,
     CdrReceived: _cdr,
     DeadlineReached: _deadline,

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.coverage import checked, checks
 from emulator.findings import Problem
 from emulator.ocpi.types import ci_equal, parse_datetime_or_none
+
+if TYPE_CHECKING:
+    from emulator.ptp.commands import CommandRecord
 
 SESSION_TRANSITIONS = {
     "PENDING": {"PENDING", "ACTIVE", "COMPLETED", "INVALID", "RESERVATION"},
@@ -294,13 +297,13 @@ def check_authorization_reference(obj: dict[str, Any], expected: str, what: str)
     return []
 
 
-def check_against_start(obj: dict[str, Any], command: dict[str, Any], what: str) -> list[Problem]:
+def check_against_start(obj: dict[str, Any], command: CommandRecord, what: str) -> list[Problem]:
     """A Session or CDR of a session we started: the START_SESSION's authorization_reference
     and token echoed (checklist 5.4 #35, #36)."""
     out: list[Problem] = []
-    if command.get("authorization_reference"):
-        out.extend(check_authorization_reference(obj, command["authorization_reference"], what))
-    token = (command.get("request") or {}).get("token") or {}
+    if reference := command["authorization_reference"]:
+        out.extend(check_authorization_reference(obj, reference, what))
+    token = (command["request"] or {}).get("token") or {}
     if token.get("type") in ("AD_HOC_USER", "APP_USER"):
         # Its Session came without a real-time authorization of the command's token (one
         # would have been OCPI-45's finding when it was asked for).

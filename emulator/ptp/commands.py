@@ -14,10 +14,10 @@ the result, and the answer, when it comes later, fills in the response without u
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from emulator import logs
 from emulator.ocpi import status
@@ -28,6 +28,7 @@ from emulator.ocpi.platforms import Platform
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult
 from emulator.ocpi.types import collect_notes, format_datetime, parse_datetime
+from emulator.ptp.objects import StoredObject
 from emulator.rules import RuleId
 from emulator.store import TableSpec
 
@@ -65,6 +66,31 @@ COMMANDS = TableSpec(
     indexes=(("platform_id",), ("authorization_reference",)),
 )
 
+
+class CommandRecord(TypedDict):
+    """A command Payter sent to a CPO, as ``ocpi_commands`` holds it: every column, None
+    where not known yet. ``request``, ``response``, ``result``: the JSON as sent and received."""
+
+    id: str
+    platform_id: int
+    version: str | None
+    command: str
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    response_status: int | None
+    sent_at: str
+    timeout_at: str | None
+    result: dict[str, Any] | None
+    result_at: str | None
+    state: str
+    authorization_reference: str | None
+    exchange_id: int | None
+    reservation_id: str | None
+    later_result: dict[str, Any] | None
+    expect: str | None
+    expect_due_at: str | None
+
+
 # Terminal states of a command record.
 SENDING = "SENDING"
 UNREACHABLE = "UNREACHABLE"  # the CPO could not be reached / answered garbage
@@ -86,9 +112,11 @@ _EXPECTATION_RULE: dict[str, RuleId] = {
 # Commands whose Sessions (and CDRs) we follow.
 STARTING = ("START_SESSION", "RESERVE_NOW")
 
-Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
-ExpectationListener = Callable[[dict[str, Any], str], Awaitable[None] | None]
-Rows = list[dict[str, Any]]  # (``Commands.list`` hides the builtin inside the class)
+Listener = Callable[[CommandRecord], Awaitable[None] | None]
+ExpectationListener = Callable[[CommandRecord, str], Awaitable[None] | None]
+# (``Commands.list`` hides the builtin inside the class)
+Records = list[CommandRecord]
+Objects = list[StoredObject]
 
 
 class Commands:
@@ -108,25 +136,27 @@ class Commands:
         self.expectation_listeners: list[ExpectationListener] = []
         self._timers: dict[str, Any] = {}
 
-    def get(self, command_id: str) -> dict[str, Any] | None:
-        return self.rt.store.get("ocpi_commands", command_id)
+    def get(self, command_id: str) -> CommandRecord | None:
+        return cast("CommandRecord | None", self.rt.store.get("ocpi_commands", command_id))
 
-    def list(self, platform_id: int | None = None) -> list[dict[str, Any]]:
+    def list(self, platform_id: int | None = None) -> Records:
         where, params = (
             ("platform_id = ?", [platform_id]) if platform_id is not None else (None, [])
         )
-        return self.rt.store.rows("ocpi_commands", where, params, order_by="sent_at")
+        return cast(Records, self.rt.store.rows("ocpi_commands", where, params, order_by="sent_at"))
 
-    def start_for(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+    def _first(self, where: str, params: Sequence[Any]) -> CommandRecord | None:
+        found = self.rt.store.first("ocpi_commands", where, params, order_by="sent_at desc")
+        return cast("CommandRecord | None", found)
+
+    def start_for(self, obj: dict[str, Any]) -> CommandRecord | None:
         """The START_SESSION (or RESERVE_NOW) a Session or CDR belongs to: by
         authorization_reference, else by the AD_HOC_USER token we issued for it."""
         ref = obj.get("authorization_reference")
         if ref:
-            found = self.rt.store.first(
-                "ocpi_commands",
+            found = self._first(
                 "upper(authorization_reference) = ? and command in (?, ?)",
                 [str(ref).upper(), *STARTING],
-                order_by="sent_at desc",
             )
             if found is not None:
                 return found
@@ -134,14 +164,12 @@ class Commands:
         issued = self.ptp.tokens.find(str(uid), None) if uid else None
         if issued is None or not issued.get("authorization_reference"):
             return None
-        return self.rt.store.first(
-            "ocpi_commands",
+        return self._first(
             "authorization_reference = ? and command in (?, ?)",
             [issued["authorization_reference"], *STARTING],
-            order_by="sent_at desc",
         )
 
-    def _objects_of(self, table: str, command: dict[str, Any]) -> Rows:
+    def _objects_of(self, table: str, command: CommandRecord) -> Objects:
         """Sessions or CDRs (``table``) of a START_SESSION: same authorization_reference, or
         charged to the token issued for it."""
         clauses, params = [], []
@@ -155,14 +183,14 @@ class Commands:
         if not clauses:
             return []
         # Without platform_id in the query, SQLite uses the two indexes (OR optimisation).
-        rows = self.rt.store.rows(table, " or ".join(clauses), params)
+        rows = cast(Objects, self.rt.store.rows(table, " or ".join(clauses), params))
         return [r for r in rows if r["platform_id"] == command["platform_id"]]
 
     def response_url(self, platform: Platform, command: str, uid: str) -> str:
         version = platform.version or "2.2.1"
         return f"{self.ptp.node.server.endpoint_url(version, 'commands')}/{command}/{uid}"
 
-    async def send(self, platform: Platform, command: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def send(self, platform: Platform, command: str, body: dict[str, Any]) -> CommandRecord:
         """POST a command to the CPO's Commands Receiver; returns the command record."""
         uid = self.rt.ids.uuid()
         body = {**body, "response_url": self.response_url(platform, command, uid)}
@@ -224,13 +252,14 @@ class Commands:
         if command == "START_SESSION" and response_type is not None:
             self._check_start_response(platform, reply.exchange_id, body, response_type, data)
         current = self.get(uid)
-        if current is not None and current.get("result") is not None:
+        earlier = current["result"] if current is not None else None
+        if earlier is not None:
             # The CommandResult came before (or while) the answer: it stands. A result after
             # a REJECTED/NOT_SUPPORTED answer is noted, as when it comes after the answer.
             if response_type not in (None, "ACCEPTED"):
                 self.rt.findings.record(
                     "OCPI-43b",
-                    f"a CommandResult ({current['result'].get('result')}) came for {command} "
+                    f"a CommandResult ({earlier.get('result')}) came for {command} "
                     f"{uid}, which was answered {response_type}; a result follows ACCEPTED",
                     platform_id=platform.id,
                     exchange_id=reply.exchange_id,
@@ -331,7 +360,7 @@ class Commands:
         self.rt.coverage.ran("OCPI-42", platform.id)
         return str(parsed.get("result"))
 
-    async def _update(self, uid: str, **changes: Any) -> dict[str, Any]:
+    async def _update(self, uid: str, **changes: Any) -> CommandRecord:
         self.rt.store.update("ocpi_commands", uid, changes)
         record = self.get(uid)
         assert record is not None
@@ -386,8 +415,9 @@ class Commands:
         name = "CommandResponse" if version == "2.1.1" else "CommandResult"
         result = req.parse(model_for(version, name), what=name).dump()
         now = self.rt.now()
-        if record.get("result") is not None:
-            first = record["result"].get("result")
+        earlier = record["result"]
+        if earlier is not None:
+            first = earlier.get("result")
             if (
                 record["command"] == "RESERVE_NOW"
                 and first == "ACCEPTED"
@@ -437,7 +467,7 @@ class Commands:
 
     # --- what must follow an accepted command ---
 
-    def _expectation_after_result(self, record: dict[str, Any]) -> dict[str, Any]:
+    def _expectation_after_result(self, record: CommandRecord) -> dict[str, Any]:
         platform = self.ptp.node.platforms.get(record["platform_id"])
         settings = self.ptp.settings
         if record["command"] == "START_SESSION":
@@ -447,11 +477,9 @@ class Commands:
                 return {}
             return self._expect(record["id"], EXPECT_SESSION, settings.session_start_timeout)
         if record["command"] == "CANCEL_RESERVATION" and record.get("reservation_id"):
-            reservation = self.rt.store.first(
-                "ocpi_commands",
+            reservation = self._first(
                 "command = 'RESERVE_NOW' and upper(reservation_id) = ? and platform_id = ?",
                 [str(record["reservation_id"]).upper(), record["platform_id"]],
-                order_by="sent_at desc",
             )
             if reservation is not None and reservation.get("later_result") is None:
                 wait = settings.command_result_timeout + settings.command_result_grace
@@ -473,7 +501,7 @@ class Commands:
             due, lambda: self._expectation_due(uid), name=f"command-expect-{uid}"
         )
 
-    def _met(self, record: dict[str, Any], what: str) -> dict[str, Any]:
+    def _met(self, record: CommandRecord, what: str) -> dict[str, Any]:
         if record.get("expect") != what:
             return {}
         timer = self._timers.pop(f"expect-{record['id']}", None)
@@ -483,9 +511,9 @@ class Commands:
 
     async def on_session(
         self,
-        row: dict[str, Any],
+        row: StoredObject,
         previous: dict[str, Any] | None,
-        command: dict[str, Any] | None,
+        command: CommandRecord | None,
     ) -> None:
         """A Session arrived (pushed or pulled) with its START_SESSION (``command``): that
         command now expects the CDR once it is COMPLETED (INVALID: it will not be billed)."""
@@ -496,7 +524,8 @@ class Commands:
         self.rt.coverage.ran("OCPI-46", row["platform_id"])
         changes = self._met(command, EXPECT_SESSION)
         status_value = session.get("status")
-        platform = self.ptp.node.platforms.get(row["platform_id"])
+        platform_id = row["platform_id"]
+        platform = self.ptp.node.platforms.get(platform_id) if platform_id is not None else None
         if status_value == "INVALID":
             changes = {**changes, **self._met(command, EXPECT_CDR)}
         elif (
@@ -510,15 +539,15 @@ class Commands:
         if changes:
             self.rt.store.update("ocpi_commands", command["id"], changes)
 
-    def _pushed_cdrs(self, command: dict[str, Any]) -> Rows:
+    def _pushed_cdrs(self, command: CommandRecord) -> Objects:
         return [r for r in self._objects_of("ocpi_cdrs", command) if r["source"] == "push"]
 
     async def _expectation_due(self, uid: str) -> None:
         self._timers.pop(f"expect-{uid}", None)
         record = self.get(uid)
-        if record is None or not record.get("expect"):
+        what = record["expect"] if record is not None else None
+        if record is None or not what:
             return
-        what = record["expect"]
         if record["command"] == "START_SESSION" and what in (EXPECT_SESSION, EXPECT_CDR):
             # Before the journey voids or captures on this deadline: what the CPO has that
             # never reached us (a push lost while we were down), through the push path.
@@ -568,7 +597,7 @@ class Commands:
     def rearm(self) -> None:
         """After a restart: wait again for results of commands still WAITING, and for what
         accepted commands still expect."""
-        for record in self.rt.store.rows("ocpi_commands", "state = ?", [WAITING]):
+        for record in cast(Records, self.rt.store.rows("ocpi_commands", "state = ?", [WAITING])):
             if record.get("timeout_at"):
                 uid = record["id"]
                 self._timers[uid] = self.rt.clock.call_at(
@@ -576,8 +605,9 @@ class Commands:
                     partial(self._timed_out, uid),
                     name=f"command-timeout-{uid}",
                 )
-        for record in self.rt.store.rows("ocpi_commands", "expect_due_at is not null"):
-            self._arm_expectation(record["id"], parse_datetime(record["expect_due_at"]))
+        expecting = self.rt.store.rows("ocpi_commands", "expect_due_at is not null")
+        for record in cast(Records, expecting):
+            self._arm_expectation(record["id"], parse_datetime(record["expect_due_at"] or ""))
 
 
 def command_response(data: Any) -> dict[str, Any] | None:
@@ -591,7 +621,7 @@ def command_response(data: Any) -> dict[str, Any] | None:
     return None
 
 
-def _response_type(record: dict[str, Any]) -> str | None:
+def _response_type(record: CommandRecord) -> str | None:
     """The result of a command's synchronous answer, as stored (any shape, never raises)."""
     envelope = record.get("response")
     if not isinstance(envelope, dict):

@@ -19,7 +19,7 @@ from emulator.control.http import (
 )
 from emulator.ocpi.types import format_datetime
 from emulator.ptp.contracts import ContractError
-from emulator.ptp.payments import TERMINALS
+from emulator.ptp.payments import TERMINALS, TerminalRow
 from emulator.terminal.device import MODELS, P6X_MODELS, p6x_refusal
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def cps_view(ptp: Ptp, serial: str) -> dict[str, Any]:
     }
 
 
-def terminal_view(ptp: Ptp, row: dict[str, Any]) -> dict[str, Any]:
+def terminal_view(ptp: Ptp, row: TerminalRow) -> dict[str, Any]:
     obj = row["object"]
     host = ptp.node.terminals
     device = host.get(row["serial_number"]) if host.exists(row["serial_number"]) else {}
@@ -99,7 +99,7 @@ class _Handlers:
     def __init__(self, ptp: Ptp) -> None:
         self.ptp = ptp
 
-    def _terminal(self, request: web.Request) -> dict[str, Any]:
+    def _terminal(self, request: web.Request) -> TerminalRow:
         serial = request.match_info["serial"]
         row = self.ptp.payments.by_serial(serial) or self.ptp.payments.terminal(serial)
         if row is None:

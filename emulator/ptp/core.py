@@ -9,7 +9,7 @@ the driver journey (``emulator/journey/``) listens to it (``session_listeners``,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,11 +18,11 @@ from emulator.coverage import checked
 from emulator.ocpi.platforms import Platform
 from emulator.ocpi.types import ci_equal
 from emulator.ptp import checks
-from emulator.ptp.commands import Commands
+from emulator.ptp.commands import CommandRecord, Commands
 from emulator.ptp.contracts import Contracts
 from emulator.ptp.mirror import Mirror
-from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects
-from emulator.ptp.payments import Payments
+from emulator.ptp.objects import CDRS, SESSIONS, OwnedObjects, StoredObject
+from emulator.ptp.payments import Payments, TerminalRow
 from emulator.ptp.probes import SenderProbes
 from emulator.ptp.recovery import Recovery
 from emulator.ptp.tokens import Tokens
@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from emulator.terminal.host import TerminalHost
 
 Listener = Callable[..., Awaitable[None] | None]
+# Told of a Session (its row, the Session as it was before, its START_SESSION) and of a CDR
+# (its row, its START_SESSION), found once by :meth:`Ptp.start_of`.
+SessionListener = Callable[
+    [StoredObject, dict[str, Any] | None, CommandRecord | None], Awaitable[None] | None
+]
+CdrListener = Callable[[StoredObject, CommandRecord | None], Awaitable[None] | None]
 
 # How the report names the Payments variant used with a platform.
 PAYMENTS_VARIANTS: dict[str | None, str] = {
@@ -76,8 +82,8 @@ class Ptp:
         self.probes = SenderProbes(self)
         self.recovery = Recovery(self)
         # (session row, previous object or None) / (cdr row,) / (location id, platform)
-        self.session_listeners: list[Listener] = []
-        self.cdr_listeners: list[Listener] = []
+        self.session_listeners: list[SessionListener] = []
+        self.cdr_listeners: list[CdrListener] = []
         self.location_listeners: list[Listener] = []
         # (terminal row,) after an OCPI Terminal is created, changed or deactivated.
         self.terminal_listeners: list[Listener] = []
@@ -99,7 +105,7 @@ class Ptp:
         self.commands.rearm()
         self.payments.rearm()
 
-    async def notify(self, listeners: list[Listener], *args: Any) -> None:
+    async def notify(self, listeners: Sequence[Listener], *args: Any) -> None:
         for listener in listeners:
             result = listener(*args)
             if result is not None:
@@ -150,7 +156,7 @@ class Ptp:
         session: dict[str, Any],
         *,
         patch: dict[str, Any] | None = None,
-        command: dict[str, Any] | None = None,
+        command: CommandRecord | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a new state of a Session (checklist 5.4 #33-#36, 5.5 #47,
         5.6 #49). ``patch``: the changes, when it came as a PATCH; ``command``: its
@@ -196,7 +202,7 @@ class Ptp:
         pid: str,
         *,
         source: str,
-        command: dict[str, Any] | None = None,
+        command: CommandRecord | None = None,
     ) -> bool:
         """Store a Session and tell the listeners, with its START_SESSION (``command``, as
         :meth:`start_of` found it) so that none of them looks it up again."""
@@ -228,7 +234,7 @@ class Ptp:
             self.rt.store.update(SESSIONS.name, row["key"], {"notified": 1})
         return created
 
-    def start_of(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+    def start_of(self, obj: dict[str, Any]) -> CommandRecord | None:
         """The START_SESSION (or RESERVE_NOW) a Session or CDR belongs to, found once per
         push or pull and handed to the checks, the store and the listeners."""
         return self.commands.start_for(obj)
@@ -241,7 +247,7 @@ class Ptp:
         cc: str,
         pid: str,
         *,
-        command: dict[str, Any] | None = None,
+        command: CommandRecord | None = None,
     ) -> list[checks.Problem]:
         """What is wrong with a CDR that is otherwise accepted (checklist 5.4 #37-#39, 5.7
         #58). Ownership and duplicates are the Receiver's to refuse."""
@@ -288,7 +294,7 @@ class Ptp:
         # the time of day are local time).
         location_id = (cdr.get("cdr_location") or {}).get("id")
         found = self.mirror.locations.find(str(location_id), platform.id) if location_id else None
-        time_zone = (found or {}).get("object", {}).get("time_zone")
+        time_zone = found["object"].get("time_zone") if found else None
         for problem in check_cdr_totals(cdr, version=version, time_zone=time_zone):
             out.append(checks.Problem(problem.rule, problem.message, problem.pointer))
         if modern:
@@ -357,8 +363,8 @@ class Ptp:
         pid: str,
         *,
         source: str,
-        command: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        command: CommandRecord | None = None,
+    ) -> StoredObject:
         self.cdrs.save(
             cdr,
             platform_id=platform.id,
@@ -399,7 +405,7 @@ class Ptp:
         push: bool = True,
         contract_id: int | None = None,
         test_firmware: bool = False,
-    ) -> dict[str, Any]:
+    ) -> TerminalRow:
         """A physical terminal (the virtual device) and its OCPI Terminal object.
 
         Pushed to the owning CPO platform (``platform_id``, else the only registered one); if

@@ -26,7 +26,7 @@ from emulator.ocpi.types import (
     parse_datetime_or_none,
 )
 from emulator.ptp import checks
-from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, object_key
+from emulator.ptp.objects import TARIFFS, Locations, OwnedObjects, StoredObject, object_key
 
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
@@ -197,7 +197,7 @@ class Mirror:
     def _check_pushed(
         self,
         platform: Platform,
-        stored: dict[str, Any] | None,
+        stored: StoredObject | None,
         polled: dict[str, Any],
         exchange_id: int | None,
     ) -> None:

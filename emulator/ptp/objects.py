@@ -10,11 +10,29 @@ returns the object ("the union of all pages is the new truth", transport_and_for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from emulator import jsonio
 from emulator.ocpi.types import format_datetime, sortable_datetime
 from emulator.store import Store, TableSpec
+
+
+class StoredObject(TypedDict):
+    """An object a CPO sent (Location, Tariff, Session or CDR) as Payter stores it: ``object``
+    is the JSON as received; Sessions and CDRs also carry the columns they are found by."""
+
+    key: str
+    platform_id: int | None
+    version: str | None
+    country_code: str | None
+    party_id: str | None
+    id: str
+    last_updated: str | None
+    valid: int
+    source: str  # push | poll
+    received_at: str
+    notified: int | None
+    object: dict[str, Any]
 
 
 def object_key(
@@ -127,10 +145,9 @@ class OwnedObjects:
         country_code: str | None,
         party_id: str | None,
         object_id: str,
-    ) -> dict[str, Any] | None:
-        return self.store.get(
-            self.table, object_key(platform_id, country_code, party_id, object_id)
-        )
+    ) -> StoredObject | None:
+        key = object_key(platform_id, country_code, party_id, object_id)
+        return cast("StoredObject | None", self.store.get(self.table, key))
 
     def object(
         self,
@@ -142,14 +159,15 @@ class OwnedObjects:
         row = self.get(platform_id, country_code, party_id, object_id)
         return row["object"] if row else None
 
-    def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:
+    def find(self, object_id: str, platform_id: int | None = None) -> StoredObject | None:
         """By id alone (as a START_SESSION's location_id): first match, valid ones first."""
         where = "upper(id) = ?"
         params: list[Any] = [object_id.upper()]
         if platform_id is not None:
             where += " and platform_id = ?"
             params.append(platform_id)
-        return self.store.first(self.table, where, params, order_by="valid desc")
+        found = self.store.first(self.table, where, params, order_by="valid desc")
+        return cast("StoredObject | None", found)
 
     def save(
         self,
@@ -188,14 +206,15 @@ class OwnedObjects:
 
     def rows(
         self, platform_id: int | None = None, *, valid_only: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredObject]:
         clauses, params = [], []
         if platform_id is not None:
             clauses.append("platform_id = ?")
             params.append(platform_id)
         if valid_only:
             clauses.append("valid = 1")
-        return self.store.rows(self.table, " and ".join(clauses) or None, params, order_by="key")
+        rows = self.store.rows(self.table, " and ".join(clauses) or None, params, order_by="key")
+        return cast("list[StoredObject]", rows)
 
     def invalidate_missing(self, platform_id: int, keep: set[str]) -> list[str]:
         """After a full crawl: objects of this platform not in ``keep`` are no longer valid."""
@@ -406,7 +425,7 @@ class Locations(OwnedObjects):
 
     def assigned(
         self, platform_id: int | None, location_ids: set[str], evse_uids: set[str]
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredObject]:
         """The valid Locations (whole, ordered by key) that are among ``location_ids`` or
         hold one of ``evse_uids`` (both upper case): what a terminal is assigned to, found
         through the indexes whatever the number of mirrored Locations."""
@@ -432,12 +451,13 @@ class Locations(OwnedObjects):
 
     # --- reading whole Locations -----------------------------------------------------------
 
-    def rows_where(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
-        return self._assemble(self.store.rows(self.table, where, params, order_by="key"))
+    def rows_where(self, where: str, params: list[Any]) -> list[StoredObject]:
+        rows = self.store.rows(self.table, where, params, order_by="key")
+        return self._assemble(cast("list[StoredObject]", rows))
 
-    def _assemble(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _assemble(self, rows: list[StoredObject]) -> list[StoredObject]:
         """Put each Location's EVSEs back in its ``evses`` (one query for all of them)."""
-        wanted = [r for r in rows if isinstance(r.get("object"), dict) and "evses" in r["object"]]
+        wanted = [r for r in rows if isinstance(r["object"], dict) and "evses" in r["object"]]
         if not wanted:
             return rows
         found: dict[str, list[Any]] = {r["key"]: [] for r in wanted}
@@ -461,17 +481,17 @@ class Locations(OwnedObjects):
         country_code: str | None,
         party_id: str | None,
         object_id: str,
-    ) -> dict[str, Any] | None:
+    ) -> StoredObject | None:
         row = super().get(platform_id, country_code, party_id, object_id)
         return self._assemble([row])[0] if row else None
 
-    def find(self, object_id: str, platform_id: int | None = None) -> dict[str, Any] | None:
+    def find(self, object_id: str, platform_id: int | None = None) -> StoredObject | None:
         row = super().find(object_id, platform_id)
         return self._assemble([row])[0] if row else None
 
     def rows(
         self, platform_id: int | None = None, *, valid_only: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredObject]:
         return self._assemble(super().rows(platform_id, valid_only=valid_only))
 
     def delete(self, key: str) -> None:

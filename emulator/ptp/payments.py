@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from emulator import crashpoint, logs
 from emulator.coverage import checked
@@ -77,6 +77,39 @@ FACS = TableSpec(
     indexes=(("authorization_reference",), ("platform_id",), ("last_updated",)),
 )
 
+
+class TerminalRow(TypedDict):
+    """A payment terminal as Payter knows it (``ptp_terminals``): ``object`` is its OCPI
+    Terminal object as pushed to the CPO."""
+
+    terminal_id: str
+    serial_number: str
+    model: str | None
+    platform_id: int | None
+    active: int
+    last_updated: str | None
+    object: dict[str, Any]
+    push_state: str | None  # NOT_PUSHED | PUSHED | FAILED | NO_ENDPOINT
+    push_error: str | None
+    created_at: str | None
+    contract_id: int | None
+
+
+class FacRow(TypedDict):
+    """A FinancialAdviceConfirmation Payter made (``ptp_facs``) and its delivery."""
+
+    id: str
+    authorization_reference: str | None
+    platform_id: int | None
+    terminal_id: str | None
+    last_updated: str | None
+    object: dict[str, Any]
+    delivered: int
+    attempts: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+
+
 # CPO-side fields a PUT/PATCH on our Terminal may change (mod_payments.asciidoc §Terminal).
 CPO_WRITABLE = (
     "customer_reference",
@@ -112,22 +145,24 @@ class Payments:
 
     # --- terminals: records ---
 
-    def terminal(self, terminal_id: str) -> dict[str, Any] | None:
+    def terminal(self, terminal_id: str) -> TerminalRow | None:
         row = self.rt.store.get("ptp_terminals", terminal_id)
         if row is None:
             row = self.rt.store.first(
                 "ptp_terminals", "upper(terminal_id) = ?", [terminal_id.upper()]
             )
-        return row
+        return cast("TerminalRow | None", row)
 
-    def by_serial(self, serial_number: str) -> dict[str, Any] | None:
-        return self.rt.store.first("ptp_terminals", "serial_number = ?", [serial_number])
+    def by_serial(self, serial_number: str) -> TerminalRow | None:
+        row = self.rt.store.first("ptp_terminals", "serial_number = ?", [serial_number])
+        return cast("TerminalRow | None", row)
 
-    def terminals(self, platform_id: int | None = None) -> list[dict[str, Any]]:
+    def terminals(self, platform_id: int | None = None) -> list[TerminalRow]:
         where, params = (
             ("platform_id = ?", [platform_id]) if platform_id is not None else (None, [])
         )
-        return self.rt.store.rows("ptp_terminals", where, params, order_by="created_at")
+        rows = self.rt.store.rows("ptp_terminals", where, params, order_by="created_at")
+        return cast("list[TerminalRow]", rows)
 
     def create_terminal(
         self,
@@ -138,7 +173,7 @@ class Payments:
         reference: str | None = None,
         extra: dict[str, Any] | None = None,
         contract_id: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> TerminalRow:
         now = format_datetime(self.rt.now())
         terminal_id = self.rt.ids.uuid()
         obj: dict[str, Any] = {"terminal_id": terminal_id, "reference": reference or serial_number}
@@ -183,7 +218,7 @@ class Payments:
         *,
         last_updated: str | None = None,
         replace: bool = False,
-    ) -> dict[str, Any]:
+    ) -> TerminalRow:
         row = self.terminal(terminal_id)
         assert row is not None
         obj = dict(row["object"])
@@ -208,7 +243,7 @@ class Payments:
         self._changed(updated)
         return updated
 
-    def _changed(self, row: dict[str, Any]) -> None:
+    def _changed(self, row: TerminalRow) -> None:
         """Tell the journey: its Home may turn into Out of service, or back."""
         if self.ptp.terminal_listeners:
             self.rt.background.spawn(
@@ -216,7 +251,7 @@ class Payments:
                 name=f"terminal-changed-{row['terminal_id']}",
             )
 
-    def assigned_evses(self, row: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def assigned_evses(self, row: TerminalRow) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(location, evse) pairs the terminal may start sessions on: the union of the
         assigned Locations' EVSEs and the assigned EVSEs (mod_payments.asciidoc PATCH)."""
         obj = row["object"]
@@ -224,9 +259,7 @@ class Payments:
         evse_uids = {str(x).upper() for x in obj.get("evse_uids") or []}
         out = []
         # Through the indexes: only the Locations this terminal is assigned to are read.
-        assigned = self.ptp.mirror.locations.assigned(
-            row.get("platform_id"), location_ids, evse_uids
-        )
+        assigned = self.ptp.mirror.locations.assigned(row["platform_id"], location_ids, evse_uids)
         for loc_row in assigned:
             loc = loc_row["object"]
             whole = str(loc.get("id", "")).upper() in location_ids
@@ -243,7 +276,7 @@ class Payments:
         base = platform.endpoint("payments", "RECEIVER")
         return join_url(base, sub) if base else None
 
-    async def push_terminal(self, row: dict[str, Any], platform: Platform) -> dict[str, Any]:
+    async def push_terminal(self, row: TerminalRow, platform: Platform) -> TerminalRow:
         """POST the Terminal to the CPO's Payments Receiver, then GET it back (5.7 #51)."""
         url = self._receiver_url(platform, self.terminals_path)
         variant = self.ptp.payments_variant(platform)
@@ -338,7 +371,7 @@ class Payments:
                 exchange_id=reply.exchange_id,
             )
 
-    async def patch_customer_reference(self, row: dict[str, Any]) -> dict[str, Any]:
+    async def patch_customer_reference(self, row: TerminalRow) -> dict[str, Any]:
         """Payter's customer_reference PATCH for one terminal, again (its contract's
         customer_reference changed): the outcome, ``{"terminal_id", "ok", "error"?}``."""
         out: dict[str, Any] = {"terminal_id": row["terminal_id"], "ok": False}
@@ -393,7 +426,7 @@ class Payments:
 
     # --- terminals: Sender interface (HTTP) ---
 
-    def _own_terminal(self, req: OcpiRequest) -> dict[str, Any]:
+    def _own_terminal(self, req: OcpiRequest) -> TerminalRow:
         platform = req.require_platform()
         row = self.terminal(req.params["terminal_id"])
         if row is None or (row.get("platform_id") not in (None, platform.id)):
@@ -495,13 +528,13 @@ class Payments:
                 once=True,
             )
 
-    def check_assignment(self, platform: Platform, row: dict[str, Any]) -> list[checks.Problem]:
+    def check_assignment(self, platform: Platform, row: TerminalRow) -> list[checks.Problem]:
         """The assigned ids exist in the CPO's Locations, and what they point to can be paid
         for with a card on this terminal (checklist 5.7 #52, #54)."""
         with self.rt.coverage.scope(platform.id):
             return self._check_assignment(platform, row)
 
-    def _check_assignment(self, platform: Platform, row: dict[str, Any]) -> list[checks.Problem]:
+    def _check_assignment(self, platform: Platform, row: TerminalRow) -> list[checks.Problem]:
         obj = row["object"]
         mirror = self.ptp.mirror
         if not mirror.locations.any(platform.id):
@@ -587,14 +620,15 @@ class Payments:
 
     # --- financial advice confirmations ---
 
-    def fac(self, fac_id: str) -> dict[str, Any] | None:
-        return self.rt.store.get("ptp_facs", fac_id)
+    def fac(self, fac_id: str) -> FacRow | None:
+        return cast("FacRow | None", self.rt.store.get("ptp_facs", fac_id))
 
-    def facs(self, platform_id: int | None = None) -> list[dict[str, Any]]:
+    def facs(self, platform_id: int | None = None) -> list[FacRow]:
         where, params = (
             ("platform_id = ?", [platform_id]) if platform_id is not None else (None, [])
         )
-        return self.rt.store.rows("ptp_facs", where, params, order_by="last_updated")
+        rows = self.rt.store.rows("ptp_facs", where, params, order_by="last_updated")
+        return cast("list[FacRow]", rows)
 
     def create_fac(
         self,
@@ -649,7 +683,8 @@ class Payments:
         row = self.fac(fac_id)
         if row is None or row["delivered"]:
             return bool(row and row["delivered"])
-        platform = self.ptp.node.platforms.get(row["platform_id"])
+        platform_id = row["platform_id"]
+        platform = self.ptp.node.platforms.get(platform_id) if platform_id is not None else None
         if platform is None or not platform.registered:
             self.rt.store.update("ptp_facs", fac_id, {"last_error": "platform not registered"})
             return False
@@ -725,7 +760,7 @@ class Payments:
         )
         return False
 
-    async def _other_shape_taken(self, platform: Platform, url: str, row: dict[str, Any]) -> bool:
+    async def _other_shape_taken(self, platform: Platform, url: str, row: FacRow) -> bool:
         """The CPO refused the FAC: does it take ``total_costs`` in the other OCPI version's
         Price shape? Then it depends on that shape (the 2.3.0 module's examples use 2.2.1's
         ``excl_vat``/``incl_vat``, its table 2.3.0's Price): delivered, and said in an

@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emulator import logs
 from emulator.ocpi.types import parse_datetime_or_none
 from emulator.ptp.objects import CDRS, SESSIONS
 
 if TYPE_CHECKING:
+    from emulator.ptp.commands import CommandRecord
     from emulator.ptp.core import Ptp
 
 log = logs.get_logger("emulator.ptp.recovery")
@@ -44,7 +45,7 @@ class Recovery:
     ) -> None:
         """Pull the Sessions and CDRs of these START_SESSIONs' platforms, ``date_from``
         ``since`` (else when the earliest of them was sent), following every page."""
-        by_platform: dict[int, list[dict[str, Any]]] = {}
+        by_platform: dict[int, list[CommandRecord]] = {}
         for command_id in command_ids:
             record = self.ptp.commands.get(command_id) if command_id else None
             if record is not None and record.get("platform_id") is not None:

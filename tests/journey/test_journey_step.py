@@ -1,12 +1,16 @@
 """The journey's rules at the level of the pure step: random histories of events, in any order
 and at any time, never capture and void one pre-authorization, never capture or void it twice,
-and once the world has had its say (results, deadlines, the terminal coming back) every
-authorized journey has ended in exactly one capture or one void.
+never leave a journey that has ended with its money still held, and once the world has had its
+say (results, deadlines, the terminal coming back) every authorized journey has ended in
+exactly one capture or one void.
 
 A small model of the terminal answers the step's Capture and Void the way the real one does
-(at once, queued while offline, or lost in a restart) and refuses a second one on a payment
-session that is no longer AUTHORIZED; that refusal is what the test looks for. The end-to-end
-version of this property, through HTTP and the real terminal, is test_journey_property.py.
+(at once, queued while offline, lost in a restart, or a void refused) and refuses a second one
+on a payment session that is no longer AUTHORIZED; that refusal is what the test looks for.
+Each seed draws a CPO (sends Sessions or not, CDRs or not) and whether the emulator restarts,
+so that no path hides behind another: a restart settles what a refused void left open, and
+only that may wait for one. The end-to-end version of this property, through HTTP and the real
+terminal, is test_journey_property.py.
 
 A failing seed replays exactly: ``pytest tests/journey/test_journey_step.py -k 'seed-17'``.
 """
@@ -20,7 +24,17 @@ from typing import Any
 import pytest
 
 from emulator.journey import step as steps
-from emulator.journey.model import ACTIVE, SETTLED, Card, Deadline, Journey, JourneyState, Money
+from emulator.journey.model import (
+    ACTIVE,
+    FINAL,
+    SETTLED,
+    UNDER_WAY,
+    Card,
+    Deadline,
+    Journey,
+    JourneyState,
+    Money,
+)
 from emulator.journey.step import Context, step
 
 SEEDS = range(100)
@@ -54,6 +68,16 @@ class World:
         self.commands: list[str] = []  # commands sent whose result may still come
         self.trail: list[str] = []
         self.was_active = False
+        self.queued = False  # the capture or void in flight waits on an offline terminal
+        self.void_refused = False  # since the last restart
+        self.stepping: list[str] = []  # the events being stepped (the innermost last)
+        self.settled_by: list[str] = []  # "capture on CdrReceived", ...
+        # The CPO and the emulator this seed draws.
+        self.sends_sessions = rnd.random() < 0.85
+        self.sends_cdrs = rnd.random() < 0.7
+        self.invalid_sessions = rnd.random() < 0.3
+        self.restarts = rnd.random() < 0.5
+        self.refuses_voids = rnd.random() < 0.25
 
     # --- the step and what the world does with its effects ---
 
@@ -63,8 +87,18 @@ class World:
         self.journey, effects = step(before, event, self.now, CONTEXT)
         self.was_active = self.was_active or self.journey.state in ACTIVE
         assert self.journey.id == before.id
+        j = self.journey
+        if j.state in FINAL and j.money == Money.AUTHORIZED:
+            # An ended journey holds no money, unless the terminal refused its void (a restart
+            # tries again).
+            assert self.void_refused, (j, self.trail)
+        name = type(event).__name__
+        if isinstance(event, steps.DeadlineReached):
+            name += f"({event.kind})"
+        self.stepping.append(name)
         for effect in effects:
             self.effect(effect)
+        self.stepping.pop()
 
     def effect(self, effect: steps.Effect) -> None:
         if isinstance(effect, steps.Authorize):
@@ -92,17 +126,23 @@ class World:
     def claim(self, what: str) -> None:
         assert self.terminal == "AUTHORIZED", f"{what} on a payment session {self.terminal}"
         assert self.in_flight is None, f"{what} while a {self.in_flight} is under way"
+        if what == "void" and self.refuses_voids and self.rnd.random() < 0.3:
+            self.void_refused = True
+            self.apply(steps.VoidRefused("the terminal refused"))
+            return
+        self.settled_by.append(f"{what} on {self.stepping[-1]}")
         self.in_flight = what
         outcome = self.rnd.choice(("now", "now", "queued", "later"))
         if outcome == "now":
             self.answer()
         elif outcome == "queued":
+            self.queued = True
             step_name = "commit_queued" if what == "capture" else "cancel_queued"
             self.apply(steps.PaymentStepped(step_name, "PS-1"))
 
     def answer(self) -> None:
         """The terminal carries out the capture or void under way and says so."""
-        what, self.in_flight = self.in_flight, None
+        what, self.in_flight, self.queued = self.in_flight, None, False
         if what == "capture":
             self.terminal = "COMMITTED"
             self.captured += 1
@@ -113,24 +153,51 @@ class World:
             self.apply(steps.PaymentStepped("cancelled", "PS-1"))
 
     def restart(self) -> None:
-        """The emulator stops and starts again; the terminal may have acted meanwhile."""
-        if self.in_flight and self.rnd.random() < 0.5:
-            what, self.in_flight = self.in_flight, None
-            if what == "capture":
-                self.terminal, self.captured = "COMMITTED", self.captured + 1
-            else:
-                self.terminal, self.voided = "CANCELLED", self.voided + 1
-        elif self.in_flight:
-            self.in_flight = None  # lost: the terminal still holds the authorization
-        if self.journey.money in (
-            Money.CAPTURING,
-            Money.CAPTURE_QUEUED,
-            Money.VOIDING,
-            Money.VOID_QUEUED,
-        ):
-            self.apply(steps.Restarted(self.terminal or "AUTHORIZED", False))
+        """The emulator stops and starts again; the terminal may have acted meanwhile. The
+        executor tells the step what the terminal and ptp say (steps.Restarted)."""
+        rnd, j = self.rnd, self.journey
+        self.void_refused = False
+        payment = None
+        if self.in_flight and self.queued and rnd.random() < 0.5:
+            # Still queued on the offline terminal: it is carried out when back online.
+            state = "COMMITTED" if self.in_flight == "capture" else "CANCELLED"
+            payment = steps.PaymentSession(state, queued=True)
         else:
-            self.apply(steps.Resumed())
+            if self.in_flight and rnd.random() < 0.5:
+                what, self.in_flight = self.in_flight, None
+                if what == "capture":
+                    self.terminal, self.captured = "COMMITTED", self.captured + 1
+                else:
+                    self.terminal, self.voided = "CANCELLED", self.voided + 1
+            elif self.in_flight:
+                self.in_flight = None  # lost: the terminal still holds the authorization
+            self.queued = False
+            if j.money in UNDER_WAY:
+                payment = steps.PaymentSession(self.terminal or "AUTHORIZED")
+        adoptable, authorizing = None, False
+        terminal = rnd.random() < 0.9  # else it was deleted meanwhile, with its sessions
+        if self.authorizing:
+            outcome = rnd.choice(("still", "approved", "declined") if terminal else ("gone",))
+            authorizing = outcome == "still"
+            self.authorizing = authorizing
+            if outcome == "approved":
+                self.terminal = "AUTHORIZED"
+                adoptable = ("PS-1", 5000)
+        start = None
+        if "START_SESSION" in self.commands:
+            start = rnd.choice(("SENDING", "WAITING", "RESULT_ACCEPTED", "REJECTED", "NO_RESULT"))
+        self.apply(
+            steps.Restarted(
+                payment=payment,
+                reading=rnd.random() < 0.9,
+                authorizing=authorizing,
+                terminal=terminal,
+                adoptable=adoptable,
+                start=start,
+            )
+        )
+        if self.journey.state in (JourneyState.ABANDONED, JourneyState.START_FAILED):
+            self.authorizing = False  # a reading the journey gave up answers nobody
 
     # --- what drivers, the CPO and time do ---
 
@@ -146,26 +213,24 @@ class World:
                 self.apply(steps.PaymentStepped("authorized", "PS-1", {"authorized_amount": 5000}))
             else:
                 self.apply(steps.PaymentStepped("declined", "PS-1", {"response_text": "no"}))
-        elif choice == 2:
-            if rnd.random() < 0.5:
-                self.apply(steps.StartNotSent("RESTART"))
-            else:
-                self.apply(steps.Abandoned("restart", stop_reading=rnd.random() < 0.5))
+        elif choice == 2 and j.state == JourneyState.PRESENTING:
+            self.apply(steps.CardPresented(Card(card_id="c1")))
         elif choice == 3 and self.commands:
             command = rnd.choice(self.commands)
             state = rnd.choice(
                 ("RESULT_ACCEPTED",) * 3 + ("REJECTED", "NO_RESULT", "LATE_ACCEPTED", "WAITING")
             )
             self.apply(steps.CommandResult(command, state))  # type: ignore[arg-type]
-        elif choice in (4, 5) and j.authorization_reference:
+        elif choice in (4, 5) and j.authorization_reference and self.sends_sessions:
             # A Session reaches the journey through its START_SESSION (reference or token).
-            status = rnd.choice(("PENDING", "ACTIVE", "ACTIVE", "COMPLETED", "INVALID"))
+            statuses = ("PENDING", "ACTIVE", "ACTIVE", "COMPLETED")
+            status = rnd.choice(statuses + ("INVALID",) * self.invalid_sessions)
             cost = rnd.choice((None, 0, 1200, 4999, 5000, 7000))
             session: dict[str, Any] = {"id": "S1", "status": status, "kwh": 3}
             if cost is not None:
                 session["total_cost"] = {"before_taxes": cost / 100, "taxes": []}
             self.apply(steps.SessionReceived(session))
-        elif choice == 6 and j.authorization_reference:
+        elif choice == 6 and j.authorization_reference and self.sends_cdrs:
             total = rnd.choice((0, 1500, 4356, 6000))
             cdr = {"id": "C1", "total_cost": {"excl_vat": total / 100, "incl_vat": total / 100}}
             self.apply(steps.CdrReceived(cdr))
@@ -176,9 +241,9 @@ class World:
             self.apply(steps.DriverStopped())
         elif choice == 9 and self.in_flight:
             self.answer()
-        elif choice == 10:
+        elif choice == 10 and self.restarts:
             self.restart()
-        elif choice == 11:
+        elif choice == 11 and rnd.random() < 0.25:
             self.apply(steps.ReadingEnded(rnd.choice(("timeout", "offline", "stopped"))))
         elif choice == 12:
             self.apply(steps.PaymentStepped("expired", "PS-1"))
@@ -201,11 +266,8 @@ class World:
             elif j.deadline_kind is not None:
                 self.now += timedelta(seconds=3600)
                 self.apply(steps.DeadlineReached(j.deadline_kind))
-            elif j.money == Money.AUTHORIZED and j.state in (
-                JourneyState.START_FAILED,
-                JourneyState.VOIDED,
-            ):
-                self.restart()
+            elif j.money == Money.AUTHORIZED and self.void_refused:
+                self.restart()  # what settles a refused void
             else:
                 return
         raise AssertionError(f"the world never settled: {self.journey}")
@@ -222,6 +284,11 @@ def test_one_capture_or_one_void_per_authorization(seed: int) -> None:
     world.settle()
     j = world.journey
     assert j.money in SETTLED, (j, world.trail)
+    # The state says what became of the money.
+    if j.money == Money.CAPTURED:
+        assert j.state == JourneyState.COMPLETED, (j, world.trail)
+    elif j.money == Money.VOIDED:
+        assert j.state in (JourneyState.START_FAILED, JourneyState.VOIDED), (j, world.trail)
     if world.terminal is None:
         assert (world.captured, world.voided, j.money) == (0, 0, Money.NONE), world.trail
     else:
@@ -230,21 +297,42 @@ def test_one_capture_or_one_void_per_authorization(seed: int) -> None:
 
 
 def test_the_histories_cover_the_money_paths() -> None:
-    """The seeds reach every way a journey can end, so the property above proves something."""
+    """The seeds reach every way a journey can end, and every event that captures or voids,
+    so the property above proves something."""
     ends: set[tuple[str, str]] = set()
+    settled_by: set[str] = set()
+    refused = 0
     for seed in SEEDS:
         world = World(random.Random(seed))
+        world.apply(steps.TariffAccepted())
         for _ in range(EVENTS):
             world.random_event()
         world.settle()
         ends.add((str(world.journey.state), str(world.journey.money)))
+        settled_by.update(world.settled_by)
+        refused += "VoidRefused" in world.trail
     assert {
         ("COMPLETED", "CAPTURED"),
         ("VOIDED", "VOIDED"),
         ("START_FAILED", "VOIDED"),
         ("DECLINED", "NONE"),
         ("CARD_TIMEOUT", "NONE"),
+        ("ABANDONED", "NONE"),
     } <= ends
+    assert {
+        "capture on CdrReceived",
+        "capture on DeadlineReached(cdr)",  # the last known cost: no CDR in time
+        "capture on DeadlineReached(update)",  # the last known cost: no Session update
+        "void on CdrReceived",  # a CDR of 0
+        "void on CommandResult",  # START_SESSION rejected or unanswered
+        "void on StartNotSent",
+        "void on SessionReceived",  # INVALID
+        "void on DeadlineReached(session)",  # no Session
+        "void on DriverStopped",  # before charging began
+        "void on Restarted",  # a void refused, a start whose fate is unknown
+        "capture on Restarted",  # a capture lost in the stop
+    } <= settled_by, settled_by
+    assert refused > 0
 
 
 def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
@@ -259,6 +347,22 @@ def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
     assert journey.state == JourneyState.PRESENTING
     assert first[0].state == JourneyState.AUTHORIZING
     assert first[1] == [steps.Authorize(5000, "EUR")]
+
+
+def test_a_stop_confirmed_after_the_journey_ended_changes_nothing() -> None:
+    """The Stop confirmation offers an active journey; its CDR may settle it before Yes."""
+    journey = World(random.Random(0)).journey
+    for state, money in (
+        (JourneyState.COMPLETED, Money.CAPTURED),
+        (JourneyState.CAPTURING, Money.CAPTURING),
+        (JourneyState.VOIDED, Money.VOIDED),
+    ):
+        ended = journey.replace(state=state, money=money, authorization_reference="REF-1")
+        assert step(ended, steps.DriverStopped(), T0, CONTEXT) == (ended, [])
+    charging = journey.replace(state=JourneyState.CHARGING, money=Money.AUTHORIZED, session_id="S1")
+    after, effects = step(charging, steps.DriverStopped(), T0, CONTEXT)
+    assert after.state == JourneyState.STOPPING
+    assert steps.SendStop(now=True) in effects
 
 
 def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() -> None:
