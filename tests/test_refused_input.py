@@ -210,30 +210,88 @@ async def test_the_control_api_refuses_bad_text_in_its_error_body(
 
 
 @pytest.mark.parametrize(
-    "request_bytes",
+    ("request_bytes", "shape"),
     [
-        b"GET /ocpi/2.3.0/sessions/\xed\xa0\x80 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /cps/terminals HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
-        b"POST /ocpi/2.3.0/credentials HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
-        b"Content-Length: 2\r\n\r\n{}",
-        b"GET /ocpi/versions HTTP/1.1\r\nHost: x\r\nX-Token: Token secret-"
-        + b"a" * 9000
-        + b"\r\n\r\n",
+        (b"GET /ocpi/2.3.0/sessions/\xed\xa0\x80 HTTP/1.1\r\nHost: x\r\n\r\n", "ocpi"),
+        (b"GET /cps/terminals HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", "error"),
+        (
+            b"POST /ocpi/2.3.0/credentials HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            "ocpi",
+        ),
+        (
+            b"GET /ocpi/versions HTTP/1.1\r\nHost: x\r\nX-Token: Token secret-"
+            + b"a" * 9000
+            + b"\r\n\r\n",
+            "ocpi",
+        ),
+        (b"GET /__admin/terminals?token=secret-1 HTTP/1.1\r\nHost: x\r\nX:\x01\r\n\r\n", "error"),
+        # No request line to read the path from: both shapes in one body.
+        (b"\x16\x03\x01 secret-tls-hello\r\n\r\n", "both"),
     ],
 )
-async def test_what_aiohttp_refuses_is_answered_in_both_shapes(
-    emulator: EmulatorNode, request_bytes: bytes
+async def test_what_aiohttp_refuses_is_answered_in_the_protocols_shape(
+    emulator: EmulatorNode, request_bytes: bytes, shape: str
 ) -> None:
     status, body = await raw_request(emulator, request_bytes)
     assert status == 400
-    # Which protocol the request was for is not known: the OCPI envelope and the CPS/control
-    # error in one body.
-    assert is_envelope(body, 2000)
-    assert body["error"]["status"] == 400
-    assert body["error"]["message"] == body["status_message"]
+    # The request line tells which protocol the request was for (OCPI: the envelope; CPS and
+    # the control API: their error object); without one, both shapes in one body.
+    if shape in ("ocpi", "both"):
+        assert is_envelope(body, 2000)
+    else:
+        assert "status_code" not in body
+    if shape in ("error", "both"):
+        assert body["error"]["status"] == 400
+    else:
+        assert "error" not in body
+    if shape == "both":
+        assert body["error"]["message"] == body["status_message"]
+    # Nothing of the refused request is echoed (a header or a query may carry a token).
     assert "secret" not in json.dumps(body)
     # The server is fine afterwards.
     status, ready = await raw_request(
         emulator, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert (status, ready["status"]) == (200, "ready")
+
+
+# --- numbers beyond what the store holds ---------------------------------------------------
+
+
+async def test_integers_beyond_the_store_are_refused_not_a_500(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    """SQLite integers are 64-bit: an id or a limit of 10**30 is a client's mistake."""
+    huge = 10**30
+    status, body = await admin(http, emulator, "GET", f"findings?limit={huge}")
+    assert status == 400 and body["error"]["code"] == "invalid_parameter", body
+    status, body = await admin(http, emulator, "GET", f"platforms/{huge}")
+    assert status == 404 and body["error"]["code"] == "not_found", body
+    status, body = await admin(http, emulator, "GET", "events?wait=soon")
+    assert status == 400 and body["error"]["code"] == "invalid_parameter", body
+    status, body = await admin(http, emulator, "GET", "findings?limit=5")
+    assert status == 200
+
+
+async def test_cps_answers_a_host_header_that_is_no_host_name(emulator: EmulatorNode) -> None:
+    """``request.url`` cannot be built from such a Host: the CPS index still answers."""
+    status, body = await raw_request(
+        emulator, b"GET /cps/ HTTP/1.1\r\nHost: a:99999999\r\nConnection: close\r\n\r\n"
+    )
+    assert status < 500, body
+
+
+async def test_an_undecodable_body_after_a_401_is_one_warning(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {"Authorization": "Token nope", "Content-Encoding": "gzip"}
+    async with http.post(
+        f"{emulator.rt.base_url}/ocpi/2.3.0/credentials", data=b"not gzip" * 100, headers=headers
+    ) as resp:
+        assert resp.status == 401
+    status, ready = await raw_request(
+        emulator, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 200
+    assert "Unhandled exception" not in caplog.text

@@ -439,6 +439,11 @@ class Handlers:
         given = [query.url("url"), query.url("callbackUrl"), *body_urls.values()]
         url = next((u for u in given if u is not None), None)
         if url is None:
+            for name in ("url", "callbackUrl"):
+                if name in query.query:  # given empty: the one required value is lost
+                    raise invalid_parameter(
+                        name, "is empty: give an absolute http(s) URL (it is required)"
+                    )
             raise missing_parameter("url", 'give ?url= or the body {"url": "..."}')
         return json_response(self.service.set_webhook(self._key(request), url).dump())
 
