@@ -274,6 +274,41 @@ async def test_integers_beyond_the_store_are_refused_not_a_500(
     assert status == 200
 
 
+@pytest.mark.parametrize(
+    "seconds",
+    ["1e400", "inf", "nan", "Infinity", 1e29, 9007199254740993, True, "9" * 400],
+)
+async def test_the_clock_refuses_seconds_it_cannot_move_by(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, seconds: Any
+) -> None:
+    """Infinite, not-a-number or beyond any date: a 400, never a 500; the clock stays put."""
+    _, before = await admin(http, emulator, "GET", "clock")
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": seconds})
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, body = await admin(http, emulator, "POST", f"clock/advance?seconds={seconds}")
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, after = await admin(http, emulator, "GET", "clock")
+    assert status == 200 and after["now"] == before["now"]
+
+
+async def test_the_clock_is_not_set_where_its_timers_cannot_follow(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    status, body = await admin(
+        http, emulator, "POST", "clock/set", json={"at": "9999-12-31T23:59:59Z"}
+    )
+    assert status == 400 and "no later than 9000-01-01" in body["error"]["message"], body
+    # Up to that limit it goes, and beyond it is refused in the same terms.
+    status, body = await admin(
+        http, emulator, "POST", "clock/set", json={"at": "8999-12-31T00:00:00Z"}
+    )
+    assert status == 200, body
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 86401})
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 3600})
+    assert (status, body["now"]) == (200, "8999-12-31T01:00:00Z"), body
+
+
 async def test_cps_answers_a_host_header_that_is_no_host_name(emulator: EmulatorNode) -> None:
     """``request.url`` cannot be built from such a Host: the CPS index still answers."""
     status, body = await raw_request(
