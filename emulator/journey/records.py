@@ -252,15 +252,14 @@ class JourneyRecords:
             )
         )
 
-    def open(self) -> list[Journey]:
-        """Journeys still under way, or whose money has not reached its final state."""
+    def open(self, serial: str | None = None) -> list[Journey]:
+        """Journeys still under way, or whose money has not reached its final state (of the
+        terminal ``serial`` only, if given)."""
         states = ", ".join("?" for _ in FINAL)
         settled = ", ".join("?" for _ in SETTLED)
-        return self._many(
-            self.store.rows(
-                "journeys",
-                f"state not in ({states}) or money not in ({settled})",
-                [*sorted(str(s) for s in FINAL), *sorted(str(m) for m in SETTLED)],
-                order_by="created_at",
-            )
-        )
+        where = f"(state not in ({states}) or money not in ({settled}))"
+        params: list[Any] = [*sorted(str(s) for s in FINAL), *sorted(str(m) for m in SETTLED)]
+        if serial is not None:
+            where += " and serial_number = ?"
+            params.append(serial)
+        return self._many(self.store.rows("journeys", where, params, order_by="created_at"))
