@@ -141,12 +141,17 @@ class JourneyController:
     def _context(self, journey: Journey, event: Event) -> Context:
         s = self.settings
         creator = None
-        online = True
+        online = payments = True
         if isinstance(event, steps.CdrReceived):
             terminal = self.ptp.payments.terminal(journey.terminal_id or "")
             obj = (terminal["object"] or {}) if terminal is not None else {}
             creator = obj.get("invoice_creator")
-        elif isinstance(event, steps.PaymentStepped) and event.step == "declined":
+        if isinstance(event, (steps.PaymentStepped, steps.Restarted)):
+            # Events that may capture: whether a FAC can be owed.
+            platform = self.node.platforms.get(journey.platform_id) if journey.platform_id else None
+            payments = platform is not None and self.ptp.uses_payments(platform)
+        if isinstance(event, steps.PaymentStepped) and event.step == "declined":
+            # A decline reads the next card only on a terminal that can read.
             serial = journey.serial_number
             device = self.host.device(serial) if self.host.exists(serial) else None
             online = device is not None and device.online
@@ -159,6 +164,7 @@ class JourneyController:
             fac_always=s.fac_policy == "always",
             invoice_creator=creator,
             terminal_online=online,
+            payments=payments,
         )
 
     async def dispatch(self, journey_id: str, event: Event) -> Journey | None:
@@ -283,7 +289,9 @@ class JourneyController:
         decides what to make of it."""
         serial, state = journey.serial_number, journey.state
         device = self.host.device(serial) if self.host.exists(serial) else None
-        if journey.money in UNDER_WAY:
+        if journey.money in UNDER_WAY or journey.money == Money.CAPTURED:
+            # A capture or void under way: the terminal's word on it; a capture whose FAC
+            # was not made: what the terminal reported of it (eft_data).
             try:
                 session = self.host.session(serial, journey.payment_session_id or "")
             except TerminalError as exc:
@@ -658,10 +666,18 @@ class JourneyController:
         platform = self.node.platforms.get(journey.platform_id)
         if platform is None or not self.ptp.uses_payments(platform):
             return
+        reference = journey.authorization_reference or ""
+        made = self.ptp.payments.fac_for(platform.id, reference) if reference else None
+        if made is not None:
+            # Made before a restart and not yet named by the journey: that one, never a
+            # second (its delivery was re-armed at start, if it was not delivered).
+            await self.dispatch(journey.id, steps.FacCreated(made["id"]))
+            return
+        crashpoint.reached("fac-creating")  # captured and owed, not yet made
         status_code = fac.capture_status
         row = self.ptp.payments.create_fac(
             platform,
-            authorization_reference=journey.authorization_reference or "",
+            authorization_reference=reference,
             total_costs=self._fac_price(journey, fac.captured, platform.version or "2.3.0"),
             currency=journey.currency,
             eft_data=list(fac.eft_data),
@@ -671,6 +687,7 @@ class JourneyController:
             else f"captured {money(fac.captured, journey.currency, sign=False)}",
             terminal_id=journey.terminal_id,
         )
+        crashpoint.reached("fac-created")  # made; the journey does not name it yet
         await self.dispatch(journey.id, steps.FacCreated(row["id"]))
         # Answer first: the FAC goes out after the CPO's CDR push has its answer (a CPO that
         # handles one request at a time would otherwise wait on itself), and is retried on the

@@ -394,6 +394,7 @@ class Context:
     notice_seconds: float = 5.0
     result_seconds: float = 5.0
     fac_always: bool = False
+    payments: bool = True  # Payments is in use with the journey's platform (FACs go to it)
     invoice_creator: str | None = None  # the terminal's (CPO / PTP), for the CDR check
     terminal_online: bool = True  # the terminal's connection, for a payment step
 
@@ -642,10 +643,21 @@ def _captured(s: _Step, data: Mapping[str, Any]) -> None:
     captured = data.get("captured_amount")
     status = data.get("capture_status")
     s.set(money=Money.CAPTURED, state=S.COMPLETED, captured_amount=captured, capture_status=status)
-    # FAC to the CPO when it invoices (CDR invoice_reference_id) or always (setting).
-    if s.ctx.fac_always or s.j.invoice_reference_id:
-        eft = tuple(str(line) for line in data.get("eft_data") or []) or ("CARD",)
-        s.emit(CreateFac(int(captured or 0), str(status or "SUCCESS"), eft))
+    # FAC to the CPO when it invoices (CDR invoice_reference_id) or always (setting), where
+    # Payments is in use. Owed in the same write as the capture: a restart before it is made
+    # makes it then (_restarted).
+    if s.ctx.payments and (s.ctx.fac_always or s.j.invoice_reference_id):
+        s.set(fac_due=True)
+        _create_fac(s, data)
+
+
+def _create_fac(s: _Step, data: Mapping[str, Any]) -> None:
+    """The FAC of the capture: amount and status as the terminal reported them (the journey's
+    record of them if the terminal no longer has the payment session)."""
+    captured = data.get("captured_amount", s.j.captured_amount)
+    status = data.get("capture_status") or s.j.capture_status
+    eft = tuple(str(line) for line in data.get("eft_data") or []) or ("CARD",)
+    s.emit(CreateFac(int(captured or 0), str(status or "SUCCESS"), eft))
 
 
 def _command(s: _Step, event: CommandResult) -> None:
@@ -846,7 +858,13 @@ def _void_refused(s: _Step, event: VoidRefused) -> None:
 
 def _restarted(s: _Step, event: Restarted) -> None:
     """Pick the journey up where it stood when the emulator stopped, so that its
-    pre-authorization still ends in exactly one capture or one void."""
+    pre-authorization still ends in exactly one capture or one void, and a capture that owes
+    a FAC has exactly one."""
+    if s.j.money == Money.CAPTURED:
+        if s.j.fac_due and not s.j.fac_id:
+            # Captured, the FAC not made (or made and not yet named here: the executor takes
+            # the one it finds for the authorization_reference instead of a second).
+            _create_fac(s, event.payment.data if event.payment is not None else {})
     if s.j.money in UNDER_WAY:
         if event.payment is not None:
             _reconcile(s, event.payment)

@@ -518,3 +518,39 @@ def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() 
     later = records.save(authorized, authorized.replace(kwh=3.5))
     assert later is not None and (later.kwh, later.money) == (3.5, Money.CAPTURING)
     assert [h["state"] for h in later.history] == ["PRESENTING"]
+
+
+def test_a_capture_that_owes_a_fac_says_so_in_the_same_write() -> None:
+    """The FAC is owed with the capture (fac_due in the write that says CAPTURED), so a
+    restart before it is made makes it; where Payments is not in use nothing is owed."""
+    capturing = World(random.Random(0)).journey.replace(
+        state=JourneyState.CAPTURING,
+        money=Money.CAPTURING,
+        authorization_reference="REF-1",
+        invoice_reference_id="INV-1",
+    )
+    committed = steps.PaymentStepped(
+        "committed",
+        "P1",
+        {"captured_amount": 545, "capture_status": "SUCCESS", "eft_data": ["AID A0000000031010"]},
+    )
+    after, effects = step(capturing, committed, T0, CONTEXT)
+    assert (after.money, after.fac_due, after.fac_id) == (Money.CAPTURED, True, None)
+    assert effects == [steps.CreateFac(545, "SUCCESS", ("AID A0000000031010",))]
+    without = Context(payments=False, fac_always=True)
+    after_without, effects = step(capturing, committed, T0, without)
+    assert (after_without.money, after_without.fac_due, effects) == (Money.CAPTURED, False, [])
+    # Restarted: owed and not made → made again (from the terminal's word, else the record).
+    payment = steps.PaymentSession("COMMITTED", data=committed.data)
+    again = step(after, steps.Restarted(payment=payment), T0, CONTEXT)
+    assert again == (after, [steps.CreateFac(545, "SUCCESS", ("AID A0000000031010",))])
+    assert step(after, steps.Restarted(payment=None), T0, CONTEXT)[1] == [
+        steps.CreateFac(545, "SUCCESS", ("CARD",))
+    ]
+    # Made (named by the journey), or never owed: a restart makes none.
+    made = step(after, steps.FacCreated("FAC-1"), T0, CONTEXT)[0]
+    assert step(made, steps.Restarted(payment=payment), T0, CONTEXT) == (made, [])
+    assert step(after_without, steps.Restarted(payment=payment), T0, CONTEXT) == (
+        after_without,
+        [],
+    )
