@@ -244,14 +244,17 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="load")
     async def load_all(self) -> None:
-        await self.refresh_clock()
-        await self.refresh_terminals()
-        await self.refresh_cards()
-        await self.refresh_traffic()
-        await self.refresh_findings()
-        await self.refresh_journeys()
-        await self.refresh_chargers()
-        await self.refresh_faults()
+        try:
+            await self.refresh_clock()
+            await self.refresh_terminals()
+            await self.refresh_cards()
+            await self.refresh_traffic()
+            await self.refresh_findings()
+            await self.refresh_journeys()
+            await self.refresh_chargers()
+            await self.refresh_faults()
+        except NoMatches:
+            return  # the screen was taken down (the app is quitting) while a read waited
 
     async def refresh_clock(self) -> None:
         clock = await self._guard("clock", self.client.clock)
