@@ -5,7 +5,8 @@ manual clock (advanced together). Journeys run one after another; at a seeded or
 the emulator dies with SIGKILL — from outside (just after the STOP_SESSION was answered, while
 charging, just after the card was approved) or from inside at an exact step
 (``EMULATOR_CRASH_AT``: the CDR stored but not yet passed on, the capture decided but not yet
-made, the FAC delivered but not yet marked) — while the CPO goes on pushing into the void
+made, the capture made and its FAC not yet made, the FAC made but the journey not yet naming
+it, the FAC delivered but not yet marked) — while the CPO goes on pushing into the void
 (it never retries). The emulator is then started again on the same files and port.
 
 Invariant: every authorized journey ends with exactly one capture or one void, a capture at the
@@ -36,7 +37,7 @@ START = "2025-03-01T09:00:00Z"
 # Outside points: the test kills the process after the step named.
 OUTSIDE = ("after-approval", "while-charging", "after-stop")
 # Inside points: the emulator kills itself there (emulator/crashpoint.py).
-INSIDE = ("cdr-stored", "capturing", "fac-delivering")
+INSIDE = ("cdr-stored", "capturing", "fac-creating", "fac-created", "fac-delivering")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -191,8 +192,9 @@ def latest(pair: Pair) -> dict[str, Any]:
 
 
 def journey(pair: Pair, point: str, arm: str | None) -> None:
-    """One journey with the emulator killed at ``point``; its restart arms ``arm`` (the next
-    journey's inside point: the emulator runs armed from then on)."""
+    """One journey with the emulator killed at ``point``; once it has settled, the emulator is
+    started again armed with ``arm`` (the next journey's inside point: armed any earlier, the
+    recovery of this journey could reach it)."""
     pair.home()
     choose = pair.press("start")
     evse = next(k for k in choose["keys"] if k.startswith("evse"))  # the first free charger
@@ -218,26 +220,24 @@ def journey(pair: Pair, point: str, arm: str | None) -> None:
     if point == "after-stop":
         pair.emu.kill()
         pair.advance(65, emulator=False)  # its result, the Session COMPLETED and the CDR
-        pair.restart(arm)
+        pair.restart()
         # Settled by the restart itself, from the CDR pulled back (date_from, every page).
         assert latest(pair)["money"] == "CAPTURED", latest(pair)
         pulls = call(pair.emu.base, "GET", "journal?direction=out&limit=1000")
         assert any("/cdrs" in e["url"] and "date_from=" in e["url"] for e in pulls)
-        return
-    if point in INSIDE:
+    elif point in INSIDE:
         try:
             pair.advance(65)
         except (AssertionError, OSError):
             pass  # the emulator died answering
         assert pair.emu.died(), f"the emulator did not reach {point}"
         pair.advance(5, emulator=False)
-        pair.restart(arm)
-        # The stored CDR passed on, the capture made, the FAC delivered: by the restart.
+        pair.restart()
+        # The stored CDR passed on, the capture made, the FAC made: by the restart.
         assert latest(pair)["money"] == "CAPTURED", latest(pair)
-        return
-    pair.advance(65)
+        assert latest(pair)["fac_id"] is not None, latest(pair)
+    pair.advance(65)  # settled: the CDR, the capture, the FAC delivered (retries at once)
     if arm:
-        # The restart mid-journey could not arm the next journey's point: arm it now.
         pair.emu.kill()
         pair.restart(arm)
 

@@ -141,10 +141,20 @@ class JourneyController:
     def _context(self, journey: Journey, event: Event) -> Context:
         s = self.settings
         creator = None
+        online = payments = True
         if isinstance(event, steps.CdrReceived):
             terminal = self.ptp.payments.terminal(journey.terminal_id or "")
             obj = (terminal["object"] or {}) if terminal is not None else {}
             creator = obj.get("invoice_creator")
+        if isinstance(event, (steps.PaymentStepped, steps.Restarted)):
+            # Events that may capture: whether a FAC can be owed.
+            platform = self.node.platforms.get(journey.platform_id) if journey.platform_id else None
+            payments = platform is not None and self.ptp.uses_payments(platform)
+        if isinstance(event, steps.PaymentStepped) and event.step == "declined":
+            # A decline reads the next card only on a terminal that can read.
+            serial = journey.serial_number
+            device = self.host.device(serial) if self.host.exists(serial) else None
+            online = device is not None and device.online
         return steps.Context(
             session_start_timeout=s.session_start_timeout,
             session_update_timeout=s.session_update_timeout,
@@ -153,6 +163,8 @@ class JourneyController:
             result_seconds=s.journey_result_seconds,
             fac_always=s.fac_policy == "always",
             invoice_creator=creator,
+            terminal_online=online,
+            payments=payments,
         )
 
     async def dispatch(self, journey_id: str, event: Event) -> Journey | None:
@@ -192,6 +204,8 @@ class JourneyController:
                 ui.journey_id, ui.screen = journey.id, PAYMENT_SCREEN
             elif isinstance(effect, steps.ShowScreen):
                 await self.menus.show_journey_screen(journey, effect)
+            elif isinstance(effect, steps.ShowHome):
+                await self.menus.show_home(journey.serial_number)
             elif isinstance(effect, steps.StartReading):
                 await self._start_reading(journey, effect)
             elif isinstance(effect, steps.PresentAgain):
@@ -275,7 +289,9 @@ class JourneyController:
         decides what to make of it."""
         serial, state = journey.serial_number, journey.state
         device = self.host.device(serial) if self.host.exists(serial) else None
-        if journey.money in UNDER_WAY:
+        if journey.money in UNDER_WAY or journey.money == Money.CAPTURED:
+            # A capture or void under way: the terminal's word on it; a capture whose FAC
+            # was not made: what the terminal reported of it (eft_data).
             try:
                 session = self.host.session(serial, journey.payment_session_id or "")
             except TerminalError as exc:
@@ -420,12 +436,23 @@ class JourneyController:
                 elif isinstance(effect, PaymentStep):
                     await self._on_payment(serial_number, effect)
                 elif isinstance(effect, StateChanged):
-                    if effect.online and effect.previous_online is False:
-                        await self.menus.show_home(serial_number)
+                    was = effect.previous_online
+                    if was is not None and effect.online != was:
+                        await self._on_connection(serial_number, effect.online)
             except TerminalError as exc:
                 log.warning(
                     "journey step failed on the terminal", serial=serial_number, error=exc.message
                 )
+
+    async def _on_connection(self, serial: str, online: bool) -> None:
+        """The terminal went offline or came back: an event for each of its open journeys
+        (before what the terminal makes of it for a payment, which follows as its own
+        effects); back online, the display shows Home."""
+        event = steps.TerminalOnline() if online else steps.TerminalOffline()
+        for journey in self.records.open(serial):
+            await self.dispatch(journey.id, event)
+        if online:
+            await self.menus.show_home(serial)
 
     async def _on_payment(self, serial: str, payment: PaymentStep) -> None:
         journey = self.records.by_payment_session(payment.session_id)
@@ -477,7 +504,7 @@ class JourneyController:
         self._publish(journey)
         ui.journey_id = journey.id
         self.menus.cancel(serial, "ui")
-        await self.dispatch(journey.id, steps.TariffAccepted())
+        await self.dispatch(journey.id, steps.KeyPressed(screens.TARIFF, "accept"))
 
     async def _start_reading(self, journey: Journey, effect: steps.StartReading) -> None:
         serial = journey.serial_number
@@ -519,9 +546,9 @@ class JourneyController:
 
     async def _present_again(self, declined: Journey, seconds: float) -> None:
         """After a decline: a new journey for the same charger and tariff, which reads the next
-        card behind the notice. An offline terminal cannot read: the notice goes Home."""
+        card behind the notice (the step asks for it only while the terminal is online)."""
         serial = declined.serial_number
-        if not self.host.exists(serial) or not self.host.get(serial).get("online"):
+        if not self.host.exists(serial):
             return
         journey = self.records.create(
             declined.replace(
@@ -639,10 +666,18 @@ class JourneyController:
         platform = self.node.platforms.get(journey.platform_id)
         if platform is None or not self.ptp.uses_payments(platform):
             return
+        reference = journey.authorization_reference or ""
+        made = self.ptp.payments.fac_for(platform.id, reference) if reference else None
+        if made is not None:
+            # Made before a restart and not yet named by the journey: that one, never a
+            # second (its delivery was re-armed at start, if it was not delivered).
+            await self.dispatch(journey.id, steps.FacCreated(made["id"]))
+            return
+        crashpoint.reached("fac-creating")  # captured and owed, not yet made
         status_code = fac.capture_status
         row = self.ptp.payments.create_fac(
             platform,
-            authorization_reference=journey.authorization_reference or "",
+            authorization_reference=reference,
             total_costs=self._fac_price(journey, fac.captured, platform.version or "2.3.0"),
             currency=journey.currency,
             eft_data=list(fac.eft_data),
@@ -652,6 +687,7 @@ class JourneyController:
             else f"captured {money(fac.captured, journey.currency, sign=False)}",
             terminal_id=journey.terminal_id,
         )
+        crashpoint.reached("fac-created")  # made; the journey does not name it yet
         await self.dispatch(journey.id, steps.FacCreated(row["id"]))
         # Answer first: the FAC goes out after the CPO's CDR push has its answer (a CPO that
         # handles one request at a time would otherwise wait on itself), and is retried on the

@@ -3,9 +3,12 @@ of Payter's journey (Home, the charger list, the tariff, languages, Stop, Receip
 journey's own screens, with their timeouts back to Home (journey-screens.md).
 
 Not persisted: a restart shows Home. Keys, cards read for identification and the end of card
-reading come here from :class:`~emulator.journey.controller.JourneyController`; what changes a
-journey goes back to it as an event (``journeys.dispatch``) or a new journey
-(``journeys.accept``).
+reading come here from :class:`~emulator.journey.controller.JourneyController`. The menus
+before a journey exists are handled here (Home, the charger list, the tariff's Cancel,
+languages, the Stop and Receipts lists); a key on one journey's screen (Accept on the tariff,
+which opens the journey, ``journeys.accept``; Yes/No on the Stop confirmation; Back on its
+receipt) goes to the journey as :class:`~emulator.journey.step.KeyPressed`
+(``journeys.dispatch``), and the step decides what it means.
 """
 
 from __future__ import annotations
@@ -387,6 +390,7 @@ class Menus:
             row = self.ptp.sessions.find(journey.session_id, journey.platform_id)
             session = row["object"] if row else None
         qr = self._invoice_url(journey)
+        self.display(serial).options = {"journey": journey_id}
         await self.show(serial, screens.receipt(self.texts(serial), journey, session, qr))
         self._screen_timeout(serial, screens.RECEIPT, self.settings.journey_receipt_timeout)
 
@@ -432,20 +436,20 @@ class Menus:
                 await self.show_stop_confirm(serial, ui.options[key], by="list")
             else:
                 await self.show_home(serial)
-        elif screen_id == screens.STOP_CONFIRM:
-            journey = self.records.get(ui.options.get("journey", ""))
-            if key == "yes" and journey is not None and journey.state in ACTIVE:
-                by = ui.options.get("by", "card")
-                await self.journeys.dispatch(journey.id, steps.DriverStopped(by))
-            else:
-                await self.show_home(serial)
+        elif screen_id in (screens.STOP_CONFIRM, screens.RECEIPT):
+            # One journey's screen: the step decides what the key means in its state now.
+            event = steps.KeyPressed(screen_id, key, by=ui.options.get("by", "card"))
+            journey_id = ui.options.get("journey", "")
+            if await self.journeys.dispatch(journey_id, event) is None:
+                await self.show_home(serial)  # it is gone (or its money moved meanwhile)
+            elif self.display(serial).screen == screen_id:
+                # A key the journey does not take: the screen stays, with its timeout.
+                self._screen_timeout(serial, screen_id, self.settings.journey_screen_timeout)
         elif screen_id == screens.RECEIPTS:
             if key in ui.options:
                 await self.show_receipt(serial, ui.options[key])
             else:
                 await self.show_home(serial)
-        elif screen_id == screens.RECEIPT:
-            await self.show_home(serial)
 
     async def on_card(self, serial: str, card: CardRead) -> None:
         ui = self.display(serial)

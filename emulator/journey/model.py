@@ -132,6 +132,9 @@ class Journey:
     captured_amount: int | None = None
     capture_status: str | None = None
     voided_amount: int | None = None
+    # A FAC is owed to the CPO for the capture (decided with it, in the same write); fac_id
+    # names it once made. Owed and not made after a restart: it is made then (exactly one).
+    fac_due: bool = False
     fac_id: str | None = None
     reason: str | None = None
     deadline_at: str | None = None
@@ -158,6 +161,7 @@ class Journey:
         values["money"] = Money(row.get("money") or "NONE")
         values["card"] = Card.from_row(row.get("card"))
         values["history"] = tuple(row.get("history") or ())
+        values["fac_due"] = bool(row.get("fac_due"))
         kind = row.get("deadline_kind")
         values["deadline_kind"] = Deadline(kind) if kind else None
         return cls(**values)

@@ -65,6 +65,7 @@ JOURNEYS = TableSpec(
         "captured_amount": int,
         "capture_status": str,
         "voided_amount": int,
+        "fac_due": bool,
         "fac_id": str,
         "reason": str,
         "deadline_at": str,
@@ -252,15 +253,18 @@ class JourneyRecords:
             )
         )
 
-    def open(self) -> list[Journey]:
-        """Journeys still under way, or whose money has not reached its final state."""
+    def open(self, serial: str | None = None) -> list[Journey]:
+        """Journeys still under way, whose money has not reached its final state, or that owe
+        a FAC not yet made (the emulator stopped between the capture and the FAC); of the
+        terminal ``serial`` only, if given."""
         states = ", ".join("?" for _ in FINAL)
         settled = ", ".join("?" for _ in SETTLED)
-        return self._many(
-            self.store.rows(
-                "journeys",
-                f"state not in ({states}) or money not in ({settled})",
-                [*sorted(str(s) for s in FINAL), *sorted(str(m) for m in SETTLED)],
-                order_by="created_at",
-            )
+        where = (
+            f"(state not in ({states}) or money not in ({settled})"
+            " or (fac_due = 1 and fac_id is null))"
         )
+        params: list[Any] = [*sorted(str(s) for s in FINAL), *sorted(str(m) for m in SETTLED)]
+        if serial is not None:
+            where += " and serial_number = ?"
+            params.append(serial)
+        return self._many(self.store.rows("journeys", where, params, order_by="created_at"))

@@ -10,15 +10,17 @@ the effects out and feeds their outcomes back as events.
 Every input that can change a journey is an event here; the executor only finds out what
 happened and carries the effects out:
 
-- keys: a key moves the display's menus (:mod:`emulator.journey.menus`, which hold no journey);
-  the two keys that change a journey are events: Accept on the tariff (:class:`TariffAccepted`)
-  and Yes on Stop (:class:`DriverStopped`); the keys of Payter's own payment screens (PIN,
-  cancel) reach the journey as the terminal's payment steps;
-- the terminal going offline or online: the pure terminal
-  :class:`~emulator.terminal.device.Device` turns it into what it means for a payment, and the
-  journey hears that: the reading ended ``offline`` (:class:`ReadingEnded`), the authorization
-  declined, a commit or cancel queued and carried out when back online
-  (:class:`PaymentStepped`);
+- keys: a key pressed on a journey's screen is :class:`KeyPressed` (the screen and the key), and
+  the step decides what it means in the journey's state: Accept on the tariff reads the card,
+  Yes on the Stop confirmation stops (or, the journey having ended meanwhile, goes Home), No and
+  Back go Home; a key it does not know changes nothing. The menus before a journey exists
+  (Home, the charger list, the tariff's Cancel, languages, the Stop and Receipts lists) stay
+  in :mod:`emulator.journey.menus`; the keys of Payter's own payment screens (PIN) are the
+  terminal's, and reach the journey as its payment steps (:class:`PaymentStepped`);
+- the terminal going offline or online: :class:`TerminalOffline` / :class:`TerminalOnline`,
+  given to every open journey of the terminal, before what the terminal itself makes of it
+  (the reading ended ``offline``, the authorization declined ``Terminal offline``, a capture or
+  void queued and carried out when back online: :class:`ReadingEnded`, :class:`PaymentStepped`);
 - a restart: :class:`Restarted`, with what the terminal and ptp say of the journey.
 
 The money rule (DESIGN.md): once authorized, a journey ends in exactly one capture or one void.
@@ -45,6 +47,7 @@ from emulator.journey.model import (
     Money,
 )
 from emulator.journey.model import JourneyState as S
+from emulator.journey.screens import RECEIPT, STOP_CONFIRM, TARIFF
 from emulator.journey.texts import money as show_money
 from emulator.journey.texts import to_minor
 from emulator.ocpi.pricing import price_with_taxes
@@ -69,12 +72,35 @@ START_FAILURE_TEXT = {
 
 
 @dataclass(frozen=True)
+class KeyPressed:
+    """A key pressed on one of this journey's screens (``screen`` is its id in
+    :mod:`emulator.journey.screens`): Accept on the tariff (the journey was opened for it), Yes
+    or No on the Stop confirmation, Back on its receipt. ``by``: on the Stop confirmation, how
+    the driver was identified, "card" (the card used was tapped, as Payter advises) or "list"
+    (chosen from the list, setting journey_stop_list)."""
+
+    screen: str
+    key: str
+    by: Literal["card", "list"] = "card"
+
+
+@dataclass(frozen=True)
 class TariffAccepted:
-    """The driver accepted the tariff: the journey (just created, PRESENTING) asks for a
-    card. ``behind_notice``: after a decline, the seconds its notice stays, behind which the
-    next card is read already."""
+    """A new journey for a tariff accepted before (after a decline, "Try another card"):
+    read the next card behind the decline's notice for ``behind_notice`` seconds."""
 
     behind_notice: float | None = None
+
+
+@dataclass(frozen=True)
+class TerminalOffline:
+    """The terminal lost its connection (what it makes of a payment follows as its own
+    events: the reading ended, the authorization declined, a capture or void queued)."""
+
+
+@dataclass(frozen=True)
+class TerminalOnline:
+    """The terminal is back (what it had queued follows as payment steps)."""
 
 
 @dataclass(frozen=True)
@@ -152,14 +178,6 @@ class DeadlineReached:
 
 
 @dataclass(frozen=True)
-class DriverStopped:
-    """The driver confirmed Stop on the terminal, identified by ``by``: "card" (the card used
-    was tapped, as Payter advises) or "list" (chosen from a list, setting journey_stop_list)."""
-
-    by: str = "card"
-
-
-@dataclass(frozen=True)
 class CaptureRefused:
     message: str
 
@@ -201,7 +219,10 @@ class Restarted:
 
 
 Event = (
-    TariffAccepted
+    KeyPressed
+    | TariffAccepted
+    | TerminalOffline
+    | TerminalOnline
     | CardPresented
     | ReadingEnded
     | PaymentStepped
@@ -213,7 +234,6 @@ Event = (
     | SessionReceived
     | CdrReceived
     | DeadlineReached
-    | DriverStopped
     | CaptureRefused
     | VoidRefused
     | Restarted
@@ -285,6 +305,11 @@ class CancelDeadline:
 
 
 @dataclass(frozen=True)
+class ShowHome:
+    """The display goes back to Home (the driver left the journey's screen)."""
+
+
+@dataclass(frozen=True)
 class KeepOnDisplay:
     """After a restart, the terminal still shows this journey's present-card or PIN screen
     (its own timers re-armed): the display goes on with the journey."""
@@ -353,6 +378,7 @@ Effect = (
     | Checked
     | NotChecked
     | ShowScreen
+    | ShowHome
     | PresentAgain
 )
 
@@ -368,7 +394,9 @@ class Context:
     notice_seconds: float = 5.0
     result_seconds: float = 5.0
     fac_always: bool = False
+    payments: bool = True  # Payments is in use with the journey's platform (FACs go to it)
     invoice_creator: str | None = None  # the terminal's (CPO / PTP), for the CDR check
+    terminal_online: bool = True  # the terminal's connection, for a payment step
 
 
 Result = tuple[Journey, list[Effect]]
@@ -505,6 +533,37 @@ def _tariff_accepted(s: _Step, event: TariffAccepted) -> None:
         s.emit(StartReading(s.j.preauth_amount, s.j.currency, event.behind_notice))
 
 
+def _key(s: _Step, event: KeyPressed) -> None:
+    """What a key on one of the journey's screens means in the state the journey is in now."""
+    if event.screen == TARIFF:
+        if event.key == "accept":
+            _tariff_accepted(s, TariffAccepted())
+    elif event.screen == STOP_CONFIRM:
+        if event.key == "yes" and s.j.state in ACTIVE:
+            _stop(s, event.by)
+        else:
+            # No; or Yes after the journey ended (or began its capture) while the driver was
+            # asked: there is nothing to stop.
+            s.emit(ShowHome())
+    elif event.screen == RECEIPT:
+        s.emit(ShowHome())
+
+
+def _offline(s: _Step, event: TerminalOffline) -> None:
+    """An offline terminal cannot read a card (journey-screens.md screen 18): a journey still
+    waiting for one is given up. One the terminal is authorizing is declined by the terminal
+    itself (a payment step follows). A started journey goes on: its Session and CDR come
+    through OCPI, and the terminal queues its capture or void until it is back (payter.md
+    §3.7)."""
+    if s.j.state == S.PRESENTING and s.j.money == Money.NONE:
+        s.set(state=S.ABANDONED, reason="terminal offline")
+
+
+def _online(s: _Step, event: TerminalOnline) -> None:
+    """Nothing of a journey changes: the display shows Home again (the menus), and what the
+    terminal queued while offline it carries out now and reports as payment steps."""
+
+
 def _card(s: _Step, event: CardPresented) -> None:
     if s.j.state != S.PRESENTING:
         return
@@ -555,9 +614,10 @@ def _payment(s: _Step, event: PaymentStepped) -> None:
                 holder="any",
                 seconds=s.ctx.notice_seconds,
                 values={"response_text": str(data.get("response_text") or "")},
-            ),
-            PresentAgain(s.ctx.notice_seconds),
+            )
         )
+        if s.ctx.terminal_online:
+            s.emit(PresentAgain(s.ctx.notice_seconds))
     elif event.step == "committed":
         _captured(s, data)
     elif event.step == "commit_queued":
@@ -583,10 +643,21 @@ def _captured(s: _Step, data: Mapping[str, Any]) -> None:
     captured = data.get("captured_amount")
     status = data.get("capture_status")
     s.set(money=Money.CAPTURED, state=S.COMPLETED, captured_amount=captured, capture_status=status)
-    # FAC to the CPO when it invoices (CDR invoice_reference_id) or always (setting).
-    if s.ctx.fac_always or s.j.invoice_reference_id:
-        eft = tuple(str(line) for line in data.get("eft_data") or []) or ("CARD",)
-        s.emit(CreateFac(int(captured or 0), str(status or "SUCCESS"), eft))
+    # FAC to the CPO when it invoices (CDR invoice_reference_id) or always (setting), where
+    # Payments is in use. Owed in the same write as the capture: a restart before it is made
+    # makes it then (_restarted).
+    if s.ctx.payments and (s.ctx.fac_always or s.j.invoice_reference_id):
+        s.set(fac_due=True)
+        _create_fac(s, data)
+
+
+def _create_fac(s: _Step, data: Mapping[str, Any]) -> None:
+    """The FAC of the capture: amount and status as the terminal reported them (the journey's
+    record of them if the terminal no longer has the payment session)."""
+    captured = data.get("captured_amount", s.j.captured_amount)
+    status = data.get("capture_status") or s.j.capture_status
+    eft = tuple(str(line) for line in data.get("eft_data") or []) or ("CARD",)
+    s.emit(CreateFac(int(captured or 0), str(status or "SUCCESS"), eft))
 
 
 def _command(s: _Step, event: CommandResult) -> None:
@@ -759,10 +830,10 @@ def _deadline(s: _Step, event: DeadlineReached) -> None:
         s.capture_last_known(f"no Session update and no CDR for {s.ctx.session_update_timeout:g} s")
 
 
-def _driver_stopped(s: _Step, event: DriverStopped) -> None:
-    if s.j.state not in ACTIVE:
-        return  # it ended (or its capture began) while the driver was asked: nothing to stop
-    how = "the card used" if event.by == "card" else "the session list, without the card"
+def _stop(s: _Step, by: str) -> None:
+    """The driver confirmed Stop on the terminal, identified by ``by`` ("card": the card used
+    was tapped; "list": chosen from the list, setting journey_stop_list)."""
+    how = "the card used" if by == "card" else "the session list, without the card"
     s.set(reason=f"stopped on the terminal, identified by {how}")
     if not s.j.session_id:
         # No Session yet: charging never began; stopping releases the money.
@@ -787,7 +858,13 @@ def _void_refused(s: _Step, event: VoidRefused) -> None:
 
 def _restarted(s: _Step, event: Restarted) -> None:
     """Pick the journey up where it stood when the emulator stopped, so that its
-    pre-authorization still ends in exactly one capture or one void."""
+    pre-authorization still ends in exactly one capture or one void, and a capture that owes
+    a FAC has exactly one."""
+    if s.j.money == Money.CAPTURED:
+        if s.j.fac_due and not s.j.fac_id:
+            # Captured, the FAC not made (or made and not yet named here: the executor takes
+            # the one it finds for the authorization_reference instead of a second).
+            _create_fac(s, event.payment.data if event.payment is not None else {})
     if s.j.money in UNDER_WAY:
         if event.payment is not None:
             _reconcile(s, event.payment)
@@ -842,7 +919,10 @@ def _reconcile(s: _Step, payment: PaymentSession) -> None:
 
 
 _HANDLERS: dict[type, Any] = {
+    KeyPressed: _key,
     TariffAccepted: _tariff_accepted,
+    TerminalOffline: _offline,
+    TerminalOnline: _online,
     CardPresented: _card,
     ReadingEnded: _reading_ended,
     PaymentStepped: _payment,
@@ -854,7 +934,6 @@ _HANDLERS: dict[type, Any] = {
     SessionReceived: _session,
     CdrReceived: _cdr,
     DeadlineReached: _deadline,
-    DriverStopped: _driver_stopped,
     CaptureRefused: _capture_refused,
     VoidRefused: _void_refused,
     Restarted: _restarted,

@@ -623,6 +623,15 @@ class Payments:
     def fac(self, fac_id: str) -> FacRow | None:
         return cast("FacRow | None", self.rt.store.get("ptp_facs", fac_id))
 
+    def fac_for(self, platform_id: int, authorization_reference: str) -> FacRow | None:
+        """The FAC made for this START_SESSION's authorization_reference (one per capture)."""
+        row = self.rt.store.first(
+            "ptp_facs",
+            "platform_id = ? and authorization_reference = ?",
+            [platform_id, authorization_reference],
+        )
+        return cast("FacRow | None", row)
+
     def facs(self, platform_id: int | None = None) -> list[FacRow]:
         where, params = (
             ("platform_id = ?", [platform_id]) if platform_id is not None else (None, [])

@@ -255,6 +255,11 @@ async def test_stop_by_tapping_the_same_card(rig: Rig) -> None:
     await rig.press("stop")
     confirm = await rig.card("mastercard-approved")
     assert confirm["id"] == "journey.stop_confirm"
+    # No: Home, and the charging goes on.
+    assert (await rig.press("no"))["id"] == "journey.home"
+    assert rig.journey()["state"] == "CHARGING" and rig.sent() == ["START_SESSION"]
+    await rig.press("stop")
+    await rig.card("mastercard-approved")
     await rig.press("yes")
     assert rig.sent() == ["START_SESSION", "STOP_SESSION"]
 

@@ -366,6 +366,7 @@ async def test_offline_while_the_card_is_presented(rig: Rig) -> None:
     await rig.offline()
     journey = rig.journey()
     assert (journey["state"], journey["money"]) == ("ABANDONED", "NONE")
+    assert journey["reason"] == "terminal offline"
     assert (await rig.screen())["id"] == "payter.offline"
     status, body = await rig.present("visa-approved")
     assert body["result"] == "ignored" and body["reason"] == "offline"

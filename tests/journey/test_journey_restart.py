@@ -297,3 +297,79 @@ async def test_restart_before_the_fac_reached_the_cpo(rig: Rig) -> None:
     await restart(rig)
     await rig.advance(0)
     assert rig.journey()["fac_delivered"] is True and len(rig.cpo.facs) == 1
+
+
+async def test_restart_between_the_capture_and_its_fac(rig: Rig) -> None:
+    """Killed after the capture was recorded, before the FAC it owes was made: the restart
+    makes it (once: a second restart makes no other)."""
+    ref = await rig.start_charging()
+    await rig.session("COMPLETED", kwh=10, ref=ref)
+
+    async def died(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    rig.node.journey._financial_advice = died  # type: ignore[method-assign]
+    await rig.cdr(ref=ref, invoice_reference_id="INV-4")
+    journey = rig.journey()
+    assert (journey["money"], journey["fac_id"]) == ("CAPTURED", None)
+    assert rig.node.ptp.payments.facs() == []
+    await restart(rig)
+    await rig.advance(0)
+    journey = rig.journey()
+    assert journey["fac_id"] is not None and journey["fac_delivered"] is True
+    [fac] = rig.cpo.facs.values()
+    assert fac["authorization_reference"] == ref and fac["id"] == journey["fac_id"]
+    # What the terminal reported of the capture, as a FAC made at once would carry it.
+    assert fac["capture_status_code"] == "SUCCESS" and fac["eft_data"] != ["CARD"]
+    await restart(rig)
+    await rig.advance(0)
+    assert [f["id"] for f in rig.node.ptp.payments.facs()] == [journey["fac_id"]]
+    assert len(rig.cpo.facs) == 1
+    rig.assert_settled()
+
+
+async def test_restart_after_the_fac_was_made_before_the_journey_named_it(rig: Rig) -> None:
+    """Killed between making the FAC and the journey naming it: that FAC, never a second."""
+    ref = await rig.start_charging()
+    await rig.session("COMPLETED", kwh=10, ref=ref)
+    controller = rig.node.journey
+    payments = rig.node.ptp.payments
+
+    async def made_then_died(journey_id: str, fac: Any) -> None:
+        journey = controller.records.get(journey_id)
+        assert journey is not None
+        platform = rig.node.platforms.get(journey.platform_id)
+        assert platform is not None
+        payments.create_fac(
+            platform,
+            authorization_reference=journey.authorization_reference or "",
+            total_costs={"before_taxes": "4.50", "taxes": []},
+            currency=journey.currency,
+            eft_data=list(fac.eft_data),
+            capture_status_code=fac.capture_status,
+            terminal_id=journey.terminal_id,
+        )
+
+    controller._financial_advice = made_then_died  # type: ignore[method-assign]
+    await rig.cdr(ref=ref, invoice_reference_id="INV-5")
+    [made] = payments.facs()
+    assert rig.journey()["fac_id"] is None and rig.cpo.facs == {}
+    await restart(rig)
+    await rig.advance(0)
+    journey = rig.journey()
+    assert journey["fac_id"] == made["id"] and journey["fac_delivered"] is True
+    assert [f["id"] for f in rig.node.ptp.payments.facs()] == [made["id"]]
+    assert list(rig.cpo.facs) == [made["id"]]
+    rig.assert_settled()
+
+
+async def test_restart_makes_no_fac_a_capture_did_not_owe(rig: Rig) -> None:
+    """No invoice_reference_id (and fac_policy not 'always'): nothing owed, nothing made."""
+    ref = await rig.start_charging()
+    await rig.session("COMPLETED", kwh=10, ref=ref)
+    await rig.cdr(ref=ref)
+    assert rig.journey()["money"] == "CAPTURED"
+    await restart(rig)
+    await rig.advance(0)
+    assert rig.journey()["fac_id"] is None
+    assert rig.node.ptp.payments.facs() == [] and rig.cpo.facs == {}

@@ -17,6 +17,7 @@ A failing seed replays exactly: ``pytest tests/journey/test_journey_step.py -k '
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from emulator.journey.model import (
     JourneyState,
     Money,
 )
+from emulator.journey.screens import CHOOSE, HOME, RECEIPT, STOP_CONFIRM, TARIFF
 from emulator.journey.step import Context, step
 
 SEEDS = range(100)
@@ -78,13 +80,17 @@ class World:
         self.invalid_sessions = rnd.random() < 0.3
         self.restarts = rnd.random() < 0.5
         self.refuses_voids = rnd.random() < 0.25
+        self.online = True  # the terminal's connection
+        self.goes_offline = rnd.random() < 0.6
+        self.offline_in: set[str] = set()  # the journey's states when the terminal went offline
 
     # --- the step and what the world does with its effects ---
 
     def apply(self, event: steps.Event) -> None:
         self.trail.append(type(event).__name__)
         before = self.journey
-        self.journey, effects = step(before, event, self.now, CONTEXT)
+        context = dataclasses.replace(CONTEXT, terminal_online=self.online)
+        self.journey, effects = step(before, event, self.now, context)
         self.was_active = self.was_active or self.journey.state in ACTIVE
         assert self.journey.id == before.id
         j = self.journey
@@ -119,6 +125,10 @@ class World:
         elif isinstance(effect, steps.SendStop):
             self.apply(steps.CommandSent("STOP_SESSION", f"stop-{len(self.commands)}"))
             self.commands.append("STOP_SESSION")
+        elif isinstance(effect, steps.PresentAgain):
+            assert self.online, "a card read again on an offline terminal"
+        elif isinstance(effect, steps.StartReading):
+            assert self.online, "reading on an offline terminal"
         elif isinstance(effect, steps.ArmDeadline):
             assert effect.due > self.now
             assert self.journey.deadline_kind == effect.kind
@@ -132,7 +142,7 @@ class World:
             return
         self.settled_by.append(f"{what} on {self.stepping[-1]}")
         self.in_flight = what
-        outcome = self.rnd.choice(("now", "now", "queued", "later"))
+        outcome = self.rnd.choice(("now", "now", "queued", "later")) if self.online else "queued"
         if outcome == "now":
             self.answer()
         elif outcome == "queued":
@@ -176,6 +186,9 @@ class World:
                 payment = steps.PaymentSession(self.terminal or "AUTHORIZED")
         adoptable, authorizing = None, False
         terminal = rnd.random() < 0.9  # else it was deleted meanwhile, with its sessions
+        if self.authorizing and not self.online:
+            # The terminal went offline while authorizing: it declined, unheard.
+            self.authorizing = False
         if self.authorizing:
             outcome = rnd.choice(("still", "approved", "declined") if terminal else ("gone",))
             authorizing = outcome == "still"
@@ -189,7 +202,7 @@ class World:
         self.apply(
             steps.Restarted(
                 payment=payment,
-                reading=rnd.random() < 0.9,
+                reading=self.online and rnd.random() < 0.9,
                 authorizing=authorizing,
                 terminal=terminal,
                 adoptable=adoptable,
@@ -201,10 +214,47 @@ class World:
 
     # --- what drivers, the CPO and time do ---
 
+    def offline(self) -> None:
+        """The terminal loses its connection: the journey hears it, then what the terminal
+        makes of it (a reading ends, an authorization is declined)."""
+        self.online = False
+        self.offline_in.add(str(self.journey.state))
+        self.apply(steps.TerminalOffline())
+        if self.authorizing:
+            self.authorizing = False
+            data = {"response_text": "Terminal offline"}
+            self.apply(steps.PaymentStepped("declined", "PS-1", data))
+        if self.journey.state == JourneyState.PRESENTING and self.rnd.random() < 0.8:
+            self.apply(steps.ReadingEnded("offline"))
+
+    def back_online(self) -> None:
+        """The terminal is back and carries out what it queued."""
+        self.online = True
+        self.apply(steps.TerminalOnline())
+        if self.in_flight and self.queued:
+            self.answer()
+
+    def key(self) -> None:
+        """A key on one of the journey's screens (or one it has nothing to do with), in
+        whatever state the journey is in by then."""
+        rnd = self.rnd
+        screen, key = rnd.choice(
+            (
+                (TARIFF, "accept"),
+                (TARIFF, "cancel"),
+                (STOP_CONFIRM, "no"),
+                (RECEIPT, "back"),
+                (HOME, "start"),
+                (CHOOSE, "evse1"),
+                ("journey.notice", "ok"),
+            )
+        )
+        self.apply(steps.KeyPressed(screen, key, by=rnd.choice(("card", "list"))))
+
     def random_event(self) -> None:
         rnd, j = self.rnd, self.journey
-        choice = rnd.randrange(14)
-        if choice == 0:
+        choice = rnd.randrange(15)
+        if choice == 0 and self.online:
             self.apply(steps.CardPresented(Card(card_id="c1")))
         elif choice == 1 and self.authorizing:
             self.authorizing = False
@@ -213,7 +263,7 @@ class World:
                 self.apply(steps.PaymentStepped("authorized", "PS-1", {"authorized_amount": 5000}))
             else:
                 self.apply(steps.PaymentStepped("declined", "PS-1", {"response_text": "no"}))
-        elif choice == 2 and j.state == JourneyState.PRESENTING:
+        elif choice == 2 and j.state == JourneyState.PRESENTING and self.online:
             self.apply(steps.CardPresented(Card(card_id="c1")))
         elif choice == 3 and self.commands:
             command = rnd.choice(self.commands)
@@ -238,13 +288,18 @@ class World:
             self.apply(steps.DeadlineReached(rnd.choice(tuple(Deadline))))
         elif choice == 8 and self.was_active:
             # The Stop list offers active journeys; the confirmation may come after a change.
-            self.apply(steps.DriverStopped())
+            self.apply(steps.KeyPressed(STOP_CONFIRM, "yes", by=rnd.choice(("card", "list"))))
         elif choice == 9 and self.in_flight:
             self.answer()
         elif choice == 10 and self.restarts:
             self.restart()
         elif choice == 11 and rnd.random() < 0.25:
             self.apply(steps.ReadingEnded(rnd.choice(("timeout", "offline", "stopped"))))
+        elif choice == 14:
+            if self.goes_offline and rnd.random() < 0.7:
+                self.offline() if self.online else self.back_online()
+            else:
+                self.key()
         elif choice == 12:
             self.apply(steps.PaymentStepped("expired", "PS-1"))
         elif choice == 13:
@@ -254,7 +309,9 @@ class World:
         """Let the world finish: the terminal answers, results time out, deadlines fire."""
         for _ in range(50):
             j = self.journey
-            if self.in_flight:
+            if not self.online:
+                self.back_online()
+            elif self.in_flight:
                 self.answer()
             elif self.authorizing:
                 self.authorizing = False
@@ -302,6 +359,8 @@ def test_the_histories_cover_the_money_paths() -> None:
     ends: set[tuple[str, str]] = set()
     settled_by: set[str] = set()
     refused = 0
+    offline_in: set[str] = set()
+    reasons: set[str | None] = set()
     for seed in SEEDS:
         world = World(random.Random(seed))
         world.apply(steps.TariffAccepted())
@@ -311,6 +370,8 @@ def test_the_histories_cover_the_money_paths() -> None:
         ends.add((str(world.journey.state), str(world.journey.money)))
         settled_by.update(world.settled_by)
         refused += "VoidRefused" in world.trail
+        offline_in |= world.offline_in
+        reasons.add(world.journey.reason)
     assert {
         ("COMPLETED", "CAPTURED"),
         ("VOIDED", "VOIDED"),
@@ -328,11 +389,14 @@ def test_the_histories_cover_the_money_paths() -> None:
         "void on StartNotSent",
         "void on SessionReceived",  # INVALID
         "void on DeadlineReached(session)",  # no Session
-        "void on DriverStopped",  # before charging began
+        "void on KeyPressed",  # Yes on Stop before charging began
         "void on Restarted",  # a void refused, a start whose fate is unknown
         "capture on Restarted",  # a capture lost in the stop
     } <= settled_by, settled_by
     assert refused > 0
+    # The terminal went offline while a card was awaited, authorized, and after the start.
+    assert {"PRESENTING", "AUTHORIZING", "STARTING", "STOPPING", "WAITING_CDR"} <= offline_in
+    assert {"terminal offline", "Terminal offline"} <= reasons  # given up; declined
 
 
 def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
@@ -350,19 +414,88 @@ def test_a_step_reads_no_clock_and_changes_nothing_it_is_given() -> None:
 
 
 def test_a_stop_confirmed_after_the_journey_ended_changes_nothing() -> None:
-    """The Stop confirmation offers an active journey; its CDR may settle it before Yes."""
+    """The Stop confirmation offers an active journey; its CDR may settle it before Yes: the
+    display goes Home and the journey stays as it is."""
     journey = World(random.Random(0)).journey
+    yes = steps.KeyPressed(STOP_CONFIRM, "yes")
     for state, money in (
         (JourneyState.COMPLETED, Money.CAPTURED),
         (JourneyState.CAPTURING, Money.CAPTURING),
         (JourneyState.VOIDED, Money.VOIDED),
     ):
         ended = journey.replace(state=state, money=money, authorization_reference="REF-1")
-        assert step(ended, steps.DriverStopped(), T0, CONTEXT) == (ended, [])
+        assert step(ended, yes, T0, CONTEXT) == (ended, [steps.ShowHome()])
     charging = journey.replace(state=JourneyState.CHARGING, money=Money.AUTHORIZED, session_id="S1")
-    after, effects = step(charging, steps.DriverStopped(), T0, CONTEXT)
+    after, effects = step(charging, yes, T0, CONTEXT)
     assert after.state == JourneyState.STOPPING
+    assert after.reason == "stopped on the terminal, identified by the card used"
     assert steps.SendStop(now=True) in effects
+    listed = step(charging, steps.KeyPressed(STOP_CONFIRM, "yes", by="list"), T0, CONTEXT)[0]
+    assert listed.reason == (
+        "stopped on the terminal, identified by the session list, without the card"
+    )
+    # No: the display goes Home, the charging goes on.
+    assert step(charging, steps.KeyPressed(STOP_CONFIRM, "no"), T0, CONTEXT) == (
+        charging,
+        [steps.ShowHome()],
+    )
+
+
+def test_keys_mean_what_the_journey_s_state_makes_of_them() -> None:
+    presenting = World(random.Random(0)).journey
+    accept = steps.KeyPressed(TARIFF, "accept")
+    assert step(presenting, accept, T0, CONTEXT) == (presenting, [steps.StartReading(5000, "EUR")])
+    # Accept again once the card is being authorized: nothing to read any more.
+    authorizing = presenting.replace(state=JourneyState.AUTHORIZING)
+    assert step(authorizing, accept, T0, CONTEXT) == (authorizing, [])
+    started = presenting.replace(state=JourneyState.STARTED, money=Money.AUTHORIZED)
+    after, effects = step(started, steps.KeyPressed(STOP_CONFIRM, "yes"), T0, CONTEXT)
+    # Yes before the Session came: charging never began, the money is released.
+    assert (after.state, after.money) == (JourneyState.VOIDED, Money.VOIDING)
+    assert steps.Void() in effects
+    done = presenting.replace(state=JourneyState.COMPLETED, money=Money.CAPTURED)
+    assert step(done, steps.KeyPressed(RECEIPT, "back"), T0, CONTEXT) == (done, [steps.ShowHome()])
+    # Keys of screens that are not the journey's change nothing.
+    for screen, key in ((HOME, "start"), (CHOOSE, "evse1"), (TARIFF, "cancel"), (RECEIPT, "x")):
+        for journey in (presenting, started, done):
+            expected: list[steps.Effect] = [steps.ShowHome()] if screen == RECEIPT else []
+            assert step(journey, steps.KeyPressed(screen, key), T0, CONTEXT) == (journey, expected)
+
+
+def test_offline_and_online_as_the_journey_s_state_makes_of_them() -> None:
+    presenting = World(random.Random(0)).journey
+    offline, online = steps.TerminalOffline(), steps.TerminalOnline()
+    # Waiting for a card: an offline terminal cannot read one, the journey is given up.
+    after, effects = step(presenting, offline, T0, CONTEXT)
+    assert (after.state, after.money, after.reason, effects) == (
+        JourneyState.ABANDONED,
+        Money.NONE,
+        "terminal offline",
+        [],
+    )
+    # The reading the terminal ends then changes nothing more.
+    assert step(after, steps.ReadingEnded("offline"), T0, CONTEXT) == (after, [])
+    # Authorizing: the terminal declines it itself; no card is read again while offline.
+    authorizing = presenting.replace(state=JourneyState.AUTHORIZING)
+    assert step(authorizing, offline, T0, CONTEXT) == (authorizing, [])
+    declined = steps.PaymentStepped("declined", "PS-1", {"response_text": "Terminal offline"})
+    cut_off = dataclasses.replace(CONTEXT, terminal_online=False)
+    after, effects = step(authorizing, declined, T0, cut_off)
+    assert after.state == JourneyState.DECLINED
+    assert not any(isinstance(e, steps.PresentAgain) for e in effects)
+    assert steps.PresentAgain(CONTEXT.notice_seconds) in step(authorizing, declined, T0, CONTEXT)[1]
+    # Started, charging, stopping, capturing: the journey goes on (the terminal queues its
+    # capture or void); back online, nothing of the journey changes either.
+    for state, money in (
+        (JourneyState.STARTING, Money.AUTHORIZED),
+        (JourneyState.CHARGING, Money.AUTHORIZED),
+        (JourneyState.STOPPING, Money.AUTHORIZED),
+        (JourneyState.CAPTURING, Money.CAPTURE_QUEUED),
+        (JourneyState.START_FAILED, Money.VOID_QUEUED),
+    ):
+        journey = presenting.replace(state=state, money=money)
+        assert step(journey, offline, T0, CONTEXT) == (journey, [])
+        assert step(journey, online, T0, CONTEXT) == (journey, [])
 
 
 def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() -> None:
@@ -385,3 +518,39 @@ def test_the_store_writes_a_money_decision_only_from_the_state_it_was_made_in() 
     later = records.save(authorized, authorized.replace(kwh=3.5))
     assert later is not None and (later.kwh, later.money) == (3.5, Money.CAPTURING)
     assert [h["state"] for h in later.history] == ["PRESENTING"]
+
+
+def test_a_capture_that_owes_a_fac_says_so_in_the_same_write() -> None:
+    """The FAC is owed with the capture (fac_due in the write that says CAPTURED), so a
+    restart before it is made makes it; where Payments is not in use nothing is owed."""
+    capturing = World(random.Random(0)).journey.replace(
+        state=JourneyState.CAPTURING,
+        money=Money.CAPTURING,
+        authorization_reference="REF-1",
+        invoice_reference_id="INV-1",
+    )
+    committed = steps.PaymentStepped(
+        "committed",
+        "P1",
+        {"captured_amount": 545, "capture_status": "SUCCESS", "eft_data": ["AID A0000000031010"]},
+    )
+    after, effects = step(capturing, committed, T0, CONTEXT)
+    assert (after.money, after.fac_due, after.fac_id) == (Money.CAPTURED, True, None)
+    assert effects == [steps.CreateFac(545, "SUCCESS", ("AID A0000000031010",))]
+    without = Context(payments=False, fac_always=True)
+    after_without, effects = step(capturing, committed, T0, without)
+    assert (after_without.money, after_without.fac_due, effects) == (Money.CAPTURED, False, [])
+    # Restarted: owed and not made → made again (from the terminal's word, else the record).
+    payment = steps.PaymentSession("COMMITTED", data=committed.data)
+    again = step(after, steps.Restarted(payment=payment), T0, CONTEXT)
+    assert again == (after, [steps.CreateFac(545, "SUCCESS", ("AID A0000000031010",))])
+    assert step(after, steps.Restarted(payment=None), T0, CONTEXT)[1] == [
+        steps.CreateFac(545, "SUCCESS", ("CARD",))
+    ]
+    # Made (named by the journey), or never owed: a restart makes none.
+    made = step(after, steps.FacCreated("FAC-1"), T0, CONTEXT)[0]
+    assert step(made, steps.Restarted(payment=payment), T0, CONTEXT) == (made, [])
+    assert step(after_without, steps.Restarted(payment=payment), T0, CONTEXT) == (
+        after_without,
+        [],
+    )
