@@ -62,6 +62,7 @@ from emulator.terminal.screens import (
     notification_screen,
     offline_screen,
     payment_screen,
+    reader_screen,
     screensaver_screen,
 )
 
@@ -577,6 +578,12 @@ class Device:
             # Why the terminal is out of service (no CPO, no chargers, offline), else None.
             "out_of_service": self.screen.properties.get(OUT_OF_SERVICE) or None,
             "screen": self.screen.as_json(),
+            # A terminal without a display: what its reader shows (drawn in place of a screen).
+            "reader": (
+                None
+                if has_screen(self.model)
+                else reader_screen(self.model, self.online, self.state.value, self.screen)
+            ),
             "held_screen": self.held_screen.as_json() if self.held_screen else None,
             "reading": self.reading.to_dict() if self.reading else None,
             "card": self.card.to_dict() if self.card else None,

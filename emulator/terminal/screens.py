@@ -522,6 +522,50 @@ def screensaver_screen() -> Screen:
     )
 
 
+READER_ID = "payter.reader"
+# What a card reader without a display says it is doing, by the terminal's state.
+READER_STATES = {
+    "IDLE": "Idle",
+    "READING": "Reading: present a card",
+    "CARD": "Card read",
+    "AUTHORIZING": "Authorizing",
+}
+# The states in which the reader's status light is on.
+READER_LIT = ("READING", "CARD", "AUTHORIZING")
+
+
+def reader_screen(model: str, online: bool, state: str, shown: Screen) -> dict[str, Any]:
+    """What a terminal without a display (the P6X family: a status light and LEDs, no
+    graphical UI) shows, in the shape of a screen's JSON (type ``reader``): whether its light
+    is on (``view.light``), what it is doing, and its payment step (the amount; a PIN card's
+    PIN pad, whose keys it takes). The device's own screen (``shown``) stays internal: a
+    renderer draws this reading, never that screen."""
+    view = shown.view()
+    payment = view["payment"] if shown.type == "payment" else None
+    pin = payment is not None and payment["phase"] == "pin"
+    keys = view["keys"] if pin else []
+    reading = {
+        "title": READER_STATES.get(state, state) if online else "Offline",
+        "subtitle": f"{model} card reader, no display",
+        "message": "",
+        "advice": "",
+        "icon": None,
+        "color": "black",
+        "qr": None,
+        "logo": False,
+        "selection_type": None,
+        "items": [],
+        "buttons": [],
+        "cards": [],
+        "payment": payment,
+        "keys": keys,
+        OUT_OF_SERVICE: view[OUT_OF_SERVICE],
+        HINT: view[HINT] if pin else None,
+        "light": online and state in READER_LIT,
+    }
+    return {"type": "reader", "id": READER_ID, "properties": {}, "keys": keys, "view": reading}
+
+
 def offline_screen() -> Screen:
     # journey-screens.md screen 18.
     return Screen(
