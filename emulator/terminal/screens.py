@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from emulator.money import major_text, minor_text
 
@@ -160,6 +160,17 @@ class PaymentView:
             "message": self.message,
             "pin_digits": self.pin_digits,
         }
+
+
+class ScreenJson(TypedDict):
+    """A screen as the control API reports it: the flat properties and the terminal's own
+    reading of them (``view``), which a renderer draws as is."""
+
+    type: str
+    id: str
+    properties: dict[str, str]
+    keys: list[str]
+    view: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -373,7 +384,7 @@ class Screen:
             HINT: props.get(HINT) or None,
         }
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ScreenJson:
         return {
             "type": self.type,
             "id": self.id,
@@ -534,7 +545,7 @@ READER_STATES = {
 READER_LIT = ("READING", "CARD", "AUTHORIZING")
 
 
-def reader_screen(model: str, online: bool, state: str, shown: Screen) -> dict[str, Any]:
+def reader_screen(model: str, online: bool, state: str, shown: Screen) -> ScreenJson:
     """What a terminal without a display (the P6X family: a status light and LEDs, no
     graphical UI) shows, in the shape of a screen's JSON (type ``reader``): whether its light
     is on (``view.light``), what it is doing, and its payment step (the amount; a PIN card's
