@@ -207,7 +207,7 @@ def _serve_node(builder: str, settings: Any) -> None:
 
 
 async def _run(build: Callable[[Any], Any], settings: Any) -> int:
-    from emulator.node import print_listening
+    from emulator.node import print_listening, started
 
     if settings.ready_file:
         # Removed before anything else: a script waiting for it never reads a stale one.
@@ -227,6 +227,8 @@ async def _run(build: Callable[[Any], Any], settings: Any) -> int:
     except sqlite3.Error as exc:
         click.echo(f"cannot start: database {settings.db}: {exc}", err=True)
         return 1
+    finally:
+        started()
     print_listening(info)
     await _wait_for_signal()
     await node.stop()

@@ -326,7 +326,7 @@ async def _wait_for_signal() -> None:
 async def run(options: DemoOptions) -> int:
     """Run the demo until the TUI quits (or, headless, until SIGINT/SIGTERM)."""
     from emulator import logs
-    from emulator.node import print_listening
+    from emulator.node import print_listening, started
 
     if options.headless:
         logs.configure("auto", options.log_level, lazy=True)
@@ -342,6 +342,8 @@ async def run(options: DemoOptions) -> int:
         # Some exceptions (a bare TimeoutError, ...) have no message: name them at least.
         sys.stderr.write(f"demo: cannot start: {str(exc) or repr(exc)}\n")
         return 1
+    finally:
+        started()
     try:
         if options.headless:
             print_listening(ready)

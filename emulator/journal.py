@@ -17,7 +17,7 @@ from emulator import inbound, jsonio, logs
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.inbound import clean
-from emulator.redact import redact_body, redact_headers, redact_text
+from emulator.redact import may_hold_secret, redact_body, redact_headers, redact_text
 from emulator.store import Store, TableSpec
 
 log = logs.get_logger("emulator.journal")
@@ -130,7 +130,8 @@ class Journal:
             return None
         if isinstance(body, (bytes, str)):
             try:
-                text = jsonio.dumps(redact_body(inbound.loads(body)))
+                value = inbound.loads(body)
+                text = jsonio.dumps(redact_body(value) if may_hold_secret(body) else value)
             except ValueError:
                 # Not JSON, or refused JSON (bad text, too deep): kept as text, secrets cut.
                 raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body

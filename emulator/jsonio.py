@@ -34,7 +34,14 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
 
 
+# Built once: json.dumps with any option builds a new encoder on every call, which costs more
+# than encoding a small document.
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False)
+
+
 def dumps(value: Any, *, indent: int | None = None) -> str:
+    if indent is None:
+        return _ENCODER.encode(value)
     return json.dumps(value, default=_default, ensure_ascii=False, indent=indent)
 
 
@@ -71,4 +78,4 @@ def loads(text: str | bytes) -> Any:
 
 def plain(value: Any) -> Any:
     """A JSON-shaped copy of ``value`` (models dumped, Decimals as numbers)."""
-    return json.loads(dumps(value), parse_float=Decimal)
+    return _DECODER.decode(dumps(value))

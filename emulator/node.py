@@ -8,6 +8,7 @@ outbound client, the registration logic and its aiohttp application with the con
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -188,6 +189,16 @@ class Node:
             result = hook()
             if result is not None:
                 await result
+
+
+def started() -> None:
+    """Called once the command line's node serves (or failed to start): the cyclic garbage
+    collector, off during start-up (``emulator/__main__.py``), is turned back on, and what
+    start-up built is frozen so that collections no longer walk it. Nothing to do when it was
+    never turned off (tests, a node run from a script)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def write_ready_file(path: Path, info: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ A refusal names the rule, never whether anything listens there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -146,6 +147,9 @@ class OutboundPolicy:
     def host_refusal(self, host: str) -> str | None:
         """Why a host, as written in a URL, is refused before it is resolved (None: it may be
         tried; a name is checked again on each address it resolves to)."""
+        return _host_refusal(self, host)
+
+    def _host_refusal(self, host: str) -> str | None:
         address = _address(host)
         if address is not None:
             return self.address_refusal(host, address)
@@ -189,6 +193,13 @@ class OutboundPolicy:
         reason = self.host_refusal(host)
         if reason is not None:
             raise OutboundRefused(host, reason)
+
+
+# A policy is frozen and its verdict on a host is a pure function of the two: every call to a
+# peer asks again for the same few hosts.
+@functools.lru_cache(maxsize=1024)
+def _host_refusal(policy: OutboundPolicy, host: str) -> str | None:
+    return policy._host_refusal(host)
 
 
 class PolicyResolver(AbstractResolver):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -27,7 +28,10 @@ def redact_secret(value: str) -> str:
     return f"{value[:4]}…"
 
 
+@functools.lru_cache(maxsize=1024)
 def redact_authorization(value: str) -> str:
+    """An Authorization header value with its credentials cut short (cached: a peer sends the
+    same few values on every request, and the journal redacts each request's headers)."""
     m = _HEADER_RE.match(value.strip())
     if not m:
         return redact_secret(value)
@@ -54,6 +58,18 @@ def redact_headers(headers: Any) -> dict[str, str]:
 def redact_text(text: str) -> str:
     """Secret-named string members cut short in JSON text that is not parsed."""
     return _MEMBER_RE.sub(lambda m: f'{m.group("key")}{redact_secret(m.group("value"))}"', text)
+
+
+# What a secret-named member needs in JSON text: its name (any case), or an escape that could
+# spell one. ASCII text without either holds no secret-named member.
+_MAY_NAME_SECRET = re.compile(rb"token|api_?key|\\u", re.IGNORECASE)
+
+
+def may_hold_secret(text: str | bytes) -> bool:
+    """False when JSON ``text`` certainly has no member :func:`redact_body` would cut (then
+    the walk over the parsed value can be skipped); True when it may."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return not raw.isascii() or _MAY_NAME_SECRET.search(raw) is not None
 
 
 def redact_body(value: Any) -> Any:

@@ -211,3 +211,35 @@ def test_a_stale_ready_file_is_removed_at_start(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert not ready.exists()
+
+
+def test_a_serving_command_starts_with_the_collector_off_and_turns_it_back_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``python -m emulator serve`` starts with the cyclic collector off (start-up speed) and
+    the node's start turns it back on, freezing what start-up built; any other command and a
+    node run from a script leave the collector alone."""
+    import gc
+
+    import emulator.__main__ as entry
+    from emulator import cli
+    from emulator.node import started
+
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()))
+    try:
+        for argv, collecting in ((["x", "serve"], False), (["x", "admin"], True)):
+            gc.enable()
+            monkeypatch.setattr(sys, "argv", argv)
+            entry.run()
+            assert seen.pop() is collecting
+        gc.disable()
+        started()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        started()  # already on: nothing frozen
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -147,12 +147,16 @@ class Journey:
         return self.connector_label or self.evse_uid or ""
 
     def replace(self, **changes: Any) -> Journey:
-        return dataclasses.replace(self, **changes)
+        # dataclasses.replace, without its per-field walk: the copy is made field by field
+        # from this one's (the class has no __post_init__ and no InitVar), names checked.
+        unknown = changes.keys() - _JOURNEY_FIELDS_SET
+        if unknown:
+            raise TypeError(f"Journey has no field {sorted(unknown)[0]!r}")
+        return Journey(**{**{f: getattr(self, f) for f in _JOURNEY_FIELDS}, **changes})
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Journey:
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in row.items() if k in names}
+        values = {k: v for k, v in row.items() if k in _JOURNEY_FIELDS_SET}
         values["state"] = JourneyState(row["state"])
         values["money"] = Money(row.get("money") or "NONE")
         values["card"] = Card.from_row(row.get("card"))
@@ -163,10 +167,24 @@ class Journey:
         return cls(**values)
 
     def to_row(self) -> dict[str, Any]:
-        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        row = {f: getattr(self, f) for f in _JOURNEY_FIELDS}
         row["state"] = str(self.state)
         row["money"] = str(self.money)
-        row["card"] = dataclasses.asdict(self.card) if self.card else None
+        card = self.card
+        row["card"] = (
+            {
+                "card_id": card.card_id,
+                "masked_pan": card.masked_pan,
+                "brand": card.brand,
+                "medium": card.medium,
+            }
+            if card
+            else None
+        )
         row["history"] = list(self.history)
         row["deadline_kind"] = str(self.deadline_kind) if self.deadline_kind else None
         return row
+
+
+_JOURNEY_FIELDS = tuple(f.name for f in dataclasses.fields(Journey))
+_JOURNEY_FIELDS_SET = frozenset(_JOURNEY_FIELDS)

@@ -93,7 +93,10 @@ class Authorization:
         return self.status == "approved"
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Field by field (every value is a scalar but the two tuples): dataclasses.asdict
+        # deep-copies each value, and a terminal's device stores every authorization it made
+        # on each of its steps.
+        data = {name: getattr(self, name) for name in _AUTHORIZATION_FIELDS}
         data["increments"] = list(self.increments)
         data["eft_data"] = list(self.eft_data)
         return data
@@ -103,8 +106,10 @@ class Authorization:
         values = dict(data)
         values["increments"] = tuple(values.get("increments") or ())
         values["eft_data"] = tuple(values.get("eft_data") or ())
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in values.items() if k in _AUTHORIZATION_FIELDS})
+
+
+_AUTHORIZATION_FIELDS = tuple(f.name for f in dataclasses.fields(Authorization))
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ class Timeouts:
     authorization_validity: float = 7 * 24 * 3600.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {f: getattr(self, f) for f in _TIMEOUT_FIELDS}  # numbers only: no deep copy
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Timeouts:
@@ -162,6 +162,9 @@ class Timeouts:
             k: float(v) if v is not None else None for k, v in data.items() if k in names
         }
         return cls(**values)
+
+
+_TIMEOUT_FIELDS = tuple(f.name for f in dataclasses.fields(Timeouts))
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -409,8 +412,8 @@ class ReadingRequest:
         return tuple(found)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["methods"] = list(self.methods)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["methods"] = list(self.methods)  # the one field that is not a scalar
         return data
 
     @classmethod
