@@ -165,7 +165,7 @@ class ApolloScreen:
                 if isinstance(payment, Mapping)
                 else None
             ),
-            keys=tuple(str(k) for k in view.get("keys") or data.get("keys") or ()),
+            keys=tuple(str(k) for k in view.get("keys") or ()),
             out_of_service=_optional(view.get("out_of_service")),
             hint=_optional(view.get("hint")),
             light=bool(view.get("light")),
