@@ -96,6 +96,9 @@ class RealClock(Clock):
 
 class ManualClock(Clock):
     kind = "manual"
+    # The latest time the manual clock is moved to: timers set a day (or a year) ahead of it,
+    # and the dates written from it, stay representable.
+    LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
     def __init__(self, background: Background, start: datetime | None = None) -> None:
         super().__init__(background)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# The largest amount a Payter terminal authorizes or captures, in minor units: Payter's amounts
+# are 4-byte integers (PSP "Money to Reserve", payter.md §3.5).
+MAX_AMOUNT = 2**31 - 1
 # The currencies written with a sign; every other one is written with its ISO 4217 code.
 SIGNS = {"EUR": "€", "GBP": "£", "USD": "$"}
 

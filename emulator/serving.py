@@ -52,6 +52,9 @@ def _reason(status: int, message: str | None) -> str:
     # aiohttp quotes the offending input ("reading: bytearray(b'/cps/apikey?token=...')",
     # "b'...'"): a request line or a header that may carry a token. Cut before it.
     first = _QUOTED.split(first, maxsplit=1)[0].rstrip(": .(")
+    # "... brotli (br). Please install `Brotli`": advice for the server's operator, not for
+    # the client it would be sent to.
+    first = first.split(". Please install", 1)[0]
     return f"{phrase}: {first}" if first else phrase
 
 

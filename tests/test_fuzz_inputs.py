@@ -321,6 +321,38 @@ def test_fuzz_cps_queries(running: Running, command: str, value: str) -> None:
     running.cps("POST", "terminals/CPS-F/stop")
 
 
+# --- values beyond any date, in objects of a valid shape --------------------------------------
+
+STRETCHED = [
+    # A session into year 9999: its cost cannot be recomputed day by day (nor overflow).
+    {"end_date_time": "9999-12-31T23:59:59Z"},
+    {"end_date_time": "9999-12-31T23:59:59.999999Z", "total_time": 70000000},
+    # A restriction no date can hold.
+    {
+        "tariffs": [
+            obj.tariff(
+                elements=[
+                    {
+                        "price_components": [
+                            {"type": "ENERGY", "price": 0.45, "vat": 21.0, "step_size": 1}
+                        ],
+                        "restrictions": {"min_duration": 1e29},
+                    }
+                ]
+            )
+        ]
+    },
+]
+
+
+@pytest.mark.parametrize("changes", STRETCHED)
+def test_a_cdr_stretched_beyond_any_date_is_judged_not_a_500(
+    running: Running, changes: dict[str, Any]
+) -> None:
+    cdr = obj.cdr(f"CDR-X{STRETCHED.index(changes)}", session_id="S-X") | changes
+    running.ocpi("POST", "cdrs", json.dumps(cdr).encode())
+
+
 def test_still_healthy_after_the_fuzzing(running: Running) -> None:
     for target in ("/readyz", "/__admin/journal?limit=1000", "/__admin/findings"):
         status, _, raw = running.request("GET", target)

@@ -150,7 +150,7 @@ async def credentials_post(
     return env
 
 
-@pytest.mark.parametrize(("host", "why"), REFUSED[:8])
+@pytest.mark.parametrize(("host", "why"), REFUSED)
 async def test_a_peer_cannot_aim_the_registration_at_a_refused_target(
     emulator: EmulatorNode, http: aiohttp.ClientSession, host: str, why: str
 ) -> None:
@@ -162,6 +162,57 @@ async def test_a_peer_cannot_aim_the_registration_at_a_refused_target(
     assert emulator.platforms.all() == []
     # The fixed token A still works: the refused attempt did not spend it.
     assert emulator.platforms.token_a(TOKEN_A) is not None
+    [attempt] = emulator.rt.journal.list(direction="out")
+    assert attempt["status"] is None and "outbound policy" in attempt["error"]
+
+
+@pytest.mark.parametrize(("host", "why"), REFUSED)
+async def test_a_registered_peer_cannot_move_its_url_to_a_refused_target(
+    emulator: EmulatorNode, cpo: Any, http: aiohttp.ClientSession, host: str, why: str
+) -> None:
+    """A credentials PUT (the peer updates its url): refused before any call; the
+    registration it had, and its token, stay as they were."""
+    answer = await cpo.register_with(emulator.server.versions_url, TOKEN_A)
+    token = answer["data"]["token"]
+    [before] = emulator.platforms.all()
+    creds = {
+        "token": "peer-token-moved",
+        "url": f"http://{host}/ocpi/versions",
+        "roles": [
+            {
+                "role": "CPO",
+                "party_id": "CPO",
+                "country_code": "NL",
+                "business_details": {"name": "CPO"},
+            }
+        ],
+    }
+    url = f"{emulator.rt.base_url}/ocpi/2.3.0/credentials"
+    _, _, env = await ocpi(http, "PUT", url, token, json=creds)
+    assert env["status_code"] == 3001, env
+    assert (
+        "refused by the outbound policy" in env["status_message"] and why in env["status_message"]
+    )
+    [after] = emulator.platforms.all()
+    assert (after.versions_url, after.status) == (before.versions_url, "REGISTERED")
+    _, _, env = await ocpi(http, "GET", url, token)
+    assert env["status_code"] == 1000, env
+    outs = [e for e in emulator.rt.journal.list(direction="out") if host.strip("[]") in e["url"]]
+    assert [e["status"] for e in outs] == [None] and "outbound policy" in outs[0]["error"]
+
+
+@pytest.mark.parametrize(("host", "why"), REFUSED)
+async def test_the_operator_cannot_register_at_a_refused_target(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, host: str, why: str
+) -> None:
+    async with http.post(
+        f"{emulator.rt.base_url}/__admin/platforms/register",
+        json={"versions_url": f"http://{host}/ocpi/versions", "token": "cpo-token-a"},
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 502, body
+    assert why in body["error"]["message"], body
+    assert emulator.platforms.all() == []
     [attempt] = emulator.rt.journal.list(direction="out")
     assert attempt["status"] is None and "outbound policy" in attempt["error"]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from helpers import admin, token_header
 
 from emulator.app import EmulatorNode
@@ -274,12 +275,112 @@ async def test_integers_beyond_the_store_are_refused_not_a_500(
     assert status == 200
 
 
+@pytest.mark.parametrize(
+    "seconds",
+    ["1e400", "inf", "nan", "Infinity", 1e29, 9007199254740993, True, "9" * 400],
+)
+async def test_the_clock_refuses_seconds_it_cannot_move_by(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, seconds: Any
+) -> None:
+    """Infinite, not-a-number or beyond any date: a 400, never a 500; the clock stays put."""
+    _, before = await admin(http, emulator, "GET", "clock")
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": seconds})
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, body = await admin(http, emulator, "POST", f"clock/advance?seconds={seconds}")
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, after = await admin(http, emulator, "GET", "clock")
+    assert status == 200 and after["now"] == before["now"]
+
+
+async def test_the_clock_is_not_set_where_its_timers_cannot_follow(
+    emulator: EmulatorNode, http: aiohttp.ClientSession
+) -> None:
+    status, body = await admin(
+        http, emulator, "POST", "clock/set", json={"at": "9999-12-31T23:59:59Z"}
+    )
+    assert status == 400 and "no later than 9000-01-01" in body["error"]["message"], body
+    # Up to that limit it goes, and beyond it is refused in the same terms.
+    status, body = await admin(
+        http, emulator, "POST", "clock/set", json={"at": "8999-12-31T00:00:00Z"}
+    )
+    assert status == 200, body
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 86401})
+    assert status == 400 and body["error"]["code"] == "invalid_field", body
+    status, body = await admin(http, emulator, "POST", "clock/advance", json={"seconds": 3600})
+    assert (status, body["now"]) == (200, "8999-12-31T01:00:00Z"), body
+
+
 async def test_cps_answers_a_host_header_that_is_no_host_name(emulator: EmulatorNode) -> None:
     """``request.url`` cannot be built from such a Host: the CPS index still answers."""
     status, body = await raw_request(
         emulator, b"GET /cps/ HTTP/1.1\r\nHost: a:99999999\r\nConnection: close\r\n\r\n"
     )
     assert status < 500, body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/ocpi/2.3.0/credentials", 401),  # answered before the body is read
+        ("POST", "/ocpi/2.3.0/credentials", 400),  # read by the handler
+        ("POST", "/cps/terminals/CPS-1/ui", 400),
+        ("POST", "/cps/terminals/CPS-1/ui", 401),
+        ("POST", "/__admin/terminals", 400),
+        ("GET", "/readyz", 200),  # a body no handler reads
+    ],
+)
+async def test_an_undecodable_body_is_one_warning_line_on_every_path(
+    emulator: EmulatorNode,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    status: int,
+) -> None:
+    await cps_terminal(http, emulator)
+    auth = {
+        "/ocpi": token_header(TOKEN_A if status != 401 else "nope"),
+        "/cps/": CPS_AUTH if status != 401 else {"Authorization": 'CPS apikey="nope"'},
+    }
+    headers = {"Content-Encoding": "deflate", "Content-Type": "application/json"}
+    headers |= next((h for prefix, h in auth.items() if path.startswith(prefix)), {})
+    caplog.clear()
+    with structlog.testing.capture_logs() as logged:
+        async with http.request(
+            method, f"{emulator.rt.base_url}{path}", data=b"not deflated" * 100, headers=headers
+        ) as resp:
+            assert resp.status == status
+            answer = await resp.json()
+        status, ready = await raw_request(
+            emulator, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+    assert status == 200
+    if path.startswith("/ocpi"):
+        assert is_envelope(answer, 2000), answer
+    elif resp.status >= 400:
+        assert set(answer) == {"error"} and answer["error"]["code"], answer
+    # aiohttp's own logger says nothing (no "Unhandled exception" with a traceback); ours says
+    # it once, in one line, without the body.
+    assert "Unhandled exception" not in caplog.text and "Traceback" not in caplog.text
+    warnings = [e for e in logged if e["log_level"] in ("warning", "error")]
+    assert len(warnings) == 1, warnings
+    assert "content-encoding" in str(warnings[0].get("reason")).lower(), warnings
+    assert "not deflated" not in str(warnings)
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+async def test_an_encoding_the_server_cannot_decode_is_refused_without_install_advice(
+    emulator: EmulatorNode, http: aiohttp.ClientSession, encoding: str
+) -> None:
+    headers = token_header(TOKEN_A) | {"Content-Encoding": encoding}
+    async with http.post(
+        f"{emulator.rt.base_url}/ocpi/2.3.0/credentials", data=b"{}", headers=headers
+    ) as resp:
+        assert resp.status == 400
+        body = await resp.json()
+    assert is_envelope(body, 2000), body
+    assert "content-encoding" in body["status_message"].lower()
+    assert "install" not in body["status_message"].lower(), body
 
 
 async def test_an_undecodable_body_after_a_401_is_one_warning(

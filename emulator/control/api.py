@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
@@ -21,7 +22,7 @@ from emulator.control.http import (
     path_int,
     query_int,
 )
-from emulator.datetimes import parse_datetime
+from emulator.datetimes import format_datetime, parse_datetime
 from emulator.findings import report_text
 from emulator.ocpi.registration import RegistrationFailed
 from emulator.rules import RULES
@@ -195,11 +196,17 @@ class _Handlers:
         if seconds is None:
             raise ControlError(400, "missing_field", "'seconds' is required")
         try:
+            if isinstance(seconds, bool):
+                raise TypeError(seconds)
             seconds = float(seconds)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ControlError(400, "invalid_field", "'seconds' must be a number") from None
+        if math.isnan(seconds):
+            raise ControlError(400, "invalid_field", "'seconds' must be a number")
         if seconds < 0:
             raise ControlError(400, "invalid_field", "the clock only moves forwards")
+        if seconds > (clock.LATEST - clock.now()).total_seconds():
+            raise ControlError(400, "invalid_field", _beyond_latest(clock))
         fired = await clock.advance(seconds)
         info = self._clock_info()
         info["timers_fired"] = fired
@@ -215,6 +222,8 @@ class _Handlers:
             raise ControlError(400, "invalid_field", f"'at': {exc}") from None
         if when < clock.now():
             raise ControlError(400, "invalid_field", "the clock only moves forwards")
+        if when > clock.LATEST:
+            raise ControlError(400, "invalid_field", _beyond_latest(clock))
         fired = await clock.advance_to(when)
         info = self._clock_info()
         info["timers_fired"] = fired
@@ -419,6 +428,10 @@ class _Handlers:
                 with contextlib.suppress(BaseException):
                     await task
         return ws
+
+
+def _beyond_latest(clock: ManualClock) -> str:
+    return f"the manual clock goes no later than {format_datetime(clock.LATEST)}"
 
 
 # The longest a control-API long poll holds the connection (seconds).

@@ -16,10 +16,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from emulator import money
+
 # Bounds of numeric query parameters: Payter's amounts are 4-byte integers in minor units (PSP
 # "Money to Reserve", payter.md §3.5), and 2147483647 s is the largest time Payter uses (§4.3:
 # it disables the screensaver). Larger values are refused rather than overflow a timer.
-MAX_AMOUNT = 2**31 - 1
+MAX_AMOUNT = money.MAX_AMOUNT
 MAX_SECONDS = 2**31 - 1
 # An absolute http(s) URL (the scheme in any case, as URLs allow): where webhooks go.
 URL_SCHEMA = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"}

@@ -25,7 +25,9 @@ from emulator.journey import screens
 from emulator.journey.model import ACTIVE, Card, Journey, JourneyState
 from emulator.journey.screens import CHOOSE, HOME, NOTICE, OUT, Choice
 from emulator.journey.texts import Texts, to_minor
+from emulator.journey.texts import money as texts_money
 from emulator.lazy import lazy_module
+from emulator.money import MAX_AMOUNT
 from emulator.ocpi import pricing
 from emulator.ocpi.client import PeerUnreachable
 from emulator.ocpi.platforms import Platform
@@ -310,6 +312,19 @@ class Menus:
         default = Decimal(str(self.settings.default_preauth_amount))
         amount = to_minor(pricing.preauthorization_amount(tariff, default))
         currency = str(tariff.get("currency") or "EUR")
+        if not 1 <= amount <= MAX_AMOUNT:
+            # Zero, negative, or beyond the 4-byte amounts a card is authorized for.
+            self.rt.findings.record(
+                "OCPI-54",
+                f"tariff {tariff.get('id')} of EVSE {evse.get('uid')} pre-authorizes "
+                f"{texts_money(amount, currency, sign=False)}: not an amount a card can be "
+                f"authorized for (0.01 to {texts_money(MAX_AMOUNT, currency, sign=False)}); "
+                "the driver cannot start",
+                platform_id=platform.id,
+                once=True,
+            )
+            await self.start_refused(serial, "failed.no_tariff")
+            return
         lines = pricing.tariff_lines(tariff, language=self.display(serial).language)
         choice = {**choice, "tariff": tariff, "amount": amount, "currency": currency}
         self.display(serial).options = {"choice": choice}

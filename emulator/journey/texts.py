@@ -7,7 +7,7 @@ A text missing in the driver's language falls back to English; a language withou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from typing import Any
 
@@ -87,5 +87,14 @@ def money(minor: int | None, currency: str, *, sign: bool = True) -> str:
     return f"{currency_prefix(currency, sign=sign)}{value}"
 
 
+# Amounts in minor units the journey keeps are exact up to 2**53 (what JSON and the store
+# hold); a peer's absurd total (1e29 EUR) is held at that bound, far above any authorization.
+MINOR_LIMIT = 2**53
+
+
 def to_minor(amount: Decimal | int | float | str) -> int:
-    return int((Decimal(str(amount)) * 100).quantize(Decimal("1"), ROUND_HALF_UP))
+    """Major units to minor units, rounded half up, held within ±:data:`MINOR_LIMIT`."""
+    with localcontext() as wide:
+        wide.prec = 80  # the largest number a peer may send (inbound: 1e30) times 100, exact
+        minor = int((Decimal(str(amount)) * 100).quantize(Decimal("1"), ROUND_HALF_UP))
+    return max(-MINOR_LIMIT, min(MINOR_LIMIT, minor))

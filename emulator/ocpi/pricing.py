@@ -387,6 +387,11 @@ class _Cuts:
                 self.at[instant] = fraction  # exact for a kWh threshold
 
 
+# The longest charging period priced: one day at a time is walked for the time-of-day cuts, so
+# a period into year 9999 (a peer's mistake) would cost millions of steps, then overflow.
+MAX_PERIOD = timedelta(days=366)
+
+
 def _split(
     periods: list[_Period],
     elements: Sequence[Mapping[str, Any]],
@@ -421,6 +426,8 @@ def _split(
         if span <= timedelta(0):
             out.append(period)
             continue
+        if span > MAX_PERIOD:
+            raise ValueError(f"a charging period of more than {MAX_PERIOD.days} days is not priced")
         span_s = _seconds(span)
         cuts = _Cuts(period, span_s)
         add = cuts.add
@@ -1272,8 +1279,10 @@ def _check_costs(
         breakdown = price_session(
             applied, periods, version=version, time_zone=time_zone, start=start, end=end
         )
-    except (ZoneInfoNotFoundError, ValueError):
-        return []  # an unusable time zone: the cost cannot be recomputed
+    except (ZoneInfoNotFoundError, ValueError, OverflowError):
+        # An unusable time zone, a session of more than a year, a restriction beyond any
+        # date: the cost cannot be recomputed.
+        return []
     sign = Decimal(-1) if data.get("credit") else Decimal(1)
     # The spec leaves rounding to the parties: a CPO may round every dimension, and every
     # charging period, to cents (and its tax per dimension) before adding up. Each rounding

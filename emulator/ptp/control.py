@@ -25,6 +25,9 @@ from emulator.terminal.device import MODELS, P6X_MODELS, p6x_refusal
 if TYPE_CHECKING:
     from emulator.ptp.core import Ptp
 
+# The longest reservation made by hand (RESERVE_NOW's expiry_date): a year.
+RESERVATION_MINUTES_MAX = 366 * 24 * 60
+
 
 def add_routes(app: web.Application, ptp: Ptp) -> None:
     h = _Handlers(ptp)
@@ -393,8 +396,12 @@ class _Handlers:
         reference = field(body, "authorization_reference", str, required=False)
         reference = reference or rt.ids.code(20)
         minutes = field(body, "minutes", int, required=False, default=15)
-        if minutes is None or minutes < 1:
-            raise ControlError(400, "invalid_field", "'minutes' must be a positive integer")
+        if minutes is None or not 1 <= minutes <= RESERVATION_MINUTES_MAX:
+            raise ControlError(
+                400,
+                "invalid_field",
+                f"'minutes' must be a whole number of minutes, 1 to {RESERVATION_MINUTES_MAX}",
+            )
         payload: dict[str, Any] = {
             "token": self.ptp.tokens.issue_ad_hoc(reference, version),
             "expiry_date": format_datetime(rt.now() + timedelta(minutes=minutes)),

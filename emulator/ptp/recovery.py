@@ -84,10 +84,16 @@ class Recovery:
         ):
             for row in self.rt.store.rows(spec.name, "notified = 0", order_by="last_updated"):
                 command = self.ptp.start_of(row["object"])
-                if spec is SESSIONS:
-                    await self.ptp.notify(listeners, row, None, command)
-                else:
-                    await self.ptp.notify(listeners, row, command)
+                try:
+                    if spec is SESSIONS:
+                        await self.ptp.notify(listeners, row, None, command)
+                    else:
+                        await self.ptp.notify(listeners, row, command)
+                except Exception:
+                    # One object the listeners cannot take must not keep the others (and the
+                    # pull after them) from every journey's recovery; it stays unheard.
+                    log.exception("a stored push could not be passed on", key=row["key"])
+                    continue
                 self.rt.store.update(spec.name, row["key"], {"notified": 1})
                 count += 1
         return count

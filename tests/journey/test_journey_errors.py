@@ -10,6 +10,7 @@ from typing import Any
 
 import ocpi_objects as obj
 import pytest
+from helpers import findings
 from journey_rig import SERIAL, Rig, make_rig
 
 TO_CARD = ["journey.choose", "journey.tariff", "payment:present_card"]
@@ -569,6 +570,48 @@ async def test_preauthorization_amount(
         assert rig.payment_sessions()[0]["authorized_amount"] == int(amount)
     finally:
         await rig.cpo.stop()
+
+
+@pytest.mark.parametrize("preauth", [0, -1, 30_000_000, 1e29])
+async def test_a_tariff_no_card_can_be_authorized_for_cannot_start(
+    start_emulator: Any, http: Any, preauth: float
+) -> None:
+    """Zero, negative, or beyond the terminal's 4-byte amounts: the driver is told there is no
+    tariff, the CPO gets an OCPI-54 finding; no journey, nothing authorized."""
+    rig = await make_rig(await start_emulator(), http)
+    try:
+        rig.cpo.tariffs = [obj.tariff(preauthorize_amount=preauth)]
+        await rig.advance(600)  # the next crawl of the tariffs
+        await rig.press("touch")
+        assert (await rig.press("start"))["id"] == "journey.choose"
+        screen = await rig.press("evse1")
+        assert screen["id"] == "journey.notice", screen
+        assert screen["properties"]["message"] == "No tariff is available for this charger."
+        assert rig.journeys() == [] and rig.payment_sessions() == []
+        [finding] = findings(rig.node, "OCPI-54")
+        assert "not an amount a card can be authorized for" in finding["message"]
+    finally:
+        await rig.cpo.stop()
+
+
+@pytest.mark.parametrize("cost", [1e29, 9.3e18])
+async def test_a_cost_beyond_any_card_is_answered_and_captures_the_authorization(
+    rig: Rig, cost: float
+) -> None:
+    """A CPO's absurd session cost is taken (1000), stops the session at the pre-authorized
+    amount, and its CDR captures what was authorized: never a 500."""
+    ref = await rig.start_charging()
+    price = {"before_taxes": cost, "taxes": []}
+    await rig.session("ACTIVE", kwh=3, ref=ref, total_cost=price)
+    journey = rig.journey()
+    assert (journey["state"], journey["money"]) == ("STOPPING", "AUTHORIZED"), journey
+    assert journey["session_cost"] > journey["preauthorized_amount"]
+    assert "STOP_SESSION" in rig.sent() and "PAYTER-06" in rig.rules()
+    await rig.session("COMPLETED", kwh=3, ref=ref, total_cost=price)
+    await rig.cdr(kwh=3, ref=ref, total_cost=price)
+    journey = rig.journey()
+    assert (journey["captured_amount"], journey["capture_status"]) == (5000, "PARTIAL_SUCCESS")
+    rig.assert_settled()
 
 
 # --- CDRs that cannot settle ---------------------------------------------------------------------

@@ -154,3 +154,35 @@ async def test_a_stored_cdr_never_passed_on_is_passed_on_at_restart(rig: Rig) ->
     row = rig.node.ptp.cdrs.get(platform.id, "NL", "CPO", f"CDR-{ref}")
     assert row is not None and row["notified"] == 1
     rig.assert_settled()
+
+
+async def test_one_stored_push_the_listeners_cannot_take_keeps_no_other_unheard(rig: Rig) -> None:
+    """Recovery passes on every stored push it can: one that fails stays unheard (for a fixed
+    emulator to pass on), the next is passed on all the same."""
+    first = await rig.start_charging("evse1")
+    await rig.advance(10)  # "Charging started" has gone: Home
+    second = await rig.start_charging("evse2")
+    ptp = rig.node.ptp
+    [platform] = rig.node.platforms.registered()
+    for ref in (first, second):
+        await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
+        ptp.cdrs.save(
+            await rig.cdr(10.0, ref=ref, push=False),
+            platform_id=platform.id,
+            version="2.3.0",
+            source="push",
+            now=rig.node.rt.now(),
+            authorization_reference=ref,
+            notified=0,
+        )
+
+    def refuses_the_first(row: Any, command: Any) -> None:
+        if row["object"]["id"] == f"CDR-{first}":
+            raise RuntimeError("a listener's bug")
+
+    ptp.cdr_listeners.insert(0, refuses_the_first)
+    assert await ptp.recovery.pass_on_unheard() == 1
+    assert rig.journey(first)["money"] == "AUTHORIZED"
+    assert rig.journey(second)["money"] == "CAPTURED"
+    rows = {ref: ptp.cdrs.get(platform.id, "NL", "CPO", f"CDR-{ref}") for ref in (first, second)}
+    assert [rows[first]["notified"], rows[second]["notified"]] == [0, 1]

@@ -277,6 +277,9 @@ async def test_reservations_by_hand_need_their_fields(cpo: Cpo, http) -> None:
     for name, body, code in (
         ("RESERVE_NOW", {}, "missing_field"),
         ("RESERVE_NOW", {"location_id": "LOC-1", "minutes": 0}, "invalid_field"),
+        # An expiry_date no date can hold: refused, not a 500.
+        ("RESERVE_NOW", {"location_id": "LOC-1", "minutes": 2**53}, "invalid_field"),
+        ("RESERVE_NOW", {"location_id": "LOC-1", "minutes": 10**11}, "invalid_field"),
         ("CANCEL_RESERVATION", {}, "missing_field"),
         ("UNLOCK_CONNECTOR", {}, "invalid_command"),
     ):
