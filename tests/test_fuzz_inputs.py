@@ -321,6 +321,76 @@ def test_fuzz_cps_queries(running: Running, command: str, value: str) -> None:
     running.cps("POST", "terminals/CPS-F/stop")
 
 
+# --- every receiver and route, each kind of hostile body ---------------------------------------
+
+HOSTILE_BODIES = {
+    "escaped surrogate": b'{"id": "\\ud800"}',
+    "raw surrogate": b'{"id": "\xed\xa0\x80"}',
+    "not UTF-8": b'{"id": "\xe9"}',
+    "deep array": b"[" * 500 + b"]" * 500,
+    "deep object": b'{"a":' * 300 + b"1" + b"}" * 300,
+    "huge number": b'{"id": 1e999}',
+    "long integer": b'{"id": ' + b"9" * 400 + b"}",
+    "huge negative": b'{"id": -' + b"9" * 40 + b"}",
+    "NaN": b'{"id": NaN}',
+}
+OCPI_RECEIVERS = [
+    ("PUT", "locations/NL/CPO/LOC-H"),
+    ("PATCH", "locations/NL/CPO/LOC-H/EVSE-1"),
+    ("PUT", "tariffs/NL/CPO/T-H"),
+    ("PUT", "sessions/NL/CPO/S-H"),
+    ("PATCH", "sessions/NL/CPO/S-H"),
+    ("POST", "cdrs"),
+    ("POST", "commands/START_SESSION/unknown"),
+    ("POST", "credentials"),
+    ("PUT", "credentials"),
+    ("PUT", "payments/terminals/unknown"),
+    ("PATCH", "payments/terminals/unknown"),
+]
+CONTROL_ROUTES = [
+    "terminals",
+    "platforms/register",
+    "faults",
+    "cps/api-keys",
+    "contracts",
+    "terminals/CPS-F/present-card",
+    "ocpi/poll",
+    "tokens-a",
+    "clock/advance",
+]
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_BODIES))
+def test_every_ocpi_receiver_refuses_hostile_bodies_with_2001(running: Running, kind: str) -> None:
+    for method, path in OCPI_RECEIVERS:
+        status, _, raw = running.request(
+            method,
+            f"/ocpi/2.3.0/{path}",
+            HOSTILE_BODIES[kind],
+            {"Authorization": f"Token {base64.b64encode(running.token.encode()).decode()}"}
+            | ROUTING,
+        )
+        envelope = json.loads(raw)
+        assert (status, envelope["status_code"]) == (400, 2001), (method, path, envelope)
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_BODIES))
+def test_every_cps_body_and_control_route_refuses_hostile_bodies(
+    running: Running, kind: str
+) -> None:
+    for target in ("/cps/terminals/CPS-F/ui", "/cps/webhook"):
+        status, _, raw = running.request(
+            "POST", target, HOSTILE_BODIES[kind], {"Authorization": f'CPS apikey="{CPS_KEY}"'}
+        )
+        error = json.loads(raw)["error"]
+        assert (status, error["status"]) == (400, 400), (target, error)
+        assert error["code"] in ("invalid_text", "invalid_body"), (target, error)
+    for route in CONTROL_ROUTES:
+        status, _, raw = running.request("POST", f"/__admin/{route}", HOSTILE_BODIES[kind])
+        error = json.loads(raw)["error"]
+        assert status == 400 and error["code"] in ("invalid_text", "invalid_body"), (route, error)
+
+
 # --- values beyond any date, in objects of a valid shape --------------------------------------
 
 STRETCHED = [
