@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -271,7 +271,7 @@ class Coverage:
     def checks(
         self,
         platform_id: int | None,
-        findings: list[dict[str, Any]],
+        findings: Sequence[Mapping[str, Any]],
         version: str | None,
     ) -> list[dict[str, Any]]:
         """Every rule that applies to ``version`` with its status for ``platform_id``:
@@ -283,7 +283,7 @@ class Coverage:
                 COVERAGE.name, "coalesce(platform_id, -1) = ?", [_pid(platform_id)]
             )
         }
-        by_rule: dict[str, list[dict[str, Any]]] = {}
+        by_rule: dict[str, list[Mapping[str, Any]]] = {}
         for f in findings:
             by_rule.setdefault(f["rule"], []).append(f)
         out = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from emulator import logs
 from emulator.datetimes import format_datetime
@@ -53,6 +53,27 @@ FINDINGS = TableSpec(
     json_columns=frozenset({"context"}),
     indexes=(("rule",), ("platform_id",), ("severity",)),
 )
+
+
+class Finding(TypedDict):
+    """One finding of the ledger (``findings``), as the control API, the report and the
+    event stream (without ``context``) show it."""
+
+    id: int | None
+    at: str
+    rule: str
+    severity: str  # error | warning | info
+    axis: str  # spec | payter
+    title: str
+    message: str
+    pointer: str | None
+    reference: str
+    platform_id: int | None
+    exchange_id: int | None
+    context: dict[str, Any] | None
+
+
+FindingRows = list[Finding]
 
 
 @dataclass(frozen=True)
@@ -119,7 +140,7 @@ class Findings:
         context: dict[str, Any] | None = None,
         once: bool = False,
         version: str | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> Finding | None:
         """Record a finding under ``rule_id``, at the severity the rule has in the OCPI
         ``version`` (default: the platform's). A rule that does not apply to that version is
         not recorded. With ``once``, an identical one (rule, platform, message) already in
@@ -137,7 +158,8 @@ class Findings:
             [rule_id, platform_id if platform_id is not None else -1, message],
         ):
             return None
-        row = {
+        row: Finding = {
+            "id": None,
             "at": format_datetime(self.now()),
             "rule": rule.id,
             "severity": rule.severity(version),
@@ -150,7 +172,8 @@ class Findings:
             "exchange_id": exchange_id,
             "context": context,
         }
-        finding_id = self.store.insert("findings", row)
+        stored = {key: value for key, value in row.items() if key != "id"}
+        finding_id = self.store.insert("findings", stored)
         row["id"] = finding_id
         self.bus.publish("finding", **{k: v for k, v in row.items() if k != "context"})
         if finding_id is not None:
@@ -185,7 +208,7 @@ class Findings:
         exchange_id: int | None = None,
         since_id: int = 0,
         limit: int = 1000,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Finding]:
         clauses: list[str] = ["id > ?"]
         params: list[Any] = [since_id]
         if platform_id is not None:
@@ -203,9 +226,10 @@ class Findings:
         if exchange_id is not None:
             clauses.append("exchange_id = ?")
             params.append(exchange_id)
-        return self.store.rows(
+        rows = self.store.rows(
             "findings", " and ".join(clauses), params, order_by="id", limit=limit
         )
+        return cast("list[Finding]", rows)
 
     def report(
         self, platform_id: int | None = None, *, strict: bool | None = None
@@ -272,7 +296,7 @@ class Findings:
             out.update(context(platform_id))
         return out
 
-    def _coverage(self, platform_id: int | None, rows: Rows) -> Rows:
+    def _coverage(self, platform_id: int | None, rows: FindingRows) -> Rows:
         """Per platform (and ``null`` for what concerns none, such as CPS): the flows it went
         through and every check with its status."""
         if self.coverage is None:

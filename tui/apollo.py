@@ -11,7 +11,7 @@ decided here is the TUI's own keyboard: which keys get a number shortcut.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # The keys of Payter's PIN pad, as the TUI lays them out (journey-screens.md screen 6).
@@ -26,13 +26,6 @@ CARD_BRANDS = {
     "discover": "Discover",
 }
 MEDIA_LABELS = {"contactless": "Tap", "chip": "Insert", "qr": "Scan QR", "rfid": "RFID"}
-# A reader without a display (P6X): what its state means to the person with the card.
-READER_STATES = {
-    "IDLE": "Idle",
-    "READING": "Reading: present a card",
-    "CARD": "Card read",
-    "AUTHORIZING": "Authorizing",
-}
 
 
 @dataclass(frozen=True)
@@ -70,6 +63,7 @@ class Payment:
     amount_text: str | None
     media: tuple[str, ...]
     pin_digits: int = 0
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,8 @@ class ApolloScreen:
     keys: tuple[str, ...] = ()
     out_of_service: str | None = None
     hint: str | None = None
-    properties: Mapping[str, str] = field(default_factory=dict)
+    # A card reader without a display (type ``reader``): whether its status light is on.
+    light: bool = False
 
     @classmethod
     def placeholder(
@@ -104,35 +99,10 @@ class ApolloScreen:
         return cls("info", screen_id, title=title, subtitle=subtitle)
 
     @classmethod
-    def card_reader(cls, shown: ApolloScreen, terminal: Mapping[str, Any]) -> ApolloScreen:
-        """A terminal without a display (``has_screen`` false: the P6X family): never the
-        device's internal screen, but the reader's status light and what it does, and its
-        payment step (the amount, a PIN card's PIN pad, whose keys it takes)."""
-        state = str(terminal.get("state") or "IDLE")
-        online = terminal.get("online", True)
-        light = "( ● )" if online and state in ("READING", "CARD", "AUTHORIZING") else "( ○ )"
-        doing = READER_STATES.get(state, state) if online else "Offline"
-        payment = shown.payment if shown.type == "payment" else None
-        pin = payment is not None and payment.phase == "pin"
-        return cls(
-            "reader",
-            "tui.no_display",
-            title=f"{light}  {doing}",
-            # The status line under the frame says who drives it (the CSMS, through CPS).
-            subtitle=f"{terminal.get('model') or 'P6X'} card reader, no display",
-            payment=payment,
-            keys=shown.keys if pin else (),
-            out_of_service=shown.out_of_service,
-            hint=shown.hint if pin else None,
-        )
-
-    @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ApolloScreen:
         if not data:
             return cls.placeholder("No screen", "Waiting for the terminal")
         kind, screen_id = str(data.get("type") or "info"), str(data.get("id") or "")
-        raw = data.get("properties") or {}
-        properties = {str(k): "" if v is None else str(v) for k, v in raw.items()}
         view = data.get("view")
         if not isinstance(view, Mapping):
             # An emulator that does not report its reading of the screen: say so rather than
@@ -142,7 +112,6 @@ class ApolloScreen:
                 screen_id,
                 title="Screen not shown",
                 subtitle="The emulator reports no screen view; update it",
-                properties=properties,
             )
         payment = view.get("payment")
         return cls(
@@ -191,14 +160,15 @@ class ApolloScreen:
                     amount_text=_optional(payment.get("amount_text")),
                     media=tuple(str(m) for m in payment.get("media") or ()),
                     pin_digits=_int(payment.get("pin_digits"), 0),
+                    title=_text(payment.get("title")),
                 )
                 if isinstance(payment, Mapping)
                 else None
             ),
-            keys=tuple(str(k) for k in view.get("keys") or data.get("keys") or ()),
+            keys=tuple(str(k) for k in view.get("keys") or ()),
             out_of_service=_optional(view.get("out_of_service")),
             hint=_optional(view.get("hint")),
-            properties=properties,
+            light=bool(view.get("light")),
         )
 
     @property

@@ -205,14 +205,6 @@ class ControlClient:
         """What the emulator holds of OCPI ``sessions``, ``cdrs`` or ``facs``."""
         return _as_list(await self.get(f"ocpi/{kind}"), kind)
 
-    async def recent_events(
-        self, since: int = 0, kinds: Iterable[str] | None = None, wait: float = 0
-    ) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"since": since or None, "wait": wait or None}
-        if kinds:
-            params["kinds"] = ",".join(kinds)
-        return _as_list(await self.get("events", **params), "events")
-
     async def events(
         self,
         since: int = 0,

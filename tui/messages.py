@@ -59,21 +59,6 @@ class ExchangeSelected(Message):
         self.exchange_id = exchange_id
 
 
-class ControlEvent(Message):
-    """One event of the emulator's event stream."""
-
-    def __init__(self, event: dict[str, Any]) -> None:
-        super().__init__()
-        self.event = event
-
-
-class StreamStatusChanged(Message):
-    def __init__(self, connected: bool, error: str | None = None) -> None:
-        super().__init__()
-        self.connected = connected
-        self.error = error
-
-
 class JourneySelected(Message):
     """Open the whole record of one payment journey."""
 

@@ -189,14 +189,14 @@ class CpoBackend:
         """After a (re)start: take the chargers up where they were, on the clock. Timers that
         fell due while the server was down fire at once; a session's meter catches up with
         the time that passed (the charger kept charging, as when it was offline)."""
-        for row in self.store.rows(CHARGERS.name):
-            evse = self.evses.get(row["key"])
+        for charger in self.store.rows(CHARGERS.name):
+            evse = self.evses.get(charger["key"])
             if evse is None:
                 continue  # the fixtures no longer have this EVSE
-            state = row["state"]
+            state = charger["state"]
             evse.restore(state)
             if state.get("driven"):
-                self.driven.add(row["key"])
+                self.driven.add(charger["key"])
             if state.get("pending") and evse.waiting_start:
                 pending = PendingStart.from_json(state["pending"])
                 self.waiting[pending.command_id] = pending

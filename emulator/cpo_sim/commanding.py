@@ -30,6 +30,7 @@ from emulator.cpo_sim.runs import (
     reservation_key,
 )
 from emulator.cpo_sim.state import (
+    ObjectRow,
     key_of,
     micros,
 )
@@ -112,13 +113,13 @@ class Commanding:
         delay = max((due - self.b.now()).total_seconds(), 0.0)
         self.b.later(delay, lambda: then(command_id), command)
 
-    def resume_command(self, row: dict[str, Any]) -> None:
+    def resume_command(self, row: ObjectRow) -> None:
         """A restart with an accepted command whose CommandResult was still due: the charger
         answers it now, as it stands after the restart."""
         command_id, command = row["key"], row["command"]
         platform = self.b.peers.platforms.get(row["platform_id"])
         handler = self._handler(command)
-        due = datetime.fromtimestamp(row["due_at"] / 1_000_000, tz=UTC)
+        due = datetime.fromtimestamp((row.get("due_at") or 0) / 1_000_000, tz=UTC)
         if platform is None or handler is None:
             self.b.commands.update(command_id, due_at=None)
             return
@@ -227,7 +228,7 @@ class Commanding:
 
         return then
 
-    def _session_of(self, platform: Platform, row: dict[str, Any]) -> bool:
+    def _session_of(self, platform: Platform, row: ObjectRow) -> bool:
         token = row["object"].get("cdr_token") or {}
         return row.get("platform_id") == platform.id or platform.owns(
             token.get("country_code"), token.get("party_id")

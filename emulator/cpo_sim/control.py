@@ -5,6 +5,7 @@ control API (:mod:`emulator.control.api`, which every node has as well).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -176,7 +177,7 @@ class _Handlers:
         return ok(found)
 
 
-def _row(row: dict[str, Any]) -> dict[str, Any]:
+def _row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in ("key", "seq", "updated_us", "object")}
     out["object"] = row["object"]
     return out

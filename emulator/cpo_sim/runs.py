@@ -14,6 +14,7 @@ from typing import Any
 
 from emulator.clock import Timer
 from emulator.cpo_sim.charger import Evse
+from emulator.cpo_sim.state import ObjectRow
 from emulator.ocpi import status
 from emulator.ocpi.platforms import Platform
 
@@ -250,7 +251,7 @@ def _kw(value: float) -> Decimal:
     return Decimal(str(round(value, 2)))
 
 
-def _owned(row: dict[str, Any] | None, platform: Platform | None) -> dict[str, Any] | None:
+def _owned(row: ObjectRow | None, platform: Platform | None) -> dict[str, Any] | None:
     if row is None or (platform is not None and row.get("platform_id") != platform.id):
         return None
     return row["object"]

@@ -17,7 +17,7 @@ Every read by key and every page is an index look-up; nothing scans a whole tabl
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from emulator.ocpi.types import format_datetime, parse_datetime
 from emulator.store import Store, TableSpec
@@ -101,6 +101,28 @@ def micros(value: datetime | str) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+class ObjectRow(TypedDict):
+    """One stored OCPI object of the simulated CPO and the columns its table looks it up by
+    (the tables' own columns are there in theirs only)."""
+
+    key: str
+    id: str
+    seq: int
+    updated_us: int
+    object: dict[str, Any]
+    platform_id: NotRequired[int]
+    status: NotRequired[str | None]
+    auth_ref: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    command: NotRequired[str]
+    delivery: NotRequired[dict[str, Any] | None]
+    context: NotRequired[dict[str, Any] | None]
+    response: NotRequired[dict[str, Any] | None]
+    result: NotRequired[dict[str, Any] | None]
+    due_at: NotRequired[int | None]  # microseconds; set while a CommandResult is due
+    assignment: NotRequired[dict[str, Any] | None]
+
+
 def key_of(*parts: str) -> str:
     return "/".join(p.casefold() for p in parts)
 
@@ -113,8 +135,8 @@ class Objects:
         self.name = spec.name
         store.register(spec)
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.store.get(self.name, key)
+    def get(self, key: str) -> ObjectRow | None:
+        return cast("ObjectRow | None", self.store.get(self.name, key))
 
     def object(self, key: str) -> dict[str, Any] | None:
         row = self.get(key)
@@ -122,7 +144,7 @@ class Objects:
 
     def save(
         self, key: str, obj: dict[str, Any], *, ident: str | None = None, **columns: Any
-    ) -> dict[str, Any]:
+    ) -> ObjectRow:
         """Insert or replace ``obj``; the creation order of an existing key is kept."""
         existing = self.store.get(self.name, key)
         row: dict[str, Any] = {
@@ -137,7 +159,7 @@ class Objects:
             self.store.insert(self.name, row)
         else:
             self.store.update(self.name, key, row)
-        return row
+        return cast("ObjectRow", row)
 
     def update(self, key: str, **columns: Any) -> None:
         self.store.update(self.name, key, columns)
@@ -165,18 +187,17 @@ class Objects:
         rows = self.store.rows(self.name, where, params, order_by="seq", limit=limit, offset=offset)
         return total, [r["object"] for r in rows]
 
-    def rows(
-        self, where: str | None = None, params: list[Any] | None = None
-    ) -> list[dict[str, Any]]:
-        return self.store.rows(self.name, where, params or [], order_by="seq")
+    def rows(self, where: str | None = None, params: list[Any] | None = None) -> list[ObjectRow]:
+        rows = self.store.rows(self.name, where, params or [], order_by="seq")
+        return cast("list[ObjectRow]", rows)
 
-    def recent(self, limit: int) -> list[dict[str, Any]]:
+    def recent(self, limit: int) -> list[ObjectRow]:
         """The last ``limit`` rows, oldest first."""
         rows = self.store.rows(self.name, order_by="seq desc", limit=limit)
-        return list(reversed(rows))
+        return cast("list[ObjectRow]", list(reversed(rows)))
 
-    def first(self, where: str, params: list[Any]) -> dict[str, Any] | None:
-        return self.store.first(self.name, where, params, order_by="seq")
+    def first(self, where: str, params: list[Any]) -> ObjectRow | None:
+        return cast("ObjectRow | None", self.store.first(self.name, where, params, order_by="seq"))
 
 
 class SessionPeriods:

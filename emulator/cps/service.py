@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +169,7 @@ class CloudPaymentService:
             )
         return serial_number
 
-    def _terminal(self, data: dict[str, Any]) -> Terminal:
+    def _terminal(self, data: Mapping[str, Any]) -> Terminal:
         from emulator.cps.models import Terminal
 
         return Terminal(
@@ -373,7 +373,7 @@ class CloudPaymentService:
             self._add_receipt_lines(session_id, receipt_lines)
         return self.session(key, serial, session_id)
 
-    def _session(self, data: dict[str, Any], extra: dict[str, Any] | None) -> Session:
+    def _session(self, data: Mapping[str, Any], extra: dict[str, Any] | None) -> Session:
         from emulator.cps.models import Session
 
         extra = extra or {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import aiohttp
 from yarl import URL
@@ -56,6 +56,25 @@ CPS_DELIVERIES = TableSpec(
     json_columns=frozenset({"body"}),
     indexes=(("state",),),
 )
+
+
+class Delivery(TypedDict):
+    """One webhook call and its attempts (``cps_deliveries``), as ``GET
+    /__admin/cps/deliveries`` lists it."""
+
+    id: int
+    kind: str  # card | ui | state
+    serial_number: str
+    url: str
+    body: dict[str, Any]
+    state: str  # pending | delivered | rejected | failed
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+
 
 PENDING = "pending"
 DELIVERED = "delivered"  # any 2xx
@@ -134,14 +153,15 @@ class Deliveries:
         self.rt.background.spawn(self._attempt(delivery_id), name=f"cps-webhook:{delivery_id}")
         return delivery_id
 
-    def get(self, delivery_id: int) -> dict[str, Any] | None:
-        return self.rt.store.get(CPS_DELIVERIES.name, delivery_id)
+    def get(self, delivery_id: int) -> Delivery | None:
+        return cast("Delivery | None", self.rt.store.get(CPS_DELIVERIES.name, delivery_id))
 
-    def list(self, *, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def list(self, *, state: str | None = None, limit: int = 200) -> list[Delivery]:
         where, params = ("state = ?", [state]) if state else (None, [])
-        return self.rt.store.rows(
+        rows = self.rt.store.rows(
             CPS_DELIVERIES.name, where, params, order_by="id desc", limit=limit
         )
+        return cast("list[Delivery]", rows)
 
     # --- attempts ----------------------------------------------------------------------------
 
@@ -221,7 +241,7 @@ class Deliveries:
         if state != PENDING:
             self._prune()
 
-    async def _post(self, row: dict[str, Any]) -> tuple[int | None, str | None, int]:
+    async def _post(self, row: Delivery) -> tuple[int | None, str | None, int]:
         body = row["body"]
         payload: bytes | None = jsonio.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "payter-emulator CPS"}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import hmac
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from emulator import logs
 from emulator.ocpi.types import format_datetime
@@ -73,6 +73,19 @@ TOKENS_A = TableSpec(
     },
     pk="token_hash",
 )
+
+
+class TokenA(TypedDict):
+    """A CREDENTIALS_TOKEN_A this server handed out (``tokens_a``): only its keyed hash."""
+
+    token_hash: str
+    token: str | None  # no longer written
+    token_hint: str | None
+    label: str | None
+    fixed: int
+    created_at: str
+    used_at: str | None
+    platform_id: int | None  # the platform whose registration used it
 
 
 @dataclass
@@ -302,19 +315,19 @@ class Platforms:
         )
         return token
 
-    def token_a(self, presented: str) -> dict[str, Any] | None:
+    def token_a(self, presented: str) -> TokenA | None:
         """The unused token A matching ``presented``, if any (keyed hash, constant time)."""
         digest = self.vault.digest(presented)
-        row = self.store.get("tokens_a", digest)
+        row = cast("TokenA | None", self.store.get("tokens_a", digest))
         if row is None or row.get("used_at"):
             return None
         if not hmac.compare_digest(row["token_hash"], digest):
             return None
         return row
 
-    def spent_token_a(self, presented: str) -> dict[str, Any] | None:
+    def spent_token_a(self, presented: str) -> TokenA | None:
         """The token A matching ``presented`` if a registration already used it."""
-        row = self.store.get("tokens_a", self.vault.digest(presented))
+        row = cast("TokenA | None", self.store.get("tokens_a", self.vault.digest(presented)))
         return row if row is not None and row.get("used_at") else None
 
     def consume_token_a(self, presented: str, platform_id: int) -> None:

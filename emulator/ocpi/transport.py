@@ -730,7 +730,8 @@ class OcpiServer:
         finding against the platform that presented it."""
         spent = self.platforms.spent_token_a(token)
         if spent is not None:
-            owner = self.platforms.get(spent["platform_id"]) if spent.get("platform_id") else None
+            owner_id = spent["platform_id"]
+            owner = self.platforms.get(owner_id) if owner_id else None
             if owner is not None and owner.registered:
                 # Checklist 5.2 #17: after the POST, the Sender uses the token C it received.
                 req.journal_platform_id = owner.id

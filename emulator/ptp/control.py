@@ -3,6 +3,7 @@ the CPO, polls on demand and commands sent by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,9 @@ def cps_view(ptp: Ptp, serial: str) -> dict[str, Any]:
 def terminal_view(ptp: Ptp, row: TerminalRow) -> dict[str, Any]:
     obj = row["object"]
     host = ptp.node.terminals
-    device = host.get(row["serial_number"]) if host.exists(row["serial_number"]) else {}
+    device: Mapping[str, Any] = (
+        host.get(row["serial_number"]) if host.exists(row["serial_number"]) else {}
+    )
     return {
         "mode": device.get("mode", "ocpi"),
         "has_screen": device.get("has_screen", True),

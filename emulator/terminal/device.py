@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypedDict
 
 from emulator.datetimes import format_datetime
 from emulator.terminal.acquirer import (
@@ -58,10 +58,12 @@ from emulator.terminal.screens import (
     PIN_KEYS,
     SCREENSAVER_ID,
     Screen,
+    ScreenJson,
     idle_screen,
     notification_screen,
     offline_screen,
     payment_screen,
+    reader_screen,
     screensaver_screen,
 )
 
@@ -326,6 +328,65 @@ class CancelTimer(Effect):
 # --- state records ------------------------------------------------------------------------------
 
 
+class SessionJson(TypedDict):
+    """A payment session as the control API, the CPS service and the journey read it (and as
+    it is filed once completed)."""
+
+    session_id: str
+    serial_number: str
+    state: str  # AUTHORIZED | COMMITTED | CANCELLED
+    authorized_amount: int
+    currency: str
+    card_id: str
+    card: str
+    masked_pan: str | None
+    brand: str | None
+    aid: str | None
+    medium: str
+    auth_code: str | None
+    response_code: str
+    increments: list[int]
+    commit_amount: int | None
+    captured_amount: int | None
+    capture_status: str | None
+    queued: str | None  # "commit" / "cancel" held while offline
+    eft_data: list[str]
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+
+
+class PendingJson(TypedDict):
+    session_id: str
+    phase: str
+    amount: int
+    currency: str
+
+
+class DeviceJson(TypedDict):
+    """A terminal as its device reports it (``GET /__admin/terminals/{serial}`` adds the
+    host's ``mode``, ``created_at``, ``controller``)."""
+
+    serial_number: str
+    model: str
+    has_screen: bool
+    test_firmware: bool
+    currency: str
+    online: bool
+    state: str
+    out_of_service: str | None
+    screen: ScreenJson
+    reader: ScreenJson | None
+    held_screen: ScreenJson | None
+    reading: dict[str, Any] | None
+    card: dict[str, Any] | None
+    pending_authorization: PendingJson | None
+    sessions: list[SessionJson]
+    queued: list[dict[str, Any]]
+    forced_outcome: str | None
+    timers: dict[str, str]
+
+
 @dataclass(frozen=True)
 class ReadingRequest:
     """What ``start`` asked for (CPS ``/start`` query parameters, §3.4)."""
@@ -429,7 +490,7 @@ class PaymentSession:
     def is_open(self) -> bool:
         return self.state is SessionState.AUTHORIZED
 
-    def as_json(self, serial_number: str) -> dict[str, Any]:
+    def as_json(self, serial_number: str) -> SessionJson:
         auth = self.authorization
         return {
             "session_id": self.session_id,
@@ -567,7 +628,7 @@ class Device:
         due = self.timers.get(name)
         return datetime.fromisoformat(due) if due else None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> DeviceJson:
         """What the control API shows (``GET /__admin/terminals/{serial}``)."""
         return {
             "serial_number": self.serial_number,
@@ -580,6 +641,12 @@ class Device:
             # Why the terminal is out of service (no CPO, no chargers, offline), else None.
             "out_of_service": self.screen.properties.get(OUT_OF_SERVICE) or None,
             "screen": self.screen.as_json(),
+            # A terminal without a display: what its reader shows (drawn in place of a screen).
+            "reader": (
+                None
+                if has_screen(self.model)
+                else reader_screen(self.model, self.online, self.state.value, self.screen)
+            ),
             "held_screen": self.held_screen.as_json() if self.held_screen else None,
             "reading": self.reading.to_dict() if self.reading else None,
             "card": self.card.to_dict() if self.card else None,
@@ -1150,8 +1217,7 @@ class Device:
 
     def _session_data(self, session: PaymentSession) -> dict[str, Any]:
         data = session.as_json(self.serial_number)
-        data.pop("session_id")
-        return data
+        return {key: value for key, value in data.items() if key != "session_id"}
 
     def _screensaver_allowed(self) -> bool:
         seconds = self.timeouts.screensaver

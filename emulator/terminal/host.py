@@ -30,7 +30,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from emulator import jsonio, logs
 from emulator.clock import Timer
@@ -46,10 +46,12 @@ from emulator.terminal.device import (
     P6X_MODELS,
     CancelTimer,
     Device,
+    DeviceJson,
     Effect,
     ErrorKind,
     PaymentStep,
     PresentedCard,
+    SessionJson,
     StartTimer,
     TerminalError,
     Timeouts,
@@ -59,6 +61,16 @@ from emulator.terminal.device import (
 from emulator.terminal.screens import Screen, ScreenError
 
 log = logs.get_logger("emulator.terminal")
+
+
+class TerminalJson(DeviceJson):
+    """A terminal as ``GET /__admin/terminals/{serial}`` shows it: the device's report, its
+    mode (the driver: ``ocpi`` journey or ``cps``) and whether that driver is running here."""
+
+    mode: str
+    created_at: str
+    controller: bool
+
 
 MODES = ("ocpi", "cps")
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -207,7 +219,7 @@ class TerminalHost:
         timeouts: Timeouts | None = None,
         exist_ok: bool = False,
         test_firmware: bool = False,
-    ) -> dict[str, Any]:
+    ) -> TerminalJson:
         """Add a terminal (idle, online). An existing one is an error unless ``exist_ok``."""
         if not isinstance(serial_number, str) or not _SERIAL_RE.match(serial_number):
             raise TerminalError(
@@ -267,14 +279,15 @@ class TerminalHost:
     def exists(self, serial_number: str) -> bool:
         return self._find(serial_number) is not None
 
-    def get(self, serial_number: str) -> dict[str, Any]:
+    def get(self, serial_number: str) -> TerminalJson:
         device = self._device(serial_number)
         meta = self._meta[serial_number]
-        data = device.as_json()
-        data["mode"] = meta["mode"]
-        data["created_at"] = meta["created_at"]
-        data["controller"] = meta["mode"] in self._controllers
-        return data
+        return {
+            **device.as_json(),
+            "mode": meta["mode"],
+            "created_at": meta["created_at"],
+            "controller": meta["mode"] in self._controllers,
+        }
 
     def summary(self, serial_number: str) -> dict[str, Any]:
         """The terminal's identity and state only (what the CPS terminal object shows),
@@ -288,7 +301,7 @@ class TerminalHost:
             "state": device.state.value,
         }
 
-    def list(self) -> builtins.list[dict[str, Any]]:
+    def list(self) -> builtins.list[TerminalJson]:
         rows = self.rt.store.rows(TERMINAL_DEVICES.name, order_by="serial_number")
         for row in rows:
             if row["serial_number"] not in self._devices:
@@ -299,7 +312,7 @@ class TerminalHost:
         self._device(serial_number)
         return self._meta[serial_number]["mode"]
 
-    def set_mode(self, serial_number: str, mode: str) -> dict[str, Any]:
+    def set_mode(self, serial_number: str, mode: str) -> TerminalJson:
         self._check_mode(mode, self._device(serial_number).model)
         self._meta[serial_number]["mode"] = mode
         self.rt.store.update(TERMINAL_DEVICES.name, serial_number, {"mode": mode})
@@ -341,7 +354,7 @@ class TerminalHost:
             "terminal": self.get(serial_number),
         }
 
-    async def set_online(self, serial_number: str, online: bool) -> dict[str, Any]:
+    async def set_online(self, serial_number: str, online: bool) -> TerminalJson:
         device = self._device(serial_number)
         if online:
             await self._run(serial_number, device, lambda now: device.go_online(now=now))
@@ -364,7 +377,7 @@ class TerminalHost:
         language: str | None = None,
         keep_screen: bool = False,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> TerminalJson:
         device = self._device(serial_number)
         await self._run(
             serial_number,
@@ -390,7 +403,7 @@ class TerminalHost:
         *,
         message: str | None = None,
         message_timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> TerminalJson:
         device = self._device(serial_number)
         await self._run(
             serial_number,
@@ -484,7 +497,7 @@ class TerminalHost:
         cap_at_authorized: bool = False,
         message: str | None = None,
         message_timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> SessionJson:
         device = self._device(serial_number)
         self._check_filed(serial_number, device, session_id, "commit")
         await self._run(
@@ -508,7 +521,7 @@ class TerminalHost:
         *,
         message: str | None = None,
         message_timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> SessionJson:
         device = self._device(serial_number)
         self._check_filed(serial_number, device, session_id, "cancel")
         await self._run(
@@ -533,17 +546,17 @@ class TerminalHost:
             "session": self.session(serial_number, session_id),
         }
 
-    async def force_outcome(self, serial_number: str, outcome: str | None) -> dict[str, Any]:
+    async def force_outcome(self, serial_number: str, outcome: str | None) -> TerminalJson:
         device = self._device(serial_number)
         device.force_outcome(outcome)
         self._persist(serial_number, device)
         self.rt.bus.publish("terminal.outcome", serial_number=serial_number, outcome=outcome)
         return self.get(serial_number)
 
-    def sessions(self, serial_number: str) -> builtins.list[dict[str, Any]]:
+    def sessions(self, serial_number: str) -> builtins.list[SessionJson]:
         """Every session of the terminal, open and completed, oldest first."""
         device = self._device(serial_number)
-        found = {
+        found: dict[str, SessionJson] = {
             row["session_id"]: row["session"]
             for row in self.rt.store.rows(
                 TERMINAL_SESSIONS.name, "serial_number = ?", [serial_number], order_by="rowid"
@@ -553,7 +566,7 @@ class TerminalHost:
             found[session.session_id] = session.as_json(serial_number)
         return sorted(found.values(), key=lambda s: s["created_at"])
 
-    def session(self, serial_number: str, session_id: str) -> dict[str, Any]:
+    def session(self, serial_number: str, session_id: str) -> SessionJson:
         device = self._device(serial_number)
         session = device.sessions.get(session_id)
         if session is not None:
@@ -565,7 +578,7 @@ class TerminalHost:
                 "unknown_session",
                 f"no session {session_id!r} on terminal {serial_number}",
             )
-        return dict(row["session"])
+        return cast("SessionJson", dict(row["session"]))
 
     def _filed(self, serial_number: str, session_id: str) -> dict[str, Any] | None:
         row = self.rt.store.get(TERMINAL_SESSIONS.name, session_id)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from emulator.money import major_text, minor_text
 
@@ -160,6 +160,17 @@ class PaymentView:
             "message": self.message,
             "pin_digits": self.pin_digits,
         }
+
+
+class ScreenJson(TypedDict):
+    """A screen as the control API reports it: the flat properties and the terminal's own
+    reading of them (``view``), which a renderer draws as is."""
+
+    type: str
+    id: str
+    properties: dict[str, str]
+    keys: list[str]
+    view: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -373,7 +384,7 @@ class Screen:
             HINT: props.get(HINT) or None,
         }
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ScreenJson:
         return {
             "type": self.type,
             "id": self.id,
@@ -520,6 +531,50 @@ def screensaver_screen() -> Screen:
     return Screen(
         "screensaver", SCREENSAVER_ID, {"title": "Payter", "subtitle": "Touch the screen to start"}
     )
+
+
+READER_ID = "payter.reader"
+# What a card reader without a display says it is doing, by the terminal's state.
+READER_STATES = {
+    "IDLE": "Idle",
+    "READING": "Reading: present a card",
+    "CARD": "Card read",
+    "AUTHORIZING": "Authorizing",
+}
+# The states in which the reader's status light is on.
+READER_LIT = ("READING", "CARD", "AUTHORIZING")
+
+
+def reader_screen(model: str, online: bool, state: str, shown: Screen) -> ScreenJson:
+    """What a terminal without a display (the P6X family: a status light and LEDs, no
+    graphical UI) shows, in the shape of a screen's JSON (type ``reader``): whether its light
+    is on (``view.light``), what it is doing, and its payment step (the amount; a PIN card's
+    PIN pad, whose keys it takes). The device's own screen (``shown``) stays internal: a
+    renderer draws this reading, never that screen."""
+    view = shown.view()
+    payment = view["payment"] if shown.type == "payment" else None
+    pin = payment is not None and payment["phase"] == "pin"
+    keys = view["keys"] if pin else []
+    reading = {
+        "title": READER_STATES.get(state, state) if online else "Offline",
+        "subtitle": f"{model} card reader, no display",
+        "message": "",
+        "advice": "",
+        "icon": None,
+        "color": "black",
+        "qr": None,
+        "logo": False,
+        "selection_type": None,
+        "items": [],
+        "buttons": [],
+        "cards": [],
+        "payment": payment,
+        "keys": keys,
+        OUT_OF_SERVICE: view[OUT_OF_SERVICE],
+        HINT: view[HINT] if pin else None,
+        "light": online and state in READER_LIT,
+    }
+    return {"type": "reader", "id": READER_ID, "properties": {}, "keys": keys, "view": reading}
 
 
 def offline_screen() -> Screen:

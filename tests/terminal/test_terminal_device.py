@@ -115,6 +115,36 @@ def test_unknown_model_is_refused(acquirer: Acquirer) -> None:
     assert Device("X", "Polar", acquirer=acquirer).as_json()["has_screen"] is True
 
 
+def test_a_terminal_without_a_display_reports_what_its_reader_shows(
+    acquirer: Acquirer, present: Present
+) -> None:
+    """A P6X has no screen to draw: the control API reports its reader (light, what it does,
+    its payment step), which the TUI draws as is; an Apollo reports none."""
+    assert Device("X", "Polar", acquirer=acquirer).as_json()["reader"] is None
+    device = Device("P68-1", "P68", acquirer=acquirer)
+    device.boot(now=T0)
+    idle = device.as_json()["reader"]
+    assert (idle["type"], idle["id"], idle["keys"]) == ("reader", "payter.reader", [])
+    view = idle["view"]
+    assert (view["light"], view["title"], view["payment"]) == (False, "Idle", None)
+    assert view["subtitle"] == "P68 card reader, no display"
+    read(device, present, "visa-pin")
+    device.authorize(now=T0)
+    view = device.as_json()["reader"]["view"]
+    assert (view["light"], view["title"]) == (True, "Authorizing")
+    assert view["payment"]["phase"] == "pin" and view["payment"]["title"] == "Enter PIN"
+    assert "ok" in view["keys"] and view["hint"]
+    device.go_offline(now=at(1))
+    view = device.as_json()["reader"]["view"]
+    assert (view["light"], view["title"], view["payment"], view["keys"]) == (
+        False,
+        "Offline",
+        None,
+        [],
+    )
+    assert view["out_of_service"] == "the terminal is offline"
+
+
 def test_card_while_idle_is_ignored_and_reported(device: Device, present: Present) -> None:
     effects = device.present_card(present("visa-approved"), now=at(1))
     ignored = of(effects, CardIgnored)

@@ -32,6 +32,18 @@ def screen(name: str) -> dict[str, Any]:
     return Screen.parse(data, allow_payment=True).as_json()
 
 
+def reported(data: dict[str, Any]) -> dict[str, Any]:
+    """A terminal as the control API reports it: a terminal without a display (a P6X) with
+    what its reader shows, from the emulator's own code (as for screens)."""
+    from emulator.terminal.screens import Screen, reader_screen
+
+    if data.get("has_screen") is not False:
+        return data
+    shown = Screen.from_dict(data["screen"])
+    reader = reader_screen(data["model"], data["online"], data["state"], shown)
+    return {**data, "reader": reader}
+
+
 def terminal(serial: str, screen_name: str = "selection_home", **extra: Any) -> dict[str, Any]:
     shown = screen(screen_name)
     data = {
@@ -373,10 +385,10 @@ class FakeControlApi:
         return web.json_response({"service": "fake"})
 
     async def _terminals(self, request: web.Request) -> web.Response:
-        return web.json_response(list(self.terminals.values()))
+        return web.json_response([reported(t) for t in self.terminals.values()])
 
     async def _terminal(self, request: web.Request) -> web.Response:
-        return web.json_response(self.terminals[self._serial(request)])
+        return web.json_response(reported(self.terminals[self._serial(request)]))
 
     async def _press(self, request: web.Request) -> web.Response:
         serial = self._serial(request)
@@ -408,13 +420,13 @@ class FakeControlApi:
         serial = self._serial(request)
         self.online_changes.append((serial, False))
         self.terminals[serial]["online"] = False
-        return web.json_response(self.terminals[serial])
+        return web.json_response(reported(self.terminals[serial]))
 
     async def _online(self, request: web.Request) -> web.Response:
         serial = self._serial(request)
         self.online_changes.append((serial, True))
         self.terminals[serial]["online"] = True
-        return web.json_response(self.terminals[serial])
+        return web.json_response(reported(self.terminals[serial]))
 
     async def _cards(self, request: web.Request) -> web.Response:
         return web.json_response(self.cards)

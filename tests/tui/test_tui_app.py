@@ -388,9 +388,9 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
     )
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot, app, "tui.no_display")
+        await _ready(pilot, app, "payter.reader")
         shown = _frame(app).screen_shown
-        assert (shown.type, shown.title) == ("reader", "( ● )  Reading: present a card")
+        assert (shown.type, shown.light, shown.title) == ("reader", True, "Reading: present a card")
         assert shown.subtitle == "P68 card reader, no display"
         assert _frame(app).border_title == "Payter P68 · PAY-0001"
         assert _status(app) == "Reading cards: t tap, i insert"
@@ -407,7 +407,8 @@ async def test_a_terminal_without_a_display_is_drawn_as_a_card_reader(
         assert [key for _, key in fake_api.presses] == ["1", "2", "3", "4", "ok"]
         fake_api.terminals["PAY-0001"]["state"] = "IDLE"
         fake_api.set_screen("PAY-0001", "carousel")
-        await wait_for(pilot, lambda: _frame(app).screen_shown.title == "( ○ )  Idle")
+        await wait_for(pilot, lambda: _frame(app).screen_shown.title == "Idle")
+        assert not _frame(app).screen_shown.light
         await wait_for(pilot, lambda: _status(app) == "No display: the CSMS drives it over CPS")
 
 
@@ -643,9 +644,9 @@ async def test_a_p6x_is_drawn_without_a_screen(fake_api: FakeControlApi) -> None
     del fake_api.terminals["PAY-0001"]
     app = _app(fake_api)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot, app, "tui.no_display")
+        await _ready(pilot, app, "payter.reader")
         assert "P68-0001" in _frame(app).border_title
         shown = _frame(app).screen_shown
-        assert shown.title == "( ● )  Reading: present a card"
+        assert (shown.light, shown.title) == (True, "Reading: present a card")
         assert "no display" in shown.subtitle
         assert _frame(app).border_title == "Payter P68 · P68-0001"

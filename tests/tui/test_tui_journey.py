@@ -45,7 +45,7 @@ async def _on(pilot: Any, app: PayterTui, screen_id: str) -> ApolloScreen:
         await wait_for(pilot, lambda: _shown(app).id == screen_id, what=screen_id)
     except AssertionError as exc:
         shown = _shown(app)
-        raise AssertionError(f"{exc}; shown: {shown.id} {shown.properties}") from None
+        raise AssertionError(f"{exc}; shown: {shown.id} {shown.title!r}") from None
     return _shown(app)
 
 
@@ -59,7 +59,7 @@ async def _home(pilot: Any, app: PayterTui) -> None:
         )
     except AssertionError as exc:
         shown = _shown(app)
-        raise AssertionError(f"{exc}; shown: {shown.id} {shown.properties}") from None
+        raise AssertionError(f"{exc}; shown: {shown.id} {shown.title!r}") from None
     if _shown(app).type == "screensaver":
         await pilot.press("space")
     await _on(pilot, app, "journey.home")

@@ -1,4 +1,5 @@
-"""The Apollo's display: one screen of any type, drawn from its flat properties.
+"""The Apollo's display: one screen of any type, drawn from the terminal's reading of it (the
+control API's ``view``; :mod:`tui.apollo`).
 
 Every screen type of Payter's Apollo UI set is drawn here (payter.md §4.3): ``carousel``,
 ``info``, ``notification``, ``selection``, ``screensaver``, ``message``, ``dispense``, and
@@ -192,7 +193,8 @@ class ApolloScreenView(VerticalScroll):
     def _payment(self, screen: ApolloScreen) -> Iterator[Widget]:
         payment = screen.payment
         phase = payment.phase if payment else "processing"
-        yield Static(screen.title or _PHASE_TITLES.get(phase, ""), classes="apollo-title")
+        title = screen.title or (payment.title if payment else "")
+        yield Static(title, classes="apollo-title")
         if payment and payment.amount_text:
             yield _amount(payment.amount_text)
         if phase == "present_card":
@@ -226,7 +228,8 @@ class ApolloScreenView(VerticalScroll):
 
     def _reader(self, screen: ApolloScreen) -> Iterator[Widget]:
         """A card reader without a display (P6X): its light and state, its payment step."""
-        yield Static(screen.title, classes="apollo-title", markup=False)
+        light = "( ● )" if screen.light else "( ○ )"
+        yield Static(f"{light}  {screen.title}", classes="apollo-title", markup=False)
         yield Static(screen.subtitle, classes="apollo-subtitle", markup=False)
         if screen.payment is not None:
             # The payment step under its own title ("Enter PIN").
@@ -237,12 +240,9 @@ class ApolloScreenView(VerticalScroll):
     def _unknown(self, screen: ApolloScreen) -> Iterator[Widget]:
         yield Static(f"[{screen.type}]", classes="apollo-subtitle", markup=False)
         yield from self._title(screen)
-        lines = "\n".join(f"{k}: {v}" for k, v in screen.properties.items())
-        yield Static(lines, classes="apollo-message", markup=False)
+        if screen.message:
+            yield Static(screen.message, classes="apollo-message", markup=False)
         yield from self._buttons(screen)
-
-
-_PHASE_TITLES = {"present_card": "Present card", "pin": "Enter PIN", "processing": "Processing"}
 
 
 def _big_icon(icon: str) -> Text:

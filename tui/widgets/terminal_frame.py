@@ -30,12 +30,11 @@ def frame_width(height: int, available_width: int, *, compact: bool = False) -> 
 
 
 def screen_of(terminal: dict[str, Any]) -> ApolloScreen:
-    """What the frame draws for ``terminal`` (``GET /__admin/terminals/{serial}``)."""
-    shown = ApolloScreen.from_json(terminal.get("screen"))
+    """What the frame draws for ``terminal`` (``GET /__admin/terminals/{serial}``): its
+    screen, or for a terminal without a display (a P6X) what its reader shows, as reported."""
     if terminal.get("has_screen") is False:
-        # A P6X has no display: the reader is drawn, not the screen it does not have.
-        return ApolloScreen.card_reader(shown, terminal)
-    return shown
+        return ApolloScreen.from_json(terminal.get("reader"))
+    return ApolloScreen.from_json(terminal.get("screen"))
 
 
 class TerminalFrame(Vertical):
@@ -70,9 +69,6 @@ class TerminalFrame(Vertical):
         self.border_subtitle = f"{status} · {state}" if state else status
         self.set_class(not online, "-offline")
         await self.view.show(screen_of(terminal))
-
-    async def show_screen(self, screen: dict[str, Any] | None) -> None:
-        await self.view.show(ApolloScreen.from_json(screen))
 
     async def show_placeholder(self, screen_id: str, title: str, subtitle: str) -> None:
         self.border_subtitle = "no terminal"
