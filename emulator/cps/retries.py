@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from emulator.clock import Timer
 from emulator.datetimes import format_datetime, parse_datetime
@@ -40,6 +40,19 @@ CPS_CALLS = TableSpec(
     },
     indexes=(("serial_number", "session_id"),),
 )
+
+
+class CommitCall(TypedDict):
+    """One commit or cancel call a CSMS made (``cps_commit_calls``) and how it was answered."""
+
+    id: int
+    serial_number: str
+    session_id: str
+    call: str  # commit | cancel
+    at: str
+    status: int
+    fault: str | None
+
 
 CALLS = ("commit", "cancel")
 FAULTS = ("error", "timeout", "offline")
@@ -124,13 +137,14 @@ class RetryCheck:
             timer.cancel()
         self._timers.clear()
 
-    def calls(self, serial_number: str, session_id: str) -> list[dict[str, Any]]:
-        return self.rt.store.rows(
+    def calls(self, serial_number: str, session_id: str) -> list[CommitCall]:
+        rows = self.rt.store.rows(
             CPS_CALLS.name,
             "serial_number = ? and session_id = ?",
             [serial_number, session_id],
             order_by="id",
         )
+        return cast("list[CommitCall]", rows)
 
     def window(self, retry: int) -> tuple[float, float] | None:
         """Seconds after a failed attempt within which retry number ``retry`` (1-based) is
@@ -175,7 +189,7 @@ class RetryCheck:
                 )
 
     @staticmethod
-    def _failures_in_a_row(calls: list[dict[str, Any]]) -> int:
+    def _failures_in_a_row(calls: list[CommitCall]) -> int:
         count = 0
         for row in reversed(calls):
             if not transient(int(row["status"])):
@@ -188,7 +202,7 @@ class RetryCheck:
         serial_number: str,
         session_id: str,
         call: str,
-        earlier: list[dict[str, Any]],
+        earlier: list[CommitCall],
         now: datetime,
     ) -> None:
         last = earlier[-1]
@@ -250,14 +264,16 @@ class RetryCheck:
 
     def verdicts(self, serial_number: str | None = None) -> list[dict[str, Any]]:
         where, params = ("serial_number = ?", [serial_number]) if serial_number else (None, [])
-        rows = self.rt.store.rows(CPS_CALLS.name, where, params, order_by="id")
-        sessions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        rows = cast(
+            "list[CommitCall]", self.rt.store.rows(CPS_CALLS.name, where, params, order_by="id")
+        )
+        sessions: dict[tuple[str, str], list[CommitCall]] = {}
         for row in rows:
             sessions.setdefault((row["serial_number"], row["session_id"]), []).append(row)
         return [self._verdict(serial, sid, calls) for (serial, sid), calls in sessions.items()]
 
     def _verdict(
-        self, serial_number: str, session_id: str, calls: list[dict[str, Any]]
+        self, serial_number: str, session_id: str, calls: list[CommitCall]
     ) -> dict[str, Any]:
         retried_on_ladder: bool | None = None
         stopped: bool | None = None
