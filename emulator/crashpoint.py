@@ -1,10 +1,11 @@
-"""Places where the crash test kills the emulator with SIGKILL, at an exact point of a journey.
+"""Places where the crash test kills the emulator with SIGKILL, at an exact point.
 
 ``tests/test_crash_recovery.py`` runs the emulator as a subprocess with ``EMULATOR_CRASH_AT``
-naming points (``registering``, ``cdr-stored``, ``capturing``, ``fac-creating``,
-``fac-created``, ``fac-delivering``; comma-separated); the first time the
-process reaches it, it sends itself SIGKILL — the same ``kill -9`` an operator or the OOM
-killer gives, nothing flushed, nothing closed — between two steps no outside kill can aim at
+naming points, comma-separated: ``registering`` (our credentials POST answered, its token C not
+stored), ``answering-registration`` (a peer's registration made, its answer not sent),
+``cdr-stored``, ``capturing``, ``fac-creating``, ``fac-created``, ``fac-delivering``. The first
+time the process reaches one, it sends itself SIGKILL — the same ``kill -9`` an operator or the
+OOM killer gives, nothing flushed, nothing closed — between two steps no outside kill can aim at
 reliably. Without the variable (always, outside that test) :func:`reached` is a set look-up.
 """
 

@@ -84,6 +84,17 @@ def error_body(path: str | None, status: int, reason: str, now: datetime) -> dic
     return error
 
 
+# What to do once the answer to a request has been written, by id of the request (requests
+# cannot be keys themselves); see :func:`after_sent`.
+_AFTER_SENT: dict[int, list[Callable[[], None]]] = {}
+
+
+def after_sent(request: BaseRequest, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the answer to ``request`` has been written (not if the client
+    reset the connection first): e.g. a credentials answer went out, its token C with it."""
+    _AFTER_SENT.setdefault(id(request), []).append(callback)
+
+
 class _Handler(RequestHandler):
     now: Callable[[], datetime]
     # The first bytes of the request being read (to tell its protocol if aiohttp refuses it).
@@ -100,10 +111,15 @@ class _Handler(RequestHandler):
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         try:
-            return await super().finish_response(request, resp, start_time)
+            result = await super().finish_response(request, resp, start_time)
         finally:
             # The next bytes on this connection begin the next request.
             self._head, self._reading_head = b"", True
+            callbacks = _AFTER_SENT.pop(id(request), [])
+        if not result[1]:  # written (not reset by the client)
+            for callback in callbacks:
+                callback()
+        return result
 
     def log_exception(self, *args: Any, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import hmac
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from emulator import logs
 from emulator.ocpi.types import format_datetime
@@ -70,6 +70,9 @@ TOKENS_A = TableSpec(
         "created_at": str,
         "used_at": str,
         "platform_id": int,
+        # When the answer of the registration that used it was written: until then the peer
+        # may never have had its token C, and may POST again with this token A.
+        "answered_at": str,
     },
     pk="token_hash",
 )
@@ -86,6 +89,7 @@ class TokenA(TypedDict):
     created_at: str
     used_at: str | None
     platform_id: int | None  # the platform whose registration used it
+    answered_at: NotRequired[str | None]  # when that registration's answer was written
 
 
 @dataclass
@@ -336,6 +340,10 @@ class Platforms:
             self.vault.digest(presented),
             {"used_at": self._now(), "platform_id": platform_id},
         )
+
+    def mark_answered(self, presented: str) -> None:
+        """The answer of the registration that used token A ``presented`` was written."""
+        self.store.update("tokens_a", self.vault.digest(presented), {"answered_at": self._now()})
 
     def release_tokens_a(self, platform_id: int) -> None:
         """Re-arm the fixed token A when the platform that used it is unregistered."""

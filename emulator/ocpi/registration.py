@@ -34,6 +34,7 @@ from emulator.ocpi.transport import (
 )
 from emulator.ocpi.types import collect_notes
 from emulator.rules import RuleId
+from emulator.serving import after_sent
 from emulator.settings import OCPI_VERSIONS, version_key
 
 log = logs.get_logger("emulator.ocpi.registration")
@@ -535,9 +536,63 @@ class Registration:
             )
         self._registering.add(req.token_a)
         try:
+            if req.again is not None:
+                return await self._register_peer_again(req, req.again, creds, version)
             return await self._register_peer(req, req.token_a, creds, version)
         finally:
             self._registering.discard(req.token_a)
+
+    def _note_answered(self, req: OcpiRequest, token_a: str) -> None:
+        """Once the credentials answer is written, token A is spent for good (until then a
+        repeated POST with it is the peer's retry: OcpiServer._unanswered_registration)."""
+        after_sent(req.http, lambda: self.platforms.mark_answered(token_a))
+
+    async def _register_peer_again(
+        self, req: OcpiRequest, platform_id: int, creds: dict[str, Any], version: str
+    ) -> OcpiResult:
+        """The peer's registration again, on the platform its first POST made (the answer
+        never reached it): one platform, a new token C; the first one is void."""
+        assert req.token_a is not None
+        token_a = req.token_a
+        platform = self.platforms.get(platform_id)
+        assert platform is not None
+        req.journal_platform_id = platform.id
+        probe = Platform(
+            **{
+                **platform.__dict__,
+                "versions_url": creds["url"],
+                "peer_token": creds["token"],
+                "auth_encoding": default_encoding(version),
+            }
+        )
+        try:
+            chosen, endpoints = await self._discover(probe, creds["token"], version)
+        except RegistrationFailed as exc:
+            raise OcpiError(exc.ocpi_status, exc.public) from None
+        token_c = self.rt.ids.token()
+        self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
+        self.platforms.consume_token_a(token_a, platform.id)
+        platform = self.platforms.update(
+            platform.id,
+            status="REGISTERED",
+            versions_url=creds["url"],
+            peer_token=creds["token"],
+            version=chosen,
+            endpoints=endpoints,
+            auth_encoding=default_encoding(version),
+            roles=self._roles(creds),
+            name=self._peer_name(creds) or platform.name,
+            hub_party_id=creds.get("hub_party_id"),
+        )
+        log.warning(
+            "a registration POST repeated: its first answer never reached the peer",
+            platform=platform.id,
+        )
+        self.rt.coverage.flow("registration", platform.id, "the peer registered with us")
+        self.rt.bus.publish("platform.registered", platform=platform.public())
+        self._follow_up(platform, probe=True)
+        self._note_answered(req, token_a)
+        return OcpiResult(data=self.server.credentials(chosen, token_c))
 
     async def _register_peer(
         self, req: OcpiRequest, token_a: str, creds: dict[str, Any], version: str
@@ -559,6 +614,9 @@ class Registration:
             self.platforms.delete(platform.id)
             raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
+        # Token A bound to the platform first: killed before the answer, the peer's repeated
+        # POST finds the platform it made (OcpiServer._unanswered_registration), not a new one.
+        self.platforms.consume_token_a(token_a, platform.id)
         platform = self.platforms.update(
             platform.id,
             status="REGISTERED",
@@ -566,10 +624,11 @@ class Registration:
             endpoints=endpoints,
             issued_token=token_c,
         )
-        self.platforms.consume_token_a(token_a, platform.id)
+        crashpoint.reached("answering-registration")  # registered; the peer has no token C
         self.rt.coverage.flow("registration", platform.id, "the peer registered with us")
         self.rt.bus.publish("platform.registered", platform=platform.public())
         self._follow_up(platform, probe=True)
+        self._note_answered(req, token_a)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
 
     async def receive_put(self, req: OcpiRequest) -> OcpiResult:

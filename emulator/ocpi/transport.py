@@ -26,7 +26,7 @@ from emulator import inbound, jsonio, logs
 from emulator.coverage import checked
 from emulator.ocpi import status
 from emulator.ocpi.models.base import validate_peer_object
-from emulator.ocpi.platforms import Platform, Platforms
+from emulator.ocpi.platforms import Platform, Platforms, TokenA
 from emulator.ocpi.status import OcpiError
 from emulator.ocpi.types import ParseNote, collect_notes, format_datetime, parse_datetime
 from emulator.redact import is_secret_key, redact_secret
@@ -107,6 +107,9 @@ class OcpiRequest:
     # The platform the request concerns if it was not authenticated by one (e.g. a
     # registration POST made with token A creates it during the handshake).
     journal_platform_id: int | None = None
+    # A credentials POST repeating one whose answer the peer never had: the platform that
+    # registration made (see OcpiServer._unanswered_registration).
+    again: int | None = None
 
     @property
     def rt(self) -> Runtime:
@@ -691,7 +694,7 @@ class OcpiServer:
             req.token_encoding = encoding
             return
         for token, encoding in candidates:
-            row = self.platforms.token_a(token)
+            row = self.platforms.token_a(token) or self._unanswered_registration(req, token)
             if row is None:
                 continue
             if not route.token_a:
@@ -723,6 +726,28 @@ class OcpiServer:
         for token, _ in candidates:
             self._explain_refused_token(req, token)
         raise OcpiError(status.CLIENT_ERROR, "unknown token", http_status=401)
+
+    def _unanswered_registration(self, req: OcpiRequest, token: str) -> TokenA | None:
+        """A token A that a registration used whose answer was never written (the emulator
+        stopped before sending it) and whose platform was never called with that answer's
+        token C: the peer never had it, and registers again (versions, then a credentials
+        POST). Taken as token A; the POST makes the registration again on that platform
+        (``req.again``) instead of a second one."""
+        spent = self.platforms.spent_token_a(token)
+        if spent is None or spent.get("answered_at"):
+            return None
+        owner_id = spent["platform_id"]
+        owner = self.platforms.get(owner_id) if owner_id is not None else None
+        if (
+            owner is None
+            or owner.registered_by != "peer"
+            or owner.status not in ("PENDING", "REGISTERED")
+            or owner.peer_auth_seen is not None
+        ):
+            return None
+        if req.module == "credentials" and req.http.method == "POST":
+            req.again = owner.id
+        return spent
 
     def _explain_refused_token(self, req: OcpiRequest, token: str) -> None:
         """Raise a 401 that says why ``token`` is refused, if it is one this server knows of

@@ -827,3 +827,49 @@ async def test_a_registration_still_running_is_not_taken_for_an_interrupted_one(
     platform = await emulator.registration.register_with(cpo.versions_url, cpo.token_a)
     assert platform.status == "REGISTERED"
     assert seen and seen[0][0] == 405, seen
+
+
+@pytest.mark.parametrize("where", ["before REGISTERED", "before the answer"])
+async def test_a_peers_registration_killed_before_its_answer_is_made_again_on_its_platform(
+    start_emulator, cpo: CpoDouble, http, tmp_path, where: str
+) -> None:
+    """The CPO's credentials POST to us, the emulator killed before the CPO had the answer
+    (token C): the CPO POSTs again with its token A. The registration is made again on the
+    platform the first POST made — not a second platform, not a 401 for a spent token A."""
+    db = str(tmp_path / "emulator.db")
+    first = await start_emulator(db=db)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    if where == "before REGISTERED":
+        update = first.platforms.update
+
+        def update_or_die(platform_id: int, **fields: object) -> object:
+            if fields.get("status") == "REGISTERED":
+                raise Killed
+            return update(platform_id, **fields)
+
+        first.platforms.update = update_or_die  # type: ignore[method-assign]
+    else:
+        first.registration._follow_up = killed  # type: ignore[method-assign]
+    with pytest.raises(Exception):  # noqa: B017 - the connection dies with the process
+        await cpo.register_with(first.server.versions_url, TOKEN_A)
+    await first.stop()
+    node = await start_emulator(db=db, port=first.port)
+    [before] = node.platforms.all()
+    answer = await cpo.register_with(node.server.versions_url, TOKEN_A)
+    assert answer["status_code"] == 1000, answer
+    token_c = answer["data"]["token"]
+    [platform] = node.platforms.all()
+    assert (platform.id, platform.status) == (before.id, "REGISTERED")
+    details = node.server.version_url("2.3.0")
+    status, _, env = await ocpi(http, "GET", f"{details}/credentials", token_c)
+    assert (status, env["status_code"]) == (200, 1000), env
+    assert findings(node, "OCPI-17") == []
+    # Once token C has been used, the token A is spent for good.
+    status, _, env = await ocpi(
+        http, "POST", f"{details}/credentials", TOKEN_A, json=cpo.my_credentials("2.3.0", "x")
+    )
+    assert status == 401 and "already used" in env["status_message"]
+    assert len(node.platforms.all()) == 1
