@@ -58,7 +58,12 @@ class Server:
 
 @contextmanager
 def server(
-    args: list[str], *, core: int | None, timeout: float = 60.0, env: dict[str, str] | None = None
+    args: list[str],
+    *,
+    core: int | None,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[Server]:
     """Start ``args`` (which must accept ``--port`` and ``--ready-file``) pinned to ``core``;
     yield once the ready file exists; stop it with SIGTERM."""
@@ -68,7 +73,7 @@ def server(
         cmd = [*taskset(core), *args, "--port", str(port), "--ready-file", str(ready)]
         proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},

@@ -202,13 +202,36 @@ def loads(raw: bytes | str, limits: JsonLimits = LIMITS) -> Any:
     if (
         escapes
         or len(text) > limits.max_string
-        or text.count("[") + text.count("{") > limits.max_depth
         or text.count(",") >= min(limits.max_array, limits.max_keys)
     ):
         check_shape(
             value, limits, surrogates=escapes, strings=escapes or len(text) > limits.max_string
         )
+    elif text.count("[") + text.count("{") > limits.max_depth and _deeper_than(
+        value, limits.max_depth
+    ):
+        # Fewer commas than any array or object may hold members, short text, no escape:
+        # only the depth can break a limit. The full walk says where.
+        check_shape(value, limits, surrogates=False, strings=False)
     return value
+
+
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``max_depth`` (the root is level 1):
+    a walk level by level, over the containers only."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 1
+    while level:
+        if depth > max_depth:
+            return True
+        below: list[Any] = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+        depth += 1
+    return False
 
 
 def check_shape(

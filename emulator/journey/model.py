@@ -171,20 +171,13 @@ class Journey:
         row["state"] = str(self.state)
         row["money"] = str(self.money)
         card = self.card
-        row["card"] = (
-            {
-                "card_id": card.card_id,
-                "masked_pan": card.masked_pan,
-                "brand": card.brand,
-                "medium": card.medium,
-            }
-            if card
-            else None
-        )
+        row["card"] = {f: getattr(card, f) for f in _CARD_FIELDS} if card else None
         row["history"] = list(self.history)
         row["deadline_kind"] = str(self.deadline_kind) if self.deadline_kind else None
         return row
 
 
+# Every field of a Card is a scalar: copied by name, as dataclasses.asdict would.
+_CARD_FIELDS = tuple(f.name for f in dataclasses.fields(Card))
 _JOURNEY_FIELDS = tuple(f.name for f in dataclasses.fields(Journey))
 _JOURNEY_FIELDS_SET = frozenset(_JOURNEY_FIELDS)

@@ -293,7 +293,9 @@ class Ptp:
         # The CdrLocation has no time zone; the mirrored Location has (tariff restrictions on
         # the time of day are local time).
         location_id = (cdr.get("cdr_location") or {}).get("id")
-        found = self.mirror.locations.find(str(location_id), platform.id) if location_id else None
+        found = (
+            self.mirror.locations.find_head(str(location_id), platform.id) if location_id else None
+        )
         time_zone = found["object"].get("time_zone") if found else None
         for problem in check_cdr_totals(cdr, version=version, time_zone=time_zone):
             out.append(checks.Problem(problem.rule, problem.message, problem.pointer))

@@ -489,6 +489,11 @@ class Locations(OwnedObjects):
         row = super().find(object_id, platform_id)
         return self._assemble([row])[0] if row else None
 
+    def find_head(self, object_id: str, platform_id: int | None = None) -> StoredObject | None:
+        """:meth:`find` without reading the EVSEs: the row and the Location's own fields (its
+        ``evses`` is the stored placeholder, ``[]``), for a caller that needs no more."""
+        return super().find(object_id, platform_id)
+
     def rows(
         self, platform_id: int | None = None, *, valid_only: bool = False
     ) -> list[StoredObject]:

@@ -542,7 +542,7 @@ class Payments:
         checked("OCPI-52", "PAYTER-07")
         problems: list[checks.Problem] = []
         for i, loc_id in enumerate(obj.get("location_ids") or []):
-            found = mirror.locations.find(str(loc_id), platform.id)
+            found = mirror.locations.find_head(str(loc_id), platform.id)
             if found is None or not found["valid"]:
                 problems.append(
                     checks.Problem(

@@ -448,3 +448,27 @@ async def test_implausible_values_are_accepted_and_reported(cpo: Cpo, http) -> N
     assert {"/total_energy", "/end_date_time"} <= pointers
     # Information never fails a verdict.
     assert all(r["rule"] != "OCPI-38b" for r in errors(cpo.node))
+
+
+@pytest.mark.parametrize("cpo", ["2.3.0"], indirect=True)
+async def test_a_cdr_post_reads_as_many_rows_whatever_the_size_of_its_location(
+    cpo: Cpo, http
+) -> None:
+    """The CDR's checks need its Location's time zone, not its EVSEs: a Location of 2 or of
+    40 EVSEs costs a CDR POST the same rows (counted through the store, not timed)."""
+    store = cpo.node.rt.store
+    read: list[int] = []
+    for n, lid in ((2, "LOC-1"), (40, "LOC-2")):
+        evses = [obj.evse(f"EVSE-{i}") for i in range(1, n + 1)]
+        status, _, env = await cpo.call(
+            http, "PUT", "locations", "NL", "CPO", lid, json=obj.location(lid, evses=evses)
+        )
+        assert status in (200, 201), env
+        cdr = obj.cdr(f"CDR-{n}", session_id=None)
+        cdr["cdr_location"]["id"] = lid
+        cpo.node.rt.journal.flush()  # the journal's batch is not the CDR's cost
+        before = store.rows_read
+        status, _, env = await cpo.call(http, "POST", "cdrs", json=cdr)
+        assert status == 201 and env["status_code"] == 1000, env
+        read.append(store.rows_read - before)
+    assert read[0] == read[1], read

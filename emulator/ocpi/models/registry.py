@@ -91,11 +91,19 @@ def model_for(version: str, name: str) -> type[OcpiModel]:
 
     Raises :class:`KeyError` for an unknown version or an object the version does not have.
     """
+    found = _FOUND.get((version, name))
+    if found is not None:
+        return found
     try:
         module, cls = _WHERE[version][name]
     except KeyError:
         raise KeyError(f"OCPI {version} has no {name} object") from None
     # The model modules are imported on first use: a server that never sees a CDR never
     # builds the CDR classes (start-up stays near the import floor).
-    found: type[OcpiModel] = getattr(importlib.import_module(f"emulator.ocpi.models.{module}"), cls)
+    found = getattr(importlib.import_module(f"emulator.ocpi.models.{module}"), cls)
+    _FOUND[(version, name)] = found
     return found
+
+
+# (version, name) -> model, once imported: import_module costs a lock and a lookup per call.
+_FOUND: dict[tuple[str, str], type[OcpiModel]] = {}
