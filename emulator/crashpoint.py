@@ -1,8 +1,8 @@
 """Places where the crash test kills the emulator with SIGKILL, at an exact point of a journey.
 
 ``tests/test_crash_recovery.py`` runs the emulator as a subprocess with ``EMULATOR_CRASH_AT``
-naming one point (``cdr-stored``, ``capturing``, ``fac-creating``, ``fac-created``,
-``fac-delivering``); the first time the
+naming points (``registering``, ``cdr-stored``, ``capturing``, ``fac-creating``,
+``fac-created``, ``fac-delivering``; comma-separated); the first time the
 process reaches it, it sends itself SIGKILL — the same ``kill -9`` an operator or the OOM
 killer gives, nothing flushed, nothing closed — between two steps no outside kill can aim at
 reliably. Without the variable (always, outside that test) :func:`reached` is a set look-up.

@@ -1,9 +1,11 @@
 """kill -9 at points across the journey, restart, and the money still ends right.
 
 The emulator and the simulated CPO run as subprocesses on database files, each on its own
-manual clock (advanced together). Journeys run one after another; at a seeded order of points
-the emulator dies with SIGKILL — from outside (just after the STOP_SESSION was answered, while
-charging, just after the card was approved) or from inside at an exact step
+manual clock (advanced together). First the emulator dies in its registration, after the CPO
+answered the credentials POST (its token C lost, the CPO's token A spent): the CPO completes
+the registration with a credentials PUT. Then journeys run one after another; at a seeded order
+of points the emulator dies with SIGKILL — from outside (just after the STOP_SESSION was
+answered, while charging, just after the card was approved) or from inside at an exact step
 (``EMULATOR_CRASH_AT``: the CDR stored but not yet passed on, the capture decided but not yet
 made, the capture made and its FAC not yet made, the FAC made but the journey not yet naming
 it, the FAC delivered but not yet marked) — while the CPO goes on pushing into the void
@@ -249,17 +251,27 @@ def test_every_authorized_journey_ends_once_across_kill_minus_9(tmp_path: Path) 
     random.Random(SEED).shuffle(points)
     try:
         pair.cpo.start(START)
-        pair.emu.start(START, points[0] if points[0] in INSIDE else None)
-        call(
-            pair.emu.base,
-            "POST",
-            "platforms/register",
-            {
-                "versions_url": pair.cpo.info["ocpi_versions_url"],
-                "token": "cpo-sim-token-a",
-                "version": "2.3.0",
-            },
-        )
+        # Killed in the registration, after the CPO answered our credentials POST: it holds
+        # token B and spent its token A; its token C died with the process.
+        pair.emu.start(START, "registering")
+        try:
+            call(
+                pair.emu.base,
+                "POST",
+                "platforms/register",
+                {
+                    "versions_url": pair.cpo.info["ocpi_versions_url"],
+                    "token": "cpo-sim-token-a",
+                    "version": "2.3.0",
+                },
+            )
+        except (AssertionError, OSError):
+            pass  # no answer: the emulator died
+        assert pair.emu.died(), "the emulator did not reach registering"
+        pair.restart(points[0] if points[0] in INSIDE else None)
+        # The CPO updates its credentials (PUT with token B): the registration is complete.
+        [theirs] = call(pair.cpo.base, "GET", "platforms")
+        call(pair.cpo.base, "POST", f"platforms/{theirs['id']}/update", {})
         pair.advance(5)  # the CPO assigns the terminal; the first crawl runs
         for point, after in zip(points, [*points[1:], None], strict=True):
             journey(pair, point, after if after in INSIDE else None)
@@ -312,6 +324,7 @@ def check_invariant(pair: Pair, expected: int) -> None:
     # Nothing lost or doubled: one registration, one terminal, the CPO's Sessions and CDRs.
     platforms = call(emu, "GET", "platforms")
     assert [p["status"] for p in platforms] == ["REGISTERED"]
+    assert [p["status"] for p in call(cpo, "GET", "platforms")] == ["REGISTERED"]
     assert [t["serial_number"] for t in call(emu, "GET", "terminals")] == [SERIAL]
     ours = call(emu, "GET", "ocpi/sessions")
     assert sorted(s["id"] for s in ours) == sorted(

@@ -197,8 +197,9 @@ class JourneyRecords:
         return updated
 
     def _one(self, where: str, params: list[Any]) -> Journey | None:
-        row = self.store.first("journeys", where, params)
-        return Journey.from_row(row) if row is not None else None
+        # Its id only: the journey itself is most often kept decoded already (get).
+        rows = self.store.query(f"select id from journeys where {where} limit 1", params)  # noqa: S608 - our clauses
+        return self.get(rows[0]["id"]) if rows else None
 
     def _many(self, rows: list[dict[str, Any]]) -> list[Journey]:
         return [Journey.from_row(row) for row in rows]

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from emulator import crashpoint, logs
 from emulator.ocpi import status
 from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
 from emulator.ocpi.models.base import validate_peer_object
@@ -34,6 +35,8 @@ from emulator.ocpi.transport import (
 from emulator.ocpi.types import collect_notes
 from emulator.rules import RuleId
 from emulator.settings import OCPI_VERSIONS, version_key
+
+log = logs.get_logger("emulator.ocpi.registration")
 
 # Presented to the peer to check that it refuses what it never issued (checklist 5.1 #2).
 PROBE_TOKEN = "payter-emulator-probe-unknown-token"  # noqa: S105 (not a secret)
@@ -136,6 +139,8 @@ class Registration:
         self.on_registered: list[Any] = []
         # Tokens A of credentials POSTs being answered right now.
         self._registering: set[str] = set()
+        # Platforms we are registering with in this process (PENDING while the handshake runs).
+        self._in_flight: set[int] = set()
         self.followup_delay = float(getattr(server.rt.settings, "registration_followup_delay", 1.0))
         self.on_unregistered: list[Any] = []
 
@@ -571,10 +576,11 @@ class Registration:
         version = req.version
         assert version is not None
         platform = req.platform
-        if platform is None or not platform.registered:
+        if platform is None or not (platform.registered or self.interrupted(platform)):
             raise OcpiError(
                 status.CLIENT_ERROR, "not registered: POST the credentials first", http_status=405
             )
+        completes = not platform.registered  # a registration a restart interrupted
         creds = req.parse(_versions().CREDENTIALS_MODEL[version], what="Credentials").dump()
         self._check_peer_credentials(req, creds, platform.id, None, version)
         probe = Platform(
@@ -600,8 +606,13 @@ class Registration:
             name=self._peer_name(creds) or platform.name,
             auth_encoding=probe.auth_encoding,
             hub_party_id=creds.get("hub_party_id"),
+            status="REGISTERED",
         )
-        self.rt.bus.publish("platform.updated", platform=platform.public())
+        if completes:
+            self.rt.coverage.flow("registration", platform.id, "the peer completed it (PUT)")
+            self.rt.bus.publish("platform.registered", platform=platform.public())
+        else:
+            self.rt.bus.publish("platform.updated", platform=platform.public())
         self._follow_up(platform)
         return OcpiResult(data=self.server.credentials(chosen, token_c))
 
@@ -682,6 +693,12 @@ class Registration:
                     status.CLIENT_ERROR,
                     platform_id=existing.id,
                 )
+        for stale in self.platforms.all():
+            if stale.versions_url == versions_url and self.interrupted(stale):
+                # A registration a restart interrupted, begun again from the start: one
+                # platform, not two.
+                log.warning("an interrupted registration is begun again", platform=stale.id)
+                self.platforms.delete(stale.id)
         platform = self.platforms.create(
             status="PENDING",
             versions_url=versions_url,
@@ -689,6 +706,26 @@ class Registration:
             registered_by="us",
             auth_encoding="base64",
         )
+        self._in_flight.add(platform.id)
+        try:
+            return await self._register_pending(platform, token_a, version)
+        finally:
+            self._in_flight.discard(platform.id)
+
+    def interrupted(self, platform: Platform) -> bool:
+        """A registration we began and that no handshake of this process is running: the
+        emulator stopped during it (after our credentials POST the peer may hold token B,
+        with token A spent, while its answer, token C, was lost). The peer completes it with a
+        credentials PUT (token B); or the operator unregisters it and registers again."""
+        return (
+            platform.status == "PENDING"
+            and platform.registered_by == "us"
+            and platform.id not in self._in_flight
+        )
+
+    async def _register_pending(
+        self, platform: Platform, token_a: str, version: str | None
+    ) -> Platform:
         try:
             chosen, endpoints = await self._discover(platform, token_a, version)
             token_b = self.rt.ids.token()
@@ -701,6 +738,7 @@ class Registration:
             reply = await self._send_credentials(
                 platform, "POST", creds_url, token_a, chosen, token_b
             )
+            crashpoint.reached("registering")  # the peer has token B; we do not have its C
             self._check_read_with_token_b(platform, "POST", chosen, before_post, reply)
             theirs = self._accept_credentials(platform, reply, chosen, {token_a, token_b})
         except RegistrationFailed as exc:

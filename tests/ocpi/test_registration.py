@@ -734,3 +734,96 @@ async def test_two_posts_with_one_token_a_register_once(emulator: EmulatorNode, 
     finally:
         await first.stop()
         await second.stop()
+
+
+# --- a registration a restart interrupted ------------------------------------------------------
+
+
+class Killed(BaseException):
+    """The process dies here (a kill -9 between two statements)."""
+
+
+async def test_a_registration_interrupted_after_the_post_is_completed_by_the_peers_put(
+    start_emulator, cpo: CpoDouble, http, tmp_path
+) -> None:
+    """Killed after the CPO answered our credentials POST: it holds token B and spent its token
+    A, its token C was lost with the process. After the restart the platform is an interrupted
+    registration (PENDING); the CPO's credentials PUT with token B completes it (one platform),
+    and an operator registering again instead begins it again (still one platform)."""
+    db = str(tmp_path / "emulator.db")
+    first = await start_emulator(db=db)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    first.registration._accept_credentials = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        await first.registration.register_with(cpo.versions_url, cpo.token_a)
+    await first.stop()
+    token_b = cpo.emulator_token
+    assert token_b and cpo.token_a not in cpo.valid_tokens  # the CPO has B; A is spent
+
+    node = await start_emulator(db=db, port=first.port)
+    [pending] = node.platforms.all()
+    assert pending.status == "PENDING" and node.registration.interrupted(pending)
+    url = f"{node.rt.base_url}/ocpi/2.3.0/credentials"
+    # Until it is completed, token B opens versions and credentials only.
+    _, _, env = await ocpi(http, "GET", f"{node.rt.base_url}/ocpi/2.3.0/locations", token_b)
+    assert env["status_code"] == 2000
+    token_c = "cpo-token-c-after-restart"
+    cpo.valid_tokens.add(token_c)
+    status, _, env = await ocpi(
+        http, "PUT", url, token_b, json=cpo.my_credentials("2.3.0", token_c)
+    )
+    assert (status, env["status_code"]) == (200, 1000), env
+    [platform] = node.platforms.all()
+    assert (platform.id, platform.status) == (pending.id, "REGISTERED")
+    new_b = env["data"]["token"]
+    status, _, env = await ocpi(http, "GET", url, new_b)
+    assert env["status_code"] == 1000, env
+
+
+async def test_an_interrupted_registration_begun_again_leaves_one_platform(
+    start_emulator, cpo: CpoDouble, tmp_path
+) -> None:
+    db = str(tmp_path / "emulator.db")
+    first = await start_emulator(db=db)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    first.registration._accept_credentials = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        await first.registration.register_with(cpo.versions_url, cpo.token_a)
+    await first.stop()
+    node = await start_emulator(db=db, port=first.port)
+    # The CPO's operator hands out a new token A; ours registers again from the start.
+    cpo.token_a = "cpo-token-a-new"
+    cpo.valid_tokens.add(cpo.token_a)
+    platform = await node.registration.register_with(cpo.versions_url, cpo.token_a)
+    assert [(p.id, p.status) for p in node.platforms.all()] == [(platform.id, "REGISTERED")]
+
+
+async def test_a_registration_still_running_is_not_taken_for_an_interrupted_one(
+    emulator: EmulatorNode, cpo: CpoDouble, http
+) -> None:
+    """While our handshake runs, the CPO's PUT with token B is refused as before (405)."""
+    seen: list[tuple[int, str]] = []
+    original = cpo.read_emulator
+
+    async def put_meanwhile(version: str, versions_url: str) -> bool:
+        if cpo.emulator_token and not seen:
+            status, _, env = await ocpi(
+                http,
+                "PUT",
+                f"{emulator.rt.base_url}/ocpi/2.3.0/credentials",
+                cpo.emulator_token,
+                json=cpo.my_credentials("2.3.0", "cpo-token-c-early"),
+            )
+            seen.append((status, env["status_message"]))
+        return await original(version, versions_url)
+
+    cpo.read_emulator = put_meanwhile  # type: ignore[method-assign]
+    platform = await emulator.registration.register_with(cpo.versions_url, cpo.token_a)
+    assert platform.status == "REGISTERED"
+    assert seen and seen[0][0] == 405, seen
