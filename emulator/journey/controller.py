@@ -2,9 +2,11 @@
 edge of the pure journey core.
 
 The controller of terminals in mode ``ocpi`` (DESIGN.md "One terminal, two drivers"). It keeps
-the menus a driver moves through (Home, the charger list, the tariff, Stop, Receipts; not
-persisted: a restart shows Home), turns what happens (keys, cards, payment steps, OCPI command
-results, Sessions, CDRs, deadlines) into events for :func:`emulator.journey.step.step`, saves
+the menus a driver moves through (:mod:`emulator.journey.menus`: Home, the charger list, the
+tariff, Stop, Receipts; not persisted: a restart shows Home), turns what happens (keys on a
+journey's screens, cards, the terminal going offline or online, payment steps, OCPI command
+results, Sessions, CDRs, deadlines, a restart) into events for
+:func:`emulator.journey.step.step` (ARCHITECTURE.md lists which input is which event), saves
 the journey it returns through :class:`~emulator.journey.records.JourneyRecords`, and carries
 out the effects through the terminal host, ``ptp`` and the clock, feeding their outcomes back
 as events.

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import snapshot_mismatch, wait_for
 from fake_api import FakeControlApi, screen
+from textual.widgets._footer import FooterKey
 
 from tui.apollo import ApolloScreen
 from tui.app import PayterTui, make_app
@@ -83,7 +84,21 @@ async def _shown(pilot: Any, app: PayterTui, api: FakeControlApi, name: str) -> 
     line = str(status_text(expected, api.terminals["PAY-0001"], scrolls=scrolls))
     await wait_for(pilot, lambda: frame.screen_shown == expected, what=name)
     await wait_for(pilot, lambda: str(status.render()) == line, what=f"{name} status")
-    await pilot.pause()
+    await _footer_drawn(pilot, app)
+
+
+async def _footer_drawn(pilot: Any, app: PayterTui) -> None:
+    """The footer's keys are drawn and stay: a new screen's keys (focus moves) make the footer
+    draw its keys again after the next refresh, and a screenshot taken in between has an empty
+    footer. Waits until two screenshots in a row agree, with the footer's keys on."""
+    previous = None
+    for _ in range(250):
+        await pilot.pause(0.02)
+        shot = app.export_screenshot()
+        if shot == previous and len(app.screen.query(FooterKey)) > 0:
+            return
+        previous = shot
+    raise AssertionError("the footer never settled")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)
@@ -106,7 +121,7 @@ async def test_every_screen_type(fake_api: FakeControlApi, size: tuple[int, int]
             lambda: frame.screen_shown.type == "reader" and frame.screen_shown.phase == "pin",
             what="P6X",
         )
-        await pilot.pause()
+        await _footer_drawn(pilot, app)
         mismatches += snapshot_mismatch(app, f"screen_reader_pin_{_size(size)}")
     assert mismatches == []
 
@@ -123,16 +138,16 @@ async def test_every_pane(fake_api: FakeControlApi, size: tuple[int, int]) -> No
         await _shown(pilot, app, fake_api, "info_receipt_qr")
         for key, pane in PANES.items():
             await pilot.press(key)
-            await pilot.pause()
+            await _footer_drawn(pilot, app)
             mismatches += snapshot_mismatch(app, f"pane_{pane}_{_size(size)}")
         await pilot.press("question_mark")
-        await pilot.pause()
+        await pilot.pause()  # the help is a screen of its own, without the footer
         mismatches += snapshot_mismatch(app, f"pane_help_{_size(size)}")
         await pilot.press("escape")
         # At 80x24 the QR code is below the receipt's words: PgDn brings all of it up.
         view = app.screen.query_one(TerminalFrame).view
         await pilot.press("pagedown")
-        await pilot.pause()
+        await _footer_drawn(pilot, app)
         if size == (80, 24):
             code = view.query_one(QrCode)
             assert view.max_scroll_y > 0 and code.region.y == view.region.y
