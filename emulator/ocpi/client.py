@@ -64,6 +64,11 @@ class PeerError(Exception):
         # What a peer that chose the URL may be told: never whether a port was open.
         self.public = public or message
 
+    def cause(self) -> str:
+        """Why a check that needed this answer could not run, naming the finding the client
+        recorded for it (coverage's "not checked: ..."): one root cause, one finding."""
+        return f"the CPO could not be asked ({self.message})"
+
 
 class PeerUnreachable(PeerError):
     """Connection refused, DNS failure, timeout."""
@@ -71,6 +76,11 @@ class PeerUnreachable(PeerError):
 
 class PeerProtocolError(PeerError):
     """The peer answered, but not with an OCPI envelope."""
+
+    def cause(self) -> str:
+        if self.reply is not None:
+            return f"OCPI-06 ({self.reply.describe()} at {self.reply.url})"
+        return super().cause()
 
 
 @dataclass

@@ -21,7 +21,13 @@ from pydantic import ValidationError
 
 from emulator import crashpoint, logs
 from emulator.ocpi import status
-from emulator.ocpi.client import OcpiClient, OcpiReply, PeerError, PeerUnreachable
+from emulator.ocpi.client import (
+    OcpiClient,
+    OcpiReply,
+    PeerError,
+    PeerProtocolError,
+    PeerUnreachable,
+)
 from emulator.ocpi.models.base import validate_peer_object
 from emulator.ocpi.platforms import Platform, Platforms
 from emulator.ocpi.status import OcpiError
@@ -875,8 +881,13 @@ class Registration:
                     module="versions",
                     platform=platform,
                 )
-            except PeerError:
-                continue  # unreachable or no envelope: reported by the client already
+            except PeerError as exc:
+                # Unreachable or no envelope: the client reported that already. The HTTP
+                # status of an answer without an envelope is still the one this check reads.
+                if not isinstance(exc, PeerProtocolError) or exc.reply is None:
+                    self.rt.coverage.not_checked(rule, platform.id, exc.cause())
+                    continue
+                reply = exc.reply
             self.rt.coverage.ran(rule, platform.id)
             if reply.http_status != 401:
                 self.rt.findings.record(

@@ -305,6 +305,9 @@ class Payments:
                 row["terminal_id"],
                 {"platform_id": platform.id, "push_state": "FAILED", "push_error": exc.message},
             )
+            # The client named the defect (OCPI-06, or unreachable); the report says why
+            # the terminal checks could not run instead of "not exercised".
+            self.rt.coverage.not_checked("OCPI-51", platform.id, exc.cause())
             return self.terminal(row["terminal_id"]) or row
         self.rt.coverage.ran("OCPI-51", platform.id)
         if not reply.ok:
@@ -727,6 +730,7 @@ class Payments:
         except PeerError as exc:
             error = exc.message
             exchange_id = exc.exchange_id
+            self.rt.coverage.not_checked(["OCPI-57", "OCPI-57b"], platform.id, exc.cause())
         if error is None:
             self.rt.store.update(
                 "ptp_facs",

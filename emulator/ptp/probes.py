@@ -245,9 +245,7 @@ class SenderProbes:
 
 def _cause(exc: PeerError) -> str:
     """Why a check could not run, naming the finding the client recorded for it."""
-    if isinstance(exc, PeerProtocolError) and exc.reply is not None:
-        return f"OCPI-06 ({exc.reply.describe()} at {exc.reply.url})"
-    return f"the CPO could not be asked ({exc.message})"
+    return exc.cause()
 
 
 def _kind(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from cpo_double import CpoDouble, b64
 from helpers import admin, findings, ocpi
 
@@ -648,6 +649,40 @@ async def test_cpo_that_accepts_any_token_and_skips_our_details(
         assert {unknown["platform_id"], spent["platform_id"]} == {body["id"]}
     finally:
         await cpo.stop()
+
+
+async def test_token_probe_answered_without_an_envelope(emulator: EmulatorNode, http) -> None:
+    """FastAPI-based libraries refuse a bad token with {"detail": ...} and no OCPI envelope.
+    The probe still judges the HTTP status (transport_and_format: SHALL 401): a bare 401
+    passes OCPI-02, a bare 403 fails it; OCPI-06 names the missing envelope either way."""
+    for party, http_status in (("CP1", 401), ("CP2", 403)):
+        cpo = CpoDouble(party_id=party, token_a=f"{party}-token-a")
+        original = cpo.handle
+
+        async def bare(request: web.Request, original=original, http_status=http_status):  # type: ignore[no-untyped-def]
+            if request.headers.get("Authorization") == f"Token {b64(PROBE_TOKEN)}":
+                return web.json_response({"detail": "Unauthorized"}, status=http_status)
+            return await original(request)
+
+        cpo.handle = bare  # type: ignore[method-assign]
+        await cpo.start()
+        try:
+            status, body = await register(emulator, http, cpo)
+            assert status == 201, body
+            mine = [f for f in findings(emulator) if f["platform_id"] == body["id"]]
+            assert any(
+                f["rule"] == "OCPI-06" and f"HTTP {http_status}" in f["message"] for f in mine
+            )
+            unknown = [f for f in mine if f["rule"] == "OCPI-02"]
+            [part] = emulator.rt.findings.report(body["id"])["coverage"]
+            [check] = [c for c in part["checks"] if c["rule"] == "OCPI-02"]
+            if http_status == 401:
+                assert unknown == [] and check["status"] == "passed", check
+            else:
+                assert len(unknown) == 1 and "expected HTTP 401" in unknown[0]["message"]
+                assert check["status"] == "failed", check
+        finally:
+            await cpo.stop()
 
 
 async def test_cpo_reading_our_versions_with_its_own_token(emulator: EmulatorNode, http) -> None:

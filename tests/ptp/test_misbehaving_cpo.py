@@ -207,3 +207,40 @@ async def test_an_enum_value_from_another_version(emulator, doubles, http) -> No
     [finding] = findings(emulator)
     assert (finding["rule"], finding["severity"]) == ("OCPI-11", "error")
     assert "SAE_J3400" in finding["message"]
+
+
+async def test_payments_posts_answered_without_an_envelope_say_why(emulator, doubles) -> None:
+    """A library without the Receiver's POST routes answers the terminal and FAC POSTs with
+    HTTP 405 {"detail": ...} (or redirects them): OCPI-06 names that, and the report's
+    coverage says OCPI-51 and OCPI-57 could not run, and why, instead of "not exercised"."""
+    from aiohttp import web
+
+    double = await CpoDouble().start()
+    doubles.append(double)
+    original = double.payments
+
+    def no_post_routes(request: Any, sub: str, body: Any) -> Any:
+        if request.method == "POST":
+            return web.json_response({"detail": "Method Not Allowed"}, status=405)
+        return original(request, sub, body)
+
+    double.payments = no_post_routes  # type: ignore[method-assign]
+    await double.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+    await emulator.rt.clock.advance(1)
+    await emulator.rt.background.drain()
+    platform = emulator.platforms.registered()[0]
+    fac = emulator.ptp.payments.create_fac(
+        platform,
+        authorization_reference="REF-1",
+        total_costs=obj.price(4, 4.84),
+        currency="EUR",
+        eft_data=["VISA"],
+        capture_status_code="SUCCESS",
+    )
+    assert await emulator.ptp.payments.deliver_fac(fac["id"]) is False
+    by_rule = checks(emulator)
+    for rule in ("OCPI-51", "OCPI-57", "OCPI-57b"):
+        assert by_rule[rule]["status"] == "not_run", (rule, by_rule[rule])
+        assert by_rule[rule]["reason"].startswith("not checked: OCPI-06 (HTTP 405"), by_rule[rule]
+    assert "payments/terminals" in by_rule["OCPI-51"]["reason"]
+    assert {f["rule"] for f in findings(emulator)} == {"OCPI-06"}
