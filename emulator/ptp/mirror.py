@@ -45,6 +45,9 @@ class Mirror:
         self._timers: dict[int, Any] = {}
         self._generation: dict[int, int] = {}
         self.last_poll: dict[tuple[int, str], dict[str, Any]] = {}
+        # Ids (upper case) the last crawl of a module listed but OCPI-30 & co. refused: the
+        # CPO publishes them, so a reference to one is not a second finding (OCPI-41).
+        self.refused_ids: dict[tuple[int, str], set[str]] = {}
         # Location pushes we refused, per (platform, LOCATION ID): why (PAYTER-02 must not
         # say "without a push" when there was one).
         self._refused: dict[tuple[int, str], str] = {}
@@ -129,6 +132,8 @@ class Mirror:
         checked("OCPI-23")  # the list answered without parameters
         keep: set[str] = set()
         valid = 0
+        refused: set[str] = set()
+        self.refused_ids[(platform.id, module)] = refused
         last_exchange = crawl.exchange_ids[-1] if crawl.exchange_ids else None
         for i, item in enumerate(crawl.items):
             where = f"{module} item {i}" + (
@@ -136,6 +141,8 @@ class Mirror:
             )
             obj = self.validate(platform, module, item, last_exchange, where)
             if obj is None:
+                if isinstance(item, dict) and item.get("id") is not None:
+                    refused.add(str(item["id"]).upper())
                 continue
             checked("OCPI-24")
             if "country_code" in obj and not platform.owns(
@@ -471,6 +478,9 @@ class Mirror:
         """Connector.tariff_ids refer to tariffs the CPO published (checklist 5.4 #41)."""
         polled = self.last_poll.get((platform.id, "tariffs"))
         known = {r["id"].upper() for r in self.tariffs.rows(platform.id, valid_only=True)}
+        # A tariff the CPO lists but whose object was refused (OCPI-30 names that) is
+        # published all the same: one root cause, one finding.
+        known |= self.refused_ids.get((platform.id, "tariffs"), set())
         if not known and (polled is None or "error" in polled):
             return  # nothing to compare with: the tariffs were never read
         self.rt.coverage.ran("OCPI-41", platform.id)

@@ -126,3 +126,22 @@ def test_objects_kept_from_before_per_platform_keys_are_rekeyed() -> None:
     assert repo.get(3, "nl", "cpo", "loc-1") is not None
     OwnedObjects(store, LOCATIONS)  # a second start changes nothing
     assert [r["key"] for r in repo.rows()] == ["3#NL/CPO/LOC-1"]
+
+
+async def test_a_refused_tariff_is_still_published_for_the_connectors(
+    emulator: EmulatorNode, http
+) -> None:
+    """A Tariff the CPO lists without a required field is refused (OCPI-30, the one finding);
+    the connectors that refer to it refer to a tariff the CPO does publish (no OCPI-41)."""
+    cpo = await CpoDouble().start()
+    try:
+        broken = obj.tariff("AD-HOC-1")
+        del broken["tax_included"]  # 2.3.0: cardinality 1
+        cpo.locations = [obj.location("LOC-1")]
+        cpo.tariffs = [broken]
+        await cpo.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+        await admin(http, emulator, "POST", "clock/advance", json={"seconds": 1})
+        assert any(f["pointer"] == "/tax_included" for f in findings(emulator, "OCPI-30"))
+        assert findings(emulator, "OCPI-41") == []
+    finally:
+        await cpo.stop()
