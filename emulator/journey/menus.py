@@ -300,13 +300,15 @@ class Menus:
             await self.ptp.mirror.poll(platform, "tariffs")
             tariff = self.ptp.choose_tariff(platform.id, evse, conn)
         if tariff is None:
-            self.rt.findings.record(
-                "OCPI-54",
-                f"EVSE {evse.get('uid')} has no tariff the terminal can show: the "
-                "driver cannot start",
-                platform_id=platform.id,
-                once=True,
-            )
+            # A tariff the CPO lists but whose object was refused is OCPI-30's finding alone.
+            if not self.ptp.refused_tariffs(platform.id, evse, conn):
+                self.rt.findings.record(
+                    "OCPI-54",
+                    f"EVSE {evse.get('uid')} has no tariff the terminal can show: the "
+                    "driver cannot start",
+                    platform_id=platform.id,
+                    once=True,
+                )
             await self.start_refused(serial, "failed.no_tariff")
             return
         default = Decimal(str(self.settings.default_preauth_amount))

@@ -456,6 +456,22 @@ class Ptp:
                 found.append(tariff)
         return found
 
+    def refused_tariffs(
+        self, platform_id: int | None, evse: dict[str, Any], connector: dict[str, Any] | None = None
+    ) -> list[str]:
+        """The tariff ids the EVSE (or connector) refers to that the CPO lists but whose
+        objects the last crawl refused (OCPI-30 named why)."""
+        if platform_id is None:
+            return []
+        refused = self.mirror.refused_ids.get((platform_id, "tariffs"), set())
+        out: list[str] = []
+        for conn in [connector] if connector else evse.get("connectors") or []:
+            if conn is None:
+                continue
+            ids = conn.get("tariff_ids") or ([conn["tariff_id"]] if conn.get("tariff_id") else [])
+            out.extend(str(t) for t in ids if str(t).upper() in refused and str(t) not in out)
+        return out
+
     def choose_tariff(
         self, platform_id: int | None, evse: dict[str, Any], connector: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
@@ -472,8 +488,18 @@ class Ptp:
     ) -> list[checks.Problem]:
         """Checklist 5.7 #54: an assigned EVSE has a usable tariff for card payment."""
         where = f"EVSE {evse.get('uid')} of location {location.get('id')}"
-        checked("OCPI-54", "OCPI-54b", "PAYTER-03")
         tariff = self.choose_tariff(platform.id, evse)
+        refused = self.refused_tariffs(platform.id, evse) if tariff is None else []
+        if refused:
+            # The CPO publishes the tariff, but its object was refused: OCPI-30 is the one
+            # finding; what the terminal would make of it could not be checked.
+            self.rt.coverage.not_checked(
+                ("OCPI-54", "OCPI-54b", "PAYTER-03"),
+                platform.id,
+                f"OCPI-30 (tariff {', '.join(refused)} of {where} was refused)",
+            )
+            return []
+        checked("OCPI-54", "OCPI-54b", "PAYTER-03")
         if tariff is None:
             return [
                 checks.Problem(

@@ -674,3 +674,26 @@ async def test_a_second_cdr_is_a_finding_never_a_second_settlement(rig: Rig) -> 
     ]
     assert f"CDR-bis-{ref}" in second["message"]
     rig.assert_settled()
+
+
+async def test_a_refused_tariff_cannot_start_with_one_finding(
+    start_emulator: Any, http: Any
+) -> None:
+    """The CPO's tariff for the charger lacks a required field (2.3.0 tax_included): the
+    driver is told there is no tariff; OCPI-30 is the one finding (no OCPI-54 or OCPI-41 that
+    would say the tariff is not published)."""
+    rig = await make_rig(await start_emulator(), http)
+    try:
+        broken = obj.tariff()
+        del broken["tax_included"]
+        rig.cpo.tariffs = [broken]
+        await rig.advance(600)  # the next crawl of the tariffs
+        await rig.press("touch")
+        assert (await rig.press("start"))["id"] == "journey.choose"
+        screen = await rig.press("evse1")
+        assert screen["properties"]["message"] == "No tariff is available for this charger."
+        assert rig.journeys() == [] and rig.payment_sessions() == []
+        assert any(f["pointer"] == "/tax_included" for f in findings(rig.node, "OCPI-30"))
+        assert findings(rig.node, "OCPI-54") == [] and findings(rig.node, "OCPI-41") == []
+    finally:
+        await rig.cpo.stop()

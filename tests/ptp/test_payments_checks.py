@@ -200,3 +200,32 @@ async def test_na_evse_uid_is_reported(emulator: EmulatorNode, doubles, http) ->
     [na] = findings(emulator, "OCPI-12")
     # "#NA" is allowed where data cannot be given; whether it could, we cannot tell: noted.
     assert na["severity"] == "info" and na["pointer"] == "/evses/0/uid"
+
+
+async def test_assigned_evse_whose_tariff_was_refused(
+    emulator: EmulatorNode, doubles, http
+) -> None:
+    """The CPO lists the EVSE's tariff, but without a required field: OCPI-30 is the one
+    finding (not a second one saying the tariff is not published); the coverage says why the
+    tariff checks of that EVSE could not run, and the driver still cannot start there."""
+    broken = obj.tariff()
+    del broken["tax_included"]  # 2.3.0: cardinality 1
+    double, token = await registered(emulator, locations=[obj.location()], tariffs=[broken])
+    doubles.append(double)
+    [terminal] = emulator.ptp.payments.terminals()
+    url = (
+        emulator.server.endpoint_url("2.3.0", "payments") + f"/terminals/{terminal['terminal_id']}"
+    )
+    await ocpi(
+        http,
+        "PATCH",
+        url,
+        token,
+        json={"evse_uids": ["EVSE-1"], "last_updated": "2025-03-01T09:00:05Z"},
+        headers=ROUTING,
+    )
+    assert any(f["pointer"] == "/tax_included" for f in findings(emulator, "OCPI-30"))
+    assert findings(emulator, "OCPI-54") == [] and findings(emulator, "OCPI-41") == []
+    [part] = [p for p in emulator.rt.findings.report()["coverage"] if p["platform_id"]]
+    [check] = [c for c in part["checks"] if c["rule"] == "OCPI-54"]
+    assert check["status"] == "not_run" and check["reason"].startswith("not checked: OCPI-30")
