@@ -331,6 +331,13 @@ class OcpiClient:
             ) from None
         elapsed = (time.perf_counter() - started) * 1000
         envelope, problem = _parse_envelope(raw)
+        if envelope is None and 300 <= http_status < 400:
+            # Frameworks redirect a URL without its trailing slash (FastAPI: 307): the
+            # outbound policy does not follow redirects, so say so rather than "empty body".
+            problem = (
+                f"a redirect to {resp_headers.get('Location') or '(no Location)'}, which the "
+                "emulator does not follow: answer at the URL as OCPI forms it"
+            )
         exchange_id = self.rt.journal.record(
             direction="out",
             protocol="ocpi",

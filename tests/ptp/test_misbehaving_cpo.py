@@ -244,3 +244,27 @@ async def test_payments_posts_answered_without_an_envelope_say_why(emulator, dou
         assert by_rule[rule]["reason"].startswith("not checked: OCPI-06 (HTTP 405"), by_rule[rule]
     assert "payments/terminals" in by_rule["OCPI-51"]["reason"]
     assert {f["rule"] for f in findings(emulator)} == {"OCPI-06"}
+
+
+async def test_a_redirect_is_named_as_one(emulator, doubles) -> None:
+    """FastAPI redirects a POST to .../payments/terminals to .../terminals/ (307, no body):
+    the emulator does not follow redirects, and OCPI-06 says it was one, and where to."""
+    from aiohttp import web
+
+    double = await CpoDouble().start()
+    doubles.append(double)
+    original = double.payments
+
+    def redirect(request: Any, sub: str, body: Any) -> Any:
+        if request.method == "POST" and not request.path.endswith("/"):
+            return web.Response(status=307, headers={"Location": f"{request.url}/"})
+        return original(request, sub, body)
+
+    double.payments = redirect  # type: ignore[method-assign]
+    await double.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
+    await emulator.rt.clock.advance(1)
+    await emulator.rt.background.drain()
+    [finding] = findings(emulator, "OCPI-06")
+    assert "a redirect to http://" in finding["message"], finding
+    assert "/payments/terminals/, which the emulator does not follow" in finding["message"]
+    assert "HTTP 307" in finding["message"] and double.terminals == {}
