@@ -553,6 +553,26 @@ class Registration:
         repeated POST with it is the peer's retry: OcpiServer._unanswered_registration)."""
         after_sent(req.http, lambda: self.platforms.mark_answered(token_a))
 
+    async def _discover_peer(
+        self, platform: Platform, creds: dict[str, Any], version: str, **fields: Any
+    ) -> tuple[str, list[dict[str, Any]], Platform]:
+        """The version and endpoints at the URL the peer's credentials give (with their
+        token), for a registration or update the peer made, and the platform as probed (its
+        auth_encoding as the peer took it); a failure is the peer's answer."""
+        probe = Platform(
+            **{
+                **platform.__dict__,
+                "versions_url": creds["url"],
+                "auth_encoding": default_encoding(version),
+                **fields,
+            }
+        )
+        try:
+            chosen, endpoints = await self._discover(probe, creds["token"], version)
+        except RegistrationFailed as exc:
+            raise OcpiError(exc.ocpi_status, exc.public) from None
+        return chosen, endpoints, probe
+
     async def _register_peer_again(
         self, req: OcpiRequest, platform_id: int, creds: dict[str, Any], version: str
     ) -> OcpiResult:
@@ -563,18 +583,9 @@ class Registration:
         platform = self.platforms.get(platform_id)
         assert platform is not None
         req.journal_platform_id = platform.id
-        probe = Platform(
-            **{
-                **platform.__dict__,
-                "versions_url": creds["url"],
-                "peer_token": creds["token"],
-                "auth_encoding": default_encoding(version),
-            }
+        chosen, endpoints, _ = await self._discover_peer(
+            platform, creds, version, peer_token=creds["token"]
         )
-        try:
-            chosen, endpoints = await self._discover(probe, creds["token"], version)
-        except RegistrationFailed as exc:
-            raise OcpiError(exc.ocpi_status, exc.public) from None
         token_c = self.rt.ids.token()
         self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
         self.platforms.consume_token_a(token_a, platform.id)
@@ -648,17 +659,7 @@ class Registration:
         completes = not platform.registered  # a registration a restart interrupted
         creds = req.parse(_versions().CREDENTIALS_MODEL[version], what="Credentials").dump()
         self._check_peer_credentials(req, creds, platform.id, None, version)
-        probe = Platform(
-            **{
-                **platform.__dict__,
-                "versions_url": creds["url"],
-                "auth_encoding": default_encoding(version),
-            }
-        )
-        try:
-            chosen, endpoints = await self._discover(probe, creds["token"], version)
-        except RegistrationFailed as exc:
-            raise OcpiError(exc.ocpi_status, exc.public) from None
+        chosen, endpoints, probe = await self._discover_peer(platform, creds, version)
         token_c = self.rt.ids.token()
         self.platforms.rotate_issued_token(platform.id, token_c, by="peer")
         platform = self.platforms.update(
