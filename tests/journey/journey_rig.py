@@ -9,6 +9,9 @@ a test can assert the screens shown and the payment steps taken, also across a r
 
 from __future__ import annotations
 
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import ocpi_objects as obj
@@ -320,6 +323,31 @@ async def make_rig(node: EmulatorNode, http: Any, **cpo_kw: Any) -> Rig:
         headers=ROUTING,
     )
     return rig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def file_rig(tmp_path: Path, http: Any) -> AsyncIterator[Rig]:
+    """A rig whose emulator keeps its state in a file and listens on a fixed port, so that
+    :func:`restart` brings it back where it was (a CPO posts to the URLs it was given)."""
+    settings = {"db": str(tmp_path / "journeys.db"), "port": free_port(), "poll_interval": 0}
+    node = build_emulator(make_settings(**settings))
+    await node.start()
+    rig = await make_rig(node, http)
+    rig.settings = settings  # type: ignore[attr-defined]
+    yield rig
+    await rig.cpo.stop()
+    await rig.node.stop()
+
+
+async def restart(rig: Rig) -> None:
+    """Restart the emulator of a :func:`file_rig` on its database and port."""
+    settings = dict(rig.settings)  # type: ignore[attr-defined]
+    await rig.restart(settings.pop("db"), **settings)
 
 
 def error_rules(node: EmulatorNode) -> list[str]:

@@ -13,14 +13,13 @@ A failing seed replays exactly: ``pytest tests/journey/test_journey_property.py 
 from __future__ import annotations
 
 import random
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import make_settings
-from journey_rig import SERIAL, Rig, make_rig
+from journey_rig import SERIAL, Rig, free_port, make_rig
 
 from emulator.app import build_emulator
 from emulator.journey.records import FINAL
@@ -45,12 +44,6 @@ CARDS = (
 RESULTS = ("ACCEPTED",) * 6 + ("REJECTED", "FAILED", "TIMEOUT", "EVSE_OCCUPIED")
 ANSWERS = ("ACCEPTED",) * 8 + ("REJECTED", "NOT_SUPPORTED")
 OUTCOMES = (None,) * 8 + ("declined", "capture_fails", "partial_capture", "pin_required")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Chaos:

@@ -9,39 +9,24 @@ the push path, so a CDR found that way captures exactly as a pushed one.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import findings, make_settings
-from journey_rig import Rig, make_rig
-
-from emulator.app import build_emulator
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from helpers import findings
+from journey_rig import Rig, file_rig
+from journey_rig import restart as restart_rig
 
 
 @pytest.fixture
 async def rig(tmp_path: Path, http: Any) -> AsyncIterator[Rig]:
-    settings = {"db": str(tmp_path / "journeys.db"), "port": free_port(), "poll_interval": 0}
-    node = build_emulator(make_settings(**settings))
-    await node.start()
-    rig = await make_rig(node, http)
-    rig.settings = settings  # type: ignore[attr-defined]
-    yield rig
-    await rig.cpo.stop()
-    await rig.node.stop()
+    async for made in file_rig(tmp_path, http):
+        yield made
 
 
 async def restart(rig: Rig) -> None:
-    settings = dict(rig.settings)  # type: ignore[attr-defined]
-    await rig.restart(settings.pop("db"), **settings)
+    await restart_rig(rig)
     await rig.node.rt.background.drain()  # the recovery runs in the background
 
 
