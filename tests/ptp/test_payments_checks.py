@@ -42,6 +42,17 @@ def messages(node: EmulatorNode, rule: str) -> list[str]:
     return [f["message"] for f in findings(node, rule)]
 
 
+async def assign(
+    node: EmulatorNode, http: Any, token: str, assignment: dict[str, Any]
+) -> tuple[int, Any]:
+    """The CPO assigns the default terminal (its Payments PATCH): (HTTP status, envelope)."""
+    [terminal] = node.ptp.payments.terminals()
+    url = node.server.endpoint_url("2.3.0", "payments") + f"/terminals/{terminal['terminal_id']}"
+    body = {**assignment, "last_updated": "2025-03-01T09:00:05Z"}
+    status, _, env = await ocpi(http, "PATCH", url, token, json=body, headers=ROUTING)
+    return status, env
+
+
 async def test_no_payments_receiver(emulator: EmulatorNode, doubles) -> None:
     double, _ = await registered(
         emulator, modules=tuple(m for m in ALL_MODULES if m[0] != "payments")
@@ -105,16 +116,11 @@ async def test_assignment_to_what_the_cpo_does_not_have(
     del regular["preauthorize_amount"], regular["max_price"]
     double, token = await registered(emulator, locations=[loc], tariffs=[obj.tariff(), regular])
     doubles.append(double)
-    [terminal] = emulator.ptp.payments.terminals()
-    url = (
-        emulator.server.endpoint_url("2.3.0", "payments") + f"/terminals/{terminal['terminal_id']}"
-    )
     body = {
         "location_ids": ["LOC-1", "LOC-404"],
         "evse_uids": ["EVSE-1", "EVSE-2", "EVSE-404"],
-        "last_updated": "2025-03-01T09:00:05Z",
     }
-    status, _, env = await ocpi(http, "PATCH", url, token, json=body, headers=ROUTING)
+    status, env = await assign(emulator, http, token, body)
     # Stored (the CPO owns the assignment) and reported.
     assert status == 200 and env["status_code"] == 1000
     [unknown_location] = findings(emulator, "OCPI-52")
@@ -136,18 +142,7 @@ async def test_assigned_evse_without_a_tariff(emulator: EmulatorNode, doubles, h
     loc["evses"][0]["connectors"] = [obj.connector(tariff_ids=())]
     double, token = await registered(emulator, locations=[loc], tariffs=[obj.tariff()])
     doubles.append(double)
-    [terminal] = emulator.ptp.payments.terminals()
-    url = (
-        emulator.server.endpoint_url("2.3.0", "payments") + f"/terminals/{terminal['terminal_id']}"
-    )
-    await ocpi(
-        http,
-        "PATCH",
-        url,
-        token,
-        json={"evse_uids": ["EVSE-1"], "last_updated": "2025-03-01T09:00:05Z"},
-        headers=ROUTING,
-    )
+    await assign(emulator, http, token, {"evse_uids": ["EVSE-1"]})
     [none] = findings(emulator, "OCPI-54")
     assert (
         none["severity"] == "error" and "EVSE-1 of location LOC-1 has no tariff" in none["message"]
@@ -212,18 +207,7 @@ async def test_assigned_evse_whose_tariff_was_refused(
     del broken["tax_included"]  # 2.3.0: cardinality 1
     double, token = await registered(emulator, locations=[obj.location()], tariffs=[broken])
     doubles.append(double)
-    [terminal] = emulator.ptp.payments.terminals()
-    url = (
-        emulator.server.endpoint_url("2.3.0", "payments") + f"/terminals/{terminal['terminal_id']}"
-    )
-    await ocpi(
-        http,
-        "PATCH",
-        url,
-        token,
-        json={"evse_uids": ["EVSE-1"], "last_updated": "2025-03-01T09:00:05Z"},
-        headers=ROUTING,
-    )
+    await assign(emulator, http, token, {"evse_uids": ["EVSE-1"]})
     assert any(f["pointer"] == "/tax_included" for f in findings(emulator, "OCPI-30"))
     assert findings(emulator, "OCPI-54") == [] and findings(emulator, "OCPI-41") == []
     [part] = [p for p in emulator.rt.findings.report()["coverage"] if p["platform_id"]]
