@@ -17,7 +17,7 @@ from emulator import inbound, jsonio, logs
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.inbound import clean
-from emulator.redact import may_hold_secret, redact_body, redact_headers, redact_text
+from emulator.redact import redact_body, redact_headers, redact_json_text, redact_text
 from emulator.store import Store, TableSpec
 
 log = logs.get_logger("emulator.journal")
@@ -129,19 +129,32 @@ class Journal:
         if body is None or body == b"" or body == "":
             return None
         if isinstance(body, (bytes, str)):
-            try:
-                value = inbound.loads(body)
-                text = jsonio.dumps(redact_body(value) if may_hold_secret(body) else value)
-            except ValueError:
-                # Not JSON, or refused JSON (bad text, too deep): kept as text, secrets cut.
-                raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-                text = redact_text(raw)
+            # The text as it was sent or received, with the values of secret-named members
+            # cut short; only text whose members the text alone cannot tell (non-ASCII,
+            # escapes) is parsed for them.
+            found = redact_json_text(body)
+            if found is not None:
+                text = found
+            else:
+                text = self._redacted(body)
         else:
             text = jsonio.dumps(redact_body(jsonio.plain(body)))
         if len(text) > self.body_bytes:
             text = text[: self.body_bytes] + f"… [truncated, {len(text)} characters]"
         # What was refused for not being valid text is still recorded, escaped.
         return clean(text)
+
+    @staticmethod
+    def _redacted(body: bytes | str) -> str:
+        raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            value = inbound.loads(body)
+        except ValueError:
+            # Not JSON, or refused JSON (bad text, too deep): kept as text, secrets cut.
+            return redact_text(raw)
+        redacted = redact_body(value)
+        # Nothing cut: the text as it came; else the value written again without them.
+        return raw if redacted == value else jsonio.dumps(redacted)
 
     @staticmethod
     def _headers(headers: Any) -> dict[str, str]:

@@ -62,14 +62,29 @@ def redact_text(text: str) -> str:
 
 # What a secret-named member needs in JSON text: its name (any case), or an escape that could
 # spell one. ASCII text without either holds no secret-named member.
-_MAY_NAME_SECRET = re.compile(rb"token|api_?key|\\u", re.IGNORECASE)
+_SECRET_NAMES = (b"token", b"apikey", b"api_key")
 
 
-def may_hold_secret(text: str | bytes) -> bool:
-    """False when JSON ``text`` certainly has no member :func:`redact_body` would cut (then
-    the walk over the parsed value can be skipped); True when it may."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    return not raw.isascii() or _MAY_NAME_SECRET.search(raw) is not None
+def _ascii(text: str | bytes) -> bytes | None:
+    """``text`` as ASCII bytes, or None when it holds anything else."""
+    if isinstance(text, str):
+        return text.encode("ascii") if text.isascii() else None
+    return text if text.isascii() else None
+
+
+def redact_json_text(text: str | bytes) -> str | None:
+    """JSON text as it was written, with the string values of secret-named members cut
+    short; None when that cannot be done on the text alone (non-ASCII, or escapes that could
+    spell a member's name): then parse it and use :func:`redact_body`. Text that is not
+    JSON gets the same treatment (:func:`redact_text`)."""
+    raw = _ascii(text)
+    if raw is None or b"\\u" in raw:
+        return None
+    out = raw.decode("ascii")
+    low = raw.lower()
+    if any(name in low for name in _SECRET_NAMES):
+        out = redact_text(out)
+    return out
 
 
 def redact_body(value: Any) -> Any:
