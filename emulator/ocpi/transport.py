@@ -191,6 +191,9 @@ class OcpiResult:
 
 
 Handler = Callable[[OcpiRequest], Awaitable[Any]]
+# An aiohttp handler, and the handlers of one path by method.
+WebHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Paths = dict[str, list[tuple[str, WebHandler]]]
 
 
 @dataclass
@@ -423,11 +426,14 @@ class OcpiServer:
         return creds
 
     def mount(self, app: web.Application) -> None:
+        # One aiohttp resource per path, holding each method's handler: a request is matched
+        # against a few resources (aiohttp tries those under the same fixed prefix in turn).
+        paths: Paths = {}
         for m in self.modules:
             for route in m.routes():
                 if m.id == "versions" and "{version}" not in route.path:
                     # The versions list is the same whatever the version: mounted once.
-                    self._add(app, f"{self.prefix}{route.path}", m, route, None)
+                    self._add(paths, f"{self.prefix}{route.path}", m, route, None)
                     continue
                 for version in self.versions:
                     if not m.hosted(version):
@@ -436,22 +442,29 @@ class OcpiServer:
                         path = f"{self.prefix}{route.path}".replace("{version}", version)
                     else:
                         path = f"{self.prefix}/{version}/{m.id}{route.path}"
-                    self._add(app, path, m, route, version)
+                    self._add(paths, path, m, route, version)
+        for path, handlers in paths.items():
+            resource = app.router.add_resource(path)
+            for method, handler in handlers:
+                resource.add_route(method, handler)
         app.router.add_route("*", self.prefix, self._not_found)
         app.router.add_route("*", self.prefix + "/{tail:.*}", self._not_found)
 
     def _add(
-        self, app: web.Application, path: str, module: Module, route: Route, version: str | None
+        self,
+        paths: Paths,
+        path: str,
+        module: Module,
+        route: Route,
+        version: str | None,
     ) -> None:
         handler = self._handler(module, route, version)
-        app.router.add_route(route.method, path, handler)
+        paths.setdefault(path, []).append((route.method, handler))
         # Tolerate a trailing slash (the spec's own example URLs end with one).
         if not path.endswith("/"):
-            app.router.add_route(route.method, path + "/", handler)
+            paths.setdefault(path + "/", []).append((route.method, handler))
 
-    def _handler(
-        self, module: Module, route: Route, version: str | None
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _handler(self, module: Module, route: Route, version: str | None) -> WebHandler:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self.dispatch(request, module, route, version)
 
