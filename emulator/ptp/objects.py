@@ -351,6 +351,32 @@ class Locations(OwnedObjects):
             },
         )
 
+    def touch(
+        self,
+        key: str,
+        stamp: str,
+        *,
+        platform_id: int | None,
+        version: str | None,
+        source: str,
+        now: Any,
+    ) -> tuple[bool, Any]:
+        """One of the Location's EVSEs or Connectors changed at ``stamp``: its last_updated
+        becomes ``stamp`` if that is later (as :meth:`save_head` with the later of the two),
+        in one statement that neither reads nor rewrites the rest of its fields. Returns
+        whether the Location exists, and its id."""
+        sortable = _normalise(stamp)
+        rows = self.store.query(
+            f"update [{self.table}] set "  # noqa: S608 - our table name
+            "object = case when ? > coalesce(last_updated, '') "
+            "then json_set(object, '$.last_updated', ?) else object end, "
+            "last_updated = max(coalesce(last_updated, ''), ?), "
+            "platform_id = ?, version = ?, valid = 1, source = ?, received_at = ? "
+            "where key = ? returning json_extract(object, '$.id') as id",
+            [sortable, stamp, sortable, platform_id, version, source, format_datetime(now), key],
+        )
+        return (True, rows[0]["id"]) if rows else (False, None)
+
     def evse(self, location_key: str, uid: str) -> dict[str, Any] | None:
         """The first EVSE of the Location with this uid (CiString)."""
         row = self.store.first(

@@ -180,6 +180,50 @@ async def test_evse_patch_bumps_parents_and_needs_last_updated(cpo: Cpo, http) -
     assert env["status_code"] == 2003
 
 
+async def test_an_evse_patch_moves_the_location_last_updated_forward_only(cpo: Cpo, http) -> None:
+    location = obj.location()
+    location["name"] = "Caf\u00e9 du Parc"
+    location["x_vendor"] = {"amount": 12.50, "n": [1, 2]}
+    await cpo.call(http, "PUT", "locations", "NL", "CPO", "LOC-1", json=location)
+    before = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
+    later, earlier = "2099-01-01T00:00:00.5Z", "2000-01-01T00:00:00Z"
+    # (DateTimes are stored in the emulator's own format: milliseconds.)
+    for stamp, expected in (
+        (later, "2099-01-01T00:00:00.500Z"),
+        (earlier, "2099-01-01T00:00:00.500Z"),
+    ):
+        status, _, env = await cpo.call(
+            http,
+            "PATCH",
+            "locations",
+            "NL",
+            "CPO",
+            "loc-1",
+            "evse-1",
+            json={"status": "CHARGING", "last_updated": stamp},
+        )
+        assert env["status_code"] == 1000, env
+        stored = cpo.node.ptp.mirror.locations.object(cpo.platform_id, "NL", "CPO", "LOC-1")
+        assert stored["last_updated"] == expected
+        # The Location's other fields are as they were PUT.
+        assert {k: v for k, v in stored.items() if k not in ("last_updated", "evses")} == {
+            k: v for k, v in before.items() if k not in ("last_updated", "evses")
+        }
+    # A Location found by last_updated (date_from) is found by the later stamp.
+    rows = cpo.node.ptp.mirror.locations.rows(cpo.platform_id)
+    assert [r["last_updated"] for r in rows] == ["2099-01-01T00:00:00.500000Z"]
+    # An unknown EVSE of an unknown Location: the Location is named first.
+    patch = {"status": "CHARGING", "last_updated": later}
+    _, _, env = await cpo.call(
+        http, "PATCH", "locations", "NL", "CPO", "NOPE", "EVSE-1", json=patch
+    )
+    assert env["status_code"] == 2003
+    _, _, env = await cpo.call(
+        http, "PATCH", "locations", "NL", "CPO", "LOC-1", "EVSE-9", json=patch
+    )
+    assert env["status_code"] == 2001 and "unknown EVSE" in env["status_message"]
+
+
 async def test_put_evse_and_connector_under_a_location(cpo: Cpo, http) -> None:
     await cpo.call(http, "PUT", "locations", "NL", "CPO", "LOC-1", json=obj.location())
     new = obj.evse("EVSE-3", last_updated="2025-03-01T11:00:00Z")

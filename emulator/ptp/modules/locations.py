@@ -125,17 +125,15 @@ class LocationsReceiver(Module):
         head: dict[str, Any],
         evse: dict[str, Any],
         stamp: Any,
-        slot: EvseSlot | None = None,
     ) -> None:
-        """One EVSE (or one of its Connectors) changed: that EVSE's row is written, and the
-        Location's last_updated, which the receiver SHALL update (mod_locations.asciidoc).
-        ``slot``: what a PATCH read of the EVSE and its siblings (no second read)."""
+        """One EVSE (or one of its Connectors) was PUT: that EVSE's row is written, and the
+        Location's last_updated, which the receiver SHALL update (mod_locations.asciidoc)."""
         platform = req.require_platform()
         locations = self.ptp.mirror.locations
         head = dict(head)
         head["last_updated"] = _later(head.get("last_updated"), stamp)
         with req.rt.store.atomic():
-            locations.save_evse(key, evse, slot.position if slot is not None else None)
+            locations.save_evse(key, evse)
             locations.save_head(
                 key,
                 head,
@@ -144,8 +142,7 @@ class LocationsReceiver(Module):
                 source="push",
                 now=req.rt.now(),
             )
-        statuses = slot.statuses_after(evse) if slot is not None else locations.statuses(key)
-        self._published(req, head.get("id"), statuses)
+        self._published(req, head.get("id"), locations.statuses(key))
 
     def _published(self, req: OcpiRequest, location_id: Any, evses: dict[str, Any]) -> None:
         req.rt.bus.publish(
@@ -288,6 +285,7 @@ class LocationsReceiver(Module):
                 )
                 raise OcpiError(status.INVALID_PARAMETERS, "a PATCH must contain last_updated")
         key = self._key(req, cc, pid)
+        slot: EvseSlot | None = None
         if depth == "Location":
             stored = self._stored(req, cc, pid)
             if stored is None:
@@ -297,7 +295,11 @@ class LocationsReceiver(Module):
                 )
             head = stored
         else:
-            head = self._head(req, cc, pid, "PUT it first")
+            # The EVSE and its siblings' statuses in one read; the Location's own row is only
+            # read when the EVSE is not there (an unknown Location says so first).
+            slot = self.ptp.mirror.locations.evse_slot(key, req.params["evse_uid"])
+            if slot.evse is None:
+                self._head(req, cc, pid, "PUT it first")
         id_field = {"Location": "id", "EVSE": "uid", "Connector": "id"}[depth]
         checked("OCPI-29")
         url_id = {
@@ -321,7 +323,7 @@ class LocationsReceiver(Module):
             self._save(req, location)
             await self._notify(req)
             return OcpiResult(omit_data=True)
-        slot = self.ptp.mirror.locations.evse_slot(key, req.params["evse_uid"])
+        assert slot is not None
         evse = slot.evse
         if evse is None:
             raise OcpiError(
@@ -339,6 +341,20 @@ class LocationsReceiver(Module):
                 )
             evse["connectors"][j].update(changes)
             evse["last_updated"] = _later(evse.get("last_updated"), stamp)
-        self._save_evse(req, key, head, evse, stamp, slot)
+        platform = req.require_platform()
+        locations = self.ptp.mirror.locations
+        with req.rt.store.atomic():
+            locations.save_evse(key, evse, slot.position)
+            # The Location's last_updated, which the receiver SHALL update
+            # (mod_locations.asciidoc), without reading or rewriting its other fields.
+            _, location_id = locations.touch(
+                key,
+                stamp,
+                platform_id=platform.id,
+                version=req.version,
+                source="push",
+                now=req.rt.now(),
+            )
+        self._published(req, location_id, slot.statuses_after(evse))
         await self._notify(req)
         return OcpiResult(omit_data=True)
