@@ -61,17 +61,30 @@ def parse_datetime(value: Any) -> datetime:
     return parse_datetime_offset(value)[0]
 
 
+# The text up to the seconds of the last second formatted: the clock's stamps come many to a
+# second (every request's journal row and events), and only their milliseconds differ.
+_last_second: tuple[datetime | None, str] = (None, "")
+
+
 def format_datetime(value: datetime) -> str:
     """Serialise as OCPI wants: UTC, ``Z``, milliseconds only when present (max 24 chars)."""
+    global _last_second
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
-    # isoformat is strftime("%Y-%m-%dT%H:%M:%S") at a fraction of the cost (years zero-padded);
-    # its milliseconds are truncated, as OCPI's three digits are here.
-    if value.microsecond:
-        return f"{value.isoformat(timespec='milliseconds')[:23]}Z"
-    return f"{value.isoformat(timespec='seconds')[:19]}Z"
+    micro = value.microsecond
+    second = value.replace(microsecond=0) if micro else value
+    cached, text = _last_second
+    if cached != second:
+        # isoformat is strftime("%Y-%m-%dT%H:%M:%S") at a fraction of the cost (years
+        # zero-padded).
+        text = second.isoformat(timespec="seconds")[:19]
+        _last_second = (second, text)
+    if micro:
+        # OCPI's three digits: the milliseconds, truncated.
+        return f"{text}.{micro // 1000:03d}Z"
+    return f"{text}Z"
 
 
 def sortable_datetime(value: Any) -> str | None:

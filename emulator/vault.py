@@ -47,7 +47,7 @@ class Vault:
 
     def digest(self, secret: str) -> str:
         """The keyed hash a secret is stored and looked up by."""
-        return hmac.new(self._digest_key, secret.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._digest_key, secret.encode("utf-8"), "sha256").hex()
 
     def matches(self, secret: str, digest: str | None) -> bool:
         """Whether ``secret`` is the one ``digest`` was made of (constant time)."""

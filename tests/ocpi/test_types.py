@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated
 
@@ -65,6 +65,23 @@ def test_serialisation_is_utc_z_and_short() -> None:
     dumped = Stamped(at=micro).model_dump(mode="json")
     assert dumped["at"] == "2025-01-02T03:04:05.678Z" and len(dumped["at"]) <= 25
     assert jsonio.dumps({"at": micro}) == '{"at": "2025-01-02T03:04:05.678Z"}'
+
+
+def test_serialisation_of_stamps_within_one_second_and_across_seconds() -> None:
+    """Stamps in a row (the same second, the next, an offset, a naive one, years < 1000)
+    each get their own text (the formatter keeps the last second's text)."""
+    base = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    cases = [
+        (base.replace(microsecond=1), "2025-01-02T03:04:05.000Z"),
+        (base.replace(microsecond=999_999), "2025-01-02T03:04:05.999Z"),
+        (base, "2025-01-02T03:04:05Z"),
+        (base.replace(second=6, microsecond=5_000), "2025-01-02T03:04:06.005Z"),
+        (base.replace(tzinfo=timezone(timedelta(hours=2))), "2025-01-02T01:04:05Z"),
+        (base.replace(tzinfo=None, microsecond=250_000), "2025-01-02T03:04:05.250Z"),
+        (datetime(7, 1, 1, tzinfo=UTC), "0007-01-01T00:00:00Z"),
+        (base.replace(microsecond=1), "2025-01-02T03:04:05.000Z"),
+    ]
+    assert [format_datetime(value) for value, _ in cases] == [text for _, text in cases]
 
 
 def test_cistring_rules() -> None:
