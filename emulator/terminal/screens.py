@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
@@ -385,6 +386,12 @@ class Screen:
         }
 
     def as_json(self) -> ScreenJson:
+        """The screen as the control API reports it. A screen does not change once made, so
+        it is read once: each call gets its own outer dict, sharing the (read-only) rest."""
+        return dict(self._json)  # type: ignore[return-value]
+
+    @cached_property
+    def _json(self) -> ScreenJson:
         return {
             "type": self.type,
             "id": self.id,
