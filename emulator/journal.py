@@ -157,11 +157,11 @@ class Journal:
         return raw if redacted == value else jsonio.dumps(redacted)
 
     @staticmethod
-    def _headers(headers: Any) -> dict[str, str]:
-        return {
-            (k if k.isascii() else clean(k)): (v if v.isascii() else clean(v))
-            for k, v in redact_headers(headers or {}).items()
-        }
+    def _headers(pairs: list[tuple[str, Any]]) -> dict[str, str]:
+        out = redact_headers(pairs)
+        if all(k.isascii() and v.isascii() for k, v in out.items()):
+            return out
+        return {clean(k): clean(v) for k, v in out.items()}
 
     def record(
         self,
@@ -277,8 +277,8 @@ class Journal:
 
     def _row(self, entry: dict[str, Any]) -> dict[str, Any]:
         row = dict(entry)
-        row["request_headers"] = self._headers(_Pairs(entry["request_headers"]))
-        row["response_headers"] = self._headers(_Pairs(entry["response_headers"]))
+        row["request_headers"] = self._headers(entry["request_headers"])
+        row["response_headers"] = self._headers(entry["response_headers"])
         for key in ("request_body", "response_body"):
             body = entry[key]
             row[key] = body.text if isinstance(body, _Rendered) else self._body(body)
@@ -404,14 +404,3 @@ class _Rendered:
 
     def __init__(self, text: str | None) -> None:
         self.text = text
-
-
-class _Pairs:
-    """Header pairs as copied by :meth:`Journal.record`, with the ``items()`` that
-    :func:`~emulator.redact.redact_headers` reads."""
-
-    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        self.pairs = pairs
-
-    def items(self) -> list[tuple[str, Any]]:
-        return self.pairs

@@ -45,24 +45,23 @@ def redact_authorization(value: str) -> str:
     return f"{m.group('scheme')} {rest}"
 
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-admin-token"})
+
+
 def redact_headers(headers: Any) -> dict[str, str]:
+    """Header name → value (text), credentials cut short; ``headers`` is a mapping or an
+    iterable of (name, value) pairs."""
     out: dict[str, str] = {}
-    for key, value in headers.items():
-        if key.lower() in ("authorization", "proxy-authorization", "x-admin-token"):
-            out[key] = redact_authorization(str(value))
-        else:
-            out[key] = str(value)
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    for key, value in pairs:
+        text = value if type(value) is str else str(value)
+        out[key] = redact_authorization(text) if key.lower() in _SECRET_HEADERS else text
     return out
 
 
 def redact_text(text: str) -> str:
     """Secret-named string members cut short in JSON text that is not parsed."""
     return _MEMBER_RE.sub(lambda m: f'{m.group("key")}{redact_secret(m.group("value"))}"', text)
-
-
-# What a secret-named member needs in JSON text: its name (any case), or an escape that could
-# spell one. ASCII text without either holds no secret-named member.
-_SECRET_NAMES = (b"token", b"apikey", b"api_key")
 
 
 def _ascii(text: str | bytes) -> bytes | None:
@@ -81,8 +80,10 @@ def redact_json_text(text: str | bytes) -> str | None:
     if raw is None or b"\\u" in raw:
         return None
     out = raw.decode("ascii")
+    # A secret-named member needs its name (any case: token, apikey, api_key) or an escape
+    # that could spell one: ASCII text without either holds none.
     low = raw.lower()
-    if any(name in low for name in _SECRET_NAMES):
+    if b"token" in low or b"apikey" in low or b"api_key" in low:
         out = redact_text(out)
     return out
 

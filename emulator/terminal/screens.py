@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal, TypedDict
 
 from emulator.money import major_text, minor_text
