@@ -38,6 +38,7 @@ class Vault:
     def __init__(self, key: bytes) -> None:
         self._digest_key = hmac.new(key, b"payter-emulator digest", hashlib.sha256).digest()
         self._seal_key = hmac.new(key, b"payter-emulator seal", hashlib.sha256).digest()
+        self._digests: dict[str, str] = {}
 
     @classmethod
     def for_database(cls, db: str, secret: str | None = None) -> Vault:
@@ -45,9 +46,19 @@ class Vault:
 
     # --- verified only ---
 
+    # Presented secrets whose digest was made lately (a peer presents the same token on every
+    # request): at most this many kept, in memory only.
+    DIGESTS_KEPT = 256
+
     def digest(self, secret: str) -> str:
         """The keyed hash a secret is stored and looked up by."""
-        return hmac.digest(self._digest_key, secret.encode("utf-8"), "sha256").hex()
+        kept = self._digests.get(secret)
+        if kept is None:
+            kept = hmac.digest(self._digest_key, secret.encode("utf-8"), "sha256").hex()
+            if len(self._digests) >= self.DIGESTS_KEPT:
+                self._digests.clear()
+            self._digests[secret] = kept
+        return kept
 
     def matches(self, secret: str, digest: str | None) -> bool:
         """Whether ``secret`` is the one ``digest`` was made of (constant time)."""

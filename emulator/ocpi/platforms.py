@@ -15,7 +15,6 @@ presented token (indexed, O(1)); a copied database file hands out no token.
 
 from __future__ import annotations
 
-import copy
 import hmac
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, cast
@@ -247,8 +246,11 @@ class Platforms:
 
     @staticmethod
     def _copy(platform: Platform) -> Platform:
-        """What a caller gets: its own object (a caller may set a field on it)."""
-        return copy.copy(platform)
+        """What a caller gets: its own object (a caller may set a field on it); a shallow
+        copy, as copy.copy makes, without its generic protocol (several per request)."""
+        twin = object.__new__(Platform)
+        twin.__dict__.update(platform.__dict__)
+        return twin
 
     def _now(self) -> str:
         return format_datetime(self.rt.now())
