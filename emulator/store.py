@@ -283,6 +283,13 @@ class Store:
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return self._dicts(self._run(sql, params if isinstance(params, dict) else list(params)))
 
+    def tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """:meth:`query` as plain tuples, in the order of the select's columns (a hot path
+        that reads a few columns of many rows)."""
+        rows = self._run(sql, list(params)).fetchall()
+        self.rows_read += len(rows)
+        return rows
+
     # --- lifecycle -------------------------------------------------------------------------
 
     def reset(self) -> None:

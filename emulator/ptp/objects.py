@@ -372,7 +372,7 @@ class Locations(OwnedObjects):
             "then json_set(object, '$.last_updated', ?) else object end, "
             "last_updated = max(coalesce(last_updated, ''), ?), "
             "platform_id = ?, version = ?, valid = 1, source = ?, received_at = ? "
-            "where key = ? returning json_extract(object, '$.id') as id",
+            "where key = ? returning id",
             [sortable, stamp, sortable, platform_id, version, source, format_datetime(now), key],
         )
         return (True, rows[0]["id"]) if rows else (False, None)
@@ -391,17 +391,17 @@ class Locations(OwnedObjects):
         """The first EVSE of the Location with this uid (CiString), its position, and the
         uid and status of every EVSE of the Location, in one read (an EVSE PATCH)."""
         wanted = uid.upper()
-        rows = self.store.query(
+        rows = self.store.tuples(
             "select position, uid, status, "  # noqa: S608
-            "case when uid_upper = ? then object end as object "
+            "case when uid_upper = ? then object end "
             f"from [{EVSES.name}] where location_key = ? order by position",
             [wanted, location_key],
         )
-        slot = EvseSlot(statuses=[(r["uid"], r["status"]) for r in rows])
-        for index, r in enumerate(rows):
-            if r["object"] is not None:
-                slot.evse = jsonio.loads(r["object"])
-                slot.position = int(r["position"])
+        slot = EvseSlot(statuses=[(r[1], r[2]) for r in rows])
+        for index, (position, _, _, evse) in enumerate(rows):
+            if evse is not None:
+                slot.evse = jsonio.loads(evse)
+                slot.position = int(position)
                 slot.index = index
                 break
         return slot
