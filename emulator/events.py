@@ -11,18 +11,18 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.datetimes import format_datetime
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One event (immutable; several are made per request, so a tuple, not a dataclass)."""
+
     id: int
     kind: str
     at: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "at": self.at, "data": self.data}

@@ -665,11 +665,21 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
+# Versions compared on every request: each text is split once (a peer's unknown version
+# text included; at most this many kept).
+_VERSION_KEYS: dict[str, tuple[int, ...]] = {}
+
+
 def version_key(version: str) -> tuple[int, ...]:
-    try:
-        return _version_key(version)
-    except ValueError:
-        return (0,)
+    key = _VERSION_KEYS.get(version)
+    if key is None:
+        try:
+            key = _version_key(version)
+        except ValueError:
+            key = (0,)
+        if len(_VERSION_KEYS) < 64:
+            _VERSION_KEYS[version] = key
+    return key
 
 
 def settings_fields(cls: type[BaseSettings]) -> list[tuple[str, Any]]:
