@@ -115,8 +115,8 @@ class FacRow(TypedDict):
 # The Payments checks that need a terminal on the CPO's side: its assignment (and the tariff
 # checks of what it names), the card journeys on it, the FAC of their captures. When the CPO
 # cannot take the terminal they cannot run: the report names why (Payter's verdict is not PASS
-# for them). Activation is the CPO's own call and Payter's customer_reference PATCH is opt-in:
-# nothing waits for those.
+# for them). Activation is the CPO's own call, and Payter's customer_reference PATCH is made
+# only for a terminal that has a customer_reference: neither waits for the terminal.
 AFTER_TERMINAL: tuple[RuleId, ...] = (
     "OCPI-52",
     "OCPI-52b",

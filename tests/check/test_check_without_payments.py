@@ -42,3 +42,7 @@ async def test_a_221_cpo_without_payments_is_incomplete_in_both(
     out = io.StringIO()
     write_outputs(options, outcome, out)
     assert "Verdict: INCOMPLETE (exit 2)" in out.getvalue()
+    assert (
+        "The emulator's report: INCOMPLETE (OCPI specification INCOMPLETE, Payter's solution "
+        "INCOMPLETE)\n  incomplete: journey: a card journey ran through to capture (not yet)\n"
+    ) in out.getvalue()
