@@ -116,7 +116,9 @@ def emulator_lines(report: dict[str, Any] | None) -> list[str]:
     axes = report["axes"]
     lines = [
         f"The emulator's report: {report.get('verdict')} (OCPI specification "
-        f"{axes['spec']['verdict']}, Payter's solution {axes['payter']['verdict']})"
+        f"{axes['spec']['verdict']}, Payter's solution {axes['payter']['verdict']})",
+        "  (its verdict on all the run's traffic, GET /__admin/report: warnings fail it only "
+        "with --strict)",
     ]
     lines.extend(f"  incomplete: {why}" for why in report.get("incomplete") or [])
     lines.append("")
