@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from emulator.datetimes import format_datetime
-from emulator.rules import RULES, RuleId
+from emulator.rules import RULES, Rule, RuleId
 from emulator.store import Store, TableSpec
 
 Flow = Literal["registration", "mirror", "journey", "cps"]
@@ -66,13 +66,19 @@ FLOWS = TableSpec(
 )
 
 # Status of a check in the report.
-PASSED, FAILED, NOTED, NOT_RUN, NOT_EXERCISED = (
+PASSED, FAILED, NOTED, NOT_RUN, NOT_APPLICABLE, NOT_EXERCISED = (
     "passed",
     "failed",
     "noted",
     "not_run",
+    "not_applicable",
     "not_exercised",
 )
+STATUSES = (PASSED, FAILED, NOTED, NOT_RUN, NOT_APPLICABLE, NOT_EXERCISED)
+
+# Why a rule does not apply to a platform (None: it applies), given the platform id and the
+# rule: a node that knows what it runs with a platform says so (Payments, for one).
+Applicability = Callable[[int, Rule], str | None]
 
 
 _P = ParamSpec("_P")
@@ -121,6 +127,22 @@ class Coverage:
         # The flows that make a run complete, per kind of integration (set by the node).
         self.ocpi_flows: dict[Flow, str] = dict(OCPI_FLOWS)
         self.cps_flows: dict[Flow, str] = dict(CPS_FLOWS)
+        # Why a rule cannot apply to a platform (set by the node that runs the modules).
+        self.applicability: list[Applicability] = []
+
+    def not_applicable(self, rule_id: RuleId | str, platform_id: int | None) -> str | None:
+        """Why the rule cannot apply to ``platform_id`` (the module it checks is not in use
+        with it), or None when it applies. A rule of a version the platform does not speak is
+        left out of the report altogether; this is for rules of its version that still
+        cannot apply, such as the Payments checks with a CPO that offers no Payments."""
+        if platform_id is None or not self.applicability:
+            return None
+        rule = RULES[rule_id]
+        for hook in self.applicability:
+            why = hook(platform_id, rule)
+            if why:
+                return why
+        return None
 
     def clear_cache(self) -> None:
         """After POST /__admin/reset emptied the tables."""
@@ -181,6 +203,14 @@ class Coverage:
             },
         )
 
+    def has_run(self, rule_id: RuleId, platform_id: int | None) -> bool:
+        """The check of ``rule_id`` ran for ``platform_id`` (now or before a restart)."""
+        key = _key(platform_id, rule_id)
+        if key in self._ran:
+            return True
+        row = self.store.get(COVERAGE.name, key)
+        return row is not None and row.get("state") == "ran"
+
     def not_run(self, rule_id: RuleId, platform_id: int | None, reason: str) -> None:
         """The check of ``rule_id`` could not run; ``reason`` says why. A check that did run
         (now or before) stays run, with the reason kept: it ran only in part."""
@@ -207,11 +237,11 @@ class Coverage:
         self,
         rule_ids: RuleId | Iterable[RuleId],
         platform_id: int | None,
-        because: dict[str, Any] | str | None,
+        because: Mapping[str, Any] | str | None,
     ) -> None:
         """The checks of ``rule_ids`` could not run because of an earlier finding (a finding
         row, or its rule and message as text): one root cause, one finding."""
-        if isinstance(because, dict):
+        if isinstance(because, Mapping):
             why = f"not checked: {because.get('rule')} ({because.get('message')})"
         else:
             why = f"not checked: {because}" if because else "not checked"
@@ -276,7 +306,8 @@ class Coverage:
     ) -> list[dict[str, Any]]:
         """Every rule that applies to ``version`` with its status for ``platform_id``:
         passed (ran, no finding), failed (an error or warning), noted (infos only), not_run
-        (with the reason) or not_exercised (nothing reached it yet)."""
+        (with the reason), not_applicable (with the reason: the module it checks is not in
+        use with the platform) or not_exercised (nothing reached it yet)."""
         rows = {
             r["rule"]: r
             for r in self.store.rows(
@@ -297,6 +328,9 @@ class Coverage:
                 state = FAILED
             elif mine:
                 state = NOTED
+            elif why := self.not_applicable(rule.id, platform_id):
+                # Whatever ran before (a platform whose modules changed): it cannot apply now.
+                state, reason = NOT_APPLICABLE, why
             elif row is not None and row["state"] == "ran":
                 state = PASSED
                 if row.get("reason"):
@@ -325,3 +359,32 @@ class Coverage:
 
 def _pid(platform_id: int | None) -> int:
     return -1 if platform_id is None else platform_id
+
+
+# How payter_gaps' reasons begin (a flow's reason begins with the flow).
+GAP_KINDS = ("payments:", "payter:")
+
+
+def payter_gaps(part: Mapping[str, Any]) -> list[str]:
+    """What keeps a platform's Payter verdict from PASS although its flows ran: checks Payter
+    needs (its own rules, and the Payments module's where Payments is in use) that could not
+    run, grouped by the reason, e.g. "payments: OCPI-51, OCPI-57 could not run on platform 2
+    (not checked: OCPI-06 (...))". A rule that cannot apply (``not_applicable``) is no gap,
+    nor is one nothing reached yet (an optional step such as activation)."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for check in part.get("checks") or []:
+        rule = RULES.get(check["rule"])
+        if check["status"] != NOT_RUN or rule is None:
+            continue
+        if rule.payments_only:
+            kind = "payments"
+        elif rule.axis == "payter":
+            kind = "payter"
+        else:
+            continue
+        by_reason.setdefault((kind, str(check.get("reason") or "")), []).append(rule.id)
+    where = f" on platform {part['platform_id']}" if part.get("platform_id") is not None else ""
+    return [
+        f"{kind}: {', '.join(rules)} could not run{where}" + (f" ({reason})" if reason else "")
+        for (kind, reason), rules in by_reason.items()
+    ]

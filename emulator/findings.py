@@ -16,16 +16,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from emulator import logs
+from emulator.coverage import GAP_KINDS, STATUSES, Coverage, payter_gaps
 from emulator.datetimes import format_datetime
 from emulator.events import EventBus
 from emulator.rules import RULES, Rule, RuleId
 from emulator.store import Store, TableSpec
-
-if TYPE_CHECKING:
-    from emulator.coverage import Coverage
 
 log = logs.get_logger("emulator.findings")
 
@@ -150,6 +148,13 @@ class Findings:
         if not rule.applies_to(version):
             log.debug("rule not in this version", rule=rule_id, version=version)
             return None
+        if rule.module is not None and self.coverage is not None:
+            # A Payments rule with a CPO the emulator runs no Payments with: no spec text
+            # binds it there (the report lists the rule as not applicable, and why).
+            why = self.coverage.not_applicable(rule_id, platform_id)
+            if why:
+                log.debug("rule not applicable", rule=rule_id, platform_id=platform_id, why=why)
+                return None
         if self.coverage is not None:
             self.coverage.ran(rule_id, platform_id)
         if once and self.store.count(
@@ -242,6 +247,13 @@ class Findings:
             check()
         rows = self.list(platform_id=platform_id, limit=1_000_000)
         missing = self.coverage.missing_flows(platform_id) if self.coverage is not None else []
+        coverage = self._coverage(platform_id, rows)
+        # Payter's axis also needs the checks it relies on to have run (the Payments checks,
+        # where Payments is in use): not PASS for work that could not be examined.
+        judged = self._judged(platform_id)
+        gaps = [
+            gap for part in coverage if part["platform_id"] in judged for gap in payter_gaps(part)
+        ]
         axes: dict[str, Any] = {}
         for axis in ("spec", "payter"):
             mine = [r for r in rows if r["axis"] == axis]
@@ -253,8 +265,10 @@ class Findings:
             by_rule = Counter((r["rule"], r["severity"]) for r in mine)
             rank = {"error": 0, "warning": 1, "info": 2}
             order = sorted(by_rule, key=lambda k: (rank.get(k[1], 3), k[0]))
+            incomplete = missing + gaps if axis == "payter" else missing
             axes[axis] = {
-                "verdict": FAIL if failed else INCOMPLETE if missing else PASS,
+                "verdict": FAIL if failed else INCOMPLETE if incomplete else PASS,
+                "incomplete": incomplete,
                 "errors": errors,
                 "warnings": warnings,
                 "infos": infos,
@@ -279,22 +293,28 @@ class Findings:
                     for rule_id, severity in order
                 ],
             }
-        if any(a["verdict"] == FAIL for a in axes.values()):
-            overall = FAIL
-        else:
-            overall = INCOMPLETE if missing else PASS
+        verdicts = {a["verdict"] for a in axes.values()}
+        overall = FAIL if FAIL in verdicts else INCOMPLETE if INCOMPLETE in verdicts else PASS
         out = {
             "verdict": overall,
             "strict": strict,
             "platform_id": platform_id,
             "generated_at": format_datetime(self.now()),
-            "incomplete": missing,
+            "incomplete": missing + gaps,
             "axes": axes,
-            "coverage": self._coverage(platform_id, rows),
+            "coverage": coverage,
         }
         for context in self.report_context:
             out.update(context(platform_id))
         return out
+
+    def _judged(self, platform_id: int | None) -> set[int]:
+        """The platforms whose checks the report judges: the one asked for, or for the whole
+        run every registered one (a platform unregistered since is history)."""
+        if platform_id is not None:
+            return {platform_id}
+        platforms = self.platforms_info() if self.platforms_info is not None else []
+        return {p["id"] for p in platforms if p.get("status") in (None, "REGISTERED")}
 
     def _coverage(self, platform_id: int | None, rows: FindingRows) -> Rows:
         """Per platform (and ``null`` for what concerns none, such as CPS): the flows it went
@@ -335,9 +355,7 @@ def _platform_coverage(
         "name": platform.get("name") if platform else None,
         "version": platform.get("version") if platform else None,
         "flows": {f: done.get(f) for f in required},
-        "counts": {
-            s: counts.get(s, 0) for s in ("passed", "failed", "noted", "not_run", "not_exercised")
-        },
+        "counts": {s: counts.get(s, 0) for s in STATUSES},
         "checks": checks,
     }
 
@@ -356,6 +374,10 @@ def report_text(report: dict[str, Any]) -> str:
             f"{label}: {part['verdict']} ({part['errors']} errors, {part['warnings']} warnings, "
             f"{part.get('infos', 0)} infos)"
         )
+        # What keeps this axis alone from PASS (the flows are under the verdict).
+        for why in part.get("incomplete") or []:
+            if why.startswith(GAP_KINDS):
+                lines.append(f"  incomplete: {why}")
         for item in part["rules"]:
             basis = f" [{item['basis']}]" if item.get("basis") else ""
             lines.append(
@@ -369,6 +391,7 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append(
             f"Platform {platform.get('id')} (OCPI {platform.get('version') or '?'}): "
             f"{payments.get('description') or 'no Payments'}"
+            + (f": {payments['reason']}" if payments.get("reason") else "")
         )
     for part in report.get("coverage") or []:
         who = (
@@ -385,11 +408,19 @@ def report_text(report: dict[str, Any]) -> str:
         c = part["counts"]
         lines.append(
             f"  checks: {c['passed']} passed, {c['failed']} failed, {c['noted']} noted, "
-            f"{c['not_run']} could not run, {c['not_exercised']} not exercised"
+            f"{c['not_run']} could not run, {c.get('not_applicable', 0)} not applicable, "
+            f"{c['not_exercised']} not exercised"
         )
         for check in part["checks"]:
             if check["status"] == "not_run":
                 lines.append(f"  not run: {check['rule']}: {check.get('reason')}")
+        # Rules that cannot apply, one line per reason (the Payments checks share one).
+        moot: dict[str, list[str]] = {}
+        for check in part["checks"]:
+            if check["status"] == "not_applicable":
+                moot.setdefault(str(check.get("reason")), []).append(check["rule"])
+        for reason, rules in moot.items():
+            lines.append(f"  not applicable: {', '.join(rules)}: {reason}")
         idle = [ch["rule"] for ch in part["checks"] if ch["status"] == "not_exercised"]
         if idle:
             lines.append(f"  not exercised: {', '.join(idle)}")

@@ -28,6 +28,8 @@ from typing import Literal, get_args
 Severity = Literal["error", "warning", "info"]
 Axis = Literal["spec", "payter"]
 Basis = Literal["documented", "inferred"]
+# A module a rule can belong to alone (Rule.module).
+Module = Literal["payments"]
 # What a rule applies to: an OCPI version, or the Cloud Payment Service (not versioned).
 Scope = Literal["2.1.1", "2.2.1", "2.3.0", "cps"]
 Keyword = Literal[
@@ -206,6 +208,15 @@ class Rule:
     # Checklist item of spec/ocpi.md section 5 this rule implements, if any.
     checklist: str | None = None
     notes: str | None = field(default=None, compare=False)
+    # The OCPI module the rule belongs to when it applies only where that module is in use
+    # with a platform ("payments": not applicable to a CPO the emulator runs no Payments with).
+    # Derived for spec rules whose every text is the module's; given for Payter's.
+    module: Module | None = None
+
+    @property
+    def payments_only(self) -> bool:
+        """The rule concerns the Payments module alone (see ``module``)."""
+        return self.module == "payments"
 
     @property
     def versions(self) -> tuple[Scope, ...]:
@@ -249,6 +260,7 @@ class Rule:
             "basis": self.basis,
             "page": self.page,
             "checklist": self.checklist,
+            "module": self.module,
             "versions": list(self.versions),
             "evidence": {
                 scope: {
@@ -310,7 +322,10 @@ def spec(
     checklist: str | None = None,
     notes: str | None = None,
 ) -> Rule:
-    return Rule(rule_id, title, "spec", evidence, checklist=checklist, notes=notes)
+    # A rule whose every text is mod_payments applies only where Payments is in use.
+    payments_text = all(e.file.startswith("mod_payments") for e in evidence.values())
+    module: Module | None = "payments" if payments_text else None
+    return Rule(rule_id, title, "spec", evidence, checklist=checklist, notes=notes, module=module)
 
 
 # Payter's pages (spec/payter.md section 1 lists what was read).
@@ -341,6 +356,7 @@ def payter(
     wording: str | None = None,
     scopes: tuple[Scope, ...] = ALL,
     notes: str | None = None,
+    module: Module | None = None,
 ) -> Rule:
     """A Payter-axis rule: its evidence is Payter's page (documented) or, inferred, the
     emulator's own reading; ``section`` names where the project's Payter digest discusses it."""
@@ -353,6 +369,7 @@ def payter(
         basis=basis,
         page=page,
         notes=notes,
+        module=module,
     )
 
 
@@ -947,6 +964,7 @@ _RULES: list[Rule] = [
         PAYTER_CONNECTING,
         "2.2 customer_reference",
         wording="should confirm the required customer_reference",
+        module="payments",  # a PATCH of the Terminal on the CPO's Payments Receiver
     ),
     payter(
         "PAYTER-05",
@@ -977,6 +995,7 @@ _RULES: list[Rule] = [
         "inferred",
         None,
         "2.2 Location assignment",
+        module="payments",  # the CPO's assignment PATCH of a Payments Terminal
     ),
     payter(
         "CPS-01",

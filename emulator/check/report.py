@@ -96,6 +96,7 @@ def summary(outcome: Outcome, *, color: bool = False) -> str:
         for f in outcome.other_findings:
             lines.append(f"    [{f['severity']}] {f['rule']}: {f['message']}")
         lines.append("")
+    lines.extend(emulator_lines(outcome.emulator_report))
     c = counts(results)
     lines.append(
         f"{len(results)} checks: {c[PASSED]} passed, {c[FAILED]} failed, "
@@ -104,6 +105,24 @@ def summary(outcome: Outcome, *, color: bool = False) -> str:
     )
     lines.append(NOT_A_CERTIFICATE)
     return "\n".join(lines) + "\n"
+
+
+def emulator_lines(report: dict[str, Any] | None) -> list[str]:
+    """The emulator's own verdict of the run, per axis, and what keeps it from PASS: the
+    same report as GET /__admin/report (the checks judge the selected steps; the report the
+    whole run, so a subset of checks can pass while the report is INCOMPLETE)."""
+    if not report or "axes" not in report:
+        return []
+    axes = report["axes"]
+    lines = [
+        f"The emulator's report: {report.get('verdict')} (OCPI specification "
+        f"{axes['spec']['verdict']}, Payter's solution {axes['payter']['verdict']})",
+        "  (its verdict on all the run's traffic, GET /__admin/report: warnings fail it only "
+        "with --strict)",
+    ]
+    lines.extend(f"  incomplete: {why}" for why in report.get("incomplete") or [])
+    lines.append("")
+    return lines
 
 
 def coverage(results: list[CheckResult]) -> dict[str, Any]:

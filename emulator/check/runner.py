@@ -572,7 +572,11 @@ class _CheckRun:
 
     async def do_update_credentials(self, arg: dict[str, Any]) -> None:
         platform = self.t.platform or {}
-        status, body = await self.emu.request("POST", f"platforms/{platform.get('id')}/update", {})
+        # The same version: the update rotates the tokens, the run stays on its version.
+        keep = {"version": platform["version"]} if platform.get("version") else {}
+        status, body = await self.emu.request(
+            "POST", f"platforms/{platform.get('id')}/update", keep
+        )
         if status != 200:
             raise StepFailed(f"credentials update failed: {body}")
         self.t.platform = body
@@ -610,11 +614,45 @@ class _CheckRun:
             return bool(ok)
 
         if not await self.wait_until(holds, within):
+            if kind == "terminal" and condition.get("assigned") is True:
+                # Nothing the CPO could do: no terminal on its side to assign.
+                await self._cannot_assign()
             raise StepFailed(
                 f"waited {within:g} s for {kind} {_describe(condition)}; last seen: "
                 f"{_short(last[0])}"
             )
         self.log(f"{kind} {_describe(condition)}")
+
+    async def _cannot_assign(self) -> None:
+        """The terminal was never assigned because the CPO could not be asked to: the
+        emulator runs no Payments with it (a 2.2.1 CPO without the module), or the terminal
+        could not be created on its side (a finding of its own, OCPI-51). The check could not
+        run: not a second failure of the CPO."""
+        view = await self.terminal_view()
+        if view.get("push_state") not in ("NO_ENDPOINT", "FAILED"):
+            return
+        serial = view.get("serial_number")
+        platform_id = (self.t.platform or {}).get("id")
+        params = {"platform_id": platform_id} if platform_id is not None else {}
+        report = await self.emu.get("report", **params)
+        payments = next(
+            (p.get("payments") or {} for p in report.get("platforms") or []),
+            {},
+        )
+        if payments.get("variant") is None:
+            why = "the emulator runs no Payments module with this CPO" + (
+                f" ({payments['reason']})" if payments.get("reason") else ""
+            )
+        else:
+            why = (
+                "the terminal could not be created on the CPO's side ("
+                + str(view.get("push_error") or "no payments RECEIVER endpoint")
+                + ")"
+            )
+        raise CannotRun(
+            f"terminal {serial} is not assigned: {why}, so the CPO cannot assign it; assign it "
+            f"by hand (POST /__admin/terminals/{serial}/assign) to run the journeys"
+        )
 
     async def wait_until(self, holds: Callable[[], Awaitable[bool]], within: float) -> bool:
         if self.t.manual_clock:

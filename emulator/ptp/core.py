@@ -26,6 +26,7 @@ from emulator.ptp.payments import Payments, TerminalRow
 from emulator.ptp.probes import SenderProbes
 from emulator.ptp.recovery import Recovery
 from emulator.ptp.tokens import Tokens
+from emulator.rules import Rule
 from emulator.settings import EmulatorSettings, version_key
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class Ptp:
         self.session_listeners.append(self.commands.on_session)
         node.registration.on_registered.append(self._on_registered)
         self.rt.findings.report_context.append(self._report_platforms)
+        self.rt.coverage.applicability.append(self._applicability)
         node.registration.on_unregistered.append(lambda p: self.mirror.cancel(p.id))
 
     async def _on_registered(self, platform: Platform) -> None:
@@ -126,6 +128,26 @@ class Ptp:
         # sent only to parties that agreed to them, version_information_endpoint.asciidoc).
         return version if platform.endpoint("payments") else None
 
+    def payments_absent(self, platform: Platform) -> str | None:
+        """Why the emulator runs no Payments with ``platform`` (None: it does, or its version
+        is not negotiated yet): the reason the report gives for the Payments checks that
+        cannot apply to it."""
+        version = platform.version
+        if not version or self.payments_variant(platform) is not None:
+            return None
+        if self.settings.profile != "ptp":
+            return f"the emulator's profile '{self.settings.profile}' runs no Payments module"
+        if version not in self.settings.payments_version_list:
+            given = self.settings.payments_versions or "none"
+            return f"Payments is not run on OCPI {version} (--payments-versions {given})"
+        return f"the CPO offers no Payments module (its OCPI {version} endpoints list none)"
+
+    def _applicability(self, platform_id: int, rule: Rule) -> str | None:
+        if not rule.payments_only:
+            return None
+        platform = self.node.platforms.get(platform_id)
+        return self.payments_absent(platform) if platform is not None else None
+
     def _report_platforms(self, platform_id: int | None) -> dict[str, Any]:
         """The report says which Payments variant ran with each platform."""
         out = []
@@ -137,7 +159,12 @@ class Ptp:
                 {
                     "id": platform.id,
                     "version": platform.version,
-                    "payments": {"variant": variant, "description": PAYMENTS_VARIANTS[variant]},
+                    "payments": {
+                        "variant": variant,
+                        "description": PAYMENTS_VARIANTS[variant],
+                        # Why there is none (None where Payments is in use).
+                        "reason": self.payments_absent(platform),
+                    },
                 }
             )
         return {"platforms": out}

@@ -14,6 +14,7 @@ default (the spec never defines them; settings make them configurable).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -30,6 +31,7 @@ from emulator.ocpi.status import OcpiError
 from emulator.ocpi.transport import OcpiRequest, OcpiResult, paged, parse_paging
 from emulator.ocpi.types import ci_equal, format_datetime, sortable_datetime
 from emulator.ptp import checks
+from emulator.rules import RuleId
 from emulator.settings import version_key
 from emulator.store import TableSpec
 
@@ -109,6 +111,24 @@ class FacRow(TypedDict):
     last_error: str | None
     next_attempt_at: str | None
 
+
+# The Payments checks that need a terminal on the CPO's side: its assignment (and the tariff
+# checks of what it names), the card journeys on it, the FAC of their captures. When the CPO
+# cannot take the terminal they cannot run: the report names why (Payter's verdict is not PASS
+# for them). Activation is the CPO's own call, and Payter's customer_reference PATCH is made
+# only for a terminal that has a customer_reference: neither waits for the terminal.
+AFTER_TERMINAL: tuple[RuleId, ...] = (
+    "OCPI-52",
+    "OCPI-52b",
+    "PAYTER-07",
+    "OCPI-54",
+    "OCPI-54b",
+    "OCPI-55",
+    "OCPI-56",
+    "OCPI-57",
+    "OCPI-57b",
+    "OCPI-58",
+)
 
 # CPO-side fields a PUT/PATCH on our Terminal may change (mod_payments.asciidoc §Terminal).
 CPO_WRITABLE = (
@@ -287,12 +307,18 @@ class Payments:
                 {"platform_id": platform.id, "push_state": "NO_ENDPOINT"},
             )
             if variant is not None:
-                self.rt.findings.record(
+                found = self.rt.findings.record(
                     "OCPI-51",
                     "the platform exposes no payments RECEIVER endpoint: terminals "
                     "cannot be created on its side",
                     platform_id=platform.id,
                     once=True,
+                )
+                self._not_on_cpo(
+                    platform,
+                    found
+                    or "OCPI-51 (the platform exposes no payments RECEIVER endpoint: terminals "
+                    "cannot be created on its side)",
                 )
             return self.terminal(row["terminal_id"]) or row
         obj = row["object"]
@@ -308,15 +334,17 @@ class Payments:
             # The client named the defect (OCPI-06, or unreachable); the report says why
             # the terminal checks could not run instead of "not exercised".
             self.rt.coverage.not_checked("OCPI-51", platform.id, exc.cause())
+            self._not_on_cpo(platform, exc.cause())
             return self.terminal(row["terminal_id"]) or row
         self.rt.coverage.ran("OCPI-51", platform.id)
         if not reply.ok:
-            self.rt.findings.record(
+            found = self.rt.findings.record(
                 "OCPI-51",
                 f"POST {url} with a new Terminal answered {reply.describe()}",
                 platform_id=platform.id,
                 exchange_id=reply.exchange_id,
             )
+            self._not_on_cpo(platform, found or f"OCPI-51 (the CPO answered {reply.describe()})")
             self.rt.store.update(
                 "ptp_terminals",
                 row["terminal_id"],
@@ -337,6 +365,13 @@ class Payments:
         if self.ptp.settings.payter_customer_reference_patch and obj.get("customer_reference"):
             await self._patch_customer_reference(platform, url, obj)
         return self.terminal(row["terminal_id"]) or row
+
+    def _not_on_cpo(self, platform: Platform, because: Mapping[str, Any] | str) -> None:
+        """The terminal could not be made on the CPO's side: the checks that follow from it
+        could not run (those that ran already, with another terminal, stay as they are)."""
+        coverage = self.rt.coverage
+        waiting = [r for r in AFTER_TERMINAL if not coverage.has_run(r, platform.id)]
+        coverage.not_checked(waiting, platform.id, because)
 
     async def _verify_terminal(self, platform: Platform, url: str, terminal_id: str) -> None:
         try:
