@@ -95,7 +95,12 @@ def checked(*rules: RuleId) -> None:
     for the platform of the enclosing :meth:`Coverage.scope`."""
     bucket = _checked.get()
     if bucket is not None:
-        bucket.update(rules)
+        # (Called for every string and DateTime a peer's object holds: the common case of
+        # one rule added without building a second collection.)
+        if len(rules) == 1:
+            bucket.add(rules[0])
+        else:
+            bucket.update(rules)
 
 
 def checks(*rules: RuleId) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:

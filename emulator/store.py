@@ -26,6 +26,16 @@ from emulator import jsonio
 _PLAIN = frozenset({str, int, float, bool, bytes})
 
 
+class JsonText:
+    """A JSON column's value given as the text already written (``dumps_compact``): stored
+    as it is, not encoded a second time."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -99,7 +109,7 @@ class Store:
             if value is None:
                 out[key] = None
             elif key in json_columns:
-                out[key] = jsonio.dumps_compact(value)
+                out[key] = value.text if type(value) is JsonText else jsonio.dumps_compact(value)
             elif type(value) in _PLAIN:
                 out[key] = value  # what sqlite-utils' jsonify_if_needed leaves as it is
             else:

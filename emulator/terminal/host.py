@@ -37,7 +37,7 @@ from emulator.clock import Timer
 from emulator.datetimes import format_datetime
 from emulator.runtime import Runtime
 from emulator.settings import EmulatorSettings
-from emulator.store import TableSpec
+from emulator.store import JsonText, TableSpec
 from emulator.terminal.acquirer import Acquirer
 from emulator.terminal.cards import CardCatalogue, CardError, Medium, default_catalogue
 from emulator.terminal.device import (
@@ -645,14 +645,13 @@ class TerminalHost:
     def _persist(self, serial_number: str, device: Device) -> None:
         """Store the device as it is now; not again when it is what was stored last (a
         step that changed nothing, such as a timer re-armed on the same screen)."""
-        data = device.to_dict()
-        text = jsonio.dumps_compact(data)
+        text = jsonio.dumps_compact(device.to_dict())
         if self._persisted.get(serial_number) == text:
             return
         self.rt.store.update(
             TERMINAL_DEVICES.name,
             serial_number,
-            {"device": data, "updated_at": format_datetime(self.rt.now())},
+            {"device": JsonText(text), "updated_at": format_datetime(self.rt.now())},
         )
         self._persisted[serial_number] = text
 
