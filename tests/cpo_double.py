@@ -449,3 +449,40 @@ class CpoDouble:
             self.emulator_token = answer["data"]["token"]
             self.emulator_versions_url = versions_url
         return answer
+
+
+# --- shared set-ups --------------------------------------------------------------------------
+
+TOKEN_A = "payter-emulator-token-a"
+
+
+async def register_double(
+    node: Any, started: list[CpoDouble], version: str = "2.3.0", **knobs: Any
+) -> tuple[CpoDouble, str]:
+    """A CPO double with ``knobs``, one Location and Tariff, registered with the emulator
+    ``node`` (its fixed token A); the first crawl (and the sender checks) done. The double is
+    added to ``started`` (stopped by the caller). Returns it and its token C."""
+    import ocpi_objects as obj
+
+    double = await CpoDouble(**knobs).start()
+    started.append(double)
+    double.locations = [obj.location()]
+    double.tariffs = [obj.tariff(version=version)]
+    answer = await double.register_with(node.server.versions_url, TOKEN_A, version)
+    assert answer["status_code"] == 1000, answer
+    await node.rt.clock.advance(1)
+    await node.rt.background.drain()
+    return double, answer["data"]["token"]
+
+
+def refuse_payments_posts(double: CpoDouble) -> None:
+    """The double's Payments Receiver without POST routes: a library that answers the
+    terminal and FAC POSTs with HTTP 405 ``{"detail": ...}``, no OCPI envelope."""
+    original = double.payments
+
+    def no_post_routes(request: Any, sub: str, body: Any) -> Any:
+        if request.method == "POST":
+            return web.json_response({"detail": "Method Not Allowed"}, status=405)
+        return original(request, sub, body)
+
+    double.payments = no_post_routes  # type: ignore[method-assign]

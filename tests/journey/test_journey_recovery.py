@@ -116,22 +116,26 @@ async def test_a_restart_pulls_what_the_cpo_sent_while_down(rig: Rig) -> None:
     rig.assert_settled()
 
 
-async def test_a_stored_cdr_never_passed_on_is_passed_on_at_restart(rig: Rig) -> None:
-    """The process died between storing a pushed CDR and telling the journey."""
-    ref = await rig.start_charging()
-    await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
-    body = await rig.cdr(10.0, ref=ref, push=False)
-    ptp = rig.node.ptp
-    [platform] = rig.node.platforms.registered()
-    ptp.cdrs.save(
-        body,
-        platform_id=platform.id,
+def stored_unheard(rig: Rig, platform_id: int, cdr: dict[str, Any], ref: str) -> None:
+    """A pushed CDR stored as the process dies: before the listeners heard of it."""
+    rig.node.ptp.cdrs.save(
+        cdr,
+        platform_id=platform_id,
         version="2.3.0",
         source="push",
         now=rig.node.rt.now(),
         authorization_reference=ref,
         notified=0,
     )
+
+
+async def test_a_stored_cdr_never_passed_on_is_passed_on_at_restart(rig: Rig) -> None:
+    """The process died between storing a pushed CDR and telling the journey."""
+    ref = await rig.start_charging()
+    await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
+    body = await rig.cdr(10.0, ref=ref, push=False)
+    [platform] = rig.node.platforms.registered()
+    stored_unheard(rig, platform.id, body, ref)
     assert rig.journey(ref)["money"] == "AUTHORIZED"
     await restart(rig)
     journey = rig.journey(ref)
@@ -151,15 +155,7 @@ async def test_one_stored_push_the_listeners_cannot_take_keeps_no_other_unheard(
     [platform] = rig.node.platforms.registered()
     for ref in (first, second):
         await rig.session("COMPLETED", 10.0, (4.5, 5.45), ref=ref)
-        ptp.cdrs.save(
-            await rig.cdr(10.0, ref=ref, push=False),
-            platform_id=platform.id,
-            version="2.3.0",
-            source="push",
-            now=rig.node.rt.now(),
-            authorization_reference=ref,
-            notified=0,
-        )
+        stored_unheard(rig, platform.id, await rig.cdr(10.0, ref=ref, push=False), ref)
 
     def refuses_the_first(row: Any, command: Any) -> None:
         if row["object"]["id"] == f"CDR-{first}":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiohttp import web
 from cpo_double import CpoDouble, b64
@@ -778,6 +780,21 @@ class Killed(BaseException):
     """The process dies here (a kill -9 between two statements)."""
 
 
+async def killed_after_the_cpo_answered(start_emulator: Any, cpo: CpoDouble, db: str) -> Any:
+    """An emulator on ``db`` whose registration with ``cpo`` is killed once the CPO answered
+    our credentials POST (stopped, as a kill would leave it)."""
+    first = await start_emulator(db=db)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    first.registration._accept_credentials = killed
+    with pytest.raises(Killed):
+        await first.registration.register_with(cpo.versions_url, cpo.token_a)
+    await first.stop()
+    return first
+
+
 async def test_a_registration_interrupted_after_the_post_is_completed_by_the_peers_put(
     start_emulator, cpo: CpoDouble, http, tmp_path
 ) -> None:
@@ -786,15 +803,7 @@ async def test_a_registration_interrupted_after_the_post_is_completed_by_the_pee
     registration (PENDING); the CPO's credentials PUT with token B completes it (one platform),
     and an operator registering again instead begins it again (still one platform)."""
     db = str(tmp_path / "emulator.db")
-    first = await start_emulator(db=db)
-
-    def killed(*args: object, **kwargs: object) -> None:
-        raise Killed
-
-    first.registration._accept_credentials = killed  # type: ignore[method-assign]
-    with pytest.raises(Killed):
-        await first.registration.register_with(cpo.versions_url, cpo.token_a)
-    await first.stop()
+    first = await killed_after_the_cpo_answered(start_emulator, cpo, db)
     token_b = cpo.emulator_token
     assert token_b and cpo.token_a not in cpo.valid_tokens  # the CPO has B; A is spent
 
@@ -822,15 +831,7 @@ async def test_an_interrupted_registration_begun_again_leaves_one_platform(
     start_emulator, cpo: CpoDouble, tmp_path
 ) -> None:
     db = str(tmp_path / "emulator.db")
-    first = await start_emulator(db=db)
-
-    def killed(*args: object, **kwargs: object) -> None:
-        raise Killed
-
-    first.registration._accept_credentials = killed  # type: ignore[method-assign]
-    with pytest.raises(Killed):
-        await first.registration.register_with(cpo.versions_url, cpo.token_a)
-    await first.stop()
+    first = await killed_after_the_cpo_answered(start_emulator, cpo, db)
     node = await start_emulator(db=db, port=first.port)
     # The CPO's operator hands out a new token A; ours registers again from the start.
     cpo.token_a = "cpo-token-a-new"

@@ -10,12 +10,11 @@ from typing import Any
 
 import ocpi_objects as obj
 import pytest
-from cpo_double import CpoDouble
+from cpo_double import TOKEN_A, CpoDouble, refuse_payments_posts, register_double
 from helpers import admin, findings, ocpi
 
 from emulator.app import EmulatorNode
 
-TOKEN_A = "payter-emulator-token-a"
 ROUTING = {
     "OCPI-from-country-code": "NL",
     "OCPI-from-party-id": "CPO",
@@ -24,28 +23,7 @@ ROUTING = {
 }
 
 
-@pytest.fixture
-async def doubles() -> Any:
-    started: list[CpoDouble] = []
-    yield started
-    for double in started:
-        await double.stop()
-
-
-async def registered(
-    node: EmulatorNode, doubles: list[CpoDouble], version: str = "2.3.0", **knobs: Any
-) -> tuple[CpoDouble, str]:
-    """A CPO double with ``knobs``, one Location and Tariff, registered with the emulator; the
-    first crawl (and the sender checks) done."""
-    double = await CpoDouble(**knobs).start()
-    doubles.append(double)
-    double.locations = [obj.location()]
-    double.tariffs = [obj.tariff(version=version)]
-    answer = await double.register_with(node.server.versions_url, TOKEN_A, version)
-    assert answer["status_code"] == 1000, answer
-    await node.rt.clock.advance(1)
-    await node.rt.background.drain()
-    return double, answer["data"]["token"]
+registered = register_double
 
 
 def checks(node: EmulatorNode) -> dict[str, dict[str, Any]]:
@@ -213,18 +191,10 @@ async def test_payments_posts_answered_without_an_envelope_say_why(emulator, dou
     """A library without the Receiver's POST routes answers the terminal and FAC POSTs with
     HTTP 405 {"detail": ...} (or redirects them): OCPI-06 names that, and the report's
     coverage says OCPI-51 and OCPI-57 could not run, and why, instead of "not exercised"."""
-    from aiohttp import web
 
     double = await CpoDouble().start()
     doubles.append(double)
-    original = double.payments
-
-    def no_post_routes(request: Any, sub: str, body: Any) -> Any:
-        if request.method == "POST":
-            return web.json_response({"detail": "Method Not Allowed"}, status=405)
-        return original(request, sub, body)
-
-    double.payments = no_post_routes  # type: ignore[method-assign]
+    refuse_payments_posts(double)
     await double.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
     await emulator.rt.clock.advance(1)
     await emulator.rt.background.drain()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import ocpi_objects as obj
-import pytest
 from cpo_double import CpoDouble
 from helpers import admin, findings, ocpi
 
@@ -28,14 +27,6 @@ async def registered(node: EmulatorNode, **knobs: Any) -> tuple[CpoDouble, str]:
     answer = await double.register_with(node.server.versions_url, TOKEN_A, "2.3.0")
     await node.rt.clock.advance(1)
     return double, answer["data"]["token"]
-
-
-@pytest.fixture
-async def doubles():
-    started: list[CpoDouble] = []
-    yield started
-    for d in started:
-        await d.stop()
 
 
 def messages(node: EmulatorNode, rule: str) -> list[str]:

@@ -6,39 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import ocpi_objects as obj
-import pytest
-from cpo_double import CpoDouble
+from cpo_double import TOKEN_A, CpoDouble, refuse_payments_posts, register_double
 from helpers import findings
 
 from emulator.app import EmulatorNode
 from emulator.findings import report_text
 from emulator.rules import RULES
 
-TOKEN_A = "payter-emulator-token-a"
 PAYMENTS_RULES_221 = {r.id for r in RULES.values() if r.payments_only and r.applies_to("2.2.1")}
 WITHOUT_PAYMENTS = tuple(m for m in CpoDouble.modules if m[0] != "payments")
-
-
-@pytest.fixture
-async def doubles() -> Any:
-    started: list[CpoDouble] = []
-    yield started
-    for double in started:
-        await double.stop()
 
 
 async def registered(
     node: EmulatorNode, doubles: list[CpoDouble], version: str, **knobs: Any
 ) -> CpoDouble:
-    double = await CpoDouble(**knobs).start()
-    doubles.append(double)
-    double.locations = [obj.location()]
-    double.tariffs = [obj.tariff(version=version)]
-    answer = await double.register_with(node.server.versions_url, TOKEN_A, version)
-    assert answer["status_code"] == 1000, answer
-    await node.rt.clock.advance(1)
-    await node.rt.background.drain()
+    double, _ = await register_double(node, doubles, version, **knobs)
     return double
 
 
@@ -62,18 +44,10 @@ async def test_payter_is_incomplete_when_the_payments_checks_could_not_run(
     """2.3.0, the CPO's Payments Receiver answers POSTs without the envelope: OCPI-06 fails
     the spec; the terminal and FAC checks could not run, so Payter's axis is INCOMPLETE and
     says which and why (it read PASS before), whatever else ran."""
-    from aiohttp import web
 
     double = await CpoDouble().start()
     doubles.append(double)
-    original = double.payments
-
-    def no_post_routes(request: Any, sub: str, body: Any) -> Any:
-        if request.method == "POST":
-            return web.json_response({"detail": "Method Not Allowed"}, status=405)
-        return original(request, sub, body)
-
-    double.payments = no_post_routes  # type: ignore[method-assign]
+    refuse_payments_posts(double)
     await double.register_with(emulator.server.versions_url, TOKEN_A, "2.3.0")
     await emulator.rt.clock.advance(1)
     await emulator.rt.background.drain()
